@@ -1,0 +1,161 @@
+"""``csv2h5``: typer only — parse arguments, show progress, map errors to exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .convert import Progress, convert as run_convert
+from .errors import Csv2H5Error, OptionError
+from .info import describe, render
+from .options import ConvertOptions
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Convert large CSV files into one chunked HDF5 file for training.")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise OptionError(f"{option} takes integers like 28,28,1, got {text!r}") from None
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    """Accept both repeated options and comma lists: --drop a --drop b == --drop a,b."""
+    return tuple(part for value in values for part in value.split(",") if part != "")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # same clean-up path as Ctrl-C
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
+    target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
+    features: Annotated[list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")] = [],
+    drop: Annotated[list[str], typer.Option(help="Columns to leave out (names, indices or globs).")] = [],
+    categorical: Annotated[list[str], typer.Option(help="Text feature column stored as codes, vocabulary in /categories.")] = [],
+    header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns.")] = True,
+    names: Annotated[Optional[str], typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
+    delimiter: Annotated[str, typer.Option(help="Field delimiter, or 'auto' to guess (use $'\\t' for tab).")] = ",",
+    skip_rows: Annotated[int, typer.Option(help="Lines to skip before the header.")] = 0,
+    comment: Annotated[Optional[str], typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
+    dtype: Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|float16|float32|float64.")] = "auto",
+    fill: Annotated[Optional[float], typer.Option(help="Value for empty feature cells (default: NaN).")] = None,
+    task: Annotated[str, typer.Option(help="Target task: auto|classification|regression.")] = "auto",
+    sample_shape: Annotated[Optional[str], typer.Option(help="Shape of one row for image models, e.g. 28,28,1.")] = None,
+    chunk_rows: Annotated[Optional[int], typer.Option(help="Rows per HDF5 chunk (default: about 1 MiB).")] = None,
+    compression: Annotated[str, typer.Option(help="none|lzf|gzip[:1-9] (none keeps the fast memory-map reader).")] = "none",
+    on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Convert CSV files into one chunked HDF5 file."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        options = ConvertOptions(
+            target=_split(target), features=_split(features), drop=_split(drop), categorical=_split(categorical),
+            header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
+            comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
+            sample_shape=_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
+            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
+        )
+        with _progress(quiet) as on_progress:
+            report = run_convert(inputs, output, options=options, on_progress=on_progress)
+    except Csv2H5Error as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
+    except OSError as exc:
+        if exc.errno in (28, 27):  # ENOSPC, EFBIG
+            _fail(f"{output}: no space left (or file size limit); nothing was written. Free space and run again")
+        raise
+    if options.on_bad_lines == "warn" and report.bad_lines:
+        shown = ", ".join(map(str, report.bad_line_numbers[:10]))
+        typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+    if not quiet:
+        typer.echo(report.summary())
+
+
+class _progress:
+    """A rich progress bar over input bytes, or nothing with --quiet / no terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, Progress as Bar, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
+        console = Console(stderr=True)
+        self.bar = Bar(TextColumn("converting"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       TextColumn("{task.fields[rows]} rows/s"), TimeRemainingColumn(),
+                       console=console, transient=True, disable=not console.is_terminal)
+        self.bar.__enter__()
+        self.task = None
+
+        def advance(p: Progress) -> None:
+            if self.task is None:
+                self.task = self.bar.add_task("convert", total=p.bytes_total, rows="0")
+            elapsed = self.bar.tasks[0].elapsed or 0.0
+            rate = f"{p.rows / elapsed:,.0f}" if elapsed > 0 else "-"
+            self.bar.update(self.task, completed=p.bytes_done, rows=rate)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Describe a converted file: rows, columns, dtype, chunks, target, stats."""
+    try:
+        described = describe(path)
+    except Csv2H5Error as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+    else:
+        typer.echo(render(described))
+
+
+@app.callback()
+def _root() -> None:
+    """Convert large CSV files into one chunked HDF5 file for training."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `csv2h5 info --json big.h5 | head`
+        sys.exit(0)

@@ -1,0 +1,474 @@
+"""The conversion engine: read blocks -> parse (in parallel) -> schema -> write.
+
+No typer or rich here: options come in as a ConvertOptions, progress goes out
+through a callback, problems leave as Csv2H5Error subclasses.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import BadValueError, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
+from .options import ConvertOptions, parse_compression
+from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
+from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
+from .stats import ColumnStats
+from .target import TargetCollector
+from .writer import H5Writer
+
+MAX_BAD_LINE_NUMBERS = 100  # first bad line numbers kept in the report and the file
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a conversion is: input bytes consumed (compressed bytes for compressed input)."""
+
+    bytes_done: int
+    bytes_total: int
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversionReport:
+    """What a conversion did."""
+
+    output: Path
+    rows: int
+    feature_names: list[str]
+    dtype: str
+    target_names: list[str]
+    task: str | None
+    classes: list[object]
+    input_bytes: int
+    output_bytes: int
+    seconds: float
+    bad_lines: int
+    bad_line_numbers: list[int]
+    widened: list[str]  # dtype changes made on the way, e.g. "uint8 -> float32 at row 4096"
+    empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
+    appended: bool = False
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.input_bytes / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        cols = len(self.feature_names)
+        target = ""
+        if self.task:
+            target = f", target {', '.join(self.target_names)} ({self.task}"
+            target += f", {len(self.classes)} classes)" if self.task == "classification" else ")"
+        lines = [
+            f"{'appended' if self.appended else 'wrote'} {self.rows:,} rows x {cols:,} features ({self.dtype}){target}"
+            f" to {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
+            f"read {self.input_bytes / 1e6:,.1f} MB in {self.seconds:.1f} s:"
+            f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",
+        ]
+        if self.bad_lines:
+            shown = ", ".join(map(str, self.bad_line_numbers[:10]))
+            lines.append(f"skipped {self.bad_lines:,} bad lines (first: {shown})")
+        if self.widened:
+            lines.append("dtype widened: " + "; ".join(self.widened))
+        if self.empty_cell_columns:
+            shown = ", ".join(self.empty_cell_columns[:10])
+            more = f" and {len(self.empty_cell_columns) - 10} more" if len(self.empty_cell_columns) > 10 else ""
+            lines.append(f"integer columns stored as float because of empty cells (NaN): {shown}{more}; --fill VALUE keeps them integer")
+        return "\n".join(lines)
+
+
+def temporary_path(output: Path) -> Path:
+    """The name a conversion writes to before renaming to ``output``."""
+    return output.with_name(f".{output.name}.{os.getpid()}.tmp")
+
+
+def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
+    if not sources:
+        raise SchemaError("no input files given; pass one or more CSV files")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output.parent} does not exist; create the directory first")
+    if output.is_dir():
+        raise OutputError(f"{output} is a directory; pass a file name such as {output / 'data.h5'}")
+    if output.exists() and not (options.overwrite or options.append):
+        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it or --append to add rows")
+    if options.append and not output.exists():
+        raise OutputError(f"{output} does not exist, so there is nothing to --append to; drop --append")
+    for source in sources:
+        if source.exists() and output.exists() and source.resolve() == output.resolve():
+            raise OutputError(f"{output} is also an input; write to another file")
+
+
+def _workers(options: ConvertOptions, total_bytes: int) -> int:
+    if options.workers is not None:
+        return options.workers
+    if total_bytes <= 2 * options.block_bytes:
+        return 0  # starting processes costs more than parsing a small input
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _ignore_sigint() -> None:
+    # The main process handles Ctrl-C and cleans up; workers just stop when told.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, workers: int) -> Iterator[ParsedBlock]:
+    """Parse blocks in ``workers`` processes (0: here), yielding results in input order."""
+    if workers <= 0:
+        for block in blocks:
+            yield parse_block(block, plan)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["csv2h5.reader"])
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+    try:
+        pending: collections.deque = collections.deque()
+        for block in blocks:
+            pending.append(pool.submit(parse_block, block, plan))
+            if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Conversion:
+    """State of one conversion; ``run`` drives it."""
+
+    def __init__(self, sources: list[Path], output: Path, options: ConvertOptions,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.sources = sources
+        self.output = output
+        self.options = options
+        self.on_progress = on_progress
+        self.tmp = temporary_path(output)
+        self.scratch = output.with_name(f".{output.name}.{os.getpid()}.target.tmp")
+        self.writer: H5Writer | None = None
+        self.targets: TargetCollector | None = None
+        self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
+        self.value_range = ValueRange()
+        self.stats: ColumnStats | None = None
+        self.categories: dict[int, dict[str, int]] = {}
+        self.bad_lines = 0
+        self.bad_line_numbers: list[int] = []
+        self.widened: list[str] = []
+        self.empty_cell_columns: list[str] = []
+        self.rows = 0
+        self.existing_rows = 0
+        self.rows_by_source: dict[str, int] = {}
+        self.bytes_done = 0
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _roles(self, names: list[str]) -> ColumnRoles:
+        o = self.options
+        return resolve_columns(names, target=o.target, features=o.features, drop=o.drop,
+                               categorical=o.categorical, header=o.header)
+
+    def _headers(self) -> Iterator[tuple[Source, object]]:
+        o = self.options
+        dialect = Dialect(delimiter=o.delimiter, comment=o.comment)
+        first_names: list[str] | None = None
+        for path in self.sources:
+            source = Source(path, encoding=o.encoding)
+            try:
+                header = read_header(source, dialect=dialect, header=o.header, names=o.names,
+                                     skip_rows=o.skip_rows, block_bytes=o.block_bytes)
+                if first_names is None:
+                    first_names = header.names
+                    dialect = header.dialect  # a sniffed delimiter is kept for every file
+                elif header.names != first_names:
+                    raise HeaderMismatchError(_header_difference(self.sources[0], first_names, source.name, header.names))
+                yield source, header
+            finally:
+                source.close()
+
+    def run(self) -> ConversionReport:
+        started = time.perf_counter()
+        o = self.options
+        plan: ParsePlan | None = None
+        roles: ColumnRoles | None = None
+        try:
+            headers = self._headers()
+            workers = _workers(o, self.total_bytes)
+
+            def all_blocks() -> Iterator[TextBlock]:
+                nonlocal plan, roles
+                index = 0
+                for source, header in headers:
+                    if plan is None:
+                        roles = self._roles(header.names)
+                        plan = ParsePlan(tuple(header.names), header.dialect, roles.features, roles.target,
+                                         roles.categorical, o.dtype, o.fill, o.on_bad_lines)
+                        self._start(roles)
+                    for block in iter_blocks(source, header, block_bytes=o.block_bytes, start_index=index):
+                        index += 1
+                        yield block
+                        self.bytes_done_current = source.bytes_read
+                    self.bytes_done += source.size
+                    self.bytes_done_current = 0
+
+            self.bytes_done_current = 0
+            blocks = all_blocks()
+            first = next(blocks, None)
+            if first is None:
+                raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+
+            def chained() -> Iterator[TextBlock]:
+                yield first
+                yield from blocks
+
+            for parsed in _parse_in_order(chained(), plan, workers):
+                self._consume(parsed, plan, roles)
+            self._finish(roles)
+            os.replace(self.tmp, self.output)
+        except BaseException:
+            self._discard()
+            raise
+        seconds = time.perf_counter() - started
+        return ConversionReport(
+            output=self.output, rows=self.rows, feature_names=roles.feature_names,
+            dtype=str(self.final_dtype), target_names=roles.target_names,
+            task=self.summary.task if self.summary else None,
+            classes=self.summary.classes if self.summary else [],
+            input_bytes=self.total_bytes, output_bytes=self.output.stat().st_size, seconds=seconds,
+            bad_lines=self.bad_lines, bad_line_numbers=self.bad_line_numbers, widened=self.widened,
+            empty_cell_columns=self.empty_cell_columns, appended=o.append,
+        )
+
+    def _start(self, roles: ColumnRoles) -> None:
+        o = self.options
+        check_sample_shape(o.sample_shape, len(roles.features))
+        if o.append:
+            shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
+            self.writer = H5Writer(self.tmp, mode="r+")
+            self._adopt(roles)
+        else:
+            self.writer = H5Writer(self.tmp)
+            start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else np.dtype("uint8")
+            self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
+                                        compression=parse_compression(o.compression))
+            if o.sample_shape:
+                self.writer.set_attrs("features", {"sample_shape": list(o.sample_shape)})
+            self.stats = ColumnStats.empty(len(roles.features))
+        if roles.target:
+            known = None
+            if o.append and "target" in self.writer.file and "classes" in self.writer.file["target"].attrs:
+                known = [c.decode() if isinstance(c, bytes) else c for c in self.writer.file["target"].attrs["classes"]]
+                known = [c.item() if hasattr(c, "item") else c for c in known]
+            task = o.task
+            if o.append and "target" in self.writer.file:
+                task = str(self.writer.file["target"].attrs["task"])
+            self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known)
+
+    def _adopt(self, roles: ColumnRoles) -> None:
+        """Check that the appended-to file has this input's schema; load its stats."""
+        f = self.writer.file
+        o = self.options
+        columns = [str(c) for c in f["features"].attrs["columns"]]
+        if columns != roles.feature_names:
+            raise HeaderMismatchError(_header_difference(self.output, columns, str(self.sources[0]), roles.feature_names, what="feature columns"))
+        stored_target = [str(c) for c in f["target"].attrs["columns"]] if "target" in f else []
+        if stored_target != roles.target_names:
+            raise HeaderMismatchError(f"{self.output} has target {stored_target or 'none'} but --target gives {roles.target_names or 'none'}; use the same --target as when it was made")
+        self.writer.adopt_features(o.chunk_rows, parse_compression(o.compression))
+        self.existing_rows = f["features"].shape[0]
+        stored = {k: f["stats"][k][()] for k in ("mean", "std", "min", "max", "nan_count")}
+        self.stats = ColumnStats.from_stored(stored, self.existing_rows)
+        dtype = f["features"].dtype
+        info_low, info_high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (0, 0)
+        del info_low, info_high
+        # The stored dtype already holds the old rows; it is where widening starts.
+        self.value_range = _range_of_dtype(dtype, self.stats)
+        for name in f.get("categories", {}):
+            j = roles.feature_names.index(name)
+            values = [v.decode() if isinstance(v, bytes) else str(v) for v in f["categories"][name][()]]
+            self.categories[j] = {v: i for i, v in enumerate(values)}
+        if "target" in f:
+            # Old target rows are re-read from the file and written again with the new ones.
+            old = f["target"][()]
+            attrs = dict(f["target"].attrs)
+            if attrs.get("task") == "classification":
+                classes = [c.decode() if isinstance(c, bytes) else (c.item() if hasattr(c, "item") else c) for c in attrs["classes"]]
+                self._old_target = np.asarray(classes, dtype=object)[old] if all(isinstance(c, str) for c in classes) else np.asarray(classes)[old]
+            else:
+                self._old_target = old.astype(np.float64)
+
+    # -- per block ------------------------------------------------------------------------
+
+    def _consume(self, parsed: ParsedBlock, plan: ParsePlan, roles: ColumnRoles) -> None:
+        o = self.options
+        if self.targets is not None and hasattr(self, "_old_target"):
+            old, self._old_target = self._old_target, None
+            del self._old_target
+            if old is not None and len(old):
+                self.targets.add(old, source=str(self.output), first_line=0, lines=None)
+        features = parsed.features
+        vr = parsed.value_range
+        stats = parsed.stats
+        if parsed.categories:
+            features, vr, stats = self._global_codes(parsed, roles)
+        self.value_range = self.value_range.merge(vr)
+        needed = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
+        if not holds(needed, self.value_range):
+            raise BadValueError(
+                f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
+                " pass --dtype float64, or drop the columns that differ"
+            )
+        writer = self.writer
+        if needed != writer.dtype and (o.dtype == "auto" and np.can_cast(writer.dtype, needed, "safe") or o.dtype != "auto"):
+            if writer.rows:
+                self.widened.append(f"{writer.dtype} -> {needed} at row {writer.rows:,}")
+            writer.widen(needed)
+        elif needed != writer.dtype:
+            # e.g. int16 data then float32-exact decimals: go to a type that holds both
+            wider = np.promote_types(writer.dtype, needed)
+            self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
+            writer.widen(wider)
+        writer.append(features.astype(writer.dtype, copy=False))
+        self.stats = self.stats.merge(stats)
+        if parsed.bad_lines:
+            self.bad_lines += len(parsed.bad_lines)
+            room = MAX_BAD_LINE_NUMBERS - len(self.bad_line_numbers)
+            self.bad_line_numbers.extend(line for line, _ in parsed.bad_lines[:max(room, 0)])
+        for name in parsed.int_columns_with_empty:
+            if name not in self.empty_cell_columns:
+                self.empty_cell_columns.append(name)
+        if self.targets is not None and parsed.target is not None:
+            first_line = int(parsed.target_lines[0]) if parsed.target_lines is not None and len(parsed.target_lines) else 0
+            self.targets.add(parsed.target, source=self.sources[0].name, first_line=first_line, lines=parsed.target_lines)
+        self.rows += parsed.rows
+        self.rows_by_source[parsed.source] = self.rows_by_source.get(parsed.source, 0) + parsed.rows
+        if self.on_progress is not None:
+            done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
+            self.on_progress(Progress(done, self.total_bytes, self.rows))
+
+    def _global_codes(self, parsed: ParsedBlock, roles: ColumnRoles) -> tuple[np.ndarray, ValueRange, ColumnStats]:
+        features = parsed.features.copy()
+        cols = sorted(parsed.categories)
+        for j in cols:
+            vocab = self.categories.setdefault(j, {})
+            lookup = np.array([vocab.setdefault(v, len(vocab)) for v in parsed.categories[j]], dtype=np.float64)
+            codes = features[:, j]
+            valid = ~np.isnan(codes)
+            codes[valid] = lookup[codes[valid].astype(np.int64)] if lookup.size else codes[valid]
+        vr = parsed.value_range.merge(value_range(features[:, cols]))
+        stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))
+        stats.replace_columns(cols, ColumnStats.of(features[:, cols]))
+        return features, vr, stats
+
+    # -- the end --------------------------------------------------------------------------
+
+    def _finish(self, roles: ColumnRoles) -> None:
+        writer = self.writer
+        self.summary = None
+        if self.targets is not None:
+            self.summary = self.targets.finish(writer, chunk_rows=writer.features.chunks[0])
+            self.targets.close()
+        stored = self.stats.finish()
+        for name, values in stored.items():
+            writer.write_array(f"stats/{name}", values)
+        if self.summary is not None and self.summary.class_counts is not None:
+            writer.write_array("stats/class_counts", self.summary.class_counts.astype(np.float64))
+        elif "stats/class_counts" in writer.file:
+            del writer.file["stats/class_counts"]
+        for j, vocab in self.categories.items():
+            name = roles.feature_names[j]
+            writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
+        self.final_dtype = writer.dtype
+        total_rows = self.existing_rows + self.rows
+        previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
+        sources = previous_sources + [
+            {"name": p.name, "bytes": p.stat().st_size, "rows": self.rows_by_source.get(str(p), 0)}
+            for p in self.sources
+        ]
+        previous_bad = int(writer.file.attrs.get("bad_lines", 0)) if self.options.append else 0
+        extra = {
+            "bad_lines": previous_bad + self.bad_lines,
+            "bad_line_numbers": json.dumps(self.bad_line_numbers),
+            "options": json.dumps(_options_record(self.options)),
+        }
+        writer.finish(created_by=f"csv2h5 {__version__}", rows=total_rows, sources=sources, extra=extra)
+
+    def _discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.targets is not None:
+            self.targets.close()
+        for path in (self.tmp, self.scratch, self.tmp.with_name(self.tmp.name + ".repack")):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # pragma: no cover - nothing more we can do
+                pass
+
+
+def _range_of_dtype(dtype: np.dtype, stats: ColumnStats) -> ValueRange:
+    """A ValueRange that the stored rows fit in, from their stored min/max."""
+    has = stats.count > 0
+    if dtype.kind in "iu":
+        low = int(stats.min[has].min()) if has.any() else 0
+        high = int(stats.max[has].max()) if has.any() else 0
+        return value_range(np.array([low, high], dtype=np.int64))
+    return ValueRange(integral=False, float32_exact=dtype.itemsize <= 4, float16_exact=dtype.itemsize <= 2, empty=False)
+
+
+def _options_record(options: ConvertOptions) -> dict[str, object]:
+    record = dataclasses.asdict(options)
+    record.pop("workers")
+    record.pop("block_bytes")
+    return record
+
+
+def _header_difference(first: object, a: list[str], second: object, b: list[str], *, what: str = "columns") -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return (f"{second} does not match {first}: {what} {i} is {y!r} there but {x!r} here;"
+                    " inputs converted together must share one header")
+    return (f"{second} has {len(b)} {what} but {first} has {len(a)};"
+            " inputs converted together must share one header")
+
+
+def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], output: str | os.PathLike[str], *,
+            options: ConvertOptions | None = None,
+            on_progress: Callable[[Progress], None] | None = None) -> ConversionReport:
+    """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
+
+    Args:
+        sources: one or more CSV files (plain, .gz, .bz2, .xz, or .zst), sharing one header.
+        output: the HDF5 file to write; written under a temporary name and renamed at the end.
+        options: how to read and store the data.
+        on_progress: called after each block with the bytes consumed so far.
+
+    Returns:
+        A ConversionReport.
+
+    Raises:
+        Csv2H5Error: bad input or options; nothing is left at ``output``.
+    """
+    options = options or ConvertOptions()
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    paths = [Path(s) for s in sources]
+    out = Path(output)
+    _check_paths(paths, out, options)
+    return _Conversion(paths, out, options, on_progress).run()

@@ -1,0 +1,73 @@
+"""Errors the user can fix. Each message says what was found, where, and how to fix it.
+
+Every class takes a single message string, so errors raised in parser worker
+processes pickle back to the main process unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+
+class Csv2H5Error(Exception):
+    """A problem the user can fix: bad input, bad options."""
+
+
+class OptionError(Csv2H5Error, ValueError):
+    """An option value that is not allowed, or options that contradict each other."""
+
+
+class InputError(Csv2H5Error, OSError):
+    """An input that cannot be read: missing, a directory, unreadable, truncated."""
+
+
+class OutputExistsError(Csv2H5Error, FileExistsError):
+    """The output file exists and neither --overwrite nor --append was given."""
+
+
+class OutputError(Csv2H5Error, OSError):
+    """The output cannot be written: missing directory, disk full, no permission."""
+
+
+class ColumnNotFoundError(Csv2H5Error, KeyError):
+    """A column named in the options is not in the header."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class HeaderMismatchError(Csv2H5Error):
+    """Several inputs, or an input and the file appended to, disagree on columns."""
+
+
+class BadLineError(Csv2H5Error):
+    """A CSV line that cannot be read as the header says it should."""
+
+
+class BadValueError(Csv2H5Error, ValueError):
+    """A cell that cannot be stored: not a number, or not held by the chosen dtype."""
+
+
+class SchemaError(Csv2H5Error):
+    """Data whose shape does not fit what was asked (sample shape, task, append)."""
+
+
+class NotCsv2H5FileError(Csv2H5Error):
+    """An HDF5 file that was not written by csv2h5, or by a newer version."""
+
+
+def column_not_found(name: str, columns: Sequence[str], *, option: str) -> ColumnNotFoundError:
+    """Build the error for an unknown column, suggesting the closest header name."""
+    close = difflib.get_close_matches(name, list(columns), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
+    return ColumnNotFoundError(
+        f"{option} {name!r} is not a column; {hint}the columns are {shown} ({len(columns)} in all)"
+    )
+
+
+def excerpt(text: object, limit: int = 40) -> str:
+    """Return ``text`` shortened for a one-line message (cells can be huge)."""
+    s = str(text)
+    return s if len(s) <= limit else s[: limit - 3] + "..."

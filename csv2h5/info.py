@@ -1,0 +1,112 @@
+"""Read a csv2h5 file's description (for ``csv2h5 info``); never modifies the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import InputError, NotCsv2H5FileError
+from .writer import FORMAT_VERSION
+
+
+def _text(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_text(v) for v in value.tolist()] if value.dtype == object else value.tolist()
+    return value
+
+
+def describe(path: str | Path) -> dict[str, object]:
+    """Everything ``csv2h5 info`` shows, as plain JSON-able data."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; check the path")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise NotCsv2H5FileError(f"{path} is not an HDF5 file (or is damaged); convert the CSV again with csv2h5 convert") from None
+    with f:
+        version = f.attrs.get("csv2h5_format")
+        if version is None or "features" not in f:
+            raise NotCsv2H5FileError(f"{path} is an HDF5 file but not a csv2h5 file (no csv2h5_format attribute)")
+        if int(version) > FORMAT_VERSION:
+            raise NotCsv2H5FileError(f"{path} has csv2h5 format {int(version)}; this csv2h5 reads format {FORMAT_VERSION}: upgrade csv2h5")
+        features = f["features"]
+        info: dict[str, object] = {
+            "path": str(path),
+            "format": int(version),
+            "created_by": _text(f.attrs.get("created_by")),
+            "created_at": _text(f.attrs.get("created_at")),
+            "rows": int(features.shape[0]),
+            "features": int(features.shape[1]),
+            "columns": [_text(c) for c in features.attrs["columns"]],
+            "dtype": str(features.dtype),
+            "chunks": list(features.chunks or ()),
+            "compression": features.compression or "none",
+            "sample_shape": _text(features.attrs["sample_shape"]) if "sample_shape" in features.attrs else None,
+            "sources": json.loads(_text(f.attrs.get("sources", "[]"))),
+            "bad_lines": int(f.attrs.get("bad_lines", 0)),
+            "file_bytes": path.stat().st_size,
+        }
+        if "target" in f:
+            target = f["target"]
+            info["target"] = {
+                "columns": [_text(c) for c in target.attrs["columns"]],
+                "task": _text(target.attrs["task"]),
+                "dtype": str(target.dtype),
+                "classes": [_text(c) for c in target.attrs["classes"]] if "classes" in target.attrs else [],
+            }
+            if "stats/class_counts" in f:
+                info["target"]["class_counts"] = [int(c) for c in f["stats/class_counts"][()]]
+        else:
+            info["target"] = None
+        stats = {name: f[f"stats/{name}"][()] for name in ("mean", "std", "min", "max", "nan_count") if f"stats/{name}" in f}
+        info["stats"] = {name: [None if np.isnan(v) else float(v) for v in values] for name, values in stats.items()}
+        info["categories"] = {name: [_text(v) for v in f["categories"][name][()]] for name in f.get("categories", {})}
+    return info
+
+
+def render(info: dict[str, object], *, max_columns: int = 12) -> str:
+    """Human-readable summary; long column lists are abridged."""
+    cols = info["columns"]
+    shown = cols if len(cols) <= max_columns else cols[: max_columns // 2] + ["..."] + cols[-max_columns // 2 :]
+    lines = [
+        f"{info['path']}: csv2h5 format {info['format']}, {info['created_by']}, {info['created_at']}",
+        f"rows      {info['rows']:,}",
+        f"features  {info['features']:,} x {info['dtype']}  chunks {tuple(info['chunks'])}  compression {info['compression']}"
+        + (f"  sample_shape {tuple(info['sample_shape'])}" if info["sample_shape"] else ""),
+        f"columns   {', '.join(map(str, shown))}",
+    ]
+    target = info["target"]
+    if target:
+        lines.append(f"target    {', '.join(target['columns'])}: {target['task']} ({target['dtype']})")
+        if target["task"] == "classification":
+            counts = target.get("class_counts", [])
+            total = max(sum(counts), 1)
+            pairs = [f"{c}: {n:,} ({100 * n / total:.1f}%)" for c, n in zip(target["classes"], counts)]
+            lines.append(f"classes   {len(target['classes'])}: " + ", ".join(pairs[:20]) + (" ..." if len(pairs) > 20 else ""))
+    else:
+        lines.append("target    none")
+    stats = info["stats"]
+    if stats:
+        def pick(name: str, fn) -> str:
+            values = [v for v in stats[name] if v is not None]
+            return f"{fn(values):.4g}" if values else "n/a"
+        lines.append(
+            f"stats     min {pick('min', min)}  max {pick('max', max)}  mean of means {pick('mean', lambda v: sum(v) / len(v))}"
+            f"  NaN cells {int(sum(stats['nan_count'])):,}"
+        )
+    if info["categories"]:
+        lines.append("categories " + ", ".join(f"{k} ({len(v)})" for k, v in info["categories"].items()))
+    sources = info["sources"]
+    lines.append("sources   " + ", ".join(f"{s['name']} ({s.get('rows', '?')} rows)" for s in sources))
+    if info["bad_lines"]:
+        lines.append(f"bad lines skipped: {info['bad_lines']:,}")
+    lines.append(f"size      {info['file_bytes'] / 1e6:,.1f} MB")
+    return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""ConvertOptions: how CSV text becomes HDF5 datasets, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from .errors import OptionError
+
+FEATURE_DTYPES = ("auto", "uint8", "int8", "int16", "int32", "float16", "float32", "float64")
+TASKS = ("auto", "classification", "regression")
+BAD_LINE_POLICIES = ("error", "skip", "warn")
+MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is classification
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConvertOptions:
+    """How CSV text becomes HDF5 datasets.
+
+    Column selectors (``target``, ``features``, ``drop``, ``categorical``) are
+    header names, 0-based indices (as strings of digits, with ``header=False``)
+    or shell globs such as ``pixel*``.
+    """
+
+    target: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()  # empty: every column that is not a target or dropped
+    drop: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    header: bool = True
+    names: tuple[str, ...] = ()  # column names for header-less input
+    delimiter: str = ","  # "auto" sniffs , ; tab | from the first lines
+    skip_rows: int = 0  # lines skipped before the header, as pandas' skiprows=N
+    comment: str | None = None
+    encoding: str = "utf-8"
+    dtype: str = "auto"  # the smallest type that holds every value exactly
+    fill: float | None = None  # value for empty feature cells; None keeps NaN
+    task: str = "auto"
+    sample_shape: tuple[int, ...] | None = None
+    chunk_rows: int | None = None  # None: about 1 MiB of rows per chunk
+    compression: str = "none"  # none keeps the memory-map fast path for training
+    on_bad_lines: str = "error"
+    overwrite: bool = False
+    append: bool = False
+    block_bytes: int = 8 << 20  # parse unit: bounds memory, and small enough to keep 2 workers busy
+    workers: int | None = None  # parser processes; None: one per core
+
+    def __post_init__(self) -> None:
+        if self.dtype not in FEATURE_DTYPES:
+            raise OptionError(f"--dtype {self.dtype!r} is not one of {', '.join(FEATURE_DTYPES)}")
+        if self.task not in TASKS:
+            raise OptionError(f"--task {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.on_bad_lines not in BAD_LINE_POLICIES:
+            raise OptionError(
+                f"--on-bad-lines {self.on_bad_lines!r} is not one of {', '.join(BAD_LINE_POLICIES)}"
+            )
+        if self.delimiter != "auto" and len(self.delimiter) != 1:
+            raise OptionError(f"--delimiter must be one character or 'auto', got {self.delimiter!r}")
+        if self.delimiter in ('"', "\n", "\r"):
+            raise OptionError(f"--delimiter {self.delimiter!r} cannot be a quote or a line break")
+        if self.comment is not None and len(self.comment) != 1:
+            raise OptionError(f"--comment must be one character, got {self.comment!r}")
+        if self.skip_rows < 0:
+            raise OptionError(f"--skip-rows must be >= 0, got {self.skip_rows}")
+        if self.chunk_rows is not None and self.chunk_rows <= 0:
+            raise OptionError(f"--chunk-rows must be positive, got {self.chunk_rows}")
+        if self.block_bytes < 1:
+            raise OptionError(f"block_bytes must be positive, got {self.block_bytes}")
+        if self.workers is not None and self.workers < 0:
+            raise OptionError(f"workers must be >= 0, got {self.workers}")
+        if self.fill is not None and math.isnan(self.fill):
+            raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
+        if self.names and self.header:
+            raise OptionError("--names replaces the header; pass --no-header with it")
+        if len(set(self.names)) != len(self.names):
+            raise OptionError("--names has a repeated name; column names must be unique")
+        if self.sample_shape is not None and (
+            not self.sample_shape or any(d <= 0 for d in self.sample_shape)
+        ):
+            raise OptionError(f"--sample-shape must be positive integers, got {self.sample_shape}")
+        if self.overwrite and self.append:
+            raise OptionError("--overwrite and --append contradict each other; pass one")
+        parse_compression(self.compression)
+
+
+def parse_compression(text: str) -> tuple[str | None, object]:
+    """Turn ``none|lzf|gzip[:1-9]|<hdf5plugin filter>`` into h5py's (compression, opts)."""
+    name, _, level = text.partition(":")
+    name = name.lower()
+    if name == "none" and not level:
+        return None, None
+    if name == "lzf" and not level:
+        return "lzf", None
+    if name == "gzip":
+        if not level:
+            return "gzip", 4
+        if level.isdigit() and 1 <= int(level) <= 9:
+            return "gzip", int(level)
+        raise OptionError(f"--compression gzip level must be 1-9, got {level!r}")
+    plugin = _plugin_filter(name, level)
+    if plugin is not None:
+        return plugin
+    raise OptionError(
+        f"--compression {text!r} is not supported; use none, lzf, gzip or gzip:1-9"
+        " (or blosc, zstd, lz4 with the hdf5plugin package installed)"
+    )
+
+
+def _plugin_filter(name: str, level: str) -> tuple[str | None, object] | None:
+    """Filters from the optional hdf5plugin package, as h5py compression kwargs."""
+    if name not in ("blosc", "zstd", "lz4"):
+        return None
+    try:
+        import hdf5plugin
+    except ImportError:
+        raise OptionError(
+            f"--compression {name} needs the hdf5plugin package: pip install hdf5plugin"
+        ) from None
+    if name == "zstd":
+        plugin = hdf5plugin.Zstd(clevel=int(level)) if level else hdf5plugin.Zstd()
+    elif name == "lz4":
+        plugin = hdf5plugin.LZ4()
+    else:
+        plugin = hdf5plugin.Blosc(clevel=int(level)) if level else hdf5plugin.Blosc()
+    return plugin.filter_id, tuple(plugin.filter_options)

@@ -1,0 +1,104 @@
+"""Streaming per-column statistics: exact counts, min/max; mean/std by Chan's merge.
+
+Blocks are summarised independently (in parser processes) and merged in CSV
+order, so the result does not depend on how the input was cut into blocks
+beyond floating-point rounding of the merge itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(slots=True)
+class ColumnStats:
+    """Mergeable summary of each column: non-NaN count, mean, m2, min, max, NaN count."""
+
+    count: np.ndarray  # non-NaN cells per column (float64 to merge without overflow)
+    mean: np.ndarray
+    m2: np.ndarray  # sum of squared deviations from the mean
+    min: np.ndarray
+    max: np.ndarray
+    nan_count: np.ndarray
+
+    @classmethod
+    def empty(cls, num_columns: int) -> ColumnStats:
+        z = np.zeros(num_columns)
+        return cls(z.copy(), z.copy(), z.copy(), np.full(num_columns, np.inf),
+                   np.full(num_columns, -np.inf), z.copy())
+
+    @classmethod
+    def of(cls, block: np.ndarray) -> ColumnStats:
+        """Summarise a 2-D block (rows x columns)."""
+        if block.dtype.kind in "iu":
+            # Integer blocks have no NaN; sums are exact in float64 for any block we parse.
+            count = np.full(block.shape[1], float(block.shape[0]))
+            total = block.sum(axis=0, dtype=np.float64)
+            mean = total / count if block.shape[0] else np.zeros(block.shape[1])
+            centered = block.astype(np.float64) - mean
+            m2 = np.einsum("ij,ij->j", centered, centered)
+            if block.shape[0] == 0:
+                return cls.empty(block.shape[1])
+            return cls(count, mean, m2, block.min(axis=0).astype(np.float64),
+                       block.max(axis=0).astype(np.float64), np.zeros(block.shape[1]))
+        x = block.astype(np.float64, copy=False)
+        nan = np.isnan(x)
+        nan_count = nan.sum(axis=0).astype(np.float64)
+        count = x.shape[0] - nan_count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.where(nan, 0.0, x).sum(axis=0)
+            mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+            centered = np.where(nan, 0.0, x - mean)
+            m2 = np.einsum("ij,ij->j", centered, centered)
+        low = np.where(count > 0, np.nanmin(np.where(nan, np.inf, x), axis=0, initial=np.inf), np.inf)
+        high = np.where(count > 0, np.nanmax(np.where(nan, -np.inf, x), axis=0, initial=-np.inf), -np.inf)
+        return cls(count, mean, m2, low, high, nan_count)
+
+    def merge(self, other: ColumnStats) -> ColumnStats:
+        """Combine two summaries (Chan et al.'s parallel variance formula)."""
+        count = self.count + other.count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = other.mean - self.mean
+            share = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
+            mean = self.mean + delta * share
+            m2 = self.m2 + other.m2 + delta**2 * self.count * share
+        # Infinite values make delta NaN; fall back to the plain mean of the two.
+        mean = np.where(np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean)
+        return ColumnStats(count, mean, m2, np.minimum(self.min, other.min),
+                           np.maximum(self.max, other.max), self.nan_count + other.nan_count)
+
+    def replace_columns(self, columns: list[int], other: ColumnStats) -> None:
+        """Overwrite the summaries of ``columns`` with those of ``other`` (same order)."""
+        for field in dataclasses.fields(self):
+            getattr(self, field.name)[columns] = getattr(other, field.name)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The stored form: float64 ``mean, std, min, max, nan_count`` (std is population std)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            has = self.count > 0
+            mean = np.where(has, self.mean, np.nan)
+            std = np.where(has, np.sqrt(np.maximum(self.m2, 0.0) / np.maximum(self.count, 1)), np.nan)
+        return {
+            "mean": mean,
+            "std": std,
+            "min": np.where(has, self.min, np.nan),
+            "max": np.where(has, self.max, np.nan),
+            "nan_count": self.nan_count.copy(),
+        }
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, np.ndarray], rows: int) -> ColumnStats:
+        """Rebuild a mergeable summary from the stored form (for --append)."""
+        nan_count = np.asarray(stored["nan_count"], dtype=np.float64)
+        count = rows - nan_count
+        has = count > 0
+        return cls(
+            count,
+            np.where(has, stored["mean"], 0.0),
+            np.where(has, np.asarray(stored["std"]) ** 2 * count, 0.0),
+            np.where(has, stored["min"], np.inf),
+            np.where(has, stored["max"], -np.inf),
+            nan_count,
+        )

@@ -1,0 +1,171 @@
+"""Collect target values while streaming, then store them as classes or numbers.
+
+Whether a target is a classification or a regression target (``--task auto``)
+is known only at the end, so values wait in a scratch file beside the output
+(bounded memory at any row count) and are written to ``/target`` once, as class
+codes 0..K-1 in sorted label order, or as float32 numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadValueError, SchemaError, excerpt
+from .options import MAX_AUTO_CLASSES
+from .schema import FLOAT64_MAX_EXACT_INT, class_code_dtype
+
+_ROWS_PER_PASS = 1 << 20  # rows re-read from the scratch file at once
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TargetSummary:
+    task: str
+    classes: list[object]  # original labels; index = stored code
+    class_counts: np.ndarray | None
+
+
+class TargetCollector:
+    """Streams target values to a scratch file and tracks the distinct labels."""
+
+    def __init__(self, scratch: Path, *, names: list[str], task: str,
+                 known_classes: list[object] | None = None) -> None:
+        self.scratch = Path(scratch)
+        self.names = names
+        self.task = task
+        self.rows = 0
+        self._kind: str | None = None  # "number" or "text", fixed by the first block
+        self._first_text: tuple[str, int, str] | None = None
+        self._vocabulary: dict[object, int] = {}  # text label -> first-appearance code
+        self._distinct: set[object] | None = set()  # numeric labels; None once past the limit
+        self._integral = True
+        self._known = known_classes
+        self._file = open(self.scratch, "wb")
+
+    def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None) -> None:
+        """Append one block's target values (numbers, or object array of text)."""
+        kind = "text" if values.dtype == object else "number"
+        if self._kind is None:
+            self._kind = kind
+        if kind != self._kind:
+            line = int(lines[0]) if lines is not None else first_line
+            raise BadValueError(
+                f"{source}:{line}: target column {self.names[0]!r} mixes numbers and text;"
+                " make the labels all numbers or all text"
+            )
+        if kind == "text":
+            if len(self.names) > 1:
+                raise SchemaError(f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)")
+            if self.task == "regression":
+                line = int(lines[0]) if lines is not None else first_line
+                raise BadValueError(
+                    f"{source}:{line}: target {self.names[0]!r} has {excerpt(values[0])!r}, which is not a number;"
+                    " regression needs numbers: pass --task classification"
+                )
+            codes = np.empty(len(values), dtype=np.int64)
+            vocab = self._vocabulary
+            for i, label in enumerate(values):
+                code = vocab.get(label)
+                if code is None:
+                    code = vocab[label] = len(vocab)
+                codes[i] = code
+            self._file.write(codes.tobytes())
+        else:
+            values = np.asarray(values)
+            if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
+                raise BadValueError(f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly")
+            as_float = values.astype(np.float64)
+            if self._integral and not np.all(as_float == np.rint(as_float)):
+                self._integral = False
+            if self._distinct is not None:
+                self._distinct.update(np.unique(as_float).tolist())
+                if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
+                    self._distinct = None
+            self._file.write(np.ascontiguousarray(as_float).tobytes())
+        self.rows += len(values)
+
+    def _decide(self) -> str:
+        if self._kind == "text":
+            if self.task == "auto" and len(self._vocabulary) > MAX_AUTO_CLASSES:
+                raise SchemaError(
+                    f"target {self.names[0]!r} has more than {MAX_AUTO_CLASSES} distinct text labels;"
+                    " pass --task classification to keep them all as classes"
+                )
+            return "classification"
+        if self.task != "auto":
+            return self.task
+        if len(self.names) == 1 and self._integral and self._distinct is not None:
+            return "classification"
+        return "regression"
+
+    def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
+        """Write ``/target`` through ``writer`` and return what was stored."""
+        self._file.close()
+        task = self._decide()
+        width = len(self.names)
+        if task == "classification" and width > 1:
+            raise SchemaError("classification takes one target column; pass one --target, or --task regression")
+        if task == "regression":
+            tail = () if width == 1 else (width,)
+            writer.create_target(tail, np.dtype("float32"), attrs={"columns": self.names, "task": task})
+            for block in self._passes(np.float64, width):
+                writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
+            return TargetSummary(task, [], None)
+        if self._kind == "text":
+            labels = sorted(self._vocabulary, key=str)
+            if self._known is not None:
+                labels = list(self._known) + [x for x in labels if x not in set(self._known)]
+            position = {label: i for i, label in enumerate(labels)}
+            remap = np.empty(len(self._vocabulary), dtype=np.int64)
+            for label, code in self._vocabulary.items():
+                remap[code] = position[label]
+            classes: list[object] = [str(x) for x in labels]
+            convert = lambda block: remap[block]  # noqa: E731
+            raw_dtype = np.int64
+        else:
+            if self._distinct is None:
+                raise SchemaError(f"target {self.names[0]!r} has too many distinct values for classification")
+            found = sorted(self._distinct)
+            known = [float(x) for x in self._known] if self._known is not None else []
+            ordered = known + [x for x in found if x not in set(known)]
+            lookup_keys = np.asarray(ordered, dtype=np.float64)
+            order = np.argsort(lookup_keys)
+            sorted_keys = lookup_keys[order]
+            convert = lambda block: order[np.searchsorted(sorted_keys, block)]  # noqa: E731
+            integral = all(float(x).is_integer() for x in ordered)
+            classes = [int(x) if integral else float(x) for x in ordered]
+            raw_dtype = np.float64
+        code_dtype = class_code_dtype(max(len(classes), 1))
+        counts = np.zeros(len(classes), dtype=np.int64)
+        writer.create_target((), code_dtype, attrs={
+            "columns": self.names, "task": task, "classes": _classes_attr(classes)})
+        for block in self._passes(raw_dtype, 1):
+            codes = convert(block)
+            counts += np.bincount(codes, minlength=len(classes))
+            writer.append_target(codes.astype(code_dtype))
+        return TargetSummary(task, classes, counts)
+
+    def _passes(self, dtype: type, width: int):
+        with open(self.scratch, "rb") as fh:
+            while True:
+                raw = fh.read(_ROWS_PER_PASS * width * np.dtype(dtype).itemsize)
+                if not raw:
+                    return
+                yield np.frombuffer(raw, dtype=dtype)
+
+    def close(self) -> None:
+        """Remove the scratch file."""
+        if not self._file.closed:
+            self._file.close()
+        self.scratch.unlink(missing_ok=True)
+
+
+def _classes_attr(classes: list[object]) -> object:
+    if classes and all(isinstance(c, str) for c in classes):
+        return [str(c) for c in classes]  # stored as UTF-8 strings
+    if all(isinstance(c, int) for c in classes):
+        return np.asarray(classes, dtype=np.int64)
+    return np.asarray(classes, dtype=np.float64)
+
