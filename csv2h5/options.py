@@ -41,7 +41,7 @@ class ConvertOptions:
     on_bad_lines: str = "error"
     overwrite: bool = False
     append: bool = False
-    block_bytes: int = 8 << 20  # parse unit: bounds memory, and small enough to keep 2 workers busy
+    block_bytes: int = 4 << 20  # parse unit: bounds memory (a worker needs ~20x this), keeps workers busy
     workers: int | None = None  # parser processes; None: one per core
 
     def __post_init__(self) -> None:

@@ -36,7 +36,7 @@ NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan
              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 _UTF8_NAMES = {"utf-8", "utf8", "utf_8", "ascii", "us-ascii", "utf-8-sig"}
-_DIGITS_MAX = 4  # fast path: fields of 1..4 digits (values 0..9999)
+_DIGITS_MAX = 3  # fast path: fields of 1..3 digits (values 0..999: pixels, counts, labels)
 
 
 # --------------------------------------------------------------------------- opening
@@ -69,6 +69,7 @@ class Source:
         except OSError as exc:
             raise InputError(f"{self.name}: cannot read ({exc.strerror})") from None
         self.size = os.fstat(self._raw.fileno()).st_size
+        self.position = 0  # decompressed bytes returned by read() so far
         self._stream: BinaryIO = self._open_stream()
         try:
             codec = codecs.lookup(encoding).name
@@ -80,6 +81,9 @@ class Source:
             self._text = io.TextIOWrapper(self._stream, encoding=codec, newline="")
         else:
             self._text = None
+        # Plain files are re-read by parser processes at an offset, which is cheaper
+        # than sending the bytes through a pipe.
+        self.plain = self.compression is None and self._text is None
 
     def _open_stream(self) -> BinaryIO:
         if self.compression == "gzip":
@@ -109,8 +113,11 @@ class Source:
         """Up to ``size`` decompressed UTF-8 bytes; b"" at the end."""
         try:
             if self._text is not None:
-                return self._text.read(size).encode("utf-8")
-            return self._stream.read(size)
+                data = self._text.read(size).encode("utf-8")
+            else:
+                data = self._stream.read(size)
+            self.position += len(data)
+            return data
         except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zlib_error()) as exc:
             raise InputError(
                 f"{self.name}: the {self.compression or 'file'} data is damaged or truncated ({exc});"
@@ -268,12 +275,30 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TextBlock:
-    """A run of whole CSV lines, cut outside quotes."""
+    """A run of whole CSV lines, cut outside quotes: bytes, or where to find them in a plain file."""
 
     source: str
     index: int  # position of this block in the conversion, for ordering
     first_line: int  # 1-based physical line number of the block's first line
-    data: bytes
+    data: bytes | None  # None: read ``length`` bytes at ``offset`` of ``source``
+    offset: int = 0
+    length: int = 0
+
+    def text(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        fd = os.open(self.source, os.O_RDONLY)
+        try:
+            data = os.pread(fd, self.length, self.offset)
+        finally:
+            os.close(fd)
+        if len(data) != self.length:
+            raise InputError(f"{self.source} changed while being converted (it is shorter now); convert it again")
+        return data
+
+
+def _count_lines(data: bytes | memoryview) -> int:
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
 def _last_cut(data: bytes, quotechar: bytes) -> int:
@@ -294,33 +319,32 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
     index = start_index
     at_eof = False
     while True:
-        while len(pending) < block_bytes and not at_eof:
+        if len(pending) < block_bytes and not at_eof:
             chunk = source.read(block_bytes)
-            if not chunk:
-                at_eof = True
+            at_eof = not chunk
+            pending = pending + chunk if pending else chunk
+        cut = len(pending) if at_eof else _last_cut(pending, quote)
+        while cut < 0:  # one line longer than a block: read on until it ends
+            if len(pending) > MAX_LINE_BYTES:
+                raise BadLineError(
+                    f"{source.name}:{line}: a line (or quoted field) runs over {MAX_LINE_BYTES >> 20} MiB;"
+                    " check --delimiter and for an unclosed quote"
+                )
+            chunk = source.read(block_bytes)
+            at_eof = not chunk
             pending += chunk
-        if at_eof:
-            cut = len(pending)
-        else:
-            cut = _last_cut(pending, quote)
-            while cut < 0:  # one line longer than a block: read on until it ends
-                if len(pending) > MAX_LINE_BYTES:
-                    raise BadLineError(
-                        f"{source.name}:{line}: a line (or quoted field) runs over {MAX_LINE_BYTES >> 20} MiB;"
-                        " check --delimiter and for an unclosed quote"
-                    )
-                chunk = source.read(block_bytes)
-                if not chunk:
-                    at_eof = True
-                    cut = len(pending)
-                    break
-                pending += chunk
-                cut = _last_cut(pending, quote)
+            cut = len(pending) if at_eof else _last_cut(pending, quote)
         if cut == 0:
             return
-        block, pending = pending[:cut], pending[cut:]
-        yield TextBlock(source.name, index, line, block)
-        line += block.count(b"\n")
+        view = memoryview(pending)[:cut]
+        if source.plain:
+            offset = source.position - len(pending)
+            yield TextBlock(source.name, index, line, None, offset, cut)
+        else:
+            yield TextBlock(source.name, index, line, bytes(view))
+        line += _count_lines(view)
+        view.release()
+        pending = pending[cut:]
         index += 1
         if at_eof and not pending:
             return
@@ -363,7 +387,7 @@ class ParsedBlock:
 def _parse_digits(data: bytes, ncol: int, delimiter: int) -> np.ndarray | None:
     """All-small-integer fast path: a (rows, ncol) uint16 table, or None if the block is not that.
 
-    Accepts only lines of exactly ``ncol`` fields of 1..4 ASCII digits, so any
+    Accepts only lines of exactly ``ncol`` fields of 1..3 ASCII digits, so any
     other input (signs, decimals, empty cells, quotes, ragged lines) falls back
     to the general parser.
     """
@@ -395,10 +419,14 @@ def _parse_digits(data: bytes, ncol: int, delimiter: int) -> np.ndarray | None:
     term = dz[:-3] * np.uint16(100)
     term *= isd[1:-2]
     value[3:] += term
-    term = dz[:-4] * np.uint16(1000)
-    term *= isd[1:-3] & isd[2:-2]
-    value[4:] += term
     return value.take(sep).reshape(nrows, ncol)
+
+
+def _as_slice(positions: tuple[int, ...]) -> slice | list[int]:
+    """A slice when the positions are a contiguous run (a view instead of a gather)."""
+    if positions and list(positions) == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return list(positions)
 
 
 def _strip_comments(data: bytes, comment: str) -> bytes:
@@ -589,7 +617,7 @@ def _parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.n
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
-    data = block.data
+    data = block.text()
     if plan.dialect.comment:
         data = _strip_comments(data, plan.dialect.comment)
     if b"\r" in data:
@@ -600,7 +628,7 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         table = _parse_digits(data, ncol, plan.dialect.delimiter.encode()[0])
     lines = None
     if table is not None:
-        features = table[:, list(plan.features)]
+        features = table[:, _as_slice(plan.features)]
         target = table[:, list(plan.target)] if plan.target else None
         if target is not None and target.shape[1] == 1:
             target = target[:, 0]

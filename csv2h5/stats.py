@@ -32,6 +32,17 @@ class ColumnStats:
     @classmethod
     def of(cls, block: np.ndarray) -> ColumnStats:
         """Summarise a 2-D block (rows x columns)."""
+        if block.dtype.itemsize == 1 and block.shape[0] and block.shape[0] < 1 << 20:
+            # Bytes (pixels): exact integer sums; n * sumsq - sum**2 fits int64 for < 2**20 rows.
+            n = block.shape[0]
+            total = block.sum(axis=0, dtype=np.int64)
+            wide = block.astype(np.int32)
+            wide *= wide
+            sumsq = wide.sum(axis=0, dtype=np.int64)
+            m2 = (n * sumsq - total * total) / n
+            return cls(np.full(block.shape[1], float(n)), total / n, m2,
+                       block.min(axis=0).astype(np.float64), block.max(axis=0).astype(np.float64),
+                       np.zeros(block.shape[1]))
         if block.dtype.kind in "iu":
             # Integer blocks have no NaN; sums are exact in float64 for any block we parse.
             count = np.full(block.shape[1], float(block.shape[0]))
