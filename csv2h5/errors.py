@@ -59,7 +59,8 @@ class NotCsv2H5FileError(Csv2H5Error):
 
 def column_not_found(name: str, columns: Sequence[str], *, option: str) -> ColumnNotFoundError:
     """Build the error for an unknown column, suggesting the closest header name."""
-    close = difflib.get_close_matches(name, list(columns), n=1)
+    same_case = [c for c in columns if c.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, list(columns), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
     return ColumnNotFoundError(

@@ -301,9 +301,11 @@ def _count_lines(data: bytes | memoryview) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
-def _last_cut(data: bytes, quotechar: bytes) -> int:
+def _last_cut(data: bytes | memoryview, quotechar: bytes) -> int:
     """Index just past the last line end that is outside quotes, or -1."""
-    if quotechar not in data:
+    if isinstance(data, memoryview):
+        data = data.tobytes() if data.nbytes < (1 << 16) else data
+    if isinstance(data, bytes) and quotechar not in data:
         return data.rfind(b"\n") + 1 or -1
     b = np.frombuffer(data, dtype=np.uint8)
     inside = np.cumsum(b == quotechar[0]) & 1  # blocks always start outside quotes
@@ -323,7 +325,9 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
             chunk = source.read(block_bytes)
             at_eof = not chunk
             pending = pending + chunk if pending else chunk
-        cut = len(pending) if at_eof else _last_cut(pending, quote)
+        cut = _last_cut(memoryview(pending)[:block_bytes], quote) if len(pending) > block_bytes else -1
+        if cut < 0:
+            cut = len(pending) if at_eof else _last_cut(pending, quote)
         while cut < 0:  # one line longer than a block: read on until it ends
             if len(pending) > MAX_LINE_BYTES:
                 raise BadLineError(

@@ -1,0 +1,149 @@
+"""Engine tests: exact values, dtypes, stats, block-size independence."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.errors import BadLineError, BadValueError, ColumnNotFoundError, OutputExistsError
+
+
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray | None, h5py.File]:
+    f = h5py.File(path, "r")
+    return f["features"][()], (f["target"][()] if "target" in f else None), f
+
+
+@pytest.mark.parametrize("block_bytes", [64, 4096, 1 << 20])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_digits_round_trip_any_block_size(digits_csv, tmp_path, block_bytes, workers):
+    out = tmp_path / "d.h5"
+    report = convert([digits_csv], out, options=ConvertOptions(target=("label",), block_bytes=block_bytes, workers=workers))
+    expected = pd.read_csv(digits_csv)
+    x, y, f = _read(out)
+    with f:
+        assert x.dtype == np.uint8
+        assert np.array_equal(x, expected.iloc[:, 1:].to_numpy())
+        classes = list(f["target"].attrs["classes"])
+        assert classes == sorted(expected.label.unique().tolist())
+        assert np.array_equal(np.asarray(classes)[y], expected.label.to_numpy())
+        assert np.allclose(f["stats/mean"][()], expected.iloc[:, 1:].mean().to_numpy())
+        assert np.allclose(f["stats/std"][()], expected.iloc[:, 1:].std(ddof=0).to_numpy())
+        assert np.array_equal(f["stats/class_counts"][()], np.bincount(y))
+        assert f.attrs["rows"] == 600 and f.attrs["csv2h5_format"] == 1
+    assert report.rows == 600
+
+
+def test_widening_keeps_earlier_rows_exact(tmp_path):
+    src = tmp_path / "w.csv"
+    src.write_text("a,b\n1,2\n3,4\n" + "5,300\n" + "6,-7\n" + "0.5,1\n")
+    out = tmp_path / "w.h5"
+    report = convert([src], out, options=ConvertOptions(block_bytes=4))
+    x, _, f = _read(out)
+    f.close()
+    assert x.dtype == np.float32
+    assert np.array_equal(x, np.array([[1, 2], [3, 4], [5, 300], [6, -7], [0.5, 1]], dtype=np.float32))
+    assert report.widened
+
+
+def test_decimals_needing_float64_are_not_rounded(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text("a\n0.1\n3.141592653589793\n")
+    out = tmp_path / "f.h5"
+    convert([src], out)
+    x, _, f = _read(out)
+    f.close()
+    assert x.dtype == np.float64
+    assert x[1, 0] == 3.141592653589793
+
+
+def test_text_labels_and_empty_cells(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_text('x,y,label\n1,,cat\n2,5,"dog"\n3,6,cat\n')
+    out = tmp_path / "t.h5"
+    report = convert([src], out, options=ConvertOptions(target=("label",)))
+    x, y, f = _read(out)
+    with f:
+        assert [c.decode() if isinstance(c, bytes) else c for c in f["target"].attrs["classes"]] == ["cat", "dog"]
+        assert y.tolist() == [0, 1, 0]
+        assert np.isnan(x[0, 1]) and f["stats/nan_count"][()].tolist() == [0, 1]
+    assert report.empty_cell_columns == ["y"]
+
+
+def test_errors_leave_nothing(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("a,b\n1,2\n3,4,5\n")
+    out = tmp_path / "o.h5"
+    with pytest.raises(BadLineError, match=r"bad.csv:3: expected 2 fields"):
+        convert([src], out)
+    assert list(tmp_path.iterdir()) == [src]
+    with pytest.raises(ColumnNotFoundError, match="did you mean 'a'"):
+        convert([src], out, options=ConvertOptions(target=("A",)))
+    src.write_text("a,b\n1,2\n3,x\n")
+    with pytest.raises(BadValueError, match=r"bad.csv:3: column 'b' has 'x'"):
+        convert([src], out)
+    assert list(tmp_path.iterdir()) == [src]
+    out.write_bytes(b"keep")
+    with pytest.raises(OutputExistsError):
+        convert([src], out)
+    assert out.read_bytes() == b"keep"
+
+
+def test_skip_bad_lines_reports_them(tmp_path):
+    src = tmp_path / "s.csv"
+    src.write_text("a,b\n1,2\n3,4,5\n6\n7,8\n")
+    report = convert([src], tmp_path / "s.h5", options=ConvertOptions(on_bad_lines="skip"))
+    assert report.bad_lines == 2 and report.bad_line_numbers == [3, 4]
+    x, _, f = _read(tmp_path / "s.h5")
+    f.close()
+    assert x.tolist() == [[1, 2], [7, 8]]
+
+
+def test_forced_dtype_error_names_the_cell(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,2\n3,256\n")
+    with pytest.raises(BadValueError, match=r"f.csv:3: column 'b' has '256', which uint8 cannot hold"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="uint8"))
+
+
+def test_gzip_and_crlf_and_bom(tmp_path):
+    import gzip
+
+    src = tmp_path / "g.csv.gz"
+    src.write_bytes(gzip.compress(b"\xef\xbb\xbfa,b\r\n1,2\r\n3,4\r\n"))
+    convert([src], tmp_path / "g.h5")
+    x, _, f = _read(tmp_path / "g.h5")
+    with f:
+        assert list(f["features"].attrs["columns"]) == ["a", "b"]
+    assert x.tolist() == [[1, 2], [3, 4]]
+
+
+def test_several_inputs_keep_order_and_must_share_header(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y\n1,2\n")
+    b.write_text("x,y\n3,4\n")
+    convert([a, b], tmp_path / "ab.h5")
+    x, _, f = _read(tmp_path / "ab.h5")
+    f.close()
+    assert x.tolist() == [[1, 2], [3, 4]]
+    b.write_text("x,z\n3,4\n")
+    from csv2h5.errors import HeaderMismatchError
+
+    with pytest.raises(HeaderMismatchError, match="'z'"):
+        convert([a, b], tmp_path / "ab2.h5")
+
+
+def test_matches_pandas_on_mixed_text(tmp_path):
+    text = "a,b,c\n1,-2.5,1e3\n,inf,7\n4,nan,-0\n"
+    src = tmp_path / "m.csv"
+    src.write_text(text)
+    convert([src], tmp_path / "m.h5")
+    x, _, f = _read(tmp_path / "m.h5")
+    f.close()
+    expected = pd.read_csv(io.StringIO(text)).to_numpy(dtype=np.float64).astype(x.dtype)
+    assert np.array_equal(x, expected, equal_nan=True)
