@@ -178,10 +178,13 @@ def value_range(values: np.ndarray) -> ValueRange:
         )
     values = np.asarray(values, dtype=np.float64)
     finite = values[np.isfinite(values)]
-    integral = bool(finite.size == values.size and np.all(finite == np.rint(finite)))
+    # Huge whole numbers read as floats (1e300) are floats: float64 holds them as read.
+    integral = bool(finite.size == values.size and np.all(finite == np.rint(finite))
+                    and (finite.size == 0 or np.abs(finite).max() <= FLOAT64_MAX_EXACT_INT))
     low = int(finite.min()) if finite.size and integral else 0
     high = int(finite.max()) if finite.size and integral else 0
-    as32 = values.astype(np.float32)
+    with np.errstate(over="ignore"):
+        as32 = values.astype(np.float32)
     exact32 = (as32.astype(np.float64) == values) | np.isnan(values)
     if not exact32.all():
         rest = ~exact32

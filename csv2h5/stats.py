@@ -32,6 +32,12 @@ class ColumnStats:
     @classmethod
     def of(cls, block: np.ndarray) -> ColumnStats:
         """Summarise a 2-D block (rows x columns)."""
+        # Values near the float64 limit overflow the squares: std is then inf, honestly.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return cls._of(block)
+
+    @classmethod
+    def _of(cls, block: np.ndarray) -> ColumnStats:
         if block.dtype.itemsize == 1 and block.shape[0] and block.shape[0] < 1 << 20:
             # Bytes (pixels): exact integer sums; n * sumsq - sum**2 fits int64 for < 2**20 rows.
             n = block.shape[0]
@@ -70,13 +76,14 @@ class ColumnStats:
     def merge(self, other: ColumnStats) -> ColumnStats:
         """Combine two summaries (Chan et al.'s parallel variance formula)."""
         count = self.count + other.count
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             delta = other.mean - self.mean
             share = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
             mean = self.mean + delta * share
             m2 = self.m2 + other.m2 + delta**2 * self.count * share
         # Infinite values make delta NaN; fall back to the plain mean of the two.
-        mean = np.where(np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean)
+        with np.errstate(invalid="ignore", over="ignore"):
+            mean = np.where(np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean)
         return ColumnStats(count, mean, m2, np.minimum(self.min, other.min),
                            np.maximum(self.max, other.max), self.nan_count + other.nan_count)
 
@@ -87,7 +94,7 @@ class ColumnStats:
 
     def finish(self) -> dict[str, np.ndarray]:
         """The stored form: float64 ``mean, std, min, max, nan_count`` (std is population std)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             has = self.count > 0
             mean = np.where(has, self.mean, np.nan)
             std = np.where(has, np.sqrt(np.maximum(self.m2, 0.0) / np.maximum(self.count, 1)), np.nan)
