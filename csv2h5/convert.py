@@ -127,10 +127,24 @@ def _workers(options: ConvertOptions, total_bytes: int) -> int:
         return os.cpu_count() or 1
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     # The main process handles Ctrl-C and cleans up; workers just stop when told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     _keep_freed_memory()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit when the main process dies, even by SIGKILL (forked workers would linger)."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6").prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all we have
+        return
+    if parent and os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _keep_freed_memory() -> None:
@@ -162,7 +176,8 @@ def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, workers: int) 
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader"])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(os.getpid() if context.get_start_method() == "fork" else 0,))
     try:
         pending: collections.deque = collections.deque()
         for block in blocks:

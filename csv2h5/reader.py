@@ -301,16 +301,23 @@ def _count_lines(data: bytes | memoryview) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
 
 
-def _last_cut(data: bytes | memoryview, quotechar: bytes) -> int:
-    """Index just past the last line end that is outside quotes, or -1."""
-    if isinstance(data, memoryview):
-        data = data.tobytes() if data.nbytes < (1 << 16) else data
-    if isinstance(data, bytes) and quotechar not in data:
-        return data.rfind(b"\n") + 1 or -1
-    b = np.frombuffer(data, dtype=np.uint8)
+
+
+def _last_cut(data: bytes, quotechar: bytes, end: int | None = None) -> int:
+    """Index just past the last line end in ``data[:end]`` that is outside quotes, or -1."""
+    end = len(data) if end is None else min(end, len(data))
+    if data.find(quotechar, 0, end) < 0:
+        return data.rfind(b"\n", 0, end) + 1 or -1
+    b = np.frombuffer(data, dtype=np.uint8, count=end)
     inside = np.cumsum(b == quotechar[0]) & 1  # blocks always start outside quotes
     ends = np.flatnonzero((b == 10) & (inside == 0))
     return int(ends[-1]) + 1 if ends.size else -1
+
+
+def _count_lines(data: bytes | memoryview) -> int:
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
+
+
 
 
 def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0) -> Iterator[TextBlock]:
@@ -325,7 +332,7 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
             chunk = source.read(block_bytes)
             at_eof = not chunk
             pending = pending + chunk if pending else chunk
-        cut = _last_cut(memoryview(pending)[:block_bytes], quote) if len(pending) > block_bytes else -1
+        cut = _last_cut(pending, quote, block_bytes) if len(pending) > block_bytes else -1
         if cut < 0:
             cut = len(pending) if at_eof else _last_cut(pending, quote)
         while cut < 0:  # one line longer than a block: read on until it ends
