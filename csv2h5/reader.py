@@ -230,7 +230,8 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
-        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(data, source.name))
+        sample = _strip_comments(data, dialect.comment) if dialect.comment else data
+        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name))
     # Skip blank and comment lines before the header, as pandas does.
     while True:
         while b"\n" not in data and not at_eof:
@@ -530,6 +531,7 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    column = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
     nulls = column.is_null()
     has_null = bool(pc.any(nulls).as_py()) if len(column) else False
     for target_type in (pa.int64(), pa.float64()):

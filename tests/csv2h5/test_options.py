@@ -1,0 +1,91 @@
+"""Each reading option changes exactly what it says."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.errors import HeaderMismatchError
+
+
+def _features(path):
+    with h5py.File(path, "r") as f:
+        return f["features"][()], dict(f["features"].attrs), (f["target"][()] if "target" in f else None)
+
+
+def test_no_header_with_index_target(tmp_path):
+    src = tmp_path / "n.csv"
+    src.write_text("1,2,7\n3,4,8\n")
+    convert([src], tmp_path / "n.h5", options=ConvertOptions(header=False, target=("2",)))
+    x, attrs, y = _features(tmp_path / "n.h5")
+    assert x.tolist() == [[1, 2], [3, 4]] and list(attrs["columns"]) == ["c0", "c1"]
+    assert y.tolist() == [0, 1]
+
+
+def test_names_delimiter_auto_comment_skip_rows(tmp_path):
+    src = tmp_path / "o.csv"
+    src.write_text("produced by a logger\n# comment line\n1;2;3\n4;5;6 # trailing\n")
+    convert([src], tmp_path / "o.h5", options=ConvertOptions(
+        header=False, names=("a", "b", "c"), delimiter="auto", comment="#", skip_rows=1, drop=("b",)))
+    x, attrs, _ = _features(tmp_path / "o.h5")
+    assert list(attrs["columns"]) == ["a", "c"] and x.tolist() == [[1, 3], [4, 6]]
+
+
+def test_feature_globs_and_categorical(tmp_path):
+    src = tmp_path / "c.csv"
+    src.write_text('id,px1,px2,colour\n9,1,2,red\n9,3,4,"blue"\n9,5,6,red\n')
+    convert([src], tmp_path / "c.h5", options=ConvertOptions(features=("px*", "colour"), categorical=("colour",)))
+    x, attrs, _ = _features(tmp_path / "c.h5")
+    assert list(attrs["columns"]) == ["px1", "px2", "colour"]
+    with h5py.File(tmp_path / "c.h5") as f:
+        vocabulary = [v.decode() if isinstance(v, bytes) else v for v in f["categories/colour"][()]]
+    assert [vocabulary[int(code)] for code in x[:, 2]] == ["red", "blue", "red"]
+
+
+def test_append_adds_rows_and_merges_stats(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y,label\n1,2,0\n3,4,1\n")
+    b.write_text("x,y,label\n5,600,1\n7,8,2\n")
+    out = tmp_path / "all.h5"
+    convert([a], out, options=ConvertOptions(target=("label",)))
+    convert([b], out, options=ConvertOptions(target=("label",), append=True))
+    x, _, y = _features(out)
+    assert x.tolist() == [[1, 2], [3, 4], [5, 600], [7, 8]]
+    with h5py.File(out) as f:
+        assert list(f["target"].attrs["classes"]) == [0, 1, 2]
+        assert y.tolist() == [0, 1, 1, 2]
+        assert np.allclose(f["stats/mean"][()], x.mean(axis=0))
+        assert np.allclose(f["stats/std"][()], x.std(axis=0))
+        assert f.attrs["rows"] == 4
+
+
+def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y\n1,2\n")
+    b.write_text("x,z\n1,2\n")
+    out = tmp_path / "all.h5"
+    convert([a], out)
+    before = out.read_bytes()
+    with pytest.raises(HeaderMismatchError):
+        convert([b], out, options=ConvertOptions(append=True))
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]
+
+
+def test_fill_keeps_integer_columns_integer(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=0))
+    x, _, _ = _features(tmp_path / "f.h5")
+    assert x.dtype == np.uint8 and x.tolist() == [[1, 0], [2, 3]]
+
+
+def test_quoted_fields_with_delimiters_and_newlines(tmp_path):
+    src = tmp_path / "q.csv"
+    src.write_text('a,label\n1,"x, y"\n2,"multi\nline"\n3,"say ""hi"""\n')
+    convert([src], tmp_path / "q.h5", options=ConvertOptions(target=("label",)))
+    with h5py.File(tmp_path / "q.h5") as f:
+        classes = [c.decode() if isinstance(c, bytes) else c for c in f["target"].attrs["classes"]]
+        assert [classes[i] for i in f["target"][()]] == ["x, y", "multi\nline", 'say "hi"']
