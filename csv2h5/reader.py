@@ -657,7 +657,9 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     if plan.dtype != "auto":
         _check_forced_dtype(numeric, np.dtype(plan.dtype), block, plan, lines, numeric_cols)
     vr = value_range(numeric)
-    if not categories:
+    if not categories and vr.integral:
+        # Only whole numbers travel narrowed; decimals stay float64 until the file's
+        # dtype is known (float32 -> float64 would not give back the text's value).
         features = features.astype(smallest_dtype(vr), copy=False)
     return ParsedBlock(
         index=block.index,

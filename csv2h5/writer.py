@@ -100,12 +100,12 @@ class H5Writer:
         new = self._make_features("features_widening", old.shape[1], np.dtype(dtype))
         new.resize(old.shape[0], axis=0)
         for start in range(0, old.shape[0], _COPY_ROWS):
-            new[start : start + _COPY_ROWS] = old[start : start + _COPY_ROWS].astype(dtype)
+            new[start : start + _COPY_ROWS] = widen_values(old[start : start + _COPY_ROWS], dtype)
         for key, value in old.attrs.items():
             new.attrs[key] = value
         del self.file["features"]
         self.file.move("features_widening", "features")
-        self._pending = [p.astype(dtype) for p in self._pending]
+        self._pending = [widen_values(p, dtype) for p in self._pending]
         self.widened = True
 
     # -- the rest ---------------------------------------------------------------------------
@@ -172,6 +172,18 @@ class H5Writer:
             self.file.close()
         except Exception:  # the file may be broken (disk full); it is discarded anyway
             pass
+
+
+def widen_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Convert stored values to a wider dtype, giving back the values the text had.
+
+    A float32 holding "0.1" is the float32 nearest 0.1; cast to float64 it would be
+    0.10000000149011612. Going through the shortest decimal form gives 0.1 again.
+    """
+    dtype = np.dtype(dtype)
+    if values.dtype.kind == "f" and dtype.kind == "f" and dtype.itemsize > values.dtype.itemsize:
+        return values.astype(str).astype(dtype)
+    return values.astype(dtype)
 
 
 def _repack(path: Path) -> None:

@@ -1,0 +1,14 @@
+"""trainer: train Keras models on csv2h5 files.
+
+    from trainer import HDF5Sequence
+    seq = HDF5Sequence("train.h5", batch_size=256, shuffle="global", seed=0)
+    train, val = seq.split(0.1)
+    model.fit(train, validation_data=val, epochs=10, shuffle=False)
+"""
+
+from __future__ import annotations
+
+from .errors import DataFileError, DataOptionError, TrainerError
+from .sequence import HDF5Sequence, epoch_order
+
+__all__ = ["DataFileError", "DataOptionError", "HDF5Sequence", "TrainerError", "epoch_order"]

@@ -147,3 +147,14 @@ def test_matches_pandas_on_mixed_text(tmp_path):
     f.close()
     expected = pd.read_csv(io.StringIO(text)).to_numpy(dtype=np.float64).astype(x.dtype)
     assert np.array_equal(x, expected, equal_nan=True)
+
+
+def test_widening_from_float32_gives_back_the_decimal_text(tmp_path):
+    # 0.1 fits float32 by the 6-digit rule; a later block needs float64.
+    src = tmp_path / "w.csv"
+    src.write_text("a\n0.1\n1.00001\n" + "0.123456789\n")
+    convert([src], tmp_path / "w.h5", options=ConvertOptions(block_bytes=8))
+    x, _, f = _read(tmp_path / "w.h5")
+    f.close()
+    assert x.dtype == np.float64
+    assert x[:, 0].tolist() == [0.1, 1.00001, 0.123456789]

@@ -1,0 +1,15 @@
+"""Errors the user can fix when training; each says what, where and how to fix it."""
+
+from __future__ import annotations
+
+
+class TrainerError(Exception):
+    """A problem the user can fix: a bad data file, bad options, a model that does not fit."""
+
+
+class DataFileError(TrainerError, OSError):
+    """The data file is missing, damaged, not a csv2h5 file, or of a newer format."""
+
+
+class DataOptionError(TrainerError, ValueError):
+    """An option that does not fit the data file (batch size, indices, sample shape, ...)."""

@@ -1,0 +1,267 @@
+"""HDF5Sequence: a keras.utils.PyDataset over a csv2h5 file, with shuffled random batches.
+
+A *sampler* (``epoch_order``) decides which rows an epoch visits and in which
+order, as a pure function of ``(seed, epoch)``; a *data source*
+(``storage.RowSource``) reads rows; the sequence ties them to Keras.
+
+Epoch numbering: the sequence starts at epoch 0 and every ``on_epoch_end`` call
+adds one. Keras also calls ``on_epoch_end`` once before the first epoch on some
+versions, so the first epoch Keras trains may use epoch 1's order; either way
+the order depends only on ``(seed, epoch)``, and ``set_epoch(n)`` /
+``sequence.epoch`` let a resumed run continue exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .errors import DataOptionError
+from .storage import FileInfo, RowSource, read_info
+
+SHUFFLE_MODES = ("global", "window", "batch", "none")
+WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
+
+
+def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", chunk_rows: int = 1,
+                batch_size: int = 1) -> np.ndarray:
+    """Positions ``0..num_rows-1`` in the order epoch ``epoch`` visits them.
+
+    ``global``: a uniform permutation. ``window``: chunk order shuffled, rows shuffled
+    within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
+    ``batch``: contiguous batches in shuffled order. ``none``: identity.
+    """
+    if mode == "none" or num_rows == 0:
+        return np.arange(num_rows, dtype=np.int64)
+    rng = np.random.default_rng([seed, epoch])
+    if mode == "global":
+        return rng.permutation(num_rows).astype(np.int64)
+    if mode == "batch":
+        starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
+        return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(np.int64)
+    if mode == "window":
+        chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
+        pieces = []
+        for w in range(0, chunks.size, WINDOW_CHUNKS):
+            rows = np.concatenate([np.arange(c * chunk_rows, min((c + 1) * chunk_rows, num_rows)) for c in chunks[w : w + WINDOW_CHUNKS]])
+            pieces.append(rng.permutation(rows))
+        return np.concatenate(pieces).astype(np.int64)
+    raise DataOptionError(f"shuffle={mode!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
+
+
+class HDF5Sequence(keras.utils.PyDataset):
+    """Batches of a csv2h5 file for ``model.fit``, with per-epoch shuffled row order.
+
+    Args:
+        path: a file written by ``csv2h5 convert``.
+        batch_size: rows per batch (the last one is smaller unless ``drop_remainder``).
+        shuffle: ``"global"``, ``"window"``, ``"batch"``, ``"none"``; True picks global for
+            uncompressed files and window for compressed ones; False is none.
+        seed: with the epoch number, fixes the order.
+        indices: rows to use (a subset of the file), in any order; default all rows.
+        targets: False yields ``x`` alone (for predict), also for files with a target.
+        one_hot: class targets as one-hot float32 instead of int32 codes.
+        dtype: dtype of ``x``.
+        scale: None, ``"unit"`` (divide by the stored max), ``"standard"`` (stored mean/std).
+        sample_shape: shape of one row (e.g. (28, 28, 1)); default from the file.
+        class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights.
+        transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
+        shard: ``(index, count)``: this worker's share of the rows (multi-worker training).
+        drop_remainder: drop the last, smaller batch.
+        **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 256, shuffle: bool | str = True,
+                 seed: int = 0, indices: Sequence[int] | np.ndarray | None = None, targets: bool = True,
+                 one_hot: bool = False, dtype: str = "float32", scale: str | None = None,
+                 sample_shape: Sequence[int] | None = None,
+                 class_weight: str | Mapping[int, float] | None = None,
+                 transform: Callable | None = None, shard: tuple[int, int] | None = None,
+                 drop_remainder: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.path = str(Path(path))
+        info = read_info(self.path)
+        self._info = info
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+            raise DataOptionError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = int(batch_size)
+        if shuffle is True:
+            shuffle = "window" if info.compressed else "global"
+        elif shuffle is False:
+            shuffle = "none"
+        if shuffle not in SHUFFLE_MODES:
+            raise DataOptionError(f"shuffle={shuffle!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        rows = np.arange(info.rows, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= info.rows):
+            bad = int(rows[(rows < 0) | (rows >= info.rows)][0])
+            raise DataOptionError(f"indices has row {bad}, but {self.path} has rows 0..{info.rows - 1}")
+        if shard is not None:
+            index, count = shard
+            if not (isinstance(count, int) and count >= 1 and 0 <= index < count):
+                raise DataOptionError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
+            rows = rows[index::count]
+        self.indices = rows
+        if targets and info.target is None:
+            raise DataOptionError(
+                f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN")
+        self.targets = bool(targets)
+        self.one_hot = bool(one_hot)
+        if one_hot and info.task != "classification" and self.targets:
+            raise DataOptionError(f"one_hot=True needs a classification target; {self.path} has {info.task}")
+        self.dtype = np.dtype(dtype)
+        self.sample_shape = tuple(sample_shape) if sample_shape is not None else info.sample_shape
+        if self.sample_shape is not None and math.prod(self.sample_shape) != info.num_features:
+            raise DataOptionError(
+                f"sample_shape {self.sample_shape} holds {math.prod(self.sample_shape)} values but rows have {info.num_features} features")
+        self.scale = scale
+        self._offset, self._factor = self._scaling(scale, info)
+        self.class_weight = class_weight
+        self._sample_weights = self._weights(class_weight, info) if self.targets else None
+        self.transform = transform
+        self.drop_remainder = bool(drop_remainder)
+        if len(self) == 0 and self.indices.size:
+            raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.indices.size} rows with drop_remainder=True")
+        self.epoch = 0
+        self._order: np.ndarray | None = None
+        self._order_epoch = -1
+        self._rows: RowSource | None = None
+        self._pid: int | None = None
+
+    # -- checks in __init__ ---------------------------------------------------------------------
+
+    @staticmethod
+    def _scaling(scale: str | None, info: FileInfo) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if scale is None:
+            return None, None
+        if scale not in ("unit", "standard"):
+            raise DataOptionError(f"scale={scale!r} is not one of None, 'unit', 'standard'")
+        if scale == "unit":
+            top = np.nan_to_num(info.stats["max"].astype(np.float64), nan=1.0)
+            return None, (1.0 / np.where(top == 0, 1.0, np.abs(top))).astype(np.float32)
+        std = np.nan_to_num(info.stats["std"].astype(np.float64), nan=1.0)
+        return info.stats["mean"].astype(np.float32), (1.0 / np.where(std == 0, 1.0, std)).astype(np.float32)
+
+    @staticmethod
+    def _weights(class_weight: str | Mapping[int, float] | None, info: FileInfo) -> np.ndarray | None:
+        if class_weight is None:
+            return None
+        if info.task != "classification":
+            raise DataOptionError("class_weight needs a classification target")
+        k = len(info.classes)
+        if class_weight == "balanced":
+            counts = info.stats.get("class_counts")
+            counts = np.bincount(info.target, minlength=k) if counts is None else counts
+            return (counts.sum() / (k * np.maximum(counts, 1))).astype(np.float32)
+        if isinstance(class_weight, Mapping):
+            weights = np.ones(k, dtype=np.float32)
+            for code, weight in class_weight.items():
+                if not 0 <= int(code) < k:
+                    raise DataOptionError(f"class_weight has class {code}, but classes are 0..{k - 1}")
+                weights[int(code)] = weight
+            return weights
+        raise DataOptionError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")
+
+    # -- the PyDataset protocol ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        n = self.indices.size
+        return n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.indices.size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use epoch ``epoch``'s order from now on (e.g. when resuming)."""
+        self.epoch = int(epoch)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+    def order(self) -> np.ndarray:
+        """File rows in this epoch's order."""
+        if self._order_epoch != self.epoch:
+            positions = epoch_order(self.indices.size, seed=self.seed, epoch=self.epoch, mode=self.shuffle,
+                                    chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
+            self._order = self.indices[positions]
+            self._order_epoch = self.epoch
+        return self._order
+
+    def _source(self) -> RowSource:
+        if self._rows is None or self._pid != os.getpid():  # reopen in each process
+            self._rows = RowSource(self.path)
+            self._pid = os.getpid()
+        return self._rows
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} is out of range for {len(self)} batches")
+        rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.shuffle == "global":
+            rows = np.sort(rows)  # same rows, read in file order: much faster on a memory map
+        x = self._source().take(rows).astype(self.dtype, copy=False)
+        if self._factor is not None:
+            if self._offset is not None:
+                x -= self._offset
+            x *= self._factor
+        if self.sample_shape is not None:
+            x = x.reshape((x.shape[0],) + tuple(self.sample_shape))
+        if not self.targets:
+            return x if self.transform is None else self.transform(x, None)[0]
+        y = self._info.target[rows]
+        if self._info.task == "classification":
+            codes = y.astype(np.int32)
+            y = np.eye(len(self._info.classes), dtype=np.float32)[codes] if self.one_hot else codes
+            weights = self._sample_weights[codes] if self._sample_weights is not None else None
+        else:
+            y = y.astype(np.float32)
+            weights = None
+        if self.transform is not None:
+            x, y = self.transform(x, y)
+        return (x, y) if weights is None else (x, y, weights)
+
+    # -- subsets ----------------------------------------------------------------------------------
+
+    def _with_indices(self, indices: np.ndarray) -> HDF5Sequence:
+        return HDF5Sequence(self.path, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
+                            indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
+                            scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
+                            transform=self.transform, drop_remainder=self.drop_remainder, workers=self.workers,
+                            use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
+
+    def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
+        """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""
+        if not 0.0 < fraction < 1.0:
+            raise DataOptionError(f"split fraction must be between 0 and 1, got {fraction}")
+        rng = np.random.default_rng([seed, 0x5117])
+        rows = self.indices
+        if stratify and self._info.task == "classification":
+            labels = self._info.target[rows]
+            val_parts = []
+            for code in np.unique(labels):
+                members = rows[labels == code]
+                val_parts.append(rng.permutation(members)[: int(round(fraction * members.size))])
+            val = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
+        else:
+            val = np.sort(rng.permutation(rows)[: int(round(fraction * rows.size))])
+        train = np.setdiff1d(rows, val, assume_unique=False)
+        if train.size == 0 or val.size == 0:
+            raise DataOptionError(f"split({fraction}) of {rows.size} rows leaves an empty side; use more data or another fraction")
+        return self._with_indices(train), self._with_indices(val)
+
+    # -- pickling: the handle stays behind ---------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_rows"] = None
+        state["_pid"] = None
+        state["_order"] = None
+        state["_order_epoch"] = -1
+        return state

@@ -1,0 +1,209 @@
+"""Opening a csv2h5 file for reading: a memory map over the chunks, or a chunk reader.
+
+Uncompressed ``/features`` chunks are plain C-order row blocks in the file, so
+runs of chunks that lie back to back are mapped as numpy arrays and a random
+gather is plain numpy indexing. Compressed files are read one whole chunk at a
+time through h5py, with a small cache of decoded chunks. h5py fancy indexing
+with long index lists is never used (it is quadratic in h5py < 3.16).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import DataFileError
+
+FORMAT_VERSION = 1
+_CHUNK_CACHE = 16  # decoded chunks kept by the compressed-file reader (~16 MiB)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInfo:
+    """What a csv2h5 file holds, read once in the main process (small arrays only)."""
+
+    path: str
+    rows: int
+    num_features: int
+    dtype: np.dtype
+    columns: list[str]
+    chunk_rows: int
+    compressed: bool
+    sample_shape: tuple[int, ...] | None
+    target: np.ndarray | None  # whole target (codes or float32), small next to the features
+    task: str | None
+    classes: list[object]
+    stats: dict[str, np.ndarray]
+    fingerprint: str
+
+
+def _text(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_info(path: str | Path) -> FileInfo:
+    """Open ``path``, check it is a complete csv2h5 file, and read its small parts."""
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
+    if path.is_dir():
+        raise DataFileError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise DataFileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
+    with f:
+        version = f.attrs.get("csv2h5_format")
+        if version is None:
+            raise DataFileError(f"{path} is not a csv2h5 file (no csv2h5_format attribute); make it with csv2h5 convert")
+        if int(version) > FORMAT_VERSION:
+            raise DataFileError(f"{path} has csv2h5 format {int(version)}, newer than this trainer reads ({FORMAT_VERSION}); upgrade csv2h5")
+        if "features" not in f:
+            raise DataFileError(f"{path} has no /features dataset; convert the CSV again")
+        ds = f["features"]
+        if ds.ndim != 2:
+            raise DataFileError(f"{path}: /features has shape {ds.shape}; csv2h5 files have (rows, features)")
+        rows = int(ds.shape[0])
+        if int(f.attrs.get("rows", rows)) != rows:
+            raise DataFileError(f"{path} is incomplete: it says {int(f.attrs['rows'])} rows but holds {rows}; convert it again")
+        target = task = None
+        classes: list[object] = []
+        if "target" in f:
+            t = f["target"]
+            if t.shape[0] != rows:
+                raise DataFileError(f"{path}: /target has {t.shape[0]} rows but /features has {rows}; convert it again")
+            target = t[()]
+            task = str(_text(t.attrs.get("task", "regression")))
+            classes = [_text(c) for c in t.attrs.get("classes", [])]
+        stats = {name: f["stats"][name][()] for name in f.get("stats", {})}
+        shape = tuple(int(d) for d in ds.attrs["sample_shape"]) if "sample_shape" in ds.attrs else None
+        fingerprint = json.dumps([str(_text(f.attrs.get("created_at", ""))), rows, path.stat().st_size])
+        return FileInfo(
+            path=str(path), rows=rows, num_features=int(ds.shape[1]), dtype=ds.dtype,
+            columns=[str(_text(c)) for c in ds.attrs.get("columns", [])],
+            chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=ds.compression is not None or bool(ds._filters),
+            sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
+        )
+
+
+def _chunk_offsets(ds: h5py.Dataset) -> list[tuple[int, int, int]] | None:
+    """(first row, byte offset, bytes) of every chunk in row order; None if any is missing."""
+    if ds.chunks is None:
+        offset = ds.id.get_offset()
+        return None if offset is None else [(0, offset, ds.id.get_storage_size())]
+    found: dict[int, tuple[int, int]] = {}
+
+    def visit(info) -> None:
+        found[info.chunk_offset[0]] = (info.byte_offset, info.size)
+
+    try:
+        ds.id.chunk_iter(visit)
+    except (AttributeError, RuntimeError):  # older HDF5: one call per chunk
+        for i in range(ds.id.get_num_chunks()):
+            visit(ds.id.get_chunk_info(i))
+    rows, chunk = ds.shape[0], ds.chunks[0]
+    starts = range(0, rows, chunk)
+    if any(start not in found for start in starts):
+        return None
+    return [(start, *found[start]) for start in starts]
+
+
+class MappedRows:
+    """Rows of an uncompressed /features read through numpy memory maps."""
+
+    def __init__(self, path: str, ds: h5py.Dataset) -> None:
+        rows, width = ds.shape
+        itemsize = ds.dtype.itemsize
+        chunks = _chunk_offsets(ds)
+        if chunks is None:
+            raise ValueError("not mappable")
+        chunk_rows = ds.chunks[0] if ds.chunks else rows
+        runs: list[tuple[int, int, int]] = []  # (first row, byte offset, rows)
+        for start, offset, size in chunks:
+            if size != chunk_rows * width * itemsize and ds.chunks:
+                raise ValueError("unexpected chunk size")
+            if runs and runs[-1][1] + runs[-1][2] * width * itemsize == offset:
+                runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + chunk_rows)
+            else:
+                runs.append((start, offset, chunk_rows))
+        self.maps = []
+        for first, offset, count in runs:
+            count = min(count, rows - first)  # the last chunk is stored whole; rows past the end are padding
+            self.maps.append(np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=(count, width)))
+        self.starts = np.array([r[0] for r in runs], dtype=np.int64)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        if len(self.maps) == 1:
+            return self.maps[0][rows]
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.empty((rows.size, self.maps[0].shape[1]), dtype=self.maps[0].dtype)
+        for run in np.unique(which):
+            mask = which == run
+            out[mask] = self.maps[run][rows[mask] - self.starts[run]]
+        return out
+
+
+class ChunkRows:
+    """Rows of a compressed /features: whole chunks decoded through h5py, a few cached."""
+
+    def __init__(self, ds: h5py.Dataset) -> None:
+        self.ds = ds
+        self.chunk_rows = ds.chunks[0] if ds.chunks else ds.shape[0]
+        self.cache: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+
+    def _chunk(self, index: int) -> np.ndarray:
+        block = self.cache.get(index)
+        if block is None:
+            start = index * self.chunk_rows
+            block = self.ds[start : start + self.chunk_rows]  # a slice: one whole-chunk read
+            self.cache[index] = block
+            if len(self.cache) > _CHUNK_CACHE:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(index)
+        return block
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        chunk_ids = rows // self.chunk_rows
+        out = np.empty((rows.size, self.ds.shape[1]), dtype=self.ds.dtype)
+        for cid in np.unique(chunk_ids):
+            mask = chunk_ids == cid
+            out[mask] = self._chunk(int(cid))[rows[mask] - cid * self.chunk_rows]
+        return out
+
+
+class RowSource:
+    """Random access to /features rows; opened lazily, once per process."""
+
+    def __init__(self, path: str, *, prefer_map: bool = True) -> None:
+        # rdcc_nbytes=0: whole-chunk reads do not need h5py's chunk cache (it halves throughput).
+        self.file = h5py.File(path, "r", rdcc_nbytes=0)
+        ds = self.file["features"]
+        self.reader: MappedRows | ChunkRows
+        if prefer_map and ds.compression is None and not ds._filters:
+            try:
+                self.reader = MappedRows(path, ds)
+                return
+            except ValueError:
+                pass
+        self.reader = ChunkRows(ds)
+
+    @property
+    def mapped(self) -> bool:
+        return isinstance(self.reader, MappedRows)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (any order, repeats allowed) as a new array."""
+        return self.reader.take(np.asarray(rows, dtype=np.int64))
+
+    def close(self) -> None:
+        self.file.close()
