@@ -1,0 +1,216 @@
+"""HDF5Sequence: the PyDataset contract, orders, options, errors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
+from trainer.storage import RowSource
+
+from .conftest import CLASSES, FEATURES, ROWS, make_file
+
+
+def _epoch(seq: HDF5Sequence) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*(seq[i][:2] for i in range(len(seq))))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _row_ids(x_batch: np.ndarray, x_all: np.ndarray) -> list[int]:
+    """Which file rows a batch holds (rows are distinct random bytes)."""
+    lookup = {row.tobytes(): i for i, row in enumerate(x_all)}
+    return [lookup[r.astype(np.uint8).tobytes()] for r in x_batch]
+
+
+@given(n=st.integers(0, 500), seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 99),
+       mode=st.sampled_from(["global", "window", "batch", "none"]), chunk=st.integers(1, 64), batch=st.integers(1, 64))
+def test_epoch_order_is_a_reproducible_permutation(n, seed, epoch, mode, chunk, batch):
+    order = epoch_order(n, seed=seed, epoch=epoch, mode=mode, chunk_rows=chunk, batch_size=batch)
+    assert sorted(order.tolist()) == list(range(n))
+    assert np.array_equal(order, epoch_order(n, seed=seed, epoch=epoch, mode=mode, chunk_rows=chunk, batch_size=batch))
+
+
+def test_orders_change_between_epochs_and_modes_behave():
+    a = epoch_order(1000, seed=1, epoch=0)
+    assert not np.array_equal(a, epoch_order(1000, seed=1, epoch=1))
+    assert not np.array_equal(a, epoch_order(1000, seed=2, epoch=0))
+    batches = epoch_order(100, seed=0, epoch=0, mode="batch", batch_size=10).reshape(10, 10)
+    assert all(np.array_equal(b, np.arange(b[0], b[0] + 10)) for b in batches)  # contiguous
+    window = epoch_order(64, seed=0, epoch=0, mode="window", chunk_rows=4)
+    for w in range(0, 64, 16):  # a window holds whole chunks
+        chunks = set((window[w : w + 16] // 4).tolist())
+        assert len(chunks) == 4
+
+
+@pytest.mark.parametrize("mode", ["global", "window", "batch", "none"])
+def test_each_epoch_visits_every_row_once_with_the_right_values(data, mode):
+    path, x, y = data
+    seq = HDF5Sequence(path, batch_size=10, shuffle=mode, seed=3)
+    assert len(seq) == 11
+    for _ in range(2):
+        xs, ys = _epoch(seq)
+        assert xs.dtype == np.float32 and ys.dtype == np.int32 and xs.shape == (ROWS, FEATURES)
+        ids = _row_ids(xs, x)
+        assert sorted(ids) == list(range(ROWS))
+        assert np.array_equal(ys, y[ids])
+        if mode == "none":
+            assert ids == list(range(ROWS))
+        else:
+            assert ids != list(range(ROWS))
+        seq.on_epoch_end()
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 90), batch=st.integers(1, 40), seed=st.integers(0, 99), epoch=st.integers(0, 5),
+       mode=st.sampled_from(["global", "window", "batch", "none"]), subset=st.booleans())
+def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, rows, batch, seed, epoch, mode, subset):
+    tmp = tmp_path_factory.mktemp("p")
+    path, x, y = make_file(tmp, rows=rows, chunk_rows=7, seed=seed)
+    lzf, _, _ = make_file(tmp, rows=rows, chunk_rows=7, seed=seed, compression="lzf")
+    indices = np.arange(0, rows, 2) if subset else None
+    plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
+    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
+    assert plain._source().mapped and not packed._source().mapped
+    plain.set_epoch(epoch)
+    packed.set_epoch(epoch)
+    for i in range(len(plain)):
+        (xa, ya), (xb, yb) = plain[i], packed[i]
+        rows_i = np.sort(plain.order()[i * batch : (i + 1) * batch]) if mode == "global" else plain.order()[i * batch : (i + 1) * batch]
+        assert np.array_equal(xa, x[rows_i].astype(np.float32)) and np.array_equal(xa, xb)
+        assert np.array_equal(ya, y[rows_i]) and np.array_equal(ya, yb)
+
+
+def test_memmap_spans_several_runs_of_chunks(tmp_path):
+    path, x, _ = make_file(tmp_path, rows=500, chunk_rows=5)
+    source = RowSource(str(path))
+    assert source.mapped
+    rows = np.random.default_rng(0).integers(0, 500, size=300)
+    assert np.array_equal(source.take(rows), x[rows])
+    source.close()
+
+
+def test_smaller_last_batch_drop_remainder_and_targets_false(data):
+    path, x, _ = data
+    seq = HDF5Sequence(path, batch_size=25, shuffle=False)
+    assert [len(seq[i][0]) for i in range(len(seq))] == [25, 25, 25, 25, 3]
+    assert len(HDF5Sequence(path, batch_size=25, drop_remainder=True)) == 4
+    only_x = HDF5Sequence(path, batch_size=25, shuffle=False, targets=False)
+    assert np.array_equal(only_x[0], x[:25].astype(np.float32))
+    with pytest.raises(IndexError):
+        seq[5]
+
+
+def test_options_one_hot_scale_shape_weights_transform_shard(data):
+    path, x, y = data
+    seq = HDF5Sequence(path, batch_size=ROWS, shuffle=False, one_hot=True, scale="unit", sample_shape=(3, 4),
+                       class_weight="balanced", transform=_double)
+    xb, yb, wb = seq[0]
+    assert xb.shape == (ROWS, 3, 4)
+    assert np.allclose(xb.reshape(ROWS, -1), 2.0 * x / np.maximum(x.max(axis=0), 1))
+    assert np.array_equal(yb.argmax(axis=1), y) and yb.dtype == np.float32
+    counts = np.bincount(y, minlength=CLASSES)
+    assert np.allclose(wb, (ROWS / (CLASSES * counts))[y])
+    std = HDF5Sequence(path, batch_size=ROWS, shuffle=False, scale="standard")[0][0]
+    assert np.allclose(std.mean(axis=0), 0, atol=1e-4) and np.allclose(std.std(axis=0), 1, atol=1e-4)
+    shards = [HDF5Sequence(path, batch_size=7, shard=(i, 3), shuffle=False) for i in range(3)]
+    ids = sorted(i for s in shards for i in _row_ids(_epoch(s)[0], x))
+    assert ids == list(range(ROWS))
+
+
+def _double(xb, yb):
+    return xb * 2, yb
+
+
+def test_split_is_disjoint_stratified_and_reproducible(data):
+    path, _, y = data
+    seq = HDF5Sequence(path, batch_size=8)
+    train, val = seq.split(0.2, seed=1)
+    assert not set(train.indices) & set(val.indices)
+    assert sorted(list(train.indices) + list(val.indices)) == list(range(ROWS))
+    assert np.array_equal(val.indices, seq.split(0.2, seed=1)[1].indices)
+    for code in range(CLASSES):
+        share = np.mean(y[val.indices] == code) - np.mean(y == code)
+        assert abs(share) < 0.05
+
+
+def test_pickling_drops_the_handle_and_keeps_the_epoch(data):
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=10)
+    seq.set_epoch(4)
+    first = seq[0]
+    clone = pickle.loads(pickle.dumps(seq))
+    assert clone._rows is None and clone.epoch == 4
+    assert np.array_equal(clone[0][0], first[0])
+
+
+def _batches_in_pool(args):
+    method, seq = args
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        return pool.map(seq.__getitem__, range(len(seq)))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_worker_processes_give_identical_batches(data, method):
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=16, seed=5)
+    seq.set_epoch(2)
+    seq[0]  # the parent has the file open before the workers start
+    here = [seq[i] for i in range(len(seq))]
+    there = _batches_in_pool((method, seq))
+    for (xa, ya), (xb, yb) in zip(here, there):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+
+
+def test_errors_are_caught_in_init(tmp_path, data):
+    path, _, _ = data
+    with pytest.raises(DataFileError, match="no such file"):
+        HDF5Sequence(tmp_path / "missing.h5")
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(DataFileError, match="not a readable HDF5"):
+        HDF5Sequence(junk)
+    with pytest.raises(DataOptionError, match="batch_size"):
+        HDF5Sequence(path, batch_size=0)
+    with pytest.raises(DataOptionError, match="indices has row 500"):
+        HDF5Sequence(path, indices=[0, 500])
+    with pytest.raises(DataOptionError, match="sample_shape"):
+        HDF5Sequence(path, sample_shape=(5, 5))
+    with pytest.raises(DataOptionError, match="shuffle"):
+        HDF5Sequence(path, shuffle="sometimes")
+    no_target, _, _ = make_file(tmp_path, target=False, seed=9)
+    with pytest.raises(DataOptionError, match="no /target"):
+        HDF5Sequence(no_target)
+
+
+def _tiny_model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("workers,processes", [(1, False), (2, False), (2, True)])
+def test_keras_fit_with_threads_and_processes(data, workers, processes):
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=16, scale="unit", workers=workers, use_multiprocessing=processes)
+    history = _tiny_model().fit(seq, epochs=3, shuffle=False, verbose=0)
+    assert len(history.history["loss"]) == 3 and np.isfinite(history.history["loss"]).all()
+    assert seq.epoch >= 3  # on_epoch_end moved the order on
+
+
+def _explode(xb, yb):
+    raise RuntimeError("boom in a batch")
+
+
+def test_an_exception_in_a_batch_is_reported(data):
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=16, transform=_explode)
+    with pytest.raises(Exception, match="boom in a batch"):
+        _tiny_model().fit(seq, epochs=1, shuffle=False, verbose=0)
