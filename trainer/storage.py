@@ -118,38 +118,48 @@ def _chunk_offsets(ds: h5py.Dataset) -> list[tuple[int, int, int]] | None:
 
 
 class MappedRows:
-    """Rows of an uncompressed /features read through numpy memory maps."""
+    """Rows of an uncompressed /features read through one numpy memory map.
+
+    When all chunks lie back to back the map is a plain (rows, F) array. When
+    other data sits between runs of chunks, the map covers the whole span as
+    bytes, viewed as overlapping row-sized windows (a stride-1 view), and a
+    row is fetched by its byte offset: one gather, whatever the layout.
+    """
 
     def __init__(self, path: str, ds: h5py.Dataset) -> None:
         rows, width = ds.shape
-        itemsize = ds.dtype.itemsize
+        self.dtype = ds.dtype
+        self.row_bytes = width * ds.dtype.itemsize
         chunks = _chunk_offsets(ds)
         if chunks is None:
             raise ValueError("not mappable")
-        chunk_rows = ds.chunks[0] if ds.chunks else rows
-        runs: list[tuple[int, int, int]] = []  # (first row, byte offset, rows)
-        for start, offset, size in chunks:
-            if size != chunk_rows * width * itemsize and ds.chunks:
-                raise ValueError("unexpected chunk size")
-            if runs and runs[-1][1] + runs[-1][2] * width * itemsize == offset:
-                runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + chunk_rows)
-            else:
-                runs.append((start, offset, chunk_rows))
-        self.maps = []
-        for first, offset, count in runs:
-            count = min(count, rows - first)  # the last chunk is stored whole; rows past the end are padding
-            self.maps.append(np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=(count, width)))
-        self.starts = np.array([r[0] for r in runs], dtype=np.int64)
+        self.chunk_rows = ds.chunks[0] if ds.chunks else max(rows, 1)
+        offsets = np.array([offset for _, offset, _ in chunks], dtype=np.int64)
+        if ds.chunks and any(size != self.chunk_rows * self.row_bytes for _, _, size in chunks):
+            raise ValueError("unexpected chunk size")
+        low = int(offsets.min()) if offsets.size else 0
+        contiguous = bool(np.all(np.diff(offsets) == self.chunk_rows * self.row_bytes))
+        if contiguous:
+            mapped = np.memmap(path, dtype=ds.dtype, mode="r", offset=low, shape=(rows, width)) if rows else None
+            self.rows = np.asarray(mapped) if mapped is not None else np.zeros((0, width), ds.dtype)
+            self.window = None
+        else:
+            high = int(offsets.max()) + self.chunk_rows * self.row_bytes
+            span = np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=low, shape=(high - low,)))
+            self.window = np.lib.stride_tricks.as_strided(
+                span, shape=(span.size - self.row_bytes + 1, self.row_bytes), strides=(1, 1), writeable=False)
+            self.chunk_starts = offsets - low
+            self.rows = None
+
+    @property
+    def runs(self) -> int:
+        return 1 if self.window is None else len(self.chunk_starts)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
-        if len(self.maps) == 1:
-            return self.maps[0][rows]
-        which = np.searchsorted(self.starts, rows, side="right") - 1
-        out = np.empty((rows.size, self.maps[0].shape[1]), dtype=self.maps[0].dtype)
-        for run in np.unique(which):
-            mask = which == run
-            out[mask] = self.maps[run][rows[mask] - self.starts[run]]
-        return out
+        if self.window is None:
+            return np.take(self.rows, rows, axis=0)  # np.take: ~2x faster than x[rows]
+        starts = self.chunk_starts[rows // self.chunk_rows] + (rows % self.chunk_rows) * self.row_bytes
+        return self.window[starts].view(self.dtype)  # fancy indexing: np.take would copy the view
 
 
 class ChunkRows:

@@ -32,6 +32,12 @@ def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, ch
     return out, x.astype(np.uint8), codes
 
 
+@pytest.fixture(scope="session")
+def make_data():
+    """Factory fixture: make_data(tmp_path, rows=..., chunk_rows=..., compression=..., ...)."""
+    return make_file
+
+
 @pytest.fixture
 def data(tmp_path):
     return make_file(tmp_path)

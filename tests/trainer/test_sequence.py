@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
 from trainer.storage import RowSource
 
-from .conftest import CLASSES, FEATURES, ROWS, make_file
+CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 
 
 def _epoch(seq: HDF5Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -69,10 +69,10 @@ def test_each_epoch_visits_every_row_once_with_the_right_values(data, mode):
 @settings(max_examples=25, deadline=None)
 @given(rows=st.integers(1, 90), batch=st.integers(1, 40), seed=st.integers(0, 99), epoch=st.integers(0, 5),
        mode=st.sampled_from(["global", "window", "batch", "none"]), subset=st.booleans())
-def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, rows, batch, seed, epoch, mode, subset):
+def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, batch, seed, epoch, mode, subset):
     tmp = tmp_path_factory.mktemp("p")
-    path, x, y = make_file(tmp, rows=rows, chunk_rows=7, seed=seed)
-    lzf, _, _ = make_file(tmp, rows=rows, chunk_rows=7, seed=seed, compression="lzf")
+    path, x, y = make_data(tmp, rows=rows, chunk_rows=7, seed=seed)
+    lzf, _, _ = make_data(tmp, rows=rows, chunk_rows=7, seed=seed, compression="lzf")
     indices = np.arange(0, rows, 2) if subset else None
     plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
     packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
@@ -81,17 +81,20 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, rows, batch, seed,
     packed.set_epoch(epoch)
     for i in range(len(plain)):
         (xa, ya), (xb, yb) = plain[i], packed[i]
-        rows_i = np.sort(plain.order()[i * batch : (i + 1) * batch]) if mode == "global" else plain.order()[i * batch : (i + 1) * batch]
+        rows_i = plain.order()[i * batch : (i + 1) * batch]
+        rows_i = rows_i if mode == "none" else np.sort(rows_i)  # a batch is read in file order
         assert np.array_equal(xa, x[rows_i].astype(np.float32)) and np.array_equal(xa, xb)
         assert np.array_equal(ya, y[rows_i]) and np.array_equal(ya, yb)
 
 
-def test_memmap_spans_several_runs_of_chunks(tmp_path):
-    path, x, _ = make_file(tmp_path, rows=500, chunk_rows=5)
+@pytest.mark.parametrize("rows,chunk_rows", [(500, 5), (5000, 5), (40, 8)])
+def test_memmap_reads_any_chunk_layout(tmp_path, make_data, rows, chunk_rows):
+    path, x, _ = make_data(tmp_path, rows=rows, chunk_rows=chunk_rows)
     source = RowSource(str(path))
     assert source.mapped
-    rows = np.random.default_rng(0).integers(0, 500, size=300)
-    assert np.array_equal(source.take(rows), x[rows])
+    rows = np.random.default_rng(0).integers(0, rows, size=300)
+    assert np.array_equal(source.take(rows), x[rows])  # unsorted, with repeats
+    assert np.array_equal(source.take(np.sort(rows)), x[np.sort(rows)])
     source.close()
 
 
@@ -167,7 +170,7 @@ def test_worker_processes_give_identical_batches(data, method):
         assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
 
 
-def test_errors_are_caught_in_init(tmp_path, data):
+def test_errors_are_caught_in_init(tmp_path, data, make_data):
     path, _, _ = data
     with pytest.raises(DataFileError, match="no such file"):
         HDF5Sequence(tmp_path / "missing.h5")
@@ -183,7 +186,7 @@ def test_errors_are_caught_in_init(tmp_path, data):
         HDF5Sequence(path, sample_shape=(5, 5))
     with pytest.raises(DataOptionError, match="shuffle"):
         HDF5Sequence(path, shuffle="sometimes")
-    no_target, _, _ = make_file(tmp_path, target=False, seed=9)
+    no_target, _, _ = make_data(tmp_path, target=False, seed=9)
     with pytest.raises(DataOptionError, match="no /target"):
         HDF5Sequence(no_target)
 
