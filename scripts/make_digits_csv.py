@@ -2,7 +2,8 @@
 
 Each of the ten classes has its own stroke pattern; a row is its class's pattern
 with pixels dropped, jittered in intensity, shifted by a pixel or two, and
-sprinkled with noise, so a small network learns it well but not perfectly.
+sprinkled with noise: easy for a small network (the demo reaches ~99% validation
+accuracy), which makes a training run that goes wrong easy to spot.
 About 19% of pixels are non-zero, as in the well-known digit-recognizer data.
 
     python scripts/make_digits_csv.py train.csv --rows 42000
