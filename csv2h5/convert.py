@@ -130,36 +130,31 @@ def _workers(options: ConvertOptions, total_bytes: int) -> int:
 def _start_worker(parent: int) -> None:
     # The main process handles Ctrl-C and cleans up; workers just stop when told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
-    _keep_freed_memory()
-
-
-def _die_with_parent(parent: int) -> None:
-    """Exit when the main process dies, even by SIGKILL (forked workers would linger)."""
     try:
         import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6").prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all we have
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not Linux/glibc: the pool's own shutdown and malloc defaults it is
         return
+    _die_with_parent(libc, parent)
+    _keep_freed_memory(libc)
+
+
+def _die_with_parent(libc, parent: int) -> None:
+    """Exit when the main process dies, even by SIGKILL (forked workers would linger)."""
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if parent and os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
-def _keep_freed_memory() -> None:
+def _keep_freed_memory(libc) -> None:
     """Let glibc reuse freed blocks instead of returning them to the OS.
 
     Parsing a block allocates a few dozen arrays of several MB. By default glibc
     maps each one afresh and unmaps it when freed, so every block pays page
     faults for all of them (measured: a third of the CPU time went to the kernel).
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to tune
-        return
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 64 << 20)  # above any array a 4 MiB block needs
     libc.mallopt(m_trim_threshold, 128 << 20)  # keep one block's worth of freed memory

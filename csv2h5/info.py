@@ -12,13 +12,14 @@ from .errors import InputError, NotCsv2H5FileError
 from .writer import FORMAT_VERSION
 
 
-def _text(value: object) -> object:
+def attr_value(value: object) -> object:
+    """An HDF5 attribute value as plain Python (bytes -> str, numpy scalars -> numbers)."""
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return [_text(v) for v in value.tolist()] if value.dtype == object else value.tolist()
+        return [attr_value(v) for v in value.tolist()] if value.dtype == object else value.tolist()
     return value
 
 
@@ -41,26 +42,26 @@ def describe(path: str | Path) -> dict[str, object]:
         info: dict[str, object] = {
             "path": str(path),
             "format": int(version),
-            "created_by": _text(f.attrs.get("created_by")),
-            "created_at": _text(f.attrs.get("created_at")),
+            "created_by": attr_value(f.attrs.get("created_by")),
+            "created_at": attr_value(f.attrs.get("created_at")),
             "rows": int(features.shape[0]),
             "features": int(features.shape[1]),
-            "columns": [_text(c) for c in features.attrs["columns"]],
+            "columns": [attr_value(c) for c in features.attrs["columns"]],
             "dtype": str(features.dtype),
             "chunks": list(features.chunks or ()),
             "compression": features.compression or "none",
-            "sample_shape": _text(features.attrs["sample_shape"]) if "sample_shape" in features.attrs else None,
-            "sources": json.loads(_text(f.attrs.get("sources", "[]"))),
+            "sample_shape": attr_value(features.attrs["sample_shape"]) if "sample_shape" in features.attrs else None,
+            "sources": json.loads(attr_value(f.attrs.get("sources", "[]"))),
             "bad_lines": int(f.attrs.get("bad_lines", 0)),
             "file_bytes": path.stat().st_size,
         }
         if "target" in f:
             target = f["target"]
             info["target"] = {
-                "columns": [_text(c) for c in target.attrs["columns"]],
-                "task": _text(target.attrs["task"]),
+                "columns": [attr_value(c) for c in target.attrs["columns"]],
+                "task": attr_value(target.attrs["task"]),
                 "dtype": str(target.dtype),
-                "classes": [_text(c) for c in target.attrs["classes"]] if "classes" in target.attrs else [],
+                "classes": [attr_value(c) for c in target.attrs["classes"]] if "classes" in target.attrs else [],
             }
             if "stats/class_counts" in f:
                 info["target"]["class_counts"] = [int(c) for c in f["stats/class_counts"][()]]
@@ -68,7 +69,7 @@ def describe(path: str | Path) -> dict[str, object]:
             info["target"] = None
         stats = {name: f[f"stats/{name}"][()] for name in ("mean", "std", "min", "max", "nan_count") if f"stats/{name}" in f}
         info["stats"] = {name: [None if np.isnan(v) else float(v) for v in values] for name, values in stats.items()}
-        info["categories"] = {name: [_text(v) for v in f["categories"][name][()]] for name in f.get("categories", {})}
+        info["categories"] = {name: [attr_value(v) for v in f["categories"][name][()]] for name in f.get("categories", {})}
     return info
 
 

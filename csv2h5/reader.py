@@ -298,12 +298,6 @@ class TextBlock:
         return data
 
 
-def _count_lines(data: bytes | memoryview) -> int:
-    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
-
-
-
-
 def _last_cut(data: bytes, quotechar: bytes, end: int | None = None) -> int:
     """Index just past the last line end in ``data[:end]`` that is outside quotes, or -1."""
     end = len(data) if end is None else min(end, len(data))
@@ -317,8 +311,6 @@ def _last_cut(data: bytes, quotechar: bytes, end: int | None = None) -> int:
 
 def _count_lines(data: bytes | memoryview) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
-
-
 
 
 def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0) -> Iterator[TextBlock]:

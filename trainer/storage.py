@@ -17,9 +17,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from csv2h5.info import attr_value
+from csv2h5.writer import FORMAT_VERSION
+
 from .errors import DataFileError
 
-FORMAT_VERSION = 1
 _CHUNK_CACHE = 16  # decoded chunks kept by the compressed-file reader (~16 MiB)
 
 
@@ -42,12 +44,9 @@ class FileInfo:
     fingerprint: str
 
 
-def _text(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _filtered(ds: h5py.Dataset) -> bool:
+    """Whether the dataset's chunks pass through a filter (compression), so cannot be mapped."""
+    return ds.compression is not None or bool(ds._filters)
 
 
 def read_info(path: str | Path) -> FileInfo:
@@ -82,15 +81,15 @@ def read_info(path: str | Path) -> FileInfo:
             if t.shape[0] != rows:
                 raise DataFileError(f"{path}: /target has {t.shape[0]} rows but /features has {rows}; convert it again")
             target = t[()]
-            task = str(_text(t.attrs.get("task", "regression")))
-            classes = [_text(c) for c in t.attrs.get("classes", [])]
+            task = str(attr_value(t.attrs.get("task", "regression")))
+            classes = [attr_value(c) for c in t.attrs.get("classes", [])]
         stats = {name: f["stats"][name][()] for name in f.get("stats", {})}
         shape = tuple(int(d) for d in ds.attrs["sample_shape"]) if "sample_shape" in ds.attrs else None
-        fingerprint = json.dumps([str(_text(f.attrs.get("created_at", ""))), rows, path.stat().st_size])
+        fingerprint = json.dumps([str(attr_value(f.attrs.get("created_at", ""))), rows, path.stat().st_size])
         return FileInfo(
             path=str(path), rows=rows, num_features=int(ds.shape[1]), dtype=ds.dtype,
-            columns=[str(_text(c)) for c in ds.attrs.get("columns", [])],
-            chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=ds.compression is not None or bool(ds._filters),
+            columns=[str(attr_value(c)) for c in ds.attrs.get("columns", [])],
+            chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
             sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
         )
 
@@ -199,7 +198,7 @@ class RowSource:
         self.file = h5py.File(path, "r", rdcc_nbytes=0)
         ds = self.file["features"]
         self.reader: MappedRows | ChunkRows
-        if prefer_map and ds.compression is None and not ds._filters:
+        if prefer_map and not _filtered(ds):
             try:
                 self.reader = MappedRows(path, ds)
                 return
