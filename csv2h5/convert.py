@@ -38,7 +38,7 @@ class Progress:
     """Where a conversion is: input bytes consumed (compressed bytes for compressed input)."""
 
     bytes_done: int
-    bytes_total: int
+    bytes_total: int | None  # None when an input is a pipe, whose size is unknown
     rows: int
 
 
@@ -130,6 +130,7 @@ def _workers(options: ConvertOptions, total_bytes: int) -> int:
 def _start_worker(parent: int) -> None:
     # The main process handles Ctrl-C and cleans up; workers just stop when told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         import ctypes
 
@@ -199,6 +200,7 @@ class _Conversion:
         self.writer: H5Writer | None = None
         self.targets: TargetCollector | None = None
         self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
+        self.from_pipe = any(p.exists() and not p.is_file() and not p.is_dir() for p in sources)
         self.value_range = ValueRange()
         self.stats: ColumnStats | None = None
         self.categories: dict[int, dict[str, int]] = {}
@@ -243,7 +245,7 @@ class _Conversion:
         roles: ColumnRoles | None = None
         try:
             headers = self._headers()
-            workers = _workers(o, self.total_bytes)
+            workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
             def all_blocks() -> Iterator[TextBlock]:
                 nonlocal plan, roles
@@ -258,7 +260,7 @@ class _Conversion:
                         index += 1
                         yield block
                         self.bytes_done_current = source.bytes_read
-                    self.bytes_done += source.size
+                    self.bytes_done += source.size or source.position  # a pipe: the bytes it gave
                     self.bytes_done_current = 0
 
             self.bytes_done_current = 0
@@ -284,7 +286,7 @@ class _Conversion:
             dtype=str(self.final_dtype), target_names=roles.target_names,
             task=self.summary.task if self.summary else None,
             classes=self.summary.classes if self.summary else [],
-            input_bytes=self.total_bytes, output_bytes=self.output.stat().st_size, seconds=seconds,
+            input_bytes=self.bytes_done, output_bytes=self.output.stat().st_size, seconds=seconds,
             bad_lines=self.bad_lines, bad_line_numbers=self.bad_line_numbers, widened=self.widened,
             empty_cell_columns=self.empty_cell_columns, appended=o.append,
         )
@@ -393,8 +395,11 @@ class _Conversion:
         self.rows += parsed.rows
         self.rows_by_source[parsed.source] = self.rows_by_source.get(parsed.source, 0) + parsed.rows
         if self.on_progress is not None:
-            done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
-            self.on_progress(Progress(done, self.total_bytes, self.rows))
+            if self.from_pipe:
+                self.on_progress(Progress(self.bytes_done, None, self.rows))
+            else:
+                done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
+                self.on_progress(Progress(done, self.total_bytes, self.rows))
 
     def _global_codes(self, parsed: ParsedBlock, roles: ColumnRoles) -> tuple[np.ndarray, ValueRange, ColumnStats]:
         features = parsed.features.copy()

@@ -19,6 +19,8 @@ import io
 import lzma
 import os
 import re
+import select
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -42,13 +44,47 @@ _DIGITS_MAX = 3  # fast path: fields of 1..3 digits (values 0..999: pixels, coun
 # --------------------------------------------------------------------------- opening
 
 
-def _compression_of(path: Path) -> str | None:
-    with open(path, "rb") as fh:
-        head = fh.read(6)
+def _compression_of(raw: io.BufferedReader) -> str | None:
+    head = raw.peek(6)[:6]  # peek, not read: a pipe cannot be rewound
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
             return name
     return None
+
+
+class _Pipe(io.RawIOBase):
+    """A pipe's reading end that waits in short slices.
+
+    A signal (Ctrl-C, SIGTERM) may be delivered to any thread; if it lands on a
+    helper thread while the main thread sleeps in read(), Python only runs its
+    handler once the read returns, which on a stalled pipe is never.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def readinto(self, buffer) -> int:
+        while not select.select([self.fd], [], [], 0.2)[0]:
+            pass  # back in Python every 0.2 s: pending signal handlers run here
+        return os.readv(self.fd, [buffer])
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _open_raw(path: Path) -> io.BufferedReader:
+    fd = os.open(path, os.O_RDONLY)
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        return open(fd, "rb")
+    return io.BufferedReader(_Pipe(fd), buffer_size=1 << 16)
 
 
 class Source:
@@ -62,13 +98,15 @@ class Source:
         if self.path.is_dir():
             raise InputError(f"{self.name} is a directory; pass the CSV files inside it")
         try:
-            self.compression = _compression_of(self.path)
-            self._raw = open(self.path, "rb")
+            self._raw = _open_raw(self.path)
+            self.compression = _compression_of(self._raw)
         except PermissionError:
             raise InputError(f"{self.name}: permission denied; check the file's permissions") from None
         except OSError as exc:
             raise InputError(f"{self.name}: cannot read ({exc.strerror})") from None
-        self.size = os.fstat(self._raw.fileno()).st_size
+        status = os.fstat(self._raw.fileno())
+        regular = stat.S_ISREG(status.st_mode)  # not a pipe, e.g. <(zcat data.csv.gz)
+        self.size = status.st_size if regular else 0
         self.position = 0  # decompressed bytes returned by read() so far
         self._stream: BinaryIO = self._open_stream()
         try:
@@ -83,7 +121,7 @@ class Source:
             self._text = None
         # Plain files are re-read by parser processes at an offset, which is cheaper
         # than sending the bytes through a pipe.
-        self.plain = self.compression is None and self._text is None
+        self.plain = regular and self.compression is None and self._text is None
 
     def _open_stream(self) -> BinaryIO:
         if self.compression == "gzip":

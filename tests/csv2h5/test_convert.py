@@ -158,3 +158,31 @@ def test_widening_from_float32_gives_back_the_decimal_text(tmp_path):
     f.close()
     assert x.dtype == np.float64
     assert x[:, 0].tolist() == [0.1, 1.00001, 0.123456789]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_pipe_converts_like_the_file(digits_csv, tmp_path, compressed):
+    """Input from a pipe (`<(zcat data.csv.gz)`, a FIFO) cannot be rewound or re-read by offset."""
+    import gzip
+    import os
+    import threading
+
+    data = digits_csv.read_bytes()
+    fifo = tmp_path / "in.pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(gzip.compress(data) if compressed else data)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    options = ConvertOptions(target=("label",), block_bytes=4096, workers=2)
+    report = convert([fifo], tmp_path / "pipe.h5", options=options)
+    feeder.join()
+    convert([digits_csv], tmp_path / "file.h5", options=options)
+    (xp, yp, fp), (xf, yf, ff) = _read(tmp_path / "pipe.h5"), _read(tmp_path / "file.h5")
+    with fp, ff:
+        assert np.array_equal(xp, xf) and np.array_equal(yp, yf)
+        assert xp.shape == (600, 784)
+    assert report.input_bytes == len(data)  # a pipe reports the text it gave
