@@ -291,15 +291,19 @@ class _Conversion:
             empty_cell_columns=self.empty_cell_columns, appended=o.append,
         )
 
+    def _expected_bytes(self) -> int | None:
+        """Roughly how much data is coming (None: unknown, from a pipe)."""
+        return None if self.from_pipe else self.total_bytes
+
     def _start(self, roles: ColumnRoles) -> None:
         o = self.options
         check_sample_shape(o.sample_shape, len(roles.features))
         if o.append:
             shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
-            self.writer = H5Writer(self.tmp, mode="r+")
+            self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes())
             self._adopt(roles)
         else:
-            self.writer = H5Writer(self.tmp)
+            self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes())
             start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else np.dtype("uint8")
             self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
                                         compression=parse_compression(o.compression))
@@ -419,6 +423,7 @@ class _Conversion:
 
     def _finish(self, roles: ColumnRoles) -> None:
         writer = self.writer
+        writer.end_features()  # the last chunk goes right after the others, before target and stats
         self.summary = None
         if self.targets is not None:
             self.summary = self.targets.finish(writer, chunk_rows=writer.features.chunks[0])

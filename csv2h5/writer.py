@@ -20,13 +20,29 @@ FORMAT_VERSION = 1
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
+LIBVER = ("earliest", "v110")
+
+
+def _meta_block_size(expected_bytes: int | None) -> int:
+    """Room reserved at once for HDF5's own metadata (the chunk index grows with the data).
+
+    Reserved in one block, the index does not land between data chunks, so all of
+    /features stays one run of bytes that a reader maps as one array. Small
+    files get a small block: the unused part of it stays in the file.
+    """
+    if expected_bytes is None:
+        return 1 << 20
+    return int(min(1 << 20, max(1 << 14, expected_bytes >> 10)))
+
+
 class H5Writer:
     """Writes a csv2h5 file at ``path`` (the caller's temporary name)."""
 
-    def __init__(self, path: Path, *, mode: str = "w") -> None:
+    def __init__(self, path: Path, *, mode: str = "w", expected_bytes: int | None = None) -> None:
         self.path = Path(path)
+        self.meta_block_size = _meta_block_size(expected_bytes)
         # The writer never re-reads chunks it wrote, so h5py's chunk cache only costs copies.
-        self.file = h5py.File(self.path, mode, libver=("earliest", "v110"), rdcc_nbytes=0)
+        self.file = h5py.File(self.path, mode, libver=LIBVER, rdcc_nbytes=0, meta_block_size=self.meta_block_size)
         self._pending: list[np.ndarray] = []
         self._pending_rows = 0
         self.widened = False
@@ -149,10 +165,18 @@ class H5Writer:
         for key, value in attrs.items():
             node.attrs[key] = value
 
+    def end_features(self) -> None:
+        """Write the last, partial chunk of /features now that no more rows come.
+
+        Chunks are then back to back in the file (one run), so a reader can map
+        all rows as one array.
+        """
+        self._write_pending(whole_chunks_only=False)
+
     def finish(self, *, created_by: str, rows: int, sources: list[dict[str, object]],
                extra: Mapping[str, object]) -> None:
         """Flush, write the provenance attributes and close."""
-        self._write_pending(whole_chunks_only=False)
+        self.end_features()
         attrs = self.file.attrs
         attrs["csv2h5_format"] = FORMAT_VERSION
         attrs["created_by"] = created_by
@@ -164,7 +188,7 @@ class H5Writer:
         self.file.flush()
         self.file.close()
         if self.widened:
-            _repack(self.path)
+            _repack(self.path, self.meta_block_size)
 
     def close(self) -> None:
         """Close without finishing (after an error); the caller removes the file."""
@@ -186,11 +210,11 @@ def widen_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype)
 
 
-def _repack(path: Path) -> None:
+def _repack(path: Path, meta_block_size: int) -> None:
     """Copy every object into a fresh file, dropping the space freed by widening."""
     fresh = path.with_name(path.name + ".repack")
     try:
-        with h5py.File(path, "r") as src, h5py.File(fresh, "w", libver=("earliest", "v110")) as dst:
+        with h5py.File(path, "r") as src, h5py.File(fresh, "w", libver=LIBVER, meta_block_size=meta_block_size) as dst:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             for key in src:

@@ -152,7 +152,10 @@ class MappedRows:
 
     @property
     def runs(self) -> int:
-        return 1 if self.window is None else len(self.chunk_starts)
+        """How many stretches of back-to-back chunks the rows lie in."""
+        if self.window is None:
+            return 1
+        return 1 + int(np.count_nonzero(np.diff(self.chunk_starts) != self.chunk_rows * self.row_bytes))
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         if self.window is None:

@@ -15,7 +15,7 @@ from csv2h5 import ConvertOptions, convert
 ROWS, FEATURES, CLASSES = 103, 12, 3
 
 
-def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, chunk_rows: int = 8,
+def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, chunk_rows: int | None = 8,
               seed: int = 0, target: bool = True) -> tuple[Path, np.ndarray, np.ndarray]:
     """Write a CSV of random bytes and a label, convert it; return (path, x, class codes)."""
     rng = np.random.default_rng(seed)

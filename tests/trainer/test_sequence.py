@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -85,6 +86,36 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, b
         rows_i = rows_i if mode == "none" else np.sort(rows_i)  # a batch is read in file order
         assert np.array_equal(xa, x[rows_i].astype(np.float32)) and np.array_equal(xa, xb)
         assert np.array_equal(ya, y[rows_i]) and np.array_equal(ya, yb)
+
+
+@pytest.mark.parametrize("rows,chunk_rows", [(500, 5), (40, 8), (2000, None)])
+def test_converted_files_map_as_one_array(tmp_path, make_data, rows, chunk_rows):
+    """The writer keeps /features chunks back to back: one map, gathered with np.take."""
+    path, x, _ = make_data(tmp_path, rows=rows, chunk_rows=chunk_rows)
+    source = RowSource(str(path))
+    assert source.mapped and source.reader.runs == 1 and source.reader.window is None
+    assert np.array_equal(source.take(np.arange(rows)[::-1]), x[::-1])
+    source.close()
+
+
+def test_memmap_reads_chunks_scattered_in_the_file(tmp_path):
+    """Files from other writers may have other data between chunks: still one gather."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(500, 300), dtype=np.uint8)
+    path = tmp_path / "scattered.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("features", shape=(0, 300), maxshape=(None, 300), chunks=(64, 300), dtype=np.uint8)
+        for start in range(0, 500, 64):
+            ds.resize(min(start + 64, 500), axis=0)
+            ds[start:] = x[start:start + 64]
+            f.flush()  # the chunk gets its place in the file now
+            f.create_dataset(f"filler{start}", data=rng.random(5000 + start))  # lands between chunks
+        f.attrs["csv2h5_format"] = 1
+    source = RowSource(str(path))
+    assert source.mapped and source.reader.runs == 8
+    rows = rng.integers(0, 500, size=200)
+    assert np.array_equal(source.take(rows), x[rows])
+    source.close()
 
 
 @pytest.mark.parametrize("rows,chunk_rows", [(500, 5), (5000, 5), (40, 8)])
