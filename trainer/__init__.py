@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .errors import DataFileError, DataOptionError, TrainerError
+from .errors import DataFileError, DataOptionError, ModelError, RunError, TrainerError
 from .sequence import HDF5Sequence, epoch_order
 
-__all__ = ["DataFileError", "DataOptionError", "HDF5Sequence", "TrainerError", "epoch_order"]
+__all__ = ["DataFileError", "DataOptionError", "HDF5Sequence", "ModelError", "RunError", "TrainerError", "epoch_order"]

@@ -13,3 +13,11 @@ class DataFileError(TrainerError, OSError):
 
 class DataOptionError(TrainerError, ValueError):
     """An option that does not fit the data file (batch size, indices, sample shape, ...)."""
+
+
+class ModelError(TrainerError, ValueError):
+    """A model that cannot be built for, or does not fit, the data file."""
+
+
+class RunError(TrainerError, OSError):
+    """A run directory that cannot be written, resumed or loaded."""

@@ -73,6 +73,8 @@ class HDF5Sequence(keras.utils.PyDataset):
         transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
         shard: ``(index, count)``: this worker's share of the rows (multi-worker training).
         drop_remainder: drop the last, smaller batch.
+        batches_per_epoch: visit only the first this-many batches of each epoch's order
+            (each epoch still draws its own order, so rows are sampled without replacement).
         **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
     """
 
@@ -82,7 +84,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                  sample_shape: Sequence[int] | None = None,
                  class_weight: str | Mapping[int, float] | None = None,
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
-                 drop_remainder: bool = False, **kwargs: object) -> None:
+                 drop_remainder: bool = False, batches_per_epoch: int | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.path = str(Path(path))
         info = read_info(self.path)
@@ -126,6 +128,9 @@ class HDF5Sequence(keras.utils.PyDataset):
         self._sample_weights = self._weights(class_weight, info) if self.targets else None
         self.transform = transform
         self.drop_remainder = bool(drop_remainder)
+        if batches_per_epoch is not None and (isinstance(batches_per_epoch, bool) or int(batches_per_epoch) < 1):
+            raise DataOptionError(f"batches_per_epoch must be a positive integer, got {batches_per_epoch!r}")
+        self.batches_per_epoch = None if batches_per_epoch is None else int(batches_per_epoch)
         if len(self) == 0 and self.indices.size:
             raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.indices.size} rows with drop_remainder=True")
         self.epoch = 0
@@ -172,7 +177,8 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     def __len__(self) -> int:
         n = self.indices.size
-        return n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
+        batches = n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
+        return batches if self.batches_per_epoch is None else min(batches, self.batches_per_epoch)
 
     @property
     def num_rows(self) -> int:
@@ -233,7 +239,8 @@ class HDF5Sequence(keras.utils.PyDataset):
         return HDF5Sequence(self.path, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
-                            transform=self.transform, drop_remainder=self.drop_remainder, workers=self.workers,
+                            transform=self.transform, drop_remainder=self.drop_remainder,
+                            batches_per_epoch=self.batches_per_epoch, workers=self.workers,
                             use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
 
     def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
