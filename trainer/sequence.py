@@ -36,21 +36,24 @@ def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", c
     within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
     ``batch``: contiguous batches in shuffled order. ``none``: identity.
     """
+    dtype = np.int32 if num_rows < 2**31 else np.int64  # half the memory of int64 for the usual sizes
     if mode == "none" or num_rows == 0:
-        return np.arange(num_rows, dtype=np.int64)
+        return np.arange(num_rows, dtype=dtype)
     rng = np.random.default_rng([seed, epoch])
     if mode == "global":
-        return rng.permutation(num_rows).astype(np.int64)
+        order = np.arange(num_rows, dtype=dtype)
+        rng.shuffle(order)  # in place: the same permutation as rng.permutation(num_rows), no copy
+        return order
     if mode == "batch":
         starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
-        return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(np.int64)
+        return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(dtype)
     if mode == "window":
         chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
         pieces = []
         for w in range(0, chunks.size, WINDOW_CHUNKS):
             rows = np.concatenate([np.arange(c * chunk_rows, min((c + 1) * chunk_rows, num_rows)) for c in chunks[w : w + WINDOW_CHUNKS]])
             pieces.append(rng.permutation(rows))
-        return np.concatenate(pieces).astype(np.int64)
+        return np.concatenate(pieces).astype(dtype)
     raise DataOptionError(f"shuffle={mode!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
 
 
@@ -100,16 +103,17 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"shuffle={shuffle!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
         self.shuffle = shuffle
         self.seed = int(seed)
-        rows = np.arange(info.rows, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
-        if rows.size and (rows.min() < 0 or rows.max() >= info.rows):
+        rows = None if indices is None else np.asarray(indices, dtype=np.int64).ravel()
+        if rows is not None and rows.size and (rows.min() < 0 or rows.max() >= info.rows):
             bad = int(rows[(rows < 0) | (rows >= info.rows)][0])
             raise DataOptionError(f"indices has row {bad}, but {self.path} has rows 0..{info.rows - 1}")
         if shard is not None:
             index, count = shard
             if not (isinstance(count, int) and count >= 1 and 0 <= index < count):
                 raise DataOptionError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
-            rows = rows[index::count]
-        self.indices = rows
+            rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]
+        self._indices = rows  # None: every row, without an index array as large as the file
+        self.num_rows = info.rows if rows is None else int(rows.size)
         if targets and info.target is None:
             raise DataOptionError(
                 f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN")
@@ -131,8 +135,8 @@ class HDF5Sequence(keras.utils.PyDataset):
         if batches_per_epoch is not None and (isinstance(batches_per_epoch, bool) or int(batches_per_epoch) < 1):
             raise DataOptionError(f"batches_per_epoch must be a positive integer, got {batches_per_epoch!r}")
         self.batches_per_epoch = None if batches_per_epoch is None else int(batches_per_epoch)
-        if len(self) == 0 and self.indices.size:
-            raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.indices.size} rows with drop_remainder=True")
+        if len(self) == 0 and self.num_rows:
+            raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True")
         self.epoch = 0
         self._order: np.ndarray | None = None
         self._order_epoch = -1
@@ -175,14 +179,15 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     # -- the PyDataset protocol ------------------------------------------------------------------
 
+    @property
+    def indices(self) -> np.ndarray:
+        """The file rows this sequence uses (built on demand when it uses them all)."""
+        return np.arange(self._info.rows, dtype=np.int64) if self._indices is None else self._indices
+
     def __len__(self) -> int:
-        n = self.indices.size
+        n = self.num_rows
         batches = n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
         return batches if self.batches_per_epoch is None else min(batches, self.batches_per_epoch)
-
-    @property
-    def num_rows(self) -> int:
-        return int(self.indices.size)
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s order from now on (e.g. when resuming)."""
@@ -194,9 +199,10 @@ class HDF5Sequence(keras.utils.PyDataset):
     def order(self) -> np.ndarray:
         """File rows in this epoch's order."""
         if self._order_epoch != self.epoch:
-            positions = epoch_order(self.indices.size, seed=self.seed, epoch=self.epoch, mode=self.shuffle,
+            self._order = None  # free the old order before making the new one
+            positions = epoch_order(self.num_rows, seed=self.seed, epoch=self.epoch, mode=self.shuffle,
                                     chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
-            self._order = self.indices[positions]
+            self._order = positions if self._indices is None else self._indices[positions]
             self._order_epoch = self.epoch
         return self._order
 
