@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import errno
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import threading
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import BadValueError, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
+from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
 from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
@@ -186,6 +188,19 @@ def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, workers: int) 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _write_failure(output: Path, exc: OSError) -> str:
+    """One line for a failed write; h5py hides the errno inside its message."""
+    code = exc.errno
+    if code is None:
+        found = re.search(r"errno = (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    reasons = {errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
+               errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
+               errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere"}
+    reason = reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
+    return f"cannot write {output}: {reason}; nothing was written"
+
+
 class _Conversion:
     """State of one conversion; ``run`` drives it."""
 
@@ -275,8 +290,16 @@ class _Conversion:
 
             for parsed in _parse_in_order(chained(), plan, workers):
                 self._consume(parsed, plan, roles)
+            if self.rows == 0 and not o.append:  # e.g. only blank lines, or every line skipped as bad
+                raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
             os.replace(self.tmp, self.output)
+        except Csv2H5Error:
+            self._discard()
+            raise
+        except OSError as exc:  # writing failed: a full disk, a file-size limit, a vanished directory
+            self._discard()
+            raise OutputError(_write_failure(self.output, exc)) from None
         except BaseException:
             self._discard()
             raise

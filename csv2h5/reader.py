@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -221,7 +222,8 @@ def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool) -> tuple[li
         lines_here = lines + 1
         text = chunk.decode("utf-8", errors="replace")
         if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
-            rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
+            with _long_fields():
+                rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
             fields = rows[0] if rows else []
             return fields, min(end + 1, len(data)), lines_here
         pos = end + 1
@@ -475,7 +477,17 @@ def _strip_comments(data: bytes, comment: str) -> bytes:
     return re.sub(re.escape(comment.encode()) + rb"[^\n]*", b"", data)
 
 
-def _record_lines(data: bytes, first_line: int, plan: ParsePlan) -> tuple[np.ndarray, list[tuple[int, int]], list[int]]:
+@contextlib.contextmanager
+def _long_fields() -> Iterator[None]:
+    """Let Python's csv module read cells as long as a line may be (its default stops at 128 KiB)."""
+    previous = csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _record_lines(data: bytes, first_line: int, plan: ParsePlan, source: str = "") -> tuple[np.ndarray, list[tuple[int, int]], list[int]]:
     """Line number of every record, the bad records (line, fields), and the bad records' row positions.
 
     Blank lines are skipped, as pandas and pyarrow do. Rows are counted among
@@ -510,16 +522,21 @@ def _record_lines(data: bytes, first_line: int, plan: ParsePlan) -> tuple[np.nda
     bad_pos: list[int] = []
     line = first_line
     consumed = 0
-    for record in reader:
-        start = first_line + consumed
-        consumed = reader.line_num
-        if not record:
-            continue
-        if len(record) != ncol:
-            bad_rows.append((start, len(record)))
-            bad_pos.append(len(lines_list))
-        lines_list.append(start)
-        line = start
+    with _long_fields():  # a quoted cell may hold a long text
+        try:
+            for record in reader:
+                start = first_line + consumed
+                consumed = reader.line_num
+                if not record:
+                    continue
+                if len(record) != ncol:
+                    bad_rows.append((start, len(record)))
+                    bad_pos.append(len(lines_list))
+                lines_list.append(start)
+                line = start
+        except csv.Error as exc:  # a cell longer than any line may be: a quote that never closes
+            raise BadLineError(f"{source}:{first_line + consumed}: {exc}; is a quote left open? "
+                               "check the quoting from this line on") from None
     del line
     return np.asarray(lines_list, dtype=np.int64), bad_rows, bad_pos
 
@@ -530,6 +547,19 @@ def _bad_line_error(source: str, line: int, fields: int, ncol: int) -> BadLineEr
         f"{source}:{line}: expected {ncol} fields as in the header, found {fields}{hint};"
         " fix the line, or pass --on-bad-lines skip (or warn)"
     )
+
+
+def _arrow_failure(block: TextBlock, data: bytes, exc: Exception) -> Exception:
+    """Say where pyarrow's complaint is: the first byte that is not UTF-8, if that is it."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = block.first_line + data.count(b"\n", 0, bad.start)
+        shown = excerpt(data[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace"))
+        return InputError(f"{block.source}:{line}: not valid UTF-8 text (near {shown!r}); "
+                          "pass the file's --encoding (e.g. latin-1, cp1252)")
+    return BadLineError(f"{block.source}:{block.first_line}: this block cannot be parsed ({str(exc)[:200]}); "
+                        "check --delimiter and quoting near this line")
 
 
 def _arrow_table(data: bytes, plan: ParsePlan, used: list[int]):
@@ -594,14 +624,17 @@ def _parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.n
     import pyarrow.compute as pc
 
     ncol = len(plan.names)
-    lines, bad, bad_pos = _record_lines(data, block.first_line, plan)
+    lines, bad, bad_pos = _record_lines(data, block.first_line, plan, block.source)
     if bad and plan.on_bad_lines == "error":
         line, fields = bad[0]
         raise _bad_line_error(block.source, line, fields, ncol)
     if bad_pos:
         lines = np.delete(lines, bad_pos)
     used = sorted(set(plan.features) | set(plan.target))
-    table = _arrow_table(data, plan, used)
+    try:
+        table = _arrow_table(data, plan, used)
+    except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
+        raise _arrow_failure(block, data, exc) from None
     rows = table.num_rows
     if rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
         raise RuntimeError(f"{block.source}:{block.first_line}: parsed {rows} rows but counted {lines.size} records")

@@ -100,6 +100,11 @@ class TargetCollector:
             return "classification"
         return "regression"
 
+    def _need_two_classes(self, labels: list[object]) -> None:
+        if len(labels) == 1:
+            raise SchemaError(f"target {self.names[0]!r} has a single class ({labels[0]!r}) in every row: a classifier "
+                              "cannot learn from it; check --target, or pass --task regression")
+
     def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
         """Write ``/target`` through ``writer`` and return what was stored."""
         self._file.close()
@@ -121,6 +126,7 @@ class TargetCollector:
             remap = np.empty(len(self._vocabulary), dtype=np.int64)
             for label, code in self._vocabulary.items():
                 remap[code] = position[label]
+            self._need_two_classes(labels)
             classes: list[object] = [str(x) for x in labels]
             convert = lambda block: remap[block]  # noqa: E731
             raw_dtype = np.int64
@@ -130,6 +136,7 @@ class TargetCollector:
             found = sorted(self._distinct)
             known = [float(x) for x in self._known] if self._known is not None else []
             ordered = known + [x for x in found if x not in set(known)]
+            self._need_two_classes([int(x) if float(x).is_integer() else x for x in ordered])
             lookup_keys = np.asarray(ordered, dtype=np.float64)
             order = np.argsort(lookup_keys)
             sorted_keys = lookup_keys[order]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import gc
 import json
 import os
 import platform
@@ -348,12 +349,19 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         early = keras.callbacks.EarlyStopping(monitor=monitor, patience=options.early_stopping, mode=output.monitor_mode)
         callbacks.append(early)
     start_epoch = state["epochs_done"]
+    interrupted = False
     try:
         if start_epoch < options.epochs:
             model.fit(train, validation_data=val, epochs=options.epochs, initial_epoch=start_epoch, shuffle=False,
                       callbacks=callbacks, verbose=verbose)
     except KeyboardInterrupt:
-        raise Interrupted(run.path, state["epochs_done"]) from None
+        interrupted = True
+    if interrupted:
+        # Let Keras's input pipeline wind down now, while Python is alive: left to interpreter
+        # exit, TensorFlow prints errors about generators it can no longer finalise.
+        del model, callbacks
+        gc.collect()
+        raise Interrupted(run.path, state["epochs_done"])
     save_model(model, run.model)
     seconds = time.perf_counter() - started
     final = _read_history(run.history)[-1] if run.history.exists() else {}

@@ -1,0 +1,123 @@
+"""A catalogue of bad input for ``csv2h5 convert``: each ends in one line, exit 2, nothing at OUTPUT.
+
+Each case is (name, input files, arguments, what the message must say). The
+message must name the problem and where it is; after the failure the
+directory holds exactly the inputs: no output, no temporary file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from csv2h5.cli import app
+
+runner = CliRunner()
+GOOD = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n"
+
+# name, {file: bytes}, extra arguments ({d} is the directory), expected words in the message
+CASES = [
+    ("empty file", {"in.csv": b""}, [], ["in.csv is empty"]),
+    ("header only", {"in.csv": b"a,b,label\n"}, [], ["no data rows after the header"]),
+    ("header and blank lines only", {"in.csv": b"a,b,label\n\n\n"}, [], ["no data rows"]),
+    ("row with more fields", {"in.csv": b"a,b,label\n1,2,0\n1,2,3,4\n"}, [], ["in.csv:3", "expected 3 fields", "found 4", "--on-bad-lines"]),
+    ("row with fewer fields", {"in.csv": b"a,b,label\n1,2,0\n1,2\n5,6,1\n"}, [], ["in.csv:3", "expected 3 fields", "found 2"]),
+    ("ragged row, warn policy still needs data", {"in.csv": b"a,b,label\n1,2,3,4\n"}, ["--on-bad-lines", "skip"],
+     ["no data rows"]),
+    ("header shorter than the data", {"in.csv": b"a,b,label\n1,2,0,9\n3,4,1,9\n"}, [], ["in.csv:2", "found 4"]),
+    ("duplicate column names", {"in.csv": b"a,a,label\n1,2,0\n"}, [], ["duplicate column name 'a'", "rename"]),
+    ("text in a numeric column", {"in.csv": b"a,b,label\n1,2,0\n1,oops,1\n"}, [], ["in.csv:3", "'b'", "oops"]),
+    ("stray text line", {"in.csv": b"a,b,label\n1,2,0\n# exported by tool\n3,4,1\n"}, [], ["in.csv:3"]),
+    ("invalid UTF-8", {"in.csv": b"a,b,label\n1,2,0\n1,\xff\xfe,1\n"}, [], ["in.csv:3", "not valid utf-8", "--encoding"]),
+    ("value too large for a forced dtype", {"in.csv": b"a,b,label\n1,2,0\n300,4,1\n"}, ["--dtype", "uint8"],
+     ["'a'", "300", "uint8"]),
+    ("negative value for a forced unsigned dtype", {"in.csv": b"a,b,label\n-1,2,0\n"}, ["--dtype", "uint8"],
+     ["'a'", "-1", "uint8"]),
+    ("target column that does not exist", {"in.csv": GOOD}, ["--target", "lable"],
+     ["'lable'", "label", "did you mean"]),
+    ("feature column that does not exist", {"in.csv": GOOD}, ["--features", "zz"], ["--features 'zz' is not a column", "'label'"]),
+    ("empty target cell", {"in.csv": b"a,b,label\n1,2,0\n3,4,\n"}, [], ["in.csv:3", "label", "empty"]),
+    ("a single class", {"in.csv": b"a,b,label\n1,2,7\n3,4,7\n"}, ["--task", "classification"], ["single class (7)", "--task regression"]),
+    ("truncated gzip", {"in.csv.gz": gzip.compress(b"a,b,label\n" + b"".join(b"%d,%d,%d\n" % (i, i * 7919 % 10007, i % 3) for i in range(50_000)))[:60_000]}, [], ["in.csv.gz", "damaged or truncated"]),
+    ("directory as input", {"sub/x.csv": GOOD}, ["{d}/sub"], ["is a directory"]),
+    ("missing input", {}, ["{d}/nothere.csv"], ["nothere.csv: no such file"]),
+    ("missing output directory", {"in.csv": GOOD}, ["-o", "{d}/no/such/dir/out.h5"], ["does not exist", "create"]),
+    ("output is an input", {"in.csv": GOOD}, ["-o", "{d}/in.csv", "--overwrite"], ["also an input"]),
+    ("inputs whose headers differ", {"in.csv": GOOD, "more.csv": b"a,c,label\n1,2,0\n"}, ["{d}/more.csv"],
+     ["more.csv", "'c'"]),
+    ("sample shape that does not fit", {"in.csv": GOOD}, ["--sample-shape", "3,3"], ["--sample-shape", "9", "2"]),
+    ("unknown dtype", {"in.csv": GOOD}, ["--dtype", "uint7"], ["--dtype 'uint7'"]),
+    ("unknown compression", {"in.csv": GOOD}, ["--compression", "brotli"], ["--compression", "brotli"]),
+    ("gzip level out of range", {"in.csv": GOOD}, ["--compression", "gzip:12"], ["gzip level must be 1-9"]),
+    ("two-character delimiter", {"in.csv": GOOD}, ["--delimiter", "::"], ["--delimiter must be one character"]),
+    ("target also a feature", {"in.csv": GOOD}, ["--features", "a,label"], ["'label'", "both --target and --features"]),
+    ("unknown encoding", {"in.csv": GOOD}, ["--encoding", "klingon"], ["--encoding 'klingon'"]),
+    ("skip-rows past the end", {"in.csv": GOOD}, ["--skip-rows", "10"], ["skips the whole file"]),
+    ("overwrite and append together", {"in.csv": GOOD}, ["--overwrite", "--append"], ["contradict"]),
+    ("append to a file that is not there", {"in.csv": GOOD}, ["--append"], ["nothing to --append to"]),
+    ("bad --sample-shape text", {"in.csv": GOOD}, ["--sample-shape", "a,b"], ["--sample-shape takes integers"]),
+]
+
+
+def _write(directory: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("name,files,args,words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line(tmp_path, name, files, args, words):
+    _write(tmp_path, files)
+    before = _listing(tmp_path)
+    inputs = [str(tmp_path / n) for n in files if "/" not in n][:1]
+    argv = ["convert", *inputs, "-o", str(tmp_path / "out.h5"), "--target", "label", "--quiet"]
+    argv += [a.format(d=tmp_path) for a in args]
+    if "-o" in args:  # the case names its own output
+        i = argv.index("-o")
+        del argv[i:i + 2]
+    if "--target" in args:
+        i = argv.index("--target")
+        del argv[i:i + 2]
+    result = runner.invoke(app, argv)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    for word in words:
+        assert word.lower() in lines[0].lower(), (word, lines[0])
+    assert len(lines[0]) < 400  # a cell is shown as a short excerpt, never whole
+    assert _listing(tmp_path) == before  # no output, no temporary file
+
+
+def test_a_line_over_the_limit(tmp_path, monkeypatch):
+    """A "line" of hundreds of MiB means a wrong delimiter or an unclosed quote; the limit is lowered here."""
+    import csv2h5.reader
+
+    monkeypatch.setattr(csv2h5.reader, "MAX_LINE_BYTES", 1 << 20)
+    src = tmp_path / "in.csv"
+    src.write_bytes(b'a,b,label\n1,2,0\n"unclosed,' + b"9" * (2 << 20) + b"\n")
+    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--quiet"])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "in.csv:3" in lines[0], lines
+    assert _listing(tmp_path) == ["in.csv"]
+
+
+def test_the_catalogue_is_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(GOOD)
+    src.chmod(0)
+    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--quiet"])
+    assert result.exit_code == 2 and "permission denied" in result.stderr

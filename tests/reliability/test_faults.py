@@ -1,0 +1,144 @@
+"""Faults: a full disk, an interrupted --append, damaged or unfinished files on the reading side."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+
+from csv2h5 import ConvertOptions, convert
+from trainer import DataFileError, HDF5Sequence
+
+
+def _digits(path: Path, rows: int) -> Path:
+    import make_digits_csv
+
+    make_digits_csv.write_csv(path, rows=rows, seed=4, label=True)
+    return path
+
+
+def _convert_cmd(src: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "csv2h5", "convert", str(src), "-o", str(out), "--target", "label", "--quiet", *extra]
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.slow
+def test_disk_full_is_a_clear_error_with_no_output(tmp_path):
+    src = _digits(tmp_path / "in.csv", 4000)  # ~3 MB of features
+    out = tmp_path / "out.h5"
+    done = subprocess.run(_convert_cmd(src, out), capture_output=True, text=True, timeout=120,
+                          preexec_fn=_limit_file_size(1 << 20))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "out.h5" in lines[0], lines
+    assert "space" in lines[0] or "too large" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_interrupted_append_leaves_the_original_byte_for_byte(tmp_path):
+    first = _digits(tmp_path / "first.csv", 500)
+    out = tmp_path / "out.h5"
+    subprocess.run(_convert_cmd(first, out), check=True, timeout=120)
+    before = _sha256(out)
+    more = _digits(tmp_path / "more.csv", 20_000)
+    fifo = tmp_path / "more.pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(_convert_cmd(fifo, out, "--append"), stderr=subprocess.PIPE, text=True)
+    data = more.read_bytes()
+    with open(fifo, "wb") as fh:  # opens once the converter reads
+        fh.write(data[: len(data) // 2])
+        fh.flush()
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.h5.*.tmp")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert _sha256(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.csv", "more.csv", "more.pipe", "out.h5"]
+
+
+@pytest.fixture
+def good_file(tmp_path) -> Path:
+    out = tmp_path / "good.h5"
+    convert([_digits(tmp_path / "in.csv", 300)], out, options=ConvertOptions(target=("label",)))
+    return out
+
+
+def _variant(good: Path, name: str, change) -> Path:
+    path = good.with_name(name)
+    path.write_bytes(good.read_bytes())
+    change(path)
+    return path
+
+
+def _truncate(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+
+
+def _scribble(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.write(b"\0" * 512)  # the superblock
+
+
+def _edit(change):
+    def apply(path: Path) -> None:
+        with h5py.File(path, "r+") as f:
+            change(f)
+    return apply
+
+
+@pytest.mark.parametrize("name,change,words", [
+    ("truncated.h5", _truncate, ["truncated or damaged"]),
+    ("scribbled.h5", _scribble, ["not a readable HDF5 file"]),
+    ("newer.h5", _edit(lambda f: f.attrs.__setitem__("csv2h5_format", 99)), ["format 99", "upgrade"]),
+    ("no_features.h5", _edit(lambda f: f.__delitem__("features")), ["no /features"]),
+    ("unfinished.h5", _edit(lambda f: [f.attrs.__delitem__(k) for k in list(f.attrs)]), ["not a csv2h5 file"]),
+    ("short_target.h5", _edit(lambda f: f["target"].resize((10,))), ["/target has 10 rows"]),
+])
+def test_damaged_files_fail_before_training(good_file, name, change, words):
+    bad = _variant(good_file, name, change)
+    with pytest.raises(DataFileError) as caught:
+        HDF5Sequence(bad)
+    for word in words:
+        assert word in str(caught.value)
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    result = CliRunner().invoke(app, ["fit", str(bad), "--run-dir", str(bad.with_suffix(".run")), "--verbose", "0"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert not bad.with_suffix(".run").exists()
+
+
+@pytest.mark.slow
+def test_two_trainers_read_one_file_at_once(good_file, tmp_path):
+    cmds = [[sys.executable, "-m", "trainer", "fit", str(good_file), "--run-dir", str(tmp_path / f"run{i}"),
+             "--epochs", "3", "--batch-size", "32", "--verbose", "0"] for i in range(2)]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert out.strip().splitlines()[-1].startswith("trained 3 epochs")
+    histories = [(tmp_path / f"run{i}" / "history.csv").read_text() for i in range(2)]
+    assert histories[0] == histories[1]  # same seed, same file: the same training, read concurrently
