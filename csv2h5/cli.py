@@ -148,6 +148,27 @@ def info(
         typer.echo(render(described))
 
 
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No summary line.")] = False,
+) -> None:
+    """Join converted files of one schema into one file (rows copied; stats merged exactly)."""
+    from .merge import merge as run_merge
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run_merge(parts, output, overwrite=overwrite)
+    except Csv2H5Error as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
+    if not quiet:
+        typer.echo(report.summary())
+
+
 @app.callback()
 def _root() -> None:
     """Convert large CSV files into one chunked HDF5 file for training."""

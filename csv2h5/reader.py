@@ -594,7 +594,12 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
     column = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
     nulls = column.is_null()
     has_null = bool(pc.any(nulls).as_py()) if len(column) else False
+    # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
+    # a hex-looking cell is usually an identifier, not a quantity.
+    hex_like = pc.match_substring_regex(column, r"^[+-]?0[xX]") if len(column) else None
     for target_type in (pa.int64(), pa.float64()):
+        if hex_like is not None and pc.any(hex_like).as_py():
+            break
         try:
             converted = pc.cast(column, target_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -120,3 +120,19 @@ class ColumnStats:
             np.where(has, stored["max"], -np.inf),
             nan_count,
         )
+
+
+def merge_stored(parts: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray]:
+    """The stored stats of several files of one schema, as if they were one file.
+
+    ``parts`` holds (stored stats, rows) per file, in order. Counts, extremes and
+    NaN counts combine exactly; means and standard deviations by Chan's merge.
+    ``class_counts`` add up when every part has them.
+    """
+    merged = ColumnStats.from_stored(parts[0][0], parts[0][1])
+    for stored, rows in parts[1:]:
+        merged = merged.merge(ColumnStats.from_stored(stored, rows))
+    result = merged.finish()
+    if all("class_counts" in stored for stored, _ in parts):
+        result["class_counts"] = np.sum([np.asarray(stored["class_counts"], np.float64) for stored, _ in parts], axis=0)
+    return result

@@ -61,6 +61,7 @@ def fit(
     class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
     early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement.")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Batches per epoch (default: all rows).")] = None,
+    strategy: Annotated[str, typer.Option(help="default, or mirrored: tf.distribute over every local GPU.")] = "default",
     run_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/<UTC time>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
     verbose: Annotated[int, typer.Option(help="Keras progress: 0 silent, 1 bar, 2 a line per epoch.")] = 1,
@@ -85,7 +86,8 @@ def fit(
                 sample_shape=_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
                 epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
                 learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
-                class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch)
+                class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
+                strategy=strategy)
             target_dir = run_dir
         result = run_fit(options, target_dir, resume=resume is not None, verbose=verbose,
                          on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True))

@@ -30,10 +30,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .distribute import distribution, weights_digest
 from .errors import DataOptionError, ModelError, RunError
 from .models import OutputSpec, build_model, compile_model
 from .sequence import HDF5Sequence
-from .storage import FileInfo, read_info
+from .storage import FileInfo, open_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,7 @@ class FitOptions:
     class_weight: str | None = None
     early_stopping: int | None = None  # patience in epochs
     steps_per_epoch: int | None = None
+    strategy: str = "default"  # default or mirrored (see trainer/distribute.py)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -88,11 +90,13 @@ class FitResult:
     monitor: str
     seconds: float
     stopped_early: bool
+    weights: str = ""  # a digest of the final weights
 
     def summary(self) -> str:
         best = (f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
                 if self.best_value is not None else "no validation metric")
-        return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; run directory {self.run_dir}"
+        return (f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; "
+                f"run directory {self.run_dir}")
 
 
 class Interrupted(Exception):
@@ -173,7 +177,9 @@ def versions() -> dict[str, str]:
 
 
 def data_record(info: FileInfo) -> dict[str, object]:
-    return {"path": str(Path(info.path).resolve()), "bytes": Path(info.path).stat().st_size,
+    paths = info.parts or (info.path,)
+    return {"path": str(Path(info.path).resolve()), "parts": [str(Path(p).resolve()) for p in info.parts],
+            "bytes": sum(Path(p).stat().st_size for p in paths),
             "fingerprint": info.fingerprint, "rows": info.rows, "features": info.num_features,
             "task": info.task, "classes": [c if isinstance(c, (int, float)) else str(c) for c in info.classes]}
 
@@ -294,7 +300,7 @@ def _sequences(options: FitOptions, info: FileInfo) -> tuple[HDF5Sequence, HDF5S
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
         return train, val
     if options.val is not None:
-        val_info = read_info(options.val)
+        val_info = open_info(options.val)
         if val_info.num_features != info.num_features or val_info.task != info.task:
             raise DataOptionError(f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
                                   f"{options.data} has {info.num_features} ({info.task}); convert both the same way")
@@ -310,9 +316,10 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     """Train as ``options`` say, writing the run directory; with ``resume``, continue it."""
     started = time.perf_counter()
     run = RunDir(run_dir) if run_dir is not None else RunDir.default()
-    info = read_info(options.data)
+    info = open_info(options.data)
     output = OutputSpec.for_file(info, one_hot=options.one_hot)
     seed_everything(options.seed)
+    plan = distribution(options.strategy)
     train, val = _sequences(options, info)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
     if resume:
@@ -323,12 +330,15 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         state = run.read_json(run.state) if run.state.exists() else {"epochs_done": 0, "best_value": None, "best_epoch": None}
         if not run.last.exists() or state["epochs_done"] == 0:
             raise RunError(f"{run.path} has no finished epoch to resume from; start it again without --resume")
-        model = load(run.last)
+        with plan.scope():
+            model = load(run.last)
         _keep_history(run.history, state["epochs_done"])
     else:
-        model = build_model(options.model, info, output, sample_shape=options.sample_shape, normalize=options.normalize,
-                            hidden=options.hidden, dropout=options.dropout, activation=options.activation)
-        compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
+        with plan.scope():
+            model = build_model(options.model, info, output, sample_shape=options.sample_shape,
+                                normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
+                                activation=options.activation)
+            compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
         run.create()  # only once everything checkable has been checked: no empty run directories
         state = {"epochs_done": 0, "best_value": None, "best_epoch": None}
         write_json(run.config, {"data": data_record(info),
@@ -370,7 +380,8 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
                              "seconds": round(seconds, 3)})
     plot_curves(run.history, run.curves)
     stopped = bool(early is not None and early.stopped_epoch)
-    return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds, stopped)
+    return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds,
+                     stopped, weights_digest(model))
 
 
 def _target_columns(info: FileInfo) -> list[str]:
@@ -448,7 +459,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
              batch_size: int = 256) -> dict[str, float]:
     """The compiled loss and metrics of the model on every row of ``data``."""
     model = load(model_or_run)
-    info = read_info(data)
+    info = open_info(data)
     _check_fits(model, info)
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
                        sample_shape=(info.num_features,))
@@ -461,7 +472,7 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
     """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
     path = model_path(model_or_run)
     model = load(path)
-    info = read_info(data)
+    info = open_info(data)
     _check_fits(model, info)
     out = Path(output)
     if out.exists() and not overwrite:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from .errors import DataOptionError
-from .storage import FileInfo, RowSource, read_info
+from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos
 
 SHUFFLE_MODES = ("global", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
@@ -61,7 +60,8 @@ class HDF5Sequence(keras.utils.PyDataset):
     """Batches of a csv2h5 file for ``model.fit``, with per-epoch shuffled row order.
 
     Args:
-        path: a file written by ``csv2h5 convert``.
+        path: a file written by ``csv2h5 convert``; or several of one schema (a list, or a glob
+            pattern such as ``"parts/*.h5"``), read as one row space in that order.
         batch_size: rows per batch (the last one is smaller unless ``drop_remainder``).
         shuffle: ``"global"``, ``"window"``, ``"batch"``, ``"none"``; True picks global for
             uncompressed files and window for compressed ones; False is none.
@@ -81,7 +81,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 256, shuffle: bool | str = True,
+    def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = True,
                  seed: int = 0, indices: Sequence[int] | np.ndarray | None = None, targets: bool = True,
                  one_hot: bool = False, dtype: str = "float32", scale: str | None = None,
                  sample_shape: Sequence[int] | None = None,
@@ -89,8 +89,9 @@ class HDF5Sequence(keras.utils.PyDataset):
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
                  drop_remainder: bool = False, batches_per_epoch: int | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.path = str(Path(path))
-        info = read_info(self.path)
+        self.paths = tuple(expand_paths(path))
+        self.path = self.paths[0] if len(self.paths) == 1 else str(path if isinstance(path, (str, os.PathLike)) else self.paths[0])
+        info = read_infos(self.paths)
         self._info = info
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise DataOptionError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -140,7 +141,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         self.epoch = 0
         self._order: np.ndarray | None = None
         self._order_epoch = -1
-        self._rows: RowSource | None = None
+        self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
 
     # -- checks in __init__ ---------------------------------------------------------------------
@@ -206,9 +207,9 @@ class HDF5Sequence(keras.utils.PyDataset):
             self._order_epoch = self.epoch
         return self._order
 
-    def _source(self) -> RowSource:
+    def _source(self) -> RowSource | PartsRows:
         if self._rows is None or self._pid != os.getpid():  # reopen in each process
-            self._rows = RowSource(self.path)
+            self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(self.paths, self._info.part_starts)
             self._pid = os.getpid()
         return self._rows
 
@@ -242,7 +243,7 @@ class HDF5Sequence(keras.utils.PyDataset):
     # -- subsets ----------------------------------------------------------------------------------
 
     def _with_indices(self, indices: np.ndarray) -> HDF5Sequence:
-        return HDF5Sequence(self.path, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
+        return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, drop_remainder=self.drop_remainder,

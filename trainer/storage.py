@@ -12,13 +12,16 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import glob
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from csv2h5.info import attr_value
+from csv2h5.stats import merge_stored
 from csv2h5.writer import FORMAT_VERSION
 
 from .errors import DataFileError
@@ -43,6 +46,8 @@ class FileInfo:
     classes: list[object]
     stats: dict[str, np.ndarray]
     fingerprint: str
+    parts: tuple[str, ...] = ()  # several files read as one: their paths, in row order
+    part_starts: tuple[int, ...] = ()  # first row of each part
 
 
 def _filtered(ds: h5py.Dataset) -> bool:
@@ -93,6 +98,54 @@ def read_info(path: str | Path) -> FileInfo:
             chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
             sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
         )
+
+
+def expand_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
+    """One path, a glob pattern (``parts/day-*.h5``, sorted), or a list of paths."""
+    if isinstance(spec, (str, Path)):
+        text = str(spec)
+        if any(c in text for c in "*?["):
+            found = sorted(glob.glob(text))
+            if not found:
+                raise DataFileError(f"{text} matches no file; check the pattern")
+            return found
+        return [text]
+    paths = [str(p) for p in spec]
+    if not paths:
+        raise DataFileError("no data files given")
+    return paths
+
+
+def open_info(spec: str | Path | Sequence[str | Path]) -> FileInfo:
+    """What a data argument (a file, a glob pattern or a list of files) holds."""
+    return read_infos(expand_paths(spec))
+
+
+def read_infos(paths: Sequence[str]) -> FileInfo:
+    """Several csv2h5 files of one schema as one row space (rows in file order)."""
+    infos = [read_info(p) for p in paths]
+    first = infos[0]
+    if len(infos) == 1:
+        return first
+    for other in infos[1:]:
+        if other.columns != first.columns or other.num_features != first.num_features:
+            raise DataFileError(f"{other.path} has {other.num_features} feature columns that differ from {first.path}'s; "
+                                "files read together must be converted the same way")
+        if (other.target is None) != (first.target is None) or other.task != first.task:
+            raise DataFileError(f"{other.path} has target {other.task or 'none'} but {first.path} has {first.task or 'none'}; "
+                                "convert them with the same --target")
+        if other.classes != first.classes:
+            raise DataFileError(f"{other.path} has classes {other.classes[:10]} but {first.path} has {first.classes[:10]}; "
+                                "their class codes differ: join them with csv2h5 merge, which maps them to one set")
+    starts = np.cumsum([0] + [i.rows for i in infos[:-1]])
+    digest = hashlib.sha256("".join(i.fingerprint for i in infos).encode()).hexdigest()[:32]
+    stats = merge_stored([(i.stats, i.rows) for i in infos]) if all(i.stats for i in infos) else {}
+    return dataclasses.replace(
+        first, rows=sum(i.rows for i in infos), dtype=np.result_type(*(i.dtype for i in infos)),
+        compressed=any(i.compressed for i in infos),
+        target=None if first.target is None else np.concatenate([i.target for i in infos]),
+        stats=stats, fingerprint=f"sha256:{digest}", parts=tuple(i.path for i in infos),
+        part_starts=tuple(int(x) for x in starts))
 
 
 def _fingerprint(path: Path, f: h5py.File, target: np.ndarray | None, stats: dict[str, np.ndarray]) -> str:
@@ -212,6 +265,33 @@ class ChunkRows:
             mask = chunk_ids == cid
             out[mask] = self._chunk(int(cid))[rows[mask] - cid * self.chunk_rows]
         return out
+
+
+class PartsRows:
+    """Rows of several files read as one: each part through its own RowSource."""
+
+    def __init__(self, paths: Sequence[str], starts: Sequence[int]) -> None:
+        self.sources = [RowSource(p) for p in paths]
+        self.starts = np.asarray(starts, dtype=np.int64)
+
+    @property
+    def mapped(self) -> bool:
+        return all(source.mapped for source in self.sources)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        part = np.searchsorted(self.starts, rows, side="right") - 1
+        pieces = {int(k): self.sources[k].take(rows[part == k] - self.starts[k]) for k in np.unique(part)}
+        if len(pieces) == 1:
+            return next(iter(pieces.values()))
+        out = np.empty((rows.size, pieces[int(part[0])].shape[1]), dtype=np.result_type(*pieces.values()))
+        for k, values in pieces.items():
+            out[part == k] = values
+        return out
+
+    def close(self) -> None:
+        for source in self.sources:
+            source.close()
 
 
 class RowSource:

@@ -142,3 +142,26 @@ def test_two_trainers_read_one_file_at_once(good_file, tmp_path):
         assert out.strip().splitlines()[-1].startswith("trained 3 epochs")
     histories = [(tmp_path / f"run{i}" / "history.csv").read_text() for i in range(2)]
     assert histories[0] == histories[1]  # same seed, same file: the same training, read concurrently
+
+
+def _die(xb, yb):
+    os._exit(3)  # a worker killed (out of memory, a crash in native code)
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_is_an_error_not_a_hang(good_file, tmp_path):
+    script = (
+        "import sys, keras\n"
+        "from trainer import HDF5Sequence\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_faults import _die\n"
+        f"seq = HDF5Sequence({str(good_file)!r}, batch_size=32, transform=_die, workers=2, use_multiprocessing=True)\n"
+        "model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation='softmax')])\n"
+        "model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy')\n"
+        "model.fit(seq, epochs=1, shuffle=False, verbose=0)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("training hung after a worker process died")
+    assert done.returncode != 0

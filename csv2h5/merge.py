@@ -1,0 +1,192 @@
+"""Join converted files of one schema into one file, by copying (see BENCHMARKS.md for why).
+
+Rows are copied a block at a time through the writer, so the result has the
+same layout as a converted file (``/features`` in one run, memory-mappable) and
+memory stays bounded. Class labels are united and the codes of each part
+remapped; stats are merged exactly from the parts' stored stats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .errors import Csv2H5Error, HeaderMismatchError, InputError, NotCsv2H5FileError, OutputError, OutputExistsError
+from .info import attr_value
+from .stats import merge_stored
+from .convert import temporary_path
+from .writer import FORMAT_VERSION, H5Writer
+
+_COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeReport:
+    output: Path
+    parts: int
+    rows: int
+    classes: list[object]
+    seconds: float
+
+    def summary(self) -> str:
+        labels = f", {len(self.classes)} classes" if self.classes else ""
+        return f"merged {self.parts} files, {self.rows:,} rows{labels}, into {self.output} in {self.seconds:.1f} s"
+
+
+@dataclasses.dataclass
+class _Part:
+    path: Path
+    rows: int
+    columns: list[str]
+    dtype: np.dtype
+    task: str | None
+    classes: list[object]
+    target_shape: tuple[int, ...]
+
+
+def _open_part(path: Path) -> _Part:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; check the path")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise NotCsv2H5FileError(f"{path} is not an HDF5 file (or is damaged); convert the CSV again") from None
+    with f:
+        version = f.attrs.get("csv2h5_format")
+        if version is None or "features" not in f:
+            raise NotCsv2H5FileError(f"{path} is not a finished csv2h5 file; convert it again")
+        if int(version) > FORMAT_VERSION:
+            raise NotCsv2H5FileError(f"{path} has csv2h5 format {int(version)}; this csv2h5 reads {FORMAT_VERSION}: upgrade csv2h5")
+        ds = f["features"]
+        target = f.get("target")
+        return _Part(path, int(ds.shape[0]), [str(attr_value(c)) for c in ds.attrs.get("columns", [])], ds.dtype,
+                     str(attr_value(target.attrs.get("task"))) if target is not None else None,
+                     [attr_value(c) for c in target.attrs.get("classes", [])] if target is not None else [],
+                     tuple(target.shape[1:]) if target is not None else ())
+
+
+def _check_schema(parts: list[_Part]) -> None:
+    first = parts[0]
+    for part in parts[1:]:
+        if part.columns != first.columns:
+            differ = next((i for i, (a, b) in enumerate(zip(first.columns, part.columns)) if a != b), None)
+            where = (f"column {differ} is {part.columns[differ]!r} there but {first.columns[differ]!r} in {first.path}"
+                     if differ is not None else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}")
+            raise HeaderMismatchError(f"{part.path} has other feature columns: {where}; merge files converted alike")
+        if part.task != first.task or part.target_shape != first.target_shape:
+            raise HeaderMismatchError(f"{part.path} has target {part.task or 'none'} but {first.path} has "
+                                      f"{first.task or 'none'}; merge files converted with the same --target")
+
+
+def _class_order(parts: list[_Part]) -> list[object]:
+    labels = {c for part in parts for c in part.classes}
+    numeric = all(isinstance(c, (int, float, np.integer, np.floating)) for c in labels)
+    return sorted(labels) if numeric else sorted(labels, key=str)  # as convert orders them
+
+
+def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *, overwrite: bool = False,
+          on_progress: Callable[[int, int], None] | None = None) -> MergeReport:
+    """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
+    import time
+
+    started = time.perf_counter()
+    paths = [Path(p) for p in parts]
+    out = Path(output)
+    if len(paths) < 2:
+        raise InputError("merge needs two or more files; pass the parts to join")
+    if not out.parent.is_dir():
+        raise OutputError(f"{out.parent} does not exist; create the directory first")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
+    if any(out.resolve() == p.resolve() for p in paths if p.exists()):
+        raise OutputError(f"{out} is also an input; write to another file")
+    infos = [_open_part(p) for p in paths]
+    _check_schema(infos)
+    classes = _class_order(infos) if infos[0].task == "classification" else []
+    total = sum(p.rows for p in infos)
+    tmp = temporary_path(out)
+    writer = H5Writer(tmp, expected_bytes=sum(p.path.stat().st_size for p in infos))
+    try:
+        _copy(writer, infos, classes, total, on_progress)
+        os.replace(tmp, out)
+    except Csv2H5Error:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written") from None
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return MergeReport(out, len(infos), total, classes, time.perf_counter() - started)
+
+
+def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: int,
+          on_progress: Callable[[int, int], None] | None) -> None:
+    first = infos[0]
+    with h5py.File(first.path, "r") as f:
+        ds = f["features"]
+        compression = (ds.compression, ds.compression_opts)
+        sample_shape = ds.attrs.get("sample_shape")
+        target_attrs = dict(f["target"].attrs) if "target" in f else None
+        categories = {name: f["categories"][name][()] for name in f.get("categories", {})}
+        chunk_rows = ds.chunks[0] if ds.chunks else None
+    writer.create_features(first.columns, np.result_type(*(p.dtype for p in infos)), chunk_rows=chunk_rows,
+                           compression=compression)
+    if sample_shape is not None:
+        writer.set_attrs("features", {"sample_shape": sample_shape})
+    targets: list[np.ndarray] = []
+    stats: list[tuple[dict[str, np.ndarray], int]] = []
+    sources: list[object] = []
+    done = 0
+    for part in infos:
+        with h5py.File(part.path, "r") as f:
+            ds = f["features"]
+            step = max(1, _COPY_BYTES // max(1, ds.shape[1] * ds.dtype.itemsize))
+            for start in range(0, part.rows, step):
+                writer.append(ds[start:start + step].astype(writer.dtype, copy=False))
+                done += min(step, part.rows - start)
+                if on_progress is not None:
+                    on_progress(done, total)
+            for name, values in categories.items():
+                if name not in f.get("categories", {}) or not np.array_equal(f["categories"][name][()], values):
+                    raise HeaderMismatchError(f"{part.path} codes the text column {name!r} with another vocabulary "
+                                              f"than {first.path}; convert the parts together, or without --categorical")
+            if "target" in f:
+                codes = f["target"][()]
+                if classes:
+                    lookup = np.array([classes.index(c) for c in part.classes], dtype=np.int64)
+                    codes = lookup[codes.astype(np.int64)] if lookup.size else codes
+                targets.append(codes)
+            stats.append(({name: f["stats"][name][()] for name in f.get("stats", {})}, part.rows))
+            sources.extend(json.loads(str(attr_value(f.attrs.get("sources", "[]")))))
+    writer.end_features()
+    if targets:
+        values = np.concatenate(targets)
+        if classes:
+            values = values.astype(np.min_scalar_type(max(len(classes) - 1, 0)))
+        attrs = {k: v for k, v in target_attrs.items() if k != "classes"}
+        if classes:
+            attrs["classes"] = classes if not all(isinstance(c, str) for c in classes) else [str(c) for c in classes]
+        writer.create_target(values.shape[1:], values.dtype, attrs=attrs)
+        writer.append_target(values)
+    merged = merge_stored([({k: v for k, v in s.items() if k != "class_counts"}, rows) for s, rows in stats])
+    for name, values in merged.items():
+        writer.write_array(f"stats/{name}", values)
+    if classes:
+        writer.write_array("stats/class_counts", np.bincount(np.concatenate(targets).astype(np.int64),
+                                                             minlength=len(classes)).astype(np.float64))
+    for name, values in categories.items():
+        writer.write_array(f"categories/{name}", values, attrs={})
+    writer.finish(created_by=f"csv2h5 {__version__}", rows=total, sources=sources,
+                  extra={"merged_from": json.dumps([str(p.path) for p in infos])})

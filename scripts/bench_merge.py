@@ -1,0 +1,120 @@
+"""Benchmark: joining converted parts by copying (csv2h5 merge) against an HDF5 virtual dataset.
+
+    python scripts/bench_merge.py               # the 600,000-row file, cut into 3 parts
+    python scripts/bench_merge.py --rows 100000
+
+Measures, in one run: the time to make the joined file each way, and then
+global-shuffle batch reads (HDF5Sequence, batch 256, float32) from the copy,
+from the virtual dataset, and from the parts read as one (a glob).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import machine, median, python  # noqa: E402
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _parts(work: Path, rows: int, count: int) -> list[Path]:
+    """Cut the converted file into ``count`` csv2h5 files (CSV parts, converted one by one)."""
+    csv = work / f"digits_{rows}.csv"
+    if not csv.exists():
+        subprocess.run([python(), str(Path(__file__).parent / "make_digits_csv.py"), str(csv), "--rows", str(rows)], check=True)
+    lines = csv.read_bytes().split(b"\n", 1)
+    header, body = lines[0] + b"\n", lines[1]
+    records = body.splitlines(keepends=True)
+    out = []
+    for k in range(count):
+        part_csv = work / f"part{k}_{rows}.csv"
+        part_h5 = work / f"part{k}_{rows}.h5"
+        if not part_h5.exists():
+            a, b = k * len(records) // count, (k + 1) * len(records) // count
+            part_csv.write_bytes(header + b"".join(records[a:b]))
+            subprocess.run([python(), "-m", "csv2h5", "convert", str(part_csv), "-o", str(part_h5), "--target", "label",
+                            "--quiet"], check=True)
+            part_csv.unlink()
+        out.append(part_h5)
+    return out
+
+
+def _virtual(parts: list[Path], out: Path) -> None:
+    import h5py
+
+    with h5py.File(parts[0], "r") as f0:
+        width, dtype = f0["features"].shape[1], f0["features"].dtype
+        attrs = dict(f0.attrs)
+        feature_attrs = dict(f0["features"].attrs)
+    sizes = []
+    for p in parts:
+        with h5py.File(p, "r") as f:
+            sizes.append(f["features"].shape[0])
+    layout = h5py.VirtualLayout(shape=(sum(sizes), width), dtype=dtype)
+    start = 0
+    for p, n in zip(parts, sizes):
+        layout[start:start + n] = h5py.VirtualSource(str(p.resolve()), "features", shape=(n, width))
+        start += n
+    with h5py.File(out, "w") as g:
+        g.create_virtual_dataset("features", layout)
+        for k, v in feature_attrs.items():
+            g["features"].attrs[k] = v
+        for k, v in attrs.items():
+            g.attrs[k] = v
+        g.attrs["rows"] = sum(sizes)
+
+
+def _rate(seq, batches: int) -> float:
+    seq[0]
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for i in range(batches):
+            seq[i]
+        times.append(time.perf_counter() - t)
+    return batches * seq.batch_size / median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=600_000)
+    parser.add_argument("--parts", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--workdir", type=Path, default=Path("bench_data"))
+    args = parser.parse_args()
+    args.workdir.mkdir(exist_ok=True)
+    parts = _parts(args.workdir, args.rows, args.parts)
+    copy, virtual = args.workdir / f"merged_{args.rows}.h5", args.workdir / f"virtual_{args.rows}.h5"
+    for p in parts:  # page cache, as in any second epoch
+        p.read_bytes()
+    t = time.perf_counter()
+    subprocess.run([python(), "-m", "csv2h5", "merge", *map(str, parts), "-o", str(copy), "--overwrite", "--quiet"], check=True)
+    copy_s = time.perf_counter() - t
+    t = time.perf_counter()
+    _virtual(parts, virtual)
+    virtual_s = time.perf_counter() - t
+    copy.read_bytes()
+
+    from trainer import HDF5Sequence
+
+    print(f"machine: {machine()}")
+    print(f"{args.rows:,} rows in {args.parts} converted parts; batch 256, global shuffle, float32; median of 3\n")
+    print(f"make the joined file: copy (csv2h5 merge) {copy_s:.2f} s, {copy.stat().st_size / 1e6:.0f} MB; "
+          f"virtual dataset {virtual_s:.3f} s, {virtual.stat().st_size / 1e3:.0f} kB")
+    few = max(2, args.batches // 50)
+    for name, spec, batches in (("copy (one memory map)", copy, args.batches),
+                                ("parts read as one (a map per part)", [str(p) for p in parts], args.batches),
+                                ("virtual dataset (no chunk offsets: chunk reader)", virtual, few)):
+        seq = HDF5Sequence(spec, batch_size=256, shuffle="global", targets=False)
+        print(f"  {name:50s} {_rate(seq, batches):12,.0f} rows/s ({batches} batches)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

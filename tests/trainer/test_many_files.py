@@ -1,0 +1,125 @@
+"""Several converted files read as one dataset, and csv2h5 merge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.cli import app as csv2h5_app
+from trainer import DataFileError, HDF5Sequence
+from trainer.storage import RowSource, open_info
+
+FEATURES = 6
+
+
+def _csv(path: Path, x: np.ndarray, y: list[object]) -> Path:
+    lines = [",".join([f"f{i}" for i in range(FEATURES)] + ["label"])]
+    lines += [",".join([*map(str, row), str(label)]) for row, label in zip(x, y)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def whole_and_parts(tmp_path):
+    """One CSV converted whole and in three pieces (each piece holds every class)."""
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=(103, FEATURES)) * 100, 2)
+    y = [["cat", "dog", "emu"][i % 3] for i in range(103)]
+    options = ConvertOptions(target=("label",), chunk_rows=8)
+    whole = tmp_path / "whole.h5"
+    convert([_csv(tmp_path / "whole.csv", x, y)], whole, options=options)
+    parts = []
+    for k, (a, b) in enumerate([(0, 31), (31, 70), (70, 103)]):
+        parts.append(tmp_path / f"part{k}.h5")
+        convert([_csv(tmp_path / f"part{k}.csv", x[a:b], y[a:b])], parts[-1], options=options)
+    return whole, parts
+
+
+@pytest.mark.parametrize("mode", ["global", "window", "batch", "none"])
+def test_a_file_split_in_three_gives_the_same_batches(whole_and_parts, mode):
+    whole, parts = whole_and_parts
+    one = HDF5Sequence(whole, batch_size=10, shuffle=mode, seed=4, scale="standard")
+    three = HDF5Sequence(str(whole.parent / "part*.h5"), batch_size=10, shuffle=mode, seed=4, scale="standard")
+    assert len(one) == len(three) and three.paths == tuple(str(p) for p in parts)
+    for epoch in range(3):
+        one.set_epoch(epoch)
+        three.set_epoch(epoch)
+        for i in range(len(one)):
+            (xa, ya), (xb, yb) = one[i], three[i]
+            np.testing.assert_allclose(xa, xb, rtol=1e-6, atol=1e-6)  # scale: merged stats
+            assert np.array_equal(ya, yb)
+
+
+def test_merged_stats_equal_the_whole_files(whole_and_parts):
+    whole, parts = whole_and_parts
+    one, three = open_info(whole), open_info([str(p) for p in parts])
+    assert three.rows == one.rows and three.parts == tuple(str(p) for p in parts)
+    for name in ("mean", "std", "min", "max", "nan_count", "class_counts"):
+        np.testing.assert_allclose(three.stats[name], one.stats[name], rtol=1e-12, atol=1e-9, err_msg=name)
+
+
+def test_parts_with_other_classes_point_to_merge(tmp_path):
+    rng = np.random.default_rng(0)
+    a = tmp_path / "a.h5"
+    b = tmp_path / "b.h5"
+    convert([_csv(tmp_path / "a.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "y"] * 3)], a,
+            options=ConvertOptions(target=("label",)))
+    convert([_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)], b,
+            options=ConvertOptions(target=("label",)))
+    with pytest.raises(DataFileError, match="csv2h5 merge"):
+        HDF5Sequence([a, b])
+    with pytest.raises(DataFileError, match="matches no file"):
+        HDF5Sequence(str(tmp_path / "nothing*.h5"))
+
+
+def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_path):
+    whole, parts = whole_and_parts
+    # a fourth part with a class the others lack, and without "cat"
+    extra = tmp_path / "extra.h5"
+    convert([_csv(tmp_path / "extra.csv", np.full((4, FEATURES), 7.5), ["ant", "dog", "ant", "emu"])], extra,
+            options=ConvertOptions(target=("label",), chunk_rows=8))
+    out = tmp_path / "all.h5"
+    result = CliRunner().invoke(csv2h5_app, ["merge", *map(str, parts), str(extra), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "merged 4 files, 107 rows, 4 classes" in result.stdout
+    with h5py.File(whole) as w, h5py.File(extra) as e, h5py.File(out) as m:
+        assert np.array_equal(m["features"][:103], w["features"][()])
+        assert np.array_equal(m["features"][103:], e["features"][()].astype(m["features"].dtype))
+        classes = [c.decode() if isinstance(c, bytes) else c for c in m["target"].attrs["classes"]]
+        assert classes == ["ant", "cat", "dog", "emu"]
+        labels = np.asarray(classes)[m["target"][()]]
+        assert list(labels) == [["cat", "dog", "emu"][i % 3] for i in range(103)] + ["ant", "dog", "ant", "emu"]
+        assert np.array_equal(m["stats/class_counts"][()], [2, 35, 35, 35])
+        # the stats of the CSV values themselves (features are float32; stats are of the exact decimals)
+        text = [np.loadtxt(tmp_path / f"{n}.csv", delimiter=",", skiprows=1, usecols=range(FEATURES), ndmin=2)
+                for n in ("whole", "extra")]
+        everything = np.concatenate(text)
+        np.testing.assert_allclose(m["stats/mean"][()], everything.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(m["stats/std"][()], everything.std(axis=0), rtol=1e-10)
+        np.testing.assert_array_equal(m["stats/max"][()], everything.max(axis=0))
+        assert m.attrs["rows"] == 107 and m.attrs["csv2h5_format"] == 1
+    source = RowSource(str(out))
+    assert source.mapped and source.reader.runs == 1  # merged like a converted file: one map
+    source.close()
+
+
+def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_path):
+    whole, parts = whole_and_parts
+    other = tmp_path / "other.h5"
+    (tmp_path / "other.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
+    convert([tmp_path / "other.csv"], other, options=ConvertOptions(target=("label",)))
+    runner = CliRunner()
+    out = tmp_path / "all.h5"
+    for args, words in (([parts[0], other], "other feature columns"), ([parts[0]], "two or more files"),
+                        ([parts[0], tmp_path / "missing.h5"], "no such file")):
+        result = runner.invoke(csv2h5_app, ["merge", *map(str, args), "-o", str(out)])
+        assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not out.exists() and not list(tmp_path.glob(".all.h5*"))
+    out.write_text("keep me")
+    result = runner.invoke(csv2h5_app, ["merge", *map(str, parts), "-o", str(out)])
+    assert result.exit_code == 2 and "already exists" in result.stderr and out.read_text() == "keep me"
