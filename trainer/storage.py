@@ -243,7 +243,9 @@ class ChunkRows:
 
     def __init__(self, ds: h5py.Dataset) -> None:
         self.ds = ds
-        self.chunk_rows = ds.chunks[0] if ds.chunks else ds.shape[0]
+        # An unchunked dataset (contiguous, or virtual) is read in ~1 MiB slices, never whole.
+        row_bytes = max(1, ds.shape[1] * ds.dtype.itemsize)
+        self.chunk_rows = ds.chunks[0] if ds.chunks else max(1, (1 << 20) // row_bytes)
         self.cache: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
 
     def _chunk(self, index: int) -> np.ndarray:
@@ -280,6 +282,11 @@ class PartsRows:
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and np.all(rows[1:] >= rows[:-1]):  # batches come sorted: one slice per part
+            cuts = np.searchsorted(rows, self.starts[1:])
+            bounds = zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [rows.size]]))
+            pieces = [self.sources[k].take(rows[a:b] - self.starts[k]) for k, (a, b) in enumerate(bounds) if b > a]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         part = np.searchsorted(self.starts, rows, side="right") - 1
         pieces = {int(k): self.sources[k].take(rows[part == k] - self.starts[k]) for k in np.unique(part)}
         if len(pieces) == 1:

@@ -123,3 +123,16 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
     out.write_text("keep me")
     result = runner.invoke(csv2h5_app, ["merge", *map(str, parts), "-o", str(out)])
     assert result.exit_code == 2 and "already exists" in result.stderr and out.read_text() == "keep me"
+
+
+def test_parts_take_rows_in_any_order(whole_and_parts):
+    from trainer.storage import PartsRows
+
+    whole, parts = whole_and_parts
+    info = open_info([str(p) for p in parts])
+    joined, single = PartsRows(info.parts, info.part_starts), RowSource(str(whole))
+    rows = np.random.default_rng(2).integers(0, 103, size=300)  # unsorted, repeats, across parts
+    for pick in (rows, np.sort(rows), np.array([5]), np.array([102, 0])):
+        assert np.array_equal(joined.take(pick), single.take(pick))
+    joined.close()
+    single.close()
