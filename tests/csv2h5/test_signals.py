@@ -27,6 +27,12 @@ def big_csv(tmp_path: Path) -> Path:
     return path
 
 
+def _ctrl_c_default() -> None:
+    """In the child: Ctrl-C as at a terminal, even if this test runs where SIGINT is ignored
+    (a background job of a script inherits SIG_IGN, and Python then keeps it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _open_writer(fifo: Path, proc: subprocess.Popen) -> int:
     """The pipe's writing end, once the converter has opened the reading end."""
     deadline = time.monotonic() + 60
@@ -49,24 +55,37 @@ def _wait_for_temporary(out: Path, proc: subprocess.Popen) -> None:
         time.sleep(0.01)
 
 
-def _interrupt(src: Path, out: Path, how: signal.Signals) -> subprocess.CompletedProcess:
+# How much of the input the converter has when the signal comes: none yet (early), half
+# (mid-block), all of it with the pipe still open (the end, before the final blocks and rename).
+STAGES = {"early": 0.0, "middle": 0.5, "end": 1.0}
+
+
+def _interrupt(src: Path, out: Path, how: signal.Signals, stage: str = "middle") -> subprocess.CompletedProcess:
     fifo = out.parent / "input.pipe"
     os.mkfifo(fifo)
     proc = subprocess.Popen(
         [sys.executable, "-m", "csv2h5", "convert", str(fifo), "-o", str(out), "--target", "label", "--quiet",
          "--compression", "gzip"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ctrl_c_default,
     )
     data = src.read_bytes()
     fd = _open_writer(fifo, proc)
     os.set_blocking(fd, True)
     try:
-        os.write(fd, data[: len(data) // 2])  # returns once the converter has taken most of it
-        _wait_for_temporary(out, proc)
-        assert proc.poll() is None, "the conversion ended with half of its input"
+        fed = int(len(data) * STAGES[stage])
+        if fed:
+            os.write(fd, data[:fed])  # returns once the converter has taken most of it
+            _wait_for_temporary(out, proc)
+        else:
+            time.sleep(0.5)  # the converter waits for its first bytes
+        assert proc.poll() is None, "the conversion ended without the end of its input"
         proc.send_signal(how)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
         try:
             os.close(fd)
         except OSError:
@@ -76,9 +95,10 @@ def _interrupt(src: Path, out: Path, how: signal.Signals) -> subprocess.Complete
 
 
 @pytest.mark.slow
-def test_sigint_exits_130_and_removes_the_temporary(big_csv, tmp_path):
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_sigint_exits_130_and_removes_the_temporary(big_csv, tmp_path, stage):
     out = tmp_path / "out.h5"
-    done = _interrupt(big_csv, out, signal.SIGINT)
+    done = _interrupt(big_csv, out, signal.SIGINT, stage)
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines() == ["error: interrupted; nothing was written (no partial output left)"]
     assert not out.exists()
@@ -86,9 +106,10 @@ def test_sigint_exits_130_and_removes_the_temporary(big_csv, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_leaves_no_output(big_csv, tmp_path):
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_sigkill_leaves_no_output(big_csv, tmp_path, stage):
     out = tmp_path / "out.h5"
-    done = _interrupt(big_csv, out, signal.SIGKILL)
+    done = _interrupt(big_csv, out, signal.SIGKILL, stage)
     assert done.returncode == -signal.SIGKILL
     assert not out.exists()  # a stale hidden temporary may remain: SIGKILL cannot be handled
 

@@ -29,6 +29,11 @@ def _convert_cmd(src: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "csv2h5", "convert", str(src), "-o", str(out), "--target", "label", "--quiet", *extra]
 
 
+def _ctrl_c_default() -> None:
+    """In the child: Ctrl-C as at a terminal, even where this test runs with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _limit_file_size(limit: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -61,7 +66,8 @@ def test_interrupted_append_leaves_the_original_byte_for_byte(tmp_path):
     more = _digits(tmp_path / "more.csv", 20_000)
     fifo = tmp_path / "more.pipe"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(_convert_cmd(fifo, out, "--append"), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_convert_cmd(fifo, out, "--append"), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_default)
     data = more.read_bytes()
     with open(fifo, "wb") as fh:  # opens once the converter reads
         fh.write(data[: len(data) // 2])
@@ -71,7 +77,10 @@ def test_interrupted_append_leaves_the_original_byte_for_byte(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
     assert proc.returncode == 130, err
     assert _sha256(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.csv", "more.csv", "more.pipe", "out.h5"]

@@ -204,14 +204,18 @@ def test_ctrl_c_keeps_the_last_epoch_and_resumes(files, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "trainer", "fit", str(files["train"]), "--run-dir", str(run), "--epochs", "200",
            "--batch-size", "16", "--verbose", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
     deadline = time.monotonic() + 120
     while not (run / "state.json").exists() or json.loads((run / "state.json").read_text())["epochs_done"] < 1:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 130
     done = json.loads((run / "state.json").read_text())["epochs_done"]
     assert f"h5train fit --resume {run}" in err.strip().splitlines()[-1]
@@ -219,3 +223,30 @@ def test_ctrl_c_keeps_the_last_epoch_and_resumes(files, tmp_path):
     code, out, err = _run("fit", "--resume", run, "--epochs", str(done + 1), "--verbose", "0")
     assert code == 0, err
     assert len(_rows(run / "history.csv")) == done + 1
+
+
+def test_cnn_one_hot_class_weights_and_early_stopping(tmp_path):
+    import make_digits_csv
+
+    src = tmp_path / "digits.csv"
+    make_digits_csv.write_csv(src, rows=600, seed=5, label=True)
+    data = tmp_path / "digits.h5"
+    convert([src], data, options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)))
+    run = tmp_path / "run"
+    code, out, err = _run("fit", data, "--model", "cnn", "--one-hot", "--class-weight", "balanced", "--val-split",
+                          "0.2", "--early-stopping", "1", "--epochs", "30", "--optimizer", "adam",
+                          "--learning-rate", "0.1", "--run-dir", run, "--batch-size", "64", "--hidden", "8",
+                          "--verbose", "0")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["model"] == "cnn" and config["options"]["one_hot"] is True
+    assert config["options"]["class_weight"] == "balanced"
+    epochs = len(_rows(run / "history.csv"))
+    assert epochs < 30  # a learning rate this high stops improving quickly: early stopping ends the run
+    model = keras.models.load_model(run / "model.keras")
+    assert model.loss == "categorical_crossentropy" or "categorical" in str(model.loss)
+    assert any(isinstance(layer, keras.Model) and any(isinstance(inner, keras.layers.Conv2D) for inner in layer.layers)
+               for layer in model.layers)
+    code, out, err = _run("evaluate", run, data, "--json")  # one-hot targets are chosen from the model's loss
+    assert code == 0, err
+    assert 0.0 <= json.loads(out)["accuracy"] <= 1.0
