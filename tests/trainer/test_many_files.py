@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -136,3 +137,23 @@ def test_parts_take_rows_in_any_order(whole_and_parts):
         assert np.array_equal(joined.take(pick), single.take(pick))
     joined.close()
     single.close()
+
+
+def test_h5train_fits_and_evaluates_a_glob_of_parts(whole_and_parts, tmp_path):
+    from trainer.cli import app as h5train_app
+
+    whole, parts = whole_and_parts
+    pattern = str(whole.parent / "part*.h5")
+    runner = CliRunner()
+    run = tmp_path / "run"
+    result = runner.invoke(h5train_app, ["fit", pattern, "--run-dir", str(run), "--epochs", "2", "--batch-size", "16",
+                                         "--hidden", "4", "--verbose", "0"])
+    assert result.exit_code == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["rows"] == 103 and len(config["data"]["parts"]) == 3
+    assert config["data"]["bytes"] == sum(p.stat().st_size for p in parts)
+    on_parts = runner.invoke(h5train_app, ["evaluate", str(run), pattern, "--json"])
+    on_whole = runner.invoke(h5train_app, ["evaluate", str(run), str(whole), "--json"])
+    assert on_parts.exit_code == 0 and on_whole.exit_code == 0, (on_parts.stderr, on_whole.stderr)
+    a, b = json.loads(on_parts.stdout), json.loads(on_whole.stdout)
+    assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-5 for k in a)  # the same rows, split or not
