@@ -38,8 +38,8 @@ class Distribution:
 
 def distribution(name: str) -> Distribution:
     if name not in STRATEGIES:
-        hint = ("; multi-worker training is not supported yet (Keras 3.15 fails to average "
-                "metrics across workers)" if name == "multi-worker" else "")
+        hint = ("; multi-worker training is not supported yet: Keras 3's fit fails under "
+                "MultiWorkerMirroredStrategy (tensorflow/tensorflow#72388)" if name == "multi-worker" else "")
         raise DataOptionError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}{hint}")
     if name == "default":
         return Distribution(name, None)
