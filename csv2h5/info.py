@@ -23,21 +23,37 @@ def attr_value(value: object) -> object:
     return value
 
 
-def describe(path: str | Path) -> dict[str, object]:
-    """Everything ``csv2h5 info`` shows, as plain JSON-able data."""
+def open_csv2h5(path: str | Path) -> h5py.File:
+    """Open a finished csv2h5 file for reading, or say in one line why it is not one."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; check the path")
+    if not path.exists():
+        raise InputError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
     try:
         f = h5py.File(path, "r")
     except OSError:
-        raise NotCsv2H5FileError(f"{path} is not an HDF5 file (or is damaged); convert the CSV again with csv2h5 convert") from None
-    with f:
-        version = f.attrs.get("csv2h5_format")
-        if version is None or "features" not in f:
-            raise NotCsv2H5FileError(f"{path} is an HDF5 file but not a csv2h5 file (no csv2h5_format attribute)")
-        if int(version) > FORMAT_VERSION:
-            raise NotCsv2H5FileError(f"{path} has csv2h5 format {int(version)}; this csv2h5 reads format {FORMAT_VERSION}: upgrade csv2h5")
+        raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
+    version = f.attrs.get("csv2h5_format")
+    problem = None
+    if version is None:
+        problem = (f"{path} is not a csv2h5 file (no csv2h5_format attribute: unfinished, or made by another tool); "
+                   "make it with csv2h5 convert")
+    elif int(version) > FORMAT_VERSION:
+        problem = f"{path} has csv2h5 format {int(version)}, newer than this csv2h5 reads ({FORMAT_VERSION}); upgrade csv2h5"
+    elif "features" not in f:
+        problem = f"{path} has no /features dataset; convert the CSV again"
+    if problem is not None:
+        f.close()
+        raise NotCsv2H5FileError(problem)
+    return f
+
+
+def describe(path: str | Path) -> dict[str, object]:
+    """Everything ``csv2h5 info`` shows, as plain JSON-able data."""
+    path = Path(path)
+    with open_csv2h5(path) as f:
+        version = f.attrs["csv2h5_format"]
         features = f["features"]
         info: dict[str, object] = {
             "path": str(path),

@@ -18,11 +18,11 @@ import h5py
 import numpy as np
 
 from . import __version__
-from .errors import Csv2H5Error, HeaderMismatchError, InputError, NotCsv2H5FileError, OutputError, OutputExistsError
-from .info import attr_value
+from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
+from .info import attr_value, open_csv2h5
 from .stats import merge_stored
 from .convert import temporary_path
-from .writer import FORMAT_VERSION, H5Writer
+from .writer import H5Writer
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
 
@@ -52,18 +52,7 @@ class _Part:
 
 
 def _open_part(path: Path) -> _Part:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; check the path")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise NotCsv2H5FileError(f"{path} is not an HDF5 file (or is damaged); convert the CSV again") from None
-    with f:
-        version = f.attrs.get("csv2h5_format")
-        if version is None or "features" not in f:
-            raise NotCsv2H5FileError(f"{path} is not a finished csv2h5 file; convert it again")
-        if int(version) > FORMAT_VERSION:
-            raise NotCsv2H5FileError(f"{path} has csv2h5 format {int(version)}; this csv2h5 reads {FORMAT_VERSION}: upgrade csv2h5")
+    with open_csv2h5(path) as f:
         ds = f["features"]
         target = f.get("target")
         return _Part(path, int(ds.shape[0]), [str(attr_value(c)) for c in ds.attrs.get("columns", [])], ds.dtype,

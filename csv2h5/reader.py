@@ -567,6 +567,10 @@ def _arrow_table(data: bytes, plan: ParsePlan, used: list[int]):
     import pyarrow.csv as pacsv
 
     names = list(plan.names)
+    if data.startswith(BOM):
+        # pyarrow drops a byte-order mark only at the very start of what it reads; a block is
+        # not the file's start, so keep the mark as the data it is (as anywhere else in a block).
+        data = b"\n" + data
     return pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(1 << 20, len(data) + 1)),

@@ -20,9 +20,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from csv2h5.info import attr_value
+from csv2h5.errors import Csv2H5Error
+from csv2h5.info import attr_value, open_csv2h5
 from csv2h5.stats import merge_stored
-from csv2h5.writer import FORMAT_VERSION
 
 from .errors import DataFileError
 
@@ -58,22 +58,11 @@ def _filtered(ds: h5py.Dataset) -> bool:
 def read_info(path: str | Path) -> FileInfo:
     """Open ``path``, check it is a complete csv2h5 file, and read its small parts."""
     path = Path(path)
-    if not path.exists():
-        raise DataFileError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
-    if path.is_dir():
-        raise DataFileError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
     try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise DataFileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
+        f = open_csv2h5(path)
+    except Csv2H5Error as exc:  # the same checks as csv2h5 info, as the trainer's error
+        raise DataFileError(str(exc)) from None
     with f:
-        version = f.attrs.get("csv2h5_format")
-        if version is None:
-            raise DataFileError(f"{path} is not a csv2h5 file (no csv2h5_format attribute); make it with csv2h5 convert")
-        if int(version) > FORMAT_VERSION:
-            raise DataFileError(f"{path} has csv2h5 format {int(version)}, newer than this trainer reads ({FORMAT_VERSION}); upgrade csv2h5")
-        if "features" not in f:
-            raise DataFileError(f"{path} has no /features dataset; convert the CSV again")
         ds = f["features"]
         if ds.ndim != 2:
             raise DataFileError(f"{path}: /features has shape {ds.shape}; csv2h5 files have (rows, features)")
