@@ -22,12 +22,14 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    """Print one line ``error: ...`` and exit (user errors: 2; interruptions: 130)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
+def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    """``28,28,1`` or ``28x28x1`` as a tuple of ints (None for no text)."""
     if not text:
         return None
     try:
@@ -41,7 +43,8 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(part for value in values for part in value.split(",") if part != "")
 
 
-def _terminate(signum: int, frame: object) -> None:
+def terminate(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop as Ctrl-C does, through the same clean-up."""
     raise KeyboardInterrupt  # same clean-up path as Ctrl-C
 
 
@@ -71,24 +74,24 @@ def convert(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     try:
         options = ConvertOptions(
             target=_split(target), features=_split(features), drop=_split(drop), categorical=_split(categorical),
             header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
-            sample_shape=_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
+            sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
             on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
         )
         with _progress(quiet) as on_progress:
             report = run_convert(inputs, output, options=options, on_progress=on_progress)
     except Csv2H5Error as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
+        fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.errno in (28, 27):  # ENOSPC, EFBIG
-            _fail(f"{output}: no space left (or file size limit); nothing was written. Free space and run again")
+            fail(f"{output}: no space left (or file size limit); nothing was written. Free space and run again")
         raise
     if options.on_bad_lines == "warn" and report.bad_lines:
         shown = ", ".join(map(str, report.bad_line_numbers[:10]))
@@ -141,7 +144,7 @@ def info(
     try:
         described = describe(path)
     except Csv2H5Error as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(described, indent=2))
     else:
@@ -158,13 +161,13 @@ def merge(
     """Join converted files of one schema into one file (rows copied; stats merged exactly)."""
     from .merge import merge as run_merge
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     try:
         report = run_merge(parts, output, overwrite=overwrite)
     except Csv2H5Error as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
+        fail("interrupted; nothing was written (no partial output left)", EXIT_INTERRUPTED)
     if not quiet:
         typer.echo(report.summary())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -83,8 +84,6 @@ def _class_order(parts: list[_Part]) -> list[object]:
 def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *, overwrite: bool = False,
           on_progress: Callable[[int, int], None] | None = None) -> MergeReport:
     """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
-    import time
-
     started = time.perf_counter()
     paths = [Path(p) for p in parts]
     out = Path(output)

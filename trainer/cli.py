@@ -13,29 +13,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: n
 
 import typer
 
+from csv2h5.cli import EXIT_INTERRUPTED, fail, parse_ints, terminate
+from csv2h5.errors import OptionError
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train Keras models on csv2h5 files: fit, evaluate, predict.")
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # the same clean stop as Ctrl-C
-
-
-def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    try:
-        return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        _fail(f"{option} takes integers like 28,28,1, got {text!r}")
 
 
 @app.command()
@@ -67,7 +49,7 @@ def fit(
     verbose: Annotated[int, typer.Option(help="Keras progress: 0 silent, 1 bar, 2 a line per epoch.")] = 1,
 ) -> None:
     """Train a model on DATA and write a run directory."""
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     from .errors import TrainerError
     from .fit import FitOptions, Interrupted, fit as run_fit, resume_options
 
@@ -77,13 +59,13 @@ def fit(
             target_dir = resume
         else:
             if data is None:
-                _fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
+                fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
             if class_weight not in (None, "balanced"):
-                _fail(f"--class-weight takes 'balanced', got {class_weight!r}")
+                fail(f"--class-weight takes 'balanced', got {class_weight!r}")
             options = FitOptions(
                 data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
                 hidden=tuple(hidden), dropout=dropout, activation=activation,
-                sample_shape=_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
+                sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
                 epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
                 learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
                 class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
@@ -92,11 +74,11 @@ def fit(
         result = run_fit(options, target_dir, resume=resume is not None, verbose=verbose,
                          on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True))
     except Interrupted as exc:
-        _fail(str(exc), EXIT_INTERRUPTED)
+        fail(str(exc), EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        _fail("interrupted before training started; nothing to resume", EXIT_INTERRUPTED)
-    except TrainerError as exc:
-        _fail(str(exc))
+        fail("interrupted before training started; nothing to resume", EXIT_INTERRUPTED)
+    except (TrainerError, OptionError) as exc:
+        fail(str(exc))
     typer.echo(result.summary())
 
 
@@ -114,7 +96,7 @@ def evaluate(
     try:
         metrics = run_evaluate(model, data, batch_size=batch_size)
     except TrainerError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -131,16 +113,16 @@ def predict(
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Predict every row of DATA into a CSV, batch by batch."""
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     from .errors import TrainerError
     from .fit import predict as run_predict
 
     try:
         rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size, overwrite=overwrite)
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+        fail("interrupted; nothing was written", EXIT_INTERRUPTED)
     except TrainerError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"wrote {rows:,} predictions to {output}")
 
 

@@ -341,9 +341,9 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
             compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
         run.create()  # only once everything checkable has been checked: no empty run directories
         state = {"epochs_done": 0, "best_value": None, "best_epoch": None}
-        write_json(run.config, {"data": data_record(info),
-                                "options": dataclasses.asdict(options), "target": {"task": info.task,
-                                "classes": data_record(info)["classes"], "columns": _target_columns(info)},
+        record = data_record(info)
+        write_json(run.config, {"data": record, "options": dataclasses.asdict(options),
+                                "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
                                 "monitor": monitor, "versions": versions(),
                                 "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         write_json(run.state, state)
@@ -382,15 +382,6 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     stopped = bool(early is not None and early.stopped_epoch)
     return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds,
                      stopped, weights_digest(model))
-
-
-def _target_columns(info: FileInfo) -> list[str]:
-    import h5py
-
-    with h5py.File(info.path, "r") as f:
-        from csv2h5.info import attr_value
-
-        return [str(attr_value(c)) for c in f["target"].attrs.get("columns", [])] if "target" in f else []
 
 
 def resume_options(run_dir: str | os.PathLike[str], *, epochs: int | None = None) -> FitOptions:
@@ -478,7 +469,7 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
     if out.exists() and not overwrite:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     config = _run_config(path) or {}
-    target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": _target_columns(info) if info.target is not None else []}
+    target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
     classes = target.get("classes") or []
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,))
     units = model.output_shape[-1]

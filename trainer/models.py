@@ -60,15 +60,23 @@ def preprocessing(info: FileInfo, normalize: str) -> keras.layers.Layer | None:
     return keras.layers.Normalization(mean=mean, variance=variance, name="standardize")
 
 
-def _mlp(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-         activation: str) -> keras.Model:
-    layers: list[keras.layers.Layer] = [keras.Input(sample_shape), keras.layers.Flatten()]
+def _dense_head(output: OutputSpec, *, hidden: Sequence[int], dropout: float,
+                activation: str) -> list[keras.layers.Layer]:
+    """Hidden Dense layers (each followed by Dropout if asked) and the task's output layer."""
+    layers: list[keras.layers.Layer] = []
     for units in hidden:
         layers.append(keras.layers.Dense(units, activation=activation))
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(output.units, activation=output.activation))
-    return keras.Sequential(layers, name="mlp")
+    return layers
+
+
+def _mlp(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
+         activation: str) -> keras.Model:
+    layers = [keras.Input(sample_shape), keras.layers.Flatten()]
+    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation),
+                            name="mlp")
 
 
 def _cnn(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
@@ -81,12 +89,8 @@ def _cnn(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[
         layers += [keras.layers.Conv2D(filters, 3, padding="same", activation=activation),
                    keras.layers.MaxPooling2D()]
     layers.append(keras.layers.Flatten())
-    for units in hidden:
-        layers.append(keras.layers.Dense(units, activation=activation))
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(output.units, activation=output.activation))
-    return keras.Sequential(layers, name="cnn")
+    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation),
+                            name="cnn")
 
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {"mlp": _mlp, "cnn": _cnn}

@@ -90,7 +90,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                  drop_remainder: bool = False, batches_per_epoch: int | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.paths = tuple(expand_paths(path))
-        self.path = self.paths[0] if len(self.paths) == 1 else str(path if isinstance(path, (str, os.PathLike)) else self.paths[0])
+        self.path = str(path) if isinstance(path, (str, os.PathLike)) else self.paths[0]  # the file or pattern, for messages
         info = read_infos(self.paths)
         self._info = info
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:

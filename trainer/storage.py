@@ -46,6 +46,7 @@ class FileInfo:
     classes: list[object]
     stats: dict[str, np.ndarray]
     fingerprint: str
+    target_columns: list[str] = dataclasses.field(default_factory=list)  # the CSV names of /target
     parts: tuple[str, ...] = ()  # several files read as one: their paths, in row order
     part_starts: tuple[int, ...] = ()  # first row of each part
 
@@ -71,6 +72,7 @@ def read_info(path: str | Path) -> FileInfo:
             raise DataFileError(f"{path} is incomplete: it says {int(f.attrs['rows'])} rows but holds {rows}; convert it again")
         target = task = None
         classes: list[object] = []
+        target_columns: list[str] = []
         if "target" in f:
             t = f["target"]
             if t.shape[0] != rows:
@@ -78,6 +80,7 @@ def read_info(path: str | Path) -> FileInfo:
             target = t[()]
             task = str(attr_value(t.attrs.get("task", "regression")))
             classes = [attr_value(c) for c in t.attrs.get("classes", [])]
+            target_columns = [str(attr_value(c)) for c in t.attrs.get("columns", [])]
         stats = {name: f["stats"][name][()] for name in f.get("stats", {})}
         shape = tuple(int(d) for d in ds.attrs["sample_shape"]) if "sample_shape" in ds.attrs else None
         fingerprint = _fingerprint(path, f, target, stats)
@@ -86,6 +89,7 @@ def read_info(path: str | Path) -> FileInfo:
             columns=[str(attr_value(c)) for c in ds.attrs.get("columns", [])],
             chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
             sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
+            target_columns=target_columns,
         )
 
 
