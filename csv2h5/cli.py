@@ -6,10 +6,12 @@ import json
 import signal
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
 
+from ._version import __version__
 from .convert import Progress, convert as run_convert
 from .errors import Csv2H5Error, OptionError
 from .info import describe, render
@@ -41,6 +43,17 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
 def _split(values: list[str]) -> tuple[str, ...]:
     """Accept both repeated options and comma lists: --drop a --drop b == --drop a,b."""
     return tuple(part for value in values for part in value.split(",") if part != "")
+
+
+def version_callback(program: str) -> Callable[[bool], None]:
+    """A ``--version`` callback that prints ``program`` and the package version, then exits."""
+
+    def show(value: bool) -> None:
+        if value:
+            typer.echo(f"{program} {__version__}")
+            raise typer.Exit()
+
+    return show
 
 
 def terminate(signum: int, frame: object) -> None:
@@ -173,7 +186,10 @@ def merge(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback("csv2h5"), is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     """Convert large CSV files into one chunked HDF5 file for training."""
 
 

@@ -72,7 +72,7 @@ def main() -> int:
 
     import h5py
 
-    from trainer import HDF5Sequence
+    from csv2h5.trainer import HDF5Sequence
 
     with open(plain, "rb") as fh:  # page cache, as in any second epoch
         while fh.read(64 << 20):

@@ -101,7 +101,7 @@ def main() -> int:
     virtual_s = time.perf_counter() - t
     copy.read_bytes()
 
-    from trainer import HDF5Sequence
+    from csv2h5.trainer import HDF5Sequence
 
     print(f"machine: {machine()}")
     print(f"{args.rows:,} rows in {args.parts} converted parts; batch 256, global shuffle, float32; median of 3\n")

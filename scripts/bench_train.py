@@ -63,7 +63,7 @@ TRAIN = textwrap.dedent("""
                 return np.take(x, rows, axis=0).astype(np.float32), y[rows]
         model.fit(InRam(), epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
     else:
-        from trainer import HDF5Sequence
+        from csv2h5.trainer import HDF5Sequence
         workers, processes = {"seq": (1, False), "seq-threads": (2, False), "seq-processes": (2, True)}[mode]
         seq = HDF5Sequence(path, batch_size=256, shuffle="global", workers=workers, use_multiprocessing=processes,
                            batches_per_epoch=steps)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up .venv (created once, reused) with the project and its test extra, then run pytest.
+# Set up .venv (created once, reused) with the project and its test extra, run pytest,
+# then build the wheel and smoke-test it in a fresh environment (scripts/check_wheel.sh).
+# Arguments go to pytest; SKIP_WHEEL=1 skips the wheel check for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -8,4 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet -e ".[test]"
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+if [ "${SKIP_WHEEL:-0}" != "1" ]; then
+    bash scripts/check_wheel.sh
+fi

@@ -1,6 +1,6 @@
-"""trainer: train Keras models on csv2h5 files.
+"""csv2h5.trainer: train Keras models on csv2h5 files (installed from the trainer/ folder).
 
-    from trainer import HDF5Sequence
+    from csv2h5.trainer import HDF5Sequence
     seq = HDF5Sequence("train.h5", batch_size=256, shuffle="global", seed=0)
     train, val = seq.split(0.1)
     model.fit(train, validation_data=val, epochs=10, shuffle=False)

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: n
 
 import typer
 
-from csv2h5.cli import EXIT_INTERRUPTED, fail, parse_ints, terminate
+from csv2h5.cli import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from csv2h5.errors import OptionError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -127,7 +127,10 @@ def predict(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback("h5train"), is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     """Train Keras models on csv2h5 files: fit, evaluate, predict."""
 
 

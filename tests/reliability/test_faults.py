@@ -15,7 +15,7 @@ import h5py
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from trainer import DataFileError, HDF5Sequence
+from csv2h5.trainer import DataFileError, HDF5Sequence
 
 
 def _digits(path: Path, rows: int) -> Path:
@@ -133,7 +133,7 @@ def test_damaged_files_fail_before_training(good_file, name, change, words):
         assert word in str(caught.value)
     from typer.testing import CliRunner
 
-    from trainer.cli import app
+    from csv2h5.trainer.cli import app
 
     result = CliRunner().invoke(app, ["fit", str(bad), "--run-dir", str(bad.with_suffix(".run")), "--verbose", "0"])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
@@ -142,7 +142,7 @@ def test_damaged_files_fail_before_training(good_file, name, change, words):
 
 @pytest.mark.slow
 def test_two_trainers_read_one_file_at_once(good_file, tmp_path):
-    cmds = [[sys.executable, "-m", "trainer", "fit", str(good_file), "--run-dir", str(tmp_path / f"run{i}"),
+    cmds = [[sys.executable, "-m", "csv2h5.trainer", "fit", str(good_file), "--run-dir", str(tmp_path / f"run{i}"),
              "--epochs", "3", "--batch-size", "32", "--verbose", "0"] for i in range(2)]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
     for proc in procs:
@@ -161,7 +161,7 @@ def _die(xb, yb):
 def test_a_worker_process_that_dies_is_an_error_not_a_hang(good_file, tmp_path):
     script = (
         "import sys, keras\n"
-        "from trainer import HDF5Sequence\n"
+        "from csv2h5.trainer import HDF5Sequence\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_faults import _die\n"
         f"seq = HDF5Sequence({str(good_file)!r}, batch_size=32, transform=_die, workers=2, use_multiprocessing=True)\n"

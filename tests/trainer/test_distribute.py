@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from trainer.cli import app
+from csv2h5.trainer.cli import app
 
 
 def test_mirrored_matches_the_default_on_one_device(tmp_path, make_data):

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
-from trainer import HDF5Sequence
-from trainer.cli import app
+from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.cli import app
 
 runner = CliRunner()
 FAST = ["--hidden", "16", "--batch-size", "64", "--verbose", "0"]
@@ -202,7 +202,7 @@ def test_user_errors_are_one_line_and_exit_2(files, tmp_path, monkeypatch, args,
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_last_epoch_and_resumes(files, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "trainer", "fit", str(files["train"]), "--run-dir", str(run), "--epochs", "200",
+    cmd = [sys.executable, "-m", "csv2h5.trainer", "fit", str(files["train"]), "--run-dir", str(run), "--epochs", "200",
            "--batch-size", "16", "--verbose", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here

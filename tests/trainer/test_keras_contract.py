@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-from trainer import HDF5Sequence
+from csv2h5.trainer import HDF5Sequence
 
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 POOLS = {"single": {}, "threads": {"workers": 2, "max_queue_size": 10},
@@ -132,7 +132,7 @@ def test_trains_under_the_jax_backend(data):
     path, _, _ = data
     script = textwrap.dedent(f"""
         import keras, numpy as np
-        from trainer import HDF5Sequence
+        from csv2h5.trainer import HDF5Sequence
         assert keras.backend.backend() == "jax"
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input(({FEATURES},)), keras.layers.Dense({CLASSES}, activation="softmax")])

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app as csv2h5_app
-from trainer import DataFileError, HDF5Sequence
-from trainer.storage import RowSource, open_info
+from csv2h5.trainer import DataFileError, HDF5Sequence
+from csv2h5.trainer.storage import RowSource, open_info
 
 FEATURES = 6
 
@@ -127,7 +127,7 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
 
 
 def test_parts_take_rows_in_any_order(whole_and_parts):
-    from trainer.storage import PartsRows
+    from csv2h5.trainer.storage import PartsRows
 
     whole, parts = whole_and_parts
     info = open_info([str(p) for p in parts])
@@ -140,7 +140,7 @@ def test_parts_take_rows_in_any_order(whole_and_parts):
 
 
 def test_h5train_fits_and_evaluates_a_glob_of_parts(whole_and_parts, tmp_path):
-    from trainer.cli import app as h5train_app
+    from csv2h5.trainer.cli import app as h5train_app
 
     whole, parts = whole_and_parts
     pattern = str(whole.parent / "part*.h5")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
-from trainer.storage import RowSource
+from csv2h5.trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
+from csv2h5.trainer.storage import RowSource
 
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 
