@@ -7,6 +7,7 @@ through a callback, problems leave as Csv2H5Error subclasses.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import errno
 import json
@@ -30,9 +31,15 @@ from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blo
 from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
 from .stats import ColumnStats
 from .target import TargetCollector
-from .writer import H5Writer
+from .writer import H5Writer, widen_values
 
 MAX_BAD_LINE_NUMBERS = 100  # first bad line numbers kept in the report and the file
+# /features attribute of float32 files: how each stored float32 reads back as its CSV value,
+# "exact" (the value is the float32 itself, e.g. written with %.18e), "shortest decimal"
+# (the value is the float32's shortest decimal, e.g. 0.1), or both.
+FLOAT32_VALUES = "float32_values"
+FLOAT32_EQUAL = "exact"
+FLOAT32_SHORTEST = "shortest decimal"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,29 +170,42 @@ def _keep_freed_memory(libc) -> None:
     libc.mallopt(m_trim_threshold, 128 << 20)  # keep one block's worth of freed memory
 
 
-def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, workers: int) -> Iterator[ParsedBlock]:
-    """Parse blocks in ``workers`` processes (0: here), yielding results in input order."""
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` processes that parse blocks and compress chunks (None for 0: all work stays here)."""
     if workers <= 0:
-        for block in blocks:
-            yield parse_block(block, plan)
+        yield None
         return
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["csv2h5.reader"])
+        context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(os.getpid() if context.get_start_method() == "fork" else 0,))
     try:
-        pending: collections.deque = collections.deque()
-        for block in blocks:
-            pending.append(pool.submit(parse_block, block, plan))
-            if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        # Fork the workers now, before the output is opened: a forked copy of its descriptor
+        # would hold HDF5's file lock for as long as the worker lives.
+        pool.submit(int)
+        yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, pool: ProcessPoolExecutor | None,
+                    workers: int) -> Iterator[ParsedBlock]:
+    """Parse blocks in the pool's ``workers`` processes (or here), yielding results in input order."""
+    if pool is None:
+        for block in blocks:
+            yield parse_block(block, plan)
+        return
+    pending: collections.deque = collections.deque()
+    for block in blocks:
+        pending.append(pool.submit(parse_block, block, plan))
+        if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _write_failure(output: Path, exc: OSError) -> str:
@@ -213,6 +233,7 @@ class _Conversion:
         self.tmp = temporary_path(output)
         self.scratch = output.with_name(f".{output.name}.{os.getpid()}.target.tmp")
         self.writer: H5Writer | None = None
+        self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
         self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
         self.from_pipe = any(p.exists() and not p.is_file() and not p.is_dir() for p in sources)
@@ -258,9 +279,14 @@ class _Conversion:
         o = self.options
         plan: ParsePlan | None = None
         roles: ColumnRoles | None = None
+        pools = contextlib.ExitStack()
         try:
             headers = self._headers()
             workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
+
+            # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
+            self.pool = pools.enter_context(_worker_pool(workers))
+            self.workers = workers
 
             def all_blocks() -> Iterator[TextBlock]:
                 nonlocal plan, roles
@@ -288,11 +314,12 @@ class _Conversion:
                 yield first
                 yield from blocks
 
-            for parsed in _parse_in_order(chained(), plan, workers):
+            for parsed in _parse_in_order(chained(), plan, self.pool, workers):
                 self._consume(parsed, plan, roles)
             if self.rows == 0 and not o.append:  # e.g. only blank lines, or every line skipped as bad
                 raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
+            pools.close()
             os.replace(self.tmp, self.output)
         except Csv2H5Error:
             self._discard()
@@ -303,6 +330,8 @@ class _Conversion:
         except BaseException:
             self._discard()
             raise
+        finally:
+            pools.close()
         seconds = time.perf_counter() - started
         return ConversionReport(
             output=self.output, rows=self.rows, feature_names=roles.feature_names,
@@ -318,15 +347,21 @@ class _Conversion:
         """Roughly how much data is coming (None: unknown, from a pipe)."""
         return None if self.from_pipe else self.total_bytes
 
+    def _encoders(self) -> dict[str, object]:
+        """Compress chunks in the parser processes, a few chunks ahead per process."""
+        if self.pool is None:
+            return {}
+        return {"submit": self.pool.submit, "encode_ahead": 2 * self.workers}
+
     def _start(self, roles: ColumnRoles) -> None:
         o = self.options
         check_sample_shape(o.sample_shape, len(roles.features))
         if o.append:
             shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
-            self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes())
+            self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes(), **self._encoders())
             self._adopt(roles)
         else:
-            self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes())
+            self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes(), **self._encoders())
             start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else np.dtype("uint8")
             self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
                                         compression=parse_compression(o.compression))
@@ -361,7 +396,7 @@ class _Conversion:
         info_low, info_high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (0, 0)
         del info_low, info_high
         # The stored dtype already holds the old rows; it is where widening starts.
-        self.value_range = _range_of_dtype(dtype, self.stats)
+        self.value_range = _range_of_dtype(dtype, self.stats, f["features"].attrs.get(FLOAT32_VALUES))
         for name in f.get("categories", {}):
             j = roles.feature_names.index(name)
             values = [v.decode() if isinstance(v, bytes) else str(v) for v in f["categories"][name][()]]
@@ -390,24 +425,31 @@ class _Conversion:
         stats = parsed.stats
         if parsed.categories:
             features, vr, stats = self._global_codes(parsed, roles)
-        self.value_range = self.value_range.merge(vr)
+        written = self.value_range  # of the rows before this block: how stored float32 values read back
+        self.value_range = written.merge(vr)
         needed = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
         if not holds(needed, self.value_range):
+            if needed == np.float32:
+                raise BadValueError(
+                    "--dtype float32 cannot hold these features exactly: some values are float32 numbers written"
+                    " out in full and others short decimals, which read back differently; pass --dtype float64"
+                )
             raise BadValueError(
                 f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
                 " pass --dtype float64, or drop the columns that differ"
             )
         writer = self.writer
+        exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
         if needed != writer.dtype and (o.dtype == "auto" and np.can_cast(writer.dtype, needed, "safe") or o.dtype != "auto"):
             if writer.rows:
                 self.widened.append(f"{writer.dtype} -> {needed} at row {writer.rows:,}")
-            writer.widen(needed)
+            writer.widen(needed, float32_exact=exact)
         elif needed != writer.dtype:
             # e.g. int16 data then float32-exact decimals: go to a type that holds both
             wider = np.promote_types(writer.dtype, needed)
             self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
-            writer.widen(wider)
-        writer.append(features.astype(writer.dtype, copy=False))
+            writer.widen(wider, float32_exact=exact)
+        writer.append(widen_values(features, writer.dtype, exact=vr.float32_equal))
         self.stats = self.stats.merge(stats)
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
@@ -417,8 +459,7 @@ class _Conversion:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
         if self.targets is not None and parsed.target is not None:
-            first_line = int(parsed.target_lines[0]) if parsed.target_lines is not None and len(parsed.target_lines) else 0
-            self.targets.add(parsed.target, source=self.sources[0].name, first_line=first_line, lines=parsed.target_lines)
+            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None)
         self.rows += parsed.rows
         self.rows_by_source[parsed.source] = self.rows_by_source.get(parsed.source, 0) + parsed.rows
         if self.on_progress is not None:
@@ -462,6 +503,8 @@ class _Conversion:
             name = roles.feature_names[j]
             writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
         self.final_dtype = writer.dtype
+        if writer.dtype == np.float32:
+            writer.set_attrs("features", {FLOAT32_VALUES: _float32_values(self.value_range)})
         total_rows = self.existing_rows + self.rows
         previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
         sources = previous_sources + [
@@ -488,14 +531,25 @@ class _Conversion:
                 pass
 
 
-def _range_of_dtype(dtype: np.dtype, stats: ColumnStats) -> ValueRange:
-    """A ValueRange that the stored rows fit in, from their stored min/max."""
+def _range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object = None) -> ValueRange:
+    """A ValueRange that the stored rows fit in, from their stored min/max (and, for float32, how they read back)."""
     has = stats.count > 0
     if dtype.kind in "iu":
         low = int(stats.min[has].min()) if has.any() else 0
         high = int(stats.max[has].max()) if has.any() else 0
         return value_range(np.array([low, high], dtype=np.int64))
-    return ValueRange(integral=False, float32_exact=dtype.itemsize <= 4, float16_exact=dtype.itemsize <= 2, empty=False)
+    if dtype == np.float32:
+        # Files from before the attribute stored float32 for decimals of up to 6 significant digits.
+        readings = str(float32_values or FLOAT32_SHORTEST).split(", ")
+        return ValueRange(integral=False, float32_equal=FLOAT32_EQUAL in readings,
+                          float32_shortest=FLOAT32_SHORTEST in readings, float16_exact=False, empty=False)
+    small = dtype.itemsize <= 2  # float16: every value is a float32 too
+    return ValueRange(integral=False, float32_equal=small, float32_shortest=small, float16_exact=small, empty=False)
+
+
+def _float32_values(vr: ValueRange) -> str:
+    """How the stored float32 features read back as the CSV's values (the FLOAT32_VALUES attribute)."""
+    return ", ".join(name for name, holds_ in ((FLOAT32_EQUAL, vr.float32_equal), (FLOAT32_SHORTEST, vr.float32_shortest)) if holds_)
 
 
 def _options_record(options: ConvertOptions) -> dict[str, object]:

@@ -16,7 +16,7 @@ from .blocks import BOM, Dialect, Header, TextBlock, iter_blocks, read_header, s
 from .parse import parse_block  # noqa: E402
 from .plan import ParsedBlock, ParsePlan  # noqa: E402
 from .source import Source  # noqa: E402
-from .text import NA_VALUES  # noqa: E402
+from .arrow import NA_VALUES  # noqa: E402
 
 __all__ = [
     "BOM", "MAX_LINE_BYTES", "NA_VALUES", "Dialect", "Header", "ParsePlan", "ParsedBlock", "Source",

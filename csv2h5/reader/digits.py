@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+_DIGITS = b"0123456789"
 _DIGITS_MAX = 3  # fast path: fields of 1..3 digits (values 0..999: pixels, counts, labels)
+
 
 def parse_digits(data: bytes, ncol: int, delimiter: int) -> np.ndarray | None:
     """All-small-integer fast path: a (rows, ncol) uint16 table, or None if the block is not that.
 
     Accepts only lines of exactly ``ncol`` fields of 1..3 ASCII digits, so any
     other input (signs, decimals, empty cells, quotes, ragged lines) falls back
-    to the general parser.
+    to the other paths.
     """
     if not data or data[-1:] != b"\n":
         return None
+    first_line = data[: data.find(b"\n") + 1]
+    if first_line.translate(None, _DIGITS + bytes([delimiter]) + b"\n"):
+        return None  # decimals, text or quotes on the first line already: not worth the full scan
     b = np.frombuffer(data, dtype=np.uint8)
     d = b - np.uint8(48)
     isd = d < 10

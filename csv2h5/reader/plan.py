@@ -39,4 +39,17 @@ class ParsedBlock:
     categories: dict[int, list[str]]  # feature position -> block-local vocabulary
     bad_lines: list[tuple[int, int]]  # (line, fields found)
     int_columns_with_empty: list[str]
-    target_lines: np.ndarray | None = None  # physical line of each row, kept only when needed
+    first_row_line: int = 0  # physical line of the first row, for messages about the block's target
+
+
+@dataclasses.dataclass(slots=True)
+class BlockColumns:
+    """What a parse path makes of a block, before the checks every path shares."""
+
+    features: np.ndarray  # (rows, F) int64 or float64 (NaN: empty); categorical columns hold block-local codes
+    target: np.ndarray | None  # numeric, or object (str) for text labels
+    categories: dict[int, list[str]]  # feature position -> block-local vocabulary
+    int_columns_with_empty: list[str]  # whole-number columns that are float only because of empty cells
+    bad_lines: list[tuple[int, int]]  # (line, fields found) of the records skipped
+    lines: np.ndarray | None  # physical line of each row, where the path had to find them
+    first_row_line: int

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import io
 import lzma
 import os
 import select
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,6 +84,7 @@ class Source:
         regular = stat.S_ISREG(status.st_mode)  # not a pipe, e.g. <(zcat data.csv.gz)
         self.size = status.st_size if regular else 0
         self.position = 0  # decompressed bytes returned by read() so far
+        self._overflow = b""  # transcoded bytes read but not yet returned
         self._stream: BinaryIO = self._open_stream()
         try:
             codec = codecs.lookup(encoding).name
@@ -123,13 +126,32 @@ class Source:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` decompressed UTF-8 bytes; b"" at the end."""
-        try:
+        with self._reading():
             if self._text is not None:
                 data = self._text.read(size).encode("utf-8")
             else:
                 data = self._stream.read(size)
-            self.position += len(data)
-            return data
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill up to ``len(buffer)`` decompressed UTF-8 bytes into ``buffer``; 0 at the end."""
+        with self._reading():
+            if self._text is None:
+                count = self._stream.readinto(buffer) or 0
+            else:  # transcoded text: a character may take up to 4 bytes, so keep what does not fit
+                data = self._overflow or self._text.read(max(1, len(buffer) // 4)).encode("utf-8")
+                count = min(len(data), len(buffer))
+                buffer[:count] = data[:count]
+                self._overflow = data[count:]
+        self.position += count
+        return count
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Turn a damaged stream's many exception types into one InputError."""
+        try:
+            yield
         except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zlib_error()) as exc:
             raise InputError(
                 f"{self.name}: the {self.compression or 'file'} data is damaged or truncated ({exc});"

@@ -1,69 +1,38 @@
-"""The general parse path: pyarrow reads the used columns as text, then each becomes numbers.
+"""The text path: pyarrow reads the used columns as strings, then each becomes numbers.
 
-It handles everything the fast paths do not (quotes, text, empty cells, ragged
-lines) and finds the exact cell for every error message.
+It is the fallback for every block the typed path rejects (text, hex-looking
+cells, unusual whitespace, ragged lines, integers beyond 2**53), and it finds the
+exact line and cell for every error message. The helpers for string columns
+(categories, targets) serve the typed path too.
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-from ..errors import BadLineError, BadValueError, InputError, excerpt
-from .blocks import BOM, TextBlock
+from ..errors import BadValueError, excerpt
+from ..schema import FLOAT64_MAX_EXACT_INT
+from .arrow import arrow_failure, read_table
+from .blocks import TextBlock
 from .lines import bad_line_error, record_lines
-from .plan import ParsePlan
-
-# pandas' default spellings of a missing value, so both read the same cells as NaN.
-NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+from .plan import BlockColumns, ParsePlan
 
 
+class NotANumber(Exception):
+    """A cell of a string column that is not a number: its row and text."""
 
-def _arrow_failure(block: TextBlock, data: bytes, exc: Exception) -> Exception:
-    """Say where pyarrow's complaint is: the first byte that is not UTF-8, if that is it."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        line = block.first_line + data.count(b"\n", 0, bad.start)
-        shown = excerpt(data[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace"))
-        return InputError(f"{block.source}:{line}: not valid UTF-8 text (near {shown!r}); "
-                          "pass the file's --encoding (e.g. latin-1, cp1252)")
-    return BadLineError(f"{block.source}:{block.first_line}: this block cannot be parsed ({str(exc)[:200]}); "
-                        "check --delimiter and quoting near this line")
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
 
 
-def _arrow_table(data: bytes, plan: ParsePlan, used: list[int]):
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def to_numbers(column) -> tuple[np.ndarray, bool]:
+    """Convert a pyarrow string column to int64 or float64: (values, had empty cells).
 
-    names = list(plan.names)
-    if data.startswith(BOM):
-        # pyarrow drops a byte-order mark only at the very start of what it reads; a block is
-        # not the file's start, so keep the mark as the data it is (as anywhere else in a block).
-        data = b"\n" + data
-    return pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(1 << 20, len(data) + 1)),
-        parse_options=pacsv.ParseOptions(
-            delimiter=plan.dialect.delimiter,
-            quote_char=plan.dialect.quotechar,
-            newlines_in_values=plan.dialect.quotechar.encode() in data,
-            invalid_row_handler=lambda row: "skip",  # counted and reported by _record_lines
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={names[i]: pa.string() for i in used},
-            include_columns=[names[i] for i in used],
-            null_values=list(NA_VALUES),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
-
-
-def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) -> tuple[np.ndarray, bool]:
-    """Convert a pyarrow string column to int64 or float64; (values, had empty cells)."""
+    Raises:
+        NotANumber: for the first cell that is neither empty nor a decimal number.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -73,7 +42,9 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
     # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
     # a hex-looking cell is usually an identifier, not a quantity.
     hex_like = pc.match_substring_regex(column, r"^[+-]?0[xX]") if len(column) else None
-    for target_type in (pa.int64(), pa.float64()):
+    # A failed cast costs ten times a successful one: try int64 only where every cell looks like one.
+    int_like = not len(column) or pc.all(pc.match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
+    for target_type in (pa.int64(), pa.float64()) if int_like else (pa.float64(),):
         if hex_like is not None and pc.any(hex_like).as_py():
             break
         try:
@@ -96,13 +67,34 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
             break
     else:  # pragma: no cover - pyarrow rejected a cell Python accepts (e.g. "1_0")
         row, cell = 0, column[0].as_py()
-    raise BadValueError(
-        f"{source}:{int(lines[row])}: column {name!r} has {excerpt(cell)!r}, which is not a number; {hint}"
-    )
+    raise NotANumber(row, cell)
 
 
-def parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.ndarray, np.ndarray | None, dict[int, list[str]], list[str], list[tuple[int, int]], np.ndarray]:
+def category_codes(column) -> tuple[np.ndarray, list[str]]:
+    """Block-local codes (float64, NaN for empty cells) and vocabulary of a string column."""
     import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls become NaN
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
+
+
+def target_values(column) -> np.ndarray:
+    """A target column as numbers (int64 or float64) when every cell is one, else as text (object)."""
+    try:
+        return to_numbers(column)[0]
+    except NotANumber:
+        return np.asarray(column.to_pylist(), dtype=object)
+
+
+def whole_numbers_with_empty(values: np.ndarray) -> bool:
+    """Whether a float column holds only whole numbers and NaN: integers that empty cells made float."""
+    return bool(np.all(np.isnan(values) | (values == np.rint(values))))
+
+
+def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
+    """Parse a block through string columns, raising the project's error for the first bad cell or line."""
+    import pyarrow as pa
 
     ncol = len(plan.names)
     lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
@@ -113,9 +105,10 @@ def parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.nd
         lines = np.delete(lines, bad_pos)
     used = sorted(set(plan.features) | set(plan.target))
     try:
-        table = _arrow_table(data, plan, used)
+        table = read_table(data, plan, {i: pa.string() for i in used},
+                           on_invalid_row=lambda row: "skip")  # counted and reported by record_lines
     except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
-        raise _arrow_failure(block, data, exc) from None
+        raise arrow_failure(block, data, exc) from None
     rows = table.num_rows
     if rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
         raise RuntimeError(f"{block.source}:{block.first_line}: parsed {rows} rows but counted {lines.size} records")
@@ -127,25 +120,24 @@ def parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.nd
         name = plan.names[col]
         column = table.column(name)
         if col in plan.categorical:
-            encoded = pc.dictionary_encode(column).combine_chunks()
-            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.float64)
-            categories[j] = [str(v) for v in encoded.dictionary.to_pylist()]
-            features[:, j] = codes  # nulls become NaN through to_numpy
+            features[:, j], categories[j] = category_codes(column)
             continue
-        values, had_empty = _numbers(
-            column, name=name, lines=lines, source=block.source,
-            hint=f"pass --categorical {name} to store text as codes, or --drop {name}",
-        )
-        if had_empty and values.dtype.kind == "f" and plan.fill is None:
-            if np.all(np.isnan(values) | (values == np.rint(values))):
-                widened.append(name)
+        try:
+            values, had_empty = to_numbers(column)
+        except NotANumber as bad_cell:
+            raise BadValueError(
+                f"{block.source}:{int(lines[bad_cell.row])}: column {name!r} has {excerpt(bad_cell.cell)!r},"
+                f" which is not a number; pass --categorical {name} to store text as codes, or --drop {name}"
+            ) from None
+        if had_empty and values.dtype.kind == "f" and plan.fill is None and whole_numbers_with_empty(values):
+            widened.append(name)
         if values.dtype.kind == "i":
             int_parts[j] = values
         features[:, j] = values
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
         features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
     elif int_parts:
-        big = [plan.names[plan.features[j]] for j, v in int_parts.items() if v.size and np.abs(v).max() > 2**53]
+        big = [plan.names[plan.features[j]] for j, v in int_parts.items() if v.size and np.abs(v).max() > FLOAT64_MAX_EXACT_INT]
         if big:
             raise BadValueError(
                 f"{block.source}:{block.first_line}: column {big[0]!r} has integers beyond 2**53 while other"
@@ -163,10 +155,7 @@ def parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.nd
                     f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
                     " drop or fill the rows with no target"
                 )
-            try:
-                values, _ = _numbers(column, name=name, lines=lines, source=block.source, hint="")
-            except BadValueError:
-                values = np.asarray(column.to_pylist(), dtype=object)
-            parts.append(values)
+            parts.append(target_values(column))
         target = parts[0] if len(parts) == 1 else np.column_stack(parts)
-    return features, target, categories, widened, bad, lines
+    first_row_line = int(lines[0]) if lines.size else block.first_line
+    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line)
