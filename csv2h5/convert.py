@@ -10,6 +10,7 @@ import collections
 import contextlib
 import dataclasses
 import errno
+import importlib
 import json
 import multiprocessing
 import os
@@ -178,6 +179,7 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         return
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
+        importlib.import_module("pyarrow.csv")  # imported once here, not again in every forked worker
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
@@ -505,6 +507,8 @@ class _Conversion:
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs("features", {FLOAT32_VALUES: _float32_values(self.value_range)})
+        elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
+            del writer.features.attrs[FLOAT32_VALUES]
         total_rows = self.existing_rows + self.rows
         previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
         sources = previous_sources + [

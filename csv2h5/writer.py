@@ -86,6 +86,7 @@ class H5Writer:
         self._encode_ahead = max(1, encode_ahead)
         self._encoding: collections.deque[tuple[h5py.Dataset, int, Future]] = collections.deque()
         self._direct = False  # whole chunks are encoded through ``submit``
+        self._features: h5py.Dataset | None = None
         self.meta_block_size = _meta_block_size(expected_bytes)
         # The writer never re-reads chunks it wrote, so h5py's chunk cache only costs copies.
         self.file = h5py.File(self.path, mode, libver=LIBVER, rdcc_nbytes=0, meta_block_size=self.meta_block_size)
@@ -99,7 +100,9 @@ class H5Writer:
 
     @property
     def features(self) -> h5py.Dataset:
-        return self.file["features"]
+        if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
+            self._features = self.file["features"]
+        return self._features
 
     def create_features(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
                         compression: tuple[str | None, object]) -> None:
@@ -196,6 +199,7 @@ class H5Writer:
         """
         self._write_encoded()
         old = self.features
+        old_rows = old.shape[0]
         new = self._make_features("features_widening", old.shape[1], np.dtype(dtype))
         step = max(1, _COPY_ROWS // new.chunks[0]) * new.chunks[0]  # whole chunks: they can be encoded elsewhere
         for start in range(0, old.shape[0], step):
@@ -205,8 +209,11 @@ class H5Writer:
             new.attrs[key] = value
         del self.file["features"]
         self.file.move("features_widening", "features")
+        self._features = None
         self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
-        self.widened = True
+        # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole
+        # copy of the file); none to reclaim when the first block already needed the wider dtype.
+        self.widened = self.widened or old_rows > 0
 
     # -- the rest ---------------------------------------------------------------------------
 
