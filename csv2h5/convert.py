@@ -179,7 +179,8 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         return
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
-        importlib.import_module("pyarrow.csv")  # imported once here, not again in every forked worker
+        for module in ("pyarrow.csv", "pyarrow.compute"):  # imported once here, not in every forked worker
+            importlib.import_module(module)
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
