@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
-from .arrow import arrow_failure, read_table
+from .arrow import arrow_failure, read_table, to_numpy
 from .blocks import TextBlock
 from .lines import bad_line_error, record_lines
 from .plan import BlockColumns, ParsePlan
@@ -51,13 +51,8 @@ def to_numbers(column) -> tuple[np.ndarray, bool]:
             converted = pc.cast(column, target_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        if target_type == pa.int64():
-            values = pc.fill_null(converted, 0).to_numpy()
-            if has_null:
-                values = values.astype(np.float64)
-                values[nulls.to_numpy(zero_copy_only=False)] = np.nan
-            return values, has_null
-        return converted.to_numpy(zero_copy_only=False).astype(np.float64, copy=False), has_null
+        # int64 with empty cells comes back as float64 with NaN; float64 as is
+        return to_numpy(converted), has_null
     for row, cell in enumerate(column.to_pylist()):
         if cell is None:
             continue
@@ -75,7 +70,7 @@ def category_codes(column) -> tuple[np.ndarray, list[str]]:
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(column).combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls become NaN
+    codes = to_numpy(encoded.indices).astype(np.float64)  # nulls become NaN
     return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 

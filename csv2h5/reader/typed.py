@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schema import FLOAT64_MAX_EXACT_INT
-from .arrow import read_table
+from .arrow import read_table, to_numpy
 from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
 from .text import category_codes, target_values, whole_numbers_with_empty
@@ -75,7 +75,7 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
             features[:, j], categories[j] = category_codes(column)
             continue
         numeric.append(j)
-        features[:, j] = column.to_numpy()  # empty cells (nulls) become NaN
+        features[:, j] = to_numpy(column)  # empty cells (nulls) become NaN
         if column.null_count and plan.fill is None and whole_numbers_with_empty(features[:, j]):
             widened.append(plan.names[col])
     if _beyond_exact_integers(features if not categories else features[:, numeric]):
