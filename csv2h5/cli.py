@@ -56,6 +56,10 @@ def version_callback(program: str) -> Callable[[bool], None]:
     return show
 
 
+def _note(line: str) -> None:
+    typer.echo(f"note: {line}", err=True)
+
+
 def terminate(signum: int, frame: object) -> None:
     """SIGTERM handler: stop as Ctrl-C does, through the same clean-up."""
     raise KeyboardInterrupt  # same clean-up path as Ctrl-C
@@ -97,7 +101,7 @@ def convert(
             on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
         )
         with _progress(quiet) as on_progress:
-            report = run_convert(inputs, output, options=options, on_progress=on_progress)
+            report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -176,7 +180,7 @@ def merge(
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        report = run_merge(parts, output, overwrite=overwrite)
+        report = run_merge(parts, output, overwrite=overwrite, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:

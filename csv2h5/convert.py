@@ -27,6 +27,7 @@ from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
+from .scratch import sweep_stale, temporary_path
 from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
 from .stats import ColumnStats
 from .target import TargetCollector
@@ -95,11 +96,6 @@ class ConversionReport:
             more = f" and {len(self.empty_cell_columns) - 10} more" if len(self.empty_cell_columns) > 10 else ""
             lines.append(f"integer columns stored as float because of empty cells (NaN): {shown}{more}; --fill VALUE keeps them integer")
         return "\n".join(lines)
-
-
-def temporary_path(output: Path) -> Path:
-    """The name a conversion writes to before renaming to ``output``."""
-    return output.with_name(f".{output.name}.{os.getpid()}.tmp")
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -211,7 +207,7 @@ class _Conversion:
         self.options = options
         self.on_progress = on_progress
         self.tmp = temporary_path(output)
-        self.scratch = output.with_name(f".{output.name}.{os.getpid()}.target.tmp")
+        self.scratch = temporary_path(output, "target.tmp")
         self.writer: H5Writer | None = None
         self.targets: TargetCollector | None = None
         self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
@@ -481,7 +477,7 @@ class _Conversion:
             self.writer.close()
         if self.targets is not None:
             self.targets.close()
-        for path in (self.tmp, self.scratch, self.tmp.with_name(self.tmp.name + ".repack")):
+        for path in (self.tmp, self.scratch, temporary_path(self.output, "tmp.repack")):
             try:
                 path.unlink(missing_ok=True)
             except OSError:  # pragma: no cover - nothing more we can do
@@ -516,7 +512,8 @@ def _header_difference(first: object, a: list[str], second: object, b: list[str]
 
 def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], output: str | os.PathLike[str], *,
             options: ConvertOptions | None = None,
-            on_progress: Callable[[Progress], None] | None = None) -> ConversionReport:
+            on_progress: Callable[[Progress], None] | None = None,
+            on_notice: Callable[[str], None] | None = None) -> ConversionReport:
     """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
 
     Args:
@@ -524,6 +521,8 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
         output: the HDF5 file to write; written under a temporary name and renamed at the end.
         options: how to read and store the data.
         on_progress: called after each block with the bytes consumed so far.
+        on_notice: called with a line for people about something done on the way, such as
+            removing the temporary files a killed conversion to the same output left.
 
     Returns:
         A ConversionReport.
@@ -537,4 +536,7 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
     paths = [Path(s) for s in sources]
     out = Path(output)
     _check_paths(paths, out, options)
+    swept = sweep_stale(out)
+    if swept and on_notice is not None:
+        on_notice(swept.describe())
     return _Conversion(paths, out, options, on_progress).run()

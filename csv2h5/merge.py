@@ -22,7 +22,7 @@ from . import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
 from .info import attr_value, open_csv2h5
 from .stats import merge_stored
-from .convert import temporary_path
+from .scratch import sweep_stale, temporary_path
 from .writer import H5Writer
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
@@ -82,7 +82,8 @@ def _class_order(parts: list[_Part]) -> list[object]:
 
 
 def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *, overwrite: bool = False,
-          on_progress: Callable[[int, int], None] | None = None) -> MergeReport:
+          on_progress: Callable[[int, int], None] | None = None,
+          on_notice: Callable[[str], None] | None = None) -> MergeReport:
     """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
     started = time.perf_counter()
     paths = [Path(p) for p in parts]
@@ -99,6 +100,9 @@ def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
     _check_schema(infos)
     classes = _class_order(infos) if infos[0].task == "classification" else []
     total = sum(p.rows for p in infos)
+    swept = sweep_stale(out)
+    if swept and on_notice is not None:
+        on_notice(swept.describe())
     tmp = temporary_path(out)
     writer = H5Writer(tmp, expected_bytes=sum(p.path.stat().st_size for p in infos))
     try:

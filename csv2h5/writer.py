@@ -20,7 +20,9 @@ FORMAT_VERSION = 1
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
-LIBVER = ("earliest", "v110")
+# HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
+# a 100,000-column file) in dense storage; the 1.6 format refuses them. Readers need HDF5 >= 1.8 (2008).
+LIBVER = ("v108", "v110")
 
 
 def _meta_block_size(expected_bytes: int | None) -> int:
@@ -212,7 +214,7 @@ def widen_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _repack(path: Path, meta_block_size: int) -> None:
     """Copy every object into a fresh file, dropping the space freed by widening."""
-    fresh = path.with_name(path.name + ".repack")
+    fresh = path.with_name(path.name + ".repack")  # the scratch name scratch.sweep_stale knows
     try:
         with h5py.File(path, "r") as src, h5py.File(fresh, "w", libver=LIBVER, meta_block_size=meta_block_size) as dst:
             for key, value in src.attrs.items():
