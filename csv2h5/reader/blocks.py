@@ -1,0 +1,248 @@
+"""Reading the header, and cutting the data into blocks of whole lines outside quotes.
+
+Blocks can then be parsed independently, in parallel, and give the same result
+whatever the block size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import os
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import BadLineError, InputError, OptionError, SchemaError
+from .source import Source
+
+BOM = b"\xef\xbb\xbf"
+
+
+def max_line_bytes() -> int:
+    """The longest line (or quoted cell) accepted: ``csv2h5.reader.MAX_LINE_BYTES``.
+
+    Looked up on the package at each use, so the package's constant is the one knob.
+    """
+    from . import MAX_LINE_BYTES
+
+    return MAX_LINE_BYTES
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dialect:
+    """How the text is delimited."""
+
+    delimiter: str = ","
+    quotechar: str = '"'
+    comment: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Header:
+    """What precedes the data: the column names and how many lines they took."""
+
+    names: list[str]
+    lines: int  # physical lines consumed (skipped rows + header)
+    rest: bytes  # bytes read past the header, the start of the data
+    dialect: Dialect
+
+
+def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool) -> tuple[list[str], int, int] | None:
+    """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete."""
+    pos = 0
+    lines = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            if not at_eof:
+                return None
+            end = len(data)
+        chunk = data[: end + 1]
+        lines_here = lines + 1
+        text = chunk.decode("utf-8", errors="replace")
+        if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
+            with long_fields():
+                rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
+            fields = rows[0] if rows else []
+            return fields, min(end + 1, len(data)), lines_here
+        pos = end + 1
+        lines = lines_here
+
+
+def sniff_delimiter(sample: bytes, name: str) -> str:
+    """Guess the delimiter from the first lines (``--delimiter auto``)."""
+    text = sample[:65536].decode("utf-8", errors="replace")
+    text = text[: text.rfind("\n") + 1] or text
+    try:
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
+    except csv.Error:
+        raise OptionError(
+            f"{name}: could not guess the delimiter from the first lines; pass --delimiter ',' (or ';', tab, '|')"
+        ) from None
+
+
+def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[str, ...],
+                skip_rows: int, block_bytes: int) -> Header:
+    """Read past skipped lines and the header; return the names and the leftover bytes."""
+    data = b""
+    at_eof = False
+    lines = 0
+
+    def more() -> None:
+        nonlocal data, at_eof
+        chunk = source.read(max(block_bytes, 1 << 16))
+        if not chunk:
+            at_eof = True
+        data += chunk
+
+    more()
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    for _ in range(skip_rows):
+        while b"\n" not in data and not at_eof:
+            more()
+        cut = data.find(b"\n")
+        if cut < 0:
+            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({lines + 1} lines)")
+        data = data[cut + 1:]
+        lines += 1
+    if dialect.delimiter == "auto":
+        while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
+            more()
+        sample = strip_comments(data, dialect.comment) if dialect.comment else data
+        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name))
+    # Skip blank and comment lines before the header, as pandas does.
+    while True:
+        while b"\n" not in data and not at_eof:
+            more()
+        stripped = data.lstrip(b"\r\n")
+        skipped = data[: len(data) - len(stripped)].count(b"\n")
+        data, lines = stripped, lines + skipped
+        if dialect.comment and data.startswith(dialect.comment.encode()):
+            cut = data.find(b"\n")
+            data, lines = (data[cut + 1:], lines + 1) if cut >= 0 else (b"", lines + 1)
+            continue
+        if not data and not at_eof:
+            more()
+            continue
+        break
+    if not data:
+        what = "no header line" if header else "no data"
+        raise SchemaError(f"{source.name} is empty ({what}); check the file, or --skip-rows")
+    while True:
+        record = _split_first_record(data, dialect, at_eof)
+        if record is not None:
+            break
+        if len(data) > max_line_bytes():
+            raise BadLineError(f"{source.name}:{lines + 1}: the first record is over {max_line_bytes() >> 20} MiB; check --delimiter and quoting")
+        more()
+    fields, used, used_lines = record
+    fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
+    if header:
+        columns = [f if f != "" else f"Unnamed: {i}" for i, f in enumerate(fields)]
+        return Header(columns, lines + used_lines, data[used:], dialect)
+    if names:
+        if len(names) != len(fields):
+            raise SchemaError(
+                f"{source.name}:{lines + 1}: --names gives {len(names)} names but the first line has {len(fields)} fields"
+            )
+        return Header(list(names), lines, data, dialect)
+    return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextBlock:
+    """A run of whole CSV lines, cut outside quotes: bytes, or where to find them in a plain file."""
+
+    source: str
+    index: int  # position of this block in the conversion, for ordering
+    first_line: int  # 1-based physical line number of the block's first line
+    data: bytes | None  # None: read ``length`` bytes at ``offset`` of ``source``
+    offset: int = 0
+    length: int = 0
+
+    def text(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        fd = os.open(self.source, os.O_RDONLY)
+        try:
+            data = os.pread(fd, self.length, self.offset)
+        finally:
+            os.close(fd)
+        if len(data) != self.length:
+            raise InputError(f"{self.source} changed while being converted (it is shorter now); convert it again")
+        return data
+
+
+def _last_cut(data: bytes, quotechar: bytes, end: int | None = None) -> int:
+    """Index just past the last line end in ``data[:end]`` that is outside quotes, or -1."""
+    end = len(data) if end is None else min(end, len(data))
+    if data.find(quotechar, 0, end) < 0:
+        return data.rfind(b"\n", 0, end) + 1 or -1
+    b = np.frombuffer(data, dtype=np.uint8, count=end)
+    inside = np.cumsum(b == quotechar[0]) & 1  # blocks always start outside quotes
+    ends = np.flatnonzero((b == 10) & (inside == 0))
+    return int(ends[-1]) + 1 if ends.size else -1
+
+
+def _count_lines(data: bytes | memoryview) -> int:
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
+
+
+def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0) -> Iterator[TextBlock]:
+    """Yield the data of ``source`` after its header as TextBlocks of about ``block_bytes``."""
+    quote = header.dialect.quotechar.encode()
+    pending = header.rest
+    line = header.lines + 1
+    index = start_index
+    at_eof = False
+    while True:
+        if len(pending) < block_bytes and not at_eof:
+            chunk = source.read(block_bytes)
+            at_eof = not chunk
+            pending = pending + chunk if pending else chunk
+        cut = _last_cut(pending, quote, block_bytes) if len(pending) > block_bytes else -1
+        if cut < 0:
+            cut = len(pending) if at_eof else _last_cut(pending, quote)
+        while cut < 0:  # one line longer than a block: read on until it ends
+            if len(pending) > max_line_bytes():
+                raise BadLineError(
+                    f"{source.name}:{line}: a line (or quoted field) runs over {max_line_bytes() >> 20} MiB;"
+                    " check --delimiter and for an unclosed quote"
+                )
+            chunk = source.read(block_bytes)
+            at_eof = not chunk
+            pending += chunk
+            cut = len(pending) if at_eof else _last_cut(pending, quote)
+        if cut == 0:
+            return
+        view = memoryview(pending)[:cut]
+        if source.plain:
+            offset = source.position - len(pending)
+            yield TextBlock(source.name, index, line, None, offset, cut)
+        else:
+            yield TextBlock(source.name, index, line, bytes(view))
+        line += _count_lines(view)
+        view.release()
+        pending = pending[cut:]
+        index += 1
+        if at_eof and not pending:
+            return
+
+
+def strip_comments(data: bytes, comment: str) -> bytes:
+    return re.sub(re.escape(comment.encode()) + rb"[^\n]*", b"", data)
+
+
+@contextlib.contextmanager
+def long_fields() -> Iterator[None]:
+    """Let Python's csv module read cells as long as a line may be (its default stops at 128 KiB)."""
+    previous = csv.field_size_limit(max_line_bytes())
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
