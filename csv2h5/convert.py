@@ -28,7 +28,7 @@ from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
 from .scratch import sweep_stale, temporary_path
-from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
+from .schema import ColumnRoles, ValueRange, check_sample_shape, check_storable_text, holds, resolve_columns, smallest_dtype, value_range
 from .stats import ColumnStats
 from .target import TargetCollector
 from .writer import H5Writer
@@ -456,6 +456,7 @@ class _Conversion:
             del writer.file["stats/class_counts"]
         for j, vocab in self.categories.items():
             name = roles.feature_names[j]
+            check_storable_text(list(vocab), column=name)
             writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
         self.final_dtype = writer.dtype
         total_rows = self.existing_rows + self.rows

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import BadValueError, SchemaError, excerpt
 from .options import MAX_AUTO_CLASSES
-from .schema import FLOAT64_MAX_EXACT_INT, class_code_dtype
+from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
 
 _ROWS_PER_PASS = 1 << 20  # rows re-read from the scratch file at once
 
@@ -128,6 +128,7 @@ class TargetCollector:
                 remap[code] = position[label]
             self._need_two_classes(labels)
             classes: list[object] = [str(x) for x in labels]
+            check_storable_text(classes, column=self.names[0])
             convert = lambda block: remap[block]  # noqa: E731
             raw_dtype = np.int64
         else:
