@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
-from .info import CATEGORY_COUNTS, read_categories
+from .info import read_categories
 from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
@@ -497,11 +497,10 @@ class _Conversion:
             del writer.file["stats/class_counts"]
         for j, vocab in self.categories.items():
             name = roles.feature_names[j]
-            writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
             counts = np.zeros(len(vocab))
             seen = self.category_counts.get(j, counts)
             counts[: seen.size] = seen
-            writer.write_array(f"{CATEGORY_COUNTS}/{name}", counts)
+            writer.write_categories(name, list(vocab), counts)
         self.final_dtype = writer.dtype
         total_rows = self.existing_rows + self.rows
         previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from .errors import InputError, NotCsv2H5FileError
-from .writer import FORMAT_VERSION
+from .writer import CATEGORY_COUNTS, FORMAT_VERSION
 
 
 def attr_value(value: object) -> object:
@@ -49,7 +49,6 @@ def open_csv2h5(path: str | Path) -> h5py.File:
     return f
 
 
-CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
 _COUNT_ROWS = 1 << 16  # rows read at once when counting the codes of an older file
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
-from .info import CATEGORY_COUNTS, attr_value, open_csv2h5, read_vocabularies
+from .info import attr_value, open_csv2h5, read_vocabularies
 from .stats import merge_stored
 from .convert import temporary_path
 from .schema import class_code_dtype
@@ -181,7 +181,6 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         writer.write_array("stats/class_counts", np.bincount(np.concatenate(targets).astype(np.int64),
                                                              minlength=len(classes)).astype(np.float64))
     for name, values in vocabularies.items():
-        writer.write_array(f"categories/{name}", np.array(values, dtype=object), attrs={})
-        writer.write_array(f"{CATEGORY_COUNTS}/{name}", counts[name])
+        writer.write_categories(name, values, counts[name])
     writer.finish(created_by=f"csv2h5 {__version__}", rows=total, sources=sources,
                   extra={"merged_from": json.dumps([str(p.path) for p in infos])})

@@ -225,3 +225,23 @@ def test_like_takes_the_dtype_and_the_kind_of_labels(tmp_path):
     with pytest.raises(HeaderMismatchError, match="old.h5 stores as a feature"):
         (tmp_path / "other.csv").write_text("a,c,label\n1,2,x\n")
         convert([tmp_path / "other.csv"], tmp_path / "o.h5", options=like)
+
+
+def test_a_part_whose_text_column_is_blank_in_every_row(tmp_path):
+    from csv2h5.trainer.storage import open_info
+
+    (tmp_path / "blank.csv").write_text("a,sex,label\n1,,x\n2,,y\n")
+    (tmp_path / "full.csv").write_text("a,sex,label\n3,m,x\n4,f,y\n")
+    options = ConvertOptions(target=("label",), categorical=("sex",))
+    for name in ("blank", "full"):
+        convert([tmp_path / f"{name}.csv"], tmp_path / f"{name}.h5", options=options)
+    assert _read(tmp_path / "blank.h5")["categories"]["sex"] == []
+    merge_result = runner.invoke(app, ["merge", str(tmp_path / "blank.h5"), str(tmp_path / "full.h5"),
+                                       "-o", str(tmp_path / "m.h5")])
+    assert merge_result.exit_code == 0, merge_result.stderr
+    merged = _read(tmp_path / "m.h5")
+    assert merged["categories"]["sex"] == ["m", "f"] and merged["counts"]["sex"].tolist() == [1, 1]
+    np.testing.assert_array_equal(merged["x"], [[1, np.nan], [2, np.nan], [3, 0], [4, 1]])
+    united = open_info([str(tmp_path / "blank.h5"), str(tmp_path / "full.h5")])
+    for name in ("mean", "std", "min", "max", "nan_count"):
+        np.testing.assert_array_equal(united.stats[name], merged["stats"][name], err_msg=name)
