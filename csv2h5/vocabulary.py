@@ -103,7 +103,7 @@ def code_dtype(dtype: np.dtype, size: int) -> np.dtype:
             return dtype
         return next(np.dtype(name) for name in ("uint16", "int16", "uint32", "int32", "int64")
                     if np.can_cast(dtype, name) and top <= np.iinfo(name).max)
-    if dtype.kind == "f" and top > 2 ** np.finfo(dtype).nmant:  # e.g. float16 holds integers to 2048
+    if dtype.kind == "f" and top > 2 ** (np.finfo(dtype).nmant + 1):  # float16 holds the integers to 2048
         return np.promote_types(dtype, np.float32 if top <= 2**24 else np.float64)
     return dtype
 

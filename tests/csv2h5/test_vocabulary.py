@@ -46,7 +46,8 @@ def test_remap_keeps_missing_cells_and_widens_for_many_codes():
     np.testing.assert_array_equal(out, [[0.5, 3.0], [1.5, np.nan], [2.5, 0.0]])
     assert code_dtype(np.dtype("uint8"), 256) == np.uint8 and code_dtype(np.dtype("uint8"), 257) == np.uint16
     assert code_dtype(np.dtype("int8"), 300) == np.int16 and code_dtype(np.dtype("float16"), 5000) == np.float32
-    assert code_dtype(np.dtype("float32"), 2**24 + 2) == np.float64
+    assert code_dtype(np.dtype("float16"), 2049) == np.float16 and code_dtype(np.dtype("float16"), 2050) == np.float32
+    assert code_dtype(np.dtype("float32"), 2**24 + 1) == np.float32 and code_dtype(np.dtype("float32"), 2**24 + 2) == np.float64
     wide = remap_columns(np.array([[0, 1]], dtype=np.uint8), {1: np.array([0, 300])}, np.dtype(np.uint16))
     assert wide.dtype == np.uint16 and wide.tolist() == [[0, 300]]
     assert united_counts([(np.array([2.0, 3.0]), np.array([1, 0])), (np.array([4.0]), np.array([1]))], 3).tolist() == [3, 6, 0]
