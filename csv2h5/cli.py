@@ -98,6 +98,7 @@ def convert(
     on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
+    like: Annotated[Optional[Path], typer.Option(help="Follow this converted file: its column roles, dtype, task, classes and vocabularies (known values keep their codes).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
@@ -108,7 +109,7 @@ def convert(
             header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
-            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
+            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append, like=like,
         )
         with _progress(quiet) as on_progress:
             report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
@@ -123,6 +124,8 @@ def convert(
     if options.on_bad_lines == "warn" and report.bad_lines:
         shown = ", ".join(map(str, report.bad_line_numbers[:10]))
         typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not quiet:
         typer.echo(report.summary())
 

@@ -17,6 +17,7 @@ import numpy as np
 from .schema import chunk_rows_for
 
 FORMAT_VERSION = 1
+CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
@@ -142,6 +143,12 @@ class H5Writer:
         ds = self.file.create_dataset(name, data=values, **kwargs)
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
+
+    def write_categories(self, column: str, values: Sequence[str], counts: np.ndarray) -> None:
+        """Write a categorical column's vocabulary (index = code) and its rows per code."""
+        # An explicit string type: an empty vocabulary (a column blank in every row) has no values to guess from.
+        self.write_array(f"categories/{column}", np.array([str(v) for v in values], dtype=h5py.string_dtype()))
+        self.write_array(f"{CATEGORY_COUNTS}/{column}", np.asarray(counts, dtype=np.float64))
 
     def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object]) -> h5py.Dataset:
         """Create a resizable ``/target`` to be filled by :meth:`append_target`."""
