@@ -24,9 +24,19 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown as escapes.
+
+    Messages quote what was found in the data (a column name, a cell), which may hold
+    a carriage return or a newline; printed raw, they would break the one-line promise.
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text.strip())
+
+
 def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     """Print one line ``error: ...`` and exit (user errors: 2; interruptions: 130)."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -54,6 +64,10 @@ def version_callback(program: str) -> Callable[[bool], None]:
             raise typer.Exit()
 
     return show
+
+
+def _note(line: str) -> None:
+    typer.echo(f"note: {line}", err=True)
 
 
 def terminate(signum: int, frame: object) -> None:
@@ -84,6 +98,7 @@ def convert(
     on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
+    like: Annotated[Optional[Path], typer.Option(help="Follow this converted file: its column roles, dtype, task, classes and vocabularies (known values keep their codes).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
@@ -94,10 +109,10 @@ def convert(
             header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
-            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
+            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append, like=like,
         )
         with _progress(quiet) as on_progress:
-            report = run_convert(inputs, output, options=options, on_progress=on_progress)
+            report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -109,6 +124,8 @@ def convert(
     if options.on_bad_lines == "warn" and report.bad_lines:
         shown = ", ".join(map(str, report.bad_line_numbers[:10]))
         typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not quiet:
         typer.echo(report.summary())
 
@@ -176,7 +193,7 @@ def merge(
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        report = run_merge(parts, output, overwrite=overwrite)
+        report = run_merge(parts, output, overwrite=overwrite, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:

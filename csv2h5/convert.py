@@ -27,11 +27,15 @@ import numpy as np
 
 from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
+from .info import read_categories
+from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
-from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
+from .scratch import sweep_stale, temporary_path
+from .schema import ColumnRoles, ValueRange, check_sample_shape, check_storable_text, holds, resolve_columns, smallest_dtype, value_range
 from .stats import ColumnStats
 from .target import TargetCollector
+from .vocabulary import count_codes, unite
 from .writer import H5Writer, widen_values
 
 MAX_BAD_LINE_NUMBERS = 100  # first bad line numbers kept in the report and the file
@@ -71,6 +75,7 @@ class ConversionReport:
     widened: list[str]  # dtype changes made on the way, e.g. "uint8 -> float32 at row 4096"
     empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
     appended: bool = False
+    warnings: tuple[str, ...] = ()  # one line each: things that converted but deserve a look
 
     @property
     def mb_per_s(self) -> float:
@@ -86,7 +91,8 @@ class ConversionReport:
         target = ""
         if self.task:
             target = f", target {', '.join(self.target_names)} ({self.task}"
-            target += f", {len(self.classes)} classes)" if self.task == "classification" else ")"
+            count = len(self.classes)
+            target += f", {count} class{'es' if count != 1 else ''})" if self.task == "classification" else ")"
         lines = [
             f"{'appended' if self.appended else 'wrote'} {self.rows:,} rows x {cols:,} features ({self.dtype}){target}"
             f" to {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
@@ -103,11 +109,6 @@ class ConversionReport:
             more = f" and {len(self.empty_cell_columns) - 10} more" if len(self.empty_cell_columns) > 10 else ""
             lines.append(f"integer columns stored as float because of empty cells (NaN): {shown}{more}; --fill VALUE keeps them integer")
         return "\n".join(lines)
-
-
-def temporary_path(output: Path) -> Path:
-    """The name a conversion writes to before renaming to ``output``."""
-    return output.with_name(f".{output.name}.{os.getpid()}.tmp")
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -234,7 +235,7 @@ class _Conversion:
         self.options = options
         self.on_progress = on_progress
         self.tmp = temporary_path(output)
-        self.scratch = output.with_name(f".{output.name}.{os.getpid()}.target.tmp")
+        self.scratch = temporary_path(output, "target.tmp")
         self.writer: H5Writer | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
@@ -243,6 +244,9 @@ class _Conversion:
         self.value_range = ValueRange()
         self.stats: ColumnStats | None = None
         self.categories: dict[int, dict[str, int]] = {}
+        self.category_counts: dict[int, np.ndarray] = {}  # rows per code, for reading parts with other vocabularies
+        self.template: Template | None = read_template(options.like) if options.like else None
+        self.warnings: list[str] = []
         self.bad_lines = 0
         self.bad_line_numbers: list[int] = []
         self.widened: list[str] = []
@@ -256,6 +260,10 @@ class _Conversion:
 
     def _roles(self, names: list[str]) -> ColumnRoles:
         o = self.options
+        if self.template is not None:
+            roles, warnings = self.template.roles(names, source=str(self.sources[0]))
+            self.warnings.extend(warnings)
+            return roles
         return resolve_columns(names, target=o.target, features=o.features, drop=o.drop,
                                categorical=o.categorical, header=o.header)
 
@@ -343,7 +351,7 @@ class _Conversion:
             classes=self.summary.classes if self.summary else [],
             input_bytes=self.bytes_done, output_bytes=self.output.stat().st_size, seconds=seconds,
             bad_lines=self.bad_lines, bad_line_numbers=self.bad_line_numbers, widened=self.widened,
-            empty_cell_columns=self.empty_cell_columns, appended=o.append,
+            empty_cell_columns=self.empty_cell_columns, appended=o.append, warnings=tuple(self.warnings),
         )
 
     def _expected_bytes(self) -> int | None:
@@ -358,28 +366,43 @@ class _Conversion:
 
     def _start(self, roles: ColumnRoles) -> None:
         o = self.options
-        check_sample_shape(o.sample_shape, len(roles.features))
+        template = self.template
+        sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
+        check_sample_shape(sample_shape, len(roles.features))
+        floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
+        self.value_range = floor  # --like starts from the template's dtype and widens only if needed
         if o.append:
             shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
             self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes(), **self._encoders())
             self._adopt(roles)
+            self.value_range = self.value_range.merge(floor)
         else:
             self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes(), **self._encoders())
-            start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else np.dtype("uint8")
+            start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
             self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
                                         compression=parse_compression(o.compression))
-            if o.sample_shape:
-                self.writer.set_attrs("features", {"sample_shape": list(o.sample_shape)})
+            if sample_shape:
+                self.writer.set_attrs("features", {"sample_shape": list(sample_shape)})
             self.stats = ColumnStats.empty(len(roles.features))
+        if template is not None:  # after the file appended to: its codes come first
+            for name, values in template.vocabularies.items():
+                vocab = self.categories.setdefault(roles.feature_names.index(name), {})
+                for value in values:
+                    vocab.setdefault(value, len(vocab))
         if roles.target:
-            known = None
+            known, known_from = None, ""
             if o.append and "target" in self.writer.file and "classes" in self.writer.file["target"].attrs:
                 known = [c.decode() if isinstance(c, bytes) else c for c in self.writer.file["target"].attrs["classes"]]
-                known = [c.item() if hasattr(c, "item") else c for c in known]
+                known, known_from = [c.item() if hasattr(c, "item") else c for c in known], str(self.output)
+            if template is not None and template.classes:
+                known, known_from = unite([known or [], template.classes]), known_from or str(template.path)
             task = o.task
+            if template is not None and template.task is not None:
+                task = template.task
             if o.append and "target" in self.writer.file:
                 task = str(self.writer.file["target"].attrs["task"])
-            self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known)
+            self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known,
+                                           known_from=known_from)
 
     def _adopt(self, roles: ColumnRoles) -> None:
         """Check that the appended-to file has this input's schema; load its stats."""
@@ -400,10 +423,10 @@ class _Conversion:
         del info_low, info_high
         # The stored dtype already holds the old rows; it is where widening starts.
         self.value_range = _range_of_dtype(dtype, self.stats, f["features"].attrs.get(FLOAT32_VALUES))
-        for name in f.get("categories", {}):
+        for name, (values, counts) in read_categories(f).items():
             j = roles.feature_names.index(name)
-            values = [v.decode() if isinstance(v, bytes) else str(v) for v in f["categories"][name][()]]
             self.categories[j] = {v: i for i, v in enumerate(values)}
+            self.category_counts[j] = counts
         if "target" in f:
             # Old target rows are re-read from the file and written again with the new ones.
             old = f["target"][()]
@@ -481,10 +504,18 @@ class _Conversion:
             codes = features[:, j]
             valid = ~np.isnan(codes)
             codes[valid] = lookup[codes[valid].astype(np.int64)] if lookup.size else codes[valid]
+            self._count_codes(j, codes, len(vocab))
         vr = parsed.value_range.merge(value_range(features[:, cols]))
         stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))
         stats.replace_columns(cols, ColumnStats.of(features[:, cols]))
         return features, vr, stats
+
+    def _count_codes(self, column: int, codes: np.ndarray, size: int) -> None:
+        counts = count_codes(codes, size)
+        before = self.category_counts.get(column)
+        if before is not None:
+            counts[: before.size] += before
+        self.category_counts[column] = counts
 
     # -- the end --------------------------------------------------------------------------
 
@@ -495,6 +526,8 @@ class _Conversion:
         if self.targets is not None:
             self.summary = self.targets.finish(writer, chunk_rows=writer.features.chunks[0])
             self.targets.close()
+            if self.summary.warning:
+                self.warnings.append(self.summary.warning)
         stored = self.stats.finish()
         for name, values in stored.items():
             writer.write_array(f"stats/{name}", values)
@@ -504,7 +537,11 @@ class _Conversion:
             del writer.file["stats/class_counts"]
         for j, vocab in self.categories.items():
             name = roles.feature_names[j]
-            writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
+            check_storable_text(list(vocab), column=name)
+            counts = np.zeros(len(vocab))
+            seen = self.category_counts.get(j, counts)
+            counts[: seen.size] = seen
+            writer.write_categories(name, list(vocab), counts)
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs("features", {FLOAT32_VALUES: _float32_values(self.value_range)})
@@ -529,7 +566,7 @@ class _Conversion:
             self.writer.close()
         if self.targets is not None:
             self.targets.close()
-        for path in (self.tmp, self.scratch, self.tmp.with_name(self.tmp.name + ".repack")):
+        for path in (self.tmp, self.scratch, temporary_path(self.output, "tmp.repack")):
             try:
                 path.unlink(missing_ok=True)
             except OSError:  # pragma: no cover - nothing more we can do
@@ -575,7 +612,8 @@ def _header_difference(first: object, a: list[str], second: object, b: list[str]
 
 def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], output: str | os.PathLike[str], *,
             options: ConvertOptions | None = None,
-            on_progress: Callable[[Progress], None] | None = None) -> ConversionReport:
+            on_progress: Callable[[Progress], None] | None = None,
+            on_notice: Callable[[str], None] | None = None) -> ConversionReport:
     """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
 
     Args:
@@ -583,6 +621,8 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
         output: the HDF5 file to write; written under a temporary name and renamed at the end.
         options: how to read and store the data.
         on_progress: called after each block with the bytes consumed so far.
+        on_notice: called with a line for people about something done on the way, such as
+            removing the temporary files a killed conversion to the same output left.
 
     Returns:
         A ConversionReport.
@@ -596,4 +636,7 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
     paths = [Path(s) for s in sources]
     out = Path(output)
     _check_paths(paths, out, options)
+    swept = sweep_stale(out)
+    if swept and on_notice is not None:
+        on_notice(swept.describe())
     return _Conversion(paths, out, options, on_progress).run()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import OptionError, SchemaError, column_not_found
+from .errors import BadValueError, OptionError, SchemaError, column_not_found, excerpt
 
 CHUNK_BYTES = 1 << 20  # ~1 MiB chunks: large enough for fast reads, small enough to cache
 
@@ -328,3 +328,12 @@ def class_code_dtype(num_classes: int) -> np.dtype:
         if num_classes - 1 <= np.iinfo(name).max:
             return np.dtype(name)
     return np.dtype("int64")
+
+
+def check_storable_text(values: Sequence[str], *, column: str) -> None:
+    """Raise unless every text value can be an HDF5 string (they end at a NUL byte)."""
+    for value in values:
+        if "\x00" in value:
+            raise BadValueError(
+                f"column {column!r} has {excerpt(value)!r}, which holds a NUL byte that HDF5 text cannot store;"
+                f" is the file binary, or UTF-16 text (pass --encoding utf-16)? Or leave it out: --drop {column}")

@@ -26,10 +26,13 @@ import numpy as np
 from .schema import chunk_rows_for
 
 FORMAT_VERSION = 1
+CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
-LIBVER = ("earliest", "v110")
+# HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
+# a 100,000-column file) in dense storage; the 1.6 format refuses them. Readers need HDF5 >= 1.8 (2008).
+LIBVER = ("v108", "v110")
 _DIRECT_FILTERS = ("gzip", "lzf")  # built into h5py, so every process can encode them
 _ENCODERS: dict[tuple[object, ...], h5py.Dataset] = {}  # per process: one in-memory dataset per chunk layout
 
@@ -232,6 +235,12 @@ class H5Writer:
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
 
+    def write_categories(self, column: str, values: Sequence[str], counts: np.ndarray) -> None:
+        """Write a categorical column's vocabulary (index = code) and its rows per code."""
+        # An explicit string type: an empty vocabulary (a column blank in every row) has no values to guess from.
+        self.write_array(f"categories/{column}", np.array([str(v) for v in values], dtype=h5py.string_dtype()))
+        self.write_array(f"{CATEGORY_COUNTS}/{column}", np.asarray(counts, dtype=np.float64))
+
     def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object]) -> h5py.Dataset:
         """Create a resizable ``/target`` to be filled by :meth:`append_target`."""
         if "target" in self.file:
@@ -306,7 +315,7 @@ def widen_values(values: np.ndarray, dtype: np.dtype, *, exact: bool = False) ->
 
 def _repack(path: Path, meta_block_size: int) -> None:
     """Copy every object into a fresh file, dropping the space freed by widening."""
-    fresh = path.with_name(path.name + ".repack")
+    fresh = path.with_name(path.name + ".repack")  # the scratch name scratch.sweep_stale knows
     try:
         with h5py.File(path, "r") as src, h5py.File(fresh, "w", libver=LIBVER, meta_block_size=meta_block_size) as dst:
             for key, value in src.attrs.items():

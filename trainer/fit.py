@@ -294,7 +294,7 @@ def _sequences(options: FitOptions, info: FileInfo) -> tuple[HDF5Sequence, HDF5S
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
                   workers=options.workers, use_multiprocessing=options.processes)
     train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
-                         batches_per_epoch=options.steps_per_epoch, **common)
+                         batches_per_epoch=options.steps_per_epoch, training=True, **common)
     if options.val_split is not None:
         train, val = train.split(options.val_split, seed=options.seed)
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)

@@ -22,10 +22,11 @@ NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan
 
 
 def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object],
-               on_invalid_row: Callable[[object], str]):
+               on_invalid_row: Callable[[object], str] | None):
     """Parse ``data`` into a pyarrow Table of the columns in ``column_types`` (position -> arrow type).
 
-    Raises pyarrow.ArrowInvalid for a cell that is not of its column's type.
+    Raises pyarrow.ArrowInvalid for a cell that is not of its column's type, and
+    for a line with the wrong number of fields unless ``on_invalid_row`` says "skip".
     """
     import pyarrow.csv as pacsv
 

@@ -51,7 +51,8 @@ class Header:
     dialect: Dialect
 
 
-def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool) -> tuple[list[str], int, int] | None:
+def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "",
+                        first_line: int = 1) -> tuple[list[str], int, int] | None:
     """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete."""
     pos = 0
     lines = 0
@@ -63,14 +64,30 @@ def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool) -> tuple[li
             end = len(data)
         chunk = data[: end + 1]
         lines_here = lines + 1
-        text = chunk.decode("utf-8", errors="replace")
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            shown = chunk[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace")
+            line = first_line + chunk.count(b"\n", 0, bad.start)
+            raise InputError(f"{name}:{line}: not valid UTF-8 text "
+                             f"(near {shown[:40]!r}); pass the file's --encoding (e.g. latin-1, cp1252)") from None
         if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
-            with long_fields():
-                rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
+            try:
+                with long_fields():
+                    rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
+            except csv.Error as exc:
+                raise _first_record_error(name, first_line, str(exc)) from None
             fields = rows[0] if rows else []
             return fields, min(end + 1, len(data)), lines_here
         pos = end + 1
         lines = lines_here
+
+
+def _first_record_error(name: str, line: int, reason: str) -> BadLineError:
+    if "new-line character" in reason:
+        return BadLineError(f"{name}:{line}: a carriage return (\\r) outside quotes in the first line; lines end with"
+                            " \\n or \\r\\n here (a file from an old Mac? convert its line ends: tr '\\r' '\\n')")
+    return BadLineError(f"{name}:{line}: the first line cannot be read as CSV ({reason}); check --delimiter and quoting")
 
 
 def sniff_delimiter(sample: bytes, name: str) -> str:
@@ -134,7 +151,7 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         what = "no header line" if header else "no data"
         raise SchemaError(f"{source.name} is empty ({what}); check the file, or --skip-rows")
     while True:
-        record = _split_first_record(data, dialect, at_eof)
+        record = _split_first_record(data, dialect, at_eof, name=source.name, first_line=lines + 1)
         if record is not None:
             break
         if len(data) > max_line_bytes():
@@ -142,6 +159,9 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         more()
     fields, used, used_lines = record
     fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
+    if header and any("\x00" in f for f in fields):
+        raise InputError(f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
+                         " is the file binary, or UTF-16 text (pass --encoding utf-16)?")
     if header:
         columns = [f if f != "" else f"Unnamed: {i}" for i, f in enumerate(fields)]
         return Header(columns, lines + used_lines, data[used:], dialect)

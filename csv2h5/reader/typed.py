@@ -52,18 +52,9 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
     """Parse a block with numeric columns typed as float64, or None where the text path must read it."""
     import pyarrow as pa
 
-    ragged = False
-
-    def on_invalid_row(row: object) -> str:
-        nonlocal ragged
-        ragged = True
-        return "skip"
-
-    try:
-        table = read_table(data, plan, _column_types(plan), on_invalid_row)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, bad UTF-8, ...
-        return None
-    if ragged:
+    try:  # no handler for ragged lines: pyarrow stops at the first, and the text path reports it
+        table = read_table(data, plan, _column_types(plan), on_invalid_row=None)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, a ragged line, ...
         return None
     features = np.empty((table.num_rows, len(plan.features)), dtype=np.float64)
     numeric: list[int] = []
