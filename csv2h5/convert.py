@@ -32,19 +32,14 @@ from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
 from .scratch import sweep_stale, temporary_path
-from .schema import ColumnRoles, ValueRange, check_sample_shape, check_storable_text, holds, resolve_columns, smallest_dtype, value_range
+from .schema import (FLOAT32_VALUES, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
+                     float32_readings, holds, resolve_columns, smallest_dtype, value_range)
 from .stats import ColumnStats
 from .target import TargetCollector
 from .vocabulary import count_codes, unite
 from .writer import H5Writer, widen_values
 
 MAX_BAD_LINE_NUMBERS = 100  # first bad line numbers kept in the report and the file
-# /features attribute of float32 files: how each stored float32 reads back as its CSV value,
-# "exact" (the value is the float32 itself, e.g. written with %.18e), "shortest decimal"
-# (the value is the float32's shortest decimal, e.g. 0.1), or both.
-FLOAT32_VALUES = "float32_values"
-FLOAT32_EQUAL = "exact"
-FLOAT32_SHORTEST = "shortest decimal"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -544,7 +539,7 @@ class _Conversion:
             writer.write_categories(name, list(vocab), counts)
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
-            writer.set_attrs("features", {FLOAT32_VALUES: _float32_values(self.value_range)})
+            writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(self.value_range)})
         elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
             del writer.features.attrs[FLOAT32_VALUES]
         total_rows = self.existing_rows + self.rows
@@ -581,17 +576,9 @@ def _range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object 
         high = int(stats.max[has].max()) if has.any() else 0
         return value_range(np.array([low, high], dtype=np.int64))
     if dtype == np.float32:
-        # Files from before the attribute stored float32 for decimals of up to 6 significant digits.
-        readings = str(float32_values or FLOAT32_SHORTEST).split(", ")
-        return ValueRange(integral=False, float32_equal=FLOAT32_EQUAL in readings,
-                          float32_shortest=FLOAT32_SHORTEST in readings, float16_exact=False, empty=False)
+        return float32_range(float32_values)
     small = dtype.itemsize <= 2  # float16: every value is a float32 too
     return ValueRange(integral=False, float32_equal=small, float32_shortest=small, float16_exact=small, empty=False)
-
-
-def _float32_values(vr: ValueRange) -> str:
-    """How the stored float32 features read back as the CSV's values (the FLOAT32_VALUES attribute)."""
-    return ", ".join(name for name, holds_ in ((FLOAT32_EQUAL, vr.float32_equal), (FLOAT32_SHORTEST, vr.float32_shortest)) if holds_)
 
 
 def _options_record(options: ConvertOptions) -> dict[str, object]:

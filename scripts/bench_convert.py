@@ -162,8 +162,12 @@ def main() -> int:
     work.mkdir(exist_ok=True)
     import h5py
     import pandas
-    import polars
     import pyarrow
+
+    try:
+        import polars
+    except ImportError:
+        parser.error("polars is one of the tools measured: pip install '.[bench]'")
 
     print(f"machine: {machine()}")
     print(f"versions: pandas {pandas.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__},"

@@ -117,3 +117,15 @@ def test_a_forced_dtype_error_has_the_line_after_blank_lines(tmp_path, block_byt
     src.write_text("a,b\n-1,2\n\n\n-2,3\n-3,300\n")  # signs: not the small-integer path
     with pytest.raises(BadValueError, match=r"in\.csv:6: column 'b' has '300', which int8 cannot hold exactly"):
         convert([src], tmp_path / "out.h5", options=ConvertOptions(dtype="int8", block_bytes=block_bytes, workers=0))
+
+
+def test_numbers_from_arrow_buffers_respect_offsets_and_empty_cells():
+    import pyarrow as pa
+
+    from csv2h5.reader.arrow import to_numpy
+
+    floats = pa.chunked_array([pa.array([1.5, None, 3.0, 4.0])[1:], pa.array([None, 8.0, 9.0])[1:]])
+    assert np.array_equal(to_numpy(floats), [np.nan, 3.0, 4.0, 8.0, 9.0], equal_nan=True)
+    ints = pa.array([5, 6, 2**60, None], pa.int64())
+    assert to_numpy(ints[:3]).tolist() == [5, 6, 2**60] and to_numpy(ints[:3]).dtype == np.int64
+    assert np.array_equal(to_numpy(ints[1:]), [6.0, 2.0**60, np.nan], equal_nan=True)
