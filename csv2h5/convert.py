@@ -452,8 +452,9 @@ class _Conversion:
         if not holds(needed, self.value_range):
             if needed == np.float32:
                 raise BadValueError(
-                    "--dtype float32 cannot hold these features exactly: some values are float32 numbers written"
-                    " out in full and others short decimals, which read back differently; pass --dtype float64"
+                    "--dtype float32 cannot give back every value of these features read one way: there are"
+                    " integers beyond 2**24, or float32 numbers written out in full (read as they are) beside"
+                    " short decimals (read as their shortest decimal); pass --dtype float64"
                 )
             raise BadValueError(
                 f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"

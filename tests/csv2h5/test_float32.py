@@ -49,3 +49,11 @@ def test_appending_the_other_reading_widens_exactly(tmp_path):
         stored = f["features"][:, 0]
         assert stored.dtype == np.float64 and "float32_values" not in f["features"].attrs
     assert stored.tolist() == [float(c) for c in FULL + SHORT]
+
+
+def test_forced_float32_refuses_two_readings(tmp_path):
+    from csv2h5.errors import BadValueError
+
+    with pytest.raises(BadValueError, match=r"--dtype float32 cannot give back every value.*pass --dtype float64"):
+        _convert(tmp_path, FULL[:3] + SHORT[:3], dtype="float32")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
