@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import io
+import lzma
 from pathlib import Path
 
 import h5py
@@ -121,6 +123,35 @@ def test_gzip_and_crlf_and_bom(tmp_path):
     with f:
         assert list(f["features"].attrs["columns"]) == ["a", "b"]
     assert x.tolist() == [[1, 2], [3, 4]]
+
+
+def _zstd_frames(data: bytes) -> bytes:
+    """zstd as `zstd -T` or `cat a.zst b.zst` writes it: several frames, one after another."""
+    import zstandard
+
+    compressor = zstandard.ZstdCompressor()
+    return b"".join(compressor.compress(data[i:i + 5000]) for i in range(0, len(data), 5000))
+
+
+def _zstd(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(data)
+
+
+@pytest.mark.parametrize("suffix,compress", [(".bz2", bz2.compress), (".xz", lzma.compress), (".zst", _zstd),
+                                             (".zst", _zstd_frames)], ids=["bz2", "xz", "zst", "zst-frames"])
+def test_compressed_inputs_read_as_the_plain_text(tmp_path, suffix, compress):
+    text = "a,b,label\n" + "".join(f"{i},{i * 7919 % 10007 / 8},{i % 3}\n" for i in range(3000))
+    src = tmp_path / f"in.csv{suffix}"
+    src.write_bytes(compress(text.encode()))
+    report = convert([src], tmp_path / "c.h5", options=ConvertOptions(target=("label",), block_bytes=4096))
+    expected = pd.read_csv(io.StringIO(text))
+    x, y, f = _read(tmp_path / "c.h5")
+    f.close()
+    assert report.rows == 3000 and x.dtype == np.float32  # eighths: float32 holds them exactly
+    assert np.array_equal(x, expected[["a", "b"]].to_numpy(np.float64))
+    assert np.array_equal(y, expected["label"].to_numpy())
 
 
 def test_several_inputs_keep_order_and_must_share_header(tmp_path):
