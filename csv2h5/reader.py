@@ -660,6 +660,8 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
     for row, cell in enumerate(column.to_pylist()):
         if cell is None:
             continue
+        if not cell.isascii() or "_" in cell:  # float() reads "1_000" and Arabic-Indic digits; pyarrow does not
+            break
         try:
             float(cell)
         except ValueError:
