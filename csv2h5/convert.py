@@ -27,7 +27,8 @@ from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
-from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
+from .schema import (FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns,
+                     smallest_dtype, value_range)
 from .stats import ColumnStats
 from .target import TargetCollector
 from .writer import H5Writer
@@ -393,6 +394,12 @@ class _Conversion:
         self.value_range = self.value_range.merge(vr)
         needed = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
         if not holds(needed, self.value_range):
+            if needed == np.float64:  # nothing wider exists
+                raise BadValueError(
+                    f"{parsed.source}: the features hold integers beyond 2**53 (up to"
+                    f" {max(-self.value_range.low, self.value_range.high)}), which a float dtype (for decimals, empty"
+                    " cells, or --dtype) cannot hold exactly; --drop the column of large integers, or pass it as --categorical"
+                )
             raise BadValueError(
                 f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
                 " pass --dtype float64, or drop the columns that differ"
@@ -494,6 +501,10 @@ def _range_of_dtype(dtype: np.dtype, stats: ColumnStats) -> ValueRange:
     if dtype.kind in "iu":
         low = int(stats.min[has].min()) if has.any() else 0
         high = int(stats.max[has].max()) if has.any() else 0
+        # The stats are float64: beyond 2**53 they cannot tell 2**53 from 2**53 + 1 (so count such a
+        # bound as beyond: no float type may hold these rows), and 2**63 - 1 reads as 2**63.
+        low = max(-(2**63), low - 1 if low <= -FLOAT64_MAX_EXACT_INT else low)
+        high = min(2**63 - 1, high + 1 if high >= FLOAT64_MAX_EXACT_INT else high)
         return value_range(np.array([low, high], dtype=np.int64))
     return ValueRange(integral=False, float32_exact=dtype.itemsize <= 4, float16_exact=dtype.itemsize <= 2, empty=False)
 

@@ -632,7 +632,30 @@ def _arrow_table(data: bytes, plan: ParsePlan, used: list[int]):
     )
 
 
-def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) -> tuple[np.ndarray, bool]:
+def _refuse_rounded_integers(column, values: np.ndarray, *, name: str, lines: np.ndarray, source: str) -> None:
+    """Refuse an integer cell that the float64 ``values`` round (9007199254740993 -> ...992).
+
+    A column with empty cells or decimals is read as float64, and no float type holds
+    every integer beyond 2**53.
+    """
+    import pyarrow.compute as pc
+
+    suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
+    if not suspects.size:
+        return
+    texts = column.take(suspects)
+    integers = pc.match_substring_regex(texts, r"^[+-]?[0-9]+$").to_numpy(zero_copy_only=False)
+    for row, text in zip(suspects[integers], texts.filter(integers).to_pylist()):
+        if int(text) != float(values[row]):
+            raise BadValueError(
+                f"{source}:{int(lines[row])}: column {name!r} has {excerpt(text)!r}, an integer beyond 2**53 that"
+                f" no float holds exactly, among empty cells or decimals; pass --drop {name}, or --categorical {name}"
+                " to store it as codes"
+            )
+
+
+def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str,
+             fill: float | None = None) -> tuple[np.ndarray, bool]:
     """Convert a pyarrow string column to int64 or float64; (values, had empty cells)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -652,11 +675,16 @@ def _numbers(column, *, name: str, lines: np.ndarray, source: str, hint: str) ->
             continue
         if target_type == pa.int64():
             values = pc.fill_null(converted, 0).to_numpy()
-            if has_null:
-                values = values.astype(np.float64)
-                values[nulls.to_numpy(zero_copy_only=False)] = np.nan
-            return values, has_null
-        return converted.to_numpy(zero_copy_only=False).astype(np.float64, copy=False), has_null
+            if not has_null:
+                return values, has_null
+            if fill is not None and float(fill).is_integer():  # filled as integers: a float rounds beyond 2**53
+                return np.where(nulls.to_numpy(zero_copy_only=False), int(fill), values), has_null
+            values = values.astype(np.float64)
+            values[nulls.to_numpy(zero_copy_only=False)] = np.nan
+        else:
+            values = converted.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        _refuse_rounded_integers(column, values, name=name, lines=lines, source=source)
+        return values, has_null
     for row, cell in enumerate(column.to_pylist()):
         if cell is None:
             continue
@@ -706,7 +734,7 @@ def _parse_general(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[np.n
             continue
         values, had_empty = _numbers(
             column, name=name, lines=lines, source=block.source,
-            hint=f"pass --categorical {name} to store text as codes, or --drop {name}",
+            hint=f"pass --categorical {name} to store text as codes, or --drop {name}", fill=plan.fill,
         )
         if had_empty and values.dtype.kind == "f" and plan.fill is None:
             if np.all(np.isnan(values) | (values == np.rint(values))):

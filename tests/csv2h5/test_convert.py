@@ -176,8 +176,38 @@ def test_matches_pandas_on_mixed_text(tmp_path):
     convert([src], tmp_path / "m.h5")
     x, _, f = _read(tmp_path / "m.h5")
     f.close()
-    expected = pd.read_csv(io.StringIO(text)).to_numpy(dtype=np.float64).astype(x.dtype)
-    assert np.array_equal(x, expected, equal_nan=True)
+    expected = pd.read_csv(io.StringIO(text)).to_numpy(dtype=np.float64)
+    assert x.dtype == np.float32  # every value is a float32 exactly; pandas' values, not rounded ones
+    assert np.array_equal(x.astype(np.float64), expected, equal_nan=True)
+
+
+BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
+
+
+@pytest.mark.parametrize("text,options,words", [
+    (f"a\n0.5\n{BEYOND_FLOAT64}\n", ConvertOptions(), f"f.csv:3: column 'a' has '{BEYOND_FLOAT64}', an integer beyond 2**53"),
+    (f"a,b\n1,2\nNA,3\n{BEYOND_FLOAT64},4\n", ConvertOptions(), f"f.csv:4: column 'a' has '{BEYOND_FLOAT64}'"),
+    ("a\n0.5\n" + "1\n" * 20 + f"{BEYOND_FLOAT64}\n", ConvertOptions(block_bytes=16),
+     f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
+    (f"a\n1\n{BEYOND_FLOAT64}\n", ConvertOptions(dtype="float64"), f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
+], ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64"])
+def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, options, words):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "f.h5", options=options)
+    assert words in str(caught.value) and "--drop" in str(caught.value)
+    assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize("block_bytes", [16, 1 << 20])
+def test_large_integers_stay_exact_among_integers_and_filled_cells(tmp_path, block_bytes):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n1,2\nNA,3\n{BEYOND_FLOAT64},4\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=-1, block_bytes=block_bytes))
+    x, _, f = _read(tmp_path / "f.h5")
+    f.close()
+    assert x.dtype == np.int64 and x.tolist() == [[1, 2], [-1, 3], [int(BEYOND_FLOAT64), 4]]
 
 
 def test_widening_from_float32_gives_back_the_decimal_text(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import HeaderMismatchError
+from csv2h5.errors import BadValueError, HeaderMismatchError
 
 
 def _features(path):
@@ -72,6 +72,22 @@ def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
         convert([b], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]
+
+
+@pytest.mark.parametrize("largest", [2**53 + 1, -(2**63), 2**63 - 1])
+def test_append_to_large_integers_keeps_them_exact(tmp_path, largest):
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    a.write_text(f"x\n1\n{largest}\n")
+    b.write_text("x\n5\n")
+    c.write_text("x\n0.5\n")
+    out = tmp_path / "all.h5"
+    convert([a], out)
+    convert([b], out, options=ConvertOptions(append=True))
+    assert _features(out)[0][:, 0].tolist() == [1, largest, 5]
+    before = out.read_bytes()
+    with pytest.raises(BadValueError, match=r"integers beyond 2\*\*53"):  # a float would round the stored rows
+        convert([c], out, options=ConvertOptions(append=True))
+    assert out.read_bytes() == before
 
 
 def test_fill_keeps_integer_columns_integer(tmp_path):
