@@ -259,8 +259,8 @@ class _Conversion:
         o = self.options
         plan: ParsePlan | None = None
         roles: ColumnRoles | None = None
+        headers = self._headers()
         try:
-            headers = self._headers()
             workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
             def all_blocks() -> Iterator[TextBlock]:
@@ -304,6 +304,8 @@ class _Conversion:
         except BaseException:
             self._discard()
             raise
+        finally:
+            headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
         seconds = time.perf_counter() - started
         return ConversionReport(
             output=self.output, rows=self.rows, feature_names=roles.feature_names,

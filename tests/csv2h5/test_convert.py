@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import os
 from pathlib import Path
 
 import h5py
@@ -94,6 +95,27 @@ def test_errors_leave_nothing(tmp_path):
     with pytest.raises(OutputExistsError):
         convert([src], out)
     assert out.read_bytes() == b"keep"
+
+
+def _open_files() -> list[str]:
+    names = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            names.append(os.readlink(fd))
+        except OSError:  # the directory's own descriptor, gone once listed
+            pass
+    return names
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_failed_conversion_closes_its_input(tmp_path, workers):
+    src = tmp_path / "bad.csv"
+    src.write_text("a,b\n" + "1,2\n" * 5000 + "3,x\n")
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "o.h5", options=ConvertOptions(block_bytes=4096, workers=workers))
+    assert "bad.csv:5002" in str(caught.value)  # the error and its traceback are still held here...
+    assert str(src) not in _open_files()  # ...but the input is closed (it stayed open until garbage collection)
 
 
 def test_skip_bad_lines_reports_them(tmp_path):
