@@ -254,6 +254,17 @@ def unrepresentable(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return bad
 
 
+def stands_for_its_text(values: np.ndarray) -> np.ndarray:
+    """Where float16/float32 ``values`` stand for their shortest decimal text, not their exact value.
+
+    A narrow float type holds a value either exactly or because the value has few
+    significant digits (0.1, by the rule of ``value_range``). A value whose shortest
+    text has more digits than that was held exactly: 2**27 prints as 1.3421773e+08.
+    """
+    digits, limit, tiny = (6, 3.4e38, 1.18e-38) if values.dtype == np.float32 else (3, 65504.0, 6.11e-5)
+    return _decimal_digits_fit(values.astype(str).astype(np.float64), digits, limit, tiny)
+
+
 def chunk_rows_for(num_features: int, itemsize: int, requested: int | None = None) -> int:
     """Rows per chunk: the requested number, or about CHUNK_BYTES of rows."""
     if requested is not None:

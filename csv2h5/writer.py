@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .schema import chunk_rows_for
+from .schema import chunk_rows_for, stands_for_its_text
 
 FORMAT_VERSION = 1
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
@@ -202,11 +202,12 @@ def widen_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Convert stored values to a wider dtype, giving back the values the text had.
 
     A float32 holding "0.1" is the float32 nearest 0.1; cast to float64 it would be
-    0.10000000149011612. Going through the shortest decimal form gives 0.1 again.
+    0.10000000149011612. Going through the shortest decimal form gives 0.1 again, but
+    only for such values: a float32 holding 134217728 exactly prints as 1.3421773e+08.
     """
     dtype = np.dtype(dtype)
     if values.dtype.kind == "f" and dtype.kind == "f" and dtype.itemsize > values.dtype.itemsize:
-        return values.astype(str).astype(dtype)
+        return np.where(stands_for_its_text(values), values.astype(str).astype(dtype), values.astype(dtype))
     return values.astype(dtype)
 
 

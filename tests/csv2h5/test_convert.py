@@ -232,6 +232,18 @@ def test_large_integers_stay_exact_among_integers_and_filled_cells(tmp_path, blo
     assert x.dtype == np.int64 and x.tolist() == [[1, 2], [-1, 3], [int(BEYOND_FLOAT64), 4]]
 
 
+def test_widening_keeps_float32_values_that_were_exact(tmp_path):
+    # 2**27 is a float32 exactly, though its shortest text is 1.3421773e+08 (found by fuzzing:
+    # it became 134217730 when a later block needed float64).
+    src = tmp_path / "w.csv"
+    src.write_text("a\n0.5\n134217728.0\n" + "-0.25\n16777217\n")  # a block of float32, then one of float64
+    convert([src], tmp_path / "w.h5", options=ConvertOptions(block_bytes=16))
+    x, _, f = _read(tmp_path / "w.h5")
+    f.close()
+    assert x.dtype == np.float64
+    assert x[:, 0].tolist() == [0.5, 134217728, -0.25, 16777217]
+
+
 def test_widening_from_float32_gives_back_the_decimal_text(tmp_path):
     # 0.1 fits float32 by the 6-digit rule; a later block needs float64.
     src = tmp_path / "w.csv"
