@@ -21,6 +21,8 @@ def test_no_header_with_index_target(tmp_path):
     convert([src], tmp_path / "n.h5", options=ConvertOptions(header=False, target=("2",)))
     x, attrs, y = _features(tmp_path / "n.h5")
     assert x.tolist() == [[1, 2], [3, 4]] and list(attrs["columns"]) == ["c0", "c1"]
+    with h5py.File(tmp_path / "n.h5") as f:
+        assert list(f["target"].attrs["classes"]) == [7, 8] and list(f["target"].attrs["columns"]) == ["c2"]
     assert y.tolist() == [0, 1]
 
 
@@ -68,7 +70,7 @@ def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
     out = tmp_path / "all.h5"
     convert([a], out)
     before = out.read_bytes()
-    with pytest.raises(HeaderMismatchError):
+    with pytest.raises(HeaderMismatchError, match=r"feature columns 1 is 'z' there but 'y' here"):
         convert([b], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]

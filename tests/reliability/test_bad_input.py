@@ -47,7 +47,7 @@ CASES = [
     ("duplicate column names", {"in.csv": b"a,a,label\n1,2,0\n"}, [], ["duplicate column name 'a'", "rename"]),
     ("text in a numeric column", {"in.csv": b"a,b,label\n1,2,0\n1,oops,1\n"}, [], ["in.csv:3", "'b'", "oops"]),
     ("hexadecimal cell", {"in.csv": b"a,b,label\n1,2,0\n0x1F,4,1\n"}, [], ["in.csv:3", "'a'", "0x1F", "not a number"]),
-    ("stray text line", {"in.csv": b"a,b,label\n1,2,0\n# exported by tool\n3,4,1\n"}, [], ["in.csv:3"]),
+    ("stray text line", {"in.csv": b"a,b,label\n1,2,0\n# exported by tool\n3,4,1\n"}, [], ["in.csv:3", "found 1"]),
     ("invalid UTF-8", {"in.csv": b"a,b,label\n1,2,0\n1,\xff\xfe,1\n"}, [], ["in.csv:3", "not valid utf-8", "--encoding"]),
     ("value too large for a forced dtype", {"in.csv": b"a,b,label\n1,2,0\n300,4,1\n"}, ["--dtype", "uint8"],
      ["'a'", "300", "uint8"]),
