@@ -165,8 +165,9 @@ def test_valid_csv_converts_to_what_python_reads(table, block_bytes):
                 f"line {line}, column c{column}: {text!r} stored as {stored[row, column]!r}"
 
 
-# A bad thing of a known kind, put at a known place in a valid table: (kind, cell or line, error class).
-NOT_A_NUMBER = ["abc", "0x1F", "1.5.5", "--1", "1e", "e5", "1_000", "\u0661\u0662", "12abc", "nan nan", "1,5"]
+# Cells that pandas does not read as numbers; Python's float() reads the last two ("1_000" and
+# Arabic-Indic digits), which must not confuse the search for the bad cell.
+NOT_A_NUMBER = ["abc", "0x1F", "1.5.5", "--1", "1e", "e5", "12abc", "nan nan", "1_000", "\u0661\u0662"]
 
 
 @st.composite
@@ -179,7 +180,7 @@ def invalid_tables(draw) -> tuple[str, int, int, str, type[Csv2H5Error]]:
     kind = draw(st.sampled_from(["text", "more fields", "fewer fields", "bad utf-8"]))
     cells = [list(r) for r in table.cells]
     if kind == "text":
-        bad = draw(st.sampled_from([t for t in NOT_A_NUMBER if "," not in t]))
+        bad = draw(st.sampled_from(NOT_A_NUMBER))
         cells[row][column] = bad
         error, what = BadValueError, f"column 'c{column}' has {bad!r}, which is not a number"
     elif kind == "more fields":
