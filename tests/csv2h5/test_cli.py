@@ -61,12 +61,12 @@ def _text(value: object) -> object:
 
 
 def _h5(path: Path) -> dict[str, object]:
-    """What a converted file holds: its features, columns, datasets and root attributes."""
+    """What a converted file holds: its features, columns, every group and dataset, root attributes."""
     with h5py.File(path, "r") as f:
         names: list[str] = []
         f.visit(names.append)
         return {"features": f["features"][()], "columns": [str(c) for c in f["features"].attrs["columns"]],
-                "datasets": sorted(names), "attrs": {k: f.attrs[k] for k in f.attrs},
+                "paths": sorted(names), "attrs": {k: f.attrs[k] for k in f.attrs},
                 "target": f["target"][()] if "target" in f else None,
                 "classes": [_text(c) for c in f["target"].attrs["classes"]] if "target" in f else None}
 
@@ -104,7 +104,7 @@ def test_overwrite_replaces_the_old_file_entirely(digits_csv, tmp_path):
     stored = _h5(out)
     assert stored["features"].tolist() == [[1, 2], [3, 4]] and stored["columns"] == ["x", "y"]
     assert stored["target"] is None  # nothing of the old file is left: no target, class counts or stats of 784 columns
-    assert stored["datasets"] == ["features", "stats", "stats/max", "stats/mean", "stats/min", "stats/nan_count", "stats/std"]
+    assert stored["paths"] == ["features", "stats", "stats/max", "stats/mean", "stats/min", "stats/nan_count", "stats/std"]
     assert stored["attrs"]["rows"] == 2 and [s["name"] for s in json.loads(stored["attrs"]["sources"])] == ["small.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([digits_csv.name, "out.h5", "small.csv"])
 
