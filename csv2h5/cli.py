@@ -77,7 +77,10 @@ def terminate(signum: int, frame: object) -> None:
 
 @app.command()
 def convert(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.", show_default=False)],
+    # readable=False here and below: typer would refuse an unreadable input with a usage box of
+    # several lines; the engine says it in one.
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.",
+                                                 show_default=False, readable=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
     features: Annotated[list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")] = [],
@@ -167,7 +170,7 @@ class _progress:
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False)],
+    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False, readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Describe a converted file: rows, columns, dtype, chunks, target, stats."""
@@ -183,7 +186,8 @@ def info(
 
 @app.command()
 def merge(
-    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False)],
+    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.",
+                                                show_default=False, readable=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No summary line.")] = False,

@@ -32,7 +32,7 @@ from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
 from .scratch import sweep_stale, temporary_path
-from .schema import (FLOAT32_VALUES, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
+from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
                      float32_readings, holds, resolve_columns, smallest_dtype, value_range)
 from .stats import ColumnStats
 from .target import TargetCollector
@@ -286,8 +286,8 @@ class _Conversion:
         plan: ParsePlan | None = None
         roles: ColumnRoles | None = None
         pools = contextlib.ExitStack()
+        headers = self._headers()
         try:
-            headers = self._headers()
             workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
             # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
@@ -337,6 +337,7 @@ class _Conversion:
             self._discard()
             raise
         finally:
+            headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
             pools.close()
         seconds = time.perf_counter() - started
         return ConversionReport(
@@ -455,6 +456,12 @@ class _Conversion:
                     "--dtype float32 cannot give back every value of these features read one way: there are"
                     " integers beyond 2**24, or float32 numbers written out in full (read as they are) beside"
                     " short decimals (read as their shortest decimal); pass --dtype float64"
+                )
+            if needed == np.float64:  # nothing wider exists
+                raise BadValueError(
+                    f"{parsed.source}: the features hold integers beyond 2**53 (up to"
+                    f" {max(-self.value_range.low, self.value_range.high)}), which a float dtype (for decimals, empty"
+                    " cells, or --dtype) cannot hold exactly; --drop the column of large integers, or pass it as --categorical"
                 )
             raise BadValueError(
                 f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
@@ -575,6 +582,10 @@ def _range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object 
     if dtype.kind in "iu":
         low = int(stats.min[has].min()) if has.any() else 0
         high = int(stats.max[has].max()) if has.any() else 0
+        # The stats are float64: beyond 2**53 they cannot tell 2**53 from 2**53 + 1 (so count such a
+        # bound as beyond: no float type may hold these rows), and 2**63 - 1 reads as 2**63.
+        low = max(-(2**63), low - 1 if low <= -FLOAT64_MAX_EXACT_INT else low)
+        high = min(2**63 - 1, high + 1 if high >= FLOAT64_MAX_EXACT_INT else high)
         return value_range(np.array([low, high], dtype=np.int64))
     if dtype == np.float32:
         return float32_range(float32_values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -30,6 +31,8 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         raise InputError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied; check the file's permissions")
     try:
         f = h5py.File(path, "r")
     except OSError:

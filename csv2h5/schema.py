@@ -299,7 +299,8 @@ def holds(dtype: np.dtype, vr: ValueRange) -> bool:
         return vr.float16_exact
     if dtype == np.float32:
         return vr.float32_exact
-    return not vr.integral or max(-vr.low, vr.high) <= FLOAT64_MAX_EXACT_INT
+    # low/high span every integral block, also when other blocks held decimals
+    return max(-vr.low, vr.high) <= FLOAT64_MAX_EXACT_INT
 
 
 def unrepresentable(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -56,6 +56,48 @@ class _Pipe(io.RawIOBase):
         super().close()
 
 
+class _ZstdFrames(io.RawIOBase):
+    """Decompressed zstd frames, one after another; input that ends inside a frame is an EOFError.
+
+    zstandard's own stream_reader stops quietly at a truncated frame, which turned a
+    cut-off download into a file with fewer rows; and its ZstdError is not an OSError.
+    """
+
+    def __init__(self, raw: BinaryIO, zstandard) -> None:
+        self._raw = raw
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._damaged = zstandard.ZstdError
+        self._frame = self._decompressor.decompressobj()
+        self._inside_frame = False  # input was fed to a frame that has not ended
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._out:
+            data = self._raw.read(1 << 16)
+            if not data:
+                if self._inside_frame:
+                    raise EOFError("compressed file ended before the end of a zstd frame")
+                return 0
+            out = []
+            while data:
+                try:
+                    out.append(self._frame.decompress(data))
+                except self._damaged as exc:  # not an OSError: say it the way the other formats do
+                    raise OSError(str(exc)) from None
+                self._inside_frame = not self._frame.eof
+                data = b""
+                if self._frame.eof:  # another frame may follow (zstd -T, concatenated files)
+                    data, self._frame = self._frame.unused_data, self._decompressor.decompressobj()
+            self._out = memoryview(b"".join(out))
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
 def _open_raw(path: Path) -> io.BufferedReader:
     fd = os.open(path, os.O_RDONLY)
     if stat.S_ISREG(os.fstat(fd).st_mode):
@@ -113,7 +155,7 @@ class Source:
             except ImportError:
                 self.close()
                 raise InputError(f"{self.name} is zstd-compressed; pip install zstandard to read it") from None
-            return zstandard.ZstdDecompressor().stream_reader(self._raw)
+            return io.BufferedReader(_ZstdFrames(self._raw, zstandard), buffer_size=1 << 16)
         return self._raw
 
     @property

@@ -27,8 +27,11 @@ class NotANumber(Exception):
         self.cell = cell
 
 
-def to_numbers(column) -> tuple[np.ndarray, bool]:
+def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
     """Convert a pyarrow string column to int64 or float64: (values, had empty cells).
+
+    An integer column with empty cells comes back as float64 with NaN, unless ``fill``
+    is a whole number: then it is filled as integers (a float would round beyond 2**53).
 
     Raises:
         NotANumber: for the first cell that is neither empty nor a decimal number.
@@ -51,11 +54,18 @@ def to_numbers(column) -> tuple[np.ndarray, bool]:
             converted = pc.cast(column, target_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
+        if target_type == pa.int64() and has_null and fill is not None and float(fill).is_integer():
+            converted = pc.fill_null(converted, int(fill))
         # int64 with empty cells comes back as float64 with NaN; float64 as is
-        return to_numpy(converted), has_null
+        values = to_numpy(converted)
+        if values.dtype.kind == "f":
+            refuse_rounded_integers(column, values)
+        return values, has_null
     for row, cell in enumerate(column.to_pylist()):
         if cell is None:
             continue
+        if not cell.isascii() or "_" in cell:  # float() reads "1_000" and Arabic-Indic digits; pyarrow does not
+            break
         try:
             float(cell)
         except ValueError:
@@ -63,6 +73,33 @@ def to_numbers(column) -> tuple[np.ndarray, bool]:
     else:  # pragma: no cover - pyarrow rejected a cell Python accepts (e.g. "1_0")
         row, cell = 0, column[0].as_py()
     raise NotANumber(row, cell)
+
+
+class RoundedInteger(Exception):
+    """An integer cell beyond 2**53 that a float64 column would round: its row and text."""
+
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
+
+
+def refuse_rounded_integers(column, values: np.ndarray) -> None:
+    """Raise RoundedInteger for an integer cell the float64 ``values`` round (9007199254740993 -> ...992).
+
+    A column with empty cells or decimals is read as float64, and no float type holds
+    every integer beyond 2**53.
+    """
+    import pyarrow.compute as pc
+
+    suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
+    if not suspects.size:
+        return
+    texts = column.take(suspects)
+    integers = pc.match_substring_regex(texts, r"^[+-]?[0-9]+$").to_numpy(zero_copy_only=False)
+    for row, text in zip(suspects[integers], texts.filter(integers).to_pylist()):
+        if int(text) != float(values[row]):
+            raise RoundedInteger(int(row), text)
 
 
 def category_codes(column) -> tuple[np.ndarray, list[str]]:
@@ -78,7 +115,7 @@ def target_values(column) -> np.ndarray:
     """A target column as numbers (int64 or float64) when every cell is one, else as text (object)."""
     try:
         return to_numbers(column)[0]
-    except NotANumber:
+    except (NotANumber, RoundedInteger):  # labels kept as their text, never rounded
         return np.asarray(column.to_pylist(), dtype=object)
 
 
@@ -118,11 +155,17 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             features[:, j], categories[j] = category_codes(column)
             continue
         try:
-            values, had_empty = to_numbers(column)
+            values, had_empty = to_numbers(column, fill=plan.fill)
         except NotANumber as bad_cell:
             raise BadValueError(
                 f"{block.source}:{int(lines[bad_cell.row])}: column {name!r} has {excerpt(bad_cell.cell)!r},"
                 f" which is not a number; pass --categorical {name} to store text as codes, or --drop {name}"
+            ) from None
+        except RoundedInteger as big:
+            raise BadValueError(
+                f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer beyond"
+                f" 2**53 that no float holds exactly, among empty cells or decimals; pass --drop {name}, or"
+                f" --categorical {name} to store it as codes"
             ) from None
         if had_empty and values.dtype.kind == "f" and plan.fill is None and whole_numbers_with_empty(values):
             widened.append(name)
