@@ -38,7 +38,9 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     data = block.text()
     if plan.dialect.comment:
         data = strip_comments(data, plan.dialect.comment)
-    if b"\r" in data:
+    if b"\r" in data and plan.dialect.quotechar.encode() not in data:
+        # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
+        # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.
         data = data.replace(b"\r\n", b"\n")
     parsed = _parse_columns(block, data, plan)
     features, categories = parsed.features, parsed.categories

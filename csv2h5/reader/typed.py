@@ -79,5 +79,5 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
         parts = [target_values(column) for column in columns]
         target = parts[0] if len(parts) == 1 else np.column_stack(parts)
     # pyarrow skips blank lines (and the lines left by stripped comments) as the text path does
-    first_row_line = block.first_line + len(data) - len(data.lstrip(b"\n"))
+    first_row_line = block.first_line + data[: len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
     return BlockColumns(features, target, categories, widened, [], None, first_row_line)
