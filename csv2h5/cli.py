@@ -15,7 +15,7 @@ from ._version import __version__
 from .convert import Progress, convert as run_convert
 from .errors import Csv2H5Error, OptionError
 from .info import describe, render
-from .options import ConvertOptions
+from .options import MAX_CATEGORIES, ConvertOptions
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Convert large CSV files into one chunked HDF5 file for training.")
@@ -85,7 +85,9 @@ def convert(
     target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
     features: Annotated[list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")] = [],
     drop: Annotated[list[str], typer.Option(help="Columns to leave out (names, indices or globs).")] = [],
-    categorical: Annotated[list[str], typer.Option(help="Text feature column stored as codes, vocabulary in /categories.")] = [],
+    categorical: Annotated[list[str], typer.Option(help="Text feature column stored as codes, vocabulary in /categories; 'auto': every column of text.")] = [],
+    datetime: Annotated[list[str], typer.Option(help="Column of ISO-8601 dates, stored as seconds since 1970-01-01 UTC (names or globs).")] = [],
+    max_categories: Annotated[int, typer.Option(help="--categorical auto refuses a column with more distinct values (identifiers, free text).")] = MAX_CATEGORIES,
     header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns.")] = True,
     names: Annotated[Optional[str], typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
     delimiter: Annotated[str, typer.Option(help="Field delimiter, or 'auto' to guess (use $'\\t' for tab).")] = ",",
@@ -109,6 +111,7 @@ def convert(
     try:
         options = ConvertOptions(
             target=_split(target), features=_split(features), drop=_split(drop), categorical=_split(categorical),
+            datetime=_split(datetime), max_categories=max_categories,
             header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,

@@ -27,7 +27,8 @@ import numpy as np
 
 from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
-from .info import read_categories
+from .info import read_categories, read_column_kinds
+from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds
 from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
@@ -71,6 +72,9 @@ class ConversionReport:
     empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
     appended: bool = False
     warnings: tuple[str, ...] = ()  # one line each: things that converted but deserve a look
+    categorical_columns: tuple[str, ...] = ()  # stored as codes (named, or found by --categorical auto)
+    boolean_columns: tuple[str, ...] = ()  # true/false, stored as 1/0
+    datetime_columns: tuple[str, ...] = ()  # stored as seconds since 1970-01-01 UTC
 
     @property
     def mb_per_s(self) -> float:
@@ -100,10 +104,19 @@ class ConversionReport:
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
         if self.empty_cell_columns:
-            shown = ", ".join(self.empty_cell_columns[:10])
-            more = f" and {len(self.empty_cell_columns) - 10} more" if len(self.empty_cell_columns) > 10 else ""
-            lines.append(f"integer columns stored as float because of empty cells (NaN): {shown}{more}; --fill VALUE keeps them integer")
+            lines.append(f"integer columns stored as float because of empty cells (NaN): {_names(self.empty_cell_columns)};"
+                         " --fill VALUE keeps them integer")
+        for what, names in (("text stored as codes", self.categorical_columns), ("booleans stored as 1/0", self.boolean_columns),
+                            ("dates stored as seconds since 1970 UTC", self.datetime_columns)):
+            if names:
+                lines.append(f"{what}: {_names(names)}")
         return "\n".join(lines)
+
+
+def _names(names: Sequence[str], shown: int = 10) -> str:
+    """Up to ``shown`` names, then how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -191,20 +204,25 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, pool: ProcessPoolExecutor | None,
-                    workers: int) -> Iterator[ParsedBlock]:
-    """Parse blocks in the pool's ``workers`` processes (or here), yielding results in input order."""
+def _parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None,
+                    workers: int) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+    """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
+
+    Each block is parsed with the plan current when it is sent (``plan()``).
+    """
     if pool is None:
         for block in blocks:
-            yield parse_block(block, plan)
+            yield block, parse_block(block, plan())
         return
     pending: collections.deque = collections.deque()
     for block in blocks:
-        pending.append(pool.submit(parse_block, block, plan))
+        pending.append((block, pool.submit(parse_block, block, plan())))
         if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield done, future.result()
     while pending:
-        yield pending.popleft().result()
+        done, future = pending.popleft()
+        yield done, future.result()
 
 
 def _write_failure(output: Path, exc: OSError) -> str:
@@ -260,7 +278,7 @@ class _Conversion:
             self.warnings.extend(warnings)
             return roles
         return resolve_columns(names, target=o.target, features=o.features, drop=o.drop,
-                               categorical=o.categorical, header=o.header)
+                               categorical=o.categorical, datetime=o.datetime, header=o.header)
 
     def _headers(self) -> Iterator[tuple[Source, object]]:
         o = self.options
@@ -283,7 +301,6 @@ class _Conversion:
     def run(self) -> ConversionReport:
         started = time.perf_counter()
         o = self.options
-        plan: ParsePlan | None = None
         roles: ColumnRoles | None = None
         pools = contextlib.ExitStack()
         headers = self._headers()
@@ -295,16 +312,19 @@ class _Conversion:
             self.workers = workers
 
             def all_blocks() -> Iterator[TextBlock]:
-                nonlocal plan, roles
-                index = 0
+                nonlocal roles
+                index = data_bytes = 0
                 for source, header in headers:
-                    if plan is None:
+                    if roles is None:
                         roles = self._roles(header.names)
-                        plan = ParsePlan(tuple(header.names), header.dialect, roles.features, roles.target,
-                                         roles.categorical, o.dtype, o.fill, o.on_bad_lines)
-                        self._start(roles)
-                    for block in iter_blocks(source, header, block_bytes=o.block_bytes, start_index=index):
+                        self._start(roles, ParsePlan(tuple(header.names), header.dialect, roles.features, roles.target,
+                                                     roles.categorical, o.dtype, o.fill, o.on_bad_lines))
+                    # The rows that decide the columns' kinds end a block of their own, whatever the block size.
+                    deciding = self.kinds.deciding and data_bytes < o.infer_bytes
+                    for block in iter_blocks(source, header, block_bytes=o.block_bytes, start_index=index,
+                                             cut_at=o.infer_bytes - data_bytes if deciding else None):
                         index += 1
+                        data_bytes += block.size
                         yield block
                         self.bytes_done_current = source.bytes_read
                     self.bytes_done += source.size or source.position  # a pipe: the bytes it gave
@@ -320,8 +340,11 @@ class _Conversion:
                 yield first
                 yield from blocks
 
-            for parsed in _parse_in_order(chained(), plan, self.pool, workers):
-                self._consume(parsed, plan, roles)
+            for block, parsed in _parse_in_order(chained(), lambda: self.kinds.plan, self.pool, workers):
+                for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
+                    self._consume(readable, ready)
+            for ready, readable in self.kinds.flush():
+                self._consume(readable, ready)
             if self.rows == 0 and not o.append:  # e.g. only blank lines, or every line skipped as bad
                 raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
@@ -348,6 +371,8 @@ class _Conversion:
             input_bytes=self.bytes_done, output_bytes=self.output.stat().st_size, seconds=seconds,
             bad_lines=self.bad_lines, bad_line_numbers=self.bad_line_numbers, widened=self.widened,
             empty_cell_columns=self.empty_cell_columns, appended=o.append, warnings=tuple(self.warnings),
+            categorical_columns=tuple(self.kinds.names_of(CATEGORY)), boolean_columns=tuple(self.kinds.names_of(BOOLEAN)),
+            datetime_columns=tuple(self.kinds.names_of(DATETIME)),
         )
 
     def _expected_bytes(self) -> int | None:
@@ -360,7 +385,7 @@ class _Conversion:
             return {}
         return {"submit": self.pool.submit, "encode_ahead": 2 * self.workers}
 
-    def _start(self, roles: ColumnRoles) -> None:
+    def _start(self, roles: ColumnRoles, plan: ParsePlan) -> None:
         o = self.options
         template = self.template
         sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
@@ -385,6 +410,8 @@ class _Conversion:
                 vocab = self.categories.setdefault(roles.feature_names.index(name), {})
                 for value in values:
                     vocab.setdefault(value, len(vocab))
+        stored = self._stored_kinds if o.append else (template.kinds() if template is not None else None)
+        self.kinds = ColumnKinds(roles, plan, max_categories=o.max_categories, infer_bytes=o.infer_bytes, stored=stored)
         if roles.target:
             known, known_from = None, ""
             if o.append and "target" in self.writer.file and "classes" in self.writer.file["target"].attrs:
@@ -419,10 +446,13 @@ class _Conversion:
         del info_low, info_high
         # The stored dtype already holds the old rows; it is where widening starts.
         self.value_range = _range_of_dtype(dtype, self.stats, f["features"].attrs.get(FLOAT32_VALUES))
-        for name, (values, counts) in read_categories(f).items():
+        vocabularies = read_categories(f)
+        for name, (values, counts) in vocabularies.items():
             j = roles.feature_names.index(name)
             self.categories[j] = {v: i for i, v in enumerate(values)}
             self.category_counts[j] = counts
+        booleans, datetimes = read_column_kinds(f)
+        self._stored_kinds = StoredKinds(str(self.output), frozenset(vocabularies), frozenset(booleans), frozenset(datetimes))
         if "target" in f:
             # Old target rows are re-read from the file and written again with the new ones.
             old = f["target"][()]
@@ -435,7 +465,7 @@ class _Conversion:
 
     # -- per block ------------------------------------------------------------------------
 
-    def _consume(self, parsed: ParsedBlock, plan: ParsePlan, roles: ColumnRoles) -> None:
+    def _consume(self, parsed: ParsedBlock, block: TextBlock) -> None:
         o = self.options
         if self.targets is not None and hasattr(self, "_old_target"):
             old, self._old_target = self._old_target, None
@@ -446,7 +476,7 @@ class _Conversion:
         vr = parsed.value_range
         stats = parsed.stats
         if parsed.categories:
-            features, vr, stats = self._global_codes(parsed, roles)
+            features, vr, stats = self._global_codes(parsed, block)
         written = self.value_range  # of the rows before this block: how stored float32 values read back
         self.value_range = written.merge(vr)
         needed = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
@@ -498,7 +528,7 @@ class _Conversion:
                 done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
                 self.on_progress(Progress(done, self.total_bytes, self.rows))
 
-    def _global_codes(self, parsed: ParsedBlock, roles: ColumnRoles) -> tuple[np.ndarray, ValueRange, ColumnStats]:
+    def _global_codes(self, parsed: ParsedBlock, block: TextBlock) -> tuple[np.ndarray, ValueRange, ColumnStats]:
         features = parsed.features.copy()
         cols = sorted(parsed.categories)
         for j in cols:
@@ -507,6 +537,8 @@ class _Conversion:
             codes = features[:, j]
             valid = ~np.isnan(codes)
             codes[valid] = lookup[codes[valid].astype(np.int64)] if lookup.size else codes[valid]
+            if len(vocab) > self.options.max_categories and self.kinds.bounded(j):
+                raise self.kinds.too_many_values(j, block, int(np.flatnonzero(codes == self.options.max_categories)[0]))
             self._count_codes(j, codes, len(vocab))
         vr = parsed.value_range.merge(value_range(features[:, cols]))
         stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))
@@ -545,6 +577,10 @@ class _Conversion:
             seen = self.category_counts.get(j, counts)
             counts[: seen.size] = seen
             writer.write_categories(name, list(vocab), counts)
+        writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
+        for name in self.kinds.dates_as_codes():
+            self.warnings.append(f"column {name!r} looks like dates and is stored as categorical codes;"
+                                 f" pass --datetime {name} for seconds since 1970 instead")
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(self.value_range)})

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from .errors import InputError, NotCsv2H5FileError
-from .writer import CATEGORY_COUNTS, FORMAT_VERSION
+from .writer import BOOLEAN_COLUMNS, CATEGORY_COUNTS, DATETIME_COLUMNS, FORMAT_VERSION
 
 
 def attr_value(value: object) -> object:
@@ -58,6 +58,12 @@ _COUNT_ROWS = 1 << 16  # rows read at once when counting the codes of an older f
 def read_vocabularies(f: h5py.File) -> dict[str, list[str]]:
     """Each categorical column's values (index = stored code), by column name."""
     return {name: [str(attr_value(v)) for v in values[()]] for name, values in f.get("categories", {}).items()}
+
+
+def read_column_kinds(f: h5py.File) -> tuple[list[str], list[str]]:
+    """The names of the boolean and of the datetime feature columns (files before 0.3 have neither)."""
+    attrs = f["features"].attrs
+    return tuple([str(attr_value(c)) for c in attrs.get(key, [])] for key in (BOOLEAN_COLUMNS, DATETIME_COLUMNS))
 
 
 def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -124,6 +130,7 @@ def describe(path: str | Path) -> dict[str, object]:
         stats = {name: f[f"stats/{name}"][()] for name in ("mean", "std", "min", "max", "nan_count") if f"stats/{name}" in f}
         info["stats"] = {name: [None if np.isnan(v) else float(v) for v in values] for name, values in stats.items()}
         info["categories"] = {name: [attr_value(v) for v in f["categories"][name][()]] for name in f.get("categories", {})}
+        info["booleans"], info["datetimes"] = read_column_kinds(f)
     return info
 
 
@@ -159,6 +166,12 @@ def render(info: dict[str, object], *, max_columns: int = 12) -> str:
         )
     if info["categories"]:
         lines.append("categories " + ", ".join(f"{k} ({len(v)})" for k, v in info["categories"].items()))
+    for label, key, meaning in (("booleans ", "booleans", "1 = true, 0 = false"),
+                                ("datetimes", "datetimes", "seconds since 1970-01-01 UTC")):
+        names = info.get(key) or []
+        if names:
+            listed = ", ".join(names[:max_columns]) + (f" and {len(names) - max_columns} more" if len(names) > max_columns else "")
+            lines.append(f"{label} {len(names)} ({meaning}): {listed}")
     sources = info["sources"]
     lines.append("sources   " + ", ".join(f"{s['name']} ({s.get('rows', '?')} rows)" for s in sources))
     if info["bad_lines"]:

@@ -1,7 +1,7 @@
 """``convert NEW.csv --like OLD.h5``: a new part follows an existing file.
 
 The new file takes OLD.h5's column roles (feature columns in OLD.h5's order,
-target, categorical columns), its task and sample shape, starts from its dtype
+target; categorical, boolean and datetime columns), its task and sample shape, starts from its dtype
 (widening, as ``--append`` does, only if new values need it), and codes every
 class label and categorical value OLD.h5 knows with OLD.h5's code; values new
 in NEW.csv get codes after the known ones (the rule of :mod:`csv2h5.vocabulary`).
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HeaderMismatchError
-from .info import attr_value, open_csv2h5, read_vocabularies
+from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
+from .kinds import StoredKinds
 from .schema import ColumnRoles, ValueRange, resolve_columns, value_range
 
 
@@ -38,6 +39,12 @@ class Template:
     vocabularies: dict[str, list[str]]  # categorical column -> its values, index = code
     dtype: np.dtype
     sample_shape: tuple[int, ...] | None
+    booleans: list[str] = dataclasses.field(default_factory=list)  # feature columns of true/false
+    datetimes: list[str] = dataclasses.field(default_factory=list)  # feature columns of ISO-8601 dates
+
+    def kinds(self) -> StoredKinds:
+        """The kind of every feature column, which the new part keeps."""
+        return StoredKinds(str(self.path), frozenset(self.vocabularies), frozenset(self.booleans), frozenset(self.datetimes))
 
     def roles(self, names: Sequence[str], *, source: str) -> tuple[ColumnRoles, list[str]]:
         """The column roles of a CSV with header ``names``, and warnings about the columns that differ."""
@@ -60,7 +67,8 @@ class Template:
             shown = ", ".join(map(repr, extra[:5])) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
             warnings.append(f"{source} has columns {self.path} does not store, left out: {shown}")
         # Names, not globs or indices: every selector is an exact header name, matched first.
-        roles = resolve_columns(names, target=target, features=self.features, categorical=list(self.vocabularies))
+        roles = resolve_columns(names, target=target, features=self.features, categorical=list(self.vocabularies),
+                                datetime=self.datetimes)
         return roles, warnings
 
     def floor(self) -> ValueRange:
@@ -81,6 +89,7 @@ def read_template(path: str | Path) -> Template:
         features = f["features"]
         target = f.get("target")
         shape = features.attrs.get("sample_shape")
+        booleans, datetimes = read_column_kinds(f)
         return Template(
             path=path,
             features=[str(attr_value(c)) for c in features.attrs.get("columns", [])],
@@ -90,4 +99,6 @@ def read_template(path: str | Path) -> Template:
             vocabularies=read_vocabularies(f),
             dtype=features.dtype,
             sample_shape=tuple(int(d) for d in shape) if shape is not None else None,
+            booleans=booleans,
+            datetimes=datetimes,
         )

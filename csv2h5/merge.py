@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
-from .info import attr_value, open_csv2h5, read_vocabularies
+from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
 from .stats import merge_stored
 from .schema import class_code_dtype
 from .scratch import sweep_stale, temporary_path
@@ -57,6 +57,7 @@ class _Part:
     classes: list[object]
     target_shape: tuple[int, ...]
     vocabularies: dict[str, list[str]]  # categorical column -> its values, index = stored code
+    kinds: tuple[list[str], list[str]] = ([], [])  # the boolean and the datetime columns
 
 
 def _open_part(path: Path) -> _Part:
@@ -66,7 +67,7 @@ def _open_part(path: Path) -> _Part:
         return _Part(path, int(ds.shape[0]), [str(attr_value(c)) for c in ds.attrs.get("columns", [])], ds.dtype,
                      str(attr_value(target.attrs.get("task"))) if target is not None else None,
                      [attr_value(c) for c in target.attrs.get("classes", [])] if target is not None else [],
-                     tuple(target.shape[1:]) if target is not None else (), read_vocabularies(f))
+                     tuple(target.shape[1:]) if target is not None else (), read_vocabularies(f), read_column_kinds(f))
 
 
 def _check_schema(parts: list[_Part]) -> None:
@@ -77,6 +78,11 @@ def _check_schema(parts: list[_Part]) -> None:
             where = (f"column {differ} is {part.columns[differ]!r} there but {first.columns[differ]!r} in {first.path}"
                      if differ is not None else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}")
             raise HeaderMismatchError(f"{part.path} has other feature columns: {where}; merge files converted alike")
+        for what, mine, theirs in zip(("booleans", "dates"), part.kinds, first.kinds):
+            if set(mine) != set(theirs):
+                column = sorted(set(mine) ^ set(theirs))[0]
+                raise HeaderMismatchError(f"column {column!r} holds {what} in {part.path if column in mine else first.path}"
+                                          " but not in the other; merge files converted alike")
         if part.task != first.task or part.target_shape != first.target_shape:
             raise HeaderMismatchError(f"{part.path} has target {part.task or 'none'} but {first.path} has "
                                       f"{first.task or 'none'}; merge files converted with the same --target")
@@ -140,6 +146,7 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
                                                           np.result_type(*(p.dtype for p in infos)))
     columns = {name: first.columns.index(name) for name in vocabularies}
     writer.create_features(first.columns, dtype, chunk_rows=chunk_rows, compression=compression)
+    writer.set_column_kinds(boolean=first.kinds[0], datetime=first.kinds[1])
     if sample_shape is not None:
         writer.set_attrs("features", {"sample_shape": sample_shape})
     counts = {name: np.zeros(len(values)) for name, values in vocabularies.items()}

@@ -12,6 +12,13 @@ FEATURE_DTYPES = ("auto", "uint8", "int8", "int16", "int32", "float16", "float32
 TASKS = ("auto", "classification", "regression")
 BAD_LINE_POLICIES = ("error", "skip", "warn")
 MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is classification
+AUTO = "auto"  # --categorical auto: every text column is stored as codes
+# --categorical auto refuses a column with more distinct values: identifiers and free text, whose
+# codes mean nothing to a model and whose vocabulary grows with the rows (memory, /categories). The
+# bound is --task auto's for classes: a column with more values than a target may have classes is
+# not a category either. Real categories in public tables (countries, states, occupations, product
+# types) stay below it; a larger one is named with --categorical NAME (no bound) or a higher bound.
+MAX_CATEGORIES = MAX_AUTO_CLASSES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,7 +33,9 @@ class ConvertOptions:
     target: tuple[str, ...] = ()
     features: tuple[str, ...] = ()  # empty: every column that is not a target or dropped
     drop: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()  # may hold "auto": every column of text cells
+    datetime: tuple[str, ...] = ()  # ISO-8601 dates, stored as seconds since 1970-01-01 UTC
+    max_categories: int = MAX_CATEGORIES  # for the columns --categorical auto chooses
     header: bool = True
     names: tuple[str, ...] = ()  # column names for header-less input
     delimiter: str = ","  # "auto" sniffs , ; tab | from the first lines
@@ -45,6 +54,9 @@ class ConvertOptions:
     like: str | None = None  # an existing csv2h5 file whose roles, dtype, classes and vocabularies to follow
     block_bytes: int = 4 << 20  # parse unit: bounds memory (a worker needs ~20x this), keeps workers busy
     workers: int | None = None  # parser processes; None: one per core
+    # The first bytes of data, whose cells decide each column's kind (numbers, booleans, text); held back
+    # until then, so the decision does not depend on the block size. Later rows must agree.
+    infer_bytes: int = 4 << 20
 
     def __post_init__(self) -> None:
         if self.dtype not in FEATURE_DTYPES:
@@ -67,6 +79,10 @@ class ConvertOptions:
             raise OptionError(f"--chunk-rows must be positive, got {self.chunk_rows}")
         if self.block_bytes < 1:
             raise OptionError(f"block_bytes must be positive, got {self.block_bytes}")
+        if self.max_categories < 1:
+            raise OptionError(f"--max-categories must be positive, got {self.max_categories}")
+        if self.infer_bytes < 1:
+            raise OptionError(f"infer_bytes must be positive, got {self.infer_bytes}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"workers must be >= 0, got {self.workers}")
         if self.fill is not None and math.isnan(self.fill):
@@ -86,11 +102,16 @@ class ConvertOptions:
             self._check_like()
         parse_compression(self.compression)
 
+    @property
+    def categorical_auto(self) -> bool:
+        """Whether ``--categorical auto`` was given: every text column becomes codes."""
+        return AUTO in self.categorical
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""
         given = [name for name, value in (("--target", self.target), ("--features", self.features),
                                           ("--drop", self.drop), ("--categorical", self.categorical),
+                                          ("--datetime", self.datetime),
                                           ("--task", self.task != "auto"), ("--sample-shape", self.sample_shape))
                  if value]
         if given:

@@ -33,6 +33,8 @@ class ColumnRoles:
     features: tuple[int, ...]
     target: tuple[int, ...]
     categorical: tuple[int, ...]  # positions in the CSV; each is also in ``features``
+    datetime: tuple[int, ...] = ()  # positions in the CSV of ISO-8601 date columns; each also in ``features``
+    categorical_auto: bool = False  # every other column of text cells becomes categorical too
 
     @property
     def feature_names(self) -> list[str]:
@@ -73,9 +75,10 @@ def resolve_columns(
     features: Sequence[str] = (),
     drop: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    datetime: Sequence[str] = (),
     header: bool = True,
 ) -> ColumnRoles:
-    """Decide the role of every column from the user's selectors."""
+    """Decide the role of every column from the user's selectors (``categorical`` may hold "auto")."""
     names = list(names)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -100,13 +103,17 @@ def resolve_columns(
         raise OptionError(f"column {dropped_targets[0]!r} is both --target and --drop; pick one role")
     if not feature_idx:
         raise OptionError("no feature columns are left; check --features and --drop")
-    cat_idx = _select(categorical, names, option="--categorical", header=header)
-    not_features = [names[i] for i in cat_idx if i not in feature_idx]
-    if not_features:
-        raise OptionError(
-            f"--categorical {not_features[0]!r} is not a feature column (it is a target or dropped)"
-        )
-    return ColumnRoles(tuple(names), tuple(feature_idx), tuple(target_idx), tuple(cat_idx))
+    auto = "auto" in categorical
+    cat_idx = _select([c for c in categorical if c != "auto"], names, option="--categorical", header=header)
+    date_idx = _select(datetime, names, option="--datetime", header=header)
+    for option, chosen in (("--categorical", cat_idx), ("--datetime", date_idx)):
+        not_features = [names[i] for i in chosen if i not in feature_idx]
+        if not_features:
+            raise OptionError(f"{option} {not_features[0]!r} is not a feature column (it is a target or dropped)")
+    both = [names[i] for i in date_idx if i in cat_idx]
+    if both:
+        raise OptionError(f"column {both[0]!r} is both --categorical and --datetime; pick one")
+    return ColumnRoles(tuple(names), tuple(feature_idx), tuple(target_idx), tuple(cat_idx), tuple(date_idx), auto)
 
 
 # --------------------------------------------------------------------------- dtypes

@@ -39,6 +39,9 @@ def single_class_problem(name: str, label: object, rows: str) -> str:
     return f"target {name!r} has a single class ({label!r}) in {rows}: a classifier cannot learn from it"
 
 
+_LABELS = {"number": "numbers", "boolean": "true/false labels", "text": "text labels"}
+
+
 class TargetCollector:
     """Streams target values to a scratch file and tracks the distinct labels."""
 
@@ -48,7 +51,7 @@ class TargetCollector:
         self.names = names
         self.task = task
         self.rows = 0
-        self._kind: str | None = None  # "number" or "text", fixed by the first block
+        self._kind: str | None = None  # "number", "boolean" or "text", fixed by the first block
         self._first_text: tuple[str, int, str] | None = None
         self._vocabulary: dict[object, int] = {}  # text label -> first-appearance code
         self._distinct: set[object] | None = set()  # numeric labels; None once past the limit
@@ -58,16 +61,23 @@ class TargetCollector:
         self._file = open(self.scratch, "wb")
 
     def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None) -> None:
-        """Append one block's target values (numbers, or object array of text)."""
-        kind = "text" if values.dtype == object else "number"
+        """Append one block's target values (numbers, bool for true/false labels, or object array of text)."""
+        if values.dtype == bool and (values.ndim > 1 or self.task == "regression"):
+            values = values.astype(np.float64)  # booleans as 1/0 where the target is numbers
+        kind = {np.dtype(object): "text", np.dtype(bool): "boolean"}.get(values.dtype, "number")
         if self._kind is None:
             self._kind = kind
         if kind != self._kind:
             line = int(lines[0]) if lines is not None else first_line
             raise BadValueError(
-                f"{source}:{line}: target column {self.names[0]!r} mixes numbers and text;"
-                " make the labels all numbers or all text"
+                f"{source}:{line}: target column {self.names[0]!r} holds {_LABELS[kind]} from this block on but"
+                f" {_LABELS[self._kind]} before; make the labels all numbers, all true/false or all other text"
             )
+        if kind == "boolean":  # classes false, true: codes 0 and 1 whichever the block holds
+            for label in ("false", "true"):
+                self._vocabulary.setdefault(label, len(self._vocabulary))
+            values = np.where(values, "true", "false").astype(object)
+            kind = "text"
         if kind == "text":
             if len(self.names) > 1:
                 raise SchemaError(f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)")
@@ -99,8 +109,12 @@ class TargetCollector:
             self._file.write(np.ascontiguousarray(as_float).tobytes())
         self.rows += len(values)
 
+    @property
+    def _labels_are_text(self) -> bool:
+        return self._kind in ("text", "boolean")  # true/false labels are stored as the classes "false", "true"
+
     def _decide(self) -> str:
-        if self._kind == "text":
+        if self._labels_are_text:
             if self.task == "auto" and len(self._vocabulary) > MAX_AUTO_CLASSES:
                 raise SchemaError(
                     f"target {self.names[0]!r} has more than {MAX_AUTO_CLASSES} distinct text labels;"
@@ -116,8 +130,9 @@ class TargetCollector:
     def _check_known_kind(self) -> None:
         """Known classes (from --append or --like) must be labels of the same kind as the new ones."""
         known = label_kind(self._known or [])
-        if known is not None and self._kind is not None and known != self._kind:
-            here = "text" if self._kind == "text" else "numbers"
+        kind = "text" if self._labels_are_text else self._kind
+        if known is not None and kind is not None and known != kind:
+            here = "text" if kind == "text" else "numbers"
             there = "text" if known == "text" else "numeric"
             raise SchemaError(f"target {self.names[0]!r} holds {here} here but {self._known_from} has {there} classes "
                               f"({excerpt(', '.join(map(str, self._known[:5])))}); files converted alike need labels "
@@ -145,7 +160,7 @@ class TargetCollector:
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
             return TargetSummary(task, [], None)
         self._check_known_kind()
-        if self._kind == "text":
+        if self._labels_are_text:
             labels = unite([self._known or [], sorted(self._vocabulary, key=str)])  # known codes stay
             position = {label: i for i, label in enumerate(labels)}
             remap = np.empty(len(self._vocabulary), dtype=np.int64)

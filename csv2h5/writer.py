@@ -27,6 +27,9 @@ from .schema import chunk_rows_for
 
 FORMAT_VERSION = 1
 CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
+# /features attributes naming the columns of other kinds than numbers (categorical ones have /categories/<column>)
+BOOLEAN_COLUMNS = "boolean_columns"  # true/false, stored as 1/0
+DATETIME_COLUMNS = "datetime_columns"  # ISO-8601 dates, stored as seconds since 1970-01-01 UTC
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
@@ -259,6 +262,14 @@ class H5Writer:
         start = ds.shape[0]
         ds.resize(start + values.shape[0], axis=0)
         ds[start:] = values
+
+    def set_column_kinds(self, *, boolean: Sequence[str], datetime: Sequence[str]) -> None:
+        """Name the boolean and the datetime feature columns in /features' attributes (absent when none)."""
+        for key, names in ((BOOLEAN_COLUMNS, boolean), (DATETIME_COLUMNS, datetime)):
+            if names:
+                self.features.attrs[key] = [str(n) for n in names]
+            elif key in self.features.attrs:
+                del self.features.attrs[key]
 
     def set_attrs(self, path: str, attrs: Mapping[str, object]) -> None:
         node = self.file[path]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import BadLineError, InputError, excerpt
 from .blocks import BOM, TextBlock
+from .cells import FALSE_SPELLINGS, TRUE_SPELLINGS
 from .plan import ParsePlan
 
 # pandas' default spellings of a missing value, so both read the same cells as NaN.
@@ -48,6 +49,8 @@ def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object],
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
             null_values=list(NA_VALUES),
+            true_values=TRUE_SPELLINGS,  # for the columns read as booleans: true/false in any letter case
+            false_values=FALSE_SPELLINGS,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
         ),

@@ -185,6 +185,11 @@ class TextBlock:
     offset: int = 0
     length: int = 0
 
+    @property
+    def size(self) -> int:
+        """How many bytes of input the block holds."""
+        return self.length if self.data is None else len(self.data)
+
     def text(self) -> bytes:
         if self.data is not None:
             return self.data
@@ -222,8 +227,14 @@ def _last_cut(data: bytes | bytearray, quotechar: bytes, end: int) -> int:
         stop = newline
 
 
-def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0) -> Iterator[TextBlock]:
-    """Yield the data of ``source`` after its header as TextBlocks of about ``block_bytes``."""
+def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0,
+                cut_at: int | None = None) -> Iterator[TextBlock]:
+    """Yield the data of ``source`` after its header as TextBlocks of about ``block_bytes``.
+
+    With ``cut_at``, a block also ends at the last line end within the first
+    ``cut_at`` bytes of data, so the whole lines there form blocks of their own
+    whatever the block size (the rows that decide the columns' kinds).
+    """
     quote = header.dialect.quotechar.encode()
     # One buffer for the whole source: blocks are cut off its front and the tail moved down,
     # so its memory is reused; fresh bytes objects for every block cost page faults (measured:
@@ -245,10 +256,15 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
         filled += count
         at_eof = count == 0
 
+    consumed = 0  # bytes of data yielded so far
     while True:
         if filled < block_bytes and not at_eof:
             read(block_bytes - filled + margin)
         cut = _last_cut(buffer, quote, block_bytes) if filled > block_bytes else -1
+        boundary = cut_at - consumed if cut_at is not None else 0
+        if 0 < boundary < filled and boundary < max(cut, block_bytes):
+            within = _last_cut(buffer, quote, boundary)
+            cut = within if within > 0 else cut  # none: one line spans the boundary, whose block ends later
         if cut < 0:
             cut = filled if at_eof else _last_cut(buffer, quote, filled)
         while cut < 0:  # one line longer than a block: read on until it ends
@@ -268,6 +284,7 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
         line += count_byte(buffer, b"\n", 0, cut)
         buffer[: filled - cut] = buffer[cut:filled]  # same length: moved in place, no new buffer
         filled -= cut
+        consumed += cut
         index += 1
         if at_eof and not filled:
             return

@@ -3,7 +3,7 @@
 Three paths, tried in order: small non-negative integers (``digits``), numeric
 columns parsed straight to numbers (``typed``), and string columns converted
 one by one (``text``: the fallback for anything the others reject, and the one
-that words the error messages). Whichever path read the block, the checks that
+that finds the cells of the error messages). Whichever path read the block, the checks that
 follow are the same, so the result does not depend on the path.
 """
 
@@ -14,8 +14,10 @@ import numpy as np
 from ..errors import BadValueError, excerpt
 from ..schema import smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
-from .blocks import TextBlock, strip_comments
+from .blocks import TextBlock
+from .cells import NUMBERS
 from .digits import as_slice, parse_digits
+from .evidence import block_data
 from .lines import record_lines
 from .plan import BlockColumns, ParsedBlock, ParsePlan
 from .text import parse_text
@@ -23,25 +25,20 @@ from .typed import parse_typed
 
 
 def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
-    if not plan.categorical and len(plan.dialect.delimiter.encode()) == 1:
+    if not plan.fixed and len(plan.dialect.delimiter.encode()) == 1:
         table = parse_digits(data, len(plan.names), plan.dialect.delimiter.encode()[0])
         if table is not None:
             target = table[:, list(plan.target)] if plan.target else None
             if target is not None and target.shape[1] == 1:
                 target = target[:, 0]
-            return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line)
+            cells = np.full(len(plan.features), NUMBERS if table.shape[0] else 0, dtype=np.uint8)
+            return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line, cells)
     return parse_typed(block, data, plan) or parse_text(block, data, plan)
 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
-    data = block.text()
-    if plan.dialect.comment:
-        data = strip_comments(data, plan.dialect.comment)
-    if b"\r" in data and plan.dialect.quotechar.encode() not in data:
-        # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
-        # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.
-        data = data.replace(b"\r\n", b"\n")
+    data = block_data(block, plan)
     parsed = _parse_columns(block, data, plan)
     features, categories = parsed.features, parsed.categories
     if plan.fill is not None and features.dtype.kind == "f":
@@ -73,6 +70,7 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         bad_lines=parsed.bad_lines,
         int_columns_with_empty=parsed.int_columns_with_empty,
         first_row_line=parsed.first_row_line,
+        cells=parsed.cells,
     )
 
 

@@ -19,10 +19,17 @@ class ParsePlan:
     dialect: Dialect
     features: tuple[int, ...]
     target: tuple[int, ...]
-    categorical: tuple[int, ...]
+    categorical: tuple[int, ...]  # read as text, stored as codes
     dtype: str = "auto"
     fill: float | None = None
     on_bad_lines: str = "error"
+    datetime: tuple[int, ...] = ()  # read as ISO-8601 dates, stored as seconds since the epoch
+    boolean: tuple[int, ...] = ()  # expected to hold booleans (read as such first; anything else is reported)
+
+    @property
+    def fixed(self) -> bool:
+        """Whether some feature column is read as something other than numbers."""
+        return bool(self.categorical or self.datetime or self.boolean)
 
 
 @dataclasses.dataclass(slots=True)
@@ -35,11 +42,12 @@ class ParsedBlock:
     features: np.ndarray  # (rows, F); categorical columns hold block-local codes
     value_range: ValueRange  # of the non-categorical feature columns
     stats: ColumnStats
-    target: np.ndarray | None  # numeric, or object (str) for text labels
+    target: np.ndarray | None  # numeric, bool (true/false labels), or object (str) for text labels
     categories: dict[int, list[str]]  # feature position -> block-local vocabulary
     bad_lines: list[tuple[int, int]]  # (line, fields found)
     int_columns_with_empty: list[str]
     first_row_line: int = 0  # physical line of the first row, for messages about the block's target
+    cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
 
 
 @dataclasses.dataclass(slots=True)
@@ -47,9 +55,10 @@ class BlockColumns:
     """What a parse path makes of a block, before the checks every path shares."""
 
     features: np.ndarray  # (rows, F) int64 or float64 (NaN: empty); categorical columns hold block-local codes
-    target: np.ndarray | None  # numeric, or object (str) for text labels
+    target: np.ndarray | None  # numeric, bool (true/false labels), or object (str) for text labels
     categories: dict[int, list[str]]  # feature position -> block-local vocabulary
     int_columns_with_empty: list[str]  # whole-number columns that are float only because of empty cells
     bad_lines: list[tuple[int, int]]  # (line, fields found) of the records skipped
     lines: np.ndarray | None  # physical line of each row, where the path had to find them
     first_row_line: int
+    cells: np.ndarray  # per feature position: kinds of cell found, as reader.cells flags (uint8)

@@ -8,12 +8,16 @@ exact line and cell for every error message. The helpers for string columns
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import arrow_failure, read_table, to_numpy
 from .blocks import TextBlock
+from .cells import (BOOLEANS, DATELIKE, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans, looks_like_dates,
+                    seconds_since_epoch)
 from .lines import bad_line_error, record_lines
 from .plan import BlockColumns, ParsePlan
 
@@ -112,11 +116,65 @@ def category_codes(column) -> tuple[np.ndarray, list[str]]:
 
 
 def target_values(column) -> np.ndarray:
-    """A target column as numbers (int64 or float64) when every cell is one, else as text (object)."""
+    """A target column as numbers (int64 or float64), as bool for true/false labels, else as text (object).
+
+    Raises:
+        MixedBooleans: the labels are booleans beside other text.
+    """
     try:
         return to_numbers(column)[0]
     except (NotANumber, RoundedInteger):  # labels kept as their text, never rounded
-        return np.asarray(column.to_pylist(), dtype=object)
+        pass
+    truth = booleans(column)
+    if truth is not None:
+        return truth.astype(bool)
+    return np.asarray(column.to_pylist(), dtype=object)
+
+
+@dataclasses.dataclass(slots=True)
+class FeatureColumn:
+    """One feature column of a block as values, and what its cells were."""
+
+    values: np.ndarray  # numbers, 0/1 for booleans, block-local codes for text (NaN: empty)
+    cells: int  # cells.NUMBERS | BOOLEANS | TEXT | DATELIKE found among the non-empty cells
+    vocabulary: list[str] | None = None  # when ``values`` are codes
+    whole_with_empty: bool = False  # integers that empty cells made float
+
+
+def classify(column, *, fill: float | None) -> FeatureColumn:
+    """Read a string column whose kind is not fixed: numbers, else booleans, else text codes.
+
+    A column with booleans beside other cells gives NaN values and both flags;
+    whether that, or text, is allowed is the main process's decision.
+
+    Raises:
+        RoundedInteger: an integer beyond 2**53 among empty cells or decimals.
+    """
+    try:
+        values, had_empty = to_numbers(column, fill=fill)
+    except NotANumber:
+        pass
+    else:
+        found = NUMBERS if len(column) > column.null_count else 0
+        whole = had_empty and values.dtype.kind == "f" and fill is None and whole_numbers_with_empty(values)
+        return FeatureColumn(values, found, whole_with_empty=whole)
+    try:
+        truth = booleans(column)
+    except MixedBooleans:  # which kind the other cells are: numbers, or text
+        import pyarrow as pa
+
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        others = column.filter(pa.array(valid & ~boolean_mask(column)))
+        try:
+            to_numbers(others)
+            found = BOOLEANS | NUMBERS
+        except (NotANumber, RoundedInteger):
+            found = BOOLEANS | TEXT
+        return FeatureColumn(np.full(len(column), np.nan), found)
+    if truth is not None:
+        return FeatureColumn(truth, BOOLEANS)
+    codes, vocabulary = category_codes(column)
+    return FeatureColumn(codes, TEXT | (DATELIKE if looks_like_dates(column) else 0), vocabulary)
 
 
 def whole_numbers_with_empty(values: np.ndarray) -> bool:
@@ -145,33 +203,43 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     if rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
         raise RuntimeError(f"{block.source}:{block.first_line}: parsed {rows} rows but counted {lines.size} records")
     features = np.empty((rows, len(plan.features)), dtype=np.float64)
+    cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
     widened: list[str] = []
     int_parts: dict[int, np.ndarray] = {}
+    categorical, datetime = set(plan.categorical), set(plan.datetime)
     for j, col in enumerate(plan.features):
         name = plan.names[col]
         column = table.column(name)
-        if col in plan.categorical:
+        if col in categorical:
             features[:, j], categories[j] = category_codes(column)
             continue
+        if col in datetime:
+            try:
+                features[:, j] = seconds_since_epoch(column)
+            except NotADate as bad:
+                raise BadValueError(
+                    f"{block.source}:{int(lines[bad.row])}: column {name!r} has {excerpt(bad.cell)!r}, which is not an"
+                    " ISO-8601 date or date-time (such as 2024-05-31, 2024-05-31 14:30 or 2024-05-31T14:30:00+02:00);"
+                    f" fix the cell, or leave {name} out of --datetime"
+                ) from None
+            continue
         try:
-            values, had_empty = to_numbers(column, fill=plan.fill)
-        except NotANumber as bad_cell:
-            raise BadValueError(
-                f"{block.source}:{int(lines[bad_cell.row])}: column {name!r} has {excerpt(bad_cell.cell)!r},"
-                f" which is not a number; pass --categorical {name} to store text as codes, or --drop {name}"
-            ) from None
+            found = classify(column, fill=plan.fill)
         except RoundedInteger as big:
             raise BadValueError(
                 f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer beyond"
                 f" 2**53 that no float holds exactly, among empty cells or decimals; pass --drop {name}, or"
                 f" --categorical {name} to store it as codes"
             ) from None
-        if had_empty and values.dtype.kind == "f" and plan.fill is None and whole_numbers_with_empty(values):
+        cells[j] = found.cells
+        if found.vocabulary is not None:
+            categories[j] = found.vocabulary
+        if found.whole_with_empty:
             widened.append(name)
-        if values.dtype.kind == "i":
-            int_parts[j] = values
-        features[:, j] = values
+        if found.values.dtype.kind == "i":
+            int_parts[j] = found.values
+        features[:, j] = found.values
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
         features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
     elif int_parts:
@@ -193,7 +261,13 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                     f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
                     " drop or fill the rows with no target"
                 )
-            parts.append(target_values(column))
+            try:
+                parts.append(target_values(column))
+            except MixedBooleans as mixed:
+                raise BadValueError(
+                    f"{block.source}:{int(lines[mixed.row])}: target column {name!r} has {excerpt(mixed.cell)!r} among"
+                    " true/false labels; make every label true or false, or none of them"
+                ) from None
         target = parts[0] if len(parts) == 1 else np.column_stack(parts)
     first_row_line = int(lines[0]) if lines.size else block.first_line
-    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line)
+    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells)

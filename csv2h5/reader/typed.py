@@ -24,15 +24,18 @@ from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import read_table, to_numpy
 from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
-from .text import category_codes, target_values, whole_numbers_with_empty
+from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, booleans, seconds_since_epoch
+from .text import category_codes, target_values
 
 
 def _column_types(plan: ParsePlan) -> dict[int, object]:
-    """The arrow type each used column is parsed as: numbers as float64, text as strings."""
+    """The arrow type each used column is parsed as: numbers as float64, booleans as bool, text as strings."""
     import pyarrow as pa
 
     types: dict[int, object] = {i: pa.float64() for i in plan.features}
-    for i in (*plan.categorical, *plan.target):
+    for i in plan.boolean:
+        types[i] = pa.bool_()
+    for i in (*plan.categorical, *plan.datetime, *plan.target):
         types[i] = pa.string()
     return types
 
@@ -52,32 +55,105 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
     """Parse a block with numeric columns typed as float64, or None where the text path must read it."""
     import pyarrow as pa
 
+    types = _column_types(plan)
     try:  # no handler for ragged lines: pyarrow stops at the first, and the text path reports it
-        table = read_table(data, plan, _column_types(plan), on_invalid_row=None)
+        table = read_table(data, plan, types, on_invalid_row=None)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, a ragged line, ...
         return None
-    features = np.empty((table.num_rows, len(plan.features)), dtype=np.float64)
-    numeric: list[int] = []
+    position = {col: i for i, col in enumerate(sorted(types))}  # the table holds the used columns in CSV order
+    return typed_columns(plan, table.num_rows, lambda col: table.column(position[col]), first_row_line(block, data))
+
+
+def first_row_line(block: TextBlock, data: bytes) -> int:
+    """The line of a block's first row: pyarrow skips blank lines (and the lines stripped comments leave)."""
+    return block.first_line + data[: len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
+
+
+def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int,
+                  numbers: np.ndarray | None = None) -> BlockColumns | None:
+    """A block's arrays from columns read typed (``_column_types``), or None where the text path must read it.
+
+    Args:
+        plan: the parse plan.
+        rows: rows in the block.
+        column_of: CSV position -> that column as a pyarrow array (float64, bool or string).
+        first_line: the line of the block's first row.
+        numbers: the number columns (those not categorical, datetime or boolean) already
+            as a (rows, count) float64 array, in feature order; None: read them through ``column_of``.
+    """
+    import pyarrow as pa
+
+    features = np.empty((rows, len(plan.features)), dtype=np.float64)
+    cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
-    widened: list[str] = []
-    for j, col in enumerate(plan.features):
-        column = table.column(plan.names[col])
-        if col in plan.categorical:
+    positions = np.asarray(plan.features, dtype=np.int64)
+    special = np.isin(positions, [*plan.categorical, *plan.datetime, *plan.boolean])
+    numeric = np.flatnonzero(~special)
+    if numbers is None:
+        for j in numeric:
+            features[:, j] = to_numpy(column_of(int(positions[j])))  # empty cells (nulls) become NaN
+    elif numeric.size == len(plan.features):
+        features = numbers if numbers.flags.writeable else numbers.copy()  # a view of arrow's buffer is read-only
+    else:
+        features[:, numeric] = numbers
+    categorical, datetime = set(plan.categorical), set(plan.datetime)
+    for j in np.flatnonzero(special):
+        col = int(positions[j])
+        column = column_of(col)
+        if col in categorical:
             features[:, j], categories[j] = category_codes(column)
             continue
-        numeric.append(j)
-        features[:, j] = to_numpy(column)  # empty cells (nulls) become NaN
-        if column.null_count and plan.fill is None and whole_numbers_with_empty(features[:, j]):
-            widened.append(plan.names[col])
-    if _beyond_exact_integers(features if not categories else features[:, numeric]):
+        if col in datetime:
+            try:
+                features[:, j] = seconds_since_epoch(column)
+            except NotADate:  # the text path says where
+                return None
+            continue
+        if pa.types.is_boolean(column.type):
+            features[:, j] = to_numpy(column.cast(pa.float64()))
+        else:  # read as strings (the wide path)
+            try:
+                truth = booleans(column)
+            except MixedBooleans:
+                return None
+            if truth is None and column.null_count < len(column):
+                return None  # cells that are not booleans: the text path says which
+            features[:, j] = truth if truth is not None else np.nan
+        cells[j] = BOOLEANS if column.null_count < len(column) else 0
+    number_values = features if numeric.size == len(plan.features) else features[:, numeric]
+    if _beyond_exact_integers(number_values):
         return None
-    target = None
-    if plan.target:
-        columns = [table.column(plan.names[col]) for col in plan.target]
-        if any(column.null_count for column in columns):
-            return None
+    empty = np.isnan(number_values)
+    if rows:
+        cells[numeric] = np.where(empty.all(axis=0), 0, NUMBERS)
+    target = typed_target(plan, column_of)
+    if target is False:
+        return None
+    widened = whole_numbers_with_empty_columns(number_values, empty, numeric, plan)
+    return BlockColumns(features, target, categories, widened, [], None, first_line, cells)
+
+
+def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray,
+                                     plan: ParsePlan) -> list[str]:
+    """Names of the number columns holding only whole numbers and some empty cells (integers made float)."""
+    if plan.fill is not None or not numbers.size:
+        return []
+    has_empty = empty.any(axis=0)
+    if not has_empty.any():
+        return []
+    whole = (empty | (numbers == np.rint(numbers))).all(axis=0)
+    return [plan.names[plan.features[numeric[k]]] for k in np.flatnonzero(has_empty & whole)]
+
+
+def typed_target(plan: ParsePlan, column_of) -> np.ndarray | None | bool:
+    """The target of a block read with string target columns; False where the text path must read it."""
+    if not plan.target:
+        return None
+    columns = [column_of(col) for col in plan.target]
+    if any(column.null_count for column in columns):
+        return False
+    try:
         parts = [target_values(column) for column in columns]
-        target = parts[0] if len(parts) == 1 else np.column_stack(parts)
-    # pyarrow skips blank lines (and the lines left by stripped comments) as the text path does
-    first_row_line = block.first_line + data[: len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
-    return BlockColumns(features, target, categories, widened, [], None, first_row_line)
+    except MixedBooleans:
+        return False
+    return parts[0] if len(parts) == 1 else np.column_stack(parts)

@@ -83,6 +83,23 @@ CASES = [
     ("overwrite and append together", {"in.csv": GOOD}, ["--overwrite", "--append"], ["contradict"]),
     ("append to a file that is not there", {"in.csv": GOOD}, ["--append"], ["nothing to --append to"]),
     ("bad --sample-shape text", {"in.csv": GOOD}, ["--sample-shape", "a,b"], ["--sample-shape takes integers"]),
+    ("text in several columns", {"in.csv": b"a,b,c,label\n1,x,2024-01-01,0\n"}, [],
+     ["in.csv:2", "column 'b' has 'x'", "1 more column holds text (c)", "--categorical b,c", "--drop b,c",
+      "--datetime c"]),
+    ("text after the rows that decide the column", {"in.csv": b"a,b,label\n" + b"1,2,0\n" * 800_000 + b"3,late,1\n"}, [],
+     ["in.csv:800002", "'late'", "first rows (to line", "held only numbers", "--categorical b"]),
+    ("booleans beside text", {"in.csv": b"a,flag,label\n1,true,0\n2,maybe,1\n"}, [],
+     ["in.csv:3", "'flag' has 'maybe' beside booleans", "line 2", "--categorical flag"]),
+    ("true/false labels beside other labels", {"in.csv": b"a,label\n1,true\n2,maybe\n"}, [],
+     ["in.csv:3", "target column 'label'", "'maybe' among true/false labels"]),
+    ("too many values for --categorical auto", {"in.csv": b"name,label\nann,0\nbob,1\ncid,0\n"},
+     ["--categorical", "auto", "--max-categories", "2"], ["in.csv:4", "'name'", "more than 2 distinct values", "--drop name"]),
+    ("--max-categories below 1", {"in.csv": GOOD}, ["--max-categories", "0"], ["--max-categories must be positive"]),
+    ("not a date in a --datetime column", {"in.csv": b"day,label\n2024-01-01,0\n31/01/2024,1\n"}, ["--datetime", "day"],
+     ["in.csv:3", "'day'", "31/01/2024", "not an ISO-8601 date"]),
+    ("--datetime on the target", {"in.csv": GOOD}, ["--datetime", "label"], ["--datetime 'label' is not a feature column"]),
+    ("a column both --categorical and --datetime", {"in.csv": GOOD}, ["--categorical", "a", "--datetime", "a"],
+     ["'a' is both --categorical and --datetime"]),
 ]
 
 
@@ -134,7 +151,7 @@ def test_a_line_over_the_limit(tmp_path, monkeypatch):
 
 
 def test_the_catalogue_has_the_cases_the_readme_counts():
-    assert len(CASES) == 39
+    assert len(CASES) == 48
 
 
 # Runs the CLI in a child that, when it starts as root (who reads any file, as in CI), drops to an

@@ -1,0 +1,161 @@
+"""What the cells of a string column are (numbers, booleans, text, dates) and their values.
+
+A feature column whose kind the user did not fix is classified block by block
+from its non-empty cells, as bit flags the main process unites over blocks
+(see :mod:`csv2h5.kinds`): ``NUMBERS`` (every such cell a decimal number),
+``BOOLEANS`` (``true``/``false`` in any letter case), ``TEXT`` (anything else;
+a column with booleans beside other cells has both flags).
+
+Booleans and dates are read with spaces around them trimmed, as numbers are;
+text stays byte for byte as written.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
+DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
+
+
+def _spellings(word: str) -> list[str]:
+    """``word`` in every letter case: true, True, TRUE, tRuE, ..."""
+    return ["".join(letters) for letters in itertools.product(*((c.lower(), c.upper()) for c in word))]
+
+
+TRUE_SPELLINGS = _spellings("true")
+FALSE_SPELLINGS = _spellings("false")
+
+# ISO 8601 as CSV exports write it: a date, optionally a time (T or a space, hours, minutes,
+# seconds, up to 9 fraction digits) and a UTC offset (Z, +hh, +hhmm, +hh:mm).
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
+ISO_DATETIME = rf"^{_DATE}(?:{_TIME}{_OFFSET}?)?$"
+_WITH_OFFSET = rf"^{_DATE}{_TIME}{_OFFSET}$"
+
+
+class NotADate(Exception):
+    """A cell of a --datetime column that is not an ISO-8601 date or date-time: its row and text."""
+
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
+
+
+class MixedBooleans(Exception):
+    """A column with booleans beside other cells: the row and text of the first cell that is not one."""
+
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
+
+
+def boolean_mask(column) -> np.ndarray:
+    """Which cells of a string column are true or false (any letter case, spaces around allowed)."""
+    import pyarrow.compute as pc
+
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+    return pc.is_in(lowered, value_set=_pa_array(["true", "false"])).to_numpy(zero_copy_only=False)
+
+
+def booleans(column) -> np.ndarray | None:
+    """1.0 for true, 0.0 for false, NaN for empty cells; None unless every non-empty cell is a boolean.
+
+    Raises:
+        MixedBooleans: the column has booleans and other cells.
+    """
+    import pyarrow.compute as pc
+
+    if not len(column):
+        return None
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    is_boolean = boolean_mask(column)
+    if not is_boolean.any():
+        return None
+    others = valid & ~is_boolean
+    if others.any():
+        row = int(np.flatnonzero(others)[0])
+        raise MixedBooleans(row, column[row].as_py())
+    truth = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(column)), "true").to_numpy(zero_copy_only=False)
+    return np.where(valid, truth.astype(np.float64), np.nan)
+
+
+def looks_like_dates(column) -> bool:
+    """Whether every non-empty cell is an ISO-8601 date or date-time (and there is one)."""
+    import pyarrow.compute as pc
+
+    cells = pc.drop_null(pc.utf8_trim_whitespace(column))
+    return len(cells) > 0 and bool(pc.all(pc.match_substring_regex(cells, ISO_DATETIME)).as_py())
+
+
+def seconds_since_epoch(column) -> np.ndarray:
+    """ISO-8601 dates and date-times as float64 seconds since 1970-01-01 UTC (NaN for empty cells).
+
+    A value without a UTC offset is read as UTC. Fractions of a second are kept to
+    the nanosecond for years 1678-2261, to the microsecond for years 1-9999; the
+    float64 result holds them to about a microsecond for dates of this century.
+
+    Raises:
+        NotADate: for the first non-empty cell that is not one.
+    """
+    import pyarrow.compute as pc
+
+    cells = pc.utf8_trim_whitespace(column)
+    valid = cells.is_valid().to_numpy(zero_copy_only=False)
+    iso = pc.fill_null(pc.match_substring_regex(cells, ISO_DATETIME), True).to_numpy(zero_copy_only=False)
+    if not iso.all():
+        row = int(np.flatnonzero(~iso)[0])
+        raise NotADate(row, column[row].as_py())
+    aware = pc.fill_null(pc.match_substring_regex(cells, _WITH_OFFSET), False).to_numpy(zero_copy_only=False)
+    seconds = np.full(len(cells), np.nan)
+    for rows, zone in ((np.flatnonzero(valid & ~aware), None), (np.flatnonzero(valid & aware), "UTC")):
+        if rows.size:
+            seconds[rows] = _timestamps(cells.take(_pa_array(rows)), zone, rows, column)
+    return seconds
+
+
+def _timestamps(cells, zone: str | None, rows: np.ndarray, column) -> np.ndarray:
+    """Seconds since the epoch of ISO cells that all have (zone "UTC") or all lack an offset."""
+    import pyarrow as pa
+
+    seconds = _cast_seconds(cells, zone)
+    if seconds is not None:
+        return seconds
+    # Cell by cell: units differ (a 9-digit fraction beside a year past 2262), or a date the
+    # calendar lacks, such as 2021-02-30.
+    out = np.empty(len(cells))
+    for i, cell in enumerate(cells.to_pylist()):
+        one = _cast_seconds(pa.array([cell]), zone)
+        if one is None:
+            row = int(rows[i])
+            raise NotADate(row, column[row].as_py())
+        out[i] = one[0]
+    return out
+
+
+def _cast_seconds(cells, zone: str | None) -> np.ndarray | None:
+    """Seconds since the epoch through pyarrow's ISO-8601 parser, or None if a cell does not parse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .arrow import to_numpy  # arrow imports this module's spellings
+
+    for unit, per_second in (("ns", 10**9), ("us", 10**6)):  # ns first: its range ends in 2262
+        try:
+            ticks = to_numpy(pc.cast(cells, pa.timestamp(unit, zone)).cast(pa.int64()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        whole, part = np.divmod(ticks, per_second)
+        return whole.astype(np.float64) + part / per_second  # one rounding: exact for whole seconds
+    return None
+
+
+def _pa_array(values):
+    import pyarrow as pa
+
+    return pa.array(values)

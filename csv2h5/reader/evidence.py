@@ -1,0 +1,72 @@
+"""Finding cells again for an error message: the main process re-reads one block.
+
+Parser processes report only which kinds of cell a column holds (reader.cells
+flags); the words of an error (the line, the cell) are looked up here, on the
+error path only, so the parse itself does not number lines or keep cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrow import read_table
+from .blocks import TextBlock, strip_comments
+from .cells import BOOLEANS, NUMBERS, TEXT
+from .lines import record_lines
+from .plan import ParsePlan
+
+
+def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
+    """A block's bytes as the parse paths read them: comments stripped, line ends made \\n outside quotes."""
+    data = block.text()
+    if plan.dialect.comment:
+        data = strip_comments(data, plan.dialect.comment)
+    if b"\r" in data and plan.dialect.quotechar.encode() not in data:
+        # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
+        # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.
+        data = data.replace(b"\r\n", b"\n")
+    return data
+
+
+def row_lines(block: TextBlock, plan: ParsePlan, data: bytes | None = None) -> np.ndarray:
+    """The physical line of each row of a block (the rows kept: bad lines skipped are left out)."""
+    data = block_data(block, plan) if data is None else data
+    lines, _, bad_pos = record_lines(data, block.first_line, plan, block.source)
+    return np.delete(lines, bad_pos) if bad_pos else lines
+
+
+def cell_kind(cell: str) -> int:
+    """The kind of one non-empty cell, as reader.cells flags: BOOLEANS, NUMBERS or TEXT."""
+    stripped = cell.strip()
+    if stripped.lower() in ("true", "false"):
+        return BOOLEANS
+    if stripped.isascii() and "_" not in stripped and not stripped.lower().startswith(("0x", "+0x", "-0x")):
+        try:
+            float(stripped)
+            return NUMBERS
+        except ValueError:
+            pass
+    return TEXT
+
+
+def first_cells(block: TextBlock, plan: ParsePlan, wanted: dict[int, int]) -> dict[int, tuple[int, str]]:
+    """For each CSV column in ``wanted`` (position -> cells flags), the line and text of its first cell of those kinds.
+
+    The text is shown as it was judged: without the spaces around it. Columns
+    with no such cell in the block are left out of the result.
+    """
+    import pyarrow as pa
+
+    if not wanted:
+        return {}
+    data = block_data(block, plan)
+    lines = row_lines(block, plan, data)
+    columns = sorted(wanted)
+    table = read_table(data, plan, {i: pa.string() for i in columns}, on_invalid_row=lambda row: "skip")
+    found: dict[int, tuple[int, str]] = {}
+    for position, col in enumerate(columns):
+        for row, cell in enumerate(table.column(position).to_pylist()):
+            if cell is not None and cell_kind(cell) & wanted[col]:
+                found[col] = (int(lines[row]), cell.strip())
+                break
+    return found
