@@ -1,9 +1,10 @@
 """Turning one block of CSV lines into checked arrays.
 
-Three paths, tried in order: small non-negative integers (``digits``), numeric
-columns parsed straight to numbers (``typed``), and string columns converted
-one by one (``text``: the fallback for anything the others reject, and the one
-that finds the cells of the error messages). Whichever path read the block, the checks that
+Four paths, tried in order: small non-negative integers (``digits``), blocks of
+many columns read row-major (``wide``), numeric columns parsed straight to
+numbers (``typed``), and string columns converted one by one (``text``: the
+fallback for anything the others reject, and the one that finds the cells of
+the error messages). Whichever path read the block, the checks that
 follow are the same, so the result does not depend on the path.
 """
 
@@ -22,6 +23,7 @@ from .lines import record_lines
 from .plan import BlockColumns, ParsedBlock, ParsePlan
 from .text import parse_text
 from .typed import parse_typed
+from .wide import parse_wide
 
 
 def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
@@ -33,7 +35,7 @@ def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColum
                 target = target[:, 0]
             cells = np.full(len(plan.features), NUMBERS if table.shape[0] else 0, dtype=np.uint8)
             return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line, cells)
-    return parse_typed(block, data, plan) or parse_text(block, data, plan)
+    return parse_wide(block, data, plan) or parse_typed(block, data, plan) or parse_text(block, data, plan)
 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from csv2h5 import ConvertOptions, convert
 from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
 from csv2h5.reader import parse as parse_module
+from csv2h5.reader import wide as wide_module
 
 ODD_CELLS = st.sampled_from([
     "", "NA", "nan", "NaN", "-nan", "null", "inf", "-inf", "Infinity", "+5", ".5", "5.", "1e5", "1.0", "-0.0",
@@ -43,10 +44,11 @@ def csv_texts(draw) -> tuple[str, bool]:
     return "\n".join([header] + rows) + "\n", draw(st.booleans())
 
 
-def _outcome(text: str, *, block_bytes: int, typed: bool, target: bool) -> object:
-    """The converted arrays and attributes, or the error message."""
+def _outcome(text: str, *, block_bytes: int, typed: bool, target: bool, wide: bool = False) -> object:
+    """The converted arrays and attributes, or the error message (``wide``: every block tries the wide path)."""
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(
-            parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None):
+            parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None), mock.patch.object(
+            wide_module, "WIDE_COLUMNS", 1 if wide else wide_module.WIDE_COLUMNS):
         src, out = Path(tmp) / "in.csv", Path(tmp) / "out.h5"
         src.write_text(text)
         options = ConvertOptions(block_bytes=block_bytes, workers=0, target=("label",) if target else ())
@@ -78,6 +80,34 @@ def test_typed_and_text_paths_make_the_same_file_or_error(case, block_bytes):
     typed = _outcome(text, block_bytes=block_bytes, typed=True, target=target)
     fallback = _outcome(text, block_bytes=block_bytes, typed=False, target=target)
     assert _same(typed, fallback), (typed, fallback)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=csv_texts(), block_bytes=st.sampled_from([32, 1 << 20]), line_end=st.sampled_from(["\n", "\r\n", "\n\n"]))
+def test_the_wide_path_makes_the_same_file_or_error_as_the_column_paths(case, block_bytes, line_end):
+    text, target = case
+    text = text.replace("\n", line_end)
+    row_major = _outcome(text, block_bytes=block_bytes, typed=True, target=target, wide=True)
+    by_column = _outcome(text, block_bytes=block_bytes, typed=True, target=target)
+    assert _same(row_major, by_column), (row_major, by_column)
+
+
+def test_the_wide_path_reads_numbers_text_and_dates_without_the_column_paths(tmp_path):
+    src = tmp_path / "w.csv"
+    rows = [f"{i / 7!r},,{'NA' if i % 5 == 0 else i},{'ab'[i % 2]}x,2024-01-{i % 28 + 1:02d},{'yn'[i % 2]}" for i in range(300)]
+    src.write_text("a,empty,b,word,day,label\r\n" + "\r\n\r\n".join(rows) + "\r\n")
+    options = ConvertOptions(block_bytes=512, workers=0, target=("label",), categorical=("word",), datetime=("day",))
+    with mock.patch.object(wide_module, "WIDE_COLUMNS", 1), \
+            mock.patch.object(parse_module, "parse_typed", side_effect=AssertionError("typed path used")), \
+            mock.patch.object(parse_module, "parse_text", side_effect=AssertionError("text path used")):
+        convert([src], tmp_path / "w.h5", options=options)
+    with h5py.File(tmp_path / "w.h5", "r") as f:
+        x = f["features"][()]
+        assert x[:, 0].tolist() == [i / 7 for i in range(300)] and np.isnan(x[:, 1]).all()
+        assert np.array_equal(x[:, 2], [np.nan if i % 5 == 0 else i for i in range(300)], equal_nan=True)
+        assert [f["categories/word"][int(c)].decode() for c in x[:, 3]] == [f"{'ab'[i % 2]}x" for i in range(300)]
+        assert x[:3, 4].tolist() == [1704067200.0, 1704153600.0, 1704240000.0]  # 2024-01-01, -02, -03 UTC
+        assert f["target"][()].tolist() == [1 - i % 2 for i in range(300)]  # classes n, y
 
 
 def test_plain_decimals_never_reach_the_text_path(tmp_path):
