@@ -18,14 +18,16 @@ Which arrow type each kind of column is read as is decided in ``_column_types``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import read_table, to_numpy
 from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
-from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, booleans, seconds_since_epoch
-from .text import category_codes, target_values
+from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
+from .text import RoundedInteger, category_codes, classify, target_values
 
 
 def _column_types(plan: ParsePlan) -> dict[int, object]:
@@ -69,8 +71,8 @@ def first_row_line(block: TextBlock, data: bytes) -> int:
     return block.first_line + data[: len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
 
 
-def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int,
-                  numbers: np.ndarray | None = None) -> BlockColumns | None:
+def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int, numbers: np.ndarray | None = None,
+                  classified: Collection[int] = ()) -> BlockColumns | None:
     """A block's arrays from columns read typed (``_column_types``), or None where the text path must read it.
 
     Args:
@@ -78,16 +80,20 @@ def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int,
         rows: rows in the block.
         column_of: CSV position -> that column as a pyarrow array (float64, bool or string).
         first_line: the line of the block's first row.
-        numbers: the number columns (those not categorical, datetime or boolean) already
-            as a (rows, count) float64 array, in feature order; None: read them through ``column_of``.
+        numbers: the number columns (those not categorical, datetime, boolean or
+            ``classified``) already as a (rows, count) float64 array, in feature order;
+            None: read them through ``column_of``.
+        classified: feature columns given as strings whose kind their cells say
+            (text.classify), as the text path reads them.
     """
     import pyarrow as pa
 
     features = np.empty((rows, len(plan.features)), dtype=np.float64)
     cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
+    widened: list[int] = []  # feature positions of integer columns that empty cells made float
     positions = np.asarray(plan.features, dtype=np.int64)
-    special = np.isin(positions, [*plan.categorical, *plan.datetime, *plan.boolean])
+    special = np.isin(positions, [*plan.categorical, *plan.datetime, *plan.boolean, *classified])
     numeric = np.flatnonzero(~special)
     if numbers is None:
         for j in numeric:
@@ -96,30 +102,32 @@ def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int,
         features = numbers if numbers.flags.writeable else numbers.copy()  # a view of arrow's buffer is read-only
     else:
         features[:, numeric] = numbers
-    categorical, datetime = set(plan.categorical), set(plan.datetime)
+    categorical, datetime, boolean = set(plan.categorical), set(plan.datetime), set(plan.boolean)
     for j in np.flatnonzero(special):
         col = int(positions[j])
         column = column_of(col)
         if col in categorical:
             features[:, j], categories[j] = category_codes(column)
-            continue
-        if col in datetime:
+        elif col in datetime:
             try:
                 features[:, j] = seconds_since_epoch(column)
             except NotADate:  # the text path says where
                 return None
-            continue
-        if pa.types.is_boolean(column.type):
+        elif pa.types.is_boolean(column.type):
             features[:, j] = to_numpy(column.cast(pa.float64()))
-        else:  # read as strings (the wide path)
+            cells[j] = BOOLEANS if column.null_count < len(column) else 0
+        else:  # strings (the wide path): booleans expected, or cells of any kind
             try:
-                truth = booleans(column)
-            except MixedBooleans:
+                found = classify(column, fill=plan.fill)
+            except RoundedInteger:  # the text path says where
                 return None
-            if truth is None and column.null_count < len(column):
-                return None  # cells that are not booleans: the text path says which
-            features[:, j] = truth if truth is not None else np.nan
-        cells[j] = BOOLEANS if column.null_count < len(column) else 0
+            if found.values.dtype.kind == "i" and _beyond_exact_integers(found.values):
+                return None  # integers a float64 would round: the text path keeps them exact or says why not
+            features[:, j], cells[j] = found.values, found.cells
+            if found.vocabulary is not None:
+                categories[j] = found.vocabulary
+            if found.whole_with_empty and col not in boolean:  # as a column read as float64 would say
+                widened.append(int(j))
     number_values = features if numeric.size == len(plan.features) else features[:, numeric]
     if _beyond_exact_integers(number_values):
         return None
@@ -129,20 +137,21 @@ def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int,
     target = typed_target(plan, column_of)
     if target is False:
         return None
-    widened = whole_numbers_with_empty_columns(number_values, empty, numeric, plan)
-    return BlockColumns(features, target, categories, widened, [], None, first_line, cells)
+    widened += whole_numbers_with_empty_columns(number_values, empty, numeric, plan)
+    names = [plan.names[plan.features[j]] for j in sorted(widened)]  # in column order, as the text path lists them
+    return BlockColumns(features, target, categories, names, [], None, first_line, cells)
 
 
 def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray,
-                                     plan: ParsePlan) -> list[str]:
-    """Names of the number columns holding only whole numbers and some empty cells (integers made float)."""
+                                     plan: ParsePlan) -> list[int]:
+    """Feature positions of the number columns holding only whole numbers and some empty cells (integers made float)."""
     if plan.fill is not None or not numbers.size:
         return []
     has_empty = empty.any(axis=0)
     if not has_empty.any():
         return []
     whole = (empty | (numbers == np.rint(numbers))).all(axis=0)
-    return [plan.names[plan.features[numeric[k]]] for k in np.flatnonzero(has_empty & whole)]
+    return [int(numeric[k]) for k in np.flatnonzero(has_empty & whole)]
 
 
 def typed_target(plan: ParsePlan, column_of) -> np.ndarray | None | bool:

@@ -8,10 +8,12 @@ so the same cells are numbers, empty or refused); the few other columns read
 (targets, text, booleans, dates) go through a second stream as strings. Both
 are reshaped to rows and checked as the typed path checks its columns.
 
-It reads a block only where the result is the typed path's, and otherwise
-returns None: a quote in the block (a delimiter or line end inside quotes), a
-lone carriage return (a line end to pyarrow), a line with another number of
-fields, or a cell the float64 parse refuses.
+Columns with cells that are not numbers (text, booleans: while the first rows
+decide the kinds, or a cell of another kind later) are found with a regular
+expression and read as strings, as the text path reads them. A block goes to
+the column paths (returns None) where the result could differ: a quote in it
+(a delimiter or line end inside quotes), a lone carriage return (a line end to
+pyarrow), a line with another number of fields.
 """
 
 from __future__ import annotations
@@ -42,10 +44,18 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     text, lengths, rows = cells
     special = {*plan.categorical, *plan.datetime, *plan.boolean}
     number_columns = [col for col in plan.features if col not in special]
-    other_columns = sorted(special | set(plan.target))
     numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+    classified: set[int] = set()
+    if numbers is None:  # cells that are not numbers: their columns are read as the text path reads them
+        classified = _columns_not_numbers(_stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string"),
+                                          number_columns, rows)
+        number_columns = [col for col in number_columns if col not in classified]
+        numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+        if numbers is None:
+            return None
+    other_columns = sorted(special | classified | set(plan.target))
     others = _stream(text, lengths, other_columns, ncol, rows, delimiter[0], "string")
-    if numbers is None or others is None:
+    if others is None:
         return None
     values = to_numpy(numbers).reshape(rows, len(number_columns))
     position = {col: k for k, col in enumerate(other_columns)}
@@ -54,7 +64,7 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     def column_of(col: int):  # as the typed path gives its columns: chunked
         return pa.chunked_array([others.take(np.arange(position[col], rows * width, width))])
 
-    return typed_columns(plan, rows, column_of, first_row_line(block, data), numbers=values)
+    return typed_columns(plan, rows, column_of, first_row_line(block, data), numbers=values, classified=classified)
 
 
 def _cells(data: bytes, ncol: int, delimiter: int) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -78,6 +88,24 @@ def _cells(data: bytes, ncol: int, delimiter: int) -> tuple[np.ndarray, np.ndarr
     return text, lengths, rows
 
 
+# A decimal number as pyarrow's float parser reads one, spaces around allowed: a cell that does not
+# match is looked at as text. Only speed rides on it: a column wrongly kept among the numbers makes
+# the float64 parse fail (the block goes to the column paths); one wrongly taken out is still
+# read as numbers, by text.classify.
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:inf|infinity|nan)\s*$"
+
+
+def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
+    """The columns (CSV positions) of ``cells`` (row by row, as strings) with a cell that is not a number."""
+    import pyarrow.compute as pc
+
+    if cells is None:
+        return set(columns)
+    numbers = pc.fill_null(pc.match_substring_regex(cells, _NUMBER), True).to_numpy(zero_copy_only=False)
+    odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
+    return {columns[k] for k in np.flatnonzero(odd)}
+
+
 def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int, rows: int,
             delimiter: int, kind: str):
     """The cells of ``columns`` (CSV positions), row by row, parsed by pyarrow as one column of ``kind``.
@@ -95,8 +123,10 @@ def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int
     cut[cut == delimiter] = 10  # one cell per line; an empty line is an empty cell
     try:
         table = pacsv.read_csv(
-            io.BytesIO(cut.tobytes()),
-            read_options=pacsv.ReadOptions(column_names=["cell"], use_threads=False, block_size=max(1 << 20, cut.size + 1)),
+            # A line to skip first: pyarrow drops a byte-order mark at the very start, which here is a cell's.
+            io.BytesIO(b"\n" + cut.tobytes()),
+            read_options=pacsv.ReadOptions(column_names=["cell"], use_threads=False, skip_rows=1,
+                                           block_size=max(1 << 20, cut.size + 2)),
             # The delimiter: none is left in the stream, so every line is one cell.
             parse_options=pacsv.ParseOptions(delimiter=chr(delimiter), quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={"cell": pa.float64() if kind == "float64" else pa.string()},

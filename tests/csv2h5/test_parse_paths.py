@@ -92,6 +92,42 @@ def test_the_wide_path_makes_the_same_file_or_error_as_the_column_paths(case, bl
     assert _same(row_major, by_column), (row_major, by_column)
 
 
+@st.composite
+def tables_with_text(draw) -> str:
+    """Columns of numbers, booleans (any spelling), words and mixes of them, with empty cells."""
+    cells = {"number": st.integers(-5, 5).map(str), "float": st.floats(-9, 9).map(repr),
+             "boolean": st.sampled_from(["true", "False", " TRUE", "fAlSe"]), "word": st.sampled_from(["a", "b c", "é"]),
+             "empty": st.sampled_from(["", "NA"])}
+    kinds = draw(st.lists(st.sampled_from(sorted(cells)), min_size=1, max_size=4))
+    rows = [",".join(draw(cells[draw(st.sampled_from([k, k, k, "empty", "word"]))]) for k in kinds)
+            for _ in range(draw(st.integers(1, 12)))]
+    return "\n".join([",".join(f"c{i}" for i in range(len(kinds)))] + rows) + "\n"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=tables_with_text(), block_bytes=st.sampled_from([16, 1 << 20]))
+def test_the_wide_path_reads_booleans_and_text_as_the_column_paths(text, block_bytes):
+    outcomes = []
+    for wide in (True, False):
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(wide_module, "WIDE_COLUMNS", 1 if wide else 10**9):
+            src, out = Path(tmp) / "in.csv", Path(tmp) / "out.h5"
+            src.write_text(text)
+            try:
+                report = convert([src], out, options=ConvertOptions(block_bytes=block_bytes, infer_bytes=40, workers=0,
+                                                                    categorical=("auto",)))
+            except Csv2H5Error as exc:
+                outcomes.append((type(exc).__name__, str(exc).replace(tmp, "")))
+                continue
+            with h5py.File(out, "r") as f:
+                outcomes.append((f["features"][()], {k: str(v) for k, v in f["features"].attrs.items()},
+                                 {k: f["categories"][k][()].tolist() for k in f.get("categories", {})},
+                                 report.empty_cell_columns))
+    if isinstance(outcomes[0][0], str):
+        assert outcomes[0] == outcomes[1]
+    else:
+        assert np.array_equal(outcomes[0][0], outcomes[1][0], equal_nan=True) and outcomes[0][1:] == outcomes[1][1:]
+
+
 def test_the_wide_path_reads_numbers_text_and_dates_without_the_column_paths(tmp_path):
     src = tmp_path / "w.csv"
     rows = [f"{i / 7!r},,{'NA' if i % 5 == 0 else i},{'ab'[i % 2]}x,2024-01-{i % 28 + 1:02d},{'yn'[i % 2]}" for i in range(300)]
