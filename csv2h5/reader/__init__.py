@@ -4,8 +4,11 @@ A source is read as raw bytes (decompressed on the fly, ``source``) and cut into
 blocks at line ends outside quotes (``blocks``), so blocks can be parsed
 independently, in parallel, and give the same result whatever the block size.
 ``parse_block`` turns one block into numbers (``parse``): a vectorised numpy
-path for the common all-small-integers case (``digits``), and pyarrow for
-everything else (``text``: quotes, floats, empty cells, text).
+path for the common all-small-integers case (``digits``), a row-major path for
+blocks of many columns (``wide``), and pyarrow column by column for everything
+else (``typed``, then ``text``: quotes, floats, empty cells, text). ``cells``
+says what the cells of a column are (numbers, booleans, text, dates);
+``evidence`` finds a cell again for an error message.
 """
 
 from __future__ import annotations

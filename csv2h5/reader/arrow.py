@@ -49,12 +49,24 @@ def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object],
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
             null_values=list(NA_VALUES),
-            true_values=TRUE_SPELLINGS,  # for the columns read as booleans: true/false in any letter case
-            false_values=FALSE_SPELLINGS,
+            **_boolean_spellings(column_types),
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
         ),
     )
+
+
+def _boolean_spellings(column_types: Mapping[int, object]) -> dict[str, list[str]]:
+    """true/false in any letter case, for the columns read as booleans: only when there are some.
+
+    pyarrow prepares the spellings for every column it converts: with 100,000 columns
+    that costs seconds and gigabytes per block (measured), for nothing when none is boolean.
+    """
+    import pyarrow as pa
+
+    if not any(kind == pa.bool_() for kind in column_types.values()):
+        return {}
+    return {"true_values": TRUE_SPELLINGS, "false_values": FALSE_SPELLINGS}
 
 
 def arrow_failure(block: TextBlock, data: bytes, exc: Exception) -> Exception:

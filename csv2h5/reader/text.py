@@ -1,9 +1,12 @@
-"""The text path: pyarrow reads the used columns as strings, then each becomes numbers.
+"""The text path: pyarrow reads the used columns as strings, then each becomes numbers, booleans or codes.
 
-It is the fallback for every block the typed path rejects (text, hex-looking
-cells, unusual whitespace, ragged lines, integers beyond 2**53), and it finds the
-exact line and cell for every error message. The helpers for string columns
-(categories, targets) serve the typed path too.
+It is the fallback for every block the other paths reject (text, booleans,
+hex-looking cells, unusual whitespace, ragged lines, integers beyond 2**53); it
+numbers the lines, so it words the errors of bad lines and cells. Whether text
+or booleans are allowed in a column is not its decision: it reports the kinds
+of cell it found (``classify``) and the main process decides (csv2h5.kinds).
+The helpers for string columns (categories, booleans, targets) serve the other
+paths too.
 """
 
 from __future__ import annotations
@@ -183,7 +186,11 @@ def whole_numbers_with_empty(values: np.ndarray) -> bool:
 
 
 def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
-    """Parse a block through string columns, raising the project's error for the first bad cell or line."""
+    """Parse a block through string columns, raising the project's error for the first bad line or cell it can judge.
+
+    Cells of another kind than their column's are not judged here: they are
+    reported in the block's ``cells`` flags for the main process.
+    """
     import pyarrow as pa
 
     ncol = len(plan.names)

@@ -4,16 +4,21 @@ This is the fast path for decimal data. It reads a block only where the result
 is the one the text path would give, and otherwise rejects it (returns None) so
 the text path reads it instead, with its exact messages:
 
-- a cell that is not a plain decimal number (text, ``0x1F``, Unicode spaces, a
-  byte-order mark): pyarrow's float parser refuses it;
+- a cell that is not a plain decimal number (text, booleans, ``0x1F``, Unicode
+  spaces, a byte-order mark): pyarrow's float parser refuses it;
+- a cell of a boolean column that is not true or false (pyarrow's bool parser,
+  told every letter case of both, refuses it);
 - a ragged line (too many or too few fields);
 - a whole number of magnitude 2**53 or more, which float64 may have rounded
   (the text path keeps such integers exact, or says why it cannot);
-- an empty target cell.
+- an empty target cell, a cell of a ``--datetime`` column that is not a date,
+  true/false labels beside other labels.
 
-Text columns (``--categorical`` features, targets) are read as strings and
-handled by the text path's helpers, so labels and codes are the same either way.
-Which arrow type each kind of column is read as is decided in ``_column_types``.
+Text columns (categorical features, dates, targets) are read as strings and
+handled by the text path's helpers, so labels, codes and seconds are the same
+either way. Which arrow type each kind of column is read as is decided in
+``_column_types``; ``typed_columns`` turns typed columns into a block's arrays,
+for the wide path too.
 """
 
 from __future__ import annotations
