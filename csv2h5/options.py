@@ -12,7 +12,6 @@ FEATURE_DTYPES = ("auto", "uint8", "int8", "int16", "int32", "float16", "float32
 TASKS = ("auto", "classification", "regression")
 BAD_LINE_POLICIES = ("error", "skip", "warn")
 MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is classification
-AUTO = "auto"  # --categorical auto: every text column is stored as codes
 # --categorical auto refuses a column with more distinct values: identifiers and free text, whose
 # codes mean nothing to a model and whose vocabulary grows with the rows (memory, /categories). The
 # bound is --task auto's for classes: a column with more values than a target may have classes is
@@ -101,11 +100,6 @@ class ConvertOptions:
             object.__setattr__(self, "like", os.fspath(self.like))  # a Path too; stored in the file as text
             self._check_like()
         parse_compression(self.compression)
-
-    @property
-    def categorical_auto(self) -> bool:
-        """Whether ``--categorical auto`` was given: every text column becomes codes."""
-        return AUTO in self.categorical
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""

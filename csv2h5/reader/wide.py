@@ -27,7 +27,7 @@ from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
 
-WIDE_COLUMNS = 1000  # from this many columns a block is read row-major (measured: BENCHMARKS.md)
+WIDE_COLUMNS = 2000  # from this many columns a block is read row-major (the crossover: BENCHMARKS.md)
 
 
 def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns | None:
