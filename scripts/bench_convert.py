@@ -78,6 +78,18 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def make_inputs(shapes: list[Shape], work: Path, rows_fraction: float) -> dict[str, tuple[Path, int]]:
+    """Each shape's CSV in ``work`` (made once, then reused) and its row count: shape name -> (path, rows)."""
+    inputs = {}
+    for shape in shapes:
+        rows = max(1, int(shape.rows * rows_fraction))
+        csv = work / f"{shape.name}_{rows}.csv"
+        if not csv.exists():
+            shape.make(csv, rows)
+        inputs[shape.name] = (csv, rows)
+    return inputs
+
+
 def _command(tool: str, shape: Shape, csv: Path, out: Path) -> list[str]:
     if tool.startswith("csv2h5"):
         compression = tool.split()[1] if " " in tool else "none"
@@ -173,13 +185,7 @@ def main() -> int:
     print(f"versions: pandas {pandas.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__},"
           f" h5py {h5py.__version__} (HDF5 {h5py.version.hdf5_version})")
     print(f"load average at start: {_load()}")
-    inputs = {}
-    for shape in shapes:
-        rows = max(1, int(shape.rows * args.rows_fraction))
-        csv = work / f"{shape.name}_{rows}.csv"
-        if not csv.exists():
-            shape.make(csv, rows)
-        inputs[shape.name] = (csv, rows)
+    inputs = make_inputs(shapes, work, args.rows_fraction)
     results = {shape.name: {tool: [] for tool in TOOLS} for shape in shapes}
     for round_ in range(args.runs):
         for shape in shapes:
