@@ -84,6 +84,7 @@ class ColumnKinds:
         self._window: list[Held] | None = [] if stored is None else None
         self._held_bytes = 0
         self._window_end: tuple[str, int] | None = None  # the last line that decided, for messages
+        self._decided_late: dict[int, tuple[str, int]] = {}  # columns empty until a later block decided them
         self.plan = self._plan(plan)
 
     def _adopt(self, stored: StoredKinds) -> None:
@@ -177,10 +178,11 @@ class ColumnKinds:
         if wrong.any():
             raise self._late_error(block, parsed, wrong)
         new = (self.kind == UNDECIDED) & (cells != 0)
-        if new.any():
-            self.seen[new] = 0
-            self._see(np.where(new, cells, 0).astype(np.uint8))
+        self._see(cells)
+        if new.any():  # empty in the rows before: this block decides
             self._decide([(block, parsed)])
+            for j in np.flatnonzero(new):
+                self._decided_late[int(j)] = (block.source, block.first_line)
 
     def auto_columns(self) -> list[int]:
         """Positions of the columns --categorical auto made categorical."""
@@ -269,13 +271,18 @@ class ColumnKinds:
         if self.stored is not None:
             return BadValueError(f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {self.stored.path}"
                                  f" stores it as {_WORDS[kind]}; fix the cell, or convert without --append/--like")
-        end_source, end_line = self._window_end
-        end = f"line {end_line}" if end_source == source else f"{end_source}:{end_line}"
+        if j in self._decided_late:  # empty in the first rows; a later block decided
+            since_source, since_line = self._decided_late[j]
+            since = f"line {since_line}" if since_source == source else f"{since_source}:{since_line}"
+            before = f"its cells from {since} on, which decided its kind, were only {_WORDS[kind]}"
+        else:
+            end_source, end_line = self._window_end
+            end = f"line {end_line}" if end_source == source else f"{end_source}:{end_line}"
+            before = f"the first rows (to {end}), which decide each column's kind, held only {_WORDS[kind]}"
         others = [self.names[k] for k in columns if k != j]
         also = f"; so do {excerpt(', '.join(others), 200)} in this block" if others else ""
         return BadValueError(
-            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but the first rows (to {end}), which"
-            f" decide each column's kind, held only {_WORDS[kind]}{also}; pass --categorical"
+            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}; pass --categorical"
             f" {self._categorical_list(columns)} to store the column as text codes from the first row, or --drop"
             f" {_shell_list([self.names[k] for k in columns])}")
 

@@ -137,6 +137,15 @@ def test_a_column_empty_in_the_deciding_rows_takes_the_kind_of_its_first_values(
     assert stored(tmp_path / "out.h5").column("later") == [None if pd.isna(v) else v for v in expected["later"]]
 
 
+def test_a_column_decided_after_the_first_rows_keeps_its_kind(tmp_path):
+    src = tmp_path / "sparse.csv"
+    src.write_text("a,later\n" + "".join(f"{i},\n" for i in range(100)) + "".join(f"{i},{i}\n" for i in range(100))
+                   + "100,word\n")
+    with pytest.raises(BadValueError, match=r"sparse\.csv:202: column 'later' has 'word', which is not a number, but its"
+                                            r" cells from line \d+ on, which decided its kind, were only numbers"):
+        _convert(src, tmp_path / "out.h5", block_bytes=64, infer_bytes=128, categorical=("auto",))
+
+
 def test_a_boolean_column_with_a_number_later_is_an_error(tmp_path):
     src = tmp_path / "flags.csv"
     src.write_text("a,flag\n" + "".join(f"{i},{'true' if i % 2 else 'False'}\n" for i in range(200)) + "200,1\n")
