@@ -179,3 +179,21 @@ def test_a_named_categorical_column_keeps_booleans_and_numbers_as_text(tmp_path,
     src.write_text("a,flag\n1,True\n2,maybe\n3,0\n")
     _convert(src, tmp_path / "out.h5", categorical=("flag",))
     assert stored(tmp_path / "out.h5").column("flag") == ["True", "maybe", "0"]
+
+
+def test_parser_processes_decide_and_check_kinds_alike(tmp_path, stored):
+    """Blocks parsed ahead in worker processes under the first rows' plan are read again where needed."""
+    src = tmp_path / "survey.csv"
+    _survey(src, rows=400)
+    outs = []
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}.h5"
+        convert([src], out, options=ConvertOptions(workers=workers, block_bytes=256, infer_bytes=2048, target=("label",),
+                                                   categorical=("auto",), datetime=("day",)))
+        outs.append(stored(out))
+    assert outs[0].values.tobytes() == outs[1].values.tobytes() and outs[0].vocabularies == outs[1].vocabularies
+    with pytest.raises(BadValueError, match=r"survey\.csv:42: column 'note' has 'late remark', which is not a number,"
+                                            r" but the first rows \(to line \d+\)"):
+        convert([src], tmp_path / "bad.h5", options=ConvertOptions(workers=2, block_bytes=256, infer_bytes=1024,
+                                                                    target=("label",), categorical=("city", "answer"),
+                                                                    datetime=("day",)))
