@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import BadValueError, excerpt
+from .errors import BadValueError, OptionError, excerpt
 from .reader import ParsedBlock, ParsePlan, TextBlock, parse_block
 from .reader.cells import BOOLEANS, DATELIKE, NUMBERS, TEXT
 from .reader.evidence import cell_kind, first_cells, row_lines
@@ -93,8 +93,8 @@ class ColumnKinds:
             kind = next((k for k, names in chosen.items() if name in names), NUMBER)
             if self.kind[j] not in (UNDECIDED, kind):
                 given = "--categorical" if self.kind[j] == CATEGORY else "--datetime"
-                raise BadValueError(f"{stored.path} stores column {name!r} as {_kind_name(kind)}, so {given} {name}"
-                                    f" would store other values beside them; drop {given} {name}")
+                raise OptionError(f"{stored.path} stores column {name!r} as {_kind_name(kind)}, so {given} {name}"
+                                  f" would store other values beside them; drop {given} {name}")
             self.kind[j] = kind
             self.explicit[j] = kind == CATEGORY
 

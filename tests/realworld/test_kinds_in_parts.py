@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from csv2h5 import BadValueError, ConvertOptions, HeaderMismatchError, convert
+from csv2h5 import BadValueError, ConvertOptions, HeaderMismatchError, OptionError, convert
 from csv2h5.merge import merge
 
 
@@ -71,5 +71,5 @@ def test_a_part_whose_cells_are_of_another_kind_is_refused(tmp_path, first):
     with pytest.raises(BadValueError, match=r"day2\.csv:2: column 'member' has '0', which is not true or false, but"
                                             r" .*day1\.h5 stores it as booleans \(true/false\)"):
         convert([src], tmp_path / "day2.h5", options=ConvertOptions(like=first, workers=0))
-    with pytest.raises(BadValueError, match=r"day1\.h5 stores column 'visits' as numbers, so --categorical visits"):
+    with pytest.raises(OptionError, match=r"day1\.h5 stores column 'visits' as numbers, so --categorical visits"):
         convert([src], first, options=ConvertOptions(target=("label",), categorical=("visits",), append=True))
