@@ -26,10 +26,10 @@ from . import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
 from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
 from .stats import merge_stored
-from .schema import class_code_dtype
+from .schema import FLOAT32_VALUES, ValueRange, class_code_dtype, float32_range, float32_readings
 from .scratch import sweep_stale, temporary_path
 from .vocabulary import code_table, count_codes, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies
-from .writer import H5Writer
+from .writer import H5Writer, widen_values
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
 
@@ -58,6 +58,7 @@ class _Part:
     target_shape: tuple[int, ...]
     vocabularies: dict[str, list[str]]  # categorical column -> its values, index = stored code
     kinds: tuple[list[str], list[str]] = ([], [])  # the boolean and the datetime columns
+    float32_values: object = None  # how stored float32 values read back (schema.FLOAT32_VALUES)
 
 
 def _open_part(path: Path) -> _Part:
@@ -67,7 +68,8 @@ def _open_part(path: Path) -> _Part:
         return _Part(path, int(ds.shape[0]), [str(attr_value(c)) for c in ds.attrs.get("columns", [])], ds.dtype,
                      str(attr_value(target.attrs.get("task"))) if target is not None else None,
                      [attr_value(c) for c in target.attrs.get("classes", [])] if target is not None else [],
-                     tuple(target.shape[1:]) if target is not None else (), read_vocabularies(f), read_column_kinds(f))
+                     tuple(target.shape[1:]) if target is not None else (), read_vocabularies(f), read_column_kinds(f),
+                     ds.attrs.get(FLOAT32_VALUES))
 
 
 def _check_schema(parts: list[_Part]) -> None:
@@ -133,6 +135,22 @@ def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
     return MergeReport(out, len(infos), total, classes, time.perf_counter() - started)
 
 
+def _common_dtype(infos: list[_Part]) -> tuple[np.dtype, ValueRange]:
+    """The features' dtype for the merge, and how its float32 values read back when it is float32.
+
+    float32 parts keep float32 only when one reading serves them all (as converting the
+    joined CSV would decide); a part of exact float32 dumps beside one of short
+    decimals makes the merge float64, each part widened by its own reading.
+    """
+    dtype = np.result_type(*(p.dtype for p in infos))
+    ranges = [float32_range(p.float32_values) for p in infos if p.dtype == np.float32]
+    readings = ValueRange(integral=False, float32_equal=all(r.float32_equal for r in ranges),
+                          float32_shortest=all(r.float32_shortest for r in ranges), float16_exact=False, empty=False)
+    if dtype == np.float32 and not (readings.float32_equal or readings.float32_shortest):
+        dtype = np.dtype(np.float64)
+    return dtype, readings
+
+
 def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: int,
           on_progress: Callable[[int, int], None] | None) -> None:
     first = infos[0]
@@ -142,11 +160,13 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         sample_shape = ds.attrs.get("sample_shape")
         target_attrs = dict(f["target"].attrs) if "target" in f else None
         chunk_rows = ds.chunks[0] if ds.chunks else None
-    vocabularies, part_tables, dtype = unite_vocabularies(first.columns, [p.vocabularies for p in infos],
-                                                          np.result_type(*(p.dtype for p in infos)))
+    common, readings = _common_dtype(infos)
+    vocabularies, part_tables, dtype = unite_vocabularies(first.columns, [p.vocabularies for p in infos], common)
     columns = {name: first.columns.index(name) for name in vocabularies}
     writer.create_features(first.columns, dtype, chunk_rows=chunk_rows, compression=compression)
     writer.set_column_kinds(boolean=first.kinds[0], datetime=first.kinds[1])
+    if dtype == np.float32:
+        writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(readings)})
     if sample_shape is not None:
         writer.set_attrs("features", {"sample_shape": sample_shape})
     counts = {name: np.zeros(len(values)) for name, values in vocabularies.items()}
@@ -158,8 +178,11 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         with h5py.File(part.path, "r") as f:
             ds = f["features"]
             step = max(1, _COPY_BYTES // max(1, ds.shape[1] * ds.dtype.itemsize))
+            exact = part.dtype != np.float32 or float32_range(part.float32_values).float32_equal
             for start in range(0, part.rows, step):
-                block = remap_columns(ds[start:start + step], tables, writer.dtype)
+                # float32 values that stand for their shortest decimal widen through it (0.1 stays 0.1)
+                block = remap_columns(widen_values(ds[start:start + step], writer.dtype, exact=exact), tables,
+                                      writer.dtype)
                 for name, column in columns.items():  # stats of codes are recounted from the united codes
                     counts[name] += count_codes(block[:, column], len(vocabularies[name]))
                 writer.append(block)
