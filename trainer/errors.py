@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TrainerError(Exception):
     """A problem the user can fix: a bad data file, bad options, a model that does not fit."""
@@ -21,3 +23,13 @@ class ModelError(TrainerError, ValueError):
 
 class RunError(TrainerError, OSError):
     """A run directory that cannot be written, resumed or loaded."""
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C or SIGTERM; the last finished epoch is saved."""
+
+    def __init__(self, run_dir: Path, epochs_done: int) -> None:
+        super().__init__(f"interrupted; checkpoints/last.keras holds epoch {epochs_done}; "
+                         f"continue with: h5train fit --resume {run_dir}")
+        self.run_dir = run_dir
+        self.epochs_done = epochs_done
