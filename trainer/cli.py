@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +24,9 @@ from csv2h5.errors import OptionError
 from .backend import choose_backend, quiet_native_logs, restore_stderr, use_backend
 from .errors import Interrupted, TrainerError
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
+
+if TYPE_CHECKING:
+    from .options import FitOptions
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train Keras models on csv2h5 files: fit, evaluate, predict.")
@@ -118,7 +121,7 @@ def fit(
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
                     strategy=strategy, backend=_load_backend(backend))
                 target_dir = run_dir
-            worker = _worker(options.strategy, options.backend, coordinator, num_workers, worker_index)
+            worker = _worker(options, coordinator, num_workers, worker_index)
             if worker is not None and os.environ.get(SUPERVISED):
                 watch_parent()
             elif worker is not None and _console_argv is not None:
@@ -139,16 +142,21 @@ def fit(
         typer.echo(result.summary())
 
 
-def _worker(strategy: str, backend: str, coordinator: str | None, num_workers: int | None,
+def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None,
             worker_index: int | None) -> WorkerSpec | None:
-    if strategy != "multi-worker":
+    """This process's place in a multi-worker run, checked before any worker waits for the others."""
+    if options.strategy != "multi-worker":
         if coordinator is not None or num_workers is not None or worker_index is not None:
             raise OptionError("--coordinator, --num-workers and --worker-index need --strategy multi-worker")
         return None
-    if backend != "jax":
+    if options.backend != "jax":
         raise OptionError("--strategy multi-worker runs on the JAX backend: pass --backend jax (Keras 3's fit "
                           "fails under TensorFlow's MultiWorkerMirroredStrategy, tensorflow/tensorflow#72388)")
-    return WorkerSpec.resolve(coordinator, num_workers, worker_index)
+    worker = WorkerSpec.resolve(coordinator, num_workers, worker_index)
+    if options.batch_size % worker.num_workers:
+        raise OptionError(f"--batch-size {options.batch_size} is the global batch and must split evenly over "
+                          f"{worker.num_workers} workers; use a multiple of {worker.num_workers}")
+    return worker
 
 
 @app.command()

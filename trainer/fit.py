@@ -16,8 +16,10 @@ import dataclasses
 import datetime
 import gc
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ContextManager
 
@@ -34,7 +36,8 @@ from .predict import load
 from .randomness import restore_generator_states, seed_everything
 from .options import FitOptions
 from .randomness import generator_states
-from .rundir import FRESH_STATE, RunDir, append_history, data_record, keep_history, plot_curves, read_history, write_json
+from .rundir import (FRESH_STATE, RunDir, append_history, data_record, keep_history, plot_curves, read_history,
+                     signals_deferred, write_json)
 from .sequence import HDF5Sequence
 from .storage import FileInfo, open_info
 
@@ -89,26 +92,65 @@ class RunRecorder(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         value = logs.get(self.monitor)
         improved = value is not None and (self.state["best_value"] is None or self.better(value, self.state["best_value"]))
+        state = {**self.state, "epochs_done": epoch + 1}
         if improved:
-            self.state.update(best_value=value, best_epoch=epoch + 1)
-        self.state["epochs_done"] = epoch + 1
-        if not self.write:
+            state.update(best_value=value, best_epoch=epoch + 1)
+        if self.write:
+            with signals_deferred(), self.guard():  # the epoch's files whole, state.json last
+                save_model(self.model, self.run.last)
+                if improved:
+                    save_model(self.model, self.run.best)
+                append_history(self.run.history, epoch + 1, logs)
+                state["random_state"] = generator_states(self.model)
+                write_json(self.run.state, state)
+                self.state.update(state)  # before a held Ctrl-C acts: the state saved is the state reported
+        else:
+            self.state.update(state)
+
+
+class _Interruption(keras.callbacks.Callback):
+    """Ctrl-C and SIGTERM stop training at once, and surely.
+
+    Their handler raises KeyboardInterrupt as usual, but Keras 3.15 can swallow
+    it (``pythonify_logs`` converts each step's logs under a bare ``except``), so
+    the signal is also remembered and raised again after the next batch.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caught: int | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
             return
-        with self.guard():
-            save_model(self.model, self.run.last)
-            if improved:
-                save_model(self.model, self.run.best)
-            append_history(self.run.history, epoch + 1, logs)
-            self.state["random_state"] = generator_states(self.model)
-            write_json(self.run.state, self.state)
+
+        def stop(signum: int, frame: object) -> None:
+            self.caught = signum
+            raise KeyboardInterrupt
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _check(self, *args: object, **kwargs: object) -> None:
+        if self.caught is not None:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
 def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
     shuffle: str | bool = True if options.shuffle == "auto" else options.shuffle
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
+    # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
+    # reads in file order, so Keras's own loader threads cannot change it.
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, use_multiprocessing=options.processes, batch_slice=plan.batch_slice,
-                  drop_remainder=plan.devices > 1)
+                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1)
     train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, **common)
     if options.val_split is not None:
@@ -170,7 +212,7 @@ def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, p
 
 
 def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float) -> None:
-    with plan.saving():
+    with signals_deferred(), plan.saving():
         save_model(model, run.model)
     final = read_history(run.history)[-1] if run.history.exists() else {}
     write_json(run.metrics, {"epochs": state["epochs_done"], "monitor": monitor, "best_value": state["best_value"],
@@ -239,21 +281,25 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
             on_start(run)
     tf_data = backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
-    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data)
-    callbacks: list[keras.callbacks.Callback] = list(fit_input.callbacks)
-    callbacks.append(RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief))
+    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
+                               workers=options.workers, processes=options.processes)
+    callbacks: list[keras.callbacks.Callback] = [
+        RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
     if options.early_stopping:
         early = keras.callbacks.EarlyStopping(monitor=monitor, patience=options.early_stopping, mode=output.monitor_mode)
         callbacks.append(early)
+    interruption = _Interruption()
+    callbacks.append(interruption)
     interrupted = False
     try:
         if start_epoch < options.epochs:
-            model.fit(fit_input.data, validation_data=validation_input(val, tf_data=tf_data), epochs=options.epochs,
-                      initial_epoch=start_epoch, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False,
-                      callbacks=callbacks, verbose=verbose)
+            with interruption.installed():
+                model.fit(fit_input.data, validation_data=validation_input(val, tf_data=tf_data), epochs=options.epochs,
+                          initial_epoch=start_epoch, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False,
+                          callbacks=callbacks, verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
     except Exception as exc:

@@ -1,55 +1,66 @@
 """How batches reach ``model.fit`` on each backend.
 
-JAX: Keras iterates the ``HDF5Sequence`` (a PyDataset) in Python, which costs
-next to nothing there; a callback tells the sequence which epoch Keras begins.
+The training input is one stream over every remaining epoch: element ``k`` is
+batch ``k % batches`` of epoch ``k // batches``, read with
+``HDF5Sequence.read_batch(index, epoch=)``, and ``model.fit`` gets
+``steps_per_epoch=batches``. So the order is a pure function of ``(seed,
+epoch)`` whatever reads ahead, a resumed run starts at its own epoch, and no
+callback races Keras's loader threads for the epoch number (Keras <= 3.15
+starts a PyDataset's workers before ``on_epoch_begin`` and calls
+``on_epoch_end`` once before the first epoch).
 
-TensorFlow: Keras would wrap a PyDataset in ``tf.data.Dataset.from_generator``,
-a Python call per batch on the thread that also feeds the training step (1.25-1.5x
-the time of in-RAM training). Instead, the input is built as ``tf.data`` here:
-the numbers ``0..epochs*batches`` mapped through the sequence's batch reader
-(``read_batch(index, epoch=)``, GIL-free numpy gathers from the memory map)
-with parallel calls and prefetch. Element ``k`` is batch ``k % batches`` of epoch
-``k // batches``, so the order stays a pure function of ``(seed, epoch)`` across
-the epoch boundaries the prefetch reads over, and a resumed run starts at its
-own epoch. ``--processes`` keeps Keras's PyDataset path (its process pool).
+TensorFlow: the stream is a ``tf.data`` pipeline, ``range(k0, k1)`` mapped
+through the batch reader (numpy gathers from the memory map, which release the
+GIL) with parallel calls and prefetch. Keras would otherwise wrap a PyDataset or
+a generator in ``tf.data.Dataset.from_generator``, a Python call per batch on
+the thread that feeds the training step (1.25-1.5x the time of in-RAM training).
+
+JAX (and ``--processes``): a generator that keeps a few batches in flight on
+``workers`` threads, or worker processes, and yields them in order.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
+import functools
+import multiprocessing
+from collections.abc import Callable, Iterator
 
-import keras
 import numpy as np
 
 from .sequence import HDF5Sequence
 
+AHEAD_PER_WORKER = 4  # batches in flight per reading thread or process
 
-@dataclasses.dataclass
+
+@dataclasses.dataclass(frozen=True)
 class FitInput:
-    """What to hand ``model.fit``: ``data``, ``steps_per_epoch`` and callbacks that keep the order."""
+    """What to hand ``model.fit``: ``data`` and ``steps_per_epoch``."""
 
     data: object
-    steps_per_epoch: int | None = None
-    callbacks: list[keras.callbacks.Callback] = dataclasses.field(default_factory=list)
+    steps_per_epoch: int
 
 
-class EpochOrder(keras.callbacks.Callback):
-    """Keras epoch e reads the rows in order(seed, e), whatever Keras calls in between."""
+def training_input(sequence: HDF5Sequence, *, first_epoch: int, epochs: int, tf_data: bool, workers: int = 1,
+                   processes: bool = False) -> FitInput:
+    """The training data for epochs ``first_epoch..epochs-1``.
 
-    def __init__(self, sequence: HDF5Sequence) -> None:
-        super().__init__()
-        self.sequence = sequence
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.sequence.set_epoch(epoch)
-
-
-def training_input(sequence: HDF5Sequence, *, first_epoch: int, epochs: int, tf_data: bool) -> FitInput:
-    """The training data for epochs ``first_epoch..epochs-1`` (``tf_data``: as a tf.data pipeline)."""
-    if not tf_data:
-        return FitInput(sequence, callbacks=[EpochOrder(sequence)])
+    Args:
+        sequence: the training rows, their order and batch size.
+        first_epoch: the epoch to start at (a resumed run's epochs done).
+        epochs: the epoch to end before.
+        tf_data: build a tf.data pipeline (TensorFlow) rather than a generator.
+        workers: reading threads (or processes) for the generator.
+        processes: read in worker processes rather than threads.
+    """
     batches = len(sequence)
-    return FitInput(_dataset(sequence, first_epoch * batches, epochs * batches, batches), steps_per_epoch=batches)
+    start, stop = first_epoch * batches, epochs * batches
+    if tf_data:
+        return FitInput(_dataset(sequence, start, stop, batches), steps_per_epoch=batches)
+    return FitInput(_read_ahead(sequence, start, stop, batches, workers=workers, processes=processes),
+                    steps_per_epoch=batches)
 
 
 def validation_input(sequence: HDF5Sequence | None, *, tf_data: bool) -> object:
@@ -57,6 +68,46 @@ def validation_input(sequence: HDF5Sequence | None, *, tf_data: bool) -> object:
     if sequence is None or not tf_data:
         return sequence
     return _dataset(sequence, 0, len(sequence), len(sequence))
+
+
+def _read_ahead(sequence: HDF5Sequence, start: int, stop: int, batches: int, *, workers: int,
+                processes: bool) -> Iterator[tuple[np.ndarray, ...]]:
+    """Batches ``start..stop-1`` of the stream, read ahead on a pool, yielded in order."""
+    read: Callable[[int, int], tuple[np.ndarray, ...]]
+    if processes:  # each process gets the sequence once (it reopens the file itself), then batch numbers
+        # spawn, not fork: forking a process that runs JAX or TensorFlow threads can deadlock the child.
+        pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt,
+            initargs=(sequence,))
+        read = _read_adopted
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="h5train-read")
+        read = functools.partial(_read, sequence)
+    pending: collections.deque[concurrent.futures.Future] = collections.deque()
+    k = start
+    try:
+        while k < stop or pending:
+            while k < stop and len(pending) < AHEAD_PER_WORKER * workers:
+                pending.append(pool.submit(read, *divmod(k, batches)))
+                k += 1
+            yield pending.popleft().result()
+    finally:  # also when Keras stops early or Ctrl-C ends training: nothing left running
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _read(sequence: HDF5Sequence, epoch: int, index: int) -> tuple[np.ndarray, ...]:
+    return sequence.read_batch(index, epoch=epoch)
+
+
+_adopted: list[HDF5Sequence] = []  # in a reading process: the sequence it reads from
+
+
+def _adopt(sequence: HDF5Sequence) -> None:
+    _adopted[:] = [sequence]
+
+
+def _read_adopted(epoch: int, index: int) -> tuple[np.ndarray, ...]:
+    return _read(_adopted[0], epoch, index)
 
 
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:

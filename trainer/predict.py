@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -38,10 +39,17 @@ def model_path(model_or_run: str | os.PathLike[str]) -> Path:
 
 
 def load(model_or_run: str | os.PathLike[str]) -> keras.Model:
-    """Load with Keras's safe mode: no arbitrary code from the file runs."""
+    """Load with Keras's safe mode: no arbitrary code from the file runs.
+
+    A model trained under JAX records ``jit_compile=True``; TensorFlow cannot
+    XLA-compile some layers (dropout's random ops) and says so in a warning
+    before it runs them uncompiled, which is all that is needed here.
+    """
     path = model_path(model_or_run)
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`", category=UserWarning)
+            return keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # damaged or foreign file: say which, briefly
         raise RunError(f"{path} cannot be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from None
 

@@ -15,10 +15,14 @@ checkpoint it describes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RunError
@@ -74,6 +78,29 @@ class RunDir:
         """The Keras backend the run was trained with (None for runs from before it was recorded)."""
         config = self.read_json(self.config)
         return config.get("backend") or config.get("versions", {}).get("keras_backend")
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the block writes files, then act on them as usual.
+
+    A checkpoint is written whole or not at all, and the interruption cannot be
+    lost: Keras's ``model.save`` swallows a KeyboardInterrupt raised at some
+    points inside it. Only the main thread can hold signals; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        signal.raise_signal(caught[0])  # the handler it would have met: KeyboardInterrupt, or the default
 
 
 def write_json(path: Path, value: object) -> None:
