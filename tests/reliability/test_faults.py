@@ -135,7 +135,7 @@ def test_damaged_files_fail_before_training(good_file, name, change, words):
 
     from csv2h5.trainer.cli import app
 
-    result = CliRunner().invoke(app, ["fit", str(bad), "--run-dir", str(bad.with_suffix(".run")), "--verbose", "0"])
+    result = CliRunner().invoke(app, ["fit", str(bad), "--run-dir", str(bad.with_suffix(".run")), "--progress", "none"])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert not bad.with_suffix(".run").exists()
 
@@ -143,7 +143,7 @@ def test_damaged_files_fail_before_training(good_file, name, change, words):
 @pytest.mark.slow
 def test_two_trainers_read_one_file_at_once(good_file, tmp_path):
     cmds = [[sys.executable, "-m", "csv2h5.trainer", "fit", str(good_file), "--run-dir", str(tmp_path / f"run{i}"),
-             "--epochs", "3", "--batch-size", "32", "--verbose", "0"] for i in range(2)]
+             "--epochs", "3", "--batch-size", "32", "--progress", "none"] for i in range(2)]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
     for proc in procs:
         out, err = proc.communicate(timeout=300)
