@@ -15,7 +15,10 @@ GIL) with parallel calls and prefetch. Keras would otherwise wrap a PyDataset or
 a generator in ``tf.data.Dataset.from_generator``, a Python call per batch on
 the thread that feeds the training step (1.25-1.5x the time of in-RAM training).
 
-JAX (and ``--processes``): a generator that keeps a few batches in flight on
+JAX (and ``--processes``): a generator. With one worker it reads each batch
+when Keras asks for it, in the training thread: JAX dispatches a step and
+returns at once, so the read overlaps the step anyway, and a thread hand-off
+per batch measured slower. With more workers it keeps a few batches in flight on
 ``workers`` threads, or worker processes, and yields them in order.
 """
 
@@ -26,6 +29,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -72,7 +76,11 @@ def validation_input(sequence: HDF5Sequence | None, *, tf_data: bool) -> object:
 
 def _read_ahead(sequence: HDF5Sequence, start: int, stop: int, batches: int, *, workers: int,
                 processes: bool) -> Iterator[tuple[np.ndarray, ...]]:
-    """Batches ``start..stop-1`` of the stream, read ahead on a pool, yielded in order."""
+    """Batches ``start..stop-1`` of the stream, read ahead on a pool (or, for one thread, on demand), in order."""
+    if workers == 1 and not processes:
+        for k in range(start, stop):
+            yield _read(sequence, *divmod(k, batches))
+        return
     read: Callable[[int, int], tuple[np.ndarray, ...]]
     if processes:  # each process gets the sequence once (it reopens the file itself), then batch numbers
         # spawn, not fork: forking a process that runs JAX or TensorFlow threads can deadlock the child.
@@ -103,6 +111,7 @@ _adopted: list[HDF5Sequence] = []  # in a reading process: the sequence it reads
 
 
 def _adopt(sequence: HDF5Sequence) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the training process's to handle; it ends the pool
     _adopted[:] = [sequence]
 
 
@@ -119,8 +128,7 @@ def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> obj
     shapes = tuple((None, *np.asarray(p).shape[1:]) for p in parts)
 
     def read(k: np.int64) -> tuple[np.ndarray, ...]:
-        epoch, index = divmod(int(k), batches)
-        batch = sequence.read_batch(index, epoch=epoch)
+        batch = _read(sequence, *divmod(int(k), batches))
         return batch if isinstance(batch, tuple) else (batch,)
 
     def load(k):  # a graph function: numpy_function calls back into Python for the rows

@@ -147,7 +147,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True")
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
-        self._orders_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
 
@@ -226,7 +226,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         pipeline that reads ahead asks for the next epoch while finishing this one.
         """
         epoch = self.epoch if epoch is None else int(epoch)
-        with self._orders_lock:
+        with self._lock:
             order = self._orders.get(epoch)
             if order is None:
                 for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
@@ -238,10 +238,11 @@ class HDF5Sequence(keras.utils.PyDataset):
         return order
 
     def _source(self) -> RowSource | PartsRows:
-        if self._rows is None or self._pid != os.getpid():  # reopen in each process
-            self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(self.paths, self._info.part_starts)
-            self._pid = os.getpid()
-        return self._rows
+        with self._lock:  # one handle per process, even when threads ask at once
+            if self._rows is None or self._pid != os.getpid():  # reopen in each process
+                self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(self.paths, self._info.part_starts)
+                self._pid = os.getpid()
+            return self._rows
 
     def __getitem__(self, index: int):
         return self.read_batch(index, epoch=self.epoch)
@@ -318,9 +319,9 @@ class HDF5Sequence(keras.utils.PyDataset):
         state["_rows"] = None
         state["_pid"] = None
         state["_orders"] = {}
-        del state["_orders_lock"]
+        del state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._orders_lock = threading.Lock()
+        self._lock = threading.Lock()

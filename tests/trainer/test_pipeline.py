@@ -26,11 +26,15 @@ def _as_numpy(batch):
     return tuple(np.asarray(part) for part in batch)
 
 
-@pytest.mark.parametrize("kind", ["tf.data", "threads", "processes"])
-def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(data, kind):
-    """A resumed run (first_epoch=2) starts at epoch 2's order; epochs follow each other without a gap."""
-    path, x, y = data
-    seq = HDF5Sequence(path, batch_size=16, seed=9)
+@pytest.mark.parametrize("kind,compression", [("tf.data", "none"), ("tf.data", "lzf"), ("threads", "lzf"),
+                                              ("processes", "none")])
+def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, make_data, kind, compression):
+    """A resumed run (first_epoch=2) starts at epoch 2's order; epochs follow each other without a gap.
+
+    tf.data and the thread pool read batches in parallel: lzf files go through the chunk cache.
+    """
+    path, x, y = make_data(tmp_path, compression=compression)
+    seq = HDF5Sequence(path, batch_size=16, seed=9, shuffle="global")
     fit_input = training_input(seq, first_epoch=2, epochs=5, tf_data=kind == "tf.data", workers=2,
                                processes=kind == "processes")
     assert fit_input.steps_per_epoch == len(seq) == 7
