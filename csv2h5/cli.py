@@ -25,9 +25,16 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(part for value in values for part in value.split(",") if part != "")
 
 
+def _note(line: str) -> None:
+    typer.echo(f"note: {line}", err=True)
+
+
 @app.command()
 def convert(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.", show_default=False)],
+    # readable=False here and below: typer would refuse an unreadable input with a usage box of
+    # several lines; the engine says it in one.
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.",
+                                                 show_default=False, readable=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
     features: Annotated[list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")] = [],
@@ -48,6 +55,7 @@ def convert(
     on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
+    like: Annotated[Optional[Path], typer.Option(help="Follow this converted file: its column roles, dtype, task, classes and vocabularies (known values keep their codes).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
@@ -58,10 +66,10 @@ def convert(
             header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
-            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append,
+            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append, like=like,
         )
         with _progress(quiet) as on_progress:
-            report = run_convert(inputs, output, options=options, on_progress=on_progress)
+            report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -73,6 +81,8 @@ def convert(
     if options.on_bad_lines == "warn" and report.bad_lines:
         shown = ", ".join(map(str, report.bad_line_numbers[:10]))
         typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not quiet:
         typer.echo(report.summary())
 
@@ -114,7 +124,7 @@ class _progress:
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False)],
+    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False, readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Describe a converted file: rows, columns, dtype, chunks, target, stats."""
@@ -130,7 +140,8 @@ def info(
 
 @app.command()
 def merge(
-    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False)],
+    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.",
+                                                show_default=False, readable=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No summary line.")] = False,
@@ -140,7 +151,7 @@ def merge(
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        report = run_merge(parts, output, overwrite=overwrite)
+        report = run_merge(parts, output, overwrite=overwrite, on_notice=_note)
     except Csv2H5Error as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -17,9 +17,19 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown as escapes.
+
+    Messages quote what was found in the data (a column name, a cell), which may hold
+    a carriage return or a newline; printed raw, they would break the one-line promise.
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text.strip())
+
+
 def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     """Print one line ``error: ...`` to stderr and exit (user errors: 2; interruptions: 130)."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -7,8 +7,10 @@ through a callback, problems leave as Csv2H5Error subclasses.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import errno
+import importlib
 import json
 import multiprocessing
 import os
@@ -25,12 +27,17 @@ import numpy as np
 
 from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
+from .info import read_categories
+from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
-from .schema import ColumnRoles, ValueRange, check_sample_shape, holds, resolve_columns, smallest_dtype, value_range
+from .scratch import sweep_stale, temporary_path
+from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
+                     float32_readings, holds, resolve_columns, smallest_dtype, value_range)
 from .stats import ColumnStats
 from .target import TargetCollector
-from .writer import H5Writer
+from .vocabulary import count_codes, unite
+from .writer import H5Writer, widen_values
 
 MAX_BAD_LINE_NUMBERS = 100  # first bad line numbers kept in the report and the file
 
@@ -63,6 +70,7 @@ class ConversionReport:
     widened: list[str]  # dtype changes made on the way, e.g. "uint8 -> float32 at row 4096"
     empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
     appended: bool = False
+    warnings: tuple[str, ...] = ()  # one line each: things that converted but deserve a look
 
     @property
     def mb_per_s(self) -> float:
@@ -78,7 +86,8 @@ class ConversionReport:
         target = ""
         if self.task:
             target = f", target {', '.join(self.target_names)} ({self.task}"
-            target += f", {len(self.classes)} classes)" if self.task == "classification" else ")"
+            count = len(self.classes)
+            target += f", {count} class{'es' if count != 1 else ''})" if self.task == "classification" else ")"
         lines = [
             f"{'appended' if self.appended else 'wrote'} {self.rows:,} rows x {cols:,} features ({self.dtype}){target}"
             f" to {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
@@ -95,11 +104,6 @@ class ConversionReport:
             more = f" and {len(self.empty_cell_columns) - 10} more" if len(self.empty_cell_columns) > 10 else ""
             lines.append(f"integer columns stored as float because of empty cells (NaN): {shown}{more}; --fill VALUE keeps them integer")
         return "\n".join(lines)
-
-
-def temporary_path(output: Path) -> Path:
-    """The name a conversion writes to before renaming to ``output``."""
-    return output.with_name(f".{output.name}.{os.getpid()}.tmp")
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -163,29 +167,44 @@ def _keep_freed_memory(libc) -> None:
     libc.mallopt(m_trim_threshold, 128 << 20)  # keep one block's worth of freed memory
 
 
-def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, workers: int) -> Iterator[ParsedBlock]:
-    """Parse blocks in ``workers`` processes (0: here), yielding results in input order."""
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` processes that parse blocks and compress chunks (None for 0: all work stays here)."""
     if workers <= 0:
-        for block in blocks:
-            yield parse_block(block, plan)
+        yield None
         return
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
+        for module in ("pyarrow.csv", "pyarrow.compute"):  # imported once here, not in every forked worker
+            importlib.import_module(module)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["csv2h5.reader"])
+        context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(os.getpid() if context.get_start_method() == "fork" else 0,))
     try:
-        pending: collections.deque = collections.deque()
-        for block in blocks:
-            pending.append(pool.submit(parse_block, block, plan))
-            if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        # Fork the workers now, before the output is opened: a forked copy of its descriptor
+        # would hold HDF5's file lock for as long as the worker lives.
+        pool.submit(int)
+        yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_in_order(blocks: Iterator[TextBlock], plan: ParsePlan, pool: ProcessPoolExecutor | None,
+                    workers: int) -> Iterator[ParsedBlock]:
+    """Parse blocks in the pool's ``workers`` processes (or here), yielding results in input order."""
+    if pool is None:
+        for block in blocks:
+            yield parse_block(block, plan)
+        return
+    pending: collections.deque = collections.deque()
+    for block in blocks:
+        pending.append(pool.submit(parse_block, block, plan))
+        if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _write_failure(output: Path, exc: OSError) -> str:
@@ -211,14 +230,18 @@ class _Conversion:
         self.options = options
         self.on_progress = on_progress
         self.tmp = temporary_path(output)
-        self.scratch = output.with_name(f".{output.name}.{os.getpid()}.target.tmp")
+        self.scratch = temporary_path(output, "target.tmp")
         self.writer: H5Writer | None = None
+        self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
         self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
         self.from_pipe = any(p.exists() and not p.is_file() and not p.is_dir() for p in sources)
         self.value_range = ValueRange()
         self.stats: ColumnStats | None = None
         self.categories: dict[int, dict[str, int]] = {}
+        self.category_counts: dict[int, np.ndarray] = {}  # rows per code, for reading parts with other vocabularies
+        self.template: Template | None = read_template(options.like) if options.like else None
+        self.warnings: list[str] = []
         self.bad_lines = 0
         self.bad_line_numbers: list[int] = []
         self.widened: list[str] = []
@@ -232,6 +255,10 @@ class _Conversion:
 
     def _roles(self, names: list[str]) -> ColumnRoles:
         o = self.options
+        if self.template is not None:
+            roles, warnings = self.template.roles(names, source=str(self.sources[0]))
+            self.warnings.extend(warnings)
+            return roles
         return resolve_columns(names, target=o.target, features=o.features, drop=o.drop,
                                categorical=o.categorical, header=o.header)
 
@@ -258,9 +285,14 @@ class _Conversion:
         o = self.options
         plan: ParsePlan | None = None
         roles: ColumnRoles | None = None
+        pools = contextlib.ExitStack()
+        headers = self._headers()
         try:
-            headers = self._headers()
             workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
+
+            # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
+            self.pool = pools.enter_context(_worker_pool(workers))
+            self.workers = workers
 
             def all_blocks() -> Iterator[TextBlock]:
                 nonlocal plan, roles
@@ -288,11 +320,12 @@ class _Conversion:
                 yield first
                 yield from blocks
 
-            for parsed in _parse_in_order(chained(), plan, workers):
+            for parsed in _parse_in_order(chained(), plan, self.pool, workers):
                 self._consume(parsed, plan, roles)
             if self.rows == 0 and not o.append:  # e.g. only blank lines, or every line skipped as bad
                 raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
+            pools.close()
             os.replace(self.tmp, self.output)
         except Csv2H5Error:
             self._discard()
@@ -303,6 +336,9 @@ class _Conversion:
         except BaseException:
             self._discard()
             raise
+        finally:
+            headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
+            pools.close()
         seconds = time.perf_counter() - started
         return ConversionReport(
             output=self.output, rows=self.rows, feature_names=roles.feature_names,
@@ -311,37 +347,58 @@ class _Conversion:
             classes=self.summary.classes if self.summary else [],
             input_bytes=self.bytes_done, output_bytes=self.output.stat().st_size, seconds=seconds,
             bad_lines=self.bad_lines, bad_line_numbers=self.bad_line_numbers, widened=self.widened,
-            empty_cell_columns=self.empty_cell_columns, appended=o.append,
+            empty_cell_columns=self.empty_cell_columns, appended=o.append, warnings=tuple(self.warnings),
         )
 
     def _expected_bytes(self) -> int | None:
         """Roughly how much data is coming (None: unknown, from a pipe)."""
         return None if self.from_pipe else self.total_bytes
 
+    def _encoders(self) -> dict[str, object]:
+        """Compress chunks in the parser processes, a few chunks ahead per process."""
+        if self.pool is None:
+            return {}
+        return {"submit": self.pool.submit, "encode_ahead": 2 * self.workers}
+
     def _start(self, roles: ColumnRoles) -> None:
         o = self.options
-        check_sample_shape(o.sample_shape, len(roles.features))
+        template = self.template
+        sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
+        check_sample_shape(sample_shape, len(roles.features))
+        floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
+        self.value_range = floor  # --like starts from the template's dtype and widens only if needed
         if o.append:
             shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
-            self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes())
+            self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes(), **self._encoders())
             self._adopt(roles)
+            self.value_range = self.value_range.merge(floor)
         else:
-            self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes())
-            start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else np.dtype("uint8")
+            self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes(), **self._encoders())
+            start_dtype = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
             self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
                                         compression=parse_compression(o.compression))
-            if o.sample_shape:
-                self.writer.set_attrs("features", {"sample_shape": list(o.sample_shape)})
+            if sample_shape:
+                self.writer.set_attrs("features", {"sample_shape": list(sample_shape)})
             self.stats = ColumnStats.empty(len(roles.features))
+        if template is not None:  # after the file appended to: its codes come first
+            for name, values in template.vocabularies.items():
+                vocab = self.categories.setdefault(roles.feature_names.index(name), {})
+                for value in values:
+                    vocab.setdefault(value, len(vocab))
         if roles.target:
-            known = None
+            known, known_from = None, ""
             if o.append and "target" in self.writer.file and "classes" in self.writer.file["target"].attrs:
                 known = [c.decode() if isinstance(c, bytes) else c for c in self.writer.file["target"].attrs["classes"]]
-                known = [c.item() if hasattr(c, "item") else c for c in known]
+                known, known_from = [c.item() if hasattr(c, "item") else c for c in known], str(self.output)
+            if template is not None and template.classes:
+                known, known_from = unite([known or [], template.classes]), known_from or str(template.path)
             task = o.task
+            if template is not None and template.task is not None:
+                task = template.task
             if o.append and "target" in self.writer.file:
                 task = str(self.writer.file["target"].attrs["task"])
-            self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known)
+            self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known,
+                                           known_from=known_from)
 
     def _adopt(self, roles: ColumnRoles) -> None:
         """Check that the appended-to file has this input's schema; load its stats."""
@@ -361,11 +418,11 @@ class _Conversion:
         info_low, info_high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (0, 0)
         del info_low, info_high
         # The stored dtype already holds the old rows; it is where widening starts.
-        self.value_range = _range_of_dtype(dtype, self.stats)
-        for name in f.get("categories", {}):
+        self.value_range = _range_of_dtype(dtype, self.stats, f["features"].attrs.get(FLOAT32_VALUES))
+        for name, (values, counts) in read_categories(f).items():
             j = roles.feature_names.index(name)
-            values = [v.decode() if isinstance(v, bytes) else str(v) for v in f["categories"][name][()]]
             self.categories[j] = {v: i for i, v in enumerate(values)}
+            self.category_counts[j] = counts
         if "target" in f:
             # Old target rows are re-read from the file and written again with the new ones.
             old = f["target"][()]
@@ -390,24 +447,38 @@ class _Conversion:
         stats = parsed.stats
         if parsed.categories:
             features, vr, stats = self._global_codes(parsed, roles)
-        self.value_range = self.value_range.merge(vr)
+        written = self.value_range  # of the rows before this block: how stored float32 values read back
+        self.value_range = written.merge(vr)
         needed = np.dtype(o.dtype) if o.dtype != "auto" else smallest_dtype(self.value_range)
         if not holds(needed, self.value_range):
+            if needed == np.float32:
+                raise BadValueError(
+                    "--dtype float32 cannot give back every value of these features read one way: there are"
+                    " integers beyond 2**24, or float32 numbers written out in full (read as they are) beside"
+                    " short decimals (read as their shortest decimal); pass --dtype float64"
+                )
+            if needed == np.float64:  # nothing wider exists
+                raise BadValueError(
+                    f"{parsed.source}: the features hold integers beyond 2**53 (up to"
+                    f" {max(-self.value_range.low, self.value_range.high)}), which a float dtype (for decimals, empty"
+                    " cells, or --dtype) cannot hold exactly; --drop the column of large integers, or pass it as --categorical"
+                )
             raise BadValueError(
                 f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
                 " pass --dtype float64, or drop the columns that differ"
             )
         writer = self.writer
+        exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
         if needed != writer.dtype and (o.dtype == "auto" and np.can_cast(writer.dtype, needed, "safe") or o.dtype != "auto"):
             if writer.rows:
                 self.widened.append(f"{writer.dtype} -> {needed} at row {writer.rows:,}")
-            writer.widen(needed)
+            writer.widen(needed, float32_exact=exact)
         elif needed != writer.dtype:
             # e.g. int16 data then float32-exact decimals: go to a type that holds both
             wider = np.promote_types(writer.dtype, needed)
             self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
-            writer.widen(wider)
-        writer.append(features.astype(writer.dtype, copy=False))
+            writer.widen(wider, float32_exact=exact)
+        writer.append(widen_values(features, writer.dtype, exact=vr.float32_equal))
         self.stats = self.stats.merge(stats)
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
@@ -417,8 +488,7 @@ class _Conversion:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
         if self.targets is not None and parsed.target is not None:
-            first_line = int(parsed.target_lines[0]) if parsed.target_lines is not None and len(parsed.target_lines) else 0
-            self.targets.add(parsed.target, source=self.sources[0].name, first_line=first_line, lines=parsed.target_lines)
+            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None)
         self.rows += parsed.rows
         self.rows_by_source[parsed.source] = self.rows_by_source.get(parsed.source, 0) + parsed.rows
         if self.on_progress is not None:
@@ -437,10 +507,18 @@ class _Conversion:
             codes = features[:, j]
             valid = ~np.isnan(codes)
             codes[valid] = lookup[codes[valid].astype(np.int64)] if lookup.size else codes[valid]
+            self._count_codes(j, codes, len(vocab))
         vr = parsed.value_range.merge(value_range(features[:, cols]))
         stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))
         stats.replace_columns(cols, ColumnStats.of(features[:, cols]))
         return features, vr, stats
+
+    def _count_codes(self, column: int, codes: np.ndarray, size: int) -> None:
+        counts = count_codes(codes, size)
+        before = self.category_counts.get(column)
+        if before is not None:
+            counts[: before.size] += before
+        self.category_counts[column] = counts
 
     # -- the end --------------------------------------------------------------------------
 
@@ -451,6 +529,8 @@ class _Conversion:
         if self.targets is not None:
             self.summary = self.targets.finish(writer, chunk_rows=writer.features.chunks[0])
             self.targets.close()
+            if self.summary.warning:
+                self.warnings.append(self.summary.warning)
         stored = self.stats.finish()
         for name, values in stored.items():
             writer.write_array(f"stats/{name}", values)
@@ -460,8 +540,16 @@ class _Conversion:
             del writer.file["stats/class_counts"]
         for j, vocab in self.categories.items():
             name = roles.feature_names[j]
-            writer.write_array(f"categories/{name}", np.array(list(vocab), dtype=object).astype(str).astype(object), attrs={})
+            check_storable_text(list(vocab), column=name)
+            counts = np.zeros(len(vocab))
+            seen = self.category_counts.get(j, counts)
+            counts[: seen.size] = seen
+            writer.write_categories(name, list(vocab), counts)
         self.final_dtype = writer.dtype
+        if writer.dtype == np.float32:
+            writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(self.value_range)})
+        elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
+            del writer.features.attrs[FLOAT32_VALUES]
         total_rows = self.existing_rows + self.rows
         previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
         sources = previous_sources + [
@@ -481,21 +569,28 @@ class _Conversion:
             self.writer.close()
         if self.targets is not None:
             self.targets.close()
-        for path in (self.tmp, self.scratch, self.tmp.with_name(self.tmp.name + ".repack")):
+        for path in (self.tmp, self.scratch, temporary_path(self.output, "tmp.repack")):
             try:
                 path.unlink(missing_ok=True)
             except OSError:  # pragma: no cover - nothing more we can do
                 pass
 
 
-def _range_of_dtype(dtype: np.dtype, stats: ColumnStats) -> ValueRange:
-    """A ValueRange that the stored rows fit in, from their stored min/max."""
+def _range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object = None) -> ValueRange:
+    """A ValueRange that the stored rows fit in, from their stored min/max (and, for float32, how they read back)."""
     has = stats.count > 0
     if dtype.kind in "iu":
         low = int(stats.min[has].min()) if has.any() else 0
         high = int(stats.max[has].max()) if has.any() else 0
+        # The stats are float64: beyond 2**53 they cannot tell 2**53 from 2**53 + 1 (so count such a
+        # bound as beyond: no float type may hold these rows), and 2**63 - 1 reads as 2**63.
+        low = max(-(2**63), low - 1 if low <= -FLOAT64_MAX_EXACT_INT else low)
+        high = min(2**63 - 1, high + 1 if high >= FLOAT64_MAX_EXACT_INT else high)
         return value_range(np.array([low, high], dtype=np.int64))
-    return ValueRange(integral=False, float32_exact=dtype.itemsize <= 4, float16_exact=dtype.itemsize <= 2, empty=False)
+    if dtype == np.float32:
+        return float32_range(float32_values)
+    small = dtype.itemsize <= 2  # float16: every value is a float32 too
+    return ValueRange(integral=False, float32_equal=small, float32_shortest=small, float16_exact=small, empty=False)
 
 
 def _options_record(options: ConvertOptions) -> dict[str, object]:
@@ -516,7 +611,8 @@ def _header_difference(first: object, a: list[str], second: object, b: list[str]
 
 def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], output: str | os.PathLike[str], *,
             options: ConvertOptions | None = None,
-            on_progress: Callable[[Progress], None] | None = None) -> ConversionReport:
+            on_progress: Callable[[Progress], None] | None = None,
+            on_notice: Callable[[str], None] | None = None) -> ConversionReport:
     """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
 
     Args:
@@ -524,6 +620,8 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
         output: the HDF5 file to write; written under a temporary name and renamed at the end.
         options: how to read and store the data.
         on_progress: called after each block with the bytes consumed so far.
+        on_notice: called with a line for people about something done on the way, such as
+            removing the temporary files a killed conversion to the same output left.
 
     Returns:
         A ConversionReport.
@@ -537,4 +635,7 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
     paths = [Path(s) for s in sources]
     out = Path(output)
     _check_paths(paths, out, options)
+    swept = sweep_stale(out)
+    if swept and on_notice is not None:
+        on_notice(swept.describe())
     return _Conversion(paths, out, options, on_progress).run()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from .errors import InputError, NotCsv2H5FileError
-from .writer import FORMAT_VERSION
+from .writer import CATEGORY_COUNTS, FORMAT_VERSION
 
 
 def attr_value(value: object) -> object:
@@ -30,6 +31,8 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         raise InputError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied; check the file's permissions")
     try:
         f = h5py.File(path, "r")
     except OSError:
@@ -47,6 +50,41 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         f.close()
         raise NotCsv2H5FileError(problem)
     return f
+
+
+_COUNT_ROWS = 1 << 16  # rows read at once when counting the codes of an older file
+
+
+def read_vocabularies(f: h5py.File) -> dict[str, list[str]]:
+    """Each categorical column's values (index = stored code), by column name."""
+    return {name: [str(attr_value(v)) for v in values[()]] for name, values in f.get("categories", {}).items()}
+
+
+def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Each categorical column's vocabulary and rows per code, by column name.
+
+    Files from csv2h5 0.2 and earlier store no counts: their codes are counted
+    here, a column at a time, in bounded memory.
+    """
+    found: dict[str, tuple[list[str], np.ndarray]] = {}
+    columns = [str(attr_value(c)) for c in f["features"].attrs.get("columns", [])]
+    for name, values in read_vocabularies(f).items():
+        stored = f.get(f"{CATEGORY_COUNTS}/{name}")
+        if stored is not None:
+            counts = np.asarray(stored[()], dtype=np.float64)
+        else:
+            counts = _count_codes(f["features"], columns.index(name), len(values))
+        found[name] = (values, counts)
+    return found
+
+
+def _count_codes(features: h5py.Dataset, column: int, size: int) -> np.ndarray:
+    from .vocabulary import count_codes
+
+    counts = np.zeros(size, dtype=np.float64)
+    for start in range(0, features.shape[0], _COUNT_ROWS):
+        counts += count_codes(features[start:start + _COUNT_ROWS, column], size)
+    return counts
 
 
 def describe(path: str | Path) -> dict[str, object]:

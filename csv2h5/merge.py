@@ -2,8 +2,12 @@
 
 Rows are copied a block at a time through the writer, so the result has the
 same layout as a converted file (``/features`` in one run, memory-mappable) and
-memory stays bounded. Class labels are united and the codes of each part
-remapped; stats are merged exactly from the parts' stored stats.
+memory stays bounded. Class labels and the vocabulary of every categorical
+column are united by the rule of :mod:`csv2h5.vocabulary` (first seen over the
+parts) and each part's codes remapped. Stats are merged exactly from the
+parts' stored stats, except those of categorical columns: they are stats of
+codes, which remapping changes, so they are recounted from the united codes
+while copying.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import numpy as np
 
 from . import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
-from .info import attr_value, open_csv2h5
+from .info import attr_value, open_csv2h5, read_vocabularies
 from .stats import merge_stored
-from .convert import temporary_path
+from .schema import class_code_dtype
+from .scratch import sweep_stale, temporary_path
+from .vocabulary import code_table, count_codes, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies
 from .writer import H5Writer
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
@@ -50,6 +56,7 @@ class _Part:
     task: str | None
     classes: list[object]
     target_shape: tuple[int, ...]
+    vocabularies: dict[str, list[str]]  # categorical column -> its values, index = stored code
 
 
 def _open_part(path: Path) -> _Part:
@@ -59,7 +66,7 @@ def _open_part(path: Path) -> _Part:
         return _Part(path, int(ds.shape[0]), [str(attr_value(c)) for c in ds.attrs.get("columns", [])], ds.dtype,
                      str(attr_value(target.attrs.get("task"))) if target is not None else None,
                      [attr_value(c) for c in target.attrs.get("classes", [])] if target is not None else [],
-                     tuple(target.shape[1:]) if target is not None else ())
+                     tuple(target.shape[1:]) if target is not None else (), read_vocabularies(f))
 
 
 def _check_schema(parts: list[_Part]) -> None:
@@ -73,16 +80,14 @@ def _check_schema(parts: list[_Part]) -> None:
         if part.task != first.task or part.target_shape != first.target_shape:
             raise HeaderMismatchError(f"{part.path} has target {part.task or 'none'} but {first.path} has "
                                       f"{first.task or 'none'}; merge files converted with the same --target")
-
-
-def _class_order(parts: list[_Part]) -> list[object]:
-    labels = {c for part in parts for c in part.classes}
-    numeric = all(isinstance(c, (int, float, np.integer, np.floating)) for c in labels)
-    return sorted(labels) if numeric else sorted(labels, key=str)  # as convert orders them
+    problem = parts_differ([p.path for p in parts], [p.classes for p in parts], [p.vocabularies for p in parts])
+    if problem:
+        raise HeaderMismatchError(problem)
 
 
 def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *, overwrite: bool = False,
-          on_progress: Callable[[int, int], None] | None = None) -> MergeReport:
+          on_progress: Callable[[int, int], None] | None = None,
+          on_notice: Callable[[str], None] | None = None) -> MergeReport:
     """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
     started = time.perf_counter()
     paths = [Path(p) for p in parts]
@@ -97,8 +102,11 @@ def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
         raise OutputError(f"{out} is also an input; write to another file")
     infos = [_open_part(p) for p in paths]
     _check_schema(infos)
-    classes = _class_order(infos) if infos[0].task == "classification" else []
+    classes = unite(p.classes for p in infos) if infos[0].task == "classification" else []
     total = sum(p.rows for p in infos)
+    swept = sweep_stale(out)
+    if swept and on_notice is not None:
+        on_notice(swept.describe())
     tmp = temporary_path(out)
     writer = H5Writer(tmp, expected_bytes=sum(p.path.stat().st_size for p in infos))
     try:
@@ -127,34 +135,34 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         compression = (ds.compression, ds.compression_opts)
         sample_shape = ds.attrs.get("sample_shape")
         target_attrs = dict(f["target"].attrs) if "target" in f else None
-        categories = {name: f["categories"][name][()] for name in f.get("categories", {})}
         chunk_rows = ds.chunks[0] if ds.chunks else None
-    writer.create_features(first.columns, np.result_type(*(p.dtype for p in infos)), chunk_rows=chunk_rows,
-                           compression=compression)
+    vocabularies, part_tables, dtype = unite_vocabularies(first.columns, [p.vocabularies for p in infos],
+                                                          np.result_type(*(p.dtype for p in infos)))
+    columns = {name: first.columns.index(name) for name in vocabularies}
+    writer.create_features(first.columns, dtype, chunk_rows=chunk_rows, compression=compression)
     if sample_shape is not None:
         writer.set_attrs("features", {"sample_shape": sample_shape})
+    counts = {name: np.zeros(len(values)) for name, values in vocabularies.items()}
     targets: list[np.ndarray] = []
     stats: list[tuple[dict[str, np.ndarray], int]] = []
     sources: list[object] = []
     done = 0
-    for part in infos:
+    for part, tables in zip(infos, part_tables):
         with h5py.File(part.path, "r") as f:
             ds = f["features"]
             step = max(1, _COPY_BYTES // max(1, ds.shape[1] * ds.dtype.itemsize))
             for start in range(0, part.rows, step):
-                writer.append(ds[start:start + step].astype(writer.dtype, copy=False))
+                block = remap_columns(ds[start:start + step], tables, writer.dtype)
+                for name, column in columns.items():  # stats of codes are recounted from the united codes
+                    counts[name] += count_codes(block[:, column], len(vocabularies[name]))
+                writer.append(block)
                 done += min(step, part.rows - start)
                 if on_progress is not None:
                     on_progress(done, total)
-            for name, values in categories.items():
-                if name not in f.get("categories", {}) or not np.array_equal(f["categories"][name][()], values):
-                    raise HeaderMismatchError(f"{part.path} codes the text column {name!r} with another vocabulary "
-                                              f"than {first.path}; convert the parts together, or without --categorical")
             if "target" in f:
                 codes = f["target"][()]
                 if classes:
-                    lookup = np.array([classes.index(c) for c in part.classes], dtype=np.int64)
-                    codes = lookup[codes.astype(np.int64)] if lookup.size else codes
+                    codes = code_table(part.classes, classes)[codes.astype(np.int64)]
                 targets.append(codes)
             stats.append(({name: f["stats"][name][()] for name in f.get("stats", {})}, part.rows))
             sources.extend(json.loads(str(attr_value(f.attrs.get("sources", "[]")))))
@@ -162,19 +170,21 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
     if targets:
         values = np.concatenate(targets)
         if classes:
-            values = values.astype(np.min_scalar_type(max(len(classes) - 1, 0)))
+            values = values.astype(class_code_dtype(len(classes)))
         attrs = {k: v for k, v in target_attrs.items() if k != "classes"}
         if classes:
             attrs["classes"] = classes if not all(isinstance(c, str) for c in classes) else [str(c) for c in classes]
         writer.create_target(values.shape[1:], values.dtype, attrs=attrs)
         writer.append_target(values)
     merged = merge_stored([({k: v for k, v in s.items() if k != "class_counts"}, rows) for s, rows in stats])
+    for name, column in columns.items():
+        set_code_stats(merged, column, counts[name])
     for name, values in merged.items():
         writer.write_array(f"stats/{name}", values)
     if classes:
         writer.write_array("stats/class_counts", np.bincount(np.concatenate(targets).astype(np.int64),
                                                              minlength=len(classes)).astype(np.float64))
-    for name, values in categories.items():
-        writer.write_array(f"categories/{name}", values, attrs={})
+    for name, values in vocabularies.items():
+        writer.write_categories(name, values, counts[name])
     writer.finish(created_by=f"csv2h5 {__version__}", rows=total, sources=sources,
                   extra={"merged_from": json.dumps([str(p.path) for p in infos])})

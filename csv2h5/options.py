@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from .errors import OptionError
 
@@ -41,6 +42,7 @@ class ConvertOptions:
     on_bad_lines: str = "error"
     overwrite: bool = False
     append: bool = False
+    like: str | None = None  # an existing csv2h5 file whose roles, dtype, classes and vocabularies to follow
     block_bytes: int = 4 << 20  # parse unit: bounds memory (a worker needs ~20x this), keeps workers busy
     workers: int | None = None  # parser processes; None: one per core
 
@@ -79,7 +81,21 @@ class ConvertOptions:
             raise OptionError(f"--sample-shape must be positive integers, got {self.sample_shape}")
         if self.overwrite and self.append:
             raise OptionError("--overwrite and --append contradict each other; pass one")
+        if self.like is not None:
+            object.__setattr__(self, "like", os.fspath(self.like))  # a Path too; stored in the file as text
+            self._check_like()
         parse_compression(self.compression)
+
+
+    def _check_like(self) -> None:
+        """--like takes the column roles from its file: options that set them would contradict it."""
+        given = [name for name, value in (("--target", self.target), ("--features", self.features),
+                                          ("--drop", self.drop), ("--categorical", self.categorical),
+                                          ("--task", self.task != "auto"), ("--sample-shape", self.sample_shape))
+                 if value]
+        if given:
+            raise OptionError(f"--like takes the column roles, task and sample shape from {self.like}; "
+                              f"drop {' and '.join(given)}")
 
 
 def parse_compression(text: str) -> tuple[str | None, object]:

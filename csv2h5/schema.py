@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import OptionError, SchemaError, column_not_found
+from .errors import BadValueError, OptionError, SchemaError, column_not_found, excerpt
 
 CHUNK_BYTES = 1 << 20  # ~1 MiB chunks: large enough for fast reads, small enough to cache
 
@@ -117,18 +117,29 @@ class ValueRange:
     """What a set of numbers needs to be stored exactly.
 
     ``integral`` numbers are tracked by their exact range; anything else by
-    whether float32 / float16 hold every value. A float type "holds" a value
-    when converting it back gives the same float64, or when the value has few
-    enough significant digits (6 for float32, 3 for float16) that the float
-    type prints back the same decimal text: ``0.1`` is stored as float32.
+    whether float32 / float16 hold every value. float32 holds a set of numbers
+    when one reading gives every value back: either every value *equals* its
+    float32 (``float32_equal``: a float32 written out in full, such as
+    ``1.000000014901161194e-01``), or every value is the *shortest decimal* of
+    its float32 (``float32_shortest``: at most 6 significant digits, such as
+    ``0.1``). The two readings differ for the same float32 (0.1 and
+    0.100000001490116...), so a set that needs both is stored as float64.
+    float16 holds a value read either way (3 significant digits); it is only
+    ever asked for with ``--dtype float16``.
     """
 
     integral: bool = True
     low: int = 0  # exact integer range (meaningful when any value is integral)
     high: int = 0
-    float32_exact: bool = True
+    float32_equal: bool = True  # float64(float32(x)) == x for every value
+    float32_shortest: bool = True  # every value is its float32's shortest decimal (<= 6 significant digits)
     float16_exact: bool = True
     empty: bool = True  # no values seen yet
+
+    @property
+    def float32_exact(self) -> bool:
+        """Whether float32 holds every value, read back one way for all."""
+        return self.float32_equal or self.float32_shortest
 
     def merge(self, other: ValueRange) -> ValueRange:
         if self.empty:
@@ -139,10 +150,14 @@ class ValueRange:
             integral=self.integral and other.integral,
             low=min(self.low, other.low),
             high=max(self.high, other.high),
-            float32_exact=self.float32_exact and other.float32_exact,
+            float32_equal=self.float32_equal and other.float32_equal,
+            float32_shortest=self.float32_shortest and other.float32_shortest,
             float16_exact=self.float16_exact and other.float16_exact,
             empty=False,
         )
+
+
+_SAMPLE = 256  # values checked first, so that a set failing a costly test fails fast
 
 
 def _decimal_digits_fit(values: np.ndarray, digits: int, limit: float, tiny: float) -> np.ndarray:
@@ -162,47 +177,101 @@ def _decimal_digits_fit(values: np.ndarray, digits: int, limit: float, tiny: flo
     return ok
 
 
+def _shortest_decimal_of_float32(values: np.ndarray) -> np.ndarray:
+    """True where a value is the shortest decimal of its float32: at most 6 significant digits,
+    or a whole number up to 2**24 (float32 prints those back in full)."""
+    ok = _decimal_digits_fit(values, 6, 3.4e38, 1.18e-38)
+    rest = ~ok
+    if rest.any():
+        x = values[rest]
+        ok[rest] = (x == np.rint(x)) & (np.abs(x) <= FLOAT32_MAX_EXACT_INT)
+    return ok
+
+
+def _in_float16(values: np.ndarray) -> np.ndarray:
+    """True where float16 holds a value, read either way (the float16 itself, or 3 significant digits)."""
+    with np.errstate(over="ignore"):
+        ok = (values.astype(np.float16).astype(np.float64) == values) | np.isnan(values)
+    rest = ~ok
+    if rest.any():
+        ok[rest] = _decimal_digits_fit(values[rest], 3, 65504.0, 6.11e-5)
+    return ok
+
+
+def _all_of(test, values: np.ndarray) -> bool:
+    """Whether ``test`` holds for every value (a sample first: most sets that fail, fail early)."""
+    if not test(values[:_SAMPLE]).all():
+        return False
+    return bool(test(values[_SAMPLE:]).all())
+
+
+def _all_whole(values: np.ndarray) -> bool:
+    """Whether every (finite) value is a whole number; a sample first, as decimals fail at once."""
+    head = values[:_SAMPLE]
+    if not np.array_equal(head, np.rint(head)):
+        return False
+    return bool(np.array_equal(values, np.rint(values)))
+
+
 def value_range(values: np.ndarray) -> ValueRange:
     """Summarise a numeric array (int or float, NaN allowed) as a ValueRange."""
     if values.size == 0:
         return ValueRange()
     if values.dtype.kind in "iu":
         low, high = int(values.min()), int(values.max())
+        in_float32 = max(-low, high) <= FLOAT32_MAX_EXACT_INT
         return ValueRange(
             integral=True,
             low=low,
             high=high,
-            float32_exact=max(-low, high) <= FLOAT32_MAX_EXACT_INT,
+            float32_equal=in_float32,
+            float32_shortest=in_float32,
             float16_exact=max(-low, high) <= FLOAT16_MAX_EXACT_INT,
             empty=False,
         )
-    values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
     # Huge whole numbers read as floats (1e300) are floats: float64 holds them as read.
-    integral = bool(finite.size == values.size and np.all(finite == np.rint(finite))
+    integral = bool(finite.size == values.size and _all_whole(finite)
                     and (finite.size == 0 or np.abs(finite).max() <= FLOAT64_MAX_EXACT_INT))
     low = int(finite.min()) if finite.size and integral else 0
     high = int(finite.max()) if finite.size and integral else 0
     with np.errstate(over="ignore"):
         as32 = values.astype(np.float32)
-    exact32 = (as32.astype(np.float64) == values) | np.isnan(values)
-    if not exact32.all():
-        rest = ~exact32
-        exact32[rest] = _decimal_digits_fit(values[rest], 6, 3.4e38, 1.18e-38)
-    with np.errstate(over="ignore"):
-        as16 = values.astype(np.float16)
-    exact16 = (as16.astype(np.float64) == values) | np.isnan(values)
-    if not exact16.all():
-        rest = ~exact16
-        exact16[rest] = _decimal_digits_fit(values[rest], 3, 65504.0, 6.11e-5)
+    equal32 = (as32.astype(np.float64) == values) | np.isnan(values)
+    float32_equal = bool(equal32.all())
+    float32_shortest = _all_of(_shortest_decimal_of_float32, finite)
+    # float16 holds a subset of what float32 holds
+    float16_exact = (float32_equal or float32_shortest) and _all_of(_in_float16, values)
     return ValueRange(
         integral=integral,
         low=low,
         high=high,
-        float32_exact=bool(exact32.all()),
-        float16_exact=bool(exact16.all()),
+        float32_equal=float32_equal,
+        float32_shortest=float32_shortest,
+        float16_exact=float16_exact,
         empty=False,
     )
+
+
+# The /features attribute of float32 files: how each stored float32 reads back as its CSV
+# value: "exact" (the value is the float32 itself, e.g. written with %.18e), "shortest
+# decimal" (the value is the float32's shortest decimal, e.g. 0.1), or both.
+FLOAT32_VALUES = "float32_values"
+_EQUAL, _SHORTEST = "exact", "shortest decimal"
+
+
+def float32_readings(vr: ValueRange) -> str:
+    """The FLOAT32_VALUES attribute for float32 features summarised by ``vr``."""
+    return ", ".join(name for name, ok in ((_EQUAL, vr.float32_equal), (_SHORTEST, vr.float32_shortest)) if ok)
+
+
+def float32_range(readings: object) -> ValueRange:
+    """A ValueRange for stored float32 features, from their FLOAT32_VALUES attribute (None: absent)."""
+    # Files from before the attribute stored float32 for decimals of up to 6 significant digits.
+    names = str(readings or _SHORTEST).split(", ")
+    return ValueRange(integral=False, float32_equal=_EQUAL in names, float32_shortest=_SHORTEST in names,
+                      float16_exact=False, empty=False)
 
 
 def smallest_dtype(vr: ValueRange) -> np.dtype:
@@ -230,7 +299,8 @@ def holds(dtype: np.dtype, vr: ValueRange) -> bool:
         return vr.float16_exact
     if dtype == np.float32:
         return vr.float32_exact
-    return not vr.integral or max(-vr.low, vr.high) <= FLOAT64_MAX_EXACT_INT
+    # low/high span every integral block, also when other blocks held decimals
+    return max(-vr.low, vr.high) <= FLOAT64_MAX_EXACT_INT
 
 
 def unrepresentable(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -279,3 +349,12 @@ def class_code_dtype(num_classes: int) -> np.dtype:
         if num_classes - 1 <= np.iinfo(name).max:
             return np.dtype(name)
     return np.dtype("int64")
+
+
+def check_storable_text(values: Sequence[str], *, column: str) -> None:
+    """Raise unless every text value can be an HDF5 string (they end at a NUL byte)."""
+    for value in values:
+        if "\x00" in value:
+            raise BadValueError(
+                f"column {column!r} has {excerpt(value)!r}, which holds a NUL byte that HDF5 text cannot store;"
+                f" is the file binary, or UTF-16 text (pass --encoding utf-16)? Or leave it out: --drop {column}")

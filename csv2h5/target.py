@@ -3,7 +3,8 @@
 Whether a target is a classification or a regression target (``--task auto``)
 is known only at the end, so values wait in a scratch file beside the output
 (bounded memory at any row count) and are written to ``/target`` once, as class
-codes 0..K-1 in sorted label order, or as float32 numbers.
+codes 0..K-1 in sorted label order (after the known classes of the file appended
+to or converted --like, which keep their codes), or as float32 numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 
 from .errors import BadValueError, SchemaError, excerpt
 from .options import MAX_AUTO_CLASSES
-from .schema import FLOAT64_MAX_EXACT_INT, class_code_dtype
+from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
+from .vocabulary import label_kind, unite
 
 _ROWS_PER_PASS = 1 << 20  # rows re-read from the scratch file at once
 
@@ -25,13 +27,23 @@ class TargetSummary:
     task: str
     classes: list[object]  # original labels; index = stored code
     class_counts: np.ndarray | None
+    warning: str | None = None  # e.g. every row holds one class
+
+
+def single_class_problem(name: str, label: object, rows: str) -> str:
+    """The words for a classification target whose ``rows`` (e.g. "every row") hold one class.
+
+    The converter warns with them (a part of the data may hold one class); the
+    trainer refuses with them (a classifier cannot learn from such rows).
+    """
+    return f"target {name!r} has a single class ({label!r}) in {rows}: a classifier cannot learn from it"
 
 
 class TargetCollector:
     """Streams target values to a scratch file and tracks the distinct labels."""
 
     def __init__(self, scratch: Path, *, names: list[str], task: str,
-                 known_classes: list[object] | None = None) -> None:
+                 known_classes: list[object] | None = None, known_from: str = "") -> None:
         self.scratch = Path(scratch)
         self.names = names
         self.task = task
@@ -42,6 +54,7 @@ class TargetCollector:
         self._distinct: set[object] | None = set()  # numeric labels; None once past the limit
         self._integral = True
         self._known = known_classes
+        self._known_from = known_from  # the file the known classes come from, for messages
         self._file = open(self.scratch, "wb")
 
     def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None) -> None:
@@ -100,10 +113,23 @@ class TargetCollector:
             return "classification"
         return "regression"
 
-    def _need_two_classes(self, labels: list[object]) -> None:
-        if len(labels) == 1:
-            raise SchemaError(f"target {self.names[0]!r} has a single class ({labels[0]!r}) in every row: a classifier "
-                              "cannot learn from it; check --target, or pass --task regression")
+    def _check_known_kind(self) -> None:
+        """Known classes (from --append or --like) must be labels of the same kind as the new ones."""
+        known = label_kind(self._known or [])
+        if known is not None and self._kind is not None and known != self._kind:
+            here = "text" if self._kind == "text" else "numbers"
+            there = "text" if known == "text" else "numeric"
+            raise SchemaError(f"target {self.names[0]!r} holds {here} here but {self._known_from} has {there} classes "
+                              f"({excerpt(', '.join(map(str, self._known[:5])))}); files converted alike need labels "
+                              "alike: all text or all numbers")
+
+    def _single_class_warning(self, classes: list[object], counts: np.ndarray) -> str | None:
+        present = np.flatnonzero(counts)
+        if present.size != 1:
+            return None
+        return (single_class_problem(self.names[0], classes[int(present[0])], "every row")
+                + " alone; fine for a part of data that comes in parts: train on it with the others"
+                " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number")
 
     def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
         """Write ``/target`` through ``writer`` and return what was stored."""
@@ -118,16 +144,15 @@ class TargetCollector:
             for block in self._passes(np.float64, width):
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
             return TargetSummary(task, [], None)
+        self._check_known_kind()
         if self._kind == "text":
-            labels = sorted(self._vocabulary, key=str)
-            if self._known is not None:
-                labels = list(self._known) + [x for x in labels if x not in set(self._known)]
+            labels = unite([self._known or [], sorted(self._vocabulary, key=str)])  # known codes stay
             position = {label: i for i, label in enumerate(labels)}
             remap = np.empty(len(self._vocabulary), dtype=np.int64)
             for label, code in self._vocabulary.items():
                 remap[code] = position[label]
-            self._need_two_classes(labels)
             classes: list[object] = [str(x) for x in labels]
+            check_storable_text(classes, column=self.names[0])
             convert = lambda block: remap[block]  # noqa: E731
             raw_dtype = np.int64
         else:
@@ -135,8 +160,7 @@ class TargetCollector:
                 raise SchemaError(f"target {self.names[0]!r} has too many distinct values for classification")
             found = sorted(self._distinct)
             known = [float(x) for x in self._known] if self._known is not None else []
-            ordered = known + [x for x in found if x not in set(known)]
-            self._need_two_classes([int(x) if float(x).is_integer() else x for x in ordered])
+            ordered = unite([known, found])
             lookup_keys = np.asarray(ordered, dtype=np.float64)
             order = np.argsort(lookup_keys)
             sorted_keys = lookup_keys[order]
@@ -152,7 +176,7 @@ class TargetCollector:
             codes = convert(block)
             counts += np.bincount(codes, minlength=len(classes))
             writer.append_target(codes.astype(code_dtype))
-        return TargetSummary(task, classes, counts)
+        return TargetSummary(task, classes, counts, self._single_class_warning(classes, counts))
 
     def _passes(self, dtype: type, width: int):
         with open(self.scratch, "rb") as fh:

@@ -2,13 +2,22 @@
 
 Rows are buffered and written in whole chunks, so every chunk is written once
 and chunks lie back to back in the file (good for the reader's memory map).
+
+Compressed chunks (lzf, gzip) can be encoded elsewhere: given a ``submit``
+function (a process pool's), the writer hands each whole chunk to
+:func:`encode_chunk` there and writes the bytes that come back with
+``write_direct_chunk``, so compression runs on every core, not in the one
+process that writes.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import h5py
@@ -17,10 +26,35 @@ import numpy as np
 from .schema import chunk_rows_for
 
 FORMAT_VERSION = 1
+CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
-LIBVER = ("earliest", "v110")
+# HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
+# a 100,000-column file) in dense storage; the 1.6 format refuses them. Readers need HDF5 >= 1.8 (2008).
+LIBVER = ("v108", "v110")
+_DIRECT_FILTERS = ("gzip", "lzf")  # built into h5py, so every process can encode them
+_ENCODERS: dict[tuple[object, ...], h5py.Dataset] = {}  # per process: one in-memory dataset per chunk layout
+
+
+def encode_chunk(chunk: np.ndarray, compression: tuple[str | None, object]) -> tuple[int, bytes]:
+    """Compress one whole chunk as HDF5's filter pipeline stores it: (filter mask, bytes).
+
+    The chunk goes through a one-chunk dataset of an in-memory HDF5 file with
+    the same filter, so the bytes are exactly what HDF5 itself would write
+    (including a filter skipped for a chunk it would not shrink), ready for
+    ``write_direct_chunk``. Runs in parser processes.
+    """
+    key = (chunk.shape, chunk.dtype.str, compression)
+    dataset = _ENCODERS.get(key)
+    if dataset is None:
+        memory = h5py.File(f"encoder-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False, rdcc_nbytes=0)
+        dataset = memory.create_dataset("chunk", shape=chunk.shape, dtype=chunk.dtype, chunks=chunk.shape,
+                                        compression=compression[0], compression_opts=compression[1])
+        _ENCODERS[key] = dataset
+    dataset[...] = chunk
+    mask, data = dataset.id.read_direct_chunk((0,) * chunk.ndim)
+    return mask, bytes(data)
 
 
 def _meta_block_size(expected_bytes: int | None) -> int:
@@ -38,8 +72,24 @@ def _meta_block_size(expected_bytes: int | None) -> int:
 class H5Writer:
     """Writes a csv2h5 file at ``path`` (the caller's temporary name)."""
 
-    def __init__(self, path: Path, *, mode: str = "w", expected_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, *, mode: str = "w", expected_bytes: int | None = None,
+                 submit: Callable[..., Future] | None = None, encode_ahead: int = 4) -> None:
+        """Open ``path`` for writing.
+
+        Args:
+            path: the file to write (the conversion's temporary name).
+            mode: "w" to create, "r+" to continue a file (``--append``).
+            expected_bytes: about how much input is coming (sizes HDF5's metadata block).
+            submit: runs ``encode_chunk`` elsewhere (``ProcessPoolExecutor.submit``);
+                None compresses here, through h5py.
+            encode_ahead: chunks being encoded at once before the writer waits (bounds memory).
+        """
         self.path = Path(path)
+        self._submit = submit
+        self._encode_ahead = max(1, encode_ahead)
+        self._encoding: collections.deque[tuple[h5py.Dataset, int, Future]] = collections.deque()
+        self._direct = False  # whole chunks are encoded through ``submit``
+        self._features: h5py.Dataset | None = None
         self.meta_block_size = _meta_block_size(expected_bytes)
         # The writer never re-reads chunks it wrote, so h5py's chunk cache only costs copies.
         self.file = h5py.File(self.path, mode, libver=LIBVER, rdcc_nbytes=0, meta_block_size=self.meta_block_size)
@@ -53,13 +103,16 @@ class H5Writer:
 
     @property
     def features(self) -> h5py.Dataset:
-        return self.file["features"]
+        if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
+            self._features = self.file["features"]
+        return self._features
 
     def create_features(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
                         compression: tuple[str | None, object]) -> None:
         """Create the empty, resizable ``/features`` dataset."""
         self._chunk_rows_requested = chunk_rows
         self._compression = compression
+        self._direct = self._submit is not None and compression[0] in _DIRECT_FILTERS
         self._make_features("features", len(columns), np.dtype(dtype))
         self.features.attrs["columns"] = [str(c) for c in columns]
 
@@ -68,6 +121,9 @@ class H5Writer:
         self._chunk_rows_requested = self.features.chunks[0]
         ds = self.features
         self._compression = (ds.compression, ds.compression_opts) if ds.compression else (None, None)
+        # Encoded elsewhere only when the file's filter pipeline is exactly the one encode_chunk builds.
+        self._direct = (self._submit is not None and ds.compression in _DIRECT_FILTERS
+                        and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None)
 
     def _make_features(self, name: str, num_features: int, dtype: np.dtype) -> h5py.Dataset:
         rows = chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
@@ -101,28 +157,66 @@ class H5Writer:
         ds = self.features
         chunk = ds.chunks[0]
         data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        take = (data.shape[0] // chunk) * chunk if whole_chunks_only else data.shape[0]
+        start = ds.shape[0]  # a file appended to may end mid-chunk: end the write on a chunk boundary
+        take = max(0, (start + data.shape[0]) // chunk * chunk - start) if whole_chunks_only else data.shape[0]
         if take:
-            start = ds.shape[0]
-            ds.resize(start + take, axis=0)
-            ds[start : start + take] = data[:take]
+            self._write_rows(ds, start, data[:take])
         rest = data[take:]
         self._pending = [rest] if rest.shape[0] else []
         self._pending_rows = rest.shape[0]
 
-    def widen(self, dtype: np.dtype) -> None:
-        """Rewrite the rows written so far in a wider dtype (exact: the caller checked)."""
+    def _write_rows(self, ds: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+        """Write ``rows`` at row ``start``: whole aligned chunks through the encoders when there are any."""
+        end = start + rows.shape[0]
+        if ds.shape[0] < end:
+            ds.resize(end, axis=0)
+        chunk = ds.chunks[0]
+        if not self._direct:
+            ds[start:end] = rows
+            return
+        first = min(end, -(-start // chunk) * chunk)  # the first chunk boundary (a file appended to may end mid-chunk)
+        last = first + (end - first) // chunk * chunk
+        if first > start:
+            ds[start:first] = rows[: first - start]
+        for row in range(first, last, chunk):
+            part = np.ascontiguousarray(rows[row - start: row - start + chunk])
+            self._encoding.append((ds, row, self._submit(encode_chunk, part, self._compression)))
+            if len(self._encoding) > self._encode_ahead:
+                self._write_encoded(1)
+        if last < end:  # a partial last chunk, written once at the end: compressed here
+            ds[last:end] = rows[last - start:]
+
+    def _write_encoded(self, count: int | None = None) -> None:
+        """Write the oldest ``count`` encoded chunks (all when None), in order."""
+        while self._encoding and (count is None or count > 0):
+            ds, row, future = self._encoding.popleft()
+            mask, data = future.result()
+            ds.id.write_direct_chunk((row, 0), data, filter_mask=mask)
+            count = None if count is None else count - 1
+
+    def widen(self, dtype: np.dtype, *, float32_exact: bool = False) -> None:
+        """Rewrite the rows written so far in a wider dtype (exact: the caller checked).
+
+        ``float32_exact``: stored float values are the CSV's values themselves;
+        otherwise each stands for its shortest decimal (see :func:`widen_values`).
+        """
+        self._write_encoded()
         old = self.features
+        old_rows = old.shape[0]
         new = self._make_features("features_widening", old.shape[1], np.dtype(dtype))
-        new.resize(old.shape[0], axis=0)
-        for start in range(0, old.shape[0], _COPY_ROWS):
-            new[start : start + _COPY_ROWS] = widen_values(old[start : start + _COPY_ROWS], dtype)
+        step = max(1, _COPY_ROWS // new.chunks[0]) * new.chunks[0]  # whole chunks: they can be encoded elsewhere
+        for start in range(0, old.shape[0], step):
+            self._write_rows(new, start, widen_values(old[start : start + step], dtype, exact=float32_exact))
+        self._write_encoded()
         for key, value in old.attrs.items():
             new.attrs[key] = value
         del self.file["features"]
         self.file.move("features_widening", "features")
-        self._pending = [widen_values(p, dtype) for p in self._pending]
-        self.widened = True
+        self._features = None
+        self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
+        # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole
+        # copy of the file); none to reclaim when the first block already needed the wider dtype.
+        self.widened = self.widened or old_rows > 0
 
     # -- the rest ---------------------------------------------------------------------------
 
@@ -140,6 +234,12 @@ class H5Writer:
         ds = self.file.create_dataset(name, data=values, **kwargs)
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
+
+    def write_categories(self, column: str, values: Sequence[str], counts: np.ndarray) -> None:
+        """Write a categorical column's vocabulary (index = code) and its rows per code."""
+        # An explicit string type: an empty vocabulary (a column blank in every row) has no values to guess from.
+        self.write_array(f"categories/{column}", np.array([str(v) for v in values], dtype=h5py.string_dtype()))
+        self.write_array(f"{CATEGORY_COUNTS}/{column}", np.asarray(counts, dtype=np.float64))
 
     def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object]) -> h5py.Dataset:
         """Create a resizable ``/target`` to be filled by :meth:`append_target`."""
@@ -172,6 +272,7 @@ class H5Writer:
         all rows as one array.
         """
         self._write_pending(whole_chunks_only=False)
+        self._write_encoded()
 
     def finish(self, *, created_by: str, rows: int, sources: list[dict[str, object]],
                extra: Mapping[str, object]) -> None:
@@ -198,21 +299,23 @@ class H5Writer:
             pass
 
 
-def widen_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def widen_values(values: np.ndarray, dtype: np.dtype, *, exact: bool = False) -> np.ndarray:
     """Convert stored values to a wider dtype, giving back the values the text had.
 
     A float32 holding "0.1" is the float32 nearest 0.1; cast to float64 it would be
     0.10000000149011612. Going through the shortest decimal form gives 0.1 again.
+    With ``exact`` the float values are the text's values themselves (the text was
+    "1.000000014901161194e-01"), and a plain cast gives them back.
     """
     dtype = np.dtype(dtype)
-    if values.dtype.kind == "f" and dtype.kind == "f" and dtype.itemsize > values.dtype.itemsize:
+    if values.dtype.kind == "f" and dtype.kind == "f" and dtype.itemsize > values.dtype.itemsize and not exact:
         return values.astype(str).astype(dtype)
-    return values.astype(dtype)
+    return values.astype(dtype, copy=False)
 
 
 def _repack(path: Path, meta_block_size: int) -> None:
     """Copy every object into a fresh file, dropping the space freed by widening."""
-    fresh = path.with_name(path.name + ".repack")
+    fresh = path.with_name(path.name + ".repack")  # the scratch name scratch.sweep_stale knows
     try:
         with h5py.File(path, "r") as src, h5py.File(fresh, "w", libver=LIBVER, meta_block_size=meta_block_size) as dst:
             for key, value in src.attrs.items():

@@ -1,44 +1,71 @@
-"""Benchmark: csv2h5 convert against the hand-written pandas baseline, in one run.
+"""Benchmark: csv2h5 convert against hand-written converters, on three shapes of CSV, in one run.
 
-    python scripts/bench_convert.py                 # 600,000 rows (~1.1 GB), 3 runs each
-    python scripts/bench_convert.py --scale 10      # also the 10x file, for memory
-    python scripts/bench_convert.py --rows 100000 --runs 1   # quick look
+    python scripts/bench_convert.py                      # all shapes, full size, 3 alternating rounds
+    python scripts/bench_convert.py --scale 10           # and HIGGS at 10x the rows, for memory
+    python scripts/bench_convert.py --shapes higgs --rows-fraction 0.1 --runs 1   # a quick look
 
-The baseline is what people write by hand: ``pandas.read_csv(chunksize=...)``
-appended to a resizable h5py uint8 dataset. Every command runs in its own
-process; memory is sampled from /proc (RssAnon of the process tree, and RssFile
-separately). The CSV is read once beforehand so every run reads it from the
-page cache.
+Shapes (generated once into --workdir, then reused):
+- mnist: 600,000 rows x 785 small integers (label + 784 pixels), ~1.1 GB (make_digits_csv.py);
+- higgs: 1,000,000 rows, no header, label + 28 float32 values printed %.18e, ~730 MB;
+- creditcard: 284,807 rows, quoted header, Time, V1..V28 as repr float64, Amount, quoted class, ~161 MB
+  (both make_decimal_csv.py).
+
+Tools, each in its own process: pandas ``read_csv(chunksize=...)``, polars
+``scan_csv().collect_batches()`` and pyarrow ``open_csv`` into h5py (bench_baselines.py),
+and ``csv2h5 convert`` with no compression, lzf and gzip. Every round runs every tool
+on every shape, so a noisy minute hits all of them; ratios are taken within a round and
+their median reported. Memory is sampled from /proc every 20 ms over the process tree:
+RssAnon (heap, arrays) apart from RssFile (mapped files). The CSV is read once
+beforehand so every run reads it from the page cache. csv2h5's output is checked
+value by value against ``pandas.read_csv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchutil import machine, median, python, run_measured  # noqa: E402
 
-BASELINE = textwrap.dedent("""
-    import sys, h5py, numpy as np, pandas as pd
-    src, dst = sys.argv[1], sys.argv[2]
-    with h5py.File(dst, "w") as f:
-        x = y = None
-        for chunk in pd.read_csv(src, chunksize=10_000):
-            pixels = chunk.iloc[:, 1:].to_numpy(dtype=np.uint8)
-            labels = chunk.iloc[:, 0].to_numpy(dtype=np.uint8)
-            if x is None:
-                x = f.create_dataset("features", shape=(0, pixels.shape[1]), maxshape=(None, pixels.shape[1]),
-                                     dtype="uint8", chunks=True)
-                y = f.create_dataset("target", shape=(0,), maxshape=(None,), dtype="uint8", chunks=True)
-            n = x.shape[0]
-            x.resize(n + len(chunk), axis=0); x[n:] = pixels
-            y.resize(n + len(chunk), axis=0); y[n:] = labels
-""")
+SCRIPTS = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    name: str
+    rows: int
+    header: bool
+    target: int  # position of the label column
+    dtype: str  # feature dtype the hand-written converters store (csv2h5 infers its own)
+    chunk_rows: int  # rows per pandas chunk / polars batch in the hand-written converters
+
+    def make(self, path: Path, rows: int) -> None:
+        if self.name == "mnist":
+            cmd = [python(), str(SCRIPTS / "make_digits_csv.py"), str(path), "--rows", str(rows)]
+        else:
+            cmd = [python(), str(SCRIPTS / "make_decimal_csv.py"), str(path), "--shape", self.name, "--rows", str(rows)]
+        subprocess.run(cmd, check=True)
+
+    def csv2h5_args(self) -> list[str]:
+        target = "label" if self.name == "mnist" else ("c0" if self.name == "higgs" else "Class")
+        return ["--target", target] + ([] if self.header else ["--no-header"])
+
+
+SHAPES = {
+    "mnist": Shape("mnist", 600_000, True, 0, "uint8", 10_000),
+    "higgs": Shape("higgs", 1_000_000, False, 0, "float32", 50_000),
+    "creditcard": Shape("creditcard", 284_807, True, 30, "float64", 50_000),
+}
+TOOLS = ("pandas", "polars", "pyarrow", "csv2h5", "csv2h5 lzf", "csv2h5 gzip")
 
 
 def _warm(path: Path) -> None:
@@ -47,65 +74,158 @@ def _warm(path: Path) -> None:
             pass
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _command(tool: str, shape: Shape, csv: Path, out: Path) -> list[str]:
+    if tool.startswith("csv2h5"):
+        compression = tool.split()[1] if " " in tool else "none"
+        return [python(), "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--quiet", "--overwrite",
+                "--compression", compression] + shape.csv2h5_args()
+    return [python(), str(SCRIPTS / "bench_baselines.py"), tool, str(csv), str(out), "--target", str(shape.target),
+            "--dtype", shape.dtype, "--chunk-rows", str(shape.chunk_rows)] + ([] if shape.header else ["--no-header"])
+
+
+def _measure(cmd: list[str], out: Path) -> dict[str, float]:
+    out.unlink(missing_ok=True)
+    seconds, mem, _ = run_measured(cmd)
+    return {"seconds": seconds, "anon": mem.peak_anon_tree_kb / 1024, "anon_main": mem.peak_anon_main_kb / 1024,
+            "file": mem.peak_file_tree_kb / 1024, "out_mb": out.stat().st_size / 1e6}
+
+
+def verify(shape: Shape, csv: Path, h5: Path) -> str:
+    """Compare a csv2h5 file with pandas.read_csv value by value; return a one-line verdict."""
+    import h5py
+    import pandas as pd
+
+    with h5py.File(h5, "r") as f:
+        features, target = f["features"], f["target"]
+        classes = np.asarray(target.attrs["classes"])
+        readings = str(features.attrs.get("float32_values", ""))
+        start = 0
+        for chunk in pd.read_csv(csv, header=0 if shape.header else None, chunksize=100_000):
+            table = chunk.to_numpy(dtype=np.float64)
+            expected = np.delete(table, shape.target, axis=1)
+            stored = features[start:start + len(chunk)]
+            if stored.dtype == np.float32 and "exact" not in readings:
+                got = stored.astype(str).astype(np.float64)  # each float32 stands for its shortest decimal
+            else:
+                got = stored.astype(np.float64)
+            if not np.array_equal(got, expected, equal_nan=True):
+                row, col = np.argwhere(~((got == expected) | (np.isnan(got) & np.isnan(expected))))[0]
+                return f"MISMATCH at row {start + row}, column {col}: {got[row, col]!r} vs {expected[row, col]!r}"
+            if not np.array_equal(classes[target[start:start + len(chunk)]].astype(np.float64), table[:, shape.target]):
+                return f"MISMATCH in the target near row {start}"
+            start += len(chunk)
+        if start != features.shape[0]:
+            return f"MISMATCH: {features.shape[0]} rows stored, pandas read {start}"
+        return f"exact ({start:,} rows x {features.shape[1]} features as {features.dtype}, every value equal)"
+
+
+def _same_values(a: Path, b: Path) -> bool:
+    import h5py
+
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        return all(np.array_equal(fa[k][()], fb[k][()]) for k in ("features", "target"))
+
+
+def _print_table(shape: Shape, csv: Path, rows: int, results: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    size_mb = csv.stat().st_size / 1e6
+    print(f"\n{shape.name}: {csv.name}, {rows:,} rows, {size_mb:,.1f} MB; median of {len(results['pandas'])} rounds")
+    print("| tool | time | MB/s | rows/s | vs pandas | vs polars | peak RssAnon tree / main | RssFile | output |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ratios = {}
+    for tool, runs in results.items():
+        t = median([r["seconds"] for r in runs])
+        vs_pandas = median([p["seconds"] / r["seconds"] for p, r in zip(results["pandas"], runs)])
+        vs_polars = median([p["seconds"] / r["seconds"] for p, r in zip(results["polars"], runs)])
+        ratios[tool] = vs_pandas
+        ratios[tool + " vs polars"] = vs_polars
+        print(f"| {tool} | {t:.2f} s | {size_mb / t:,.1f} | {rows / t:,.0f} | {vs_pandas:.2f}x | {vs_polars:.2f}x"
+              f" | {max(r['anon'] for r in runs):,.0f} / {max(r['anon_main'] for r in runs):,.0f} MB"
+              f" | {max(r['file'] for r in runs):,.0f} MB | {runs[-1]['out_mb']:,.1f} MB |", flush=True)
+    return ratios
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=600_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scale", type=int, default=0, help="also convert a file this many times larger (memory check)")
+    parser.add_argument("--shapes", default="mnist,higgs,creditcard", help="comma-separated: mnist, higgs, creditcard")
+    parser.add_argument("--runs", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--rows-fraction", type=float, default=1.0, help="scale every shape's row count (quick looks)")
+    parser.add_argument("--scale", type=int, default=0, help="also convert --scale-shape at this many times the rows")
+    parser.add_argument("--scale-shape", default="higgs", choices=sorted(SHAPES))
     parser.add_argument("--workdir", type=Path, default=Path("bench_data"))
     args = parser.parse_args()
+    shapes = [SHAPES[name] for name in args.shapes.split(",")]
     work = args.workdir
     work.mkdir(exist_ok=True)
-    csv = work / f"digits_{args.rows}.csv"
-    if not csv.exists():
-        subprocess.run([python(), str(Path(__file__).parent / "make_digits_csv.py"), str(csv), "--rows", str(args.rows)], check=True)
-    size_mb = csv.stat().st_size / 1e6
-    _warm(csv)
-    out = work / "out.h5"
-    baseline_py = work / "baseline.py"
-    baseline_py.write_text(BASELINE)
+    import h5py
+    import pandas
+    import pyarrow
+
+    try:
+        import polars
+    except ImportError:
+        parser.error("polars is one of the tools measured: pip install '.[bench]'")
+
     print(f"machine: {machine()}")
-    print(f"input: {csv.name}, {args.rows:,} rows, {size_mb:,.1f} MB; median of {args.runs} runs\n")
-
-    def measure(label: str, cmd: list[str], runs: int, scale: int = 1) -> dict[str, float]:
-        times, anon, anon_main, files = [], [], [], []
-        for _ in range(runs):
-            out.unlink(missing_ok=True)
-            seconds, mem, _ = run_measured(cmd)
-            times.append(seconds)
-            anon.append(mem.peak_anon_tree_kb / 1024)
-            anon_main.append(mem.peak_anon_main_kb / 1024)
-            files.append(mem.peak_file_tree_kb / 1024)
-        t = median(times)
-        row = {"seconds": t, "mb_s": scale * size_mb / t, "rows_s": scale * args.rows / t, "anon": max(anon),
-               "anon_main": max(anon_main), "file": max(files), "out_mb": out.stat().st_size / 1e6}
-        print(f"{label:28s} {t:7.2f} s {row['mb_s']:7.1f} MB/s {row['rows_s']:9,.0f} rows/s  "
-              f"RssAnon peak {row['anon']:6.0f} MB (main {row['anon_main']:4.0f})  RssFile {row['file']:5.0f} MB  "
-              f"out {row['out_mb']:6.1f} MB", flush=True)
-        return row
-
-    csv2h5 = [python(), "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--target", "label", "--quiet", "--overwrite"]
-    results = {"baseline": measure("baseline (pandas chunks)", [python(), str(baseline_py), str(csv), str(out)], args.runs)}
-    for comp in ("none", "lzf", "gzip"):
-        results[comp] = measure(f"csv2h5 --compression {comp}", csv2h5 + ["--compression", comp], args.runs)
-    results["one_core"] = measure("csv2h5 none, 1 core", ["taskset", "-c", "0"] + csv2h5, args.runs) if shutil.which("taskset") else None
-    ratio = results["baseline"]["seconds"] / results["none"]["seconds"]
-    print(f"\nspeed-up over baseline (none): {ratio:.2f}x  (target >= 2.5x)")
-    print(f"peak RssAnon (process tree): {results['none']['anon']:.0f} MB  (target <= 512 MB)")
+    print(f"versions: pandas {pandas.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__},"
+          f" h5py {h5py.__version__} (HDF5 {h5py.version.hdf5_version})")
+    print(f"load average at start: {_load()}")
+    inputs = {}
+    for shape in shapes:
+        rows = max(1, int(shape.rows * args.rows_fraction))
+        csv = work / f"{shape.name}_{rows}.csv"
+        if not csv.exists():
+            shape.make(csv, rows)
+        inputs[shape.name] = (csv, rows)
+    results = {shape.name: {tool: [] for tool in TOOLS} for shape in shapes}
+    for round_ in range(args.runs):
+        for shape in shapes:
+            csv, _ = inputs[shape.name]
+            _warm(csv)
+            for tool in TOOLS:
+                out = work / f"out_{shape.name}_{tool.replace(' ', '_')}.h5"
+                results[shape.name][tool].append(_measure(_command(tool, shape, csv, out), out))
+        print(f"round {round_ + 1}/{args.runs} done, load average {_load()}", flush=True)
+    summary = {}
+    for shape in shapes:
+        csv, rows = inputs[shape.name]
+        summary[shape.name] = _print_table(shape, csv, rows, results[shape.name])
+        outputs = {tool: work / f"out_{shape.name}_{tool.replace(' ', '_')}.h5" for tool in TOOLS}
+        print(f"values: {verify(shape, csv, outputs['csv2h5'])}")
+        print(f"lzf and gzip files hold the same values as uncompressed: "
+              f"{_same_values(outputs['csv2h5'], outputs['csv2h5 lzf']) and _same_values(outputs['csv2h5'], outputs['csv2h5 gzip'])}")
+    print("\ntargets (ratios are medians of per-round ratios):")
+    for shape in shapes:
+        peak = max(r["anon"] for tool in TOOLS if tool.startswith("csv2h5") for r in results[shape.name][tool])
+        print(f"  {shape.name}: csv2h5 {summary[shape.name]['csv2h5']:.2f}x pandas (target >= 2.5x),"
+              f" {summary[shape.name]['csv2h5 vs polars']:.2f}x polars streaming"
+              f"{' (target >= 1.0x)' if shape.name == 'higgs' else ''}, peak RssAnon {peak:,.0f} MB (target <= 512 MB)")
     if args.scale > 1:
-        big = work / f"digits_{args.rows}_x{args.scale}.csv"
-        if not big.exists():  # the 1x rows repeated: the same data, 10x the length
-            with open(big, "wb") as dst:
+        shape = SHAPES[args.scale_shape]
+        csv, rows = inputs.get(shape.name) or (work / f"{shape.name}_{shape.rows}.csv", shape.rows)
+        if not csv.exists():
+            shape.make(csv, rows)
+        big = work / f"{shape.name}_{rows}_x{args.scale}.csv"
+        with open(big, "wb") as dst:  # the 1x rows repeated: the same data, `scale` times the length
+            for copy in range(args.scale):
                 with open(csv, "rb") as src:
-                    dst.write(src.read().split(b"\n", 1)[0] + b"\n")
-                for _ in range(args.scale):
-                    with open(csv, "rb") as src:
+                    if shape.header and copy:
                         src.readline()
-                        shutil.copyfileobj(src, dst, 64 << 20)
-        row = measure(f"csv2h5 none, {args.scale}x rows", csv2h5[:4] + [str(big)] + csv2h5[5:], 1, args.scale)
-        print(f"peak RssAnon at {args.scale}x rows: {row['anon']:.0f} MB vs {results['none']['anon']:.0f} MB at 1x")
+                    shutil.copyfileobj(src, dst, 64 << 20)
+        out = work / "out_scaled.h5"
+        row = _measure(_command("csv2h5", shape, big, out), out)
+        one = max(r["anon"] for r in results.get(shape.name, {}).get("csv2h5", [])) if shape.name in results else None
+        print(f"\n{shape.name} x{args.scale} ({args.scale * rows:,} rows, {big.stat().st_size / 1e9:.1f} GB):"
+              f" {row['seconds']:.1f} s, {big.stat().st_size / 1e6 / row['seconds']:,.1f} MB/s,"
+              f" peak RssAnon {row['anon']:,.0f} MB (main {row['anon_main']:,.0f})"
+              + (f" vs {one:,.0f} MB at 1x" if one else ""))
         big.unlink()
-    out.unlink(missing_ok=True)
+        out.unlink()
+    print(f"\nload average at end: {_load()}")
+    (work / "bench_convert.json").write_text(json.dumps(results, indent=1))
     return 0
 
 

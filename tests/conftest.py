@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -28,3 +29,6 @@ def digits_csv(tmp_path: Path) -> Path:
     path = tmp_path / "digits.csv"
     make_digits_csv.write_csv(path, rows=600, seed=3, label=True)
     return path
+
+# `pytest --hypothesis-profile=long ...` runs the property tests far longer than CI does (a local soak).
+settings.register_profile("long", max_examples=5000)

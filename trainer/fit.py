@@ -152,7 +152,7 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
                   workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1)
     train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
-                         batches_per_epoch=options.steps_per_epoch, **common)
+                         batches_per_epoch=options.steps_per_epoch, training=True, **common)
     if options.val_split is not None:
         train, val = train.split(options.val_split, seed=options.seed)
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)

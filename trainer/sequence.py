@@ -21,8 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
+from csv2h5.target import single_class_problem
+
 from .errors import DataOptionError
-from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos
+from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
 
 SHUFFLE_MODES = ("global", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
@@ -62,7 +64,8 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     Args:
         path: a file written by ``csv2h5 convert``; or several of one schema (a list, or a glob
-            pattern such as ``"parts/*.h5"``), read as one row space in that order.
+            pattern such as ``"parts/*.h5"``), read as one row space in that order, their class
+            labels and categorical vocabularies united as ``csv2h5 merge`` unites them.
         batch_size: rows per batch (the last one is smaller unless ``drop_remainder``).
         shuffle: ``"global"``, ``"window"``, ``"batch"``, ``"none"``; True picks global for
             uncompressed files and window for compressed ones; False is none.
@@ -83,6 +86,9 @@ class HDF5Sequence(keras.utils.PyDataset):
         drop_remainder: drop the last, smaller batch.
         batches_per_epoch: visit only the first this-many batches of each epoch's order
             (each epoch still draws its own order, so rows are sampled without replacement).
+        training: whether the batches train a model: the rows used (``indices``, before ``shard``)
+            must then hold two or more classes of a classification target, or the sequence refuses
+            them. None (the default): a shuffled sequence trains, an unshuffled one evaluates.
         **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
     """
 
@@ -93,7 +99,8 @@ class HDF5Sequence(keras.utils.PyDataset):
                  class_weight: str | Mapping[int, float] | None = None,
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
                  batch_slice: tuple[int, int] | None = None,
-                 drop_remainder: bool = False, batches_per_epoch: int | None = None, **kwargs: object) -> None:
+                 drop_remainder: bool = False, batches_per_epoch: int | None = None, training: bool | None = None,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.paths = tuple(expand_paths(path))
         self.path = str(path) if isinstance(path, (str, os.PathLike)) else self.paths[0]  # the file or pattern, for messages
@@ -114,6 +121,9 @@ class HDF5Sequence(keras.utils.PyDataset):
         if rows is not None and rows.size and (rows.min() < 0 or rows.max() >= info.rows):
             bad = int(rows[(rows < 0) | (rows >= info.rows)][0])
             raise DataOptionError(f"indices has row {bad}, but {self.path} has rows 0..{info.rows - 1}")
+        self.training = shuffle != "none" if training is None else bool(training)
+        if self.training and targets:
+            self._refuse_single_class(info, rows)
         if shard is not None:
             index, count = shard
             if not (isinstance(count, int) and count >= 1 and 0 <= index < count):
@@ -152,6 +162,15 @@ class HDF5Sequence(keras.utils.PyDataset):
         self._pid: int | None = None
 
     # -- checks in __init__ ---------------------------------------------------------------------
+
+    def _refuse_single_class(self, info: FileInfo, rows: np.ndarray | None) -> None:
+        label = single_class(info, rows)
+        if label is not None:
+            used = f"the {info.rows if rows is None else rows.size:,} rows used for training"
+            name = info.target_columns[0] if info.target_columns else "target"
+            raise DataOptionError(f"{self.path}: {single_class_problem(name, label, used)}; train on every part "
+                                  "(a glob such as 'parts/*.h5', or csv2h5 merge), or pass --task regression to "
+                                  "csv2h5 convert if the target is a number")
 
     @staticmethod
     def _scaling(scale: str | None, info: FileInfo) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -240,7 +259,8 @@ class HDF5Sequence(keras.utils.PyDataset):
     def _source(self) -> RowSource | PartsRows:
         with self._lock:  # one handle per process, even when threads ask at once
             if self._rows is None or self._pid != os.getpid():  # reopen in each process
-                self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(self.paths, self._info.part_starts)
+                self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(
+                    self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
                 self._pid = os.getpid()
             return self._rows
 
@@ -284,12 +304,12 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     # -- subsets ----------------------------------------------------------------------------------
 
-    def _with_indices(self, indices: np.ndarray) -> HDF5Sequence:
+    def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
         return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
-                            batches_per_epoch=self.batches_per_epoch, workers=self.workers,
+                            batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
                             use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
 
     def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
@@ -310,7 +330,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         train = np.setdiff1d(rows, val, assume_unique=False)
         if train.size == 0 or val.size == 0:
             raise DataOptionError(f"split({fraction}) of {rows.size} rows leaves an empty side; use more data or another fraction")
-        return self._with_indices(train), self._with_indices(val)
+        return self._with_indices(train, training=self.training), self._with_indices(val, training=False)
 
     # -- pickling: the handle stays behind ---------------------------------------------------------
 

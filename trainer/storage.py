@@ -22,8 +22,11 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
-from csv2h5.info import attr_value, open_csv2h5
+from csv2h5.info import attr_value, open_csv2h5, read_categories
+from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
+from csv2h5.vocabulary import (code_table, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies,
+                               united_counts)
 
 from .errors import DataFileError
 
@@ -50,6 +53,7 @@ class FileInfo:
     target_columns: list[str] = dataclasses.field(default_factory=list)  # the CSV names of /target
     parts: tuple[str, ...] = ()  # several files read as one: their paths, in row order
     part_starts: tuple[int, ...] = ()  # first row of each part
+    part_codes: tuple[dict[int, np.ndarray], ...] = ()  # per part: feature column -> code lookup table
 
 
 def _filtered(ds: h5py.Dataset) -> bool:
@@ -116,7 +120,13 @@ def open_info(spec: str | Path | Sequence[str | Path]) -> FileInfo:
 
 
 def read_infos(paths: Sequence[str]) -> FileInfo:
-    """Several csv2h5 files of one schema as one row space (rows in file order)."""
+    """Several csv2h5 files of one schema as one row space (rows in file order).
+
+    Class labels and the vocabularies of categorical columns are united as
+    ``csv2h5 merge`` unites them (first seen over the parts, see
+    :mod:`csv2h5.vocabulary`): targets are remapped here, feature codes on read
+    through ``part_codes``. The result reads like the merged file.
+    """
     infos = [read_info(p) for p in paths]
     first = infos[0]
     if len(infos) == 1:
@@ -128,18 +138,53 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
         if (other.target is None) != (first.target is None) or other.task != first.task:
             raise DataFileError(f"{other.path} has target {other.task or 'none'} but {first.path} has {first.task or 'none'}; "
                                 "convert them with the same --target")
-        if other.classes != first.classes:
-            raise DataFileError(f"{other.path} has classes {other.classes[:10]} but {first.path} has {first.classes[:10]}; "
-                                "their class codes differ: join them with csv2h5 merge, which maps them to one set")
+    categories = [_categories(i.path) for i in infos]
+    problem = parts_differ([i.path for i in infos], [i.classes for i in infos], categories)
+    if problem:
+        raise DataFileError(problem)
+    vocabularies, part_codes, dtype = unite_vocabularies(
+        first.columns, [{name: values for name, (values, _) in found.items()} for found in categories],
+        np.result_type(*(i.dtype for i in infos)))
+    stats = {}
+    if all(i.stats for i in infos):
+        stats = merge_stored([({k: v for k, v in i.stats.items() if k != "class_counts"}, i.rows) for i in infos])
+        for name, values in vocabularies.items():  # stats of codes: from the rows per united code
+            counts = united_counts([(found[name][1], code_table(found[name][0], values)) for found in categories],
+                                   len(values))
+            set_code_stats(stats, first.columns.index(name), counts)
+    classes, target = first.classes, None
+    if first.task == "classification":
+        classes = unite(i.classes for i in infos)
+        target = np.concatenate([code_table(i.classes, classes)[i.target.astype(np.intp)] for i in infos])
+        target = target.astype(class_code_dtype(len(classes)))
+        if stats:
+            stats["class_counts"] = np.bincount(target, minlength=len(classes)).astype(np.float64)
+    elif first.target is not None:
+        target = np.concatenate([i.target for i in infos])
     starts = np.cumsum([0] + [i.rows for i in infos[:-1]])
     digest = hashlib.sha256("".join(i.fingerprint for i in infos).encode()).hexdigest()[:32]
-    stats = merge_stored([(i.stats, i.rows) for i in infos]) if all(i.stats for i in infos) else {}
     return dataclasses.replace(
-        first, rows=sum(i.rows for i in infos), dtype=np.result_type(*(i.dtype for i in infos)),
-        compressed=any(i.compressed for i in infos),
-        target=None if first.target is None else np.concatenate([i.target for i in infos]),
-        stats=stats, fingerprint=f"sha256:{digest}", parts=tuple(i.path for i in infos),
-        part_starts=tuple(int(x) for x in starts))
+        first, rows=sum(i.rows for i in infos), dtype=dtype, compressed=any(i.compressed for i in infos),
+        target=target, classes=classes, stats=stats, fingerprint=f"sha256:{digest}", parts=tuple(i.path for i in infos),
+        part_starts=tuple(int(x) for x in starts), part_codes=tuple(part_codes))
+
+
+def _categories(path: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    try:
+        f = open_csv2h5(path)
+    except Csv2H5Error as exc:
+        raise DataFileError(str(exc)) from None
+    with f:
+        return read_categories(f)
+
+
+def single_class(info: FileInfo, rows: np.ndarray | None) -> object | None:
+    """The class label when ``rows`` (None: every row) hold a single class; None otherwise."""
+    if info.task != "classification" or info.target is None:
+        return None
+    codes = info.target if rows is None else info.target[rows]
+    present = np.flatnonzero(np.bincount(codes.astype(np.intp), minlength=len(info.classes)))
+    return info.classes[int(present[0])] if present.size == 1 else None
 
 
 def _fingerprint(path: Path, f: h5py.File, target: np.ndarray | None, stats: dict[str, np.ndarray]) -> str:
@@ -206,8 +251,14 @@ class MappedRows:
             raise ValueError("unexpected chunk size")
         low = int(offsets.min()) if offsets.size else 0
         contiguous = bool(np.all(np.diff(offsets) == self.chunk_rows * self.row_bytes))
+        self.as_bytes = False
         if contiguous:
             mapped = np.memmap(path, dtype=ds.dtype, mode="r", offset=low, shape=(rows, width)) if rows else None
+            if mapped is not None and not mapped.flags.aligned:
+                # HDF5 may start the data at an odd byte offset; numpy gathers from an unaligned
+                # float array ~200x slower (measured), so gather whole rows as bytes and view them.
+                mapped = np.memmap(path, dtype=np.uint8, mode="r", offset=low, shape=(rows, self.row_bytes))
+                self.as_bytes = True
             self.rows = np.asarray(mapped) if mapped is not None else np.zeros((0, width), ds.dtype)
             self.window = None
         else:
@@ -227,7 +278,8 @@ class MappedRows:
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         if self.window is None:
-            return np.take(self.rows, rows, axis=0)  # np.take: ~2x faster than x[rows]
+            taken = np.take(self.rows, rows, axis=0)  # np.take: ~2x faster than x[rows]
+            return taken.view(self.dtype) if self.as_bytes else taken
         starts = self.chunk_starts[rows // self.chunk_rows] + (rows % self.chunk_rows) * self.row_bytes
         return self.window[starts].view(self.dtype)  # fancy indexing: np.take would copy the view
 
@@ -267,11 +319,26 @@ class ChunkRows:
 
 
 class PartsRows:
-    """Rows of several files read as one: each part through its own RowSource."""
+    """Rows of several files read as one: each part through its own RowSource.
 
-    def __init__(self, paths: Sequence[str], starts: Sequence[int]) -> None:
+    Parts whose categorical codes differ from the united vocabularies have
+    their codes passed through small lookup tables (``codes``) as they are read,
+    in ``dtype`` (wide enough for the united codes).
+    """
+
+    def __init__(self, paths: Sequence[str], starts: Sequence[int], *,
+                 codes: Sequence[dict[int, np.ndarray]] = (), dtype: np.dtype | None = None) -> None:
         self.sources = [RowSource(p) for p in paths]
         self.starts = np.asarray(starts, dtype=np.int64)
+        self.codes = list(codes) or [{} for _ in paths]
+        self.dtype = dtype
+
+    def _take(self, part: int, rows: np.ndarray) -> np.ndarray:
+        values = self.sources[part].take(rows)
+        tables = self.codes[part]
+        if not tables:
+            return values
+        return remap_columns(values, tables, values.dtype if self.dtype is None else self.dtype)
 
     @property
     def mapped(self) -> bool:
@@ -282,10 +349,10 @@ class PartsRows:
         if rows.size and np.all(rows[1:] >= rows[:-1]):  # batches come sorted: one slice per part
             cuts = np.searchsorted(rows, self.starts[1:])
             bounds = zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [rows.size]]))
-            pieces = [self.sources[k].take(rows[a:b] - self.starts[k]) for k, (a, b) in enumerate(bounds) if b > a]
+            pieces = [self._take(k, rows[a:b] - self.starts[k]) for k, (a, b) in enumerate(bounds) if b > a]
             return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         part = np.searchsorted(self.starts, rows, side="right") - 1
-        pieces = {int(k): self.sources[k].take(rows[part == k] - self.starts[k]) for k in np.unique(part)}
+        pieces = {int(k): self._take(k, rows[part == k] - self.starts[k]) for k in np.unique(part)}
         if len(pieces) == 1:
             return next(iter(pieces.values()))
         out = np.empty((rows.size, pieces[int(part[0])].shape[1]), dtype=np.result_type(*pieces.values()))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import HeaderMismatchError
+from csv2h5.errors import BadValueError, HeaderMismatchError
 
 
 def _features(path):
@@ -21,6 +21,8 @@ def test_no_header_with_index_target(tmp_path):
     convert([src], tmp_path / "n.h5", options=ConvertOptions(header=False, target=("2",)))
     x, attrs, y = _features(tmp_path / "n.h5")
     assert x.tolist() == [[1, 2], [3, 4]] and list(attrs["columns"]) == ["c0", "c1"]
+    with h5py.File(tmp_path / "n.h5") as f:
+        assert list(f["target"].attrs["classes"]) == [7, 8] and list(f["target"].attrs["columns"]) == ["c2"]
     assert y.tolist() == [0, 1]
 
 
@@ -68,10 +70,26 @@ def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
     out = tmp_path / "all.h5"
     convert([a], out)
     before = out.read_bytes()
-    with pytest.raises(HeaderMismatchError):
+    with pytest.raises(HeaderMismatchError, match=r"feature columns 1 is 'z' there but 'y' here"):
         convert([b], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]
+
+
+@pytest.mark.parametrize("largest", [2**53 + 1, -(2**63), 2**63 - 1])
+def test_append_to_large_integers_keeps_them_exact(tmp_path, largest):
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    a.write_text(f"x\n1\n{largest}\n")
+    b.write_text("x\n5\n")
+    c.write_text("x\n0.5\n")
+    out = tmp_path / "all.h5"
+    convert([a], out)
+    convert([b], out, options=ConvertOptions(append=True))
+    assert _features(out)[0][:, 0].tolist() == [1, largest, 5]
+    before = out.read_bytes()
+    with pytest.raises(BadValueError, match=r"integers beyond 2\*\*53"):  # a float would round the stored rows
+        convert([c], out, options=ConvertOptions(append=True))
+    assert out.read_bytes() == before
 
 
 def test_fill_keeps_integer_columns_integer(tmp_path):

@@ -111,7 +111,9 @@ def test_sigkill_leaves_no_output(big_csv, tmp_path, stage):
     out = tmp_path / "out.h5"
     done = _interrupt(big_csv, out, signal.SIGKILL, stage)
     assert done.returncode == -signal.SIGKILL
-    assert not out.exists()  # a stale hidden temporary may remain: SIGKILL cannot be handled
+    assert not out.exists()  # a stale hidden temporary may remain: SIGKILL cannot be handled, but nothing else
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "big.csv")
+    assert all(name.startswith(".out.h5.") and name.endswith(".tmp") for name in left), left
 
 
 @pytest.mark.slow
@@ -119,4 +121,5 @@ def test_sigterm_cleans_up_like_sigint(big_csv, tmp_path):
     out = tmp_path / "out.h5"
     done = _interrupt(big_csv, out, signal.SIGTERM)
     assert done.returncode == 130
+    assert done.stderr.strip().splitlines() == ["error: interrupted; nothing was written (no partial output left)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]

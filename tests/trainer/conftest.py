@@ -22,7 +22,7 @@ def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, ch
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(rows, FEATURES))
     y = rng.integers(0, CLASSES, size=rows)
-    y[: min(rows, 2)] = [0, 1][: min(rows, 2)]  # at least two classes: one class is refused by convert
+    y[: min(rows, 2)] = [0, 1][: min(rows, 2)]  # at least two classes: training refuses one
     csv = tmp_path / f"data_{compression}_{rows}_{seed}.csv"
     lines = [",".join([f"f{i}" for i in range(FEATURES)] + (["label"] if target else []))]
     lines += [",".join(map(str, list(r) + ([int(t)] if target else []))) for r, t in zip(x, y)]

@@ -64,16 +64,20 @@ def test_merged_stats_equal_the_whole_files(whole_and_parts):
         np.testing.assert_allclose(three.stats[name], one.stats[name], rtol=1e-12, atol=1e-9, err_msg=name)
 
 
-def test_parts_with_other_classes_point_to_merge(tmp_path):
+def test_parts_with_other_classes_unite_them_and_refuse_text_with_numbers(tmp_path):
     rng = np.random.default_rng(0)
-    a = tmp_path / "a.h5"
-    b = tmp_path / "b.h5"
-    convert([_csv(tmp_path / "a.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "y"] * 3)], a,
+    a, b, c = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.h5"
+    convert([_csv(tmp_path / "a.csv", rng.integers(0, 9, (6, FEATURES)), ["y", "x"] * 3)], a,
             options=ConvertOptions(target=("label",)))
     convert([_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)], b,
             options=ConvertOptions(target=("label",)))
-    with pytest.raises(DataFileError, match="csv2h5 merge"):
-        HDF5Sequence([a, b])
+    seq = HDF5Sequence([a, b], shuffle=False, batch_size=12)
+    assert seq._info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
+    assert seq[0][1].tolist() == [1, 0] * 3 + [0, 2] * 3
+    convert([_csv(tmp_path / "c.csv", rng.integers(0, 9, (6, FEATURES)), [1, 2] * 3)], c,
+            options=ConvertOptions(target=("label",)))
+    with pytest.raises(DataFileError, match="numeric classes but .* text ones"):
+        HDF5Sequence([a, c])
     with pytest.raises(DataFileError, match="matches no file"):
         HDF5Sequence(str(tmp_path / "nothing*.h5"))
 
@@ -92,10 +96,10 @@ def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_
         assert np.array_equal(m["features"][:103], w["features"][()])
         assert np.array_equal(m["features"][103:], e["features"][()].astype(m["features"].dtype))
         classes = [c.decode() if isinstance(c, bytes) else c for c in m["target"].attrs["classes"]]
-        assert classes == ["ant", "cat", "dog", "emu"]
+        assert classes == ["cat", "dog", "emu", "ant"]  # first seen over the parts: the first part's, then new ones
         labels = np.asarray(classes)[m["target"][()]]
         assert list(labels) == [["cat", "dog", "emu"][i % 3] for i in range(103)] + ["ant", "dog", "ant", "emu"]
-        assert np.array_equal(m["stats/class_counts"][()], [2, 35, 35, 35])
+        assert np.array_equal(m["stats/class_counts"][()], [35, 35, 35, 2])
         # the stats of the CSV values themselves (features are float32; stats are of the exact decimals)
         text = [np.loadtxt(tmp_path / f"{n}.csv", delimiter=",", skiprows=1, usecols=range(FEATURES), ndmin=2)
                 for n in ("whole", "extra")]

@@ -76,8 +76,9 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, b
     path, x, y = make_data(tmp, rows=rows, chunk_rows=7, seed=seed)
     lzf, _, _ = make_data(tmp, rows=rows, chunk_rows=7, seed=seed, compression="lzf")
     indices = np.arange(0, rows, 2) if subset else None
-    plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
-    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices)
+    # training=False: reads only; a small subset may hold one class, which training would refuse
+    plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False)
+    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False)
     assert plain._source().mapped and not packed._source().mapped
     plain.set_epoch(epoch)
     packed.set_epoch(epoch)

@@ -1,0 +1,91 @@
+"""Reading a block with pyarrow's CSV parser: the one reader both parse paths share.
+
+Both paths parse the same records the same way (quotes, missing-value spellings,
+a byte-order mark inside the data); they differ only in the type each column is
+read as.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ..errors import BadLineError, InputError, excerpt
+from .blocks import BOM, TextBlock
+from .plan import ParsePlan
+
+# pandas' default spellings of a missing value, so both read the same cells as NaN.
+NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
+def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object],
+               on_invalid_row: Callable[[object], str] | None):
+    """Parse ``data`` into a pyarrow Table of the columns in ``column_types`` (position -> arrow type).
+
+    Raises pyarrow.ArrowInvalid for a cell that is not of its column's type, and
+    for a line with the wrong number of fields unless ``on_invalid_row`` says "skip".
+    """
+    import pyarrow.csv as pacsv
+
+    names = list(plan.names)
+    if data.startswith(BOM):
+        # pyarrow drops a byte-order mark only at the very start of what it reads; a block is
+        # not the file's start, so keep the mark as the data it is (as anywhere else in a block).
+        data = b"\n" + data
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(1 << 20, len(data) + 1)),
+        parse_options=pacsv.ParseOptions(
+            delimiter=plan.dialect.delimiter,
+            quote_char=plan.dialect.quotechar,
+            newlines_in_values=plan.dialect.quotechar.encode() in data,
+            invalid_row_handler=on_invalid_row,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[i]: kind for i, kind in column_types.items()},
+            include_columns=[names[i] for i in sorted(column_types)],
+            null_values=list(NA_VALUES),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def arrow_failure(block: TextBlock, data: bytes, exc: Exception) -> Exception:
+    """Say where pyarrow's complaint is: the first byte that is not UTF-8, if that is it."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = block.first_line + data.count(b"\n", 0, bad.start)
+        shown = excerpt(data[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace"))
+        return InputError(f"{block.source}:{line}: not valid UTF-8 text (near {shown!r}); "
+                          "pass the file's --encoding (e.g. latin-1, cp1252)")
+    return BadLineError(f"{block.source}:{block.first_line}: this block cannot be parsed ({str(exc)[:200]}); "
+                        "check --delimiter and quoting near this line")
+
+
+def to_numpy(column) -> np.ndarray:
+    """A numeric pyarrow (chunked) array as numpy; empty cells become NaN (as float64).
+
+    Read from the arrow buffers directly: pyarrow's own ``to_numpy`` imports
+    pandas on first use, 0.2 s of every parser process's time.
+    """
+    import pyarrow as pa
+
+    parts = []
+    for chunk in getattr(column, "chunks", [column]):
+        kind = "f" if pa.types.is_floating(chunk.type) else "i"
+        end = chunk.offset + len(chunk)
+        values = np.frombuffer(chunk.buffers()[1], dtype=np.dtype(f"{kind}{chunk.type.bit_width // 8}"), count=end)
+        values = values[chunk.offset:]
+        if chunk.null_count:
+            bits = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+            valid = np.unpackbits(bits, count=end, bitorder="little")[chunk.offset:].astype(bool)
+            values = np.where(valid, values, np.nan)
+        parts.append(values)
+    if not parts:
+        return np.zeros(0, dtype=np.float64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

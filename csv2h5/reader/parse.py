@@ -1,0 +1,96 @@
+"""Turning one block of CSV lines into checked arrays.
+
+Three paths, tried in order: small non-negative integers (``digits``), numeric
+columns parsed straight to numbers (``typed``), and string columns converted
+one by one (``text``: the fallback for anything the others reject, and the one
+that words the error messages). Whichever path read the block, the checks that
+follow are the same, so the result does not depend on the path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BadValueError, excerpt
+from ..schema import smallest_dtype, unrepresentable, value_range
+from ..stats import ColumnStats
+from .blocks import TextBlock, strip_comments
+from .digits import as_slice, parse_digits
+from .lines import record_lines
+from .plan import BlockColumns, ParsedBlock, ParsePlan
+from .text import parse_text
+from .typed import parse_typed
+
+
+def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
+    if not plan.categorical and len(plan.dialect.delimiter.encode()) == 1:
+        table = parse_digits(data, len(plan.names), plan.dialect.delimiter.encode()[0])
+        if table is not None:
+            target = table[:, list(plan.target)] if plan.target else None
+            if target is not None and target.shape[1] == 1:
+                target = target[:, 0]
+            return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line)
+    return parse_typed(block, data, plan) or parse_text(block, data, plan)
+
+
+def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
+    """Turn one block of CSV lines into arrays, checking every cell."""
+    data = block.text()
+    if plan.dialect.comment:
+        data = strip_comments(data, plan.dialect.comment)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    parsed = _parse_columns(block, data, plan)
+    features, categories = parsed.features, parsed.categories
+    if plan.fill is not None and features.dtype.kind == "f":
+        features = np.where(np.isnan(features), plan.fill, features)
+    numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
+    numeric = features if not categories else features[:, numeric_cols]
+    if plan.dtype != "auto":
+        _check_forced_dtype(numeric, np.dtype(plan.dtype), block, data, plan, parsed.lines, numeric_cols)
+    vr = value_range(numeric)
+    if not categories and vr.integral:
+        if features.dtype.kind == "f":
+            # Whole numbers are judged as integers however the text spelled them ("7", "7.0", "7e0").
+            vr = value_range(features.astype(np.int64))
+        features = features.astype(smallest_dtype(vr), copy=False)
+    stats = ColumnStats.of(features)  # of the values as read: a float32 of 0.1 is not 0.1
+    if not categories and not vr.integral and vr.float32_exact:
+        # Half the bytes to send back. The value range says how the float32 values read
+        # back, should the file need float64 after all (see writer.widen_values).
+        features = features.astype(np.float32)
+    return ParsedBlock(
+        index=block.index,
+        source=block.source,
+        rows=features.shape[0],
+        features=features,
+        value_range=vr,
+        stats=stats,
+        target=parsed.target,
+        categories=categories,
+        bad_lines=parsed.bad_lines,
+        int_columns_with_empty=parsed.int_columns_with_empty,
+        first_row_line=parsed.first_row_line,
+    )
+
+
+def _check_forced_dtype(values: np.ndarray, dtype: np.dtype, block: TextBlock, data: bytes, plan: ParsePlan,
+                        lines: np.ndarray | None, numeric_cols: list[int]) -> None:
+    bad = unrepresentable(values, dtype)
+    if not bad.any():
+        return
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    if lines is None:  # the fast paths skip line numbering; the block had no bad lines to skip
+        lines = record_lines(data, block.first_line, plan, block.source)[0]
+    line = int(lines[row])
+    name = plan.names[plan.features[numeric_cols[col]]]
+    value = values[row, col]
+    shown = "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(excerpt(_format_number(value)))
+    advice = "pass --fill VALUE or a float --dtype" if shown == "an empty cell" else "pass a wider --dtype, or --dtype auto"
+    raise BadValueError(f"{block.source}:{line}: column {name!r} has {shown}, which {dtype.name} cannot hold exactly; {advice}")
+
+
+def _format_number(value: object) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(float(value)) < 2**53:
+        return str(int(value))
+    return str(value.item() if hasattr(value, "item") else value)

@@ -1,0 +1,199 @@
+"""The text path: pyarrow reads the used columns as strings, then each becomes numbers.
+
+It is the fallback for every block the typed path rejects (text, hex-looking
+cells, unusual whitespace, ragged lines, integers beyond 2**53), and it finds the
+exact line and cell for every error message. The helpers for string columns
+(categories, targets) serve the typed path too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BadValueError, excerpt
+from ..schema import FLOAT64_MAX_EXACT_INT
+from .arrow import arrow_failure, read_table, to_numpy
+from .blocks import TextBlock
+from .lines import bad_line_error, record_lines
+from .plan import BlockColumns, ParsePlan
+
+
+class NotANumber(Exception):
+    """A cell of a string column that is not a number: its row and text."""
+
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
+
+
+def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
+    """Convert a pyarrow string column to int64 or float64: (values, had empty cells).
+
+    An integer column with empty cells comes back as float64 with NaN, unless ``fill``
+    is a whole number: then it is filled as integers (a float would round beyond 2**53).
+
+    Raises:
+        NotANumber: for the first cell that is neither empty nor a decimal number.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
+    nulls = column.is_null()
+    has_null = bool(pc.any(nulls).as_py()) if len(column) else False
+    # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
+    # a hex-looking cell is usually an identifier, not a quantity.
+    hex_like = pc.match_substring_regex(column, r"^[+-]?0[xX]") if len(column) else None
+    # A failed cast costs ten times a successful one: try int64 only where every cell looks like one.
+    int_like = not len(column) or pc.all(pc.match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
+    for target_type in (pa.int64(), pa.float64()) if int_like else (pa.float64(),):
+        if hex_like is not None and pc.any(hex_like).as_py():
+            break
+        try:
+            converted = pc.cast(column, target_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if target_type == pa.int64() and has_null and fill is not None and float(fill).is_integer():
+            converted = pc.fill_null(converted, int(fill))
+        # int64 with empty cells comes back as float64 with NaN; float64 as is
+        values = to_numpy(converted)
+        if values.dtype.kind == "f":
+            refuse_rounded_integers(column, values)
+        return values, has_null
+    for row, cell in enumerate(column.to_pylist()):
+        if cell is None:
+            continue
+        if not cell.isascii() or "_" in cell:  # float() reads "1_000" and Arabic-Indic digits; pyarrow does not
+            break
+        try:
+            float(cell)
+        except ValueError:
+            break
+    else:  # pragma: no cover - pyarrow rejected a cell Python accepts (e.g. "1_0")
+        row, cell = 0, column[0].as_py()
+    raise NotANumber(row, cell)
+
+
+class RoundedInteger(Exception):
+    """An integer cell beyond 2**53 that a float64 column would round: its row and text."""
+
+    def __init__(self, row: int, cell: str) -> None:
+        super().__init__(row, cell)
+        self.row = row
+        self.cell = cell
+
+
+def refuse_rounded_integers(column, values: np.ndarray) -> None:
+    """Raise RoundedInteger for an integer cell the float64 ``values`` round (9007199254740993 -> ...992).
+
+    A column with empty cells or decimals is read as float64, and no float type holds
+    every integer beyond 2**53.
+    """
+    import pyarrow.compute as pc
+
+    suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
+    if not suspects.size:
+        return
+    texts = column.take(suspects)
+    integers = pc.match_substring_regex(texts, r"^[+-]?[0-9]+$").to_numpy(zero_copy_only=False)
+    for row, text in zip(suspects[integers], texts.filter(integers).to_pylist()):
+        if int(text) != float(values[row]):
+            raise RoundedInteger(int(row), text)
+
+
+def category_codes(column) -> tuple[np.ndarray, list[str]]:
+    """Block-local codes (float64, NaN for empty cells) and vocabulary of a string column."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = to_numpy(encoded.indices).astype(np.float64)  # nulls become NaN
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
+
+
+def target_values(column) -> np.ndarray:
+    """A target column as numbers (int64 or float64) when every cell is one, else as text (object)."""
+    try:
+        return to_numbers(column)[0]
+    except (NotANumber, RoundedInteger):  # labels kept as their text, never rounded
+        return np.asarray(column.to_pylist(), dtype=object)
+
+
+def whole_numbers_with_empty(values: np.ndarray) -> bool:
+    """Whether a float column holds only whole numbers and NaN: integers that empty cells made float."""
+    return bool(np.all(np.isnan(values) | (values == np.rint(values))))
+
+
+def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
+    """Parse a block through string columns, raising the project's error for the first bad cell or line."""
+    import pyarrow as pa
+
+    ncol = len(plan.names)
+    lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
+    if bad and plan.on_bad_lines == "error":
+        line, fields = bad[0]
+        raise bad_line_error(block.source, line, fields, ncol)
+    if bad_pos:
+        lines = np.delete(lines, bad_pos)
+    used = sorted(set(plan.features) | set(plan.target))
+    try:
+        table = read_table(data, plan, {i: pa.string() for i in used},
+                           on_invalid_row=lambda row: "skip")  # counted and reported by record_lines
+    except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
+        raise arrow_failure(block, data, exc) from None
+    rows = table.num_rows
+    if rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
+        raise RuntimeError(f"{block.source}:{block.first_line}: parsed {rows} rows but counted {lines.size} records")
+    features = np.empty((rows, len(plan.features)), dtype=np.float64)
+    categories: dict[int, list[str]] = {}
+    widened: list[str] = []
+    int_parts: dict[int, np.ndarray] = {}
+    for j, col in enumerate(plan.features):
+        name = plan.names[col]
+        column = table.column(name)
+        if col in plan.categorical:
+            features[:, j], categories[j] = category_codes(column)
+            continue
+        try:
+            values, had_empty = to_numbers(column, fill=plan.fill)
+        except NotANumber as bad_cell:
+            raise BadValueError(
+                f"{block.source}:{int(lines[bad_cell.row])}: column {name!r} has {excerpt(bad_cell.cell)!r},"
+                f" which is not a number; pass --categorical {name} to store text as codes, or --drop {name}"
+            ) from None
+        except RoundedInteger as big:
+            raise BadValueError(
+                f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer beyond"
+                f" 2**53 that no float holds exactly, among empty cells or decimals; pass --drop {name}, or"
+                f" --categorical {name} to store it as codes"
+            ) from None
+        if had_empty and values.dtype.kind == "f" and plan.fill is None and whole_numbers_with_empty(values):
+            widened.append(name)
+        if values.dtype.kind == "i":
+            int_parts[j] = values
+        features[:, j] = values
+    if int_parts and all(j in int_parts for j in range(len(plan.features))):
+        features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
+    elif int_parts:
+        big = [plan.names[plan.features[j]] for j, v in int_parts.items() if v.size and np.abs(v).max() > FLOAT64_MAX_EXACT_INT]
+        if big:
+            raise BadValueError(
+                f"{block.source}:{block.first_line}: column {big[0]!r} has integers beyond 2**53 while other"
+                " columns have decimals; features share one dtype, so drop one of them (--drop)"
+            )
+    target = None
+    if plan.target:
+        parts = []
+        for col in plan.target:
+            name = plan.names[col]
+            column = table.column(name)
+            if column.null_count:
+                row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+                raise BadValueError(
+                    f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
+                    " drop or fill the rows with no target"
+                )
+            parts.append(target_values(column))
+        target = parts[0] if len(parts) == 1 else np.column_stack(parts)
+    first_row_line = int(lines[0]) if lines.size else block.first_line
+    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line)
