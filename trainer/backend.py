@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import logging
 import os
 import platform
@@ -36,6 +37,8 @@ _NOISE = re.compile(
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
     rb"|\[Gloo\] Rank \d+ is connected to)")
+# Lines that continue a native message: indented, blank, or a Python traceback it quotes.
+_CONTINUATION = re.compile(rb"^(?:\s|$|Traceback \(most recent call last\)|[A-Za-z_][\w.]*(?:Error|Exception): )")
 _NOISY_LOGGERS = ("absl", "jax", "jax._src.xla_bridge", "tensorflow")
 
 
@@ -116,11 +119,18 @@ def versions() -> dict[str, str]:
 
 
 class _NativeLogFilter:
-    """Routes file descriptor 2 through a pipe and drops native start-up noise from it."""
+    """Routes file descriptor 2 through a pipe that drops native log messages.
+
+    Python's own ``sys.stderr`` (h5train's lines, warnings, tracebacks) is pointed
+    at the real stderr directly, so only what native code and child processes
+    write to fd 2 passes the filter: a native message is dropped with its
+    continuation lines (TensorFlow logs a Python traceback inside one).
+    """
 
     def __init__(self) -> None:
         self._saved: int | None = None
         self._thread: threading.Thread | None = None
+        self._python_stderr: object | None = None
 
     def start(self) -> None:
         try:
@@ -132,15 +142,23 @@ class _NativeLogFilter:
         os.dup2(write_end, 2)
         os.close(write_end)
         self._saved = saved
+        if _writes_to_fd2(sys.stderr):  # not when a test runner has put its own stream there
+            self._python_stderr = sys.stderr
+            sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(saved), "wb", buffering=0), encoding=sys.stderr.encoding,
+                                          errors="backslashreplace", line_buffering=True)
         self._thread = threading.Thread(target=self._pump, args=(read_end, os.dup(saved)), daemon=True,
                                         name="h5train-stderr-filter")
         self._thread.start()
 
     @staticmethod
     def _pump(read_end: int, out_fd: int) -> None:
+        dropping = False
         with os.fdopen(read_end, "rb") as pipe, os.fdopen(out_fd, "wb", buffering=0) as out:
             for line in pipe:
-                if not is_native_noise(line):
+                if is_native_noise(line):
+                    dropping = True
+                elif not (dropping and _CONTINUATION.match(line)):
+                    dropping = False
                     out.write(line)
 
     def stop(self) -> None:
@@ -149,11 +167,22 @@ class _NativeLogFilter:
             return
         with contextlib.suppress(ValueError, OSError):
             sys.stderr.flush()
+        if self._python_stderr is not None:
+            sys.stderr.close()  # its own duplicate of the real stderr
+            sys.stderr = self._python_stderr
+            self._python_stderr = None
         os.dup2(self._saved, 2)  # closes this process's write end of the pipe: the pump sees EOF
         os.close(self._saved)
         self._saved = None
         if self._thread is not None:
             self._thread.join(timeout=1.0)  # forked workers may still hold the pipe open
+
+
+def _writes_to_fd2(stream: object) -> bool:
+    try:
+        return stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 _active: list[_NativeLogFilter] = []

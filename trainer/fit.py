@@ -29,7 +29,7 @@ import numpy as np
 from .backend import versions
 from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
                          plan as make_plan, weights_digest)
-from .errors import DataOptionError, Interrupted, RunError
+from .errors import DataOptionError, Interrupted, LoaderError, RunError, how_to_go_on
 from .models import OutputSpec, build_model, compile_model
 from .pipeline import training_input, validation_input
 from .predict import load
@@ -303,6 +303,9 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     except KeyboardInterrupt:
         interrupted = True
     except Exception as exc:
+        if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
+            raise LoaderError(f"{LoaderError.MARK} (killed by the system, out of memory?); "
+                              f"{how_to_go_on(run.path, state['epochs_done'])}") from None
         reason = peer_failure(exc) if plan.worker is not None else None
         if reason is not None:
             raise WorkerLostError(f"worker {plan.worker.index} lost contact with the other workers during training "

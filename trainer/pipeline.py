@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import functools
 import multiprocessing
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .errors import LoaderError
 from .sequence import HDF5Sequence
 
 AHEAD_PER_WORKER = 4  # batches in flight per reading thread or process
@@ -95,10 +97,14 @@ def _read_ahead(sequence: HDF5Sequence, start: int, stop: int, batches: int, *, 
     k = start
     try:
         while k < stop or pending:
-            while k < stop and len(pending) < AHEAD_PER_WORKER * workers:
-                pending.append(pool.submit(read, *divmod(k, batches)))
-                k += 1
-            yield pending.popleft().result()
+            try:
+                while k < stop and len(pending) < AHEAD_PER_WORKER * workers:
+                    pending.append(pool.submit(read, *divmod(k, batches)))
+                    k += 1
+                batch = pending.popleft().result()
+            except concurrent.futures.process.BrokenProcessPool:  # the pool says so at once: no hang
+                raise LoaderError(f"{LoaderError.MARK} (killed by the system, out of memory?)") from None
+            yield batch
     finally:  # also when Keras stops early or Ctrl-C ends training: nothing left running
         pool.shutdown(wait=False, cancel_futures=True)
 
