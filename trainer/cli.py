@@ -121,12 +121,12 @@ def fit(
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
                     strategy=strategy, backend=_load_backend(backend))
                 target_dir = run_dir
+            verbosity = _progress(progress)
             worker = _worker(options, coordinator, num_workers, worker_index)
             if worker is not None and os.environ.get(SUPERVISED):
                 watch_parent()
             elif worker is not None and _console_argv is not None:
                 raise typer.Exit(supervise(_console_argv, worker=worker, verbose=verbose))
-            verbosity = _progress(progress)
             from .fit import fit as run_fit
 
             result = run_fit(options, target_dir, resume=resume is not None, verbose=verbosity, worker=worker,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 from collections.abc import Iterator, Mapping
 
 import keras
@@ -121,10 +122,12 @@ def _join(worker: WorkerSpec, join_seconds: float) -> None:
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # collectives between CPU processes
+    timeouts = {"initialization_timeout": int(join_seconds)}
+    if "heartbeat_timeout_seconds" in inspect.signature(jax.distributed.initialize).parameters:  # newer JAX
+        timeouts["heartbeat_timeout_seconds"] = HEARTBEAT_SECONDS
     try:
         jax.distributed.initialize(coordinator_address=worker.coordinator, num_processes=worker.num_workers,
-                                   process_id=worker.index, initialization_timeout=int(join_seconds),
-                                   heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
+                                   process_id=worker.index, **timeouts)
     except Exception as exc:  # a timeout, an unreachable or busy address: JAX says which in its first line
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise WorkerLostError(
