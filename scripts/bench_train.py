@@ -14,6 +14,8 @@ the file alternate, so a noisy stretch of a shared machine hits both.
   over (epoch, batch) on TensorFlow, a read-ahead generator on JAX, batches read
   from the memory-mapped file in a fresh global shuffle every epoch.
 - ``pydataset``: ``model.fit(HDF5Sequence)``, Keras's own PyDataset path (one round, for reference).
+- ``interleaved``: the same comparison inside one process per backend (epochs of in-RAM
+  and of the file alternate), which process-to-process noise does not reach.
 - ``workers``: ``--strategy multi-worker`` machinery on JAX, 2 processes on 127.0.0.1 with
   the global batch of 256 split between them, against the same run in 1 process.
 - The classic ``pd.read_csv(skiprows=..., nrows=256)`` generator is far too slow for a
@@ -82,6 +84,34 @@ TRAIN = textwrap.dedent("""
         from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices("done")
         os._exit(0)  # the other worker may already be gone: skip JAX's shutdown barrier
+""")
+
+INTERLEAVED = textwrap.dedent("""
+    import json, sys, time
+    import keras, numpy as np, h5py
+    from csv2h5.trainer import HDF5Sequence
+    from csv2h5.trainer.pipeline import training_input
+    path, rounds = sys.argv[1], int(sys.argv[2])
+    with h5py.File(path, "r") as f:
+        x = f["features"][()].astype(np.float32); y = f["target"][()].astype(np.int32)
+    seq = HDF5Sequence(path, batch_size=256, shuffle="global")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(50, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    times = {"ram": [], "h5train": []}
+    class Clock(keras.callbacks.Callback):
+        def __init__(self, name): super().__init__(); self.name = name
+        def on_epoch_begin(self, epoch, logs=None): self.t = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch: times[self.name].append(time.perf_counter() - self.t)  # the first includes tracing
+    tf_data = keras.backend.backend() == "tensorflow"
+    for _ in range(rounds):
+        model.fit(x, y, batch_size=256, epochs=3, shuffle=True, verbose=0, callbacks=[Clock("ram")])
+        fit_input = training_input(seq, first_epoch=0, epochs=3, tf_data=tf_data)
+        model.fit(fit_input.data, epochs=3, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False, verbose=0,
+                  callbacks=[Clock("h5train")])
+    print(json.dumps(times))
 """)
 
 CLASSIC = textwrap.dedent("""
@@ -183,6 +213,7 @@ def main() -> int:
     parser.add_argument("--no-classic", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-workers", action="store_true")
+    parser.add_argument("--no-interleaved", action="store_true", help="skip the one-process check at the largest size")
     parser.add_argument("--workdir", type=Path, default=Path("bench_data"))
     args = parser.parse_args()
     args.workdir.mkdir(exist_ok=True)
@@ -223,6 +254,16 @@ def main() -> int:
             classic_epoch = classic["mean_batch_s"] * classic["batches"] + fastest
             print(f"  classic skiprows generator (extrapolated): {classic_epoch:8.1f} s/epoch "
                   f"({classic['mean_batch_s'] * 1000:.0f} ms per batch read, {args.probes} batches timed)\n")
+    if not args.no_interleaved:
+        _, h5 = _ensure(args.workdir, args.sizes[-1])
+        print(f"one process per backend, {args.sizes[-1]:,} rows: in-RAM fit and the h5train input alternate, "
+              f"{args.rounds} rounds of 3 epochs (the first of each not counted)")
+        for backend in args.backends:
+            _, _, out = run_measured([python(), "-c", INTERLEAVED, str(h5), str(args.rounds)], env=_env(backend))
+            times = json.loads(out.strip().splitlines()[-1])
+            ram, ours = median(times["ram"]), median(times["h5train"])
+            print(f"  {backend:10s} in-RAM {ram:6.2f} s/epoch  h5train input {ours:6.2f} s/epoch  {ours / ram:5.2f}x  ({_load()})")
+        print()
     if not args.no_workers and "jax" in args.backends:
         _, h5 = _ensure(args.workdir, args.sizes[0])
         one, two = [], []
