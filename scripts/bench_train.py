@@ -1,6 +1,6 @@
 """Benchmark: training the seed's network from a csv2h5 file against in-RAM numpy, on JAX and TensorFlow.
 
-    python scripts/bench_train.py                      # everything BENCHMARKS.md reports (about 30 min on 2 cores)
+    python scripts/bench_train.py                      # everything BENCHMARKS.md reports (about 15 min on 2 cores)
     python scripts/bench_train.py --sizes 42000 --no-memory --no-classic --no-workers   # a quick look
 
 The network is the seed's: Dense(50, relu), Dense(10, softmax), SGD, batch 256,
