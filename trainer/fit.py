@@ -182,8 +182,10 @@ def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tupl
         raise RunError(f"{run.path} has no finished epoch to resume from; start it again without --resume")
     with plan.scope():
         model = load(run.last)
-    # Random layers continue their streams where the checkpoint left them, not from the seed again.
-    restore_generator_states(model, state["random_state"])
+    # Random layers continue their streams where the checkpoint left them, not from the seed again
+    # (runs from before the streams were recorded restart them from the seed, as they always did).
+    if "random_state" in state:
+        restore_generator_states(model, state["random_state"])
     return model, state
 
 

@@ -71,8 +71,13 @@ class RunDir:
             raise RunError(f"{path} cannot be read ({exc}); the run directory is damaged") from None
 
     def read_state(self) -> dict:
-        """state.json, or the state of a run that has not finished an epoch."""
-        return {**FRESH_STATE, **self.read_json(self.state)} if self.state.exists() else dict(FRESH_STATE)
+        """state.json, or the state of a run that has not finished an epoch.
+
+        ``random_state`` is missing from runs written before it was recorded.
+        """
+        if not self.state.exists():
+            return dict(FRESH_STATE)
+        return {**{k: v for k, v in FRESH_STATE.items() if k != "random_state"}, **self.read_json(self.state)}
 
     def backend(self) -> str | None:
         """The Keras backend the run was trained with (None for runs from before it was recorded)."""

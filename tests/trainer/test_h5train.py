@@ -362,3 +362,14 @@ def test_cnn_one_hot_class_weights_and_early_stopping(backend, tmp_path):
     reported = json.loads(out)
     assert reported["accuracy"] == pytest.approx(np.mean(p.argmax(axis=1) == y), abs=1e-6)
     assert reported["loss"] == pytest.approx(np.mean(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))), rel=1e-4)
+
+
+def test_a_run_written_before_random_states_were_recorded_still_resumes(files, tmp_path):
+    run = tmp_path / "run"
+    _fit("tensorflow", files, run, "--epochs", "1", "--dropout", "0.2")
+    state = json.loads((run / "state.json").read_text())
+    assert len(state.pop("random_state")) == 1  # one dropout layer's stream
+    (run / "state.json").write_text(json.dumps(state))  # as an older h5train wrote it
+    code, _, err = _run("tensorflow", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert len(_rows(run / "history.csv")) == 2 and len(json.loads((run / "state.json").read_text())["random_state"]) == 1
