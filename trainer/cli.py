@@ -126,7 +126,7 @@ def fit(
             if worker is not None and os.environ.get(SUPERVISED):
                 watch_parent()
             elif worker is not None and _console_argv is not None:
-                raise typer.Exit(supervise(_console_argv, worker=worker, verbose=verbose))
+                raise typer.Exit(supervise(_console_argv, worker=worker, verbose=verbose, join_seconds=join_timeout))
             from .fit import fit as run_fit
 
             result = run_fit(options, target_dir, resume=resume is not None, verbose=verbosity, worker=worker,

@@ -108,7 +108,8 @@ def watch_parent(poll_seconds: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="h5train-parent-watch").start()
 
 
-def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, stderr: BinaryIO | None = None) -> int:
+def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, join_seconds: float = DEFAULT_JOIN_SECONDS,
+              stderr: BinaryIO | None = None) -> int:
     """Run ``h5train ARGV`` as this worker's training process and watch it; return the exit status to report.
 
     The child runs in its own session, so Ctrl-C (and SIGTERM, SIGHUP) reach only
@@ -146,14 +147,27 @@ def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, stderr:
         return _report(out, message, 130)
     if relay.reported:
         return status if status > 0 else 2  # the child said what went wrong
-    if relay.lost is not None:
-        return _report(out, f"worker {worker.index} lost contact with the other workers ({_reason(relay.lost)}); "
+    if relay.lost:
+        report = b"".join(relay.lost)
+        if b"RegisterTask" in report:  # the workers never all got in
+            return _report(out, _not_joined(worker, join_seconds), 2)
+        return _report(out, f"worker {worker.index} lost contact with the other workers ({_reason(report)}); "
                             "restart every worker with --resume RUN_DIR", 2)
     if status < 0:
         name = signal.Signals(-status).name if -status in {s.value for s in signal.Signals} else str(-status)
         return _report(out, f"worker {worker.index}'s training process was killed by {name} (out of memory?); "
                             "the other workers stop too; restart every worker with --resume RUN_DIR", 2)
     return status
+
+
+def _not_joined(worker: WorkerSpec, join_seconds: float) -> str:
+    if worker.index == 0:
+        return (f"worker 0 waited {join_seconds:.0f} s at {worker.coordinator}, but not all {worker.num_workers} "
+                f"workers joined; start each with --coordinator {worker.coordinator} --num-workers "
+                f"{worker.num_workers} and its own --worker-index, and check that they can reach this port")
+    return (f"worker {worker.index} could not join the {worker.num_workers} workers at {worker.coordinator} within "
+            f"{join_seconds:.0f} s; start worker 0 there with the same --coordinator and --num-workers, and check "
+            "that its port is reachable from here")
 
 
 def _report(out: BinaryIO, message: str, code: int) -> int:
@@ -171,7 +185,7 @@ class _Relay(threading.Thread):
         self.out = out
         self.verbose = verbose
         self.run_dir: Path | None = None
-        self.lost: bytes | None = None  # the native line that says the coordinator gave up
+        self.lost: list[bytes] = []  # the native report of the coordinator giving up, line by line
         self.reported = False  # the child printed its own "error: ..." line
 
     def run(self) -> None:
@@ -181,17 +195,18 @@ class _Relay(threading.Thread):
                 self.run_dir = Path(line.split(b": ", 1)[1].strip().decode(errors="replace"))
             self.reported = self.reported or line.startswith(b"error: ")
             if _LOST.search(line):
-                self.lost = self.lost or line
                 in_native_report = True
             elif not (in_native_report and _STACK.match(line)):
                 in_native_report = False
+            if in_native_report:
+                self.lost.append(line)
             if self.verbose or not (in_native_report or is_native_noise(line)):
                 self.out.write(line)
                 self.out.flush()
 
 
-def _reason(line: bytes) -> str:
-    text = line.decode(errors="replace")
+def _reason(report: bytes) -> str:
+    text = report.decode(errors="replace")
     if "heartbeat timeout" in text:
         return "a worker stopped answering"
     if "coordination service" in text or "Failed to send RPC" in text:

@@ -161,3 +161,17 @@ def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, m
         outcomes = _finish(resumed)
         assert [c for c, _, _ in outcomes] == [0, 0], [e for _, _, e in outcomes]
         assert len((chief / "history.csv").read_text().splitlines()) == done + 2  # header + every epoch once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index,words", [(0, "worker 0 waited 3 s at 127.0.0.1:"), (1, "worker 1 could not join the 2 workers")])
+def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data, index, words):
+    path, _, _ = make_data(tmp_path)
+    port = _free_port()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(path), "--backend", "jax", "--run-dir",
+                           str(tmp_path / "run"), "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}",
+                           "--num-workers", "2", "--worker-index", str(index), "--join-timeout", "3"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {words}"), done.stderr
+    assert time.monotonic() - started < 60 and not (tmp_path / "run").exists()
