@@ -81,8 +81,8 @@ class HDF5Sequence(keras.utils.PyDataset):
         shard: ``(index, count)``: this worker's share of the rows (every count-th row).
         batch_slice: ``(index, count)``: data-parallel training over ``count`` workers, where
             ``batch_size`` is the global batch: each batch yields slice ``index`` of ``count``
-            equal slices of the global batch, so the workers together see exactly the batches
-            one process would. The last, partial global batch is dropped.
+            equal slices of the global batch as one process reads it, so the workers' slices
+            side by side are exactly one process's batches. The last, partial global batch is dropped.
         drop_remainder: drop the last, smaller batch.
         batches_per_epoch: visit only the first this-many batches of each epoch's order
             (each epoch still draws its own order, so rows are sampled without replacement).
@@ -275,12 +275,14 @@ class HDF5Sequence(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
         rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.shuffle != "none":
+            rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
         if self.batch_slice is not None:
+            # A slice of the batch as one process reads it: the workers' slices, side by side, are that batch
+            # row for row, so position-wise randomness (dropout masks) meets the same rows as in one process.
             part, count = self.batch_slice
             width = self.batch_size // count
             rows = rows[part * width : (part + 1) * width]
-        if self.shuffle != "none":
-            rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
         x = self._source().take(rows).astype(self.dtype, copy=False)
         if self._factor is not None:
             if self._offset is not None:
