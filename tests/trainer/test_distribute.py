@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from backends import on_backend
 
+from csv2h5.trainer.errors import DataOptionError
 from csv2h5.trainer.predict import load
 
 SMALL = ["--batch-size", "32", "--hidden", "8", "--progress", "none"]
@@ -175,3 +176,14 @@ def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {words}"), done.stderr
     assert time.monotonic() - started < 60 and not (tmp_path / "run").exists()
+
+
+def test_worker_flags_fall_back_on_keras_distribution_variables():
+    from csv2h5.trainer.workers import WorkerSpec
+
+    environ = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:9876,10.0.0.2:9876",
+               "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"}
+    assert WorkerSpec.resolve(None, None, None, environ) == WorkerSpec("10.0.0.1:9876", 2, 1)  # the first is the coordinator
+    assert WorkerSpec.resolve("h:1", 3, 2, environ) == WorkerSpec("h:1", 3, 2)  # flags win
+    with pytest.raises(DataOptionError, match="KERAS_DISTRIBUTION_PROCESS_ID='x' is not an integer"):
+        WorkerSpec.resolve(None, None, None, {**environ, "KERAS_DISTRIBUTION_PROCESS_ID": "x"})
