@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import gc
 import os
 import signal
 import threading
@@ -315,10 +314,8 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
                                   "with --resume RUN_DIR") from None
         raise
     if interrupted:
-        # Let Keras's input pipeline wind down now, while Python is alive: left to interpreter
-        # exit, TensorFlow prints errors about generators it can no longer finalise.
-        del model, callbacks, fit_input
-        gc.collect()
+        # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
+        # inside the batch reader crashed TensorFlow now and then; h5train leaves at once instead.
         raise Interrupted(run.path, state["epochs_done"])
     seconds = time.perf_counter() - started
     if plan.chief:
