@@ -6,48 +6,18 @@ import json
 import signal
 import sys
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
 
-from ._version import __version__
+from .cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from .convert import Progress, convert as run_convert
-from .errors import Csv2H5Error, OptionError
+from .errors import Csv2H5Error
 from .info import describe, render
 from .options import MAX_CATEGORIES, ConvertOptions
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Convert large CSV files into one chunked HDF5 file for training.")
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-
-def one_line(text: str) -> str:
-    """``text`` with line breaks and other control characters shown as escapes.
-
-    Messages quote what was found in the data (a column name, a cell), which may hold
-    a carriage return or a newline; printed raw, they would break the one-line promise.
-    """
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text.strip())
-
-
-def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
-    """Print one line ``error: ...`` and exit (user errors: 2; interruptions: 130)."""
-    typer.echo(f"error: {one_line(message)}", err=True)
-    raise typer.Exit(code)
-
-
-def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
-    """``28,28,1`` or ``28x28x1`` as a tuple of ints (None for no text)."""
-    if not text:
-        return None
-    try:
-        return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise OptionError(f"{option} takes integers like 28,28,1, got {text!r}") from None
 
 
 def _split(values: list[str]) -> tuple[str, ...]:
@@ -55,24 +25,8 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(part for value in values for part in value.split(",") if part != "")
 
 
-def version_callback(program: str) -> Callable[[bool], None]:
-    """A ``--version`` callback that prints ``program`` and the package version, then exits."""
-
-    def show(value: bool) -> None:
-        if value:
-            typer.echo(f"{program} {__version__}")
-            raise typer.Exit()
-
-    return show
-
-
 def _note(line: str) -> None:
     typer.echo(f"note: {line}", err=True)
-
-
-def terminate(signum: int, frame: object) -> None:
-    """SIGTERM handler: stop as Ctrl-C does, through the same clean-up."""
-    raise KeyboardInterrupt  # same clean-up path as Ctrl-C
 
 
 @app.command()

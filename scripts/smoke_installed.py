@@ -59,7 +59,7 @@ def main(wheel: str) -> None:
             writer.writerows([*row, lab] for row, lab in zip(x.tolist(), label))
         run(str(bin_dir / "csv2h5"), "convert", str(tmp_path / "train.csv"), "-o", str(tmp_path / "train.h5"),
             "--target", "label", "--quiet")
-        run(str(bin_dir / "h5train"), "fit", str(tmp_path / "train.h5"), "--epochs", "5", "--batch-size", "32", "--verbose", "0",
+        run(str(bin_dir / "h5train"), "fit", str(tmp_path / "train.h5"), "--epochs", "5", "--batch-size", "32", "--progress", "none",
             "--run-dir", str(tmp_path / "run"), "--optimizer", "adam")
         run(str(bin_dir / "h5train"), "predict", str(tmp_path / "run"), str(tmp_path / "train.h5"),
             "-o", str(tmp_path / "pred.csv"))

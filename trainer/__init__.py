@@ -4,11 +4,34 @@
     seq = HDF5Sequence("train.h5", batch_size=256, shuffle="global", seed=0)
     train, val = seq.split(0.1)
     model.fit(train, validation_data=val, epochs=10, shuffle=False)
+
+Keras loads on first use of ``HDF5Sequence`` or ``epoch_order``, not at package
+import: ``h5train`` chooses the Keras backend before that happens.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import DataFileError, DataOptionError, ModelError, RunError, TrainerError
-from .sequence import HDF5Sequence, epoch_order
+
+if TYPE_CHECKING:
+    from .sequence import HDF5Sequence, epoch_order
 
 __all__ = ["DataFileError", "DataOptionError", "HDF5Sequence", "ModelError", "RunError", "TrainerError", "epoch_order"]
+
+_LAZY = {"HDF5Sequence": ".sequence", "epoch_order": ".sequence"}
+
+
+def __getattr__(name: str) -> object:
+    """Import the Keras side (and with it the backend) only when it is asked for."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,23 +1,62 @@
-"""``h5train``: typer only — parse arguments, print results, map errors to exit codes."""
+"""``h5train``: typer only — parse arguments, choose the backend, print results, map errors to exit codes.
+
+Keras is imported inside each command, after the backend is settled
+(``--backend``, or the one a resumed run used), so ``--help`` and ``--version``
+never load it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
-from typing import Annotated, Optional
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: no C++ info chatter
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from csv2h5.cli import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
+from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from csv2h5.errors import OptionError
+
+from .backend import choose_backend, quiet_native_logs, restore_stderr, use_backend
+from .errors import Interrupted, TrainerError
+from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
+
+if TYPE_CHECKING:
+    from .options import FitOptions
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train Keras models on csv2h5 files: fit, evaluate, predict.")
+
+PROGRESS = {"bar": 1, "epoch": 2, "none": 0}  # Keras's verbose levels
+_console_argv: list[str] | None = None  # the arguments h5train was started with (None when called in-process)
+
+BackendOption = Annotated[str, typer.Option(help="Keras backend: auto (KERAS_BACKEND if set, else jax if installed, "
+                                                 "else tensorflow), jax or tensorflow.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show TensorFlow/XLA start-up logs too.")]
+
+
+def _progress(choice: str) -> int:
+    if choice == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    if choice not in PROGRESS:
+        raise OptionError(f"--progress takes auto, bar, epoch or none, got {choice!r}")
+    return PROGRESS[choice]
+
+
+def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
+    """Settle the backend before Keras is imported (a resumed run keeps its own)."""
+    if trained_with is not None:
+        if requested not in ("auto", trained_with):
+            raise OptionError(f"this run was trained with the {trained_with} backend; resume it with --backend "
+                              f"{trained_with} (or leave --backend out)")
+        requested = trained_with
+    chosen = choose_backend(requested)
+    use_backend(chosen)
+    return chosen
 
 
 @app.command()
@@ -33,53 +72,91 @@ def fit(
     normalize: Annotated[str, typer.Option(help="standard (stored mean/std), unit (stored max) or none: a layer of the model.")] = "standard",
     one_hot: Annotated[bool, typer.Option(help="One-hot targets and categorical cross-entropy.")] = False,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 10; with --resume, to train longer).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Rows per batch: the global batch, over all devices and workers.")] = 256,
     optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "sgd",
     learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
     shuffle: Annotated[str, typer.Option(help="auto, global, window, batch or none.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Batch-loading workers.")] = 1,
-    processes: Annotated[bool, typer.Option(help="Workers are processes rather than threads.")] = False,
+    workers: Annotated[int, typer.Option(help="Batch-loading threads (processes with --processes).")] = 1,
+    processes: Annotated[bool, typer.Option(help="Load batches in worker processes rather than threads.")] = False,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
     class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
     early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement.")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Batches per epoch (default: all rows).")] = None,
-    strategy: Annotated[str, typer.Option(help="default, or mirrored: tf.distribute over every local GPU.")] = "default",
+    backend: BackendOption = "auto",
+    strategy: Annotated[str, typer.Option(help="default; mirrored (every local device); multi-worker (JAX, "
+                                               "several processes or machines).")] = "default",
+    coordinator: Annotated[Optional[str], typer.Option(help="multi-worker: HOST:PORT where worker 0 listens.")] = None,
+    num_workers: Annotated[Optional[int], typer.Option(help="multi-worker: how many workers in all.")] = None,
+    worker_index: Annotated[Optional[int], typer.Option(help="multi-worker: this worker's number, 0..N-1 (0 writes the run directory).")] = None,
+    join_timeout: Annotated[float, typer.Option(help="multi-worker: seconds to wait for every worker to start.")] = DEFAULT_JOIN_SECONDS,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/<UTC time>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
-    verbose: Annotated[int, typer.Option(help="Keras progress: 0 silent, 1 bar, 2 a line per epoch.")] = 1,
+    progress: Annotated[str, typer.Option(help="Keras progress: bar, epoch (a line per epoch), none; auto: bar in a terminal.")] = "auto",
+    verbose: VerboseOption = False,
 ) -> None:
     """Train a model on DATA and write a run directory."""
     signal.signal(signal.SIGTERM, terminate)
-    from .errors import TrainerError
-    from .fit import FitOptions, Interrupted, fit as run_fit, resume_options
+    with quiet_native_logs(not verbose):
+        from .options import FitOptions, resume_options
+        from .rundir import RunDir
 
-    try:
-        if resume is not None:
-            options = resume_options(resume, epochs=epochs)
-            target_dir = resume
-        else:
-            if data is None:
-                fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
-            if class_weight not in (None, "balanced"):
-                fail(f"--class-weight takes 'balanced', got {class_weight!r}")
-            options = FitOptions(
-                data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
-                hidden=tuple(hidden), dropout=dropout, activation=activation,
-                sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
-                epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
-                learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
-                class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
-                strategy=strategy)
-            target_dir = run_dir
-        result = run_fit(options, target_dir, resume=resume is not None, verbose=verbose,
-                         on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True))
-    except Interrupted as exc:
-        fail(str(exc), EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        fail("interrupted before training started; nothing to resume", EXIT_INTERRUPTED)
-    except (TrainerError, OptionError) as exc:
-        fail(str(exc))
-    typer.echo(result.summary())
+        try:
+            if resume is not None:
+                options = resume_options(resume, epochs=epochs)
+                options = dataclasses.replace(options, backend=_load_backend(backend, trained_with=RunDir(resume).backend()))
+                target_dir = resume
+            else:
+                if data is None:
+                    fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
+                if class_weight not in (None, "balanced"):
+                    fail(f"--class-weight takes 'balanced', got {class_weight!r}")
+                if strategy not in STRATEGIES:
+                    fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+                options = FitOptions(
+                    data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
+                    hidden=tuple(hidden), dropout=dropout, activation=activation,
+                    sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
+                    epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
+                    learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
+                    class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
+                    strategy=strategy, backend=_load_backend(backend))
+                target_dir = run_dir
+            verbosity = _progress(progress)
+            worker = _worker(options, coordinator, num_workers, worker_index)
+            if worker is not None and os.environ.get(SUPERVISED):
+                watch_parent()
+            elif worker is not None and _console_argv is not None:
+                raise typer.Exit(supervise(_console_argv, worker=worker, verbose=verbose, join_seconds=join_timeout))
+            from .fit import fit as run_fit
+
+            result = run_fit(options, target_dir, resume=resume is not None, verbose=verbosity, worker=worker,
+                             join_seconds=join_timeout,
+                             on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True),
+                             on_note=lambda note: typer.echo(f"note: {note}", err=True))
+        except Interrupted as exc:
+            fail(str(exc), EXIT_INTERRUPTED)
+        except KeyboardInterrupt:
+            fail("interrupted before training started; nothing to resume", EXIT_INTERRUPTED)
+        except (TrainerError, OptionError) as exc:
+            fail(str(exc))
+        typer.echo(result.summary())
+
+
+def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None,
+            worker_index: int | None) -> WorkerSpec | None:
+    """This process's place in a multi-worker run, checked before any worker waits for the others."""
+    if options.strategy != "multi-worker":
+        if coordinator is not None or num_workers is not None or worker_index is not None:
+            raise OptionError("--coordinator, --num-workers and --worker-index need --strategy multi-worker")
+        return None
+    if options.backend != "jax":
+        raise OptionError("--strategy multi-worker runs on the JAX backend: pass --backend jax (Keras 3's fit "
+                          "fails under TensorFlow's MultiWorkerMirroredStrategy, tensorflow/tensorflow#72388)")
+    worker = WorkerSpec.resolve(coordinator, num_workers, worker_index)
+    if options.batch_size % worker.num_workers:
+        raise OptionError(f"--batch-size {options.batch_size} is the global batch and must split evenly over "
+                          f"{worker.num_workers} workers; use a multiple of {worker.num_workers}")
+    return worker
 
 
 @app.command()
@@ -88,15 +165,18 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="A file from csv2h5 convert, with a target.", show_default=False)],
     batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    backend: BackendOption = "auto",
+    verbose: VerboseOption = False,
 ) -> None:
     """Loss and metrics of a trained model on DATA."""
-    from .errors import TrainerError
-    from .fit import evaluate as run_evaluate
+    with quiet_native_logs(not verbose):
+        try:
+            _load_backend(backend)
+            from .predict import evaluate as run_evaluate
 
-    try:
-        metrics = run_evaluate(model, data, batch_size=batch_size)
-    except TrainerError as exc:
-        fail(str(exc))
+            metrics = run_evaluate(model, data, batch_size=batch_size)
+        except TrainerError as exc:
+            fail(str(exc))
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -111,18 +191,22 @@ def predict(
     probabilities: Annotated[bool, typer.Option(help="One probability column per class instead of the label.")] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 1024,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    backend: BackendOption = "auto",
+    verbose: VerboseOption = False,
 ) -> None:
     """Predict every row of DATA into a CSV, batch by batch."""
     signal.signal(signal.SIGTERM, terminate)
-    from .errors import TrainerError
-    from .fit import predict as run_predict
+    with quiet_native_logs(not verbose):
+        try:
+            _load_backend(backend)
+            from .predict import predict as run_predict
 
-    try:
-        rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size, overwrite=overwrite)
-    except KeyboardInterrupt:
-        fail("interrupted; nothing was written", EXIT_INTERRUPTED)
-    except TrainerError as exc:
-        fail(str(exc))
+            rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size,
+                               overwrite=overwrite)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+        except TrainerError as exc:
+            fail(str(exc))
     typer.echo(f"wrote {rows:,} predictions to {output}")
 
 
@@ -134,9 +218,30 @@ def _root(
     """Train Keras models on csv2h5 files: fit, evaluate, predict."""
 
 
+def _exit_now(code: int) -> None:
+    """Leave at once: after a failure, TensorFlow or XLA can hang at interpreter exit in native code."""
+    restore_stderr()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: a failed or interrupted command exits at once, never hangs."""
+    global _console_argv
+    _console_argv = sys.argv[1:]
     try:
         app()
     except BrokenPipeError:
-        sys.exit(0)
+        _exit_now(0)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code:
+            _exit_now(code)
+        raise
+    except Exception:  # a bug, not a user error: show where, then leave without waiting on native threads
+        traceback.print_exc()
+        _exit_now(1)

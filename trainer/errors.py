@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TrainerError(Exception):
     """A problem the user can fix: a bad data file, bad options, a model that does not fit."""
@@ -21,3 +23,25 @@ class ModelError(TrainerError, ValueError):
 
 class RunError(TrainerError, OSError):
     """A run directory that cannot be written, resumed or loaded."""
+
+
+class LoaderError(TrainerError, RuntimeError):
+    """A batch-reading worker process died (killed, out of memory, a crash in native code)."""
+
+    MARK = "a batch-reading worker process died"  # also found in the text of errors tf.data wraps it in
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C or SIGTERM; the last finished epoch is saved."""
+
+    def __init__(self, run_dir: Path, epochs_done: int) -> None:
+        super().__init__(f"interrupted; {how_to_go_on(run_dir, epochs_done)}")
+        self.run_dir = run_dir
+        self.epochs_done = epochs_done
+
+
+def how_to_go_on(run_dir: Path, epochs_done: int) -> str:
+    """What a stopped run left, and the command that continues it."""
+    if epochs_done == 0:
+        return f"no epoch was finished, so {run_dir} has nothing to resume; start the run again"
+    return f"checkpoints/last.keras holds epoch {epochs_done}; continue with: h5train fit --resume {run_dir}"

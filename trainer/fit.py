@@ -1,84 +1,44 @@
-"""The fit / evaluate / predict engines and the run directory; no typer here.
-
-A run directory holds everything about one training run::
-
-    config.json          every setting, package versions, the data file's path, size, fingerprint
-    state.json           epochs done and the best validation value so far (for --resume)
-    model.keras          the final model
-    checkpoints/last.keras, checkpoints/best.keras
-    history.csv  metrics.json  curves.png  logs/ (TensorBoard)
+"""The training engine: ``fit`` and ``--resume``; no typer here.
 
 Epoch ``e`` (counted from 0 over the whole run, across resumes) reads the
-training rows in the order ``epoch_order(seed, e)``: a callback sets the
-sequence's epoch when Keras begins it, before any batch of it is read.
+training rows in the order ``epoch_order(seed, e)`` (see ``pipeline``); random
+layers and the optimizer carry their state in the checkpoint and state.json
+(see ``randomness``), so a run resumed after epoch k ends exactly like an
+uninterrupted one. The run directory's files are described in ``rundir``; where
+and how the process trains (one device, every local device, several workers)
+in ``distribute``.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import dataclasses
 import datetime
-import gc
-import json
 import os
-import platform
-import random
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ContextManager
 
 import keras
 import numpy as np
 
-from .distribute import distribution, weights_digest
-from .errors import DataOptionError, ModelError, RunError
+from .backend import versions
+from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
+                         plan as make_plan, weights_digest)
+from .errors import DataOptionError, Interrupted, LoaderError, RunError, how_to_go_on
 from .models import OutputSpec, build_model, compile_model
+from .pipeline import training_input, validation_input
+from .predict import load
+from .randomness import restore_generator_states, seed_everything
+from .options import FitOptions
+from .randomness import generator_states
+from .rundir import (FRESH_STATE, RunDir, append_history, data_record, keep_history, plot_curves, read_history,
+                     signals_deferred, write_json)
 from .sequence import HDF5Sequence
 from .storage import FileInfo, open_info
-
-
-@dataclasses.dataclass(frozen=True)
-class FitOptions:
-    """Every setting of a training run; saved to config.json so a run can be resumed."""
-
-    data: str
-    val: str | None = None
-    val_split: float | None = None
-    model: str = "mlp"
-    hidden: tuple[int, ...] = (50,)
-    dropout: float = 0.0
-    activation: str = "relu"
-    sample_shape: tuple[int, ...] | None = None
-    normalize: str = "standard"
-    one_hot: bool = False
-    epochs: int = 10
-    batch_size: int = 256
-    optimizer: str = "sgd"
-    learning_rate: float | None = None
-    shuffle: str = "auto"  # auto: global for uncompressed files, window for compressed ones
-    workers: int = 1
-    processes: bool = False
-    seed: int = 0
-    class_weight: str | None = None
-    early_stopping: int | None = None  # patience in epochs
-    steps_per_epoch: int | None = None
-    strategy: str = "default"  # default or mirrored (see trainer/distribute.py)
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise DataOptionError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.val is not None and self.val_split is not None:
-            raise DataOptionError("pass either --val FILE or --val-split FRACTION, not both")
-        if self.workers < 1:
-            raise DataOptionError(f"--workers must be at least 1, got {self.workers}")
-        if self.early_stopping is not None and self.early_stopping < 1:
-            raise DataOptionError(f"--early-stopping takes a patience of at least 1 epoch, got {self.early_stopping}")
-
-    @classmethod
-    def from_json(cls, saved: dict[str, object]) -> FitOptions:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields}
-        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,208 +51,105 @@ class FitResult:
     seconds: float
     stopped_early: bool
     weights: str = ""  # a digest of the final weights
+    chief: bool = True  # False on the workers of a multi-worker run that do not write the run directory
 
     def summary(self) -> str:
         best = (f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
                 if self.best_value is not None else "no validation metric")
-        return (f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; "
-                f"run directory {self.run_dir}")
-
-
-class Interrupted(Exception):
-    """Training stopped by Ctrl-C or SIGTERM; the last finished epoch is saved."""
-
-    def __init__(self, run_dir: Path, epochs_done: int) -> None:
-        super().__init__(f"interrupted; checkpoints/last.keras holds epoch {epochs_done}; "
-                         f"continue with: h5train fit --resume {run_dir}")
-        self.run_dir = run_dir
-        self.epochs_done = epochs_done
-
-
-# --------------------------------------------------------------------------- run directory
-
-
-class RunDir:
-    """Paths and small JSON files of one run."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.config = self.path / "config.json"
-        self.state = self.path / "state.json"
-        self.model = self.path / "model.keras"
-        self.last = self.path / "checkpoints" / "last.keras"
-        self.best = self.path / "checkpoints" / "best.keras"
-        self.history = self.path / "history.csv"
-        self.metrics = self.path / "metrics.json"
-        self.curves = self.path / "curves.png"
-        self.logs = self.path / "logs"
-
-    @staticmethod
-    def default() -> RunDir:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        return RunDir(Path("runs") / stamp)
-
-    def create(self) -> None:
-        if self.config.exists():
-            raise RunError(f"{self.path} already holds a run; pass another --run-dir, or --resume {self.path}")
-        try:
-            (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"cannot create run directory {self.path}: {exc.strerror}") from None
-
-    def read_json(self, path: Path) -> dict:
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise RunError(f"{self.path} is not a run directory (no {path.name}); pass the directory h5train fit wrote") from None
-        except (OSError, ValueError) as exc:
-            raise RunError(f"{path} cannot be read ({exc}); the run directory is damaged") from None
-
-
-def write_json(path: Path, value: object) -> None:
-    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+        where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
+        return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
 def save_model(model: keras.Model, path: Path) -> None:
+    """``model.save`` to a temporary name, then rename."""
     tmp = path.with_name(path.stem + ".tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
 
 
-def versions() -> dict[str, str]:
-    import h5py
-
-    import csv2h5
-
-    found = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
-             "keras_backend": keras.backend.backend(), "h5py": h5py.__version__, "csv2h5": csv2h5.__version__}
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        found["tensorflow"] = tf.__version__
-    return found
-
-
-def data_record(info: FileInfo) -> dict[str, object]:
-    paths = info.parts or (info.path,)
-    return {"path": str(Path(info.path).resolve()), "parts": [str(Path(p).resolve()) for p in info.parts],
-            "bytes": sum(Path(p).stat().st_size for p in paths),
-            "fingerprint": info.fingerprint, "rows": info.rows, "features": info.num_features,
-            "task": info.task, "classes": [c if isinstance(c, (int, float)) else str(c) for c in info.classes]}
-
-
-# --------------------------------------------------------------------------- callbacks
-
-
-class _EpochOrder(keras.callbacks.Callback):
-    """Keras epoch e reads the rows in order(seed, e), whatever Keras calls in between."""
-
-    def __init__(self, sequence: HDF5Sequence) -> None:
-        super().__init__()
-        self.sequence = sequence
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.sequence.set_epoch(epoch)
-
-
-class _RunRecorder(keras.callbacks.Callback):
+class RunRecorder(keras.callbacks.Callback):
     """After every epoch: last.keras, best.keras when improved, a history row, then state.json.
 
-    state.json is written last, so it never claims an epoch whose checkpoint is missing.
+    state.json is written last, so it never claims an epoch whose checkpoint is
+    missing; it also holds the random layers' generator states of that epoch.
+    Each epoch's files are written inside ``guard()`` (a multi-worker chief saves
+    outside the distribution, and is not stopped mid-write). With ``write=False``
+    (the other workers of a multi-worker run) only ``state`` is kept up to date.
     """
 
-    def __init__(self, run: RunDir, monitor: str, mode: str, state: dict) -> None:
+    def __init__(self, run: RunDir, monitor: str, mode: str, state: dict,
+                 guard: Callable[[], ContextManager[object]] = contextlib.nullcontext, write: bool = True) -> None:
         super().__init__()
         self.run = run
         self.monitor = monitor
         self.better = np.greater if mode == "max" else np.less
         self.state = state
+        self.guard = guard
+        self.write = write
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        save_model(self.model, self.run.last)
         value = logs.get(self.monitor)
-        if value is not None and (self.state["best_value"] is None or self.better(value, self.state["best_value"])):
-            save_model(self.model, self.run.best)
-            self.state.update(best_value=value, best_epoch=epoch + 1)
-        _append_history(self.run.history, epoch + 1, logs)
-        self.state["epochs_done"] = epoch + 1
-        write_json(self.run.state, self.state)
+        improved = value is not None and (self.state["best_value"] is None or self.better(value, self.state["best_value"]))
+        state = {**self.state, "epochs_done": epoch + 1}
+        if improved:
+            state.update(best_value=value, best_epoch=epoch + 1)
+        if self.write:
+            with signals_deferred(), self.guard():  # the epoch's files whole, state.json last
+                save_model(self.model, self.run.last)
+                if improved:
+                    save_model(self.model, self.run.best)
+                append_history(self.run.history, epoch + 1, logs)
+                state["random_state"] = generator_states(self.model)
+                write_json(self.run.state, state)
+                self.state.update(state)  # before a held Ctrl-C acts: the state saved is the state reported
+        else:
+            self.state.update(state)
 
 
-def _append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:
-    fresh = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as fh:
-        writer = csv.writer(fh)
-        if fresh:
-            writer.writerow(["epoch", *sorted(logs)])
-        writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+class _Interruption(keras.callbacks.Callback):
+    """Ctrl-C and SIGTERM stop training at once, and surely.
+
+    Their handler raises KeyboardInterrupt as usual, but Keras 3.15 can swallow
+    it (``pythonify_logs`` converts each step's logs under a bare ``except``), so
+    the signal is also remembered and raised again after the next batch.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caught: int | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            self.caught = signum
+            raise KeyboardInterrupt
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _check(self, *args: object, **kwargs: object) -> None:
+        if self.caught is not None:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
-def _read_history(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _keep_history(path: Path, epochs: int) -> None:
-    """On resume: keep the rows of the epochs the checkpoint holds, drop any later ones."""
-    rows = _read_history(path)[:epochs]
-    if not rows:
-        path.unlink(missing_ok=True)
-        return
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def plot_curves(history: Path, out: Path) -> None:
-    """Loss and the main metric per epoch, training against validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = _read_history(history)
-    if not rows:
-        return
-    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
-    epochs = [int(r["epoch"]) for r in rows]
-    for ax, name in zip(axes[0], names):
-        ax.plot(epochs, [float(r[name]) for r in rows], marker="o", label="train")
-        if f"val_{name}" in rows[0]:
-            ax.plot(epochs, [float(r[f"val_{name}"]) for r in rows], marker="o", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-
-
-# --------------------------------------------------------------------------- fit
-
-
-def seed_everything(seed: int) -> None:
-    """Python, numpy, Keras and the backend; TensorFlow ops made deterministic."""
-    random.seed(seed)
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
-def _sequences(options: FitOptions, info: FileInfo) -> tuple[HDF5Sequence, HDF5Sequence | None]:
+def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
     shuffle: str | bool = True if options.shuffle == "auto" else options.shuffle
+    # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
+    # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
+    # reads in file order, so Keras's own loader threads cannot change it.
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, use_multiprocessing=options.processes)
+                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1)
     train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
     if options.val_split is not None:
@@ -311,194 +168,160 @@ def _sequences(options: FitOptions, info: FileInfo) -> tuple[HDF5Sequence, HDF5S
     return train, None
 
 
+def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tuple[keras.Model, dict]:
+    config = run.read_json(run.config)
+    if config["data"]["fingerprint"] != info.fingerprint:
+        raise RunError(f"{info.path} changed since {run.path} started (fingerprint differs); "
+                       "resume with the same file, or start a new run")
+    trained_with = run.backend()
+    if trained_with not in (None, backend):
+        raise RunError(f"{run.path} was trained with the {trained_with} backend; resume it with --backend {trained_with}")
+    state = run.read_state()
+    if not run.last.exists() or state["epochs_done"] == 0:
+        raise RunError(f"{run.path} has no finished epoch to resume from; start it again without --resume")
+    with plan.scope():
+        model = load(run.last)
+    # Random layers continue their streams where the checkpoint left them, not from the seed again
+    # (runs from before the streams were recorded restart them from the seed, as they always did).
+    if "random_state" in state:
+        restore_generator_states(model, state["random_state"])
+    return model, state
+
+
+def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str | None:
+    """What a multi-worker run leaves out, said before it starts (never silently)."""
+    if plan.worker is None:
+        return None
+    batch = train.batch_size
+    rows = [f"{seq.num_rows % batch} {name} rows" for name, seq in (("training", train), ("validation", val))
+            if seq is not None and seq.num_rows % batch]
+    if not rows:
+        return None
+    return (f"multi-worker training leaves out the last, partial global batch of each epoch: {' and '.join(rows)} "
+            "(a --batch-size that divides the rows uses them all)")
+
+
+def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict) -> None:
+    run.create()  # only once everything checkable has been checked: no empty run directories
+    record = data_record(info)
+    write_json(run.config, {
+        "data": record, "options": dataclasses.asdict(options), "backend": options.backend,
+        "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
+        "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    write_json(run.state, state)
+
+
+def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float) -> None:
+    with signals_deferred(), plan.saving():
+        save_model(model, run.model)
+    final = read_history(run.history)[-1] if run.history.exists() else {}
+    write_json(run.metrics, {"epochs": state["epochs_done"], "monitor": monitor, "best_value": state["best_value"],
+                             "best_epoch": state["best_epoch"],
+                             "final": {k: float(v) for k, v in final.items() if k != "epoch"},
+                             "seconds": round(seconds, 3)})
+    plot_curves(run.history, run.curves)
+
+
 def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
-        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None) -> FitResult:
-    """Train as ``options`` say, writing the run directory; with ``resume``, continue it."""
+        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
+    """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
+
+    Args:
+        options: every setting; ``options.backend`` must be ``auto`` or the backend Keras runs on.
+        run_dir: where to write (default ``runs/<UTC time>``); with ``resume``, the run to continue.
+        resume: continue ``run_dir`` from its last checkpoint.
+        verbose: Keras's progress output (0, 1, 2 or "auto").
+        on_start: called with the run directory once it exists (on the chief only).
+        on_note: called with anything the user should know before training starts.
+        worker: this process's place in a multi-worker run (``options.strategy == "multi-worker"``).
+        join_seconds: how long multi-worker training waits for every worker to start.
+
+    Raises:
+        TrainerError: bad data, options or run directory, or a worker lost in multi-worker training.
+        Interrupted: Ctrl-C or SIGTERM; the last finished epoch is saved.
+    """
     started = time.perf_counter()
+    backend = keras.backend.backend()
+    if options.backend not in ("auto", backend):
+        raise DataOptionError(f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
+                              f"set KERAS_BACKEND={options.backend} before importing Keras")
+    options = dataclasses.replace(options, backend=backend)
+    plan = make_plan(options.strategy, batch_size=options.batch_size, worker=worker, join_seconds=join_seconds)
     run = RunDir(run_dir) if run_dir is not None else RunDir.default()
     info = open_info(options.data)
     output = OutputSpec.for_file(info, one_hot=options.one_hot)
     seed_everything(options.seed)
-    plan = distribution(options.strategy)
-    train, val = _sequences(options, info)
+    train, val = _sequences(options, info, plan)
+    note = _left_out(train, val, plan)
+    if note and on_note is not None and plan.chief:
+        on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
     if resume:
-        config = run.read_json(run.config)
-        if config["data"]["fingerprint"] != info.fingerprint:
-            raise RunError(f"{options.data} changed since {run.path} started (fingerprint differs); "
-                           "resume with the same file, or start a new run")
-        state = run.read_json(run.state) if run.state.exists() else {"epochs_done": 0, "best_value": None, "best_epoch": None}
-        if not run.last.exists() or state["epochs_done"] == 0:
-            raise RunError(f"{run.path} has no finished epoch to resume from; start it again without --resume")
-        with plan.scope():
-            model = load(run.last)
-        _keep_history(run.history, state["epochs_done"])
+        model, state = _resume_model(run, info, backend, plan)
     else:
         with plan.scope():
             model = build_model(options.model, info, output, sample_shape=options.sample_shape,
                                 normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
                                 activation=options.activation)
             compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
-        run.create()  # only once everything checkable has been checked: no empty run directories
-        state = {"epochs_done": 0, "best_value": None, "best_epoch": None}
-        record = data_record(info)
-        write_json(run.config, {"data": record, "options": dataclasses.asdict(options),
-                                "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
-                                "monitor": monitor, "versions": versions(),
-                                "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-        write_json(run.state, state)
-    if on_start is not None:
-        on_start(run)
+        state = dict(FRESH_STATE)
+    # Paths may differ between machines (the content must not); loader threads change no numbers.
+    same = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("data", "val", "workers", "processes")}
+    agree(plan, {"options": same, "data file": info.fingerprint,
+                 "validation file": open_info(options.val).fingerprint if options.val else None,
+                 "checkpoint": (state["epochs_done"], weights_digest(model))})
+    if plan.chief:
+        if resume:
+            keep_history(run.history, state["epochs_done"])
+        else:
+            _start_run(run, options, info, monitor, plan, state)
+        if on_start is not None:
+            on_start(run)
+    tf_data = backend == "tensorflow" and not options.processes
+    start_epoch = state["epochs_done"]
+    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
+                               workers=options.workers, processes=options.processes)
     callbacks: list[keras.callbacks.Callback] = [
-        _EpochOrder(train),
-        _RunRecorder(run, monitor, output.monitor_mode, state),
-        keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0),
-    ]
+        RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
+    if plan.chief:
+        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
     if options.early_stopping:
         early = keras.callbacks.EarlyStopping(monitor=monitor, patience=options.early_stopping, mode=output.monitor_mode)
         callbacks.append(early)
-    start_epoch = state["epochs_done"]
+    interruption = _Interruption()
+    callbacks.append(interruption)
     interrupted = False
     try:
         if start_epoch < options.epochs:
-            model.fit(train, validation_data=val, epochs=options.epochs, initial_epoch=start_epoch, shuffle=False,
-                      callbacks=callbacks, verbose=verbose)
+            with interruption.installed():
+                model.fit(fit_input.data, validation_data=validation_input(val, tf_data=tf_data), epochs=options.epochs,
+                          initial_epoch=start_epoch, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False,
+                          callbacks=callbacks, verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
+    except Exception as exc:
+        if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
+            raise LoaderError(f"{LoaderError.MARK} (killed by the system, out of memory?); "
+                              f"{how_to_go_on(run.path, state['epochs_done'])}") from None
+        reason = peer_failure(exc) if plan.worker is not None else None
+        if reason is not None:
+            raise WorkerLostError(f"worker {plan.worker.index} lost contact with the other workers during training "
+                                  f"({reason}): another worker stopped or was interrupted; restart every worker "
+                                  "with --resume RUN_DIR") from None
+        raise
     if interrupted:
-        # Let Keras's input pipeline wind down now, while Python is alive: left to interpreter
-        # exit, TensorFlow prints errors about generators it can no longer finalise.
-        del model, callbacks
-        gc.collect()
+        # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
+        # inside the batch reader crashed TensorFlow now and then; h5train leaves at once instead.
         raise Interrupted(run.path, state["epochs_done"])
-    save_model(model, run.model)
     seconds = time.perf_counter() - started
-    final = _read_history(run.history)[-1] if run.history.exists() else {}
-    write_json(run.metrics, {"epochs": state["epochs_done"], "monitor": monitor, "best_value": state["best_value"],
-                             "best_epoch": state["best_epoch"], "final": {k: float(v) for k, v in final.items() if k != "epoch"},
-                             "seconds": round(seconds, 3)})
-    plot_curves(run.history, run.curves)
+    if plan.chief:
+        _finish_run(run, model, plan, state, monitor, seconds)
+    digest = weights_digest(model)
+    finish(plan)
     stopped = bool(early is not None and early.stopped_epoch)
     return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds,
-                     stopped, weights_digest(model))
-
-
-def resume_options(run_dir: str | os.PathLike[str], *, epochs: int | None = None) -> FitOptions:
-    """The options a run was started with (``epochs`` may be raised to train longer)."""
-    run = RunDir(run_dir)
-    saved = run.read_json(run.config)
-    options = FitOptions.from_json(saved["options"])
-    if epochs is not None:
-        options = dataclasses.replace(options, epochs=epochs)
-    return options
-
-
-# --------------------------------------------------------------------------- evaluate / predict
-
-
-def model_path(model_or_run: str | os.PathLike[str]) -> Path:
-    """A .keras file, or a run directory's final model (its last checkpoint if it has none)."""
-    path = Path(model_or_run)
-    if path.is_dir():
-        run = RunDir(path)
-        for candidate in (run.model, run.last):
-            if candidate.exists():
-                return candidate
-        raise RunError(f"{path} holds no model.keras or checkpoints/last.keras; pass a run directory h5train fit wrote")
-    if not path.exists():
-        raise RunError(f"{path}: no such model file or run directory")
-    if path.suffix != ".keras":
-        raise RunError(f"{path} is not a .keras model; pass a run directory or a .keras file")
-    return path
-
-
-def load(model_or_run: str | os.PathLike[str]) -> keras.Model:
-    """Load with Keras's safe mode: no arbitrary code from the file runs."""
-    path = model_path(model_or_run)
-    try:
-        return keras.models.load_model(path, safe_mode=True)
-    except Exception as exc:  # damaged or foreign file: say which, briefly
-        raise RunError(f"{path} cannot be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from None
-
-
-def _run_config(path: Path) -> dict | None:
-    for directory in (path.parent, path.parent.parent):
-        config = directory / "config.json"
-        if config.exists():
-            try:
-                return json.loads(config.read_text())
-            except ValueError:
-                return None
-    return None
-
-
-def _check_fits(model: keras.Model, info: FileInfo) -> None:
-    expected = model.input_shape[-1] if isinstance(model.input_shape, tuple) else None
-    if expected is not None and expected != info.num_features:
-        raise ModelError(f"the model takes rows of {expected} features but {info.path} has {info.num_features}; "
-                         "use data converted like the training file")
-
-
-def _one_hot(model: keras.Model) -> bool:
-    loss = getattr(model, "loss", None)
-    name = loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__
-    return "categorical" in str(name).lower() and "sparse" not in str(name).lower()
-
-
-def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *,
-             batch_size: int = 256) -> dict[str, float]:
-    """The compiled loss and metrics of the model on every row of ``data``."""
-    model = load(model_or_run)
-    info = open_info(data)
-    _check_fits(model, info)
-    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
-                       sample_shape=(info.num_features,))
-    result = model.evaluate(seq, verbose=0, return_dict=True)
-    return {k: float(v) for k, v in result.items()}
-
-
-def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], output: str | os.PathLike[str], *,
-            probabilities: bool = False, batch_size: int = 1024, overwrite: bool = False) -> int:
-    """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
-    path = model_path(model_or_run)
-    model = load(path)
-    info = open_info(data)
-    _check_fits(model, info)
-    out = Path(output)
-    if out.exists() and not overwrite:
-        raise RunError(f"{out} already exists; pass --overwrite to replace it")
-    config = _run_config(path) or {}
-    target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
-    classes = target.get("classes") or []
-    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,))
-    units = model.output_shape[-1]
-    classification = target.get("task") == "classification" or (target.get("task") is None and units > 1)
-    if classification and len(classes) != units:
-        classes = list(range(units))  # no record of the labels: report class codes
-    columns = target.get("columns") or ["prediction"]
-    if classification:
-        header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
-    else:
-        header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
-    if not out.parent.is_dir():
-        raise RunError(f"cannot write {out}: the directory {out.parent} does not exist; create it first")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    row = 0
-    try:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            labels = np.asarray(classes, dtype=object)
-            for i in range(len(seq)):
-                scores = np.asarray(model.predict_on_batch(seq[i]))
-                numbers = np.arange(row, row + scores.shape[0])
-                if classification and not probabilities:
-                    writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
-                else:
-                    writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
-                row += scores.shape[0]
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return row
+                     stopped, digest, chief=plan.chief)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -77,7 +78,11 @@ class HDF5Sequence(keras.utils.PyDataset):
         sample_shape: shape of one row (e.g. (28, 28, 1)); default from the file.
         class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights.
         transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
-        shard: ``(index, count)``: this worker's share of the rows (multi-worker training).
+        shard: ``(index, count)``: this worker's share of the rows (every count-th row).
+        batch_slice: ``(index, count)``: data-parallel training over ``count`` workers, where
+            ``batch_size`` is the global batch: each batch yields slice ``index`` of ``count``
+            equal slices of the global batch as one process reads it, so the workers' slices
+            side by side are exactly one process's batches. The last, partial global batch is dropped.
         drop_remainder: drop the last, smaller batch.
         batches_per_epoch: visit only the first this-many batches of each epoch's order
             (each epoch still draws its own order, so rows are sampled without replacement).
@@ -93,6 +98,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                  sample_shape: Sequence[int] | None = None,
                  class_weight: str | Mapping[int, float] | None = None,
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
+                 batch_slice: tuple[int, int] | None = None,
                  drop_remainder: bool = False, batches_per_epoch: int | None = None, training: bool | None = None,
                  **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -142,15 +148,16 @@ class HDF5Sequence(keras.utils.PyDataset):
         self.class_weight = class_weight
         self._sample_weights = self._weights(class_weight, info) if self.targets else None
         self.transform = transform
-        self.drop_remainder = bool(drop_remainder)
+        self.batch_slice = self._slice(batch_slice, self.batch_size)
+        self.drop_remainder = bool(drop_remainder) or self.batch_slice is not None
         if batches_per_epoch is not None and (isinstance(batches_per_epoch, bool) or int(batches_per_epoch) < 1):
             raise DataOptionError(f"batches_per_epoch must be a positive integer, got {batches_per_epoch!r}")
         self.batches_per_epoch = None if batches_per_epoch is None else int(batches_per_epoch)
         if len(self) == 0 and self.num_rows:
             raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True")
         self.epoch = 0
-        self._order: np.ndarray | None = None
-        self._order_epoch = -1
+        self._orders: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
         self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
 
@@ -176,6 +183,21 @@ class HDF5Sequence(keras.utils.PyDataset):
             return None, (1.0 / np.where(top == 0, 1.0, np.abs(top))).astype(np.float32)
         std = np.nan_to_num(info.stats["std"].astype(np.float64), nan=1.0)
         return info.stats["mean"].astype(np.float32), (1.0 / np.where(std == 0, 1.0, std)).astype(np.float32)
+
+    @staticmethod
+    def _slice(batch_slice: tuple[int, int] | None, batch_size: int) -> tuple[int, int] | None:
+        if batch_slice is None:
+            return None
+        try:
+            index, count = (int(v) for v in batch_slice)
+        except (TypeError, ValueError):
+            raise DataOptionError(f"batch_slice must be (index, count), got {batch_slice!r}") from None
+        if not (count >= 1 and 0 <= index < count):
+            raise DataOptionError(f"batch_slice must be (index, count) with 0 <= index < count, got {batch_slice!r}")
+        if batch_size % count:
+            raise DataOptionError(f"the global batch of {batch_size} rows does not split evenly over {count} workers; "
+                                  f"use a batch size that is a multiple of {count}")
+        return index, count
 
     @staticmethod
     def _weights(class_weight: str | Mapping[int, float] | None, info: FileInfo) -> np.ndarray | None:
@@ -216,29 +238,51 @@ class HDF5Sequence(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         self.epoch += 1
 
-    def order(self) -> np.ndarray:
-        """File rows in this epoch's order."""
-        if self._order_epoch != self.epoch:
-            self._order = None  # free the old order before making the new one
-            positions = epoch_order(self.num_rows, seed=self.seed, epoch=self.epoch, mode=self.shuffle,
-                                    chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
-            self._order = positions if self._indices is None else self._indices[positions]
-            self._order_epoch = self.epoch
-        return self._order
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        """File rows in epoch ``epoch``'s order (default: the current epoch).
+
+        Thread-safe. The orders of the two epochs asked for last are kept: a
+        pipeline that reads ahead asks for the next epoch while finishing this one.
+        """
+        epoch = self.epoch if epoch is None else int(epoch)
+        with self._lock:
+            order = self._orders.get(epoch)
+            if order is None:
+                for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
+                    del self._orders[old]
+                positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
+                                        chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
+                order = positions if self._indices is None else self._indices[positions]
+                self._orders[epoch] = order
+        return order
 
     def _source(self) -> RowSource | PartsRows:
-        if self._rows is None or self._pid != os.getpid():  # reopen in each process
-            self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(
-                self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
-            self._pid = os.getpid()
-        return self._rows
+        with self._lock:  # one handle per process, even when threads ask at once
+            if self._rows is None or self._pid != os.getpid():  # reopen in each process
+                self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(
+                    self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
+                self._pid = os.getpid()
+            return self._rows
 
     def __getitem__(self, index: int):
+        return self.read_batch(index, epoch=self.epoch)
+
+    def read_batch(self, index: int, *, epoch: int):
+        """Batch ``index`` of epoch ``epoch``, whatever the current epoch is (thread-safe).
+
+        Returns what ``seq[index]`` returns: ``(x, y)``, ``(x, y, sample_weight)`` or ``x``.
+        """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
-        rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         if self.shuffle != "none":
             rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
+        if self.batch_slice is not None:
+            # A slice of the batch as one process reads it: the workers' slices, side by side, are that batch
+            # row for row, so position-wise randomness (dropout masks) meets the same rows as in one process.
+            part, count = self.batch_slice
+            width = self.batch_size // count
+            rows = rows[part * width : (part + 1) * width]
         x = self._source().take(rows).astype(self.dtype, copy=False)
         if self._factor is not None:
             if self._offset is not None:
@@ -266,7 +310,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
-                            transform=self.transform, drop_remainder=self.drop_remainder,
+                            transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
                             batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
                             use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
 
@@ -296,6 +340,10 @@ class HDF5Sequence(keras.utils.PyDataset):
         state = self.__dict__.copy()
         state["_rows"] = None
         state["_pid"] = None
-        state["_order"] = None
-        state["_order_epoch"] = -1
+        state["_orders"] = {}
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

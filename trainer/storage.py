@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import glob
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -292,17 +293,20 @@ class ChunkRows:
         row_bytes = max(1, ds.shape[1] * ds.dtype.itemsize)
         self.chunk_rows = ds.chunks[0] if ds.chunks else max(1, (1 << 20) // row_bytes)
         self.cache: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self.lock = threading.Lock()  # batches may be read from several threads (tf.data, read-ahead)
 
     def _chunk(self, index: int) -> np.ndarray:
-        block = self.cache.get(index)
-        if block is None:
-            start = index * self.chunk_rows
-            block = self.ds[start : start + self.chunk_rows]  # a slice: one whole-chunk read
+        with self.lock:
+            block = self.cache.get(index)
+            if block is not None:
+                self.cache.move_to_end(index)
+                return block
+        start = index * self.chunk_rows
+        block = self.ds[start : start + self.chunk_rows]  # a slice: one whole-chunk read (h5py locks itself)
+        with self.lock:
             self.cache[index] = block
             if len(self.cache) > _CHUNK_CACHE:
                 self.cache.popitem(last=False)
-        else:
-            self.cache.move_to_end(index)
         return block
 
     def take(self, rows: np.ndarray) -> np.ndarray:

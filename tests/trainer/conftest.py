@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest
+from backends import BACKENDS, close_helpers
 
 from csv2h5 import ConvertOptions, convert
 
@@ -47,3 +48,16 @@ def data(tmp_path):
 @pytest.fixture
 def lzf_data(tmp_path):
     return make_file(tmp_path, compression="lzf")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Each Keras backend in turn (see backends.py for how the other one runs)."""
+    return request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _backend_helpers():
+    """Stop the other backend's helper process when the session ends."""
+    yield
+    close_helpers()

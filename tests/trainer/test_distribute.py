@@ -1,35 +1,189 @@
-"""h5train fit --strategy: TensorFlow's MirroredStrategy trains the same model as the default."""
+"""h5train fit --strategy: mirrored on both backends, multi-worker on JAX (workers as processes on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from backends import on_backend
 
-from csv2h5.trainer.cli import app
+from csv2h5.trainer.errors import DataOptionError
+from csv2h5.trainer.predict import load
+
+SMALL = ["--batch-size", "32", "--hidden", "8", "--progress", "none"]
 
 
-def test_mirrored_matches_the_default_on_one_device(tmp_path, make_data):
+def _h5train(backend: str, *args: object) -> tuple[int, str, str]:
+    return on_backend(backend, "backends:h5train", *args)
+
+
+def test_mirrored_trains_like_the_default_on_one_device(backend, tmp_path, make_data):
     path, _, _ = make_data(tmp_path, rows=200, chunk_rows=16)
-    runner = CliRunner()
-    weights, lines = [], []
+    weights = []
     for strategy in ("default", "mirrored"):
         run = tmp_path / strategy
-        result = runner.invoke(app, ["fit", str(path), "--strategy", strategy, "--run-dir", str(run), "--epochs", "2",
-                                     "--batch-size", "16", "--hidden", "8", "--verbose", "0"])
-        assert result.exit_code == 0, result.stderr
-        lines.append(result.stdout.strip().splitlines()[-1])
-        weights.append(keras.models.load_model(run / "model.keras").get_weights())
+        code, out, err = _h5train(backend, "fit", path, "--strategy", strategy, "--run-dir", run, "--epochs", "2",
+                                  "--backend", backend, *SMALL)
+        assert code == 0, err
+        weights.append(load(run / "model.keras").get_weights())
         assert json.loads((run / "config.json").read_text())["options"]["strategy"] == strategy
-    for a, b in zip(*weights):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one CPU replica: the same training
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one CPU device: the same training
 
 
-@pytest.mark.parametrize("strategy,words", [("multi-worker", "not supported yet"), ("tpu", "not one of")])
-def test_unsupported_strategies_are_refused(tmp_path, make_data, strategy, words):
+@pytest.mark.parametrize("backend,args,words", [
+    ("tensorflow", ["--strategy", "tpu"], "--strategy 'tpu' is not one of default, mirrored, multi-worker"),
+    ("tensorflow", ["--strategy", "multi-worker", "--backend", "tensorflow", "--coordinator", "127.0.0.1:1",
+                    "--num-workers", "2", "--worker-index", "0"], "runs on the JAX backend: pass --backend jax"),
+    ("jax", ["--strategy", "multi-worker", "--num-workers", "2"], "needs --coordinator HOST:PORT, --worker-index I"),
+    ("jax", ["--strategy", "multi-worker", "--coordinator", "nohost", "--num-workers", "2", "--worker-index", "0"],
+     "--coordinator takes HOST:PORT"),
+    ("jax", ["--strategy", "multi-worker", "--coordinator", "127.0.0.1:1", "--num-workers", "2",
+             "--worker-index", "2"], "--worker-index must be in 0..1"),
+    ("jax", ["--strategy", "multi-worker", "--coordinator", "127.0.0.1:1", "--num-workers", "2",
+             "--worker-index", "0", "--batch-size", "33"], "must split evenly over 2 workers"),
+])
+def test_strategies_that_cannot_run_are_refused_at_once(tmp_path, make_data, backend, args, words):
     path, _, _ = make_data(tmp_path)
-    result = CliRunner().invoke(app, ["fit", str(path), "--strategy", strategy, "--run-dir", str(tmp_path / "r")])
-    assert result.exit_code == 2 and words in result.stderr and not (tmp_path / "r").exists()
+    code, out, err = _h5train(backend, "fit", path, *args, "--run-dir", tmp_path / "r")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and words in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _workers(data: Path, tmp_path: Path, *extra: str, count: int = 2) -> list[subprocess.Popen]:
+    """Start ``count`` workers of one run as separate h5train processes on 127.0.0.1."""
+    port = _free_port()
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    return [subprocess.Popen(
+        [sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--run-dir", str(tmp_path / f"w{i}"),
+         "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}", "--num-workers", str(count),
+         "--worker-index", str(i), "--join-timeout", "120", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(count)]
+
+
+def _finish(procs: list[subprocess.Popen], timeout: float = 240) -> list[tuple[int, str, str]]:
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            pytest.fail("a worker hung")
+        results.append((proc.returncode, out, err))
+    return results
+
+
+@pytest.mark.slow
+def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, make_data):
+    pytest.importorskip("jax")
+    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)  # 8 global batches of 32: none left out
+    same = ["--epochs", "3", "--optimizer", "adam", "--seed", "3", "--dropout", "0.3", "--backend", "jax", *SMALL]
+    code, _, err = _h5train("jax", "fit", path, "--run-dir", tmp_path / "single", *same)
+    assert code == 0, err
+    (c0, out0, err0), (c1, out1, err1) = _finish(_workers(path, tmp_path, *same))
+    assert (c0, c1) == (0, 0), (err0, err1)
+    assert err0.splitlines() == [f"run directory: {tmp_path / 'w0'}"] and err1 == ""  # quiet: no native noise
+    digest = out0.split("weights ")[1].split(";")[0]
+    assert out0.startswith("trained 3 epochs") and out1.startswith("trained 3 epochs")
+    assert out1.strip().endswith(f"weights {digest}; worker 0 wrote the run directory")  # the workers end identical
+    chief = tmp_path / "w0"
+    assert not (tmp_path / "w1").exists()  # worker 1 writes nothing
+    for name in ("config.json", "state.json", "model.keras", "checkpoints/last.keras", "checkpoints/best.keras",
+                 "history.csv", "metrics.json", "curves.png"):
+        assert (chief / name).is_file(), name
+    assert list((chief / "logs").rglob("events.out.tfevents.*"))
+    config = json.loads((chief / "config.json").read_text())
+    assert config["workers"] == 2 and config["backend"] == "jax" and config["options"]["batch_size"] == 32
+    for a, b in zip(load(tmp_path / "single" / "model.keras").get_weights(), load(chief / "model.keras").get_weights(),
+                    strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)  # two workers == one process, dropout too
+    single = (tmp_path / "single" / "history.csv").read_text().splitlines()
+    both = (chief / "history.csv").read_text().splitlines()
+    assert single[0] == both[0] and len(single) == len(both) == 4
+    for a, b in zip(single[1:], both[1:], strict=True):  # globally averaged metrics, not one worker's half
+        np.testing.assert_allclose([float(v) for v in b.split(",")], [float(v) for v in a.split(",")], rtol=1e-5)
+
+
+def _wait_for_epoch(run: Path, procs: list[subprocess.Popen], epochs: int = 1) -> None:
+    deadline = time.monotonic() + 180
+    while not (run / "state.json").exists() or json.loads((run / "state.json").read_text())["epochs_done"] < epochs:
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            for p in procs:
+                p.kill()
+            pytest.fail(f"workers did not train an epoch: {[p.communicate() for p in procs]}")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim,sig", [(1, signal.SIGKILL), (0, signal.SIGINT)])
+def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, make_data, victim, sig):
+    pytest.importorskip("jax")
+    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)
+    procs = _workers(path, tmp_path, "--epochs", "2000", "--backend", "jax", *SMALL)
+    _wait_for_epoch(tmp_path / "w0", procs)
+    procs[victim].send_signal(sig)
+    stopped = time.monotonic()
+    results = _finish(procs, timeout=60)
+    assert time.monotonic() - stopped < 30  # bounded: the others notice within a step, not a heartbeat timeout
+    survivor = 1 - victim
+    code, _, err = results[survivor]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and errors == [err.splitlines()[-1]], err
+    assert errors[0].startswith(f"error: worker {survivor} lost contact with the other workers")
+    code, _, err = results[victim]
+    if sig == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+    else:  # Ctrl-C: the interrupted worker says so, in one line
+        assert code == 130 and err.splitlines()[-1].startswith("error: interrupted; ") and err.count("error: ") == 1
+    chief = tmp_path / "w0"
+    assert not list(chief.rglob("*.tmp*"))  # nothing half-written
+    done = json.loads((chief / "state.json").read_text())["epochs_done"]
+    if sig == signal.SIGINT:  # every worker picks the run up again from worker 0's run directory
+        port = _free_port()
+        resumed = [subprocess.Popen(
+            [sys.executable, "-m", "csv2h5.trainer", "fit", "--resume", str(chief), "--epochs", str(done + 1),
+             "--coordinator", f"127.0.0.1:{port}", "--num-workers", "2", "--worker-index", str(i)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        outcomes = _finish(resumed)
+        assert [c for c, _, _ in outcomes] == [0, 0], [e for _, _, e in outcomes]
+        assert len((chief / "history.csv").read_text().splitlines()) == done + 2  # header + every epoch once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index,words", [(0, "worker 0 waited 3 s at 127.0.0.1:"), (1, "worker 1 could not join the 2 workers")])
+def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data, index, words):
+    path, _, _ = make_data(tmp_path)
+    port = _free_port()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(path), "--backend", "jax", "--run-dir",
+                           str(tmp_path / "run"), "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}",
+                           "--num-workers", "2", "--worker-index", str(index), "--join-timeout", "3"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {words}"), done.stderr
+    assert time.monotonic() - started < 60 and not (tmp_path / "run").exists()
+
+
+def test_worker_flags_fall_back_on_keras_distribution_variables():
+    from csv2h5.trainer.workers import WorkerSpec
+
+    environ = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:9876,10.0.0.2:9876",
+               "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"}
+    assert WorkerSpec.resolve(None, None, None, environ) == WorkerSpec("10.0.0.1:9876", 2, 1)  # the first is the coordinator
+    assert WorkerSpec.resolve("h:1", 3, 2, environ) == WorkerSpec("h:1", 3, 2)  # flags win
+    with pytest.raises(DataOptionError, match="KERAS_DISTRIBUTION_PROCESS_ID='x' is not an integer"):
+        WorkerSpec.resolve(None, None, None, {**environ, "KERAS_DISTRIBUTION_PROCESS_ID": "x"})

@@ -1,4 +1,12 @@
-"""h5train fit / evaluate / predict end to end through the CLI, on small generated files."""
+"""h5train fit / evaluate / predict end to end through the CLI, on both Keras backends.
+
+Every feature runs under JAX and TensorFlow (``backend`` fixture; the backend the
+test process does not run goes through a helper process, see backends.py). The
+oracles do not come from the code under test: expected predictions, accuracies
+and losses are computed here with numpy from the CSV text and ``model.predict``
+on the loaded model, which is loaded in this process, so half the cases also
+check that a model saved under one backend loads under the other.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +21,17 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from backends import on_backend
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer import HDF5Sequence
-from csv2h5.trainer.cli import app
+from csv2h5.trainer.predict import load  # safe mode; either backend's models
 
-runner = CliRunner()
-FAST = ["--hidden", "16", "--batch-size", "64", "--verbose", "0"]
+FAST = ["--hidden", "16", "--batch-size", "64", "--progress", "none"]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
-    """Learnable digits (train, a labelled holdout, an unlabelled copy) and a text-label file."""
+    """Learnable digits (train, a labelled holdout, an unlabelled copy), a text-label file, a regression file."""
     import make_digits_csv
 
     work = tmp_path_factory.mktemp("h5train")
@@ -42,18 +48,36 @@ def files(tmp_path_factory) -> dict[str, Path]:
     text.write_text("a,b,answer\n" + "".join(f"{a:.4f},{b:.4f},{w}\n" for (a, b), w in zip(x, words)))
     out["words"] = work / "words.h5"
     convert([text], out["words"], options=ConvertOptions(target=("answer",)))
+    z = rng.normal(size=(500, 3))
+    level = 2.0 * z[:, 0] - z[:, 1] + 0.5
+    numbers = work / "level.csv"
+    numbers.write_text("u,v,w,level\n" + "".join(f"{a:.4f},{b:.4f},{c:.4f},{t:.4f}\n" for (a, b, c), t in zip(z, level)))
+    out["level"] = work / "level.h5"
+    convert([numbers], out["level"], options=ConvertOptions(target=("level",), task="regression"))
     return out
 
 
-def _run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
+def _csv_table(h5: Path) -> tuple[np.ndarray, list[str]]:
+    """The CSV a file was converted from, as float64 cells and its header (the oracle's input)."""
+    with open(h5.with_suffix(".csv"), newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
 
 
-def _fit(files, run: Path, *extra: str) -> None:
-    code, out, err = _run("fit", files["train"], "--run-dir", run, *FAST, *extra)
+def _digits(h5: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    header, rows = _csv_table(h5)
+    table = np.array(rows, dtype=np.float64)
+    if header[0] == "label":
+        return table[:, 1:].astype(np.float32), table[:, 0].astype(np.int64)
+    return table.astype(np.float32), None
+
+
+def _run(backend: str, *args: object) -> tuple[int, str, str]:
+    return on_backend(backend, "backends:h5train", *args)
+
+
+def _fit(backend: str, files, run: Path, *extra: object, data: str = "train") -> None:
+    code, out, err = _run(backend, "fit", files[data], "--run-dir", run, "--backend", backend, *FAST, *extra)
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith("trained ")
 
@@ -64,89 +88,144 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _weights(path: Path) -> list[np.ndarray]:
-    return keras.models.load_model(path).get_weights()
+    return load(path).get_weights()
 
 
-def test_fit_learns_and_writes_every_artifact(files, tmp_path):
+def _scores(model_file: Path, x: np.ndarray) -> np.ndarray:
+    return np.asarray(load(model_file).predict(x, verbose=0), dtype=np.float64)
+
+
+def test_fit_learns_and_writes_every_artifact(backend, files, tmp_path):
     run = tmp_path / "run"
-    _fit(files, run, "--val", files["holdout"], "--epochs", "4", "--learning-rate", "0.05")
+    _fit(backend, files, run, "--val", files["holdout"], "--epochs", "4", "--learning-rate", "0.05")
+    x_val, y_val = _digits(files["holdout"])
+    history = _rows(run / "history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4]
+    val_accuracy = [float(r["val_accuracy"]) for r in history]
+    # best.keras is the epoch with the highest validation accuracy, last.keras and model.keras the final one:
+    # their accuracy, computed here from the CSV, is what history.csv recorded for those epochs.
+    best = int(np.argmax(val_accuracy))
+    for name, epoch in (("checkpoints/best.keras", best), ("checkpoints/last.keras", 3), ("model.keras", 3)):
+        accuracy = np.mean(_scores(run / name, x_val).argmax(axis=1) == y_val)
+        assert accuracy == pytest.approx(val_accuracy[epoch], abs=1e-6), name
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["monitor"] == "val_accuracy" and metrics["best_value"] >= 0.9  # learnable data is learnt
-    assert metrics["epochs"] == 4 and metrics["final"]["val_accuracy"] == pytest.approx(
-        float(_rows(run / "history.csv")[-1]["val_accuracy"]))
+    assert metrics["monitor"] == "val_accuracy" and metrics["best_epoch"] == best + 1
+    assert metrics["best_value"] == pytest.approx(max(val_accuracy)) and max(val_accuracy) >= 0.9  # it learns
+    assert metrics["epochs"] == 4 and metrics["final"]["val_accuracy"] == pytest.approx(val_accuracy[-1])
     config = json.loads((run / "config.json").read_text())
+    assert config["backend"] == backend and config["versions"]["keras_backend"] == backend
+    assert {"jax": "jaxlib", "tensorflow": "tensorflow"}[backend] in config["versions"]
     assert config["data"]["fingerprint"].startswith("sha256:") and config["data"]["rows"] == 1500
     assert config["options"]["epochs"] == 4 and config["versions"]["keras"] == keras.__version__
-    rows = _rows(run / "history.csv")
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
-    for name in ("model.keras", "checkpoints/last.keras", "checkpoints/best.keras"):
-        model = keras.models.load_model(run / name)
-        assert model.predict(np.zeros((2, 784), np.float32), verbose=0).shape == (2, 10)
     import matplotlib.image
 
     assert matplotlib.image.imread(run / "curves.png").ndim == 3
     assert list((run / "logs").rglob("events.out.tfevents.*"))
 
 
-def test_same_seed_same_weights_and_resume_equals_uninterrupted(files, tmp_path):
-    _fit(files, tmp_path / "a", "--epochs", "3", "--seed", "7", "--val-split", "0.2")
-    _fit(files, tmp_path / "b", "--epochs", "3", "--seed", "7", "--val-split", "0.2")
-    _fit(files, tmp_path / "c", "--epochs", "1", "--seed", "7", "--val-split", "0.2")
-    code, _, err = _run("fit", "--resume", tmp_path / "c", "--epochs", "3", "--verbose", "0")
+def test_same_seed_same_weights_and_resume_is_exact(backend, files, tmp_path):
+    """Dropout and Adam: the random layer's stream and the optimizer's moments carry over a resume, bit for bit."""
+    same = ["--seed", "7", "--val-split", "0.2", "--dropout", "0.3", "--optimizer", "adam"]
+    _fit(backend, files, tmp_path / "a", "--epochs", "3", *same)
+    _fit(backend, files, tmp_path / "b", "--epochs", "3", *same)
+    _fit(backend, files, tmp_path / "c", "--epochs", "1", *same)
+    code, _, err = _run(backend, "fit", "--resume", tmp_path / "c", "--epochs", "3", "--progress", "none")
     assert code == 0, err
     a, b, c = (_weights(tmp_path / r / "model.keras") for r in "abc")
-    for wa, wb, wc in zip(a, b, c):
+    for wa, wb, wc in zip(a, b, c, strict=True):
         assert np.array_equal(wa, wb)  # same seed: identical
         assert np.array_equal(wa, wc)  # interrupted after epoch 1 and resumed: identical
-    assert len(_rows(tmp_path / "c" / "history.csv")) == 3
-    _fit(files, tmp_path / "d", "--epochs", "3", "--seed", "8", "--val-split", "0.2")
+    assert _rows(tmp_path / "a" / "history.csv") == _rows(tmp_path / "c" / "history.csv")
+    _fit(backend, files, tmp_path / "d", "--epochs", "3", *same[:1], "8", *same[2:])
     assert not np.array_equal(_weights(tmp_path / "d" / "model.keras")[0], a[0])  # the seed matters
 
 
-def test_evaluate_matches_model_evaluate(files, tmp_path):
+def test_evaluate_reports_the_models_loss_and_accuracy(backend, files, tmp_path):
     run = tmp_path / "run"
-    _fit(files, run, "--epochs", "2")
-    code, out, err = _run("evaluate", run, files["holdout"], "--json")
+    _fit(backend, files, run, "--epochs", "2")
+    code, out, err = _run(backend, "evaluate", run, files["holdout"], "--json")
     assert code == 0, err
     reported = json.loads(out)
-    model = keras.models.load_model(run / "model.keras")
-    expected = model.evaluate(HDF5Sequence(files["holdout"], shuffle=False, sample_shape=(784,)), verbose=0,
-                              return_dict=True)
-    assert reported.keys() == expected.keys()
-    for name in expected:
-        assert reported[name] == pytest.approx(float(expected[name]), rel=1e-6)
+    x, y = _digits(files["holdout"])
+    p = _scores(run / "model.keras", x)
+    assert set(reported) == {"loss", "accuracy"}
+    assert reported["accuracy"] == pytest.approx(np.mean(p.argmax(axis=1) == y), abs=1e-6)
+    assert reported["loss"] == pytest.approx(np.mean(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))), rel=1e-4)
 
 
-def test_predict_maps_labels_back_and_streams_every_row(files, tmp_path):
+def test_predict_maps_labels_back_and_streams_every_row(backend, files, tmp_path):
     run = tmp_path / "run"
-    code, _, err = _run("fit", files["words"], "--run-dir", run, "--epochs", "8", "--batch-size", "32",
-                        "--optimizer", "adam", "--learning-rate", "0.02", "--verbose", "0")
+    code, _, err = _run(backend, "fit", files["words"], "--run-dir", run, "--epochs", "8", "--batch-size", "32",
+                        "--optimizer", "adam", "--learning-rate", "0.02", "--progress", "none")
     assert code == 0, err
+    header, rows = _csv_table(files["words"])
+    x = np.array([r[:2] for r in rows], dtype=np.float32)
+    truth = [r[2] for r in rows]
+    scores = _scores(run / "model.keras", x)  # columns: class codes, i.e. sorted labels "no", "yes"
     out = tmp_path / "preds.csv"
-    code, stdout, err = _run("predict", run, files["words"], "-o", out, "--batch-size", "100")
+    code, stdout, err = _run(backend, "predict", run, files["words"], "-o", out, "--batch-size", "100")
     assert code == 0, err
-    rows = _rows(out)
-    assert [int(r["row"]) for r in rows] == list(range(600)) and set(rows[0]) == {"row", "answer"}
-    truth = [line.rsplit(",", 1)[1] for line in files["words"].with_suffix(".csv").read_text().splitlines()[1:]]
-    assert {r["answer"] for r in rows} <= {"yes", "no"}
-    assert np.mean([r["answer"] == t for r, t in zip(rows, truth)]) > 0.9
+    predicted = _rows(out)
+    assert [int(r["row"]) for r in predicted] == list(range(600)) and list(predicted[0]) == ["row", "answer"]
+    assert [r["answer"] for r in predicted] == [["no", "yes"][k] for k in scores.argmax(axis=1)]
+    assert np.mean([r["answer"] == t for r, t in zip(predicted, truth)]) > 0.9
+    assert "600 predictions" in stdout
     probs = tmp_path / "probs.csv"
-    code, _, err = _run("predict", run / "checkpoints" / "best.keras", files["words"], "-o", probs, "--probabilities")
+    code, _, err = _run(backend, "predict", run / "checkpoints" / "best.keras", files["words"], "-o", probs,
+                        "--probabilities")
     assert code == 0, err
     table = _rows(probs)
     assert list(table[0]) == ["row", "p_no", "p_yes"]
-    assert np.allclose([float(r["p_no"]) + float(r["p_yes"]) for r in table], 1.0, atol=1e-5)
+    best = _scores(run / "checkpoints" / "best.keras", x)
+    np.testing.assert_allclose([[float(r["p_no"]), float(r["p_yes"])] for r in table], best, atol=1e-6)
 
 
-def test_predict_on_a_file_without_target(files, tmp_path):
+def test_predict_on_a_file_without_target(backend, files, tmp_path):
     run = tmp_path / "run"
-    _fit(files, run, "--epochs", "1")
+    _fit(backend, files, run, "--epochs", "1")
     out = tmp_path / "preds.csv"
-    code, stdout, err = _run("predict", run, files["unlabelled"], "-o", out)
+    code, stdout, err = _run(backend, "predict", run, files["unlabelled"], "-o", out)
     assert code == 0, err
-    rows = _rows(out)
-    assert len(rows) == 300 and {r["label"] for r in rows} <= {str(d) for d in range(10)}
-    assert "300 predictions" in stdout
+    x, _ = _digits(files["unlabelled"])
+    expected = _scores(run / "model.keras", x).argmax(axis=1)
+    assert [int(r["label"]) for r in _rows(out)] == expected.tolist()  # codes 0-9 are the labels 0-9
+    assert len(set(expected.tolist())) > 1  # a model that learnt something, so the comparison means something
+
+
+def test_regression_trains_a_linear_head_on_mse(backend, files, tmp_path):
+    run = tmp_path / "run"
+    _fit(backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", data="level")
+    model = load(run / "model.keras")
+    assert model.loss == "mse" and model.layers[-1].layers[-1].activation.__name__ == "linear"
+    history = _rows(run / "history.csv")
+    assert set(history[0]) == {"epoch", "loss", "mae"}
+    header, rows = _csv_table(files["level"])
+    table = np.array(rows, dtype=np.float64)
+    expected = _scores(run / "model.keras", table[:, :3].astype(np.float32))[:, 0]
+    assert np.mean((expected - table[:, 3]) ** 2) < 0.1 * np.var(table[:, 3])  # it fits the linear target
+    out = tmp_path / "levels.csv"
+    code, _, err = _run(backend, "predict", run, files["level"], "-o", out)
+    assert code == 0, err
+    np.testing.assert_allclose([float(r["level"]) for r in _rows(out)], expected, rtol=1e-5, atol=1e-6)
+    code, out_text, err = _run(backend, "evaluate", run, files["level"], "--json")
+    assert code == 0, err
+    reported = json.loads(out_text)
+    assert reported["loss"] == pytest.approx(np.mean((expected - table[:, 3]) ** 2), rel=1e-4)
+    assert reported["mae"] == pytest.approx(np.mean(np.abs(expected - table[:, 3])), rel=1e-4)
+
+
+def test_loader_threads_processes_and_steps_do_not_change_the_numbers(backend, files, tmp_path):
+    """Threads, worker processes (Keras's PyDataset path) and the default input (tf.data on TensorFlow) agree."""
+    same = ["--epochs", "2", "--steps-per-epoch", "7", "--shuffle", "global", "--dropout", "0.2"]
+    _fit(backend, files, tmp_path / "plain", *same)
+    _fit(backend, files, tmp_path / "threads", *same, "--workers", "2")
+    _fit(backend, files, tmp_path / "processes", *same, "--workers", "2", "--processes")
+    plain = _weights(tmp_path / "plain" / "model.keras")
+    for other in ("threads", "processes"):
+        for a, b in zip(plain, _weights(tmp_path / other / "model.keras"), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=other)
+    _fit(backend, files, tmp_path / "more", *same[:3], "8", *same[4:])
+    assert not np.array_equal(plain[0], _weights(tmp_path / "more" / "model.keras")[0])  # steps do count
 
 
 def _factory_module(tmp_path: Path, monkeypatch) -> None:
@@ -159,12 +238,14 @@ def _factory_module(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-def test_user_model_factory(files, tmp_path, monkeypatch):
+def test_user_model_factory(backend, files, tmp_path, monkeypatch):
     _factory_module(tmp_path, monkeypatch)
     run = tmp_path / "run"
-    _fit(files, run, "--model", "my_models:tiny", "--epochs", "1", "--normalize", "unit")
-    names = [layer.name for layer in keras.models.load_model(run / "model.keras").layers]
-    assert "unit_scale" in names  # preprocessing is part of the saved model
+    _fit(backend, files, run, "--model", "my_models:tiny", "--epochs", "1", "--normalize", "unit")
+    model = load(run / "model.keras")
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Rescaling", "Sequential"]
+    assert model.layers[1].name == "unit_scale"  # preprocessing is part of the saved model
+    assert [type(layer).__name__ for layer in model.layers[2].layers] == ["Dense"]  # the body is the user's
 
 
 @pytest.mark.parametrize("args,message", [
@@ -178,6 +259,9 @@ def test_user_model_factory(files, tmp_path, monkeypatch):
     (["fit", "{train}", "--val", "{words}"], "has 2 features"),
     (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
     (["fit", "{train}", "--optimizer", "nadamx"], "--optimizer 'nadamx'"),
+    (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
+    (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
+    (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
     (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
     (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
     (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
@@ -186,24 +270,32 @@ def test_user_model_factory(files, tmp_path, monkeypatch):
 def test_user_errors_are_one_line_and_exit_2(files, tmp_path, monkeypatch, args, message):
     _factory_module(tmp_path, monkeypatch)
     run = tmp_path / "run"
+    backend = "tensorflow"  # the messages come before, or do not depend on, the backend; both run elsewhere
     if "{run}" in " ".join(args):
-        _fit(files, run, "--epochs", "1")
+        _fit(backend, files, run, "--epochs", "1")
     names = {k: str(v) for k, v in files.items()} | {"tmp": str(tmp_path), "run": str(run)}
     argv = [a.format(**names) for a in args]
     if argv[0] == "fit" and "--resume" not in argv:
         argv += ["--run-dir", str(tmp_path / "r")]
-    code, out, err = _run(*argv)
+    code, out, err = _run(backend, *argv)
     lines = err.strip().splitlines()
     assert code == 2, (out, err)
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert not (tmp_path / "missing_dir").exists() and not (tmp_path / "r").exists()  # nothing half-made
 
 
-@pytest.mark.slow
-def test_ctrl_c_keeps_the_last_epoch_and_resumes(files, tmp_path):
+def test_a_run_resumes_only_on_its_own_backend(files, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "csv2h5.trainer", "fit", str(files["train"]), "--run-dir", str(run), "--epochs", "200",
-           "--batch-size", "16", "--verbose", "0"]
+    _fit("jax", files, run, "--epochs", "1")
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--backend", "tensorflow")
+    assert code == 2 and err.startswith("error: this run was trained with the jax backend; resume it with --backend jax")
+    assert len(_rows(run / "history.csv")) == 1
+
+
+def _ctrl_c(backend: str, data: Path, run: Path, same: list[str]) -> int:
+    """Start h5train in its own process, press Ctrl-C after an epoch; return the epochs it kept."""
+    cmd = [sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--run-dir", str(run), "--epochs", "200",
+           "--backend", backend, *same]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
     deadline = time.monotonic() + 120
@@ -216,16 +308,31 @@ def test_ctrl_c_keeps_the_last_epoch_and_resumes(files, tmp_path):
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130
-    done = json.loads((run / "state.json").read_text())["epochs_done"]
-    assert f"h5train fit --resume {run}" in err.strip().splitlines()[-1]
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert lines == [f"run directory: {run}", lines[-1]] and lines[-1].startswith("error: interrupted; ")
+    assert f"h5train fit --resume {run}" in lines[-1]
     assert (run / "checkpoints" / "last.keras").exists() and not list(run.rglob("*.tmp*"))
-    code, out, err = _run("fit", "--resume", run, "--epochs", str(done + 1), "--verbose", "0")
+    return json.loads((run / "state.json").read_text())["epochs_done"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_last_epoch_and_resumes_as_if_never_stopped(backend, files, tmp_path):
+    same = ["--batch-size", "16", "--hidden", "16", "--dropout", "0.3", "--optimizer", "adam", "--progress", "none"]
+    run = tmp_path / "run"
+    done = _ctrl_c(backend, files["train"], run, same)
+    code, _, err = _run(backend, "fit", "--resume", run, "--epochs", str(done + 1), "--progress", "none")
     assert code == 0, err
     assert len(_rows(run / "history.csv")) == done + 1
+    straight = tmp_path / "straight"
+    code, _, err = _run(backend, "fit", files["train"], "--run-dir", straight, "--epochs", str(done + 1),
+                        "--backend", backend, *same)
+    assert code == 0, err
+    for a, b in zip(_weights(run / "model.keras"), _weights(straight / "model.keras"), strict=True):
+        assert np.array_equal(a, b)
 
 
-def test_cnn_one_hot_class_weights_and_early_stopping(tmp_path):
+def test_cnn_one_hot_class_weights_and_early_stopping(backend, tmp_path):
     import make_digits_csv
 
     src = tmp_path / "digits.csv"
@@ -233,20 +340,36 @@ def test_cnn_one_hot_class_weights_and_early_stopping(tmp_path):
     data = tmp_path / "digits.h5"
     convert([src], data, options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)))
     run = tmp_path / "run"
-    code, out, err = _run("fit", data, "--model", "cnn", "--one-hot", "--class-weight", "balanced", "--val-split",
-                          "0.2", "--early-stopping", "1", "--epochs", "30", "--optimizer", "adam",
+    code, out, err = _run(backend, "fit", data, "--model", "cnn", "--one-hot", "--class-weight", "balanced",
+                          "--val-split", "0.2", "--early-stopping", "1", "--epochs", "30", "--optimizer", "adam",
                           "--learning-rate", "0.1", "--run-dir", run, "--batch-size", "64", "--hidden", "8",
-                          "--verbose", "0")
+                          "--progress", "none", "--backend", backend)
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
-    assert config["options"]["model"] == "cnn" and config["options"]["one_hot"] is True
-    assert config["options"]["class_weight"] == "balanced"
-    epochs = len(_rows(run / "history.csv"))
-    assert epochs < 30  # a learning rate this high stops improving quickly: early stopping ends the run
-    model = keras.models.load_model(run / "model.keras")
-    assert model.loss == "categorical_crossentropy" or "categorical" in str(model.loss)
-    assert any(isinstance(layer, keras.Model) and any(isinstance(inner, keras.layers.Conv2D) for inner in layer.layers)
-               for layer in model.layers)
-    code, out, err = _run("evaluate", run, data, "--json")  # one-hot targets are chosen from the model's loss
+    assert config["options"]["model"] == "cnn" and config["options"]["class_weight"] == "balanced"
+    history = [float(r["val_accuracy"]) for r in _rows(run / "history.csv")]
+    # Patience 1: training stops at the first epoch that does not beat the best so far.
+    assert len(history) < 30 and history[-1] <= max(history[:-1])
+    assert all(later > best for best, later in zip(np.maximum.accumulate(history[:-2]), history[1:-1]))
+    model = load(run / "model.keras")
+    assert model.loss == "categorical_crossentropy"  # --one-hot: not the sparse loss
+    assert any(isinstance(inner, keras.layers.Conv2D) for layer in model.layers if isinstance(layer, keras.Model)
+               for inner in layer.layers)
+    code, out, err = _run(backend, "evaluate", run, data, "--json")  # one-hot targets are chosen from the model's loss
     assert code == 0, err
-    assert 0.0 <= json.loads(out)["accuracy"] <= 1.0
+    x, y = _digits(data)
+    p = _scores(run / "model.keras", x)
+    reported = json.loads(out)
+    assert reported["accuracy"] == pytest.approx(np.mean(p.argmax(axis=1) == y), abs=1e-6)
+    assert reported["loss"] == pytest.approx(np.mean(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))), rel=1e-4)
+
+
+def test_a_run_written_before_random_states_were_recorded_still_resumes(files, tmp_path):
+    run = tmp_path / "run"
+    _fit("tensorflow", files, run, "--epochs", "1", "--dropout", "0.2")
+    state = json.loads((run / "state.json").read_text())
+    assert len(state.pop("random_state")) == 1  # one dropout layer's stream
+    (run / "state.json").write_text(json.dumps(state))  # as an older h5train wrote it
+    code, _, err = _run("tensorflow", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert len(_rows(run / "history.csv")) == 2 and len(json.loads((run / "state.json").read_text())["random_state"]) == 1

@@ -151,7 +151,7 @@ def test_h5train_fits_and_evaluates_a_glob_of_parts(whole_and_parts, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
     result = runner.invoke(h5train_app, ["fit", pattern, "--run-dir", str(run), "--epochs", "2", "--batch-size", "16",
-                                         "--hidden", "4", "--verbose", "0"])
+                                         "--hidden", "4", "--progress", "none"])
     assert result.exit_code == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["rows"] == 103 and len(config["data"]["parts"]) == 3

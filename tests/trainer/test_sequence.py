@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import pickle
 
@@ -249,3 +250,37 @@ def test_an_exception_in_a_batch_is_reported(data):
     seq = HDF5Sequence(path, batch_size=16, transform=_explode)
     with pytest.raises(Exception, match="boom in a batch"):
         _tiny_model().fit(seq, epochs=1, shuffle=False, verbose=0)
+
+
+def test_read_batch_reads_any_epoch_from_many_threads(data):
+    """Batch i of epoch e is the same whatever the current epoch and however many threads read at once."""
+    path, x, y = data
+    seq = HDF5Sequence(path, batch_size=10, seed=4)
+    wanted = [(e, i) for e in range(4) for i in range(len(seq))]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda ei: seq.read_batch(ei[1], epoch=ei[0]), wanted))
+    for (epoch, index), (xb, yb) in zip(wanted, got, strict=True):
+        rows = np.sort(epoch_order(ROWS, seed=4, epoch=epoch)[index * 10 : (index + 1) * 10])
+        assert np.array_equal(xb, x[rows].astype(np.float32)) and np.array_equal(yb, y[rows])
+    assert seq.epoch == 0 and len(seq._orders) <= 2  # reading asks for no epoch change; two orders kept at most
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_batch_slices_of_the_workers_make_up_the_global_batch(data, count):
+    path, x, y = data
+    whole = HDF5Sequence(path, batch_size=20, seed=6, drop_remainder=True)
+    parts = [HDF5Sequence(path, batch_size=20, seed=6, batch_slice=(k, count)) for k in range(count)]
+    assert all(len(p) == len(whole) == ROWS // 20 for p in parts)  # the partial global batch is left out
+    for epoch in (0, 3):
+        order = epoch_order(ROWS, seed=6, epoch=epoch)
+        for i in range(len(whole)):
+            global_rows = order[i * 20 : (i + 1) * 20]
+            one_process = np.sort(global_rows)  # as one process reads the batch: in file order
+            slices = [part.read_batch(i, epoch=epoch) for part in parts]
+            xb, yb = (np.concatenate(column) for column in zip(*slices))  # the workers' slices side by side
+            assert np.array_equal(xb, x[one_process].astype(np.float32)) and np.array_equal(yb, y[one_process])
+            assert np.array_equal(xb, whole.read_batch(i, epoch=epoch)[0])
+    with pytest.raises(DataOptionError, match="does not split evenly over 3 workers"):
+        HDF5Sequence(path, batch_size=20, batch_slice=(0, 3))
+    with pytest.raises(DataOptionError, match="0 <= index < count"):
+        HDF5Sequence(path, batch_size=20, batch_slice=(2, 2))

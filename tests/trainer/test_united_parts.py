@@ -122,7 +122,7 @@ def test_h5train_refuses_a_one_class_training_set_in_one_line(parts, tmp_path):
     from csv2h5.trainer.cli import app
 
     run = tmp_path / "run"
-    result = CliRunner().invoke(app, ["fit", str(parts["alone"][2]), "--run-dir", str(run), "--verbose", "0"])
+    result = CliRunner().invoke(app, ["fit", str(parts["alone"][2]), "--run-dir", str(run), "--progress", "none"])
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and "single class ('Adelie')" in lines[0] and "csv2h5 merge" in lines[0]

@@ -1,0 +1,55 @@
+"""The training input: one stream over the remaining epochs, as tf.data (TensorFlow) or read ahead on a pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from csv2h5.trainer import HDF5Sequence, epoch_order
+from csv2h5.trainer.pipeline import training_input, validation_input
+
+ROWS = 103  # as in conftest.make_file
+
+
+def _expected(x, y, *, seed, epochs, batch):
+    """Batches of each epoch, built here from the rows and the sampler."""
+    out = []
+    for epoch in epochs:
+        order = epoch_order(ROWS, seed=seed, epoch=epoch)
+        for i in range(0, ROWS, batch):
+            rows = np.sort(order[i : i + batch])
+            out.append((x[rows].astype(np.float32), y[rows]))
+    return out
+
+
+def _as_numpy(batch):
+    return tuple(np.asarray(part) for part in batch)
+
+
+@pytest.mark.parametrize("kind,compression", [("tf.data", "none"), ("tf.data", "lzf"), ("threads", "lzf"),
+                                              ("processes", "none")])
+def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, make_data, kind, compression):
+    """A resumed run (first_epoch=2) starts at epoch 2's order; epochs follow each other without a gap.
+
+    tf.data and the thread pool read batches in parallel: lzf files go through the chunk cache.
+    """
+    path, x, y = make_data(tmp_path, compression=compression)
+    seq = HDF5Sequence(path, batch_size=16, seed=9, shuffle="global")
+    fit_input = training_input(seq, first_epoch=2, epochs=5, tf_data=kind == "tf.data", workers=2,
+                               processes=kind == "processes")
+    assert fit_input.steps_per_epoch == len(seq) == 7
+    got = [_as_numpy(b) for b in fit_input.data]
+    expected = _expected(x, y, seed=9, epochs=[2, 3, 4], batch=16)
+    assert len(got) == len(expected) == 21
+    for (xa, ya), (xb, yb) in zip(got, expected, strict=True):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+
+
+def test_validation_as_tf_data_is_one_epoch_in_file_order_each_time(data):
+    path, x, y = data
+    val = HDF5Sequence(path, batch_size=40, shuffle=False)
+    dataset = validation_input(val, tf_data=True)
+    for _ in range(2):  # Keras iterates it afresh for every evaluation
+        xs, ys = zip(*(_as_numpy(b) for b in dataset))
+        assert np.array_equal(np.concatenate(xs), x.astype(np.float32)) and np.array_equal(np.concatenate(ys), y)
+    assert validation_input(val, tf_data=False) is val

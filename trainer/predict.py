@@ -1,0 +1,136 @@
+"""Using a trained model: ``evaluate`` and ``predict`` on a csv2h5 file; no typer here.
+
+Both take a run directory (its final model, else its last checkpoint) or a
+``.keras`` file, and load it in Keras's safe mode: no code from the file runs.
+A model saved under one Keras backend loads under the other.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .errors import ModelError, RunError
+from .rundir import RunDir
+from .sequence import HDF5Sequence
+from .storage import FileInfo, open_info
+
+
+def model_path(model_or_run: str | os.PathLike[str]) -> Path:
+    """A .keras file, or a run directory's final model (its last checkpoint if it has none)."""
+    path = Path(model_or_run)
+    if path.is_dir():
+        run = RunDir(path)
+        for candidate in (run.model, run.last):
+            if candidate.exists():
+                return candidate
+        raise RunError(f"{path} holds no model.keras or checkpoints/last.keras; pass a run directory h5train fit wrote")
+    if not path.exists():
+        raise RunError(f"{path}: no such model file or run directory")
+    if path.suffix != ".keras":
+        raise RunError(f"{path} is not a .keras model; pass a run directory or a .keras file")
+    return path
+
+
+def load(model_or_run: str | os.PathLike[str]) -> keras.Model:
+    """Load with Keras's safe mode: no arbitrary code from the file runs.
+
+    A model trained under JAX records ``jit_compile=True``; TensorFlow cannot
+    XLA-compile some layers (dropout's random ops) and says so in a warning
+    before it runs them uncompiled, which is all that is needed here.
+    """
+    path = model_path(model_or_run)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`", category=UserWarning)
+            return keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # damaged or foreign file: say which, briefly
+        raise RunError(f"{path} cannot be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _run_config(path: Path) -> dict | None:
+    for directory in (path.parent, path.parent.parent):
+        config = directory / "config.json"
+        if config.exists():
+            try:
+                return json.loads(config.read_text())
+            except ValueError:
+                return None
+    return None
+
+
+def _check_fits(model: keras.Model, info: FileInfo) -> None:
+    expected = model.input_shape[-1] if isinstance(model.input_shape, tuple) else None
+    if expected is not None and expected != info.num_features:
+        raise ModelError(f"the model takes rows of {expected} features but {info.path} has {info.num_features}; "
+                         "use data converted like the training file")
+
+
+def _one_hot(model: keras.Model) -> bool:
+    loss = getattr(model, "loss", None)
+    name = loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__
+    return "categorical" in str(name).lower() and "sparse" not in str(name).lower()
+
+
+def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *,
+             batch_size: int = 256) -> dict[str, float]:
+    """The compiled loss and metrics of the model on every row of ``data``."""
+    model = load(model_or_run)
+    info = open_info(data)
+    _check_fits(model, info)
+    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
+                       sample_shape=(info.num_features,))
+    result = model.evaluate(seq, verbose=0, return_dict=True)
+    return {k: float(v) for k, v in result.items()}
+
+
+def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], output: str | os.PathLike[str], *,
+            probabilities: bool = False, batch_size: int = 1024, overwrite: bool = False) -> int:
+    """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
+    path = model_path(model_or_run)
+    model = load(path)
+    info = open_info(data)
+    _check_fits(model, info)
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise RunError(f"{out} already exists; pass --overwrite to replace it")
+    config = _run_config(path) or {}
+    target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
+    classes = target.get("classes") or []
+    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,))
+    units = model.output_shape[-1]
+    classification = target.get("task") == "classification" or (target.get("task") is None and units > 1)
+    if classification and len(classes) != units:
+        classes = list(range(units))  # no record of the labels: report class codes
+    columns = target.get("columns") or ["prediction"]
+    if classification:
+        header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
+    else:
+        header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
+    if not out.parent.is_dir():
+        raise RunError(f"cannot write {out}: the directory {out.parent} does not exist; create it first")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    row = 0
+    try:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            labels = np.asarray(classes, dtype=object)
+            for i in range(len(seq)):
+                scores = np.asarray(model.predict_on_batch(seq[i]))
+                numbers = np.arange(row, row + scores.shape[0])
+                if classification and not probabilities:
+                    writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
+                else:
+                    writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
+                row += scores.shape[0]
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return row

@@ -1,0 +1,179 @@
+"""The run directory: its paths, its small JSON files, the history, the curves, the checkpoints.
+
+A run directory holds everything about one training run::
+
+    config.json          every setting, the backend and package versions, the data file's path, size, fingerprint
+    state.json           epochs done, the best validation value so far, random layers' states (for --resume)
+    model.keras          the final model
+    checkpoints/last.keras, checkpoints/best.keras
+    history.csv  metrics.json  curves.png  logs/ (TensorBoard)
+
+Every file is written to a temporary name and renamed, so a crash leaves the
+old version or the new one, never half of one; state.json is written after the
+checkpoint it describes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import RunError
+from .storage import FileInfo
+
+FRESH_STATE = {"epochs_done": 0, "best_value": None, "best_epoch": None, "random_state": []}
+
+
+class RunDir:
+    """Paths and small JSON files of one run."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.state = self.path / "state.json"
+        self.model = self.path / "model.keras"
+        self.last = self.path / "checkpoints" / "last.keras"
+        self.best = self.path / "checkpoints" / "best.keras"
+        self.history = self.path / "history.csv"
+        self.metrics = self.path / "metrics.json"
+        self.curves = self.path / "curves.png"
+        self.logs = self.path / "logs"
+
+    @staticmethod
+    def default() -> RunDir:
+        """``runs/<UTC time>``: a new name for every run started in this directory."""
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        return RunDir(Path("runs") / stamp)
+
+    def create(self) -> None:
+        """Make the directory; refuse one that already holds a run."""
+        if self.config.exists():
+            raise RunError(f"{self.path} already holds a run; pass another --run-dir, or --resume {self.path}")
+        try:
+            (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {self.path}: {exc.strerror}") from None
+
+    def read_json(self, path: Path) -> dict:
+        """One of the run's JSON files, or a RunError saying what is wrong with the directory."""
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise RunError(f"{self.path} is not a run directory (no {path.name}); pass the directory h5train fit wrote") from None
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{path} cannot be read ({exc}); the run directory is damaged") from None
+
+    def read_state(self) -> dict:
+        """state.json, or the state of a run that has not finished an epoch.
+
+        ``random_state`` is missing from runs written before it was recorded.
+        """
+        if not self.state.exists():
+            return dict(FRESH_STATE)
+        return {**{k: v for k, v in FRESH_STATE.items() if k != "random_state"}, **self.read_json(self.state)}
+
+    def backend(self) -> str | None:
+        """The Keras backend the run was trained with (None for runs from before it was recorded)."""
+        config = self.read_json(self.config)
+        return config.get("backend") or config.get("versions", {}).get("keras_backend")
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the block writes files, then act on them as usual.
+
+    A checkpoint is written whole or not at all, and the interruption cannot be
+    lost: Keras's ``model.save`` swallows a KeyboardInterrupt raised at some
+    points inside it. Only the main thread can hold signals; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        signal.raise_signal(caught[0])  # the handler it would have met: KeyboardInterrupt, or the default
+
+
+def write_json(path: Path, value: object) -> None:
+    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def data_record(info: FileInfo) -> dict[str, object]:
+    """What config.json says about the training data: where, how big, and its fingerprint."""
+    paths = info.parts or (info.path,)
+    return {"path": str(Path(info.path).resolve()), "parts": [str(Path(p).resolve()) for p in info.parts],
+            "bytes": sum(Path(p).stat().st_size for p in paths),
+            "fingerprint": info.fingerprint, "rows": info.rows, "features": info.num_features,
+            "task": info.task, "classes": [c if isinstance(c, (int, float)) else str(c) for c in info.classes]}
+
+
+def append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:
+    """One row of history.csv (the header comes with the first row)."""
+    fresh = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if fresh:
+            writer.writerow(["epoch", *sorted(logs)])
+        writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+
+
+def read_history(path: Path) -> list[dict[str, str]]:
+    """history.csv as rows (none when it does not exist yet)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def keep_history(path: Path, epochs: int) -> None:
+    """On resume: keep the rows of the epochs the checkpoint holds, drop any later ones."""
+    rows = read_history(path)[:epochs]
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_curves(history: Path, out: Path) -> None:
+    """Loss and the main metric per epoch, training against validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_history(history)
+    if not rows:
+        return
+    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    epochs = [int(r["epoch"]) for r in rows]
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, [float(r[name]) for r in rows], marker="o", label="train")
+        if f"val_{name}" in rows[0]:
+            ax.plot(epochs, [float(r[f"val_{name}"]) for r in rows], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
