@@ -118,7 +118,7 @@ WORDS = {"latin-1": ["café", "naïve", "Größe", "½ price", "±5"],
 def test_non_utf8_text_round_trips_through_categorical(tmp_path, encoding):
     words = WORDS[encoding] * 2
     src, out = tmp_path / "in.csv", tmp_path / "out.h5"
-    src.write_bytes("".join([f"n,word,label\n", *(f"{i},{w},{i % 2}\n" for i, w in enumerate(words))]).encode(encoding))
+    src.write_bytes("".join(["n,word,label\n", *(f"{i},{w},{i % 2}\n" for i, w in enumerate(words))]).encode(encoding))
     result = _cli("convert", str(src), "-o", str(out), "--encoding", encoding, "--categorical", "word",
                   "--target", "label", "--quiet")
     assert result.exit_code == 0, result.stderr

@@ -6,8 +6,6 @@ vocabulary, sex order and class set, and the Torgersen part holds one class.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
