@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from .errors import ModelError, RunError
-from .rundir import RunDir
+from .rundir import RunDir, json_labels
 from .sequence import HDF5Sequence
 from .storage import FileInfo, open_info
 
@@ -72,6 +72,49 @@ def _check_fits(model: keras.Model, info: FileInfo) -> None:
                          "use data converted like the training file")
 
 
+def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
+    """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
+
+    The same number of columns is not enough: a file converted on its own codes its
+    text columns and classes by what it saw, so code 2 may be another island or
+    another species than it was in training, and every number would still look
+    fine. Runs record what the training data's columns meant (rundir.data_record);
+    a bare .keras file without its run directory cannot be checked beyond its width.
+    """
+    trained = (config or {}).get("data") or {}
+    again = f"convert it with --like {trained.get('path', 'the training file')}"
+    columns = trained.get("columns")
+    if columns is not None and list(columns) != list(info.columns):
+        diff = next((i for i, (a, b) in enumerate(zip(columns, info.columns)) if a != b), min(len(columns), len(info.columns)))
+        ours = info.columns[diff] if diff < len(info.columns) else "(none)"
+        theirs = columns[diff] if diff < len(columns) else "(none)"
+        raise ModelError(f"{info.path} has other feature columns than the data the model was trained on"
+                         f" (column {diff + 1} is {ours!r}, in training {theirs!r}); {again}")
+    vocabularies = trained.get("vocabularies")
+    if vocabularies is not None:
+        for name in sorted(set(vocabularies) | set(info.vocabularies)):
+            known, found = vocabularies.get(name), info.vocabularies.get(name)
+            if (known is None) != (found is None):
+                kind = "text (categorical)" if found is not None else "numbers"
+                raise ModelError(f"{info.path} holds column {name!r} as {kind}, unlike the training data; {again}")
+            # Values new to training may follow the known ones (as --like codes them); known codes must agree.
+            if any(a != b for a, b in zip(known, found)):
+                code = next(i for i, (a, b) in enumerate(zip(known, found)) if a != b)
+                raise ModelError(f"{info.path} codes column {name!r} otherwise than the training data"
+                                 f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}")
+    classes = trained.get("classes")
+    if labels and classes and info.task == "classification":
+        here = json_labels(info.classes)
+        new = [c for c in here if c not in classes]
+        if new:
+            raise ModelError(f"{info.path} has classes the model was not trained on"
+                             f" ({', '.join(map(repr, new[:5]))}); {again}")
+        if here != classes[: len(here)]:
+            code = next(i for i, (a, b) in enumerate(zip(here, classes)) if a != b)
+            raise ModelError(f"{info.path} codes its classes otherwise than the training data"
+                             f" (class {code} is {here[code]!r} here, {classes[code]!r} in training); {again}")
+
+
 def _one_hot(model: keras.Model) -> bool:
     loss = getattr(model, "loss", None)
     name = loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__
@@ -81,9 +124,11 @@ def _one_hot(model: keras.Model) -> bool:
 def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *,
              batch_size: int = 256) -> dict[str, float]:
     """The compiled loss and metrics of the model on every row of ``data``."""
-    model = load(model_or_run)
+    path = model_path(model_or_run)
+    model = load(path)
     info = open_info(data)
     _check_fits(model, info)
+    _check_like_training(_run_config(path), info, labels=True)
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
                        sample_shape=(info.num_features,))
     result = model.evaluate(seq, verbose=0, return_dict=True)
@@ -97,10 +142,11 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
     model = load(path)
     info = open_info(data)
     _check_fits(model, info)
+    config = _run_config(path) or {}
+    _check_like_training(config, info, labels=False)
     out = Path(output)
     if out.exists() and not overwrite:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
-    config = _run_config(path) or {}
     target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
     classes = target.get("classes") or []
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,))

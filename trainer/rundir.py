@@ -115,13 +115,23 @@ def write_json(path: Path, value: object) -> None:
     os.replace(tmp, path)
 
 
+def json_labels(classes: list[object]) -> list[object]:
+    """Class labels as config.json holds them: numbers as numbers, anything else as text."""
+    return [c if isinstance(c, (int, float)) else str(c) for c in classes]
+
+
 def data_record(info: FileInfo) -> dict[str, object]:
-    """What config.json says about the training data: where, how big, and its fingerprint."""
+    """What config.json says about the training data: where, how big, its fingerprint, and what its columns mean.
+
+    The feature columns, the vocabularies of categorical ones and the classes are
+    what ``evaluate`` and ``predict`` check other data against (see predict.py).
+    """
     paths = info.parts or (info.path,)
     return {"path": str(Path(info.path).resolve()), "parts": [str(Path(p).resolve()) for p in info.parts],
             "bytes": sum(Path(p).stat().st_size for p in paths),
             "fingerprint": info.fingerprint, "rows": info.rows, "features": info.num_features,
-            "task": info.task, "classes": [c if isinstance(c, (int, float)) else str(c) for c in info.classes]}
+            "task": info.task, "classes": json_labels(info.classes),
+            "columns": list(info.columns), "vocabularies": info.vocabularies}
 
 
 def append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:

@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
-from csv2h5.info import attr_value, open_csv2h5, read_categories
+from csv2h5.info import attr_value, open_csv2h5, read_categories, read_vocabularies
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import (code_table, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies,
@@ -54,6 +54,7 @@ class FileInfo:
     parts: tuple[str, ...] = ()  # several files read as one: their paths, in row order
     part_starts: tuple[int, ...] = ()  # first row of each part
     part_codes: tuple[dict[int, np.ndarray], ...] = ()  # per part: feature column -> code lookup table
+    vocabularies: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # categorical column -> values by code
 
 
 def _filtered(ds: h5py.Dataset) -> bool:
@@ -94,7 +95,7 @@ def read_info(path: str | Path) -> FileInfo:
             columns=[str(attr_value(c)) for c in ds.attrs.get("columns", [])],
             chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
             sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
-            target_columns=target_columns,
+            target_columns=target_columns, vocabularies=read_vocabularies(f),
         )
 
 
@@ -166,7 +167,7 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
     return dataclasses.replace(
         first, rows=sum(i.rows for i in infos), dtype=dtype, compressed=any(i.compressed for i in infos),
         target=target, classes=classes, stats=stats, fingerprint=f"sha256:{digest}", parts=tuple(i.path for i in infos),
-        part_starts=tuple(int(x) for x in starts), part_codes=tuple(part_codes))
+        part_starts=tuple(int(x) for x in starts), part_codes=tuple(part_codes), vocabularies=vocabularies)
 
 
 def _categories(path: str) -> dict[str, tuple[list[str], np.ndarray]]:

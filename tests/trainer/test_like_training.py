@@ -1,0 +1,134 @@
+"""evaluate and predict refuse data whose codes mean other things than in training.
+
+A file converted on its own codes its text columns and its classes in the order
+it first saw them, so the same CSV rows in another order give other codes, and
+a model fed them would answer without complaint, wrongly. The oracles here are
+pandas' first-seen order of the CSV text and the model's own predictions on the
+same rows as the training file coded them.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from csv2h5 import ConvertOptions, convert
+
+COLUMNS = ["x1", "x2", "color", "label"]
+OPTIONS = ConvertOptions(target=("label",), categorical=("color",))
+
+
+def _table(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=(2, rows)).round(4)
+    color = rng.choice(["red", "green", "blue"], rows)
+    label = np.where(x1 + (color == "red") - 0.5 * (color == "blue") > 0.2, "cat", "dog")
+    return pd.DataFrame({"x1": x1, "x2": x2, "color": color, "label": label})
+
+
+def _write(frame: pd.DataFrame, path, options: ConvertOptions = OPTIONS):
+    frame.to_csv(path.with_suffix(".csv"), index=False)
+    convert([path.with_suffix(".csv")], path, options=options)
+    return path
+
+
+def _h5train(*args: object):
+    from csv2h5.trainer.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run trained on the table, and the same rows reordered so their first-seen orders differ."""
+    work = tmp_path_factory.mktemp("like_training")
+    frame = _table()
+    train = _write(frame, work / "train.h5")
+    run = work / "run"
+    result = _h5train("fit", train, "--run-dir", run, "--epochs", "2", "--hidden", "8", "--batch-size", "32",
+                      "--progress", "none")
+    assert result.exit_code == 0, result.stderr
+    reversed_rows = frame.iloc[::-1].reset_index(drop=True)
+    assert list(pd.unique(reversed_rows["color"])) != list(pd.unique(frame["color"]))  # the premise
+    # Rows of the second class only, one of each colour first in training's order: converted
+    # alone, the colours get training's codes and the one class gets code 0.
+    second = frame[frame["label"] == sorted(set(frame["label"]))[1]]
+    leaders = [second.index[second["color"] == c][0] for c in pd.unique(frame["color"])]
+    second = pd.concat([second.loc[leaders], second.drop(index=leaders)])
+    assert list(pd.unique(second["color"])) == list(pd.unique(frame["color"]))
+    return {"work": work, "frame": frame, "train": train, "run": run, "reversed": reversed_rows,
+            "second": second}  # keeps the training rows' index
+
+
+def _predicted(path) -> list[str]:
+    with open(path, newline="") as fh:
+        return [row["label"] for row in csv.DictReader(fh)]
+
+
+def _one_line_error(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_rows_coded_otherwise_are_refused_and_like_codes_them_as_in_training(trained, tmp_path):
+    alone = _write(trained["reversed"], tmp_path / "alone.h5")
+    for command in (["evaluate", trained["run"], alone], ["predict", trained["run"], alone, "-o", tmp_path / "p.csv"]):
+        line = _one_line_error(_h5train(*command))
+        assert "codes column 'color' otherwise than the training data" in line
+        assert f"--like {trained['train'].resolve()}" in line
+    assert not (tmp_path / "p.csv").exists()
+
+    like = _write(trained["reversed"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    result = _h5train("evaluate", trained["run"], like, "--json")
+    assert result.exit_code == 0, result.stderr
+    for name, data in (("train", trained["train"]), ("like", like)):
+        result = _h5train("predict", trained["run"], data, "-o", tmp_path / f"predicted_{name}.csv")
+        assert result.exit_code == 0, result.stderr
+    # The same rows, coded as in training, get the same answers (in reverse row order).
+    assert _predicted(tmp_path / "predicted_like.csv") == _predicted(tmp_path / "predicted_train.csv")[::-1]
+
+
+def test_classes_coded_otherwise_are_refused_for_evaluation_only(trained, tmp_path):
+    second = _write(trained["second"], tmp_path / "second.h5")
+    line = _one_line_error(_h5train("evaluate", trained["run"], second))
+    assert "codes its classes otherwise than the training data (class 0 is 'dog' here, 'cat' in training)" in line
+    # predict answers with the training run's classes and never reads the file's target.
+    for name, data in (("train", trained["train"]), ("second", second)):
+        assert _h5train("predict", trained["run"], data, "-o", tmp_path / f"predicted_{name}.csv").exit_code == 0
+    rows = trained["second"].index  # the training rows they are
+    assert _predicted(tmp_path / "predicted_second.csv") == [_predicted(tmp_path / "predicted_train.csv")[i] for i in rows]
+    like = _write(trained["second"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    result = _h5train("evaluate", trained["run"], like, "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_other_columns_and_unknown_classes_are_refused(trained, tmp_path):
+    swapped = trained["frame"][["x2", "x1", "color", "label"]]
+    line = _one_line_error(_h5train("predict", trained["run"], _write(swapped, tmp_path / "swapped.h5"),
+                                    "-o", tmp_path / "p.csv"))
+    assert "other feature columns" in line and "column 1 is 'x2', in training 'x1'" in line
+
+    numbers = trained["frame"].assign(color=trained["frame"]["color"].map({"red": 1, "green": 2, "blue": 3}))
+    line = _one_line_error(_h5train("evaluate", trained["run"],
+                                    _write(numbers, tmp_path / "numbers.h5", ConvertOptions(target=("label",)))))
+    assert "holds column 'color' as numbers, unlike the training data" in line
+
+    bird = trained["frame"].copy()
+    bird.loc[:9, "label"] = "bird"
+    line = _one_line_error(_h5train("evaluate", trained["run"],
+                                    _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))))
+    assert "has classes the model was not trained on ('bird')" in line
+
+
+def test_a_value_new_to_training_gets_a_code_after_the_known_ones(trained, tmp_path):
+    frame = trained["frame"].copy()
+    frame.loc[::7, "color"] = "purple"
+    data = _write(frame, tmp_path / "purple.h5", ConvertOptions(like=str(trained["train"])))
+    result = _h5train("predict", trained["run"], data, "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.stderr
+    assert len(_predicted(tmp_path / "p.csv")) == len(frame)
