@@ -6,18 +6,13 @@ through a callback, problems leave as Csv2H5Error subclasses.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import errno
-import importlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,7 +26,8 @@ from .info import read_categories, read_column_kinds
 from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds
 from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
-from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, parse_block, read_header
+from .pool import parse_in_order, worker_count, worker_pool
+from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, read_header
 from .scratch import sweep_stale, temporary_path
 from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
                      float32_readings, holds, resolve_columns, smallest_dtype, value_range)
@@ -135,96 +131,6 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
             raise OutputError(f"{output} is also an input; write to another file")
 
 
-def _workers(options: ConvertOptions, total_bytes: int) -> int:
-    if options.workers is not None:
-        return options.workers
-    if total_bytes <= 2 * options.block_bytes:
-        return 0  # starting processes costs more than parsing a small input
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _start_worker(parent: int) -> None:
-    # The main process handles Ctrl-C and cleans up; workers just stop when told.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not Linux/glibc: the pool's own shutdown and malloc defaults it is
-        return
-    _die_with_parent(libc, parent)
-    _keep_freed_memory(libc)
-
-
-def _die_with_parent(libc, parent: int) -> None:
-    """Exit when the main process dies, even by SIGKILL (forked workers would linger)."""
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if parent and os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _keep_freed_memory(libc) -> None:
-    """Let glibc reuse freed blocks instead of returning them to the OS.
-
-    Parsing a block allocates a few dozen arrays of several MB. By default glibc
-    maps each one afresh and unmaps it when freed, so every block pays page
-    faults for all of them (measured: a third of the CPU time went to the kernel).
-    """
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 64 << 20)  # above any array a 4 MiB block needs
-    libc.mallopt(m_trim_threshold, 128 << 20)  # keep one block's worth of freed memory
-
-
-@contextlib.contextmanager
-def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``workers`` processes that parse blocks and compress chunks (None for 0: all work stays here)."""
-    if workers <= 0:
-        yield None
-        return
-    if threading.active_count() == 1:
-        context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
-        for module in ("pyarrow.csv", "pyarrow.compute"):  # imported once here, not in every forked worker
-            importlib.import_module(module)
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(os.getpid() if context.get_start_method() == "fork" else 0,))
-    try:
-        # Fork the workers now, before the output is opened: a forked copy of its descriptor
-        # would hold HDF5's file lock for as long as the worker lives.
-        pool.submit(int)
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None,
-                    workers: int) -> Iterator[tuple[TextBlock, ParsedBlock]]:
-    """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
-
-    Each block is parsed with the plan current when it is sent (``plan()``).
-    """
-    if pool is None:
-        for block in blocks:
-            yield block, parse_block(block, plan())
-        return
-    pending: collections.deque = collections.deque()
-    for block in blocks:
-        pending.append((block, pool.submit(parse_block, block, plan())))
-        if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
-            done, future = pending.popleft()
-            yield done, future.result()
-    while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
-
-
 def _write_failure(output: Path, exc: OSError) -> str:
     """One line for a failed write; h5py hides the errno inside its message."""
     code = exc.errno
@@ -305,10 +211,10 @@ class _Conversion:
         pools = contextlib.ExitStack()
         headers = self._headers()
         try:
-            workers = _workers(o, self.total_bytes if not self.from_pipe else 1 << 62)
+            workers = worker_count(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
             # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
-            self.pool = pools.enter_context(_worker_pool(workers))
+            self.pool = pools.enter_context(worker_pool(workers))
             self.workers = workers
 
             def all_blocks() -> Iterator[TextBlock]:
@@ -340,7 +246,7 @@ class _Conversion:
                 yield first
                 yield from blocks
 
-            for block, parsed in _parse_in_order(chained(), lambda: self.kinds.plan, self.pool, workers):
+            for block, parsed in parse_in_order(chained(), lambda: self.kinds.plan, self.pool, workers):
                 for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
                     self._consume(readable, ready)
             for ready, readable in self.kinds.flush():
