@@ -372,6 +372,8 @@ class _Conversion:
     # -- per block ------------------------------------------------------------------------
 
     def _consume(self, parsed: ParsedBlock, block: TextBlock) -> None:
+        if parsed.refusal:  # after the kinds check, which names a text cell first
+            raise BadValueError(parsed.refusal)
         o = self.options
         if self.targets is not None and hasattr(self, "_old_target"):
             old, self._old_target = self._old_target, None

@@ -73,6 +73,7 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         int_columns_with_empty=parsed.int_columns_with_empty,
         first_row_line=parsed.first_row_line,
         cells=parsed.cells,
+        refusal=parsed.refusal,
     )
 
 

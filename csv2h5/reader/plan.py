@@ -48,6 +48,7 @@ class ParsedBlock:
     int_columns_with_empty: list[str]
     first_row_line: int = 0  # physical line of the first row, for messages about the block's target
     cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
+    refusal: str | None = None  # raised by the main process after the kinds check (BlockColumns.refusal)
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,3 +63,6 @@ class BlockColumns:
     lines: np.ndarray | None  # physical line of each row, where the path had to find them
     first_row_line: int
     cells: np.ndarray  # per feature position: kinds of cell found, as reader.cells flags (uint8)
+    # An error to raise once the column kinds have had their say (a text cell in a column that
+    # takes none is the first thing to fix): the block must not be written.
+    refusal: str | None = None

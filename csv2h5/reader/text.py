@@ -214,6 +214,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     categories: dict[int, list[str]] = {}
     widened: list[str] = []
     int_parts: dict[int, np.ndarray] = {}
+    refusal = None
     categorical, datetime = set(plan.categorical), set(plan.datetime)
     for j, col in enumerate(plan.features):
         name = plan.names[col]
@@ -250,12 +251,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
         features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
     elif int_parts:
-        big = [plan.names[plan.features[j]] for j, v in int_parts.items() if v.size and np.abs(v).max() > FLOAT64_MAX_EXACT_INT]
-        if big:
-            raise BadValueError(
-                f"{block.source}:{block.first_line}: column {big[0]!r} has integers beyond 2**53 while other"
-                " columns have decimals; features share one dtype, so drop one of them (--drop)"
-            )
+        refusal = _integers_beside_floats(block, table, lines, plan, int_parts, categories)
     target = None
     if plan.target:
         parts = []
@@ -277,4 +273,29 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                 ) from None
         target = parts[0] if len(parts) == 1 else np.column_stack(parts)
     first_row_line = int(lines[0]) if lines.size else block.first_line
-    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells)
+    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal)
+
+
+def _integers_beside_floats(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan, int_parts: dict[int, np.ndarray],
+                            categories: dict[int, list[str]]) -> str | None:
+    """The refusal for integers beyond 2**53 in a block whose other columns need floats, or None.
+
+    Features share one dtype, and the others' decimals, empty cells or codes make it a float,
+    which holds no such integer exactly. Said after the column kinds are checked: a text cell
+    in a column that takes none is the cause to fix first.
+    """
+    for j, values in int_parts.items():
+        beyond = np.flatnonzero((values > FLOAT64_MAX_EXACT_INT) | (values < -FLOAT64_MAX_EXACT_INT))
+        if not beyond.size:
+            continue
+        name = plan.names[plan.features[j]]
+        other = next(k for k in range(len(plan.features)) if k not in int_parts)
+        other_name = plan.names[plan.features[other]]
+        holds = ("text" if other in categories else "dates" if plan.features[other] in plan.datetime
+                 else "decimals or empty cells")
+        row = int(beyond[0])
+        cell = table.column(name)[row].as_py()
+        return (f"{block.source}:{int(lines[row])}: column {name!r} has {excerpt(str(cell))!r}, an integer beyond"
+                f" 2**53, while column {other_name!r} holds {holds}; features share one dtype and no float holds"
+                f" that integer exactly: --drop {name}, or --drop {other_name}")
+    return None

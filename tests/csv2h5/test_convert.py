@@ -213,7 +213,9 @@ BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
     ("a\n0.5\n" + "1\n" * 20 + f"{BEYOND_FLOAT64}\n", ConvertOptions(block_bytes=16),
      f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
     (f"a\n1\n{BEYOND_FLOAT64}\n", ConvertOptions(dtype="float64"), f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
-], ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64"])
+    ("a,b\n\nx,9007199254740993\n", ConvertOptions(categorical=("a",)),
+     f"f.csv:3: column 'b' has '{BEYOND_FLOAT64}', an integer beyond 2**53, while column 'a' holds text"),
+], ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes"])
 def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, options, words):
     src = tmp_path / "f.csv"
     src.write_text(text)

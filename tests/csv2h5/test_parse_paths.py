@@ -165,7 +165,9 @@ GOOD = "".join(f"{i},{i / 3!r},{i % 3}\n" for i in range(40))  # lines 2..41
     ("1.5, NA,0", BadValueError, r"in\.csv:42: column 'b' has 'NA', which is not a number"),
     ("1.5,2.5,0,9", BadLineError, r"in\.csv:42: expected 3 fields as in the header, found 4 \(a trailing delimiter\?\)"),
     ("1.5,2.5,", BadValueError, r"in\.csv:42: target column 'y' is empty"),
-    ("9007199254740993,2.5,0", BadValueError, r"column 'a' has integers beyond 2\*\*53 while other columns have decimals"),
+    ("9007199254740993,2.5,0", BadValueError, r"in\.csv:42: column 'a' has '9007199254740993', an integer beyond 2\*\*53,"
+     r" while column 'b' holds decimals or empty cells; .* --drop a, or --drop b"),
+    ("9007199254740993,abc,0", BadValueError, r"in\.csv:42: column 'b' has 'abc', which is not a number"),  # the cause first
     ("1.5,\xff,0", InputError, r"in\.csv:42: not valid UTF-8 text"),
 ])
 def test_the_fallback_words_the_errors(tmp_path, block_bytes, bad, error, message):
