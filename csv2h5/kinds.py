@@ -354,10 +354,18 @@ class ColumnKinds:
             before = f"the first rows (to {end}), which decide each column's kind, held only {_WORDS[kind]}"
         others = [self.names[k] for k in columns if k != j]
         also = f"; so do {excerpt(', '.join(others), 200)} in this block" if others else ""
+        head = f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}"
+        codes = [k for k in columns if not named_like_identifier(self.names[k])]
+        if len(codes) < len(columns):  # identifiers are never suggested as codes
+            ids = [k for k in columns if k not in codes]
+            advice = f"; pass --drop {self._list(ids)} ({self._names(ids)}: named like an identifier)"
+            if codes:
+                advice += (f", and --categorical {self._categorical_list(codes)} to store the rest as text codes from"
+                           " the first row")
+            return BadValueError(head + advice)
         return BadValueError(
-            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}; pass --categorical"
-            f" {self._categorical_list(columns)} to store the column as text codes from the first row, or --drop"
-            f" {_shell_list([self.names[k] for k in columns])}")
+            f"{head}; pass --categorical {self._categorical_list(columns)} to store the column as text codes from the"
+            f" first row, or --drop {_shell_list([self.names[k] for k in columns])}")
 
     def too_many_values(self, column: int, block: TextBlock, row: int, cells: int | None = None) -> BadValueError:
         """The error for a column --categorical auto chose whose vocabulary passed --max-categories at ``row``.

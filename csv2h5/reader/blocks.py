@@ -161,7 +161,8 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         more()
     fields, used, used_lines = record
     fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
-    _check_one_column(fields, dialect, source.name, lines + 1)
+    if not names:  # --names says how many columns there are
+        _check_one_column(fields, dialect, source.name, lines + 1)
     if header and any("\x00" in f for f in fields):
         raise InputError(f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
                          " is the file binary, or UTF-16 text (pass --encoding utf-16)?")

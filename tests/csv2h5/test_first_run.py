@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import OptionError
+from csv2h5.errors import BadValueError, OptionError
 from csv2h5.kinds import counted_like_identifier, named_like_identifier
 
 
@@ -262,3 +262,13 @@ def test_counted_like_identifier():
     assert counted_like_identifier(50_000, 50_000) and counted_like_identifier(95, 100)
     assert not counted_like_identifier(20, 100)  # categories repeat
     assert not counted_like_identifier(10, 10)  # ten rows of ten cities say little
+
+
+def test_text_found_late_in_an_identifier_is_not_suggested_as_codes(tmp_path):
+    """Numbers in the first rows, then text: an id column is to be dropped, not coded."""
+    src = tmp_path / "late.csv"
+    src.write_text("order_id,x,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(200)) + "A-17,1,0\n")
+    with pytest.raises(BadValueError, match=r"late\.csv:202: column 'order_id' has 'A-17'.*; pass --drop order_id \(") as err:
+        convert(src, tmp_path / "late.h5", options=ConvertOptions(target=("y",), infer_bytes=256, block_bytes=256,
+                                                                   workers=0))
+    assert "--categorical" not in str(err.value)
