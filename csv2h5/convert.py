@@ -491,10 +491,11 @@ class _Conversion:
             counts[: seen.size] = seen
             writer.write_categories(name, list(vocab), counts)
         writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
-        for name in self.kinds.dates_as_codes():
+        dates = self.kinds.dates_as_codes()
+        for name in dates:
             self.warnings.append(f"column {name!r} looks like dates and is stored as categorical codes;"
                                  f" pass --datetime {name} for seconds since 1970 instead")
-        for name in identifiers_as_codes(roles.feature_names, self.category_counts):
+        for name in [n for n in identifiers_as_codes(roles.feature_names, self.category_counts) if n not in dates]:
             self.warnings.append(f"column {name!r} looks like an identifier (a distinct value in almost every row)"
                                  f" and is stored as categorical codes, which mean nothing to a model; --drop {name}")
         self.final_dtype = writer.dtype

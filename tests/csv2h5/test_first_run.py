@@ -272,3 +272,11 @@ def test_text_found_late_in_an_identifier_is_not_suggested_as_codes(tmp_path):
         convert(src, tmp_path / "late.h5", options=ConvertOptions(target=("y",), infer_bytes=256, block_bytes=256,
                                                                    workers=0))
     assert "--categorical" not in str(err.value)
+
+
+def test_unique_dates_stored_as_codes_get_the_dates_warning_alone(tmp_path):
+    src = tmp_path / "days.csv"
+    src.write_text("day,y\n" + "".join(f"{1900 + i:04d}-01-01,{i % 2}\n" for i in range(80)))
+    report = convert(src, tmp_path / "d.h5", options=ConvertOptions(target=("y",), categorical=("auto",)))
+    assert report.warnings == ("column 'day' looks like dates and is stored as categorical codes;"
+                               " pass --datetime day for seconds since 1970 instead",)
