@@ -383,7 +383,7 @@ class ColumnKinds:
                                  f" them as seconds since 1970, or --drop {_shell_list([name])}")
         if named_like_identifier(name) or (cells is not None and counted_like_identifier(self.max_categories + 1, cells)):
             return BadValueError(f"{where}: it looks like an identifier (a distinct value in almost every row, or named"
-                                 f" so), whose codes mean nothing to a model; pass --drop {_shell_list([name])}{keep}")
+                                 f" so), whose codes mean nothing to a model; pass --drop {_shell_list([name])}")
         return BadValueError(f"{where}: an identifier or free text? pass --drop {_shell_list([name])}{keep}")
 
 
