@@ -33,7 +33,7 @@ def _note(line: str) -> None:
 def convert(
     # readable=False here and below: typer would refuse an unreadable input with a usage box of
     # several lines; the engine says it in one.
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header.",
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header; - reads standard input.",
                                                  show_default=False, readable=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
@@ -44,7 +44,8 @@ def convert(
     max_categories: Annotated[int, typer.Option(help="--categorical auto refuses a column with more distinct values (identifiers, free text).")] = MAX_CATEGORIES,
     header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns.")] = True,
     names: Annotated[Optional[str], typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
-    delimiter: Annotated[str, typer.Option(help="Field delimiter, or 'auto' to guess (use $'\\t' for tab).")] = ",",
+    delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter: one character, 'tab' (or '\\t'), or 'auto' to guess. Default: tab for .tsv/.tab files, ';' with --decimal ',', else ','.", show_default=False)] = None,
+    decimal: Annotated[str, typer.Option(help="Decimal mark of the numbers: '.' or ',' (70,5 is 70.5), as pandas' decimal=.")] = ".",
     skip_rows: Annotated[int, typer.Option(help="Lines to skip before the header.")] = 0,
     comment: Annotated[Optional[str], typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
@@ -66,7 +67,8 @@ def convert(
         options = ConvertOptions(
             target=_split(target), features=_split(features), drop=_split(drop), categorical=_split(categorical),
             datetime=_split(datetime), max_categories=max_categories,
-            header=header, names=_split([names]) if names else (), delimiter=delimiter, skip_rows=skip_rows,
+            header=header, names=_split([names]) if names else (), delimiter=delimiter, decimal=decimal,
+            skip_rows=skip_rows,
             comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
             on_bad_lines=on_bad_lines, overwrite=overwrite, append=append, like=like,

@@ -23,11 +23,12 @@ import numpy as np
 from . import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .info import read_categories, read_column_kinds
-from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds
+from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds, identifiers_as_codes
 from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .pool import parse_in_order, worker_count, worker_pool
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, read_header
+from .reader.source import default_delimiter, is_stdin, source_name
 from .scratch import sweep_stale, temporary_path
 from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
                      float32_readings, holds, resolve_columns, smallest_dtype, value_range)
@@ -127,7 +128,7 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
     if options.append and not output.exists():
         raise OutputError(f"{output} does not exist, so there is nothing to --append to; drop --append")
     for source in sources:
-        if source.exists() and output.exists() and source.resolve() == output.resolve():
+        if not is_stdin(source) and source.exists() and output.exists() and source.resolve() == output.resolve():
             raise OutputError(f"{output} is also an input; write to another file")
 
 
@@ -158,8 +159,8 @@ class _Conversion:
         self.writer: H5Writer | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
-        self.total_bytes = sum(p.stat().st_size for p in sources if p.is_file())
-        self.from_pipe = any(p.exists() and not p.is_file() and not p.is_dir() for p in sources)
+        self.total_bytes = sum(p.stat().st_size for p in sources if not is_stdin(p) and p.is_file())
+        self.from_pipe = any(is_stdin(p) or (p.exists() and not p.is_file() and not p.is_dir()) for p in sources)
         self.value_range = ValueRange()
         self.stats: ColumnStats | None = None
         self.categories: dict[int, dict[str, int]] = {}
@@ -188,7 +189,8 @@ class _Conversion:
 
     def _headers(self) -> Iterator[tuple[Source, object]]:
         o = self.options
-        dialect = Dialect(delimiter=o.delimiter, comment=o.comment)
+        dialect = Dialect(delimiter=o.delimiter or default_delimiter(self.sources[0], o.decimal), comment=o.comment,
+                          decimal=o.decimal)
         first_names: list[str] | None = None
         for path in self.sources:
             source = Source(path, encoding=o.encoding)
@@ -446,7 +448,10 @@ class _Conversion:
             valid = ~np.isnan(codes)
             codes[valid] = lookup[codes[valid].astype(np.int64)] if lookup.size else codes[valid]
             if len(vocab) > self.options.max_categories and self.kinds.bounded(j):
-                raise self.kinds.too_many_values(j, block, int(np.flatnonzero(codes == self.options.max_categories)[0]))
+                row = int(np.flatnonzero(codes == self.options.max_categories)[0])
+                before = self.category_counts.get(j)
+                cells = int(before.sum() if before is not None else 0) + int(np.count_nonzero(valid[: row + 1]))
+                raise self.kinds.too_many_values(j, block, row, cells)
             self._count_codes(j, codes, len(vocab))
         vr = parsed.value_range.merge(value_range(features[:, cols]))
         stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))
@@ -486,9 +491,13 @@ class _Conversion:
             counts[: seen.size] = seen
             writer.write_categories(name, list(vocab), counts)
         writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
-        for name in self.kinds.dates_as_codes():
+        dates = self.kinds.dates_as_codes()
+        for name in dates:
             self.warnings.append(f"column {name!r} looks like dates and is stored as categorical codes;"
                                  f" pass --datetime {name} for seconds since 1970 instead")
+        for name in [n for n in identifiers_as_codes(roles.feature_names, self.category_counts) if n not in dates]:
+            self.warnings.append(f"column {name!r} looks like an identifier (a distinct value in almost every row)"
+                                 f" and is stored as categorical codes, which mean nothing to a model; --drop {name}")
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(self.value_range)})
@@ -497,7 +506,8 @@ class _Conversion:
         total_rows = self.existing_rows + self.rows
         previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
         sources = previous_sources + [
-            {"name": p.name, "bytes": p.stat().st_size, "rows": self.rows_by_source.get(str(p), 0)}
+            {"name": source_name(p) if is_stdin(p) else p.name, "bytes": 0 if is_stdin(p) else p.stat().st_size,
+             "rows": self.rows_by_source.get(source_name(p), 0)}
             for p in self.sources
         ]
         previous_bad = int(writer.file.attrs.get("bad_lines", 0)) if self.options.append else 0

@@ -20,6 +20,7 @@ conversion with an error naming it; nothing is ever stored half one way.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from .errors import BadValueError, OptionError, excerpt
 from .reader import ParsedBlock, ParsePlan, TextBlock, parse_block
-from .reader.cells import BOOLEANS, DATELIKE, NUMBERS, TEXT
+from .reader.cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT
 from .reader.evidence import cell_kind, first_cells, row_lines
 from .schema import ColumnRoles
 
@@ -38,6 +39,35 @@ _ALLOWED = np.array([_CELLS, NUMBERS, BOOLEANS, _CELLS, _CELLS], dtype=np.uint8)
 _WORDS = {NUMBER: "numbers", BOOLEAN: "booleans (true/false)"}
 
 Held = tuple[TextBlock, ParsedBlock]
+
+# An identifier: codes that mean nothing to a model, one per row. Counted only from this many
+# cells on: ten rows of ten cities are all distinct too.
+IDENTIFIER_MIN_CELLS = 50
+IDENTIFIER_DISTINCT_SHARE = 0.9  # at least this share of the non-empty cells are distinct values
+_ID_WORDS = {"id", "ids", "uuid", "guid"}
+
+
+def named_like_identifier(name: str) -> bool:
+    """Whether a column name ends in the word id: ``id``, ``ID``, ``customer_id``, ``CustomerID``, ``userId``, ``uuid``.
+
+    Words are split at non-letters and at camel case, so ``paid`` and ``valid`` are not.
+    """
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", name)
+    return bool(words) and words[-1].lower() in _ID_WORDS
+
+
+def counted_like_identifier(distinct: int, cells: int) -> bool:
+    """Whether ``distinct`` values among ``cells`` non-empty cells are about one per row."""
+    return cells >= IDENTIFIER_MIN_CELLS and distinct >= IDENTIFIER_DISTINCT_SHARE * cells
+
+
+def identifiers_as_codes(names: Sequence[str], category_counts: dict[int, np.ndarray]) -> list[str]:
+    """The categorical columns (by feature position) whose codes are about one per row: identifiers, free text."""
+    found = []
+    for j, counts in sorted(category_counts.items()):
+        if counted_like_identifier(int(np.count_nonzero(counts)), int(counts.sum())):
+            found.append(names[j])
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +111,7 @@ class ColumnKinds:
         self._reparse = reparse
         self.seen = np.zeros(count, dtype=np.uint8)  # cells found so far, per column
         self.not_dates = np.zeros(count, dtype=bool)  # a text cell that is not an ISO date was found
+        self.not_commas = np.zeros(count, dtype=bool)  # a text cell that is not a number with a decimal comma
         self._window: list[Held] | None = [] if stored is None else None
         self._held_bytes = 0
         self._window_end: tuple[str, int] | None = None  # the last line that decided, for messages
@@ -145,6 +176,7 @@ class ColumnKinds:
     def _see(self, cells: np.ndarray) -> None:
         self.seen |= cells
         self.not_dates |= ((cells & TEXT) != 0) & ((cells & DATELIKE) == 0)
+        self.not_commas |= ((cells & TEXT) != 0) & ((cells & DECIMAL_COMMA) == 0)
 
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
         """The block as the current plan reads it: parsed again if it lacks codes of a categorical column."""
@@ -235,21 +267,62 @@ class ColumnKinds:
         _, source, line, cell = found[j]
         columns = sorted(set(text.tolist()) | set(mixed.tolist()))
         others = [self.names[k] for k in columns if k != j]
-        drop = _shell_list([self.names[k] for k in columns])
         message = f"{source}:{line}: column {self.names[j]!r} has {excerpt(cell)!r}, which is not a number"
-        if not others:
-            message += (f"; pass --categorical {self._categorical_list(columns)} to store text as codes"
-                        f" (or --categorical auto for every text column), or --drop {drop}")
-        else:
+        if others:
             message += (f", and {len(others)} more column{'s hold' if len(others) > 1 else ' holds'} text"
-                        f" ({excerpt(', '.join(others), 200)}); pass --categorical {self._categorical_list(columns)}"
-                        f" to store them as codes (or --categorical auto), or --drop {drop}")
-        dates = [self.names[k] for k in text if not self.not_dates[k]]
+                        f" ({excerpt(', '.join(others), 200)})")
+        return BadValueError(message + self._text_advice(columns, set(mixed.tolist()), blocks))
+
+    def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:
+        """What to pass for these text columns, split by what they hold: categories, identifiers, dates, decimal commas."""
+        dialect = self.plan.dialect
+        commas = [k for k in columns if k not in mixed and not self.not_commas[k]
+                  and dialect.decimal == "." and dialect.delimiter != ","]
+        dates = [k for k in columns if k not in mixed and k not in commas and not self.not_dates[k]]
+        identifiers = [k for k in columns if k not in commas and k not in dates and self._identifier(k, blocks)]
+        codes = [k for k in columns if k not in commas and k not in dates and k not in identifiers]
+        if not (commas or dates or identifiers):
+            them = "them" if len(codes) > 1 else "text"
+            return (f"; pass --categorical {self._categorical_list(codes)} to store {them} as codes"
+                    f" (or --categorical auto for every text column), or --drop {self._list(codes)}")
+        options, why = [], []
+        if codes:
+            options.append(f"--categorical {self._categorical_list(codes)}")
+            why.append(f"{self._names(codes)}: text, stored as codes, or --drop {self._list(codes)}")
+        if identifiers:
+            options.append(f"--drop {self._list(identifiers)}")
+            why.append(f"{self._names(identifiers)}: {'an identifier' if len(identifiers) == 1 else 'identifiers'}"
+                       " (named so, or a distinct value in almost every row), whose codes mean nothing to a model")
         if dates:
-            message += (f"; {', '.join(dates)} look{'s' if len(dates) == 1 else ''} like dates:"
-                        f" --datetime {_shell_list(dates)} stores {'it' if len(dates) == 1 else 'them'} as seconds"
-                        " since 1970 instead")
-        return BadValueError(message)
+            options.append(f"--datetime {self._list(dates)}")
+            why.append(f"{self._names(dates)}: ISO dates, stored as seconds since 1970")
+        if commas:
+            options.append("--decimal ,")
+            cell = next(iter(self._evidence(blocks, {commas[0]: TEXT}).values()))[3]
+            why.append(f"{self._names(commas)}: numbers written with a decimal comma, such as {excerpt(cell)!r}")
+        return f"; pass {' '.join(options)} ({'; '.join(why)})"
+
+    def _identifier(self, column: int, blocks: Sequence[Held]) -> bool:
+        """Whether a text column looks like an identifier: named so, or about one distinct value per row here."""
+        if named_like_identifier(self.names[column]):
+            return True
+        values: set[object] = set()
+        cells = 0
+        for _, parsed in blocks:
+            codes = parsed.features[:, column]
+            valid = ~np.isnan(codes) if codes.dtype.kind == "f" else np.ones(codes.shape, dtype=bool)
+            cells += int(np.count_nonzero(valid))
+            if column in parsed.categories:
+                values.update(parsed.categories[column])
+            else:  # only numbers in this block: count them as their text would be
+                values.update(str(v) for v in np.unique(codes[valid]))
+        return counted_like_identifier(len(values), cells)
+
+    def _names(self, columns: Sequence[int]) -> str:
+        return excerpt(", ".join(self.names[k] for k in columns), 200)
+
+    def _list(self, columns: Sequence[int]) -> str:
+        return _shell_list([self.names[k] for k in columns])
 
     def _mixed_error(self, j: int, blocks: Sequence[Held]) -> BadValueError:
         boolean = self._evidence(blocks, {j: BOOLEANS})[j]
@@ -281,20 +354,37 @@ class ColumnKinds:
             before = f"the first rows (to {end}), which decide each column's kind, held only {_WORDS[kind]}"
         others = [self.names[k] for k in columns if k != j]
         also = f"; so do {excerpt(', '.join(others), 200)} in this block" if others else ""
+        head = f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}"
+        codes = [k for k in columns if not named_like_identifier(self.names[k])]
+        if len(codes) < len(columns):  # identifiers are never suggested as codes
+            ids = [k for k in columns if k not in codes]
+            advice = f"; pass --drop {self._list(ids)} ({self._names(ids)}: named like an identifier)"
+            if codes:
+                advice += (f", and --categorical {self._categorical_list(codes)} to store the rest as text codes from"
+                           " the first row")
+            return BadValueError(head + advice)
         return BadValueError(
-            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}; pass --categorical"
-            f" {self._categorical_list(columns)} to store the column as text codes from the first row, or --drop"
-            f" {_shell_list([self.names[k] for k in columns])}")
+            f"{head}; pass --categorical {self._categorical_list(columns)} to store the column as text codes from the"
+            f" first row, or --drop {_shell_list([self.names[k] for k in columns])}")
 
-    def too_many_values(self, column: int, block: TextBlock, row: int) -> BadValueError:
-        """The error for a column --categorical auto chose whose vocabulary passed --max-categories at ``row``."""
+    def too_many_values(self, column: int, block: TextBlock, row: int, cells: int | None = None) -> BadValueError:
+        """The error for a column --categorical auto chose whose vocabulary passed --max-categories at ``row``.
+
+        ``cells``: the column's non-empty cells so far, to tell an identifier (about one value per row).
+        """
         line = int(row_lines(block, self.plan)[row])
         name = self.names[column]
-        return BadValueError(
-            f"{block.source}:{line}: column {name!r} has more than {self.max_categories} distinct values"
-            f" (--max-categories), too many for --categorical auto to call it categorical: an identifier or free"
-            f" text? pass --drop {_shell_list([name])}; or keep it as codes: --categorical"
-            f" {self._categorical_list([column])} (no bound) or --max-categories N")
+        where = (f"{block.source}:{line}: column {name!r} has more than {self.max_categories} distinct values"
+                 " (--max-categories), too many for --categorical auto to call it categorical")
+        keep = (f"; or keep it as codes: --categorical {self._categorical_list([column])} (no bound)"
+                " or --max-categories N")
+        if self.seen[column] & TEXT and not self.not_dates[column]:
+            return BadValueError(f"{where}: its cells are ISO dates; pass --datetime {_shell_list([name])} to store"
+                                 f" them as seconds since 1970, or --drop {_shell_list([name])}")
+        if named_like_identifier(name) or (cells is not None and counted_like_identifier(self.max_categories + 1, cells)):
+            return BadValueError(f"{where}: it looks like an identifier (a distinct value in almost every row, or named"
+                                 f" so), whose codes mean nothing to a model; pass --drop {_shell_list([name])}")
+        return BadValueError(f"{where}: an identifier or free text? pass --drop {_shell_list([name])}{keep}")
 
 
 def _kind_name(kind: int) -> str:

@@ -29,7 +29,7 @@ from .stats import merge_stored
 from .schema import FLOAT32_VALUES, ValueRange, class_code_dtype, float32_range, float32_readings
 from .scratch import sweep_stale, temporary_path
 from .vocabulary import code_table, count_codes, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies
-from .writer import H5Writer, widen_values
+from .writer import H5Writer, requested_chunk_rows, widen_values
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
 
@@ -159,7 +159,7 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         compression = (ds.compression, ds.compression_opts)
         sample_shape = ds.attrs.get("sample_shape")
         target_attrs = dict(f["target"].attrs) if "target" in f else None
-        chunk_rows = ds.chunks[0] if ds.chunks else None
+        chunk_rows = requested_chunk_rows(ds)  # a small part's chunk, cut to its rows, is not kept
     common, readings = _common_dtype(infos)
     vocabularies, part_tables, dtype = unite_vocabularies(first.columns, [p.vocabularies for p in infos], common)
     columns = {name: first.columns.index(name) for name in vocabularies}
@@ -204,7 +204,7 @@ def _copy(writer: H5Writer, infos: list[_Part], classes: list[object], total: in
         attrs = {k: v for k, v in target_attrs.items() if k != "classes"}
         if classes:
             attrs["classes"] = classes if not all(isinstance(c, str) for c in classes) else [str(c) for c in classes]
-        writer.create_target(values.shape[1:], values.dtype, attrs=attrs)
+        writer.create_target(values.shape[1:], values.dtype, attrs=attrs, rows=values.shape[0])
         writer.append_target(values)
     merged = merge_stored([({k: v for k, v in s.items() if k != "class_counts"}, rows) for s, rows in stats])
     for name, column in columns.items():

@@ -18,6 +18,7 @@ MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is cla
 # not a category either. Real categories in public tables (countries, states, occupations, product
 # types) stay below it; a larger one is named with --categorical NAME (no bound) or a higher bound.
 MAX_CATEGORIES = MAX_AUTO_CLASSES
+_TAB_SPELLINGS = {"tab": "\t", "\\t": "\t"}  # --delimiter tab, --delimiter '\t' (the shell passes a backslash and a t)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,7 +38,11 @@ class ConvertOptions:
     max_categories: int = MAX_CATEGORIES  # for the columns --categorical auto chooses
     header: bool = True
     names: tuple[str, ...] = ()  # column names for header-less input
-    delimiter: str = ","  # "auto" sniffs , ; tab | from the first lines
+    # None: tab for .tsv and .tab files, else "," (what the file's name says, as pandas' default ","
+    # for the rest; a guess is "auto", which sniffs , ; tab | from the first lines). "tab" and "\\t"
+    # (a backslash and a t, as a shell passes '\t') mean a tab.
+    delimiter: str | None = None
+    decimal: str = "."  # "," reads 70,5 as 70.5 (European CSVs, with another delimiter), as pandas' decimal=
     skip_rows: int = 0  # lines skipped before the header, as pandas' skiprows=N
     comment: str | None = None
     encoding: str = "utf-8"
@@ -66,10 +71,16 @@ class ConvertOptions:
             raise OptionError(
                 f"--on-bad-lines {self.on_bad_lines!r} is not one of {', '.join(BAD_LINE_POLICIES)}"
             )
-        if self.delimiter != "auto" and len(self.delimiter) != 1:
-            raise OptionError(f"--delimiter must be one character or 'auto', got {self.delimiter!r}")
-        if self.delimiter in ('"', "\n", "\r"):
-            raise OptionError(f"--delimiter {self.delimiter!r} cannot be a quote or a line break")
+        if self.delimiter is not None:
+            object.__setattr__(self, "delimiter", _TAB_SPELLINGS.get(self.delimiter.lower(), self.delimiter))
+            if self.delimiter != "auto" and len(self.delimiter) != 1:
+                raise OptionError(f"--delimiter must be one character, 'tab' or 'auto', got {self.delimiter!r}")
+            if self.delimiter in ('"', "\n", "\r"):
+                raise OptionError(f"--delimiter {self.delimiter!r} cannot be a quote or a line break")
+        if self.decimal not in (".", ","):
+            raise OptionError(f"--decimal must be '.' or ',', got {self.decimal!r}")
+        if self.decimal == "," and self.delimiter == ",":
+            raise OptionError("--decimal , needs another --delimiter than ',' (such as ';', as European CSVs have)")
         if self.comment is not None and len(self.comment) != 1:
             raise OptionError(f"--comment must be one character, got {self.comment!r}")
         if self.skip_rows < 0:

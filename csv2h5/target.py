@@ -155,7 +155,8 @@ class TargetCollector:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
             tail = () if width == 1 else (width,)
-            writer.create_target(tail, np.dtype("float32"), attrs={"columns": self.names, "task": task})
+            writer.create_target(tail, np.dtype("float32"), attrs={"columns": self.names, "task": task},
+                                 rows=self.rows)
             for block in self._passes(np.float64, width):
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
             return TargetSummary(task, [], None)
@@ -186,7 +187,7 @@ class TargetCollector:
         code_dtype = class_code_dtype(max(len(classes), 1))
         counts = np.zeros(len(classes), dtype=np.int64)
         writer.create_target((), code_dtype, attrs={
-            "columns": self.names, "task": task, "classes": _classes_attr(classes)})
+            "columns": self.names, "task": task, "classes": _classes_attr(classes)}, rows=self.rows)
         for block in self._passes(raw_dtype, 1):
             codes = convert(block)
             counts += np.bincount(codes, minlength=len(classes))

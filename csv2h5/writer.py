@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .schema import chunk_rows_for
+from .schema import CHUNK_BYTES, chunk_rows_for
 
 FORMAT_VERSION = 1
 CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
@@ -100,6 +100,7 @@ class H5Writer:
         self._pending_rows = 0
         self.widened = False
         self._chunk_rows_requested: int | None = None
+        self._regrow = False  # an appended-to small file whose chunk grows once a whole default chunk of rows is here
         self._compression: tuple[str | None, object] = (None, None)
 
     # -- features -------------------------------------------------------------------------
@@ -120,16 +121,23 @@ class H5Writer:
         self.features.attrs["columns"] = [str(c) for c in columns]
 
     def adopt_features(self, chunk_rows: int | None, compression: tuple[str | None, object]) -> None:
-        """Continue an existing file (``--append``) with its own chunking and filters."""
-        self._chunk_rows_requested = self.features.chunks[0]
+        """Continue an existing file (``--append``) with its own chunking and filters.
+
+        A small file's one chunk was cut to its rows (:meth:`end_features`); rows
+        appended to it are chunked as a new file's would be, so the chunk grows with
+        the data instead of staying as small as the first file was.
+        """
         ds = self.features
+        self._chunk_rows_requested = requested_chunk_rows(ds)
+        self._regrow = self._chunk_rows_requested is None
         self._compression = (ds.compression, ds.compression_opts) if ds.compression else (None, None)
         # Encoded elsewhere only when the file's filter pipeline is exactly the one encode_chunk builds.
         self._direct = (self._submit is not None and ds.compression in _DIRECT_FILTERS
                         and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None)
 
-    def _make_features(self, name: str, num_features: int, dtype: np.dtype) -> h5py.Dataset:
-        rows = chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
+    def _make_features(self, name: str, num_features: int, dtype: np.dtype, rows: int | None = None) -> h5py.Dataset:
+        """An empty, resizable features dataset: chunks of ``rows`` rows, else the requested or default chunk."""
+        rows = rows or chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
         compression, opts = self._compression
         return self.file.create_dataset(
             name, shape=(0, num_features), maxshape=(None, num_features), dtype=dtype,
@@ -150,9 +158,38 @@ class H5Writer:
             return
         self._pending.append(block)
         self._pending_rows += block.shape[0]
+        if self._regrow:  # a small file appended to: held until a whole chunk of the new size is here
+            if self.rows < chunk_rows_for(self.features.shape[1], self.dtype.itemsize):
+                return
+            self._take_back_rows()
         chunk = self.features.chunks[0]
         if self._pending_rows >= chunk:
             self._write_pending(whole_chunks_only=True)
+
+    def _take_back_rows(self, rows: int | None = None) -> None:
+        """Move the rows written so far (at most one chunk) back to the queue, in a fresh dataset of ``rows``-row chunks.
+
+        For a small file: its chunk is cut to its rows at the end, and grows again
+        when rows are appended to it. The rows moved are fewer than a default chunk
+        (about 1 MiB); the space they held is reused by the next writes.
+        """
+        self._write_encoded()
+        old = self.features
+        written = old[()]
+        fresh = self._make_features("features_rechunked", old.shape[1], old.dtype, rows)
+        self._replace_features(old, fresh)
+        if written.shape[0]:
+            self._pending.insert(0, written)
+            self._pending_rows += written.shape[0]
+        self._regrow = False
+
+    def _replace_features(self, old: h5py.Dataset, new: h5py.Dataset) -> None:
+        """Make ``new`` the /features dataset, with ``old``'s attributes."""
+        for key, value in old.attrs.items():
+            new.attrs[key] = value
+        del self.file["features"]
+        self.file.move(new.name.lstrip("/"), "features")
+        self._features = None
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
         if not self._pending_rows:
@@ -203,6 +240,8 @@ class H5Writer:
         ``float32_exact``: stored float values are the CSV's values themselves;
         otherwise each stands for its shortest decimal (see :func:`widen_values`).
         """
+        if self._regrow:  # a small file appended to: its few rows are rewritten in the new chunking anyway
+            self._take_back_rows()
         self._write_encoded()
         old = self.features
         old_rows = old.shape[0]
@@ -211,11 +250,7 @@ class H5Writer:
         for start in range(0, old.shape[0], step):
             self._write_rows(new, start, widen_values(old[start : start + step], dtype, exact=float32_exact))
         self._write_encoded()
-        for key, value in old.attrs.items():
-            new.attrs[key] = value
-        del self.file["features"]
-        self.file.move("features_widening", "features")
-        self._features = None
+        self._replace_features(old, new)
         self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
         # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole
         # copy of the file); none to reclaim when the first block already needed the wider dtype.
@@ -244,11 +279,17 @@ class H5Writer:
         self.write_array(f"categories/{column}", np.array([str(v) for v in values], dtype=h5py.string_dtype()))
         self.write_array(f"{CATEGORY_COUNTS}/{column}", np.asarray(counts, dtype=np.float64))
 
-    def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object]) -> h5py.Dataset:
-        """Create a resizable ``/target`` to be filled by :meth:`append_target`."""
+    def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object],
+                      rows: int | None = None) -> h5py.Dataset:
+        """Create a resizable ``/target`` to be filled by :meth:`append_target`.
+
+        ``rows``: how many rows it will hold (when known), so that a small file's
+        chunk holds its rows and no more; appending resizes it past that.
+        """
         if "target" in self.file:
             del self.file["target"]
-        rows = max(1, (1 << 20) // max(1, int(np.prod(shape_tail, dtype=np.int64)) * np.dtype(dtype).itemsize))
+        chunk_rows = max(1, CHUNK_BYTES // max(1, int(np.prod(shape_tail, dtype=np.int64)) * np.dtype(dtype).itemsize))
+        rows = min(chunk_rows, max(1, rows)) if rows is not None else chunk_rows
         compression, opts = self._compression
         ds = self.file.create_dataset("target", shape=(0,) + shape_tail, maxshape=(None,) + shape_tail,
                                       dtype=dtype, chunks=(rows,) + shape_tail, compression=compression,
@@ -280,8 +321,12 @@ class H5Writer:
         """Write the last, partial chunk of /features now that no more rows come.
 
         Chunks are then back to back in the file (one run), so a reader can map
-        all rows as one array.
+        all rows as one array. Fewer rows than a chunk holds (a small file) make
+        one chunk of exactly those rows, unless the chunk rows were asked for: HDF5
+        stores whole chunks, and a 1,000-row file need not take a chunk of 1 MiB.
         """
+        if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.features.chunks[0]):
+            self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._write_encoded()
 
@@ -308,6 +353,18 @@ class H5Writer:
             self.file.close()
         except Exception:  # the file may be broken (disk full); it is discarded anyway
             pass
+
+
+def requested_chunk_rows(ds: h5py.Dataset) -> int | None:
+    """The chunk rows to go on with for a features dataset: its own, or None (the default) for a small file's.
+
+    A small file's one chunk holds exactly its rows, fewer than the default chunk
+    (see :meth:`H5Writer.end_features`): a size fitted to the data, not a choice to keep.
+    """
+    chunk = ds.chunks[0] if ds.chunks else None
+    if chunk is None or chunk == ds.shape[0] < chunk_rows_for(ds.shape[1], ds.dtype.itemsize):
+        return None
+    return chunk
 
 
 def widen_values(values: np.ndarray, dtype: np.dtype, *, exact: bool = False) -> np.ndarray:

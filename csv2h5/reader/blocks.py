@@ -12,6 +12,7 @@ import dataclasses
 import io
 import os
 import re
+import shlex
 from collections.abc import Iterator
 
 import numpy as np
@@ -39,6 +40,7 @@ class Dialect:
     delimiter: str = ","
     quotechar: str = '"'
     comment: str | None = None
+    decimal: str = "."  # "," for numbers written 70,5 (with another delimiter)
 
 
 @dataclasses.dataclass(slots=True)
@@ -90,12 +92,12 @@ def _first_record_error(name: str, line: int, reason: str) -> BadLineError:
     return BadLineError(f"{name}:{line}: the first line cannot be read as CSV ({reason}); check --delimiter and quoting")
 
 
-def sniff_delimiter(sample: bytes, name: str) -> str:
-    """Guess the delimiter from the first lines (``--delimiter auto``)."""
+def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
+    """Guess the delimiter from the first lines (``--delimiter auto``); never the decimal mark."""
     text = sample[:65536].decode("utf-8", errors="replace")
     text = text[: text.rfind("\n") + 1] or text
     try:
-        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(text, delimiters=",;\t|".replace(decimal, "")).delimiter
     except csv.Error:
         raise OptionError(
             f"{name}: could not guess the delimiter from the first lines; pass --delimiter ',' (or ';', tab, '|')"
@@ -131,7 +133,7 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
         sample = strip_comments(data, dialect.comment) if dialect.comment else data
-        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name))
+        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
     # Skip blank and comment lines before the header, as pandas does.
     while True:
         while b"\n" not in data and not at_eof:
@@ -159,6 +161,8 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         more()
     fields, used, used_lines = record
     fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
+    if not names:  # --names says how many columns there are
+        _check_one_column(fields, dialect, source.name, lines + 1)
     if header and any("\x00" in f for f in fields):
         raise InputError(f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
                          " is the file binary, or UTF-16 text (pass --encoding utf-16)?")
@@ -172,6 +176,22 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
             )
         return Header(list(names), lines, data, dialect)
     return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
+
+
+def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int) -> None:
+    """Refuse a first line read as one column that holds another usual delimiter: the wrong --delimiter.
+
+    Read on, its rows would be one column of text, refused with advice to store
+    them as categories.
+    """
+    if len(fields) != 1:
+        return
+    found = [d for d in ("\t", ";", "|", ",") if d != dialect.delimiter and d in fields[0]]
+    if found:
+        spelled = {"\t": "tab"}.get(found[0], found[0])
+        words = {"\t": "tabs", ";": "semicolons", "|": "'|'", ",": "commas"}[found[0]]
+        raise SchemaError(f"{name}:{line}: the first line is one column holding {words}: is the file"
+                          f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
+DECIMAL_COMMA = 16  # beside TEXT: every cell is a number, some written with a decimal comma (70,5: --decimal ,)
 
 
 def _spellings(word: str) -> list[str]:
@@ -91,6 +92,19 @@ def looks_like_dates(column) -> bool:
 
     cells = pc.drop_null(pc.utf8_trim_whitespace(column))
     return len(cells) > 0 and bool(pc.all(pc.match_substring_regex(cells, ISO_DATETIME)).as_py())
+
+
+# A number with a decimal comma (70,5 or -0,25e3), or a plain integer beside such numbers.
+_COMMA_NUMBER = r"^[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?$"
+
+
+def looks_like_decimal_commas(column) -> bool:
+    """Whether every non-empty cell is a number written with a decimal comma, or an integer (and one has a comma)."""
+    import pyarrow.compute as pc
+
+    cells = pc.drop_null(pc.utf8_trim_whitespace(column))
+    return (len(cells) > 0 and bool(pc.any(pc.match_substring(cells, ",")).as_py())
+            and bool(pc.all(pc.match_substring_regex(cells, _COMMA_NUMBER)).as_py()))
 
 
 def seconds_since_epoch(column) -> np.ndarray:

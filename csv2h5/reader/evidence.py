@@ -35,11 +35,15 @@ def row_lines(block: TextBlock, plan: ParsePlan, data: bytes | None = None) -> n
     return np.delete(lines, bad_pos) if bad_pos else lines
 
 
-def cell_kind(cell: str) -> int:
+def cell_kind(cell: str, decimal: str = ".") -> int:
     """The kind of one non-empty cell, as reader.cells flags: BOOLEANS, NUMBERS or TEXT."""
     stripped = cell.strip()
     if stripped.lower() in ("true", "false"):
         return BOOLEANS
+    if decimal != ".":  # 70,5 is a number, 70.5 is not (as the parsers read them)
+        if "." in stripped:
+            return TEXT
+        stripped = stripped.replace(decimal, ".")
     if stripped.isascii() and "_" not in stripped and not stripped.lower().startswith(("0x", "+0x", "-0x")):
         try:
             float(stripped)
@@ -66,7 +70,7 @@ def first_cells(block: TextBlock, plan: ParsePlan, wanted: dict[int, int]) -> di
     found: dict[int, tuple[int, str]] = {}
     for position, col in enumerate(columns):
         for row, cell in enumerate(table.column(position).to_pylist()):
-            if cell is not None and cell_kind(cell) & wanted[col]:
+            if cell is not None and cell_kind(cell, plan.dialect.decimal) & wanted[col]:
                 found[col] = (int(lines[row]), cell.strip())
                 break
     return found

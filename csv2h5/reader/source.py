@@ -20,6 +20,36 @@ from ..errors import InputError, OptionError
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 _UTF8_NAMES = {"utf-8", "utf8", "utf_8", "ascii", "us-ascii", "utf-8-sig"}
 
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd")
+_TAB_SUFFIXES = (".tsv", ".tab")
+STDIN_NAME = "<stdin>"  # the name in messages of the input "-"
+
+
+def is_stdin(path: str | os.PathLike[str]) -> bool:
+    """Whether an input path is ``-``: standard input, as most command-line tools take it."""
+    return os.fspath(path) == "-"
+
+
+def source_name(path: str | os.PathLike[str]) -> str:
+    """An input's name in messages and in the file's ``sources`` record."""
+    return STDIN_NAME if is_stdin(path) else str(path)
+
+
+def default_delimiter(path: str | os.PathLike[str], decimal: str = ".") -> str:
+    """The delimiter of an input no --delimiter was given for: what its name says.
+
+    ``.tsv`` and ``.tab`` files (compressed too, e.g. ``data.tsv.gz``) are tab-separated;
+    the rest comma-separated, or semicolon-separated with decimal commas (as spreadsheets
+    in European locales write them: the comma is taken).
+    """
+    name = os.fspath(path).lower()
+    for suffix in _COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    if name.endswith(_TAB_SUFFIXES):
+        return "\t"
+    return ";" if decimal == "," else ","
+
+
 def _compression_of(raw: io.BufferedReader) -> str | None:
     head = raw.peek(6)[:6]  # peek, not read: a pipe cannot be rewound
     for magic, name in _MAGIC.items():
@@ -99,6 +129,8 @@ class _ZstdFrames(io.RawIOBase):
 
 
 def _open_raw(path: Path) -> io.BufferedReader:
+    if is_stdin(path):  # read as a pipe even when redirected from a file: parser processes cannot re-read it
+        return io.BufferedReader(_Pipe(os.dup(0)), buffer_size=1 << 16)
     fd = os.open(path, os.O_RDONLY)
     if stat.S_ISREG(os.fstat(fd).st_mode):
         return open(fd, "rb")
@@ -110,10 +142,11 @@ class Source:
 
     def __init__(self, path: Path, *, encoding: str = "utf-8") -> None:
         self.path = Path(path)
-        self.name = str(path)
-        if not self.path.exists():
+        self.name = source_name(path)
+        stdin = is_stdin(path)
+        if not stdin and not self.path.exists():
             raise InputError(f"{self.name}: no such file; check the path")
-        if self.path.is_dir():
+        if not stdin and self.path.is_dir():
             raise InputError(f"{self.name} is a directory; pass the CSV files inside it")
         try:
             self._raw = _open_raw(self.path)
@@ -123,7 +156,7 @@ class Source:
         except OSError as exc:
             raise InputError(f"{self.name}: cannot read ({exc.strerror})") from None
         status = os.fstat(self._raw.fileno())
-        regular = stat.S_ISREG(status.st_mode)  # not a pipe, e.g. <(zcat data.csv.gz)
+        regular = stat.S_ISREG(status.st_mode) and not stdin  # not a pipe, e.g. <(zcat data.csv.gz)
         self.size = status.st_size if regular else 0
         self.position = 0  # decompressed bytes returned by read() so far
         self._overflow = b""  # transcoded bytes read but not yet returned

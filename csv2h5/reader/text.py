@@ -19,8 +19,8 @@ from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import arrow_failure, read_table, to_numpy
 from .blocks import TextBlock
-from .cells import (BOOLEANS, DATELIKE, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans, looks_like_dates,
-                    seconds_since_epoch)
+from .cells import (BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans,
+                    looks_like_dates, looks_like_decimal_commas, seconds_since_epoch)
 from .lines import bad_line_error, record_lines
 from .plan import BlockColumns, ParsePlan
 
@@ -34,11 +34,12 @@ class NotANumber(Exception):
         self.cell = cell
 
 
-def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
+def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tuple[np.ndarray, bool]:
     """Convert a pyarrow string column to int64 or float64: (values, had empty cells).
 
     An integer column with empty cells comes back as float64 with NaN, unless ``fill``
     is a whole number: then it is filled as integers (a float would round beyond 2**53).
+    With ``decimal`` ",", 70,5 is 70.5 and 70.5 is not a number (as pandas' ``decimal=","``).
 
     Raises:
         NotANumber: for the first cell that is neither empty nor a decimal number.
@@ -46,7 +47,9 @@ def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
+    column = original = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
+    if decimal != ".":
+        column = _with_decimal_point(column, decimal)
     nulls = column.is_null()
     has_null = bool(pc.any(nulls).as_py()) if len(column) else False
     # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
@@ -71,6 +74,8 @@ def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
     for row, cell in enumerate(column.to_pylist()):
         if cell is None:
             continue
+        if cell == _NOT_A_NUMBER:  # a cell with a decimal point where the decimal mark is a comma
+            break
         if not cell.isascii() or "_" in cell:  # float() reads "1_000" and Arabic-Indic digits; pyarrow does not
             break
         try:
@@ -78,8 +83,23 @@ def to_numbers(column, *, fill: float | None = None) -> tuple[np.ndarray, bool]:
         except ValueError:
             break
     else:  # pragma: no cover - pyarrow rejected a cell Python accepts (e.g. "1_0")
-        row, cell = 0, column[0].as_py()
-    raise NotANumber(row, cell)
+        row = 0
+    raise NotANumber(row, original[row].as_py())
+
+
+_NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
+
+
+def _with_decimal_point(column, decimal: str):
+    """Cells with ``decimal`` as their decimal mark, rewritten with a point for pyarrow's cast.
+
+    A cell holding a point is no number then (1.5 where 70,5 is 70.5): it becomes a
+    cell that no cast reads, so it is reported as text, as pandas reads it.
+    """
+    import pyarrow.compute as pc
+
+    dotted = pc.match_substring(column, ".")
+    return pc.if_else(dotted, _NOT_A_NUMBER, pc.replace_substring(column, decimal, "."))
 
 
 class RoundedInteger(Exception):
@@ -118,14 +138,14 @@ def category_codes(column) -> tuple[np.ndarray, list[str]]:
     return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 
-def target_values(column) -> np.ndarray:
+def target_values(column, decimal: str = ".") -> np.ndarray:
     """A target column as numbers (int64 or float64), as bool for true/false labels, else as text (object).
 
     Raises:
         MixedBooleans: the labels are booleans beside other text.
     """
     try:
-        return to_numbers(column)[0]
+        return to_numbers(column, decimal=decimal)[0]
     except (NotANumber, RoundedInteger):  # labels kept as their text, never rounded
         pass
     truth = booleans(column)
@@ -144,7 +164,7 @@ class FeatureColumn:
     whole_with_empty: bool = False  # integers that empty cells made float
 
 
-def classify(column, *, fill: float | None) -> FeatureColumn:
+def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn:
     """Read a string column whose kind is not fixed: numbers, else booleans, else text codes.
 
     A column with booleans beside other cells gives NaN values and both flags;
@@ -154,7 +174,7 @@ def classify(column, *, fill: float | None) -> FeatureColumn:
         RoundedInteger: an integer beyond 2**53 among empty cells or decimals.
     """
     try:
-        values, had_empty = to_numbers(column, fill=fill)
+        values, had_empty = to_numbers(column, fill=fill, decimal=decimal)
     except NotANumber:
         pass
     else:
@@ -169,7 +189,7 @@ def classify(column, *, fill: float | None) -> FeatureColumn:
         valid = column.is_valid().to_numpy(zero_copy_only=False)
         others = column.filter(pa.array(valid & ~boolean_mask(column)))
         try:
-            to_numbers(others)
+            to_numbers(others, decimal=decimal)
             found = BOOLEANS | NUMBERS
         except (NotANumber, RoundedInteger):
             found = BOOLEANS | TEXT
@@ -177,7 +197,10 @@ def classify(column, *, fill: float | None) -> FeatureColumn:
     if truth is not None:
         return FeatureColumn(truth, BOOLEANS)
     codes, vocabulary = category_codes(column)
-    return FeatureColumn(codes, TEXT | (DATELIKE if looks_like_dates(column) else 0), vocabulary)
+    found = TEXT | (DATELIKE if looks_like_dates(column) else 0)
+    if decimal == "." and looks_like_decimal_commas(column):
+        found |= DECIMAL_COMMA
+    return FeatureColumn(codes, found, vocabulary)
 
 
 def whole_numbers_with_empty(values: np.ndarray) -> bool:
@@ -233,7 +256,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                 ) from None
             continue
         try:
-            found = classify(column, fill=plan.fill)
+            found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
             raise BadValueError(
                 f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer beyond"
@@ -265,7 +288,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                     " drop or fill the rows with no target"
                 )
             try:
-                parts.append(target_values(column))
+                parts.append(target_values(column, plan.dialect.decimal))
             except MixedBooleans as mixed:
                 raise BadValueError(
                     f"{block.source}:{int(lines[mixed.row])}: target column {name!r} has {excerpt(mixed.cell)!r} among"

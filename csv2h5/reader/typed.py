@@ -123,7 +123,7 @@ def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int, number
             cells[j] = BOOLEANS if column.null_count < len(column) else 0
         else:  # strings (the wide path): booleans expected, or cells of any kind
             try:
-                found = classify(column, fill=plan.fill)
+                found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
             except RoundedInteger:  # the text path says where
                 return None
             if found.values.dtype.kind == "i" and _beyond_exact_integers(found.values):
@@ -167,7 +167,7 @@ def typed_target(plan: ParsePlan, column_of) -> np.ndarray | None | bool:
     if any(column.null_count for column in columns):
         return False
     try:
-        parts = [target_values(column) for column in columns]
+        parts = [target_values(column, plan.dialect.decimal) for column in columns]
     except MixedBooleans:
         return False
     return parts[0] if len(parts) == 1 else np.column_stack(parts)

@@ -36,7 +36,8 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
 
     ncol = len(plan.names)
     delimiter = plan.dialect.delimiter.encode()
-    if ncol < WIDE_COLUMNS or len(delimiter) != 1 or plan.dialect.quotechar.encode() in data or b"\r" in data:
+    if (ncol < WIDE_COLUMNS or len(delimiter) != 1 or plan.dialect.quotechar.encode() in data or b"\r" in data
+            or plan.dialect.decimal != "."):  # decimal commas: the column paths read them
         return None
     cells = _cells(data, ncol, delimiter[0])
     if cells is None:

@@ -46,19 +46,25 @@ def test_every_text_column_is_listed_at_once_with_options_ready_to_paste(tmp_pat
     result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label", "--quiet"])
     assert result.exit_code == 2
     line = result.stderr.strip()
+    # Split by what each column holds: categories, an identifier (note: a distinct value in every row), dates.
     assert line.startswith(f"error: {src}:2: column 'city' has 'Paris', which is not a number, and 3 more columns"
-                           " hold text (answer, day, note); pass --categorical city,answer,day,note"), line
-    assert "--drop city,answer,day,note" in line and "day looks like dates: --datetime day" in line
+                           " hold text (answer, day, note); pass --categorical city,answer --drop note --datetime day ("
+                           ), line
+    assert "city, answer: text, stored as codes, or --drop city,answer;" in line and "day: ISO dates" in line
+    assert "note: an identifier" in line
     assert _listing(tmp_path) == ["survey.csv"]
-    # The suggestion, pasted, converts; the codes decode to pandas' text.
-    pasted = shlex.split(line.split("; pass ")[1].split(" to store")[0])
+    # The suggestion, pasted, converts; the codes decode to pandas' text, the dates to pandas' seconds.
+    pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
     result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label", "--quiet",
                                  *pasted])
     assert result.exit_code == 0, result.stderr
     expected = pd.read_csv(src, dtype=str)
     got = stored(tmp_path / "out.h5")
-    for name in ("city", "answer", "day", "note"):
+    for name in ("city", "answer"):
         assert got.column(name) == expected[name].tolist(), name
+    seconds = (pd.to_datetime(expected["day"]) - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    assert not got.mismatches("day", seconds.tolist())
+    assert "note" not in got.vocabularies and "note" not in got.names
 
 
 def test_names_that_need_quoting_are_quoted_for_the_shell(tmp_path):

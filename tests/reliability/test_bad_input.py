@@ -84,8 +84,8 @@ CASES = [
     ("append to a file that is not there", {"in.csv": GOOD}, ["--append"], ["nothing to --append to"]),
     ("bad --sample-shape text", {"in.csv": GOOD}, ["--sample-shape", "a,b"], ["--sample-shape takes integers"]),
     ("text in several columns", {"in.csv": b"a,b,c,label\n1,x,2024-01-01,0\n"}, [],
-     ["in.csv:2", "column 'b' has 'x'", "1 more column holds text (c)", "--categorical b,c", "--drop b,c",
-      "--datetime c"]),
+     ["in.csv:2", "column 'b' has 'x'", "1 more column holds text (c)", "--categorical b --datetime c", "--drop b;",
+      "c: ISO dates"]),
     ("text after the rows that decide the column", {"in.csv": b"a,b,label\n" + b"1,2,0\n" * 800_000 + b"3,late,1\n"}, [],
      ["in.csv:800002", "'late'", "first rows (to line", "held only numbers", "--categorical b"]),
     ("booleans beside text", {"in.csv": b"a,flag,label\n1,true,0\n2,maybe,1\n"}, [],
@@ -100,6 +100,21 @@ CASES = [
     ("--datetime on the target", {"in.csv": GOOD}, ["--datetime", "label"], ["--datetime 'label' is not a feature column"]),
     ("a column both --categorical and --datetime", {"in.csv": GOOD}, ["--categorical", "a", "--datetime", "a"],
      ["'a' is both --categorical and --datetime"]),
+    ("decimal commas without --decimal", {"in.csv": b"a;b;label\n70,5;1;0\n"}, ["--delimiter", ";"],
+     ["in.csv:2", "'a' has '70,5'", "pass --decimal ,", "decimal comma"]),
+    ("a semicolon file read as commas", {"in.csv": b"a;b;label\n1;2;0\n"}, [],
+     ["in.csv:1", "one column holding semicolons", "--delimiter ';'"]),
+    ("a tab file read as commas", {"in.txt": b"a\tb\tlabel\n1\t2\t0\n"}, [],
+     ["in.txt:1", "one column holding tabs", "--delimiter tab"]),
+    ("--decimal , with a comma delimiter", {"in.csv": GOOD}, ["--decimal", ",", "--delimiter", ","],
+     ["--decimal , needs another --delimiter"]),
+    ("unknown --decimal", {"in.csv": GOOD}, ["--decimal", ";"], ["--decimal must be '.' or ','"]),
+    ("a decimal point where the decimal mark is a comma", {"in.csv": b"a;b;label\n1,5;2.5;0\n"}, ["--decimal", ","],
+     ["in.csv:2", "'b' has '2.5'", "not a number"]),
+    ("an identifier among text columns", {"in.csv": b"customer_id,city,label\nC1,Paris,0\nC2,Lyon,1\n"}, [],
+     ["in.csv:2", "pass --categorical city --drop customer_id (", "customer_id: an identifier"]),
+    ("ISO dates beyond --max-categories", {"in.csv": b"day,label\n1969-01-01,0\n2013-01-01T06:00:00Z,1\n2020-05-05,0\n"},
+     ["--categorical", "auto", "--max-categories", "2"], ["in.csv:4", "'day'", "ISO dates", "--datetime day"]),
 ]
 
 
@@ -151,7 +166,7 @@ def test_a_line_over_the_limit(tmp_path, monkeypatch):
 
 
 def test_the_catalogue_has_the_cases_the_readme_counts():
-    assert len(CASES) == 48
+    assert len(CASES) == 56
 
 
 # Runs the CLI in a child that, when it starts as root (who reads any file, as in CI), drops to an
