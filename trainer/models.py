@@ -46,7 +46,7 @@ class OutputSpec:
     activation: str  # softmax or linear
     loss: str
     metrics: tuple[str, ...]
-    monitor: str  # the validation metric that picks best.keras
+    monitor: str  # what picks best.keras and early stopping: the validation loss (classification), mae (regression)
     monitor_mode: str  # "max" or "min"
 
     @classmethod
@@ -55,7 +55,7 @@ class OutputSpec:
             raise ModelError(f"{info.path} has no /target to train on; convert it with --target COLUMN")
         if info.task == "classification":
             loss = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
-            return cls("classification", len(info.classes), "softmax", loss, ("accuracy",), "accuracy", "max")
+            return cls("classification", len(info.classes), "softmax", loss, ("accuracy",), "loss", "min")
         units = 1 if info.target.ndim == 1 else int(info.target.shape[1])
         return cls("regression", units, "linear", "mse", ("mae",), "mae", "min")
 
