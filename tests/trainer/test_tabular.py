@@ -116,7 +116,7 @@ def test_val_split_0_trains_without_validation(table, tmp_path):
     assert code == 0, err
     assert all(not key.startswith("val_") for key in _history(run)[0])
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["monitor"] == "accuracy"
+    assert metrics["monitor"] == "loss"  # the training loss: nothing held out
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["val_split"] == 0.0 and config["options"]["early_stopping"] == 0
 
