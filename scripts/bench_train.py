@@ -72,7 +72,7 @@ TRAIN = textwrap.dedent("""
         from csv2h5.trainer import HDF5Sequence
         from csv2h5.trainer.pipeline import training_input
         seq = HDF5Sequence(path, batch_size=256, shuffle="global", batches_per_epoch=steps,
-                           batch_slice=worker)
+                           batch_slice=worker, scale=None, missing=None)  # the stored values, as in RAM
         if mode == "pydataset":
             model.fit(seq, epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
         else:
@@ -94,7 +94,7 @@ INTERLEAVED = textwrap.dedent("""
     path, rounds = sys.argv[1], int(sys.argv[2])
     with h5py.File(path, "r") as f:
         x = f["features"][()].astype(np.float32); y = f["target"][()].astype(np.int32)
-    seq = HDF5Sequence(path, batch_size=256, shuffle="global")
+    seq = HDF5Sequence(path, batch_size=256, shuffle="global", scale=None, missing=None)  # the stored values, as in RAM
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(50, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])

@@ -13,9 +13,9 @@ mkdir -p demo_data
 .venv/bin/csv2h5 convert demo_data/train.csv -o demo_data/train.h5 --target label --sample-shape 28,28,1 --overwrite
 .venv/bin/csv2h5 convert demo_data/test.csv -o demo_data/test.h5 --target label --sample-shape 28,28,1 --overwrite
 .venv/bin/csv2h5 info demo_data/train.h5
-# The seed's network (Dense 50 relu, Dense 10 softmax, SGD) through HDF5Sequence, 10% held out.
+# The seed's network (Dense 50 relu, Dense 10 softmax; --model auto picks it for image-shaped files), Adam, 10% held out.
 RUN="demo_data/run_$(date -u +%Y%m%dT%H%M%S)"
-.venv/bin/h5train fit demo_data/train.h5 --val-split 0.1 --epochs 5 --learning-rate 0.1 --run-dir "$RUN" --progress epoch
+.venv/bin/h5train fit demo_data/train.h5 --val-split 0.1 --epochs 5 --run-dir "$RUN" --progress epoch
 .venv/bin/h5train predict "$RUN" demo_data/test.h5 -o "$RUN/test_predictions.csv"
 .venv/bin/h5train evaluate "$RUN" demo_data/test.h5 --json \
     | .venv/bin/python -c 'import json, sys; print("test accuracy: %.3f" % json.load(sys.stdin)["accuracy"])'

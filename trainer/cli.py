@@ -63,24 +63,32 @@ def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
 def fit(
     data: Annotated[Optional[Path], typer.Argument(help="Training file from csv2h5 convert.", show_default=False)] = None,
     val: Annotated[Optional[Path], typer.Option(help="Validation file (converted like DATA).")] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Hold out this fraction of DATA for validation (stratified).")] = None,
-    model: Annotated[str, typer.Option(help="mlp, cnn, or package.module:function (runs your own code; see README).")] = "mlp",
-    hidden: Annotated[list[int], typer.Option(help="Hidden layer width (repeatable).")] = [50],
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
+    val_split: Annotated[Optional[float], typer.Option(help="Hold out this fraction of DATA for validation (stratified; "
+                                                            "default 0.1 without --val; 0: no validation).")] = None,
+    model: Annotated[str, typer.Option(help="auto (mlp for image-shaped files, tabular otherwise), tabular, mlp, cnn, "
+                                            "or package.module:function (runs your own code; see README).")] = "auto",
+    hidden: Annotated[list[int], typer.Option(help="Hidden layer width (repeatable; default: tabular 128, 64; mlp 50).")] = [],
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout after each hidden layer (default: tabular 0.1, else 0).")] = None,
     activation: Annotated[str, typer.Option(help="Hidden activation.")] = "relu",
     sample_shape: Annotated[Optional[str], typer.Option(help="Row shape for cnn, e.g. 28,28,1 (default: from the file).")] = None,
-    normalize: Annotated[str, typer.Option(help="standard (stored mean/std), unit (stored max) or none: a layer of the model.")] = "standard",
+    normalize: Annotated[str, typer.Option(help="standard (stored mean/std, missing values filled, categories encoded), "
+                                                "unit (stored max) or none: a layer of the model.")] = "standard",
+    missing: Annotated[str, typer.Option(help="What a missing value (NaN) becomes: mean (the training mean, with a "
+                                              "missing indicator), zero, or error (refuse NaN).")] = "mean",
     one_hot: Annotated[bool, typer.Option(help="One-hot targets and categorical cross-entropy.")] = False,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 10; with --resume, to train longer).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per batch: the global batch, over all devices and workers.")] = 256,
-    optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "sgd",
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per batch: the global batch, over all devices and workers "
+                                                           "(default 256; less for small tables).")] = None,
+    optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "adam",
     learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
     shuffle: Annotated[str, typer.Option(help="auto, global, window, batch or none.")] = "auto",
     workers: Annotated[int, typer.Option(help="Batch-loading threads (processes with --processes).")] = 1,
     processes: Annotated[bool, typer.Option(help="Load batches in worker processes rather than threads.")] = False,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
     class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
-    early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement.")] = None,
+    early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement of the "
+                                                               "validation metric, then keep the best epoch's weights "
+                                                               "(default 10 with validation; 0: off).")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Batches per epoch (default: all rows).")] = None,
     backend: BackendOption = "auto",
     strategy: Annotated[str, typer.Option(help="default; mirrored (every local device); multi-worker (JAX, "
@@ -119,7 +127,7 @@ def fit(
                     epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
                     learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
-                    strategy=strategy, backend=_load_backend(backend))
+                    strategy=strategy, backend=_load_backend(backend), missing=missing)
                 target_dir = run_dir
             verbosity = _progress(progress)
             worker = _worker(options, coordinator, num_workers, worker_index)
@@ -153,7 +161,7 @@ def _worker(options: FitOptions, coordinator: str | None, num_workers: int | Non
         raise OptionError("--strategy multi-worker runs on the JAX backend: pass --backend jax (Keras 3's fit "
                           "fails under TensorFlow's MultiWorkerMirroredStrategy, tensorflow/tensorflow#72388)")
     worker = WorkerSpec.resolve(coordinator, num_workers, worker_index)
-    if options.batch_size % worker.num_workers:
+    if options.batch_size is not None and options.batch_size % worker.num_workers:
         raise OptionError(f"--batch-size {options.batch_size} is the global batch and must split evenly over "
                           f"{worker.num_workers} workers; use a multiple of {worker.num_workers}")
     return worker

@@ -25,6 +25,10 @@ class RunError(TrainerError, OSError):
     """A run directory that cannot be written, resumed or loaded."""
 
 
+class NanLossError(TrainerError, ArithmeticError):
+    """The training loss became NaN or infinite: the model learns nothing from there on."""
+
+
 class LoaderError(TrainerError, RuntimeError):
     """A batch-reading worker process died (killed, out of memory, a crash in native code)."""
 

@@ -28,8 +28,9 @@ import numpy as np
 from .backend import versions
 from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
                          plan as make_plan, weights_digest)
-from .errors import DataOptionError, Interrupted, LoaderError, RunError, how_to_go_on
-from .models import OutputSpec, build_model, compile_model
+from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
+from .models import OutputSpec, build_model, choose_model, compile_model
+from .preprocess import nan_summary, plan_columns
 from .pipeline import training_input, validation_input
 from .predict import load
 from .randomness import restore_generator_states, seed_everything
@@ -52,10 +53,15 @@ class FitResult:
     stopped_early: bool
     weights: str = ""  # a digest of the final weights
     chief: bool = True  # False on the workers of a multi-worker run that do not write the run directory
+    restored_epoch: int | None = None  # the best epoch whose weights the model was given back at the end
 
     def summary(self) -> str:
         best = (f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
                 if self.best_value is not None else "no validation metric")
+        if self.stopped_early:
+            best += " (stopped early)"
+        if self.restored_epoch is not None:
+            best += f"; model.keras holds epoch {self.restored_epoch}'s weights"
         where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
         return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
@@ -107,6 +113,83 @@ class RunRecorder(keras.callbacks.Callback):
             self.state.update(state)
 
 
+class NanGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, naming the likely cause.
+
+    Nothing is learnt after a NaN loss (every weight it touches turns NaN), so
+    the run must not go on and report itself trained.
+    """
+
+    def __init__(self, info: FileInfo, missing: str) -> None:
+        super().__init__()
+        self.info = info
+        self.missing = missing
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise NanLossError(self.message(f"epoch {self.epoch + 1}, batch {batch + 1}"))
+
+    def message(self, where: str) -> str:
+        holes = nan_summary(self.info)
+        if holes != "no column" and self.missing is None:
+            cause = f"missing values (NaN) reach the model: {holes} of {self.info.path}"
+            fix = "train with --normalize standard (it fills them) or convert with --fill VALUE"
+        elif holes != "no column":
+            cause = (f"values far outside the training stats, or missing values the model does not fill "
+                     f"({holes} of {self.info.path} hold NaN)")
+            fix = "use --normalize standard, a lower --learning-rate, or convert with --fill VALUE"
+        else:
+            cause = "the steps are too large for these values (no column holds NaN)"
+            fix = "use --normalize standard or a lower --learning-rate"
+        return f"the training loss became NaN at {where}: likely cause: {cause}; {fix}"
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Early stopping on the validation metric, ending with the best epoch's weights.
+
+    It counts from the run's state (the epoch best.keras holds), not from what
+    this process saw, so a resumed run stops and restores as an uninterrupted
+    one would: the best weights are kept in memory when this process saw the
+    best epoch, and read from best.keras otherwise.
+    """
+
+    def __init__(self, state: dict, patience: int, best_path: Path) -> None:
+        super().__init__()
+        self.state = state
+        self.patience = patience
+        self.best_path = best_path
+        self.weights: list | None = None
+        self.kept_epoch: int | None = None
+        self.stopped_epoch = 0
+        self.restored_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        best = self.state.get("best_epoch")  # RunRecorder has already taken this epoch into account
+        if best == epoch + 1:
+            self.weights, self.kept_epoch = self.model.get_weights(), best
+        if self.patience and best is not None and epoch + 1 - best >= self.patience:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+
+    def restore(self) -> None:
+        """Put the best epoch's weights back (when another epoch came last)."""
+        best = self.state.get("best_epoch")
+        if best is None or best == self.state.get("epochs_done"):
+            return
+        if self.kept_epoch == best and self.weights is not None:
+            self.model.set_weights(self.weights)
+        elif self.best_path.exists():
+            self.model.set_weights(load(self.best_path).get_weights())
+        else:
+            return
+        self.restored_epoch = best
+
+
 class _Interruption(keras.callbacks.Callback):
     """Ctrl-C and SIGTERM stop training at once, and surely.
 
@@ -148,11 +231,13 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
+    # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1)
+                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
+                  scale=None, missing=None)
     train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
-    if options.val_split is not None:
+    if options.val_split:
         train, val = train.split(options.val_split, seed=options.seed)
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
         return train, val
@@ -201,24 +286,31 @@ def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str 
             "(a --batch-size that divides the rows uses them all)")
 
 
-def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict) -> None:
+def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
+               model: keras.Model) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
+    kind = choose_model(options.model, info)
+    columns = (plan_columns(info, missing=options.missing).describe(encode="columns" if kind == "tabular" else "keep")
+               if options.normalize == "standard" else {})
     write_json(run.config, {
         "data": record, "options": dataclasses.asdict(options), "backend": options.backend,
+        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": columns},
         "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
         "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     write_json(run.state, state)
 
 
-def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float) -> None:
+def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float,
+                restored: int | None = None) -> None:
     with signals_deferred(), plan.saving():
         save_model(model, run.model)
     final = read_history(run.history)[-1] if run.history.exists() else {}
     write_json(run.metrics, {"epochs": state["epochs_done"], "monitor": monitor, "best_value": state["best_value"],
                              "best_epoch": state["best_epoch"],
                              "final": {k: float(v) for k, v in final.items() if k != "epoch"},
+                             "model_epoch": restored or state["epochs_done"],  # the epoch model.keras holds
                              "seconds": round(seconds, 3)})
     plot_curves(run.history, run.curves)
 
@@ -249,10 +341,13 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         raise DataOptionError(f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
                               f"set KERAS_BACKEND={options.backend} before importing Keras")
     options = dataclasses.replace(options, backend=backend)
+    info = open_info(options.data)
+    options = options.resolved(info.rows, workers=worker.num_workers if worker is not None else 1)
     plan = make_plan(options.strategy, batch_size=options.batch_size, worker=worker, join_seconds=join_seconds)
     run = RunDir(run_dir) if run_dir is not None else RunDir.default()
-    info = open_info(options.data)
     output = OutputSpec.for_file(info, one_hot=options.one_hot)
+    if options.normalize == "standard":
+        plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
     seed_everything(options.seed)
     train, val = _sequences(options, info, plan)
     note = _left_out(train, val, plan)
@@ -265,7 +360,7 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         with plan.scope():
             model = build_model(options.model, info, output, sample_shape=options.sample_shape,
                                 normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
-                                activation=options.activation)
+                                activation=options.activation, missing=options.missing)
             compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
         state = dict(FRESH_STATE)
     # Paths may differ between machines (the content must not); loader threads change no numbers.
@@ -277,7 +372,7 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         if resume:
             keep_history(run.history, state["epochs_done"])
         else:
-            _start_run(run, options, info, monitor, plan, state)
+            _start_run(run, options, info, monitor, plan, state, model)
         if on_start is not None:
             on_start(run)
     tf_data = backend == "tensorflow" and not options.processes
@@ -289,9 +384,10 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
-    if options.early_stopping:
-        early = keras.callbacks.EarlyStopping(monitor=monitor, patience=options.early_stopping, mode=output.monitor_mode)
+    if options.early_stopping and val is not None:
+        early = BestWeights(state, options.early_stopping, run.best)
         callbacks.append(early)
+    callbacks.insert(0, NanGuard(info, options.missing if options.normalize == "standard" else None))
     interruption = _Interruption()
     callbacks.append(interruption)
     interrupted = False
@@ -303,6 +399,9 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
                           callbacks=callbacks, verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
+    except NanLossError as exc:
+        raise NanLossError(f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}"
+                           if state["epochs_done"] else str(exc)) from None
     except Exception as exc:
         if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
             raise LoaderError(f"{LoaderError.MARK} (killed by the system, out of memory?); "
@@ -317,11 +416,13 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
         # inside the batch reader crashed TensorFlow now and then; h5train leaves at once instead.
         raise Interrupted(run.path, state["epochs_done"])
+    if early is not None:
+        early.restore()
     seconds = time.perf_counter() - started
     if plan.chief:
-        _finish_run(run, model, plan, state, monitor, seconds)
+        _finish_run(run, model, plan, state, monitor, seconds, restored=early.restored_epoch if early else None)
     digest = weights_digest(model)
     finish(plan)
     stopped = bool(early is not None and early.stopped_epoch)
     return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds,
-                     stopped, digest, chief=plan.chief)
+                     stopped, digest, chief=plan.chief, restored_epoch=early.restored_epoch if early else None)

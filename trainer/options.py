@@ -7,6 +7,7 @@ Light on purpose: no Keras here, so that ``h5train`` can read a run's settings
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 from .errors import DataOptionError
@@ -19,43 +20,86 @@ class FitOptions:
 
     data: str
     val: str | None = None
-    val_split: float | None = None
-    model: str = "mlp"
-    hidden: tuple[int, ...] = (50,)
-    dropout: float = 0.0
+    val_split: float | None = None  # None: 0.1 of DATA unless --val is given; 0: no validation
+    model: str = "auto"  # the seed's MLP for image-shaped files, the tabular MLP otherwise (models.choose_model)
+    hidden: tuple[int, ...] = ()  # empty: the model's own widths (models.DEFAULT_HIDDEN)
+    dropout: float | None = None  # None: the model's own (0.1 tabular, 0 otherwise)
     activation: str = "relu"
     sample_shape: tuple[int, ...] | None = None
     normalize: str = "standard"
     one_hot: bool = False
     epochs: int = 10
-    batch_size: int = 256  # the global batch, over every device and worker
-    optimizer: str = "sgd"
+    batch_size: int | None = None  # the global batch; None: 256, less for small tables (preprocess.auto_batch_size)
+    optimizer: str = "adam"  # adapts its steps per weight: trains tables and images alike without tuning
     learning_rate: float | None = None
     shuffle: str = "auto"  # auto: global for uncompressed files, window for compressed ones
     workers: int = 1
     processes: bool = False
     seed: int = 0
     class_weight: str | None = None
-    early_stopping: int | None = None  # patience in epochs
+    early_stopping: int | None = None  # patience in epochs; None: 10 when there is validation; 0: off
     steps_per_epoch: int | None = None
     strategy: str = "default"  # default, mirrored or multi-worker (see trainer/distribute.py)
     backend: str = "auto"  # the Keras backend; config.json records the one used
+    missing: str = "mean"  # what NaN becomes: the training mean (mean), 0 (zero), or refused (error)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise DataOptionError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.val is not None and self.val_split is not None:
+        if self.val is not None and self.val_split:
             raise DataOptionError("pass either --val FILE or --val-split FRACTION, not both")
+        if self.val_split is not None and not 0.0 <= self.val_split < 1.0:
+            raise DataOptionError(f"--val-split must be at least 0 (no validation) and below 1, got {self.val_split}")
         if self.workers < 1:
             raise DataOptionError(f"--workers must be at least 1, got {self.workers}")
-        if self.early_stopping is not None and self.early_stopping < 1:
-            raise DataOptionError(f"--early-stopping takes a patience of at least 1 epoch, got {self.early_stopping}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise DataOptionError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.early_stopping is not None and self.early_stopping < 0:
+            raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
+        if self.missing not in ("mean", "zero", "error"):
+            raise DataOptionError(f"--missing takes mean, zero or error, got {self.missing!r}")
+
+    @property
+    def validates(self) -> bool:
+        """Whether the run holds rows out for validation (once resolved)."""
+        return self.val is not None or bool(self.val_split)
 
     @classmethod
     def from_json(cls, saved: dict[str, object]) -> FitOptions:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields}
+        if "missing" not in saved:  # a run from before these defaults: None meant none, as it trained
+            values.update(val_split=values.get("val_split") or 0.0, early_stopping=values.get("early_stopping") or 0,
+                          optimizer=values.get("optimizer", "sgd"), model=values.get("model", "mlp"),
+                          hidden=values.get("hidden", (50,)), dropout=values.get("dropout", 0.0),
+                          batch_size=values.get("batch_size", 256))
         return cls(**values)
+
+    def resolved(self, rows: int, *, workers: int = 1) -> FitOptions:
+        """Every automatic setting made concrete for data of ``rows`` rows, as config.json records it.
+
+        A resumed run reads these values back, so it trains on as it started.
+        """
+        val_split = self.val_split
+        if val_split is None:
+            val_split = 0.0 if self.val is not None else 0.1
+        batch = self.batch_size
+        if batch is None:
+            batch = 256 if workers > 1 else auto_batch_size(rows)
+        patience = self.early_stopping
+        if patience is None:
+            patience = 10 if (self.val is not None or val_split) else 0
+        return dataclasses.replace(self, val_split=val_split, batch_size=batch, early_stopping=patience)
+
+
+def auto_batch_size(rows: int, *, largest: int = 256, smallest: int = 16, batches: int = 32) -> int:
+    """A batch size giving an epoch at least ``batches`` steps where the rows allow: a power of two in 16..256.
+
+    256 rows a batch suits large files; a table of a few hundred rows would get one or
+    two steps an epoch, too few for an optimizer to get anywhere in tens of epochs.
+    """
+    size = 2 ** max(0, math.floor(math.log2(max(1, rows // batches))))
+    return int(min(largest, max(smallest, size)))
 
 
 def resume_options(run_dir: str | os.PathLike[str], *, epochs: int | None = None) -> FitOptions:

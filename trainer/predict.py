@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from . import preprocess  # noqa: F401 - registers the models' first layer (TabularEncoding) for loading
 from .errors import ModelError, RunError
 from .rundir import RunDir, json_labels
 from .sequence import HDF5Sequence
@@ -135,7 +136,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     _check_fits(model, info)
     _check_like_training(_run_config(path), info, labels=True)
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
-                       sample_shape=(info.num_features,))
+                       sample_shape=(info.num_features,), scale=None, missing=None)  # the model takes raw rows
     result = model.evaluate(seq, verbose=0, return_dict=True)
     return {k: float(v) for k, v in result.items()}
 
@@ -154,7 +155,8 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
     classes = target.get("classes") or []
-    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,))
+    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,),
+                       scale=None, missing=None)  # the model takes raw rows
     units = model.output_shape[-1]
     classification = target.get("task") == "classification" or (target.get("task") is None and units > 1)
     if classification and len(classes) != units:

@@ -24,6 +24,7 @@ import numpy as np
 from csv2h5.target import single_class_problem
 
 from .errors import DataOptionError
+from .preprocess import BatchPreprocessor
 from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
 
 SHUFFLE_MODES = ("global", "window", "batch", "none")
@@ -74,7 +75,12 @@ class HDF5Sequence(keras.utils.PyDataset):
         targets: False yields ``x`` alone (for predict), also for files with a target.
         one_hot: class targets as one-hot float32 instead of int32 codes.
         dtype: dtype of ``x``.
-        scale: None, ``"unit"`` (divide by the stored max), ``"standard"`` (stored mean/std).
+        scale: ``"standard"`` (the default: numbers and dates minus the stored mean, over the stored
+            std; booleans and categorical codes as they are, see ``preprocess``), ``"unit"`` (every
+            column over its stored largest magnitude), None (the stored values).
+        missing: what a NaN becomes: ``"mean"`` (the default: the column's training mean, so 0 once
+            standardised; a categorical code K, one past its vocabulary), ``"zero"`` (0 before
+            scaling), ``"error"`` (refuse a file whose stats count NaN), None (NaN as stored).
         sample_shape: shape of one row (e.g. (28, 28, 1)); default from the file.
         class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights.
         transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
@@ -94,8 +100,8 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = True,
                  seed: int = 0, indices: Sequence[int] | np.ndarray | None = None, targets: bool = True,
-                 one_hot: bool = False, dtype: str = "float32", scale: str | None = None,
-                 sample_shape: Sequence[int] | None = None,
+                 one_hot: bool = False, dtype: str = "float32", scale: str | None = "standard",
+                 missing: str | None = "mean", sample_shape: Sequence[int] | None = None,
                  class_weight: str | Mapping[int, float] | None = None,
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
                  batch_slice: tuple[int, int] | None = None,
@@ -144,7 +150,9 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(
                 f"sample_shape {self.sample_shape} holds {math.prod(self.sample_shape)} values but rows have {info.num_features} features")
         self.scale = scale
-        self._offset, self._factor = self._scaling(scale, info)
+        self.missing = missing
+        prepare = BatchPreprocessor(info, scale=scale, missing=missing)
+        self._prepare = prepare if prepare.active else None
         self.class_weight = class_weight
         self._sample_weights = self._weights(class_weight, info) if self.targets else None
         self.transform = transform
@@ -171,18 +179,6 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"{self.path}: {single_class_problem(name, label, used)}; train on every part "
                                   "(a glob such as 'parts/*.h5', or csv2h5 merge), or pass --task regression to "
                                   "csv2h5 convert if the target is a number")
-
-    @staticmethod
-    def _scaling(scale: str | None, info: FileInfo) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if scale is None:
-            return None, None
-        if scale not in ("unit", "standard"):
-            raise DataOptionError(f"scale={scale!r} is not one of None, 'unit', 'standard'")
-        if scale == "unit":
-            top = np.nan_to_num(info.stats["max"].astype(np.float64), nan=1.0)
-            return None, (1.0 / np.where(top == 0, 1.0, np.abs(top))).astype(np.float32)
-        std = np.nan_to_num(info.stats["std"].astype(np.float64), nan=1.0)
-        return info.stats["mean"].astype(np.float32), (1.0 / np.where(std == 0, 1.0, std)).astype(np.float32)
 
     @staticmethod
     def _slice(batch_slice: tuple[int, int] | None, batch_size: int) -> tuple[int, int] | None:
@@ -284,10 +280,10 @@ class HDF5Sequence(keras.utils.PyDataset):
             width = self.batch_size // count
             rows = rows[part * width : (part + 1) * width]
         x = self._source().take(rows).astype(self.dtype, copy=False)
-        if self._factor is not None:
-            if self._offset is not None:
-                x -= self._offset
-            x *= self._factor
+        if self._prepare is not None:
+            if x.dtype.kind != "f":  # filled and scaled values need a float array
+                x = x.astype(np.float32)
+            x = self._prepare(x)
         if self.sample_shape is not None:
             x = x.reshape((x.shape[0],) + tuple(self.sample_shape))
         if not self.targets:
@@ -309,7 +305,7 @@ class HDF5Sequence(keras.utils.PyDataset):
     def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
         return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
-                            scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
+                            scale=self.scale, missing=self.missing, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
                             batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
                             use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)

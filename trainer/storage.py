@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
-from csv2h5.info import attr_value, open_csv2h5, read_categories, read_vocabularies
+from csv2h5.info import attr_value, open_csv2h5, read_categories, read_column_kinds, read_vocabularies
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import (code_table, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies,
@@ -55,6 +55,8 @@ class FileInfo:
     part_starts: tuple[int, ...] = ()  # first row of each part
     part_codes: tuple[dict[int, np.ndarray], ...] = ()  # per part: feature column -> code lookup table
     vocabularies: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # categorical column -> values by code
+    boolean_columns: tuple[str, ...] = ()  # true/false columns stored as 1/0
+    datetime_columns: tuple[str, ...] = ()  # dates stored as seconds since 1970 UTC
 
 
 def _filtered(ds: h5py.Dataset) -> bool:
@@ -90,12 +92,14 @@ def read_info(path: str | Path) -> FileInfo:
         stats = {name: f["stats"][name][()] for name in f.get("stats", {})}
         shape = tuple(int(d) for d in ds.attrs["sample_shape"]) if "sample_shape" in ds.attrs else None
         fingerprint = _fingerprint(path, f, target, stats)
+        booleans, datetimes = read_column_kinds(f)
         return FileInfo(
             path=str(path), rows=rows, num_features=int(ds.shape[1]), dtype=ds.dtype,
             columns=[str(attr_value(c)) for c in ds.attrs.get("columns", [])],
             chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
             sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
             target_columns=target_columns, vocabularies=read_vocabularies(f),
+            boolean_columns=tuple(booleans), datetime_columns=tuple(datetimes),
         )
 
 

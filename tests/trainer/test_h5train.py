@@ -102,16 +102,19 @@ def test_fit_learns_and_writes_every_artifact(backend, files, tmp_path):
     history = _rows(run / "history.csv")
     assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4]
     val_accuracy = [float(r["val_accuracy"]) for r in history]
-    # best.keras is the epoch with the highest validation accuracy, last.keras and model.keras the final one:
-    # their accuracy, computed here from the CSV, is what history.csv recorded for those epochs.
-    best = int(np.argmax(val_accuracy))
-    for name, epoch in (("checkpoints/best.keras", best), ("checkpoints/last.keras", 3), ("model.keras", 3)):
+    val_loss = [float(r["val_loss"]) for r in history]
+    # best.keras and model.keras (early stopping restores the best weights) are the epoch with the lowest
+    # validation loss, last.keras the final one: their accuracy, computed here from the CSV, is what
+    # history.csv recorded for those epochs.
+    best = int(np.argmin(val_loss))
+    for name, epoch in (("checkpoints/best.keras", best), ("checkpoints/last.keras", 3), ("model.keras", best)):
         accuracy = np.mean(_scores(run / name, x_val).argmax(axis=1) == y_val)
         assert accuracy == pytest.approx(val_accuracy[epoch], abs=1e-6), name
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["monitor"] == "val_accuracy" and metrics["best_epoch"] == best + 1
-    assert metrics["best_value"] == pytest.approx(max(val_accuracy)) and max(val_accuracy) >= 0.9  # it learns
+    assert metrics["monitor"] == "val_loss" and metrics["best_epoch"] == best + 1
+    assert metrics["best_value"] == pytest.approx(min(val_loss)) and val_accuracy[best] >= 0.9  # it learns
     assert metrics["epochs"] == 4 and metrics["final"]["val_accuracy"] == pytest.approx(val_accuracy[-1])
+    assert metrics["model_epoch"] == best + 1
     config = json.loads((run / "config.json").read_text())
     assert config["backend"] == backend and config["versions"]["keras_backend"] == backend
     assert {"jax": "jaxlib", "tensorflow": "tensorflow"}[backend] in config["versions"]
@@ -194,7 +197,8 @@ def test_predict_on_a_file_without_target(backend, files, tmp_path):
 
 def test_regression_trains_a_linear_head_on_mse(backend, files, tmp_path):
     run = tmp_path / "run"
-    _fit(backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", data="level")
+    _fit(backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", "--val-split", "0",
+         data="level")
     model = load(run / "model.keras")
     assert model.loss == "mse" and model.layers[-1].layers[-1].activation.__name__ == "linear"
     history = _rows(run / "history.csv")
@@ -347,10 +351,10 @@ def test_cnn_one_hot_class_weights_and_early_stopping(backend, tmp_path):
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["model"] == "cnn" and config["options"]["class_weight"] == "balanced"
-    history = [float(r["val_accuracy"]) for r in _rows(run / "history.csv")]
-    # Patience 1: training stops at the first epoch that does not beat the best so far.
-    assert len(history) < 30 and history[-1] <= max(history[:-1])
-    assert all(later > best for best, later in zip(np.maximum.accumulate(history[:-2]), history[1:-1]))
+    history = [float(r["val_loss"]) for r in _rows(run / "history.csv")]
+    # Patience 1: training stops at the first epoch that does not beat the lowest validation loss so far.
+    assert len(history) < 30 and history[-1] >= min(history[:-1])
+    assert all(later < best for best, later in zip(np.minimum.accumulate(history[:-2]), history[1:-1]))
     model = load(run / "model.keras")
     assert model.loss == "categorical_crossentropy"  # --one-hot: not the sparse loss
     assert any(isinstance(inner, keras.layers.Conv2D) for layer in model.layers if isinstance(layer, keras.Model)

@@ -37,7 +37,7 @@ def _batches(seq: HDF5Sequence) -> list[tuple]:
 @pytest.mark.parametrize("shuffle", ["none", "global"])
 def test_basic_flow(data, pool, shuffle):
     path, x_all, codes = data
-    seq = HDF5Sequence(path, batch_size=16, shuffle=shuffle, seed=3, **POOLS[pool])
+    seq = HDF5Sequence(path, batch_size=16, shuffle=shuffle, seed=3, scale=None, **POOLS[pool])
     batches = _batches(seq)
     assert len(batches) == 7  # 103 rows: six of 16 and a smaller last one
     order = []
@@ -74,7 +74,7 @@ def test_class_weights_and_sample_weights(data, pool):
 @pytest.mark.parametrize("pool", list(POOLS))
 def test_inference_mode_yields_x_alone(tmp_path, make_data, pool):
     path, x_all, _ = make_data(tmp_path, target=False)
-    seq = HDF5Sequence(path, batch_size=16, shuffle=False, targets=False, **POOLS[pool])
+    seq = HDF5Sequence(path, batch_size=16, shuffle=False, targets=False, scale=None, **POOLS[pool])
     batches = _batches(seq)
     assert all(len(b) == 1 and isinstance(b[0], tf.Tensor) for b in batches)  # Keras packs x as (x,)
     assert np.array_equal(np.concatenate([b[0].numpy() for b in batches]), x_all.astype(np.float32))

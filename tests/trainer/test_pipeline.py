@@ -34,7 +34,7 @@ def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, mak
     tf.data and the thread pool read batches in parallel: lzf files go through the chunk cache.
     """
     path, x, y = make_data(tmp_path, compression=compression)
-    seq = HDF5Sequence(path, batch_size=16, seed=9, shuffle="global")
+    seq = HDF5Sequence(path, batch_size=16, seed=9, shuffle="global", scale=None)
     fit_input = training_input(seq, first_epoch=2, epochs=5, tf_data=kind == "tf.data", workers=2,
                                processes=kind == "processes")
     assert fit_input.steps_per_epoch == len(seq) == 7
@@ -47,7 +47,7 @@ def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, mak
 
 def test_validation_as_tf_data_is_one_epoch_in_file_order_each_time(data):
     path, x, y = data
-    val = HDF5Sequence(path, batch_size=40, shuffle=False)
+    val = HDF5Sequence(path, batch_size=40, shuffle=False, scale=None)
     dataset = validation_input(val, tf_data=True)
     for _ in range(2):  # Keras iterates it afresh for every evaluation
         xs, ys = zip(*(_as_numpy(b) for b in dataset))

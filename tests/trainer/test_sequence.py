@@ -53,7 +53,7 @@ def test_orders_change_between_epochs_and_modes_behave():
 @pytest.mark.parametrize("mode", ["global", "window", "batch", "none"])
 def test_each_epoch_visits_every_row_once_with_the_right_values(data, mode):
     path, x, y = data
-    seq = HDF5Sequence(path, batch_size=10, shuffle=mode, seed=3)
+    seq = HDF5Sequence(path, batch_size=10, shuffle=mode, seed=3, scale=None)
     assert len(seq) == 11
     for _ in range(2):
         xs, ys = _epoch(seq)
@@ -77,8 +77,9 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, b
     lzf, _, _ = make_data(tmp, rows=rows, chunk_rows=7, seed=seed, compression="lzf")
     indices = np.arange(0, rows, 2) if subset else None
     # training=False: reads only; a small subset may hold one class, which training would refuse
-    plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False)
-    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False)
+    plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False, scale=None)
+    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False,
+                          scale=None)
     assert plain._source().mapped and not packed._source().mapped
     plain.set_epoch(epoch)
     packed.set_epoch(epoch)
@@ -133,10 +134,10 @@ def test_memmap_reads_any_chunk_layout(tmp_path, make_data, rows, chunk_rows):
 
 def test_smaller_last_batch_drop_remainder_and_targets_false(data):
     path, x, _ = data
-    seq = HDF5Sequence(path, batch_size=25, shuffle=False)
+    seq = HDF5Sequence(path, batch_size=25, shuffle=False, scale=None)
     assert [len(seq[i][0]) for i in range(len(seq))] == [25, 25, 25, 25, 3]
     assert len(HDF5Sequence(path, batch_size=25, drop_remainder=True)) == 4
-    only_x = HDF5Sequence(path, batch_size=25, shuffle=False, targets=False)
+    only_x = HDF5Sequence(path, batch_size=25, shuffle=False, targets=False, scale=None)
     assert np.array_equal(only_x[0], x[:25].astype(np.float32))
     with pytest.raises(IndexError):
         seq[5]
@@ -154,7 +155,7 @@ def test_options_one_hot_scale_shape_weights_transform_shard(data):
     assert np.allclose(wb, (ROWS / (CLASSES * counts))[y])
     std = HDF5Sequence(path, batch_size=ROWS, shuffle=False, scale="standard")[0][0]
     assert np.allclose(std.mean(axis=0), 0, atol=1e-4) and np.allclose(std.std(axis=0), 1, atol=1e-4)
-    shards = [HDF5Sequence(path, batch_size=7, shard=(i, 3), shuffle=False) for i in range(3)]
+    shards = [HDF5Sequence(path, batch_size=7, shard=(i, 3), shuffle=False, scale=None) for i in range(3)]
     ids = sorted(i for s in shards for i in _row_ids(_epoch(s)[0], x))
     assert ids == list(range(ROWS))
 
@@ -255,7 +256,7 @@ def test_an_exception_in_a_batch_is_reported(data):
 def test_read_batch_reads_any_epoch_from_many_threads(data):
     """Batch i of epoch e is the same whatever the current epoch and however many threads read at once."""
     path, x, y = data
-    seq = HDF5Sequence(path, batch_size=10, seed=4)
+    seq = HDF5Sequence(path, batch_size=10, seed=4, scale=None)
     wanted = [(e, i) for e in range(4) for i in range(len(seq))]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda ei: seq.read_batch(ei[1], epoch=ei[0]), wanted))
@@ -268,8 +269,8 @@ def test_read_batch_reads_any_epoch_from_many_threads(data):
 @pytest.mark.parametrize("count", [1, 2, 4])
 def test_batch_slices_of_the_workers_make_up_the_global_batch(data, count):
     path, x, y = data
-    whole = HDF5Sequence(path, batch_size=20, seed=6, drop_remainder=True)
-    parts = [HDF5Sequence(path, batch_size=20, seed=6, batch_slice=(k, count)) for k in range(count)]
+    whole = HDF5Sequence(path, batch_size=20, seed=6, drop_remainder=True, scale=None)
+    parts = [HDF5Sequence(path, batch_size=20, seed=6, batch_slice=(k, count), scale=None) for k in range(count)]
     assert all(len(p) == len(whole) == ROWS // 20 for p in parts)  # the partial global batch is left out
     for epoch in (0, 3):
         order = epoch_order(ROWS, seed=6, epoch=epoch)

@@ -1,0 +1,184 @@
+"""Real tables train right: empty cells, categories, booleans and dates reach the model as something it can use."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from backends import on_backend
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.models import OutputSpec, build_model
+from csv2h5.trainer.preprocess import ONE_HOT_MAX, TabularEncoding
+from csv2h5.trainer.storage import open_info
+
+CITIES = 7  # a small vocabulary: one-hot
+SHOPS = 45  # more than ONE_HOT_MAX: embedded
+
+
+def _table(rows: int, seed: int) -> pd.DataFrame:
+    """A learnable table: numbers with empty cells, two text categories, a boolean, a date; label yes/no."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 12, rows)
+    income = rng.lognormal(10, 0.5, rows)
+    city = rng.integers(0, CITIES, rows)
+    shop = rng.integers(0, SHOPS, rows)
+    member = rng.random(rows) < 0.4
+    day = rng.integers(0, 1000, rows)
+    effect = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, -1.5, 1.5])[city]
+    logit = 0.1 * (age - 40) + effect + 1.5 * member + 0.002 * (day - 500)
+    label = np.where(rng.random(rows) < 1 / (1 + np.exp(-2 * logit)), "yes", "no")
+    frame = pd.DataFrame({"age": age.round(1), "income": income.round(2), "city": [f"city{c}" for c in city],
+                          "shop": [f"shop{s}" for s in shop], "member": member,
+                          "since": (pd.Timestamp("2021-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d"),
+                          "label": label})
+    for column in ("age", "income", "city"):
+        frame[column] = frame[column].astype(object)
+        frame.loc[rng.random(rows) < 0.15, column] = np.nan
+    frame.loc[0, "shop"] = "shop0"  # every shop appears in the training part
+    return frame
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory) -> dict[str, object]:
+    work = tmp_path_factory.mktemp("tabular")
+    frame = _table(1200, 3)
+    train, test = frame.iloc[:900], frame.iloc[900:]
+    train.to_csv(work / "train.csv", index=False)
+    test.to_csv(work / "test.csv", index=False)
+    convert([work / "train.csv"], work / "train.h5",
+            options=ConvertOptions(target=("label",), categorical=("auto",), datetime=("since",)))
+    convert([work / "test.csv"], work / "test.h5", options=ConvertOptions(like=str(work / "train.h5")))
+    return {"work": work, "train": work / "train.h5", "test": work / "test.h5", "frame": frame,
+            "train_frame": train, "test_frame": test}
+
+
+def _h5train(*args: object) -> tuple[int, str, str]:
+    return on_backend("jax", "backends:h5train", *map(str, args))
+
+
+def _history(run: Path) -> list[dict[str, str]]:
+    with open(run / "history.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_table_with_empty_cells_trains_to_a_finite_loss_and_beats_the_majority(table, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", table["train"], "--run-dir", run, "--epochs", "15", "--progress", "none")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("trained ")
+    assert all(np.isfinite(float(r["loss"])) for r in _history(run))
+    code, out, err = _h5train("evaluate", run, table["test"], "--json")
+    assert code == 0, err
+    scored = json.loads(out)
+    labels = table["test_frame"]["label"]
+    majority = float((labels == table["train_frame"]["label"].value_counts().idxmax()).mean())
+    assert np.isfinite(scored["loss"])
+    assert scored["accuracy"] >= majority + 0.10, (scored, majority)
+    # predict takes the raw converted rows (empty cells, a code new to nothing) and answers every row
+    code, out, err = _h5train("predict", run, table["test"], "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    predicted = pd.read_csv(tmp_path / "p.csv")
+    assert len(predicted) == len(labels) and set(predicted["label"]) <= {"yes", "no"}
+    assert predicted["label"].nunique() == 2  # not one class for every row
+
+
+def test_a_nan_loss_stops_fit_with_exit_2_and_names_the_columns(table, tmp_path):
+    # --normalize none leaves the empty cells NaN: the loss is NaN from the first step
+    code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--normalize", "none",
+                              "--epochs", "3", "--progress", "none")
+    assert code == 2, (out, err)
+    assert "trained" not in out
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "loss became NaN" in lines[0]
+    counts = table["train_frame"].isna().sum()  # the oracle: pandas' count of empty cells per column
+    for column in ("age", "income", "city"):
+        assert f"{column} ({counts[column]:,} NaN)" in lines[0]
+    assert "member" not in lines[0] and "shop" not in lines[0]
+
+
+def test_missing_error_refuses_a_table_with_empty_cells(table, tmp_path):
+    code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--missing", "error",
+                              "--progress", "none")
+    assert code == 2 and "age" in err and "--missing mean" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_val_split_0_trains_without_validation(table, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", table["train"], "--run-dir", run, "--val-split", "0", "--epochs", "2",
+                              "--progress", "none")
+    assert code == 0, err
+    assert all(not key.startswith("val_") for key in _history(run)[0])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["monitor"] == "loss"  # the training loss: nothing held out
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["val_split"] == 0.0 and config["options"]["early_stopping"] == 0
+
+
+def test_categorical_columns_give_k_inputs_or_an_embedding_of_k_rows(table):
+    info = open_info(table["train"])
+    model = build_model("auto", info, OutputSpec.for_file(info))
+    encoding = next(layer for layer in model.layers if isinstance(layer, TabularEncoding))
+    frame = table["train_frame"]
+    cities, shops = frame["city"].nunique(), frame["shop"].nunique()  # the oracle: pandas' distinct values
+    assert cities == CITIES <= ONE_HOT_MAX < shops == SHOPS
+    assert encoding.one_hot == [[info.columns.index("city"), cities]]
+    assert [(c, k) for c, k, _ in encoding.embed] == [(info.columns.index("shop"), shops)]
+    assert encoding.tables[0].shape[0] == shops + 1  # the last row: a value unknown to training
+    numbers = ["age", "income", "member", "since"]
+    with_nan = [c for c in frame.columns if c != "label" and frame[c].isna().any()]
+    assert encoding.output_width == len(numbers) + len(with_nan) + cities + encoding.embed[0][2]
+    # the one-hot columns are pandas' dummies of the city, in vocabulary order; an empty cell is all zeros
+    raw = HDF5Sequence(table["train"], batch_size=900, shuffle=False, scale=None, missing=None)[0][0]
+    encoded = np.asarray(encoding(raw))
+    start = len(numbers) + len(with_nan)
+    vocabulary = info.vocabularies["city"]
+    dummies = pd.get_dummies(frame["city"]).reindex(columns=vocabulary).to_numpy(dtype=np.float32)
+    assert np.array_equal(encoded[:, start : start + cities], dummies)
+
+
+def test_hdf5sequence_standardises_and_fills_by_default_as_h5train_does(table):
+    info = open_info(table["train"])
+    x = HDF5Sequence(table["train"], batch_size=900, shuffle=False)[0][0]
+    frame = table["train_frame"]
+    for name in ("age", "income"):
+        values = frame[name].astype(float).to_numpy()
+        expected = (values - np.nanmean(values)) / np.nanstd(values)  # NaN left out, as /stats does
+        expected[np.isnan(values)] = 0.0  # the training mean, once standardised
+        np.testing.assert_allclose(x[:, info.columns.index(name)], expected, rtol=1e-4, atol=1e-4)
+    assert np.array_equal(x[:, info.columns.index("member")], frame["member"].to_numpy(dtype=np.float32))
+    codes = x[:, info.columns.index("city")]
+    vocabulary = info.vocabularies["city"]
+    expected_codes = frame["city"].map({v: i for i, v in enumerate(vocabulary)}).fillna(len(vocabulary))
+    assert np.array_equal(codes, expected_codes.to_numpy(dtype=np.float32))  # codes, never standardised
+    # the model's first layer, kept to the row's width, computes the same numbers from raw rows
+    raw = HDF5Sequence(table["train"], batch_size=900, shuffle=False, scale=None, missing=None)[0][0]
+    assert np.isnan(raw).any()
+    same_width = build_model("mlp", info, OutputSpec.for_file(info))
+    encoding = next(layer for layer in same_width.layers if isinstance(layer, TabularEncoding))
+    np.testing.assert_allclose(np.asarray(encoding(raw)), x, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="age"):
+        HDF5Sequence(table["train"], missing="error")
+
+
+def test_digits_keep_their_accuracy_with_the_defaults(tmp_path):
+    import make_digits_csv
+
+    for name, rows, seed in (("train", 1500, 1), ("holdout", 400, 2)):
+        make_digits_csv.write_csv(tmp_path / f"{name}.csv", rows=rows, seed=seed, label=True)
+        convert([tmp_path / f"{name}.csv"], tmp_path / f"{name}.h5",
+                options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)))
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", tmp_path / "train.h5", "--run-dir", run, "--epochs", "5", "--progress", "none")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["kind"] == "mlp"  # image-shaped: the seed's network
+    code, out, err = _h5train("evaluate", run, tmp_path / "holdout.h5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["accuracy"] >= 0.9
