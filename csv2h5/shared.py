@@ -26,7 +26,7 @@ import numpy as np
 
 SHARED_DIR = Path("/dev/shm")
 _PREFIX = "csv2h5-"
-MIN_SHARED_BYTES = 1 << 14  # smaller arrays travel in the pipe: a file costs more than copying them
+MIN_SHARED_BYTES = 1 << 12  # smaller arrays travel in the pipe: a file costs more than copying them
 _counter = itertools.count()
 
 
