@@ -114,8 +114,12 @@ def _parse_in_worker(block: TextBlock, plan: ParsePlan, owner: str | None) -> tu
         block = dataclasses.replace(block, data=data, first_line=1)
     try:
         parsed = parse_block(block, plan)
-    except Csv2H5Error as exc:
-        return newlines, odd, exc
+    except Exception as exc:
+        # A speculative block may begin inside quotes (after one that ended there): whatever its
+        # parse raised means nothing then, and the main process decides. Real bugs raise there again.
+        if isinstance(exc, Csv2H5Error) or block.speculative:
+            return newlines, odd, exc
+        raise
     parsed.features = shared.share(parsed.features, owner)
     if parsed.target is not None:
         parsed.target = shared.share(parsed.target, owner)
@@ -146,6 +150,7 @@ class _InOrder:
         self.line = 0  # the first line of the next speculative block
         self.joined: list[TextBlock] = []  # speculative blocks since one that ended inside quotes
         self.plan: ParsePlan | None = None  # the plan the first of them was sent with
+        self.odd = False  # whether the joined blocks hold an odd number of quotes so far
 
     def take(self, block: TextBlock, plan: ParsePlan, newlines: int, odd: bool,
              result: ParsedBlock | Exception) -> Iterator[tuple[TextBlock, ParsedBlock]]:
@@ -167,7 +172,7 @@ class _InOrder:
             return
         numbered = dataclasses.replace(block, first_line=self.line, speculative=False)
         if isinstance(result, Exception) or result.refusal:
-            parsed = parse_block(numbered, plan)  # raises again, now naming the right line
+            parsed = parse_block(numbered, plan)  # raises again, now naming the right line (or a bug's traceback)
         else:
             parsed = _renumbered(result, self.line - 1)
         self.line += newlines

@@ -3,7 +3,7 @@
 A parsed block's arrays are most of what a parser gives back (a block of
 pixels is a third of its CSV bytes). Pickled through a pipe they cost the main
 process a kernel copy, an unpickling copy and fresh pages for both (measured:
-most of its CPU time). Instead a parser writes each large array to a file in
+beside reading every byte to cut blocks, most of what it did). Instead a parser writes each large array to a file in
 ``/dev/shm`` (memory, not disk) and sends its name; the main process maps it
 and removes the name at once, so the memory is freed when the array is.
 
