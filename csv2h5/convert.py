@@ -27,7 +27,7 @@ from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds, identi
 from .like import Template, read_template
 from .options import ConvertOptions, parse_compression
 from .pool import parse_in_order, worker_count, worker_pool
-from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, read_header
+from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
 from .reader.source import default_delimiter, is_stdin, source_name
 from .scratch import sweep_stale, temporary_path
 from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
@@ -229,12 +229,14 @@ class _Conversion:
                                                      roles.categorical, o.dtype, o.fill, o.on_bad_lines))
                     # The rows that decide the columns' kinds end a block of their own, whatever the block size.
                     deciding = self.kinds.deciding and data_bytes < o.infer_bytes
-                    for block in iter_blocks(source, header, block_bytes=o.block_bytes, start_index=index,
-                                             cut_at=o.infer_bytes - data_bytes if deciding else None):
+                    # With parser processes, a plain file is cut by offsets: they read and count its bytes, not this process.
+                    cut = iter_blocks_at_offsets if self.pool is not None and source.plain else iter_blocks
+                    for block in cut(source, header, block_bytes=o.block_bytes, start_index=index,
+                                     cut_at=o.infer_bytes - data_bytes if deciding else None):
                         index += 1
                         data_bytes += block.size
                         yield block
-                        self.bytes_done_current = source.bytes_read
+                        self.bytes_done_current = block.offset + block.size if block.data is None else source.bytes_read
                     self.bytes_done += source.size or source.position  # a pipe: the bytes it gave
                     self.bytes_done_current = 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -18,8 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from . import shared
+from .errors import Csv2H5Error
 from .options import ConvertOptions
-from .reader import ParsedBlock, ParsePlan, TextBlock, parse_block
+from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 
 
 def worker_count(options: ConvertOptions, total_bytes: int) -> int:
@@ -92,22 +95,153 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _parse_in_worker(block: TextBlock, plan: ParsePlan, owner: str | None) -> tuple[int, bool, ParsedBlock | Exception]:
+    """Parse a block in a parser process: (line ends, whether its quotes are odd, the result or the user error).
+
+    Large arrays go back through shared memory (``shared``). A speculative block
+    (cut without looking at quotes) is read here, its quotes and lines counted,
+    and parsed as if it began at line 1 (the main process renumbers it); with an
+    odd number of quotes it ends inside a quoted field and is not parsed at all.
+    """
+    newlines, odd = 0, False
+    if block.speculative:
+        data = block.text()
+        newlines = count_byte(data, b"\n", 0, len(data))
+        quote = plan.dialect.quotechar.encode()
+        odd = quote in data and count_byte(data, quote, 0, len(data)) % 2 == 1
+        if odd:
+            return newlines, odd, _UNPARSED
+        block = dataclasses.replace(block, data=data, first_line=1)
+    try:
+        parsed = parse_block(block, plan)
+    except Exception as exc:
+        # A speculative block may begin inside quotes (after one that ended there): whatever its
+        # parse raised means nothing then, and the main process decides. Real bugs raise there again.
+        if isinstance(exc, Csv2H5Error) or block.speculative:
+            return newlines, odd, exc
+        raise
+    parsed.features = shared.share(parsed.features, owner)
+    if parsed.target is not None:
+        parsed.target = shared.share(parsed.target, owner)
+    return newlines, odd, parsed
+
+
+_UNPARSED = Csv2H5Error("not parsed: the block ends inside quotes")
+
+
+def _received(parsed: ParsedBlock) -> ParsedBlock:
+    """A parser's result as the main process uses it: shared arrays mapped here."""
+    parsed.features = shared.received(parsed.features)
+    parsed.target = shared.received(parsed.target)
+    return parsed
+
+
+class _InOrder:
+    """Blocks' results taken in input order: speculative blocks numbered, checked and joined where needed.
+
+    A speculative block's first line is the line after the previous block's. Its
+    cut is right when every block before it held an even number of quotes; a block
+    with an odd number ends inside a quoted field, so it and the blocks after it,
+    up to the next odd one, are read again here as one block (rare: a quoted line
+    break right at a block's end).
+    """
+
+    def __init__(self) -> None:
+        self.line = 0  # the first line of the next speculative block
+        self.joined: list[TextBlock] = []  # speculative blocks since one that ended inside quotes
+        self.plan: ParsePlan | None = None  # the plan the first of them was sent with
+        self.odd = False  # whether the joined blocks hold an odd number of quotes so far
+
+    def take(self, block: TextBlock, plan: ParsePlan, newlines: int, odd: bool,
+             result: ParsedBlock | Exception) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+        if not block.speculative:
+            yield from self.flush()
+            yield block, _result(result)
+            return
+        if block.first_line:  # a source's first block
+            yield from self.flush()
+            self.line = block.first_line
+        if self.joined:
+            self.joined.append(block)
+            self.odd ^= odd
+            if not self.odd:
+                yield from self.flush()
+            return
+        if odd:
+            self.joined, self.odd, self.plan = [block], True, plan
+            return
+        numbered = dataclasses.replace(block, first_line=self.line, speculative=False)
+        if isinstance(result, Exception) or result.refusal:
+            parsed = parse_block(numbered, plan)  # raises again, now naming the right line (or a bug's traceback)
+        else:
+            parsed = _renumbered(result, self.line - 1)
+        self.line += newlines
+        yield numbered, parsed
+
+    def flush(self) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+        """The joined blocks as one, read here (at the end of a source, or once their quotes pair up)."""
+        if not self.joined:
+            return
+        first, last = self.joined[0], self.joined[-1]
+        block = TextBlock(first.source, first.index, self.line, None, first.offset,
+                          last.offset + last.length - first.offset)
+        self.joined = []
+        parsed = parse_block(block, self.plan)
+        data = block.text()
+        self.line += count_byte(data, b"\n", 0, len(data))
+        yield block, parsed
+
+
+def _result(result: ParsedBlock | Exception) -> ParsedBlock:
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _renumbered(parsed: ParsedBlock, lines: int) -> ParsedBlock:
+    """A block parsed as if it began at line 1, moved down by ``lines``."""
+    if lines:
+        parsed.first_row_line += lines
+        parsed.bad_lines = [(line + lines, fields) for line, fields in parsed.bad_lines]
+    return parsed
+
+
 def parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None,
-                    workers: int) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+                   workers: int) -> Iterator[tuple[TextBlock, ParsedBlock]]:
     """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
 
     Each block is parsed with the plan current when it is sent (``plan()``).
+    Speculative blocks come out numbered and checked (``_InOrder``).
     """
     if pool is None:
         for block in blocks:
             yield block, parse_block(block, plan())
         return
+    owner = shared.new_owner()
     pending: collections.deque = collections.deque()
-    for block in blocks:
-        pending.append((block, pool.submit(parse_block, block, plan())))
-        if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
-            done, future = pending.popleft()
-            yield done, future.result()
-    while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
+    order = _InOrder()
+
+    def oldest() -> Iterator[tuple[TextBlock, ParsedBlock]]:
+        block, sent, future = pending.popleft()
+        newlines, odd, result = future.result()
+        if isinstance(result, ParsedBlock):
+            result = _received(result)
+        return order.take(block, sent, newlines, odd, result)
+
+    try:
+        for block in blocks:
+            sent = plan()
+            pending.append((block, sent, pool.submit(_parse_in_worker, block, sent, owner)))
+            if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
+                yield from oldest()
+        while pending:
+            yield from oldest()
+        yield from order.flush()
+    finally:
+        for _, _, future in pending:  # an error or Ctrl-C: results never received leave no shared files
+            future.cancel()
+        for _, _, future in pending:
+            with contextlib.suppress(BaseException):
+                future.result()
+        if owner is not None:
+            shared.remove_left_over(owner)

@@ -44,6 +44,8 @@ class MemorySampler:
         self.peak_anon_main_kb = 0
         self.peak_anon_tree_kb = 0
         self.peak_file_tree_kb = 0
+        self.peak_shmem_tree_kb = 0  # shared memory mapped (csv2h5's parsed blocks on their way to the writer)
+        self.peak_anon_shmem_tree_kb = 0  # both at once: arrays, wherever they are kept
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -52,6 +54,9 @@ class MemorySampler:
             pids = [self.pid] + _children(self.pid)
             anon = [_status_kb(p, "RssAnon") for p in pids]
             files = [_status_kb(p, "RssFile") for p in pids]
+            shmem = sum(_status_kb(p, "RssShmem") for p in pids)
+            self.peak_shmem_tree_kb = max(self.peak_shmem_tree_kb, shmem)
+            self.peak_anon_shmem_tree_kb = max(self.peak_anon_shmem_tree_kb, sum(anon) + shmem)
             self.peak_anon_main_kb = max(self.peak_anon_main_kb, anon[0])
             self.peak_anon_tree_kb = max(self.peak_anon_tree_kb, sum(anon))
             self.peak_file_tree_kb = max(self.peak_file_tree_kb, sum(files))

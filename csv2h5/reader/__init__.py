@@ -15,7 +15,7 @@ from __future__ import annotations
 
 MAX_LINE_BYTES = 256 << 20  # a "line" longer than this is almost surely a wrong delimiter/quote
 
-from .blocks import BOM, Dialect, Header, TextBlock, iter_blocks, read_header, sniff_delimiter  # noqa: E402
+from .blocks import BOM, Dialect, Header, TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets, read_header, sniff_delimiter  # noqa: E402
 from .parse import parse_block  # noqa: E402
 from .plan import ParsedBlock, ParsePlan  # noqa: E402
 from .source import Source  # noqa: E402
@@ -23,5 +23,5 @@ from .arrow import NA_VALUES  # noqa: E402
 
 __all__ = [
     "BOM", "MAX_LINE_BYTES", "NA_VALUES", "Dialect", "Header", "ParsePlan", "ParsedBlock", "Source",
-    "TextBlock", "iter_blocks", "parse_block", "read_header", "sniff_delimiter",
+    "TextBlock", "count_byte", "iter_blocks", "iter_blocks_at_offsets", "parse_block", "read_header", "sniff_delimiter",
 ]

@@ -200,10 +200,14 @@ class TextBlock:
 
     source: str
     index: int  # position of this block in the conversion, for ordering
-    first_line: int  # 1-based physical line number of the block's first line
+    first_line: int  # 1-based physical line number of the block's first line (0: not known yet, see below)
     data: bytes | None  # None: read ``length`` bytes at ``offset`` of ``source``
     offset: int = 0
     length: int = 0
+    # Cut at a line end without looking at the bytes before it (iter_blocks_at_offsets): whether that
+    # line end is outside quotes, and the line the block starts at (but for a source's first block),
+    # are known only once the blocks before it are counted, which the parser processes do.
+    speculative: bool = False
 
     @property
     def size(self) -> int:
@@ -308,6 +312,83 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
         index += 1
         if at_eof and not filled:
             return
+
+
+_WINDOW_BYTES = 1 << 16  # read at a block's nominal end to find the line end after it
+
+
+def iter_blocks_at_offsets(source: Source, header: Header, *, block_bytes: int, start_index: int = 0,
+                           cut_at: int | None = None) -> Iterator[TextBlock]:
+    """Like ``iter_blocks`` for a plain file, reading only a little at each block's end: offsets, not bytes.
+
+    A block ends at the first line end past ``block_bytes`` (with ``cut_at``: the
+    last one within the first ``cut_at`` bytes of data ends a block too), found
+    by reading a few KiB there. Whether that line end lies inside quotes is not
+    known here: the blocks are ``speculative``, and the parser processes count
+    each block's quotes and lines so that the blocks can be checked, joined where
+    a line end was inside quotes, and numbered in order (``pool.parse_in_order``).
+    The main process thus never reads the data itself.
+    """
+    start = source.position - len(header.rest)  # the first byte of data in the file
+    end = source.size
+    fd = os.open(source.path, os.O_RDONLY)
+    try:
+        pos, index = start, start_index
+        while pos < end:
+            boundary = start + cut_at if cut_at is not None else None
+            cut = -1
+            if boundary is not None and pos < boundary < min(end, pos + block_bytes):
+                cut = _line_end_before(fd, boundary, pos)
+            if cut < 0:
+                cut = _line_end_after(fd, pos + block_bytes - 1, end, source, header, start)
+            yield TextBlock(source.name, index, header.lines + 1 if pos == start else 0, None, pos, cut - pos,
+                            speculative=True)
+            pos, index = cut, index + 1
+    finally:
+        os.close(fd)
+
+
+def _line_end_after(fd: int, at: int, end: int, source: Source, header: Header, start: int) -> int:
+    """The offset just past the first line end at or after ``at`` (``end`` if none)."""
+    pos = at
+    while pos < end:
+        window = os.pread(fd, _WINDOW_BYTES, pos)
+        if not window:
+            return end  # the file shrank: its parser says so
+        found = window.find(b"\n")
+        if found >= 0:
+            return pos + found + 1
+        pos += len(window)
+        if pos - at > max_line_bytes():
+            line = header.lines + 1 + _count_lines(fd, start, at)
+            raise BadLineError(f"{source.name}:{line}: a line (or quoted field) runs over {max_line_bytes() >> 20} MiB;"
+                               " check --delimiter and for an unclosed quote")
+    return end
+
+
+def _line_end_before(fd: int, boundary: int, floor: int) -> int:
+    """The offset just past the last line end before ``boundary`` and after ``floor``, or -1."""
+    pos = boundary
+    while pos > floor:
+        size = min(_WINDOW_BYTES, pos - floor)
+        window = os.pread(fd, size, pos - size)
+        found = window.rfind(b"\n")
+        if found >= 0:
+            return pos - size + found + 1
+        pos -= size
+    return -1
+
+
+def _count_lines(fd: int, start: int, end: int) -> int:
+    """Line ends in ``[start, end)`` of the file (for a message: read only when something is wrong)."""
+    count, pos = 0, start
+    while pos < end:
+        data = os.pread(fd, min(16 << 20, end - pos), pos)
+        if not data:
+            break
+        count += data.count(b"\n")
+        pos += len(data)
+    return count
 
 
 def strip_comments(data: bytes, comment: str) -> bytes:
