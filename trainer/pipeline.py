@@ -31,11 +31,13 @@ import dataclasses
 import functools
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .errors import LoaderError
+from .backend import import_tensorflow_quietly
+from .errors import DataOptionError, LoaderError
 from .sequence import HDF5Sequence
 
 AHEAD_PER_WORKER = 4  # batches in flight per reading thread or process
@@ -125,7 +127,57 @@ def _read_adopted(epoch: int, index: int) -> tuple[np.ndarray, ...]:
     return _read(_adopted[0], epoch, index)
 
 
+def epochs_dataset(sequence: HDF5Sequence) -> object:
+    """``sequence`` as a tf.data pipeline in which each pass is the sequence's next epoch.
+
+    A pass starts by taking the epoch ``sequence.epoch`` and advancing it by one
+    (``set_epoch`` chooses where the next pass starts), then reads that epoch's
+    batches ``0..len-1`` as ``read_batch(index, epoch=)`` does, on parallel calls
+    with prefetch, in order. Keras iterates a dataset of known length afresh for
+    each epoch, so ``model.fit(dataset, epochs=E)`` trains epochs
+    ``e..e+E-1`` of the sequence, batch for batch.
+    """
+    try:
+        tf = import_tensorflow_quietly()
+    except ImportError:
+        raise DataOptionError("as_dataset() builds a tf.data pipeline, which needs TensorFlow: pip install tensorflow, "
+                              "or pass the sequence itself to model.fit") from None
+    batches = len(sequence)
+    lock = threading.Lock()
+
+    def next_epoch() -> np.int64:
+        with lock:
+            epoch = sequence.epoch
+            sequence.set_epoch(epoch + 1)
+        return np.int64(epoch)
+
+    def stream(epoch):  # positions in the stream of every epoch: epoch * batches + index
+        return tf.data.Dataset.range(batches).map(lambda index: epoch * batches + index)
+
+    # The epoch is taken when a pass first asks for a batch (tf.data starts nothing before that), once per pass.
+    start = tf.data.Dataset.from_tensors(np.int64(0)).map(
+        lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ()))
+    positions = start.flat_map(stream).apply(tf.data.experimental.assert_cardinality(batches))
+    return _prefetched(positions.map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
+
+
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:
+    import tensorflow as tf
+
+    return _prefetched(tf.data.Dataset.range(start, stop).map(_loader(sequence, batches),
+                                                               num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def _prefetched(dataset):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.deterministic = True  # batches in order, whatever finishes first
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _loader(sequence: HDF5Sequence, batches: int) -> Callable:
+    """A tf.data map function: stream position ``k`` -> the tensors of batch ``k % batches`` of epoch ``k // batches``."""
     import tensorflow as tf
 
     sample = sequence.read_batch(0, epoch=0)
@@ -142,9 +194,4 @@ def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> obj
         tensors = tuple(tf.ensure_shape(t, s) for t, s in zip(tensors, shapes))
         return tensors if len(tensors) > 1 else tensors[0]
 
-    options = tf.data.Options()
-    options.deterministic = True  # batches in order, whatever finishes first
-    return (tf.data.Dataset.range(start, stop)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE)
-            .with_options(options))
+    return load

@@ -231,6 +231,23 @@ class HDF5Sequence(keras.utils.PyDataset):
         batches = n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
         return batches if self.batches_per_epoch is None else min(batches, self.batches_per_epoch)
 
+    def as_dataset(self):
+        """This sequence as a ``tf.data.Dataset`` for ``model.fit`` on TensorFlow: the same batches, faster.
+
+        Each pass over the dataset is the sequence's next epoch: a pass reads epoch
+        ``self.epoch`` (then advanced by one), batch for batch as ``seq[i]`` would,
+        read ahead on parallel calls. So ``model.fit(seq.as_dataset(), epochs=10)``
+        trains epochs 0..9 of ``(seed, epoch)`` order, and ``set_epoch(n)`` first
+        resumes at epoch n. Keras hands a ``PyDataset`` to TensorFlow one Python
+        call at a time on the training thread; this is h5train's own pipeline.
+
+        Raises:
+            DataOptionError: TensorFlow is not installed.
+        """
+        from .pipeline import epochs_dataset  # imports TensorFlow: only when asked for
+
+        return epochs_dataset(self)
+
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s order from now on (e.g. when resuming)."""
         self.epoch = int(epoch)
