@@ -102,3 +102,26 @@ def test_as_dataset_trains_one_pass_per_epoch_from_where_set_epoch_put_it(make_d
     assert train.epoch == 7  # epochs 5 and 6, one pass each: nothing read ahead, skipped or repeated
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     assert np.isfinite(history.history["val_loss"]).all()
+
+
+def test_as_dataset_with_epochs_is_one_pass_over_that_many_epochs_for_fit_with_steps(make_data, tmp_path):
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=2)
+    seq.set_epoch(3)
+    dataset = seq.as_dataset(epochs=2)
+    _same([tuple(t.numpy() for t in batch) for batch in dataset],
+          [b for e in (3, 4) for b in _oracle_batches(x, codes, seed=2, epoch=e, batch_size=16)])
+    assert seq.epoch == 5
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(seq.as_dataset(epochs=3), epochs=3, steps_per_epoch=len(seq), shuffle=False, verbose=0)
+    assert seq.epoch == 8 and len(history.history["loss"]) == 3  # one pass for the three epochs, none begun after
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
+def test_as_dataset_refuses_a_number_of_epochs_that_is_not_positive(make_data, tmp_path, epochs):
+    from csv2h5.trainer import DataOptionError
+
+    path, _, _ = make_data(tmp_path, rows=40)
+    with pytest.raises(DataOptionError, match="positive number of epochs"):
+        HDF5Sequence(path, batch_size=16).as_dataset(epochs=epochs)
