@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import jsontext
 from .cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from .convert import Progress, convert as run_convert
 from .errors import Csv2H5Error
@@ -138,7 +138,7 @@ def info(
     except Csv2H5Error as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(json.dumps(described, indent=2))
+        typer.echo(jsontext.dumps(described, indent=2))
     else:
         typer.echo(render(described))
 

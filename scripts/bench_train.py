@@ -13,7 +13,12 @@ the file alternate, so a noisy stretch of a shared machine hits both.
 - ``h5train``: the input h5train feeds ``model.fit`` (trainer/pipeline.py): tf.data
   over (epoch, batch) on TensorFlow, a read-ahead generator on JAX, batches read
   from the memory-mapped file in a fresh global shuffle every epoch.
-- ``pydataset``: ``model.fit(HDF5Sequence)``, Keras's own PyDataset path (one round, for reference).
+- ``pydataset``: ``model.fit(HDF5Sequence)``, Keras's own PyDataset path (one round, for reference;
+  every round with ``--python-rounds``).
+- ``as_dataset``: ``model.fit(seq.as_dataset(), epochs=E)``, what a Python user writes for
+  h5train's tf.data pipeline: Keras restarts the pipeline for every epoch (every round).
+- ``as_dataset_epochs``: ``model.fit(seq.as_dataset(epochs=E), epochs=E, steps_per_epoch=len(seq))``,
+  one pass over every epoch, as h5train feeds fit (every round; target <= 1.10x in-RAM on TensorFlow).
 - ``interleaved``: the same comparison inside one process per backend (epochs of in-RAM
   and of the file alternate), which process-to-process noise does not reach.
 - ``workers``: ``--strategy multi-worker`` machinery on JAX, 2 processes on 127.0.0.1 with
@@ -75,6 +80,11 @@ TRAIN = textwrap.dedent("""
                            batch_slice=worker, scale=None, missing=None)  # the stored values, as in RAM
         if mode == "pydataset":
             model.fit(seq, epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
+        elif mode == "as_dataset":
+            model.fit(seq.as_dataset(), epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
+        elif mode == "as_dataset_epochs":
+            model.fit(seq.as_dataset(epochs=epochs), epochs=epochs, steps_per_epoch=len(seq), shuffle=False, verbose=0,
+                      callbacks=[Clock()])
         else:
             fit_input = training_input(seq, first_epoch=0, epochs=epochs, tf_data=keras.backend.backend() == "tensorflow")
             model.fit(fit_input.data, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False, verbose=0,
@@ -210,6 +220,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per process (the first is not counted)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating in-RAM / h5train input runs")
     parser.add_argument("--probes", type=int, default=8, help="classic-generator batches timed per size")
+    parser.add_argument("--python-rounds", action="store_true",
+                        help="measure model.fit(HDF5Sequence) in every round, not only the first")
     parser.add_argument("--no-classic", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-workers", action="store_true")
@@ -224,7 +236,9 @@ def main() -> int:
     print(f"seed network 784-50-10, SGD, batch {BATCH}; epoch time = median over {args.rounds} rounds of "
           f"epochs 2..{args.epochs} (pydataset: one round)\n")
     names = {"ram": "in-RAM numpy model.fit(x, y)", "h5train": "h5train input (HDF5Sequence, global shuffle)",
-             "pydataset": "model.fit(HDF5Sequence) (Keras PyDataset)"}
+             "pydataset": "model.fit(HDF5Sequence) (Keras PyDataset)",
+             "as_dataset": "model.fit(seq.as_dataset())",
+             "as_dataset_epochs": "model.fit(seq.as_dataset(epochs=E), steps=)"}
     for rows in args.sizes:
         csv, h5 = _ensure(args.workdir, rows)
         ram_by_backend = {}
@@ -232,7 +246,8 @@ def main() -> int:
             epochs: dict[str, list[float]] = {}
             peaks: dict[str, object] = {}
             for round_ in range(args.rounds):
-                for mode in ("ram", "h5train") if round_ else ("ram", "h5train", "pydataset"):
+                python_path = ("pydataset",) if args.python_rounds or not round_ else ()
+                for mode in ("ram", "h5train", "as_dataset", "as_dataset_epochs", *python_path):
                     times, mem = _train(backend, mode, h5, args.epochs)
                     epochs.setdefault(mode, []).extend(times)
                     peaks.setdefault(mode, mem)
@@ -245,7 +260,10 @@ def main() -> int:
                 print(f"  {names[mode]:46s} {seconds:7.2f} s/epoch  {seconds / ram:5.2f}x in-RAM  "
                       f"RssAnon peak {mem.peak_anon_tree_kb / 1024:6.0f} MB  (epochs: {', '.join(f'{t:.2f}' for t in times)})")
             target = 1.10 if backend == "jax" else 1.15
-            print(f"  h5train input vs in-RAM on {backend}: {median(epochs['h5train']) / ram:.2f}x (target <= {target:.2f}x)\n")
+            print(f"  h5train input vs in-RAM on {backend}: {median(epochs['h5train']) / ram:.2f}x (target <= {target:.2f}x)")
+            print(f"  as_dataset() vs in-RAM on {backend}: {median(epochs['as_dataset']) / ram:.2f}x, "
+                  f"as_dataset(epochs=E) with steps_per_epoch: {median(epochs['as_dataset_epochs']) / ram:.2f}x"
+                  f"{' (target <= 1.10x)' if backend == 'tensorflow' else ''}\n")
         if not args.no_classic:
             probes = subprocess.run([python(), "-c", CLASSIC, str(csv), str(rows), str(args.probes)], check=True,
                                     capture_output=True, text=True).stdout

@@ -6,7 +6,11 @@
     model.fit(train, validation_data=val, epochs=10, shuffle=False)
 
 Keras loads on first use of ``HDF5Sequence`` or ``epoch_order``, not at package
-import: ``h5train`` chooses the Keras backend before that happens.
+import: ``h5train`` chooses the Keras backend before that happens. Imported from
+Python, Keras loads on the backend h5train would choose (``backend.library_backend``:
+the one of a Keras already imported, else ``KERAS_BACKEND``, else tensorflow when
+the program imported TensorFlow, else jax when installed, else tensorflow), and
+TensorFlow's start-up notices are kept off stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ _LAZY = {"HDF5Sequence": ".sequence", "epoch_order": ".sequence"}
 def __getattr__(name: str) -> object:
     """Import the Keras side (and with it the backend) only when it is asked for."""
     if name in _LAZY:
+        from .backend import import_keras_quietly
+
+        import_keras_quietly()
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value

@@ -22,6 +22,7 @@ import platform
 import re
 import sys
 import threading
+import types
 from collections.abc import Iterator, Mapping
 
 from .errors import DataOptionError
@@ -76,6 +77,80 @@ def choose_backend(requested: str = "auto", *, environ: Mapping[str, str] | None
         raise DataOptionError(f"the {chosen} backend is not installed; pip install 'csv2h5[train]' "
                               f"(or choose another with --backend)")
     return chosen
+
+
+def library_backend(*, environ: Mapping[str, str] | None = None) -> str | None:
+    """The backend ``from csv2h5.trainer import HDF5Sequence`` loads Keras with; None leaves the choice to Keras.
+
+    In order: the backend of a Keras this program already imported (it cannot
+    change); ``KERAS_BACKEND`` when set (any backend Keras knows: a PyDataset runs
+    on all of them); tensorflow when the program already imported TensorFlow (its
+    code likely builds TensorFlow models, and the import cost is paid); else
+    h5train's own choice: jax when installed, else tensorflow.
+    """
+    environ = os.environ if environ is None else environ
+    loaded = _loaded_backend()
+    if loaded is not None:
+        return loaded
+    if environ.get("KERAS_BACKEND"):
+        return environ["KERAS_BACKEND"]
+    if "tensorflow" in sys.modules:
+        return "tensorflow"
+    for name in SUPPORTED:  # jax first, as h5train chooses
+        if _installed(name):
+            return name
+    return None  # neither installed: Keras's own import error says what to install
+
+
+def import_keras_quietly() -> str:
+    """Import Keras on ``library_backend()``, without native start-up noise on stderr; return the backend.
+
+    Sets ``KERAS_BACKEND`` only when it is unset and Keras is not imported yet
+    (worker processes then start on the same backend). TensorFlow prints its
+    start-up notices (oneDNN, CUDA drivers, CPU features) from C++ while it is
+    imported, and a cuInit error when it first looks for devices; both happen
+    here, under a filter that is removed afterwards, so anything the program
+    writes to stderr later is left alone. Listing the physical devices does not
+    initialise them: ``tf.config.experimental.set_memory_growth`` still works.
+    """
+    if _loaded_backend() is None:
+        chosen = library_backend()
+        if chosen is not None and not os.environ.get("KERAS_BACKEND"):
+            os.environ["KERAS_BACKEND"] = chosen
+        with _native_noise_dropped():
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import_tensorflow_quietly()
+    return _loaded_backend() or ""
+
+
+def import_tensorflow_quietly() -> types.ModuleType:
+    """Import TensorFlow and look for its devices, without the native notices both print on stderr.
+
+    Raises:
+        ImportError: TensorFlow is not installed.
+    """
+    with _native_noise_dropped():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    return tf
+
+
+@contextlib.contextmanager
+def _native_noise_dropped() -> Iterator[None]:
+    if _active:  # h5train's filter already runs for the whole command
+        yield
+        return
+    native = _NativeLogFilter()
+    native.start()
+    _active.append(native)
+    try:
+        yield
+    finally:
+        _active.remove(native)
+        native.stop()
 
 
 def use_backend(name: str) -> None:

@@ -8,7 +8,6 @@ never load it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import sys
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from csv2h5 import jsontext
 from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from csv2h5.errors import OptionError
 
@@ -186,7 +186,7 @@ def evaluate(
         except TrainerError as exc:
             fail(str(exc))
     if as_json:
-        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(jsontext.dumps(metrics, indent=2))
     else:
         typer.echo("  ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
 

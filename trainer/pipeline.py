@@ -31,11 +31,13 @@ import dataclasses
 import functools
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .errors import LoaderError
+from .backend import import_tensorflow_quietly
+from .errors import DataOptionError, LoaderError
 from .sequence import HDF5Sequence
 
 AHEAD_PER_WORKER = 4  # batches in flight per reading thread or process
@@ -125,7 +127,63 @@ def _read_adopted(epoch: int, index: int) -> tuple[np.ndarray, ...]:
     return _read(_adopted[0], epoch, index)
 
 
+def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
+    """``sequence`` as a tf.data pipeline in which each pass is the sequence's next ``epochs`` epochs.
+
+    A pass starts by taking the epoch ``e = sequence.epoch`` and advancing it by
+    ``epochs`` (``set_epoch`` chooses where the next pass starts), then reads
+    epochs ``e..e+epochs-1``, each one's batches ``0..len-1`` as
+    ``read_batch(index, epoch=)`` reads them, on parallel calls with prefetch,
+    in order. Keras iterates a dataset afresh for each epoch unless it is given
+    ``steps_per_epoch`` and the dataset has more batches than that: so
+    ``fit(dataset, epochs=E)`` trains epochs ``e..e+E-1`` one pass each, and with
+    ``epochs=E`` here and ``steps_per_epoch=len(sequence)`` in ``fit``, one pass
+    does the same without restarting the pipeline between epochs.
+    """
+    try:
+        tf = import_tensorflow_quietly()
+    except ImportError:
+        raise DataOptionError("as_dataset() builds a tf.data pipeline, which needs TensorFlow: pip install tensorflow, "
+                              "or pass the sequence itself to model.fit") from None
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise DataOptionError(f"as_dataset(epochs=) takes a positive number of epochs per pass, got {epochs!r}")
+    epochs = int(epochs)
+    batches = len(sequence)
+    lock = threading.Lock()
+
+    def next_epoch() -> np.int64:
+        with lock:
+            epoch = sequence.epoch
+            sequence.set_epoch(epoch + epochs)
+        return np.int64(epoch)
+
+    def stream(epoch):  # positions in the stream of every epoch: epoch * batches + index
+        return tf.data.Dataset.range(epoch * batches, (epoch + epochs) * batches)
+
+    # The epoch is taken when a pass first asks for a batch (tf.data starts nothing before that), once per pass.
+    start = tf.data.Dataset.from_tensors(np.int64(0)).map(
+        lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ()))
+    positions = start.flat_map(stream).apply(tf.data.experimental.assert_cardinality(epochs * batches))
+    return _prefetched(positions.map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
+
+
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:
+    import tensorflow as tf
+
+    return _prefetched(tf.data.Dataset.range(start, stop).map(_loader(sequence, batches),
+                                                               num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def _prefetched(dataset):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.deterministic = True  # batches in order, whatever finishes first
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _loader(sequence: HDF5Sequence, batches: int) -> Callable:
+    """A tf.data map function: stream position ``k`` -> the tensors of batch ``k % batches`` of epoch ``k // batches``."""
     import tensorflow as tf
 
     sample = sequence.read_batch(0, epoch=0)
@@ -142,9 +200,4 @@ def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> obj
         tensors = tuple(tf.ensure_shape(t, s) for t, s in zip(tensors, shapes))
         return tensors if len(tensors) > 1 else tensors[0]
 
-    options = tf.data.Options()
-    options.deterministic = True  # batches in order, whatever finishes first
-    return (tf.data.Dataset.range(start, stop)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE)
-            .with_options(options))
+    return load

@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from csv2h5 import jsontext
+
 from .errors import RunError
 from .storage import FileInfo
 
@@ -111,7 +113,7 @@ def signals_deferred() -> Iterator[None]:
 def write_json(path: Path, value: object) -> None:
     """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
+    tmp.write_text(jsontext.dumps(value, indent=2, default=str) + "\n")  # null, never a bare NaN
     os.replace(tmp, path)
 
 

@@ -1,0 +1,127 @@
+"""The trainer as a Python user meets it: a quiet import on h5train's backend, and ``as_dataset()``.
+
+Import behaviour is checked in fresh processes (Keras fixes its backend at its
+first import), with ``TF_CPP_MIN_LOG_LEVEL`` removed so that TensorFlow's
+native start-up notices would reach stderr if nothing kept them off. The
+dataset's batches are checked against rows gathered here with numpy, in the
+order the documented sampler defines: ``default_rng([seed, epoch]).permutation``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from csv2h5.trainer import HDF5Sequence
+
+REPORT = "import keras, os, sys; print(keras.backend.backend(), os.environ.get('KERAS_BACKEND'))\n"
+TINY_FIT = ("import numpy as np\n"
+            "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+            "model.compile(optimizer='sgd', loss='mse')\n"
+            "model.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0)\n")
+
+
+def _python(code: str, **environ: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                          env={**env, **environ})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax installed")
+def test_import_is_silent_and_picks_jax_when_keras_backend_is_unset():
+    done = _python("from csv2h5.trainer import HDF5Sequence\n" + REPORT)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == "jax jax\n"  # and worker processes started later inherit it
+
+
+def test_import_honours_keras_backend_tensorflow_and_keeps_its_start_up_notices_off_stderr():
+    done = _python("from csv2h5.trainer import HDF5Sequence\n" + REPORT + TINY_FIT, KERAS_BACKEND="tensorflow")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # oneDNN, CUDA drivers, CPU features at import; cuInit at the first model
+    assert done.stdout == "tensorflow tensorflow\n"
+
+
+def test_a_keras_the_program_imported_first_keeps_its_backend():
+    code = ("import os\n"
+            "os.environ['KERAS_BACKEND'] = 'tensorflow'\n"
+            "import keras\n"
+            "del os.environ['KERAS_BACKEND']\n"
+            "from csv2h5.trainer import HDF5Sequence\n" + REPORT)
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tensorflow None\n"  # not switched, not refused, the environment left alone
+
+
+def _oracle_batches(x: np.ndarray, codes: np.ndarray, *, seed: int, epoch: int, batch_size: int):
+    order = np.random.default_rng([seed, epoch]).permutation(len(x))
+    for start in range(0, len(x), batch_size):
+        rows = np.sort(order[start : start + batch_size])  # a batch's rows, read in file order
+        yield x[rows].astype(np.float32), codes[rows].astype(np.int32)
+
+
+def _same(got, expected) -> None:
+    got, expected = list(got), list(expected)
+    assert len(got) == len(expected)
+    for (gx, gy), (ex, ey) in zip(got, expected):
+        np.testing.assert_array_equal(np.asarray(gx), ex)
+        np.testing.assert_array_equal(np.asarray(gy), ey)
+
+
+def test_as_dataset_yields_the_sequence_batches_epoch_after_epoch(make_data, tmp_path):
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=7)
+    dataset = seq.as_dataset()
+    for epoch in (0, 1):  # each pass is the next epoch
+        assert seq.epoch == epoch
+        passed = [tuple(t.numpy() for t in batch) for batch in dataset]
+        _same(passed, _oracle_batches(x, codes, seed=7, epoch=epoch, batch_size=16))
+        _same(passed, (seq.read_batch(i, epoch=epoch) for i in range(len(seq))))
+    assert seq.epoch == 2
+    assert not np.array_equal(np.asarray(passed[0][1]), next(_oracle_batches(x, codes, seed=7, epoch=0, batch_size=16))[1])
+    seq.set_epoch(1)  # resume: the next pass is epoch 1 again
+    _same([tuple(t.numpy() for t in batch) for batch in dataset], _oracle_batches(x, codes, seed=7, epoch=1, batch_size=16))
+
+
+def test_as_dataset_trains_one_pass_per_epoch_from_where_set_epoch_put_it(make_data, tmp_path):
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    train = HDF5Sequence(path, batch_size=32, shuffle="global", seed=1, scale="unit")
+    val = HDF5Sequence(path, batch_size=32, shuffle="none", scale="unit")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train.set_epoch(5)
+    history = model.fit(train.as_dataset(), validation_data=val.as_dataset(), epochs=2, shuffle=False,
+                        verbose=0)  # shuffle=False: the order is the dataset's; Keras warns it ignores True
+    assert train.epoch == 7  # epochs 5 and 6, one pass each: nothing read ahead, skipped or repeated
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert np.isfinite(history.history["val_loss"]).all()
+
+
+def test_as_dataset_with_epochs_is_one_pass_over_that_many_epochs_for_fit_with_steps(make_data, tmp_path):
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=2)
+    seq.set_epoch(3)
+    dataset = seq.as_dataset(epochs=2)
+    _same([tuple(t.numpy() for t in batch) for batch in dataset],
+          [b for e in (3, 4) for b in _oracle_batches(x, codes, seed=2, epoch=e, batch_size=16)])
+    assert seq.epoch == 5
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(seq.as_dataset(epochs=3), epochs=3, steps_per_epoch=len(seq), shuffle=False, verbose=0)
+    assert seq.epoch == 8 and len(history.history["loss"]) == 3  # one pass for the three epochs, none begun after
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
+def test_as_dataset_refuses_a_number_of_epochs_that_is_not_positive(make_data, tmp_path, epochs):
+    from csv2h5.trainer import DataOptionError
+
+    path, _, _ = make_data(tmp_path, rows=40)
+    with pytest.raises(DataOptionError, match="positive number of epochs"):
+        HDF5Sequence(path, batch_size=16).as_dataset(epochs=epochs)
