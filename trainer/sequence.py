@@ -23,18 +23,21 @@ import numpy as np
 
 from csv2h5.target import single_class_problem
 
+from .blocks import BLOCK_BYTES, BlockPlan, auto_shuffle, blocks_order, plan_blocks
 from .errors import DataOptionError
+from .memory import Memory, available_memory
 from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
 
-SHUFFLE_MODES = ("global", "window", "batch", "none")
+SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
 
 
 def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", chunk_rows: int = 1,
-                batch_size: int = 1) -> np.ndarray:
+                batch_size: int = 1, plan: BlockPlan | None = None) -> np.ndarray:
     """Positions ``0..num_rows-1`` in the order epoch ``epoch`` visits them.
 
-    ``global``: a uniform permutation. ``window``: chunk order shuffled, rows shuffled
+    ``global``: a uniform permutation. ``blocks``: blocks of ``plan.block_rows`` positions, a pool of
+    ``plan.pool_blocks`` of them at a time (see :mod:`.blocks`). ``window``: chunk order shuffled, rows shuffled
     within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
     ``batch``: contiguous batches in shuffled order. ``none``: identity.
     """
@@ -46,6 +49,10 @@ def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", c
         order = np.arange(num_rows, dtype=dtype)
         rng.shuffle(order)  # in place: the same permutation as rng.permutation(num_rows), no copy
         return order
+    if mode == "blocks":
+        if plan is None:
+            raise DataOptionError("shuffle='blocks' needs a block plan (block_rows, pool_blocks)")
+        return blocks_order(num_rows, seed=seed, epoch=epoch, plan=plan, batch_size=batch_size)
     if mode == "batch":
         starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
         return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(dtype)
@@ -67,8 +74,12 @@ class HDF5Sequence(keras.utils.PyDataset):
             pattern such as ``"parts/*.h5"``), read as one row space in that order, their class
             labels and categorical vocabularies united as ``csv2h5 merge`` unites them.
         batch_size: rows per batch (the last one is smaller unless ``drop_remainder``).
-        shuffle: ``"global"``, ``"window"``, ``"batch"``, ``"none"``; True picks global for
-            uncompressed files and window for compressed ones; False is none.
+        shuffle: ``"auto"`` (the default, also True): ``"global"`` when the rows fit in the memory this
+            process may use (half of it) and the file is uncompressed, ``"blocks"`` otherwise;
+            ``shuffle_reason`` says why. ``"global"``: a uniform permutation of the rows each epoch.
+            ``"blocks"``: for data larger than memory, blocks of consecutive rows in a random order, a
+            pool of them held at a time within ``memory_budget``, each batch drawn from every block of
+            the pool (see :mod:`csv2h5.trainer.blocks`). ``"window"``, ``"batch"``, ``"none"`` (False).
         seed: with the epoch number, fixes the order.
         indices: rows to use (a subset of the file), in any order; default all rows.
         targets: False yields ``x`` alone (for predict), also for files with a target.
@@ -89,10 +100,13 @@ class HDF5Sequence(keras.utils.PyDataset):
         training: whether the batches train a model: the rows used (``indices``, before ``shard``)
             must then hold two or more classes of a classification target, or the sequence refuses
             them. None (the default): a shuffled sequence trains, an unshuffled one evaluates.
+        memory_budget: bytes this process may use for the data: picks ``auto``'s order and the pool of
+            ``blocks``. Default: the smallest of the cgroup memory limit (v2 or v1) and MemAvailable.
+        block_bytes: bytes of rows in a block of ``blocks`` (whole chunks; at least a batch).
         **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = True,
+    def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = "auto",
                  seed: int = 0, indices: Sequence[int] | np.ndarray | None = None, targets: bool = True,
                  one_hot: bool = False, dtype: str = "float32", scale: str | None = None,
                  sample_shape: Sequence[int] | None = None,
@@ -100,7 +114,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
                  batch_slice: tuple[int, int] | None = None,
                  drop_remainder: bool = False, batches_per_epoch: int | None = None, training: bool | None = None,
-                 **kwargs: object) -> None:
+                 memory_budget: int | None = None, block_bytes: int = BLOCK_BYTES, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.paths = tuple(expand_paths(path))
         self.path = str(path) if isinstance(path, (str, os.PathLike)) else self.paths[0]  # the file or pattern, for messages
@@ -110,7 +124,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
         if shuffle is True:
-            shuffle = "window" if info.compressed else "global"
+            shuffle = "auto"
         elif shuffle is False:
             shuffle = "none"
         if shuffle not in SHUFFLE_MODES:
@@ -131,6 +145,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]
         self._indices = rows  # None: every row, without an index array as large as the file
         self.num_rows = info.rows if rows is None else int(rows.size)
+        self._choose_order(memory_budget, block_bytes)
         if targets and info.target is None:
             raise DataOptionError(
                 f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN")
@@ -162,6 +177,29 @@ class HDF5Sequence(keras.utils.PyDataset):
         self._pid: int | None = None
 
     # -- checks in __init__ ---------------------------------------------------------------------
+
+    def _choose_order(self, memory_budget: int | None, block_bytes: int) -> None:
+        """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
+        depends on it, so copies, splits and pickled workers keep the figure rather than look again)."""
+        if memory_budget is not None and (isinstance(memory_budget, bool) or int(memory_budget) < 1):
+            raise DataOptionError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        self.shuffle_reason = "asked for"
+        self.block_plan: BlockPlan | None = None
+        self.memory_budget = None if memory_budget is None else int(memory_budget)
+        self.block_bytes = int(block_bytes)
+        if self.shuffle not in ("auto", "blocks"):
+            return
+        memory = (available_memory() if self.memory_budget is None
+                  else Memory(bytes=self.memory_budget, source="memory_budget"))
+        self.memory_budget = memory.bytes
+        row_bytes = self._info.num_features * self._info.dtype.itemsize
+        if self.shuffle == "auto":
+            self.shuffle, self.shuffle_reason = auto_shuffle(
+                data_bytes=self.num_rows * row_bytes, mapped=not self._info.compressed, memory=memory)
+        if self.shuffle == "blocks":
+            self.block_plan = plan_blocks(row_bytes=row_bytes, chunk_rows=self._info.chunk_rows,
+                                          batch_size=self.batch_size, memory_budget=memory.bytes,
+                                          block_bytes=self.block_bytes)
 
     def _refuse_single_class(self, info: FileInfo, rows: np.ndarray | None) -> None:
         label = single_class(info, rows)
@@ -250,8 +288,14 @@ class HDF5Sequence(keras.utils.PyDataset):
             if order is None:
                 for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
                     del self._orders[old]
-                positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
-                                        chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
+                if self.shuffle == "blocks":  # blocks of rows that lie together in the file, whatever the indices' order
+                    ranks = None if self._indices is None or np.all(np.diff(self._indices) >= 0) else np.argsort(
+                        self._indices, kind="stable")
+                    positions = blocks_order(self.num_rows, seed=self.seed, epoch=epoch, plan=self.block_plan,
+                                             batch_size=self.batch_size, ranks=ranks)
+                else:
+                    positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
+                                            chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
                 order = positions if self._indices is None else self._indices[positions]
                 self._orders[epoch] = order
         return order
@@ -312,7 +356,8 @@ class HDF5Sequence(keras.utils.PyDataset):
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
                             batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
-                            use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
+                            use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size,
+                            memory_budget=self.memory_budget, block_bytes=self.block_bytes)
 
     def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
         """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""
