@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -26,6 +27,7 @@ from csv2h5.target import single_class_problem
 from .blocks import BLOCK_BYTES, BlockPlan, auto_shuffle, blocks_order, plan_blocks
 from .errors import DataOptionError
 from .memory import Memory, available_memory
+from .readahead import AHEAD_BLOCKS, BlockReader
 from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
 
 SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
@@ -175,6 +177,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
+        self._reader: BlockReader | None = None
 
     # -- checks in __init__ ---------------------------------------------------------------------
 
@@ -308,6 +311,26 @@ class HDF5Sequence(keras.utils.PyDataset):
                 self._pid = os.getpid()
             return self._rows
 
+    def _block_reader(self) -> BlockReader:
+        """The read-ahead reader of the ``blocks`` order, one per process (started on first use)."""
+        source = self._source()
+        with self._lock:
+            if self._reader is None or self._reader.source is not source:
+                plan = self.block_plan
+                row_bytes = self._info.num_features * self._info.dtype.itemsize
+                batches_of = weakref.WeakMethod(self._epoch_batches)  # the reader's thread must not keep the sequence alive
+                self._reader = BlockReader(
+                    source, path=self.paths[0] if len(self.paths) == 1 else None,
+                    batches_of=lambda epoch: [] if batches_of() is None else batches_of()(epoch),
+                    chunk_rows=self._info.chunk_rows, block_rows=plan.block_rows, file_rows=self._info.rows,
+                    row_bytes=row_bytes, capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * plan.block_rows * row_bytes,
+                    drop_cache=True)
+                weakref.finalize(self, self._reader.close)
+            return self._reader
+
+    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        return [self._batch_rows(i, epoch) for i in range(len(self))]
+
     def __getitem__(self, index: int):
         return self.read_batch(index, epoch=self.epoch)
 
@@ -318,6 +341,15 @@ class HDF5Sequence(keras.utils.PyDataset):
         """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
+        rows = self._batch_rows(index, epoch)
+        if self.shuffle == "blocks":
+            x = self._block_reader().take(rows, epoch=epoch, index=index).astype(self.dtype, copy=False)
+        else:
+            x = self._source().take(rows).astype(self.dtype, copy=False)
+        return self._finish(x, rows)
+
+    def _batch_rows(self, index: int, epoch: int) -> np.ndarray:
+        """The file rows batch ``index`` of epoch ``epoch`` reads (this worker's slice), in file order."""
         rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         if self.shuffle != "none":
             rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
@@ -327,7 +359,10 @@ class HDF5Sequence(keras.utils.PyDataset):
             part, count = self.batch_slice
             width = self.batch_size // count
             rows = rows[part * width : (part + 1) * width]
-        x = self._source().take(rows).astype(self.dtype, copy=False)
+        return rows
+
+    def _finish(self, x: np.ndarray, rows: np.ndarray):
+        """Scale, shape and pair the values of ``rows`` with their targets, as ``read_batch`` returns them."""
         if self._factor is not None:
             if self._offset is not None:
                 x -= self._offset
@@ -385,6 +420,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         state = self.__dict__.copy()
         state["_rows"] = None
         state["_pid"] = None
+        state["_reader"] = None
         state["_orders"] = {}
         del state["_lock"]
         return state

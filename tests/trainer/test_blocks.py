@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from csv2h5 import ConvertOptions, convert
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.blocks import BlockPlan, blocks_order
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
 
 LABELS, PER_LABEL, FEATURES, CHUNK = 10, 8000, 12, 64
 BLOCK_ROWS, POOL = 256, 64  # blocks of 4 chunks; the file holds 312 of them, the pool a fifth
@@ -162,3 +163,57 @@ def test_auto_picks_blocks_when_the_rows_do_not_fit(sorted_file, tmp_path, make_
     assert HDF5Sequence(sorted_file, shuffle=True, memory_budget=data_bytes).shuffle == "blocks"
     lzf, _, _ = make_data(tmp_path, compression="lzf")  # compressed chunks decode whole: blocks even when small
     assert HDF5Sequence(lzf).shuffle == "blocks"
+
+
+class _CountingSource:
+    """Rows of an array, recording every read the reader makes (start row, rows)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.reads: list[tuple[int, int]] = []
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        self.reads.append((int(rows[0]), int(rows.size)))
+        return self.values[rows]
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_order):
+    rows, chunk, block, pool, batch = 20_000, 10, 100, 8, 50
+    values = np.arange(rows * 3, dtype=np.int64).reshape(rows, 3)
+    plan = BlockPlan(block_rows=block, pool_blocks=pool, chunk_rows=chunk)
+    order = blocks_order(rows, seed=3, epoch=0, plan=plan, batch_size=batch)
+    batches = [np.sort(order[i : i + batch]) for i in range(0, rows, batch)]
+    source = _CountingSource(values)
+    capacity = (pool + 4) * block * values.itemsize * 3
+    reader = BlockReader(source, path=None, batches_of=lambda epoch: batches, chunk_rows=chunk, block_rows=block,
+                         file_rows=rows, row_bytes=values.itemsize * 3, capacity_bytes=capacity, drop_cache=False)
+    try:
+        indices = list(range(len(batches)))
+        if not in_order:  # two threads, each batch read twice: the same rows, only slower
+            with concurrent.futures.ThreadPoolExecutor(2) as threads:
+                got = list(threads.map(lambda i: reader.take(batches[i], epoch=0, index=i), indices + indices))
+        else:
+            got = [reader.take(batches[i], epoch=0, index=i) for i in indices]
+        for i, x in zip(indices + indices, got):
+            assert np.array_equal(x, values[batches[i]])
+        if in_order:
+            loads = sorted((start, start + n) for start, n in source.reads)
+            covered = np.concatenate([np.arange(a, b) for a, b in loads])
+            assert np.array_equal(covered, np.arange(rows))  # every row read once, ahead, none again
+            assert all(a // block == (b - 1) // block and a % chunk == 0 for a, b in loads)  # whole chunks of a block
+            assert reader.rows_direct == 0 and reader.rows_loaded == rows
+        assert reader.peak_bytes <= capacity
+    finally:
+        reader.close()
+
+
+def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
+    seq = _blocks(sorted_file)
+    for epoch in (0, 1):
+        for i in range(len(seq)):
+            seq.read_batch(i, epoch=epoch)
+        reader = seq._reader
+        assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
+        assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * BLOCK_BYTES
