@@ -32,94 +32,110 @@ AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they 
 
 
 @dataclasses.dataclass
-class _Schedule:
-    """One epoch's loads in the order they are first needed."""
+class Schedule:
+    """One epoch's loads (runs of whole chunks, in file order) and which batches read them."""
 
     starts: np.ndarray  # first file row of each load
-    stops: np.ndarray  # one past the last row
+    stops: np.ndarray  # one past its last row
+    load_of_chunk: np.ndarray  # chunk -> its load (-1: no batch reads it)
+    by_need: np.ndarray  # loads in the order batches first need them: the order the thread reads them
     uses: np.ndarray  # batches still to read each load
+    batch_loads: np.ndarray  # the loads of batch i: batch_loads[batch_bounds[i]:batch_bounds[i + 1]]
+    batch_bounds: np.ndarray
     batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
-    load_of_batch: list[np.ndarray]  # the loads each batch reads
+
+    def loads_of(self, index: int) -> np.ndarray:
+        return self.batch_loads[self.batch_bounds[index] : self.batch_bounds[index + 1]]
 
 
-def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, file_rows: int) -> _Schedule:
+def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, file_rows: int) -> Schedule:
     """The loads of an epoch whose batch ``i`` reads the (sorted) file rows ``batches[i]``.
 
     Consecutive chunks of one block whose stretches of use overlap are one load; a block cut in two by
-    the order (read at two times) is two loads. Loads are listed by the batch that first needs them.
+    the order (read at two times) is two loads. Linear in the rows: no sort of the epoch.
     """
     sizes = np.array([b.size for b in batches], dtype=np.int64)
-    rows = np.concatenate(batches) if batches else np.zeros(0, np.int64)
-    batch_of_row = np.repeat(np.arange(len(batches)), sizes)
+    rows = np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
+    batch_of_row = np.repeat(np.arange(len(batches), dtype=np.int64), sizes)
     chunk = rows // chunk_rows
-    used, first_at = np.unique(chunk, return_index=True)
-    last_at = chunk.size - 1 - np.unique(chunk[::-1], return_index=True)[1]
-    first, last = batch_of_row[first_at], batch_of_row[last_at]
-    groups, start, reach = [], 0, -1
-    for k in range(used.size):  # a few thousand chunks per epoch
-        if k > start and (used[k] != used[k - 1] + 1 or used[k] * chunk_rows // block_rows
-                          != used[k - 1] * chunk_rows // block_rows or first[k] > reach):
-            groups.append((start, k))
-            start, reach = k, -1
-        reach = max(reach, int(last[k]))
-    if used.size:
-        groups.append((start, used.size))
-    lo = np.array([used[a] * chunk_rows for a, _ in groups], dtype=np.int64)
-    hi = np.array([min((used[b - 1] + 1) * chunk_rows, file_rows) for _, b in groups], dtype=np.int64)
-    begin = np.array([int(first[a:b].min()) for a, b in groups], dtype=np.int64)
-    by_need = np.argsort(begin, kind="stable")
-    lo, hi = lo[by_need], hi[by_need]
-    # Which loads each batch reads: loads are disjoint row ranges, so a row's load is found by its range.
-    in_file_order = np.argsort(lo)
-    load_of_row = in_file_order[np.searchsorted(lo[in_file_order], rows, side="right") - 1]
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    load_of_batch = [np.unique(load_of_row[bounds[i] : bounds[i + 1]]) for i in range(len(batches))]
-    uses = np.bincount(np.concatenate(load_of_batch) if load_of_batch else np.zeros(0, np.int64),
-                       minlength=lo.size).astype(np.int64)
-    return _Schedule(starts=lo, stops=hi, uses=uses, batches_done=np.zeros(len(batches), dtype=bool),
-                     load_of_batch=load_of_batch)
+    chunks = -(-file_rows // chunk_rows)
+    first = np.full(chunks, -1, dtype=np.int64)
+    last = np.full(chunks, -1, dtype=np.int64)
+    first[chunk[::-1]] = batch_of_row[::-1]  # repeated indices: the last assignment stays, so the earliest batch
+    last[chunk] = batch_of_row
+    load_of_chunk = np.full(chunks, -1, dtype=np.int64)
+    starts, stops, begins = [], [], []
+    reach = -1
+    for c in np.flatnonzero(first >= 0):  # a few thousand chunks per epoch
+        joins = (starts and stops[-1] == c * chunk_rows and c * chunk_rows // block_rows == (c - 1) * chunk_rows // block_rows
+                 and first[c] <= reach)
+        if not joins:
+            starts.append(c * chunk_rows)
+            begins.append(first[c])
+            stops.append(0)
+            reach = -1
+        stops[-1] = min((c + 1) * chunk_rows, file_rows)
+        begins[-1] = min(begins[-1], first[c])
+        reach = max(reach, int(last[c]))
+        load_of_chunk[c] = len(starts) - 1
+    load_of_row = load_of_chunk[chunk]
+    # Rows of a batch are sorted, so its loads (numbered in file order) come in runs: one pair per run.
+    change = np.ones(rows.size, dtype=bool)
+    change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
+    batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
+    bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
+    return Schedule(starts=np.array(starts, dtype=np.int64), stops=np.array(stops, dtype=np.int64),
+                    load_of_chunk=load_of_chunk, by_need=np.argsort(np.array(begins, dtype=np.int64), kind="stable"),
+                    uses=np.bincount(batch_loads, minlength=len(starts)).astype(np.int64), batch_loads=batch_loads,
+                    batch_bounds=bounds, batches_done=np.zeros(len(batches), dtype=bool))
 
 
 class BlockReader:
     """Rows of batches whose epoch order is known, read ahead by a background thread.
 
+    Loads are read into the slots of one arena (each slot holds the largest load), so a batch is one
+    gather from the arena, whatever the number of loads it draws from.
+
     Args:
-        source: where rows are read from (a memory-mapped file is read with ``preadv`` into owned buffers).
+        source: where rows are read from (``take(rows)``); a file mapped in one piece is read with ``preadv``.
         path: the file (for ``preadv``), or None to load through ``source.take``.
         batches_of: ``epoch -> [sorted file rows of batch i, ...]``: what each batch of the epoch reads.
         chunk_rows, block_rows, file_rows: how the file and the order are cut.
-        row_bytes: bytes of one row as read.
-        capacity_bytes: the most the buffers hold at once.
+        dtype, width: of the rows as ``source.take`` returns them.
+        capacity_bytes: the most the arena holds.
         drop_cache: drop the pages read from the page cache (data larger than memory).
     """
 
     def __init__(self, source: RowSource | object, *, path: str | None,
                  batches_of: Callable[[int], list[np.ndarray]], chunk_rows: int, block_rows: int, file_rows: int,
-                 row_bytes: int, capacity_bytes: int, drop_cache: bool) -> None:
+                 dtype: np.dtype, width: int, capacity_bytes: int, drop_cache: bool) -> None:
         self.source = source
         self.batches_of = batches_of
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
-        self._row_bytes = int(row_bytes)
+        self.dtype, self.width = np.dtype(dtype), int(width)
+        self.row_bytes = self.dtype.itemsize * self.width
         self.capacity_bytes = int(capacity_bytes)
         self.drop_cache = drop_cache
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
         self.rows_loaded = 0  # rows the thread has read ahead
-        self.rows_direct = 0  # rows read straight from the file because their load was not held
-        self.peak_bytes = 0  # the most the buffers held at once
+        self.rows_direct = 0  # rows read straight from the source because their load was not held
+        self.peak_bytes = 0  # the most the held loads took at once
         mapped = getattr(source, "reader", None)
-        self._file_offset: int | None = None
         self._fd: int | None = None
         if path is not None and isinstance(mapped, MappedRows) and mapped.window is None:
             self._file_offset = mapped.file_offset  # rows lie back to back from here: one pread per load
-            self._dtype = mapped.dtype
             self._fd = os.open(path, os.O_RDONLY)
         self._cond = threading.Condition()
         self._epoch: int | None = None
         self._generation = 0
-        self._schedule: _Schedule | None = None
-        self._buffers: dict[int, np.ndarray] = {}
+        self._schedule: Schedule | None = None
+        self._arena: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
+        self._slot_rows = 0
+        self._slot_of_load = np.zeros(0, dtype=np.int64)  # -1: not held
+        self._free: list[int] = []
+        self._in_flight: int | None = None  # the slot the thread is reading into
         self._held = 0
-        self._next = 0  # the next load the thread reads
+        self._next = 0  # the position in by_need of the next load the thread reads
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="h5train-readahead", daemon=True)
         self._thread.start()
@@ -131,106 +147,123 @@ class BlockReader:
         with self._cond:
             if self._epoch is None or epoch > self._epoch:
                 self._start_epoch(epoch)
-            elif epoch < self._epoch:  # a straggler of an epoch already left behind
-                self.rows_direct += rows.size
-                return self.source.take(rows)
             while self._schedule is None and self._epoch == epoch and not self._closed:
                 self._cond.wait()
             schedule = self._schedule
-            if schedule is None or self._epoch != epoch:
-                self.rows_direct += rows.size
+            if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
+                self.rows_direct += rows.size  # a straggler of an epoch already left behind
                 return self.source.take(rows)
-            loads = schedule.load_of_batch[index] if index < len(schedule.load_of_batch) else np.zeros(0, np.int64)
-            held = {int(k): self._wait_for(int(k), schedule) for k in loads}
-        in_file_order = sorted(held, key=lambda k: schedule.starts[k])  # rows are sorted: one stretch per load
-        bounds = list(np.searchsorted(rows, [schedule.starts[k] for k in in_file_order])) + [rows.size]
-        pieces = []
-        for k, a, b in zip(in_file_order, bounds, bounds[1:]):
-            part, buffer = rows[a:b], held[k]
-            if buffer is None:
-                self.rows_direct += part.size
-            pieces.append(self.source.take(part) if buffer is None else np.take(buffer, part - schedule.starts[k], axis=0))
-        out = pieces[0] if len(pieces) == 1 else (np.concatenate(pieces) if pieces else self.source.take(rows))
-        with self._cond:
-            if self._schedule is schedule and index < schedule.batches_done.size and not schedule.batches_done[index]:
+            loads = schedule.loads_of(index)
+            for load in loads:
+                self._wait_for(int(load), schedule)
+            load_of_row = schedule.load_of_chunk[rows // self.chunk_rows]
+            slot = self._slot_of_load[load_of_row]
+            where = slot * self._slot_rows + (rows - schedule.starts[load_of_row])
+            direct = slot < 0
+            if direct.all():
+                out = None
+            else:
+                out = np.take(self._arena, np.where(direct, 0, where), axis=0)
+            if not schedule.batches_done[index]:
                 schedule.batches_done[index] = True
-                for k in loads:
-                    schedule.uses[k] -= 1
-                    if schedule.uses[k] == 0 and int(k) in self._buffers:
-                        self._held -= self._buffers.pop(int(k)).nbytes
+                schedule.uses[loads] -= 1
+                for load in loads[schedule.uses[loads] == 0]:
+                    self._release(int(load))
                 self._cond.notify_all()
+        if out is None:
+            self.rows_direct += rows.size
+            return self.source.take(rows)
+        if direct.any():
+            self.rows_direct += int(direct.sum())
+            out[direct] = self.source.take(rows[direct])
         return out
 
-    def _wait_for(self, load: int, schedule: _Schedule) -> np.ndarray | None:
-        """The buffer of ``load`` once the thread has read it; None when it will not (read it directly)."""
-        while True:
-            if load in self._buffers:
-                return self._buffers[load]
+    def _wait_for(self, load: int, schedule: Schedule) -> None:
+        """Wait until the thread has read ``load``, unless it will not soon (its rows are then read directly)."""
+        while self._slot_of_load[load] < 0:
             if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0:
-                return None
-            size = (schedule.stops[load] - schedule.starts[load]) * self._row_bytes
-            blocked = self._next < schedule.starts.size and self._held + size > self.capacity_bytes
-            if load >= self._next and blocked:  # the buffers are full of loads other batches still need
-                return None
+                return
+            if not self._free and self._need_position[load] >= self._next:
+                return  # the arena is full of loads that batches not read yet still need
             self._cond.wait()
+
+    def _release(self, load: int) -> None:
+        slot = int(self._slot_of_load[load])
+        if slot >= 0:
+            self._slot_of_load[load] = -1
+            self._free.append(slot)
+            self._held -= int(self._schedule.stops[load] - self._schedule.starts[load]) * self.row_bytes
 
     def _start_epoch(self, epoch: int) -> None:
         self._epoch = epoch
         self._generation += 1
         self._schedule = None
-        self._buffers.clear()
-        self._held = 0
-        self._next = 0
         self._cond.notify_all()
+
+    def _install(self, schedule: Schedule) -> None:
+        """Use ``schedule`` from now on; the arena is (re)made when the largest load outgrows its slots."""
+        largest = int((schedule.stops - schedule.starts).max()) if schedule.starts.size else 1
+        if self._arena is None or largest > self._slot_rows:
+            self._arena = None  # free the old one first
+            self._slot_rows = largest
+            slots = max(2, self.capacity_bytes // (largest * self.row_bytes))
+            self._arena = np.empty((slots * largest, self.width), dtype=self.dtype)
+        slots = self._arena.shape[0] // self._slot_rows
+        self._free = [s for s in range(slots)[::-1] if s != self._in_flight]
+        self._held = 0
+        self._slot_of_load = np.full(schedule.starts.size, -1, dtype=np.int64)
+        self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
+        self._need_position[schedule.by_need] = np.arange(schedule.starts.size)
+        self._next = 0
+        self._schedule = schedule
 
     # -- the thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (self._epoch is None or (
-                        self._schedule is not None and not self._room())):
+                while not self._closed and (self._epoch is None or (self._schedule is not None and (
+                        not self._free or self._next >= self._schedule.by_need.size))):
                     self._cond.wait()
                 if self._closed:
                     return
                 generation, epoch, schedule = self._generation, self._epoch, self._schedule
-                load = self._next
                 if schedule is not None:
+                    load = int(schedule.by_need[self._next])
                     self._next += 1
+                    if schedule.uses[load] <= 0:
+                        continue
+                    slot = self._free.pop()
+                    arena, base = self._arena, slot * self._slot_rows
+                    self._in_flight = slot
             if schedule is None:
                 planned = plan_loads(self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows,
                                      file_rows=self.file_rows)
                 with self._cond:
                     if self._generation == generation:
-                        self._schedule = planned
+                        self._install(planned)
                         self._cond.notify_all()
                 continue
-            if schedule.uses[load] <= 0:
-                continue
-            data = self._read(int(schedule.starts[load]), int(schedule.stops[load]))
+            start, stop = int(schedule.starts[load]), int(schedule.stops[load])
+            self._read(start, stop, arena[base : base + stop - start])
             with self._cond:
+                self._in_flight = None
                 self.loads_read += 1
-                self.rows_loaded += data.shape[0]
-                if self._generation == generation and schedule.uses[load] > 0:
-                    self._buffers[load] = data
-                    self._held += data.nbytes
+                self.rows_loaded += stop - start
+                if self._schedule is schedule and schedule.uses[load] > 0:
+                    self._slot_of_load[load] = slot
+                    self._held += (stop - start) * self.row_bytes
                     self.peak_bytes = max(self.peak_bytes, self._held)
+                elif self._arena is arena and slot not in self._free:  # read for nothing: the slot is free again
+                    self._free.append(slot)
                 self._cond.notify_all()
 
-    def _room(self) -> bool:
-        """Whether the next load fits beside the buffers held (the first always does)."""
-        schedule = self._schedule
-        if self._next >= schedule.starts.size:
-            return False
-        size = (schedule.stops[self._next] - schedule.starts[self._next]) * self._row_bytes
-        return not self._buffers or self._held + size <= self.capacity_bytes
-
-    def _read(self, start: int, stop: int) -> np.ndarray:
+    def _read(self, start: int, stop: int, into: np.ndarray) -> None:
         if self._fd is None:
-            return self.source.take(np.arange(start, stop))
-        out = np.empty((stop - start, self._row_bytes), dtype=np.uint8)
-        view = memoryview(out).cast("B")
-        offset, done = self._file_offset + start * self._row_bytes, 0
+            into[...] = self.source.take(np.arange(start, stop))
+            return
+        view = memoryview(into.view(np.uint8).reshape(-1))
+        offset, done = self._file_offset + start * self.row_bytes, 0
         while done < len(view):  # one large read; the kernel may return it in parts
             got = os.preadv(self._fd, [view[done:]], offset + done)
             if got <= 0:
@@ -238,12 +271,11 @@ class BlockReader:
             done += got
         if self.drop_cache:
             os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
-        return out.view(self._dtype)  # whole rows of bytes, aligned as numpy allocates: a plain (rows, F) array
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            self._buffers.clear()
+            self._arena = None
             self._cond.notify_all()
         if self._fd is not None:
             os.close(self._fd)

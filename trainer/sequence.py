@@ -323,7 +323,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                     source, path=self.paths[0] if len(self.paths) == 1 else None,
                     batches_of=lambda epoch: [] if batches_of() is None else batches_of()(epoch),
                     chunk_rows=self._info.chunk_rows, block_rows=plan.block_rows, file_rows=self._info.rows,
-                    row_bytes=row_bytes, capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * plan.block_rows * row_bytes,
+                    dtype=self._info.dtype, width=self._info.num_features, capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
                     drop_cache=True)
                 weakref.finalize(self, self._reader.close)
             return self._reader

@@ -188,7 +188,7 @@ def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_orde
     source = _CountingSource(values)
     capacity = (pool + 4) * block * values.itemsize * 3
     reader = BlockReader(source, path=None, batches_of=lambda epoch: batches, chunk_rows=chunk, block_rows=block,
-                         file_rows=rows, row_bytes=values.itemsize * 3, capacity_bytes=capacity, drop_cache=False)
+                         file_rows=rows, dtype=values.dtype, width=3, capacity_bytes=capacity, drop_cache=False)
     try:
         indices = list(range(len(batches)))
         if not in_order:  # two threads, each batch read twice: the same rows, only slower
@@ -216,4 +216,4 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
             seq.read_batch(i, epoch=epoch)
         reader = seq._reader
         assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
-        assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * BLOCK_BYTES
+        assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
