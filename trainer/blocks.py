@@ -33,7 +33,7 @@ import numpy as np
 from .memory import Memory, format_bytes
 
 BLOCK_BYTES = 8 << 20  # a block: at least this many bytes of rows, so reads are large and sequential
-POOL_SHARE = 0.5  # at most this share of the memory budget holds the pool of blocks (the rest: model, batches)
+POOL_SHARE = 0.4  # at most this share of the memory budget holds the pool of blocks (the rest: model, batches)
 MAX_POOL_BLOCKS = 1024  # beyond this a pool mixes like a full shuffle already; more only costs time
 FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of the memory found
 
@@ -60,15 +60,15 @@ def plan_blocks(*, row_bytes: int, chunk_rows: int, batch_size: int, memory_budg
     """Block size and pool size for rows of ``row_bytes`` under ``memory_budget`` bytes.
 
     A block is a whole number of chunks of at least ``block_bytes`` (and at least a batch of rows, which
-    the order needs to keep at most K blocks in use). K is rounded down to a power of two, so that
-    small changes in the memory found (MemAvailable moves) do not change the order.
+    the order needs to keep at most K blocks in use). K is rounded down to a multiple of 8, so that
+    small changes in the memory found (MemAvailable moves) seldom change the order.
     """
     row_bytes = max(1, int(row_bytes))
     chunk_rows = max(1, int(chunk_rows))
     chunks = max(1, math.ceil(block_bytes / (chunk_rows * row_bytes)))
     block_rows = max(chunks * chunk_rows, math.ceil(batch_size / chunk_rows) * chunk_rows)
     fitting = int(memory_budget * POOL_SHARE) // (block_rows * row_bytes)
-    pool = 2 ** max(1, int(math.log2(max(fitting, 2))))
+    pool = max(2, fitting if fitting < 8 else fitting - fitting % 8)
     return BlockPlan(block_rows=block_rows, pool_blocks=min(pool, MAX_POOL_BLOCKS), chunk_rows=chunk_rows)
 
 

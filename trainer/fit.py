@@ -144,13 +144,13 @@ class _Interruption(keras.callbacks.Callback):
 
 
 def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
-    shuffle: str | bool = True if options.shuffle == "auto" else options.shuffle
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1)
-    train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
+                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
+                  memory_budget=options.memory_budget)
+    train = HDF5Sequence(options.data, shuffle=options.shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
     if options.val_split is not None:
         train, val = train.split(options.val_split, seed=options.seed)
@@ -201,11 +201,25 @@ def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str 
             "(a --batch-size that divides the rows uses them all)")
 
 
-def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict) -> None:
+def _data_order(train: HDF5Sequence) -> dict[str, object]:
+    """Which order the training rows are read in, and why (config.json and the start line)."""
+    plan = train.block_plan
+    return {"shuffle": train.shuffle, "why": train.shuffle_reason, "memory_budget": train.memory_budget,
+            "block_rows": plan.block_rows if plan else None, "pool_blocks": plan.pool_blocks if plan else None}
+
+
+def _order_note(order: dict[str, object]) -> str:
+    pool = (f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows"
+            if order["shuffle"] == "blocks" else "")
+    return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
+
+
+def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
+               order: dict[str, object]) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
     write_json(run.config, {
-        "data": record, "options": dataclasses.asdict(options), "backend": options.backend,
+        "data": record, "options": dataclasses.asdict(options), "data_order": order, "backend": options.backend,
         "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
         "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
@@ -255,6 +269,12 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     output = OutputSpec.for_file(info, one_hot=options.one_hot)
     seed_everything(options.seed)
     train, val = _sequences(options, info, plan)
+    if options.memory_budget is None and train.memory_budget is not None:
+        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
+        options = dataclasses.replace(options, memory_budget=train.memory_budget)
+    order = _data_order(train)
+    if on_note is not None and plan.chief and not resume:
+        on_note(_order_note(order))
     note = _left_out(train, val, plan)
     if note and on_note is not None and plan.chief:
         on_note(note)
@@ -269,15 +289,18 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
             compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
         state = dict(FRESH_STATE)
     # Paths may differ between machines (the content must not); loader threads change no numbers.
-    same = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("data", "val", "workers", "processes")}
-    agree(plan, {"options": same, "data file": info.fingerprint,
+    # The memory found may differ between machines; the order it gives must not (workers train as one process).
+    same = {k: v for k, v in dataclasses.asdict(options).items()
+            if k not in ("data", "val", "workers", "processes", "memory_budget")}
+    agree(plan, {"options": same, "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
+                 "data file": info.fingerprint,
                  "validation file": open_info(options.val).fingerprint if options.val else None,
                  "checkpoint": (state["epochs_done"], weights_digest(model))})
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
         else:
-            _start_run(run, options, info, monitor, plan, state)
+            _start_run(run, options, info, monitor, plan, state, order)
         if on_start is not None:
             on_start(run)
     tf_data = backend == "tensorflow" and not options.processes

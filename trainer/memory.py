@@ -15,7 +15,10 @@ in that limit beside everything else the process holds.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
+
+from .errors import DataOptionError
 
 _UNLIMITED = 1 << 60  # v1 reports "no limit" as ~2**63 rounded to a page; anything this large means none
 
@@ -108,6 +111,27 @@ def _read_limit(path: Path) -> int | None:
     except ValueError:
         return None
     return None if value >= _UNLIMITED else value
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12,
+          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str | None, option: str = "--memory-budget") -> int | None:
+    """``8GB``, ``1.5e9``, ``512MiB`` as a number of bytes (None for no text).
+
+    Raises:
+        DataOptionError: not a positive size.
+    """
+    if text is None:
+        return None
+    found = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not found or found.group(2) not in _UNITS:
+        raise DataOptionError(f"{option} takes a size such as 8GB, 1.5e9 or 512MiB, got {text!r}")
+    value = int(float(found.group(1)) * _UNITS[found.group(2)])
+    if value < 1:
+        raise DataOptionError(f"{option} must be a positive size, got {text!r}")
+    return value
 
 
 def format_bytes(count: float) -> str:

@@ -31,7 +31,8 @@ class FitOptions:
     batch_size: int = 256  # the global batch, over every device and worker
     optimizer: str = "sgd"
     learning_rate: float | None = None
-    shuffle: str = "auto"  # auto: global for uncompressed files, window for compressed ones
+    shuffle: str = "auto"  # auto: global when the rows fit in the memory this process may use, blocks otherwise
+    memory_budget: int | None = None  # bytes for the data; None: found (cgroup limit, MemAvailable), then recorded
     workers: int = 1
     processes: bool = False
     seed: int = 0

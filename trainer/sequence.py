@@ -13,6 +13,7 @@ the order depends only on ``(seed, epoch)``, and ``set_epoch(n)`` /
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -24,7 +25,7 @@ import numpy as np
 
 from csv2h5.target import single_class_problem
 
-from .blocks import BLOCK_BYTES, BlockPlan, auto_shuffle, blocks_order, plan_blocks
+from .blocks import BLOCK_BYTES, FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, plan_blocks
 from .errors import DataOptionError
 from .memory import Memory, available_memory
 from .readahead import AHEAD_BLOCKS, BlockReader
@@ -183,26 +184,34 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     def _choose_order(self, memory_budget: int | None, block_bytes: int) -> None:
         """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
-        depends on it, so copies, splits and pickled workers keep the figure rather than look again)."""
+        depends on it, so copies, splits and pickled workers keep the figure rather than look again).
+
+        File order (``none``: validation, evaluate, predict) on data that does not fit is read ahead
+        too, block by block, so it costs large sequential reads rather than a page fault per row."""
         if memory_budget is not None and (isinstance(memory_budget, bool) or int(memory_budget) < 1):
             raise DataOptionError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
         self.shuffle_reason = "asked for"
         self.block_plan: BlockPlan | None = None
         self.memory_budget = None if memory_budget is None else int(memory_budget)
         self.block_bytes = int(block_bytes)
-        if self.shuffle not in ("auto", "blocks"):
+        mapped = not self._info.compressed
+        if self.shuffle not in ("auto", "blocks", "none") or (self.shuffle == "none" and not mapped):
             return
         memory = (available_memory() if self.memory_budget is None
                   else Memory(bytes=self.memory_budget, source="memory_budget"))
-        self.memory_budget = memory.bytes
         row_bytes = self._info.num_features * self._info.dtype.itemsize
+        data_bytes = self.num_rows * row_bytes
+        if self.shuffle == "none" and data_bytes <= FIT_SHARE * memory.bytes:
+            return  # fits: the memory map serves file order as it is
+        self.memory_budget = memory.bytes
         if self.shuffle == "auto":
-            self.shuffle, self.shuffle_reason = auto_shuffle(
-                data_bytes=self.num_rows * row_bytes, mapped=not self._info.compressed, memory=memory)
-        if self.shuffle == "blocks":
+            self.shuffle, self.shuffle_reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory)
+        if self.shuffle in ("blocks", "none"):
             self.block_plan = plan_blocks(row_bytes=row_bytes, chunk_rows=self._info.chunk_rows,
                                           batch_size=self.batch_size, memory_budget=memory.bytes,
                                           block_bytes=self.block_bytes)
+            if self.shuffle == "none":  # in file order a batch reads one or two blocks
+                self.block_plan = dataclasses.replace(self.block_plan, pool_blocks=2)
 
     def _refuse_single_class(self, info: FileInfo, rows: np.ndarray | None) -> None:
         label = single_class(info, rows)
@@ -342,7 +351,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
         rows = self._batch_rows(index, epoch)
-        if self.shuffle == "blocks":
+        if self.block_plan is not None:
             x = self._block_reader().take(rows, epoch=epoch, index=index).astype(self.dtype, copy=False)
         else:
             x = self._source().take(rows).astype(self.dtype, copy=False)
@@ -386,13 +395,15 @@ class HDF5Sequence(keras.utils.PyDataset):
     # -- subsets ----------------------------------------------------------------------------------
 
     def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
-        return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
+        subset = HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
                             batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
                             use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size,
                             memory_budget=self.memory_budget, block_bytes=self.block_bytes)
+        subset.shuffle_reason = self.shuffle_reason  # the order was chosen for the whole: say why, not "asked for"
+        return subset
 
     def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
         """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.trainer import HDF5Sequence
-from csv2h5.trainer.blocks import BlockPlan, blocks_order
+from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
 from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
 
 LABELS, PER_LABEL, FEATURES, CHUNK = 10, 8000, 12, 64
 BLOCK_ROWS, POOL = 256, 64  # blocks of 4 chunks; the file holds 312 of them, the pool a fifth
 BLOCK_BYTES = BLOCK_ROWS * FEATURES  # rows are FEATURES uint8 values
-BUDGET = 2 * POOL * BLOCK_BYTES  # half the budget holds the pool: 64 blocks
+BUDGET = int(POOL * BLOCK_BYTES / POOL_SHARE) + 1  # the pool takes POOL_SHARE of the budget: 64 blocks
 
 
 def _open_rows(order: np.ndarray, batch: int, unit: int) -> int:
@@ -217,3 +217,17 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
         reader = seq._reader
         assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_file):
+    """Validation, evaluate and predict read in file order: block by block, each row once, no random gather."""
+    everything = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8")
+    assert everything.block_plan is None  # fits: the memory map as before
+    tight = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8", memory_budget=BUDGET,
+                         block_bytes=BLOCK_BYTES, indices=np.arange(0, LABELS * PER_LABEL, 3))
+    assert tight.block_plan is not None and tight.block_plan.pool_blocks == 2
+    rows = np.concatenate([_row_numbers(tight[i][0]) for i in range(len(tight))])
+    assert np.array_equal(rows, np.arange(0, LABELS * PER_LABEL, 3))
+    reader = tight._reader
+    assert reader.rows_direct == 0 and reader.rows_loaded <= LABELS * PER_LABEL
+    assert reader.peak_bytes <= (2 + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
