@@ -236,6 +236,10 @@ def child_main(argv: list[str]) -> int:
 
 # -- the report -----------------------------------------------------------------------------------
 
+def _rates(runs: list[dict]) -> str:
+    return ", ".join(f"{r['rows_per_s']:,.0f}" for r in runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench_data")
@@ -253,7 +257,7 @@ def main() -> int:
         disk = [run_child(cgroup, ["sequential", str(big)], big) for _ in range(args.repeats)]
         disk_rate = statistics.median(d["rows_per_s"] for d in disk)
         print(f"{'disk, 16 MiB sequential preads':34s} {disk_rate:12,.0f} rows/s  "
-              f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {', '.join(f'{d['rows_per_s']:,.0f}' for d in disk)}); "
+              f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {_rates(disk)}); "
               f"peak {max(d['peak'] for d in disk) / 1e9:.2f} GB")
         for shuffle, repeats in (("auto", args.repeats), ("blocks", 1), ("none", 1), ("window", 1), ("batch", 1),
                                  ("global", 1)):
@@ -268,11 +272,11 @@ def main() -> int:
             print(f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk; "
                   f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
                   f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB"
-                  + (f"; runs {', '.join(f'{r['rows_per_s']:,.0f}' for r in runs)}" if repeats > 1 else ""))
+                  + (f"; runs {_rates(runs)}" if repeats > 1 else ""))
             if shuffle == "auto":
                 print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly "
                       f"{runs[0]['rows_direct']}")
-        print(f"limit reached (failcnt): {cgroup.failures()} times; no child was killed" )
+        print(f"times the cgroup's usage reached its limit (the kernel then reclaimed page cache): {cgroup.failures()}")
     finally:
         cgroup.remove()
     cached = run_child(None, ["cached", str(small), "2000"], small)

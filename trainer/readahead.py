@@ -154,8 +154,9 @@ class BlockReader:
                 self.rows_direct += rows.size  # a straggler of an epoch already left behind
                 return self.source.take(rows)
             loads = schedule.loads_of(index)
-            for load in loads:
-                self._wait_for(int(load), schedule)
+            if not (self._slot_of_load[loads] >= 0).all():  # the usual case is one check for the whole batch
+                for load in loads:
+                    self._wait_for(int(load), schedule)
             load_of_row = schedule.load_of_chunk[rows // self.chunk_rows]
             slot = self._slot_of_load[load_of_row]
             where = slot * self._slot_rows + (rows - schedule.starts[load_of_row])
