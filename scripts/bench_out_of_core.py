@@ -177,10 +177,31 @@ def child_sequential(data: Path) -> dict:
     return {"rows_per_s": done / 785 / seconds, "bytes": done, "seconds": seconds}
 
 
+def child_random_blocks(data: Path, block_bytes: int, count: int) -> dict:
+    """The disk's rate for the reads ``blocks`` makes: one pread of a whole block at a random place."""
+    fd = os.open(data, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    buffer = bytearray(block_bytes)
+    offsets = np.random.default_rng(0).permutation(size // block_bytes - 1)[:count] * block_bytes
+    started = time.perf_counter()
+    try:
+        for offset in offsets:
+            os.preadv(fd, [buffer], int(offset))
+            os.posix_fadvise(fd, int(offset), block_bytes, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    return {"rows_per_s": offsets.size * block_bytes / 785 / seconds, "seconds": seconds}
+
+
 def child_order(data: Path, shuffle: str, rows_timed: int, seconds: float) -> dict:
     from csv2h5.trainer import HDF5Sequence
 
-    seq = HDF5Sequence(data, batch_size=BATCH, shuffle=shuffle, seed=0, dtype="uint8")
+    extra = {}
+    if shuffle.startswith("blocks") and shuffle != "blocks":  # blocks32: blocks of 32 MiB
+        extra = {"block_bytes": int(shuffle[len("blocks"):]) << 20}
+        shuffle = "blocks"
+    seq = HDF5Sequence(data, batch_size=BATCH, shuffle=shuffle, seed=0, dtype="uint8", **extra)
     distinct, rows = [], 0
     started = time.perf_counter()
     for index in range(len(seq)):
@@ -221,12 +242,32 @@ def child_cached(data: Path, batches: int) -> dict:
     return {k: (statistics.median(v) if isinstance(v, list) else v) for k, v in out.items()}
 
 
+def child_fit(data: Path, steps: int) -> dict:
+    """``h5train fit`` with its defaults for ``steps`` batches (the seed MLP), timed from the command line."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=data.parent) as scratch:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--epochs", "1",
+                               "--steps-per-epoch", str(steps), "--progress", "none", "--run-dir",
+                               str(Path(scratch) / "run")], capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"h5train fit failed: {proc.stderr.strip()[-800:]}")
+    note = next((line for line in proc.stderr.splitlines() if "data order" in line), "")
+    return {"seconds": seconds, "note": note}
+
+
 def child_main(argv: list[str]) -> int:
     kind, data = argv[0], Path(argv[1])
     if kind == "sequential":
         report = child_sequential(data)
+    elif kind == "random-blocks":
+        report = child_random_blocks(data, int(argv[2]), int(argv[3]))
     elif kind == "cached":
         report = child_cached(data, int(argv[2]))
+    elif kind == "fit":
+        report = child_fit(data, int(argv[2]))
     else:
         report = child_order(data, kind, int(argv[2]), float(argv[3]))
     report["cgroup"] = Path("/proc/self/cgroup").read_text()
@@ -235,6 +276,18 @@ def child_main(argv: list[str]) -> int:
 
 
 # -- the report -----------------------------------------------------------------------------------
+
+def _seconds(runs: list[dict]) -> str:
+    return ", ".join(f"{r['seconds']:.1f}" for r in runs)
+
+
+def _no_drop_child(args: list[str]) -> dict:
+    """A child without a limit, the page cache left as it is."""
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"child {args} failed: {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
 
 def _rates(runs: list[dict]) -> str:
     return ", ".join(f"{r['rows_per_s']:,.0f}" for r in runs)
@@ -247,6 +300,7 @@ def main() -> int:
     parser.add_argument("--rows-timed", type=int, default=8_000_000, help="rows read per order (a whole epoch)")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per order (the slow ones)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the fast orders and of the disk rate")
+    parser.add_argument("--fit-steps", type=int, default=1000, help="h5train fit steps timed (0: skip)")
     args = parser.parse_args()
     big, small = ensure_data(args.workdir)
     cgroup = MemoryCgroup(int(args.limit))
@@ -259,7 +313,12 @@ def main() -> int:
         print(f"{'disk, 16 MiB sequential preads':34s} {disk_rate:12,.0f} rows/s  "
               f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {_rates(disk)}); "
               f"peak {max(d['peak'] for d in disk) / 1e9:.2f} GB")
-        for shuffle, repeats in (("auto", args.repeats), ("blocks", 1), ("none", 1), ("window", 1), ("batch", 1),
+        block = 12033 * 785  # the blocks of this file (9 chunks of 1,337 rows)
+        scattered = [run_child(cgroup, ["random-blocks", str(big), str(block), "130"], big) for _ in range(args.repeats)]
+        scattered_rate = statistics.median(d["rows_per_s"] for d in scattered)
+        print(f"{'disk, 9.4 MB preads at random places':34s} {scattered_rate:12,.0f} rows/s  "
+              f"{scattered_rate / disk_rate:5.2f}x disk (runs {_rates(scattered)}): the reads blocks makes")
+        for shuffle, repeats in (("auto", args.repeats), ("blocks32", 1), ("none", 1), ("window", 1), ("batch", 1),
                                  ("global", 1)):
             runs = [run_child(cgroup, [shuffle, str(big), str(args.rows_timed), str(args.seconds)], big)
                     for _ in range(repeats)]
@@ -269,16 +328,32 @@ def main() -> int:
                 continue
             rate = statistics.median(r["rows_per_s"] for r in runs)
             label = f"shuffle={shuffle}" + (f" (-> {runs[0]['shuffle']})" if shuffle == "auto" else "")
-            print(f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk; "
+            print(f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk, {rate / scattered_rate:4.2f}x random; "
                   f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
                   f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB"
                   + (f"; runs {_rates(runs)}" if repeats > 1 else ""))
             if shuffle == "auto":
                 print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly "
                       f"{runs[0]['rows_direct']}")
+        if args.fit_steps:
+            limited = [run_child(cgroup, ["fit", str(big), str(args.fit_steps)], big) for _ in range(args.repeats)]
+            print(f"\nh5train fit, defaults, {args.fit_steps} steps, limited, cache emptied: "
+                  f"{statistics.median(r['seconds'] for r in limited):.1f} s (runs "
+                  f"{_seconds(limited)}); "
+                  f"peak {max(r['peak'] for r in limited) / 1e9:.2f} GB; {limited[0]['note']}")
         print(f"times the cgroup's usage reached its limit (the kernel then reclaimed page cache): {cgroup.failures()}")
     finally:
         cgroup.remove()
+    if args.fit_steps:
+        with open(big, "rb") as fh:  # the whole file in the page cache, no limit: the in-cache reference
+            while fh.read(64 << 20):
+                pass
+        free = [_no_drop_child(["fit", str(big), str(args.fit_steps)]) for _ in range(args.repeats)]
+        free_s = statistics.median(r["seconds"] for r in free)
+        print(f"h5train fit, defaults, {args.fit_steps} steps, no limit, file cached: {free_s:.1f} s (runs "
+              f"{_seconds(free)}); {free[0]['note']}")
+        print(f"limited / cached: {statistics.median(r['seconds'] for r in limited) / free_s:.2f}x")
+        drop_cache(big)
     cached = run_child(None, ["cached", str(small), "2000"], small)
     print(f"\ncached {small.name} (500,000 rows, no limit): default order -> {cached['shuffle']} "
           f"({cached['reason']}): {cached['sequence']:,.0f} rows/s vs in-RAM numpy gather {cached['numpy']:,.0f} "

@@ -29,6 +29,7 @@ import numpy as np
 from .storage import MappedRows, RowSource
 
 AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they are needed
+ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
 
 
 @dataclasses.dataclass
@@ -136,6 +137,7 @@ class BlockReader:
         self._in_flight: int | None = None  # the slot the thread is reading into
         self._held = 0
         self._next = 0  # the position in by_need of the next load the thread reads
+        self._advised = 0  # loads by_need[:_advised] were announced to the kernel
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="h5train-readahead", daemon=True)
         self._thread.start()
@@ -216,6 +218,7 @@ class BlockReader:
         self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
         self._need_position[schedule.by_need] = np.arange(schedule.starts.size)
         self._next = 0
+        self._advised = 0
         self._schedule = schedule
 
     # -- the thread -------------------------------------------------------------------------------
@@ -237,6 +240,8 @@ class BlockReader:
                     slot = self._free.pop()
                     arena, base = self._arena, slot * self._slot_rows
                     self._in_flight = slot
+                    advise = schedule.by_need[max(self._advised, self._next) : self._next + ADVISE_LOADS]
+                    self._advised = max(self._advised, self._next + ADVISE_LOADS)
             if schedule is None:
                 planned = plan_loads(self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows,
                                      file_rows=self.file_rows)
@@ -246,6 +251,11 @@ class BlockReader:
                         self._cond.notify_all()
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
+            if self._fd is not None:  # the kernel fetches the next loads while this one is read and copied
+                for ahead in advise:
+                    a, b = int(schedule.starts[ahead]), int(schedule.stops[ahead])
+                    os.posix_fadvise(self._fd, self._file_offset + a * self.row_bytes, (b - a) * self.row_bytes,
+                                     os.POSIX_FADV_WILLNEED)
             self._read(start, stop, arena[base : base + stop - start])
             with self._cond:
                 self._in_flight = None
