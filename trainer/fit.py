@@ -273,8 +273,6 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
         options = dataclasses.replace(options, memory_budget=train.memory_budget)
     order = _data_order(train)
-    if on_note is not None and plan.chief and not resume:
-        on_note(_order_note(order))
     note = _left_out(train, val, plan)
     if note and on_note is not None and plan.chief:
         on_note(note)
@@ -303,6 +301,8 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
             _start_run(run, options, info, monitor, plan, state, order)
         if on_start is not None:
             on_start(run)
+        if on_note is not None:  # after every check: a refused run prints its one error line only
+            on_note(_order_note(order))
     tf_data = backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
     fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,

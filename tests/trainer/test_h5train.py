@@ -310,7 +310,8 @@ def _ctrl_c(backend: str, data: Path, run: Path, same: list[str]) -> int:
         proc.kill()
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
-    assert lines == [f"run directory: {run}", lines[-1]] and lines[-1].startswith("error: interrupted; ")
+    assert lines == [f"run directory: {run}", lines[1], lines[-1]] and lines[-1].startswith("error: interrupted; ")
+    assert lines[1].startswith("note: data order: shuffle=global (the 1.2 MB of rows fit in the ")
     assert f"h5train fit --resume {run}" in lines[-1]
     assert (run / "checkpoints" / "last.keras").exists() and not list(run.rglob("*.tmp*"))
     return json.loads((run / "state.json").read_text())["epochs_done"]
