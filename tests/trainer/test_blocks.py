@@ -231,3 +231,23 @@ def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_fil
     reader = tight._reader
     assert reader.rows_direct == 0 and reader.rows_loaded <= LABELS * PER_LABEL
     assert reader.peak_bytes <= (2 + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+@pytest.mark.parametrize("kind", ["lzf", "parts"])
+def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data, kind):
+    """Compressed chunks are decoded whole, and parts read one by one, in the reader's thread."""
+    if kind == "lzf":
+        path, x, y = make_data(tmp_path, compression="lzf", rows=400, chunk_rows=8)
+    else:
+        parts = [make_data(tmp_path, rows=200, chunk_rows=8, seed=s) for s in (1, 2)]
+        path = [p for p, _, _ in parts]
+        x, y = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    seq = HDF5Sequence(path, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000,
+                       block_bytes=16 * 12)
+    assert seq.block_plan.pool_blocks >= 2 and seq.block_plan.block_rows == 16
+    order = seq.order(1)
+    for i in range(len(seq)):
+        xb, yb = seq.read_batch(i, epoch=1)
+        rows = np.sort(order[i * 16 : (i + 1) * 16])
+        assert np.array_equal(xb, x[rows]) and np.array_equal(yb, y[rows])
+    assert seq._reader.rows_direct == 0
