@@ -7,11 +7,13 @@ gives every batch a near-uniform sample of the data:
 
 1. each epoch, the blocks come in a random order, and the rows of each block
    are shuffled;
-2. a *pool* holds ``pool_blocks`` (K) blocks at a time; each batch draws its
-   rows uniformly from all rows left in the pool (a multivariate
-   hypergeometric draw of how many rows each block gives);
+2. a *pool* holds ``pool_blocks`` (K) blocks at a time; each batch takes
+   about the same number of rows (its next shuffled rows) from every block in
+   the pool, so every block weighs the same in every batch;
 3. a block leaves the pool when its rows are used up, and the next block in
-   the epoch's order enters, between two batches.
+   the epoch's order enters, between two batches. The first K blocks enter
+   cut at staggered points (whole chunks), so blocks leave one at a time and
+   the reader never has to load a whole pool at once.
 
 So at most K blocks are in use at any batch: the reader holds K blocks in
 memory, and reads the next ones ahead because the order is known. On a file
