@@ -230,6 +230,7 @@ def child_cached(data: Path, batches: int) -> dict:
     seq = HDF5Sequence(data, batch_size=BATCH, seed=0)  # float32 batches, as training reads them
     with h5py.File(data, "r") as f:
         x_ram = f["features"][()]
+    batches = min(batches, len(seq))
     rows = [np.sort(seq.order(0)[i * BATCH : (i + 1) * BATCH]) for i in range(batches)]
     out = {"shuffle": seq.shuffle, "reason": seq.shuffle_reason}
     for _ in range(3):
