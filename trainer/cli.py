@@ -23,6 +23,7 @@ from csv2h5.errors import OptionError
 
 from .backend import choose_backend, quiet_native_logs, restore_stderr, use_backend
 from .errors import Interrupted, TrainerError
+from .memory import parse_bytes
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def fit(
                                                            "(default 256; less for small tables).")] = None,
     optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "adam",
     learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
-    shuffle: Annotated[str, typer.Option(help="auto, global, window, batch or none.")] = "auto",
+    shuffle: Annotated[str, typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none.")] = "auto",
+    memory_budget: Annotated[Optional[str], typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")] = None,
     workers: Annotated[int, typer.Option(help="Batch-loading threads (processes with --processes).")] = 1,
     processes: Annotated[bool, typer.Option(help="Load batches in worker processes rather than threads.")] = False,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
@@ -125,7 +127,8 @@ def fit(
                     hidden=tuple(hidden), dropout=dropout, activation=activation,
                     sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
                     epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
-                    learning_rate=learning_rate, shuffle=shuffle, workers=workers, processes=processes, seed=seed,
+                    learning_rate=learning_rate, shuffle=shuffle, memory_budget=parse_bytes(memory_budget),
+                    workers=workers, processes=processes, seed=seed,
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
                     strategy=strategy, backend=_load_backend(backend), missing=missing)
                 target_dir = run_dir

@@ -227,15 +227,14 @@ class _Interruption(keras.callbacks.Callback):
 
 
 def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
-    shuffle: str | bool = True if options.shuffle == "auto" else options.shuffle
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
     # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
                   workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
-                  scale=None, missing=None)
-    train = HDF5Sequence(options.data, shuffle=shuffle, seed=options.seed, class_weight=options.class_weight,
+                  scale=None, missing=None, memory_budget=options.memory_budget)
+    train = HDF5Sequence(options.data, shuffle=options.shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
     if options.val_split:
         train, val = train.split(options.val_split, seed=options.seed)
@@ -286,15 +285,28 @@ def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str 
             "(a --batch-size that divides the rows uses them all)")
 
 
+def _data_order(train: HDF5Sequence) -> dict[str, object]:
+    """Which order the training rows are read in, and why (config.json and the start line)."""
+    plan = train.block_plan
+    return {"shuffle": train.shuffle, "why": train.shuffle_reason, "memory_budget": train.memory_budget,
+            "block_rows": plan.block_rows if plan else None, "pool_blocks": plan.pool_blocks if plan else None}
+
+
+def _order_note(order: dict[str, object]) -> str:
+    pool = (f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows"
+            if order["shuffle"] == "blocks" else "")
+    return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
+
+
 def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
-               model: keras.Model) -> None:
+               model: keras.Model, order: dict[str, object]) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
     kind = choose_model(options.model, info)
     columns = (plan_columns(info, missing=options.missing).describe(encode="columns" if kind == "tabular" else "keep")
                if options.normalize == "standard" else {})
     write_json(run.config, {
-        "data": record, "options": dataclasses.asdict(options), "backend": options.backend,
+        "data": record, "options": dataclasses.asdict(options), "data_order": order, "backend": options.backend,
         "model": {"kind": kind, "parameters": int(model.count_params()), "columns": columns},
         "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
         "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
@@ -350,6 +362,10 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
     seed_everything(options.seed)
     train, val = _sequences(options, info, plan)
+    if options.memory_budget is None and train.memory_budget is not None:
+        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
+        options = dataclasses.replace(options, memory_budget=train.memory_budget)
+    order = _data_order(train)
     note = _left_out(train, val, plan)
     if note and on_note is not None and plan.chief:
         on_note(note)
@@ -364,17 +380,22 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
             compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
         state = dict(FRESH_STATE)
     # Paths may differ between machines (the content must not); loader threads change no numbers.
-    same = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("data", "val", "workers", "processes")}
-    agree(plan, {"options": same, "data file": info.fingerprint,
+    # The memory found may differ between machines; the order it gives must not (workers train as one process).
+    same = {k: v for k, v in dataclasses.asdict(options).items()
+            if k not in ("data", "val", "workers", "processes", "memory_budget")}
+    agree(plan, {"options": same, "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
+                 "data file": info.fingerprint,
                  "validation file": open_info(options.val).fingerprint if options.val else None,
                  "checkpoint": (state["epochs_done"], weights_digest(model))})
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
         else:
-            _start_run(run, options, info, monitor, plan, state, model)
+            _start_run(run, options, info, monitor, plan, state, model, order)
         if on_start is not None:
             on_start(run)
+        if on_note is not None:  # after every check: a refused run prints its one error line only
+            on_note(_order_note(order))
     tf_data = backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
     fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,

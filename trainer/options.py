@@ -32,7 +32,8 @@ class FitOptions:
     batch_size: int | None = None  # the global batch; None: 256, less for small tables (preprocess.auto_batch_size)
     optimizer: str = "adam"  # adapts its steps per weight: trains tables and images alike without tuning
     learning_rate: float | None = None
-    shuffle: str = "auto"  # auto: global for uncompressed files, window for compressed ones
+    shuffle: str = "auto"  # auto: global when the rows fit in the memory this process may use, blocks otherwise
+    memory_budget: int | None = None  # bytes for the data; None: found (cgroup limit, MemAvailable), then recorded
     workers: int = 1
     processes: bool = False
     seed: int = 0

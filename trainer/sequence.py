@@ -13,9 +13,11 @@ the order depends only on ``(seed, epoch)``, and ``set_epoch(n)`` /
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -23,19 +25,23 @@ import numpy as np
 
 from csv2h5.target import single_class_problem
 
+from .blocks import BLOCK_BYTES, FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, plan_blocks
 from .errors import DataOptionError
+from .memory import Memory, available_memory
 from .preprocess import BatchPreprocessor
+from .readahead import AHEAD_BLOCKS, BlockReader
 from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
 
-SHUFFLE_MODES = ("global", "window", "batch", "none")
+SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
 
 
 def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", chunk_rows: int = 1,
-                batch_size: int = 1) -> np.ndarray:
+                batch_size: int = 1, plan: BlockPlan | None = None) -> np.ndarray:
     """Positions ``0..num_rows-1`` in the order epoch ``epoch`` visits them.
 
-    ``global``: a uniform permutation. ``window``: chunk order shuffled, rows shuffled
+    ``global``: a uniform permutation. ``blocks``: blocks of ``plan.block_rows`` positions, a pool of
+    ``plan.pool_blocks`` of them at a time (see :mod:`.blocks`). ``window``: chunk order shuffled, rows shuffled
     within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
     ``batch``: contiguous batches in shuffled order. ``none``: identity.
     """
@@ -47,6 +53,10 @@ def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", c
         order = np.arange(num_rows, dtype=dtype)
         rng.shuffle(order)  # in place: the same permutation as rng.permutation(num_rows), no copy
         return order
+    if mode == "blocks":
+        if plan is None:
+            raise DataOptionError("shuffle='blocks' needs a block plan (block_rows, pool_blocks)")
+        return blocks_order(num_rows, seed=seed, epoch=epoch, plan=plan, batch_size=batch_size)
     if mode == "batch":
         starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
         return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(dtype)
@@ -68,8 +78,12 @@ class HDF5Sequence(keras.utils.PyDataset):
             pattern such as ``"parts/*.h5"``), read as one row space in that order, their class
             labels and categorical vocabularies united as ``csv2h5 merge`` unites them.
         batch_size: rows per batch (the last one is smaller unless ``drop_remainder``).
-        shuffle: ``"global"``, ``"window"``, ``"batch"``, ``"none"``; True picks global for
-            uncompressed files and window for compressed ones; False is none.
+        shuffle: ``"auto"`` (the default, also True): ``"global"`` when the rows fit in the memory this
+            process may use (half of it) and the file is uncompressed, ``"blocks"`` otherwise;
+            ``shuffle_reason`` says why. ``"global"``: a uniform permutation of the rows each epoch.
+            ``"blocks"``: for data larger than memory, blocks of consecutive rows in a random order, a
+            pool of them held at a time within ``memory_budget``, each batch drawn from every block of
+            the pool (see :mod:`csv2h5.trainer.blocks`). ``"window"``, ``"batch"``, ``"none"`` (False).
         seed: with the epoch number, fixes the order.
         indices: rows to use (a subset of the file), in any order; default all rows.
         targets: False yields ``x`` alone (for predict), also for files with a target.
@@ -95,10 +109,13 @@ class HDF5Sequence(keras.utils.PyDataset):
         training: whether the batches train a model: the rows used (``indices``, before ``shard``)
             must then hold two or more classes of a classification target, or the sequence refuses
             them. None (the default): a shuffled sequence trains, an unshuffled one evaluates.
+        memory_budget: bytes this process may use for the data: picks ``auto``'s order and the pool of
+            ``blocks``. Default: the smallest of the cgroup memory limit (v2 or v1) and MemAvailable.
+        block_bytes: bytes of rows in a block of ``blocks`` (whole chunks; at least a batch).
         **kwargs: PyDataset's ``workers``, ``use_multiprocessing``, ``max_queue_size``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = True,
+    def __init__(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, batch_size: int = 256, shuffle: bool | str = "auto",
                  seed: int = 0, indices: Sequence[int] | np.ndarray | None = None, targets: bool = True,
                  one_hot: bool = False, dtype: str = "float32", scale: str | None = "standard",
                  missing: str | None = "mean", sample_shape: Sequence[int] | None = None,
@@ -106,7 +123,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                  transform: Callable | None = None, shard: tuple[int, int] | None = None,
                  batch_slice: tuple[int, int] | None = None,
                  drop_remainder: bool = False, batches_per_epoch: int | None = None, training: bool | None = None,
-                 **kwargs: object) -> None:
+                 memory_budget: int | None = None, block_bytes: int = BLOCK_BYTES, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.paths = tuple(expand_paths(path))
         self.path = str(path) if isinstance(path, (str, os.PathLike)) else self.paths[0]  # the file or pattern, for messages
@@ -116,7 +133,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
         if shuffle is True:
-            shuffle = "window" if info.compressed else "global"
+            shuffle = "auto"
         elif shuffle is False:
             shuffle = "none"
         if shuffle not in SHUFFLE_MODES:
@@ -137,6 +154,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]
         self._indices = rows  # None: every row, without an index array as large as the file
         self.num_rows = info.rows if rows is None else int(rows.size)
+        self._choose_order(memory_budget, block_bytes)
         if targets and info.target is None:
             raise DataOptionError(
                 f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN")
@@ -168,8 +186,40 @@ class HDF5Sequence(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
+        self._reader: BlockReader | None = None
 
     # -- checks in __init__ ---------------------------------------------------------------------
+
+    def _choose_order(self, memory_budget: int | None, block_bytes: int) -> None:
+        """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
+        depends on it, so copies, splits and pickled workers keep the figure rather than look again).
+
+        File order (``none``: validation, evaluate, predict) on data that does not fit is read ahead
+        too, block by block, so it costs large sequential reads rather than a page fault per row."""
+        if memory_budget is not None and (isinstance(memory_budget, bool) or int(memory_budget) < 1):
+            raise DataOptionError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        self.shuffle_reason = "asked for"
+        self.block_plan: BlockPlan | None = None
+        self.memory_budget = None if memory_budget is None else int(memory_budget)
+        self.block_bytes = int(block_bytes)
+        mapped = not self._info.compressed
+        if self.shuffle not in ("auto", "blocks", "none") or (self.shuffle == "none" and not mapped):
+            return
+        memory = (available_memory() if self.memory_budget is None
+                  else Memory(bytes=self.memory_budget, source="memory_budget"))
+        row_bytes = self._info.num_features * self._info.dtype.itemsize
+        data_bytes = self.num_rows * row_bytes
+        if self.shuffle == "none" and data_bytes <= FIT_SHARE * memory.bytes:
+            return  # fits: the memory map serves file order as it is
+        self.memory_budget = memory.bytes
+        if self.shuffle == "auto":
+            self.shuffle, self.shuffle_reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory)
+        if self.shuffle in ("blocks", "none"):
+            self.block_plan = plan_blocks(row_bytes=row_bytes, chunk_rows=self._info.chunk_rows,
+                                          batch_size=self.batch_size, memory_budget=memory.bytes,
+                                          block_bytes=self.block_bytes)
+            if self.shuffle == "none":  # in file order a batch reads one or two blocks
+                self.block_plan = dataclasses.replace(self.block_plan, pool_blocks=2)
 
     def _refuse_single_class(self, info: FileInfo, rows: np.ndarray | None) -> None:
         label = single_class(info, rows)
@@ -266,8 +316,14 @@ class HDF5Sequence(keras.utils.PyDataset):
             if order is None:
                 for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
                     del self._orders[old]
-                positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
-                                        chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
+                if self.shuffle == "blocks":  # blocks of rows that lie together in the file, whatever the indices' order
+                    ranks = None if self._indices is None or np.all(np.diff(self._indices) >= 0) else np.argsort(
+                        self._indices, kind="stable")
+                    positions = blocks_order(self.num_rows, seed=self.seed, epoch=epoch, plan=self.block_plan,
+                                             batch_size=self.batch_size, ranks=ranks)
+                else:
+                    positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
+                                            chunk_rows=self._info.chunk_rows, batch_size=self.batch_size)
                 order = positions if self._indices is None else self._indices[positions]
                 self._orders[epoch] = order
         return order
@@ -280,6 +336,26 @@ class HDF5Sequence(keras.utils.PyDataset):
                 self._pid = os.getpid()
             return self._rows
 
+    def _block_reader(self) -> BlockReader:
+        """The read-ahead reader of the ``blocks`` order, one per process (started on first use)."""
+        source = self._source()
+        with self._lock:
+            if self._reader is None or self._reader.source is not source:
+                plan = self.block_plan
+                row_bytes = self._info.num_features * self._info.dtype.itemsize
+                batches_of = weakref.WeakMethod(self._epoch_batches)  # the reader's thread must not keep the sequence alive
+                self._reader = BlockReader(
+                    source, path=self.paths[0] if len(self.paths) == 1 else None,
+                    batches_of=lambda epoch: [] if batches_of() is None else batches_of()(epoch),
+                    chunk_rows=self._info.chunk_rows, block_rows=plan.block_rows, file_rows=self._info.rows,
+                    dtype=self._info.dtype, width=self._info.num_features, capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
+                    drop_cache=True)
+                weakref.finalize(self, self._reader.close)
+            return self._reader
+
+    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        return [self._batch_rows(i, epoch) for i in range(len(self))]
+
     def __getitem__(self, index: int):
         return self.read_batch(index, epoch=self.epoch)
 
@@ -290,6 +366,15 @@ class HDF5Sequence(keras.utils.PyDataset):
         """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
+        rows = self._batch_rows(index, epoch)
+        if self.block_plan is not None:
+            x = self._block_reader().take(rows, epoch=epoch, index=index).astype(self.dtype, copy=False)
+        else:
+            x = self._source().take(rows).astype(self.dtype, copy=False)
+        return self._finish(x, rows)
+
+    def _batch_rows(self, index: int, epoch: int) -> np.ndarray:
+        """The file rows batch ``index`` of epoch ``epoch`` reads (this worker's slice), in file order."""
         rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         if self.shuffle != "none":
             rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
@@ -299,7 +384,10 @@ class HDF5Sequence(keras.utils.PyDataset):
             part, count = self.batch_slice
             width = self.batch_size // count
             rows = rows[part * width : (part + 1) * width]
-        x = self._source().take(rows).astype(self.dtype, copy=False)
+        return rows
+
+    def _finish(self, x: np.ndarray, rows: np.ndarray):
+        """Fill, scale, shape and pair the values of ``rows`` with their targets, as ``read_batch`` returns them."""
         if self._prepare is not None:
             if x.dtype.kind != "f":  # filled and scaled values need a float array
                 x = x.astype(np.float32)
@@ -323,12 +411,15 @@ class HDF5Sequence(keras.utils.PyDataset):
     # -- subsets ----------------------------------------------------------------------------------
 
     def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
-        return HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
+        subset = HDF5Sequence(list(self.paths), batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
                             indices=indices, targets=self.targets, one_hot=self.one_hot, dtype=self.dtype.name,
                             scale=self.scale, missing=self.missing, sample_shape=self.sample_shape, class_weight=self.class_weight,
                             transform=self.transform, batch_slice=self.batch_slice, drop_remainder=self.drop_remainder,
                             batches_per_epoch=self.batches_per_epoch, training=training, workers=self.workers,
-                            use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
+                            use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size,
+                            memory_budget=self.memory_budget, block_bytes=self.block_bytes)
+        subset.shuffle_reason = self.shuffle_reason  # the order was chosen for the whole: say why, not "asked for"
+        return subset
 
     def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
         """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""
@@ -356,6 +447,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         state = self.__dict__.copy()
         state["_rows"] = None
         state["_pid"] = None
+        state["_reader"] = None
         state["_orders"] = {}
         del state["_lock"]
         return state

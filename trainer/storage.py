@@ -257,6 +257,7 @@ class MappedRows:
         low = int(offsets.min()) if offsets.size else 0
         contiguous = bool(np.all(np.diff(offsets) == self.chunk_rows * self.row_bytes))
         self.as_bytes = False
+        self.file_offset = low  # where row 0 starts in the file when the chunks lie back to back
         if contiguous:
             mapped = np.memmap(path, dtype=ds.dtype, mode="r", offset=low, shape=(rows, width)) if rows else None
             if mapped is not None and not mapped.flags.aligned:

@@ -91,6 +91,7 @@ def test_output_is_quiet_unless_verbose(tmp_path, make_data):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
         assert done.returncode == 0, done.stderr
         outputs[verbose] = done.stderr.splitlines()
-    assert outputs[False] == [f"run directory: {tmp_path / 'run_False'}"]
+    assert outputs[False] == [f"run directory: {tmp_path / 'run_False'}", outputs[False][1]]
+    assert outputs[False][1].startswith("note: data order: shuffle=global (")
     assert "E0000 00:00:1795559360.546274   21129 cuda_platform.cc:52] failed call to cuInit" in outputs[True]
     assert f"run directory: {tmp_path / 'run_True'}" in outputs[True]

@@ -314,7 +314,8 @@ def _ctrl_c(backend: str, data: Path, run: Path, same: list[str]) -> int:
         proc.kill()
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
-    assert lines == [f"run directory: {run}", lines[-1]] and lines[-1].startswith("error: interrupted; ")
+    assert lines == [f"run directory: {run}", lines[1], lines[-1]] and lines[-1].startswith("error: interrupted; ")
+    assert lines[1].startswith("note: data order: shuffle=global (the 1.2 MB of rows fit in the ")
     assert f"h5train fit --resume {run}" in lines[-1]
     assert (run / "checkpoints" / "last.keras").exists() and not list(run.rglob("*.tmp*"))
     return json.loads((run / "state.json").read_text())["epochs_done"]
@@ -377,3 +378,27 @@ def test_a_run_written_before_random_states_were_recorded_still_resumes(files, t
     code, _, err = _run("tensorflow", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
     assert code == 0, err
     assert len(_rows(run / "history.csv")) == 2 and len(json.loads((run / "state.json").read_text())["random_state"]) == 1
+
+
+@pytest.mark.slow
+def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(files, tmp_path):
+    backend = "jax"
+    same = ["--seed", "7", "--val-split", "0.2", "--memory-budget", "100kB", "--backend", backend, *FAST]
+    code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "a", "--epochs", "3", *same)
+    assert code == 0, err
+    assert ("note: data order: shuffle=blocks (the 1.2 MB of rows do not fit in half the 100.0 kB this process "
+            "may use (memory_budget)); a pool of 2 blocks of") in err
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["data_order"]["shuffle"] == "blocks" and config["options"]["memory_budget"] == 100_000
+    code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "c", "--epochs", "1", *same)
+    assert code == 0, err
+    code, _, err = _run(backend, "fit", "--resume", tmp_path / "c", "--epochs", "3", "--progress", "none")
+    assert code == 0, err
+    for wa, wc in zip(_weights(tmp_path / "a" / "model.keras"), _weights(tmp_path / "c" / "model.keras"), strict=True):
+        assert np.array_equal(wa, wc)
+    # Without a budget the memory found is recorded, and a file this small is shuffled globally.
+    code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "d", "--epochs", "1", *same[:4], *same[6:])
+    assert code == 0, err
+    config = json.loads((tmp_path / "d" / "config.json").read_text())
+    assert config["data_order"]["shuffle"] == "global" and config["options"]["memory_budget"] > 100_000_000
+    assert "note: data order: shuffle=global (the 1.2 MB of rows fit in the" in err

@@ -1,0 +1,377 @@
+"""Data larger than memory: each shuffle order read by a process limited to 1.5 GB (a memory cgroup).
+
+The file: bench_data/ooc_sorted.h5, 8,000,000 rows x 785 uint8 columns (784 pixels + the label as
+/target), 6.3 GB of rows, sorted by label in runs as data exported by class or by day is. Made once:
+100,000 rows of scripts/make_digits_csv.py (make_rows), sorted by label, written as CSV and converted
+with ``csv2h5 convert``; then that file joined 80 times with ``csv2h5 merge`` (so each label comes in
+runs of ~10,000 rows, ~8 MB). It is left in bench_data/ (gitignored): delete it when done.
+
+Each figure comes from a fresh child process placed in a memory cgroup limited to ``--limit`` bytes
+(cgroup v1 ``memory.limit_in_bytes``, or v2 ``memory.max``; the page cache counts against it, as on
+a machine or container with that much RAM), after the file's pages were dropped from the page cache
+(``posix_fadvise(POSIX_FADV_DONTNEED)``). Creating the cgroup needs root: without it the script says
+so and reports nothing. Peak memory is the cgroup's own record (``memory.max_usage_in_bytes`` / v2
+``memory.peak``), page cache included.
+
+Per order: rows/s of ``HDF5Sequence.read_batch`` over the first ``--rows-timed`` rows of an epoch (or
+``--seconds``, whichever ends first; the order's planning included), against the disk's sequential rate
+for the same file in the same run (16 MiB ``pread``s); mean distinct labels per batch of 256 over the
+batches read; the cgroup's peak memory. Then, without a limit and with a 500,000-row file cached, the
+default order against an in-RAM numpy gather of the same batches (files that fit must keep their speed).
+
+    sudo .venv/bin/python scripts/bench_out_of_core.py       # as root; under flock of the heavy-job lock
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchutil import machine  # noqa: E402
+
+BATCH = 256
+SEED_ROWS, COPIES = 100_000, 80
+READ_BYTES = 16 << 20
+
+
+# -- the data -------------------------------------------------------------------------------------
+
+def _sorted_part(workdir: Path, rows: int, name: str) -> Path:
+    """``rows`` MNIST-shaped rows sorted by label, converted with csv2h5."""
+    import make_digits_csv
+
+    out = workdir / f"{name}.h5"
+    if out.exists():
+        return out
+    labels, pixels = make_digits_csv.make_rows(rows, seed=11)
+    by_label = np.argsort(labels, kind="stable")
+    table = np.column_stack([labels[by_label], pixels[by_label]])
+    csv = workdir / f"{name}.csv"
+    with open(csv, "wb") as fh:
+        fh.write((",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n").encode())
+        for start in range(0, rows, 4096):
+            fh.write(make_digits_csv.format_rows(table[start : start + 4096]))
+    subprocess.run([sys.executable, "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--target", "label",
+                    "--sample-shape", "28,28,1", "--quiet"], check=True)
+    csv.unlink()
+    return out
+
+
+def ensure_data(workdir: Path) -> tuple[Path, Path]:
+    """The 6.3 GB sorted file (made once) and a 500,000-row one for the cached comparison."""
+    workdir.mkdir(exist_ok=True)
+    part = _sorted_part(workdir, SEED_ROWS, "ooc_part")
+    big = workdir / "ooc_sorted.h5"
+    if not big.exists():
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(big), "--quiet"],
+                       check=True)
+        print(f"made {big} ({big.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
+    small = _sorted_part(workdir, 500_000, "ooc_small")
+    return big, small
+
+
+def drop_cache(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+# -- the memory limit -----------------------------------------------------------------------------
+
+class MemoryCgroup:
+    """A memory cgroup of its own, limited to ``limit`` bytes; children are placed in it as they start."""
+
+    def __init__(self, limit: int) -> None:
+        name = f"csv2h5-bench-{os.getpid()}"
+        v1 = Path("/sys/fs/cgroup/memory")
+        if (v1 / "memory.limit_in_bytes").exists():
+            self.path, self.version = v1 / name, 1
+        else:
+            self.path, self.version = Path("/sys/fs/cgroup") / name, 2
+        try:
+            self.path.mkdir()
+            (self.path / ("memory.limit_in_bytes" if self.version == 1 else "memory.max")).write_text(str(limit))
+            if self.version == 1 and (self.path / "memory.memsw.limit_in_bytes").exists():
+                (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit))  # no swapping past it either
+        except OSError as exc:
+            raise SystemExit(f"cannot make a memory cgroup at {self.path} ({exc}); run as root on a machine "
+                             "with cgroup memory control. No figure is reported without the limit.") from None
+        self.limit = limit
+
+    def enter(self) -> None:
+        """Called in the child before exec: move it into the cgroup."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def reset_peak(self) -> None:
+        if self.version == 1:
+            (self.path / "memory.max_usage_in_bytes").write_text("0")
+
+    def peak(self) -> int:
+        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
+        return int((self.path / name).read_text())
+
+    def failures(self) -> int:
+        """How often usage reached the limit (v1 failcnt; v2 memory.events 'max')."""
+        if self.version == 1:
+            return int((self.path / "memory.failcnt").read_text())
+        for line in (self.path / "memory.events").read_text().splitlines():
+            if line.startswith("max "):
+                return int(line.split()[1])
+        return 0
+
+    def remove(self) -> None:
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+def run_child(cgroup: MemoryCgroup | None, args: list[str], data: Path) -> dict:
+    """Run this script as a child (in the cgroup, cache emptied) and return its JSON report."""
+    drop_cache(data)
+    if cgroup is not None:
+        cgroup.reset_peak()
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+                          preexec_fn=cgroup.enter if cgroup is not None else None, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if cgroup is not None:
+        if f"/{cgroup.path.name}" not in report["cgroup"]:
+            raise SystemExit(f"the child ran in {report['cgroup']!r}, not in {cgroup.path}; no figure reported")
+        report["peak"] = cgroup.peak()
+    return report
+
+
+# -- what a child measures ------------------------------------------------------------------------
+
+def child_sequential(data: Path) -> dict:
+    """The disk's sequential rate for this file: 16 MiB preads from start to end."""
+    fd = os.open(data, os.O_RDONLY)
+    buffer = bytearray(READ_BYTES)
+    done, started = 0, time.perf_counter()
+    try:
+        while True:
+            got = os.preadv(fd, [buffer], done)
+            if got <= 0:
+                break
+            done += got
+            os.posix_fadvise(fd, done - got, got, os.POSIX_FADV_DONTNEED)  # as the reader does: no cache kept
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    return {"rows_per_s": done / 785 / seconds, "bytes": done, "seconds": seconds}
+
+
+def child_random_blocks(data: Path, block_bytes: int, count: int) -> dict:
+    """The disk's rate for the reads ``blocks`` makes: one pread of a whole block at a random place."""
+    fd = os.open(data, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    buffer = bytearray(block_bytes)
+    offsets = np.random.default_rng(0).permutation(size // block_bytes - 1)[:count] * block_bytes
+    started = time.perf_counter()
+    try:
+        for offset in offsets:
+            os.preadv(fd, [buffer], int(offset))
+            os.posix_fadvise(fd, int(offset), block_bytes, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    return {"rows_per_s": offsets.size * block_bytes / 785 / seconds, "seconds": seconds}
+
+
+def child_order(data: Path, shuffle: str, rows_timed: int, seconds: float) -> dict:
+    from csv2h5.trainer import HDF5Sequence
+
+    extra = {}
+    if shuffle.startswith("blocks") and shuffle != "blocks":  # blocks32: blocks of 32 MiB
+        extra = {"block_bytes": int(shuffle[len("blocks"):]) << 20}
+        shuffle = "blocks"
+    seq = HDF5Sequence(data, batch_size=BATCH, shuffle=shuffle, seed=0, dtype="uint8", **extra)
+    distinct, rows = [], 0
+    started = time.perf_counter()
+    for index in range(len(seq)):
+        x, y = seq.read_batch(index, epoch=0)
+        rows += x.shape[0]
+        if x.shape[0] == BATCH:
+            distinct.append(np.unique(y).size)
+        if rows >= rows_timed or time.perf_counter() - started > seconds:
+            break
+    elapsed = time.perf_counter() - started
+    reader = getattr(seq, "_reader", None)
+    return {"rows_per_s": rows / elapsed, "rows": rows, "seconds": elapsed, "distinct": float(np.mean(distinct)),
+            "shuffle": seq.shuffle, "reason": seq.shuffle_reason, "plan": str(seq.block_plan),
+            "rows_direct": getattr(reader, "rows_direct", None)}
+
+
+def child_cached(data: Path, batches: int) -> dict:
+    """Default order on a file that fits, cached, against an in-RAM numpy gather of the same batches."""
+    import h5py
+
+    from csv2h5.trainer import HDF5Sequence
+
+    with open(data, "rb") as fh:
+        while fh.read(64 << 20):
+            pass
+    seq = HDF5Sequence(data, batch_size=BATCH, seed=0)  # float32 batches, as training reads them
+    with h5py.File(data, "r") as f:
+        x_ram = f["features"][()]
+    batches = min(batches, len(seq))
+    rows = [np.sort(seq.order(0)[i * BATCH : (i + 1) * BATCH]) for i in range(batches)]
+    out = {"shuffle": seq.shuffle, "reason": seq.shuffle_reason}
+    for _ in range(3):
+        for name, read in (("sequence", lambda i: seq.read_batch(i, epoch=0)[0]),
+                           ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32))):
+            started = time.perf_counter()
+            for i in range(batches):
+                read(i)
+            out.setdefault(name, []).append(batches * BATCH / (time.perf_counter() - started))
+    return {k: (statistics.median(v) if isinstance(v, list) else v) for k, v in out.items()}
+
+
+def child_fit(data: Path, steps: int) -> dict:
+    """``h5train fit`` with its defaults for ``steps`` batches (the seed MLP), timed from the command line."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=data.parent) as scratch:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--epochs", "1",
+                               "--steps-per-epoch", str(steps), "--progress", "none", "--run-dir",
+                               str(Path(scratch) / "run")], capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"h5train fit failed: {proc.stderr.strip()[-800:]}")
+    note = next((line for line in proc.stderr.splitlines() if "data order" in line), "")
+    return {"seconds": seconds, "note": note}
+
+
+def child_main(argv: list[str]) -> int:
+    kind, data = argv[0], Path(argv[1])
+    if kind == "sequential":
+        report = child_sequential(data)
+    elif kind == "random-blocks":
+        report = child_random_blocks(data, int(argv[2]), int(argv[3]))
+    elif kind == "cached":
+        report = child_cached(data, int(argv[2]))
+    elif kind == "fit":
+        report = child_fit(data, int(argv[2]))
+    else:
+        report = child_order(data, kind, int(argv[2]), float(argv[3]))
+    report["cgroup"] = Path("/proc/self/cgroup").read_text()
+    print(json.dumps(report))
+    return 0
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+def _seconds(runs: list[dict]) -> str:
+    return ", ".join(f"{r['seconds']:.1f}" for r in runs)
+
+
+def _no_drop_child(args: list[str]) -> dict:
+    """A child without a limit, the page cache left as it is."""
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"child {args} failed: {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _rates(runs: list[dict]) -> str:
+    return ", ".join(f"{r['rows_per_s']:,.0f}" for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench_data")
+    parser.add_argument("--limit", type=float, default=1.5e9, help="bytes the measured process may use")
+    parser.add_argument("--rows-timed", type=int, default=8_000_000, help="rows read per order (a whole epoch)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="time cap per order (the slow ones)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the fast orders and of the disk rate")
+    parser.add_argument("--fit-steps", type=int, default=1000, help="h5train fit steps timed (0: skip)")
+    parser.add_argument("--only-cached", action="store_true", help="only the cached comparison (no limit needed)")
+    args = parser.parse_args()
+    big, small = ensure_data(args.workdir)
+    if args.only_cached:
+        return _cached(small)
+    cgroup = MemoryCgroup(int(args.limit))
+    try:
+        print(f"machine: {machine()}")
+        print(f"file: {big.name}, {big.stat().st_size / 1e9:.2f} GB, rows sorted by label in runs; batch {BATCH}; "
+              f"memory cgroup v{cgroup.version} limited to {args.limit / 1e9:.2f} GB; page cache emptied before each run\n")
+        disk = [run_child(cgroup, ["sequential", str(big)], big) for _ in range(args.repeats)]
+        disk_rate = statistics.median(d["rows_per_s"] for d in disk)
+        print(f"{'disk, 16 MiB sequential preads':34s} {disk_rate:12,.0f} rows/s  "
+              f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {_rates(disk)}); "
+              f"peak {max(d['peak'] for d in disk) / 1e9:.2f} GB")
+        block = 12033 * 785  # the blocks of this file (9 chunks of 1,337 rows)
+        scattered = [run_child(cgroup, ["random-blocks", str(big), str(block), "130"], big) for _ in range(args.repeats)]
+        scattered_rate = statistics.median(d["rows_per_s"] for d in scattered)
+        print(f"{'disk, 9.4 MB preads at random places':34s} {scattered_rate:12,.0f} rows/s  "
+              f"{scattered_rate / disk_rate:5.2f}x disk (runs {_rates(scattered)}): the reads blocks makes")
+        for shuffle, repeats in (("auto", args.repeats), ("blocks32", 1), ("none", 1), ("window", 1), ("batch", 1),
+                                 ("global", 1)):
+            runs = [run_child(cgroup, [shuffle, str(big), str(args.rows_timed), str(args.seconds)], big)
+                    for _ in range(repeats)]
+            failed = [r["error"] for r in runs if "error" in r]
+            if failed:
+                print(f"shuffle={shuffle:8s} failed: {failed[0]}")
+                continue
+            rate = statistics.median(r["rows_per_s"] for r in runs)
+            label = f"shuffle={shuffle}" + (f" (-> {runs[0]['shuffle']})" if shuffle == "auto" else "")
+            print(f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk, {rate / scattered_rate:4.2f}x random; "
+                  f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
+                  f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB"
+                  + (f"; runs {_rates(runs)}" if repeats > 1 else ""))
+            if shuffle == "auto":
+                print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly "
+                      f"{runs[0]['rows_direct']}")
+        if args.fit_steps:
+            limited = [run_child(cgroup, ["fit", str(big), str(args.fit_steps)], big) for _ in range(args.repeats)]
+            print(f"\nh5train fit, defaults, {args.fit_steps} steps, limited, cache emptied: "
+                  f"{statistics.median(r['seconds'] for r in limited):.1f} s (runs "
+                  f"{_seconds(limited)}); "
+                  f"peak {max(r['peak'] for r in limited) / 1e9:.2f} GB; {limited[0]['note']}")
+        print(f"times the cgroup's usage reached its limit (the kernel then reclaimed page cache): {cgroup.failures()}")
+    finally:
+        cgroup.remove()
+    if args.fit_steps:
+        with open(big, "rb") as fh:  # the whole file in the page cache, no limit: the in-cache reference
+            while fh.read(64 << 20):
+                pass
+        free = [_no_drop_child(["fit", str(big), str(args.fit_steps)]) for _ in range(args.repeats)]
+        free_s = statistics.median(r["seconds"] for r in free)
+        print(f"h5train fit, defaults, {args.fit_steps} steps, no limit, file cached: {free_s:.1f} s (runs "
+              f"{_seconds(free)}); {free[0]['note']}")
+        print(f"limited / cached: {statistics.median(r['seconds'] for r in limited) / free_s:.2f}x")
+        drop_cache(big)
+    return _cached(small)
+
+
+def _cached(small: Path) -> int:
+    cached = run_child(None, ["cached", str(small), "2000"], small)
+    if "error" in cached:
+        raise SystemExit(f"the cached comparison failed: {cached['error']}")
+    print(f"\ncached {small.name} (500,000 rows, no limit): default order -> {cached['shuffle']} "
+          f"({cached['reason']}): {cached['sequence']:,.0f} rows/s vs in-RAM numpy gather {cached['numpy']:,.0f} "
+          f"= {cached['sequence'] / cached['numpy']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.exit(child_main(sys.argv[2:]))
+    sys.exit(main())

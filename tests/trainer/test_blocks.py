@@ -1,0 +1,253 @@
+"""The blocks order: a permutation per epoch, a bounded pool, mixed batches, the same in every process."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
+
+LABELS, PER_LABEL, FEATURES, CHUNK = 10, 8000, 12, 64
+BLOCK_ROWS, POOL = 256, 64  # blocks of 4 chunks; the file holds 312 of them, the pool a fifth
+BLOCK_BYTES = BLOCK_ROWS * FEATURES  # rows are FEATURES uint8 values
+BUDGET = int(POOL * BLOCK_BYTES / POOL_SHARE) + 1  # the pool takes POOL_SHARE of the budget: 64 blocks
+
+
+def _open_rows(order: np.ndarray, batch: int, unit: int) -> int:
+    """The most rows a reader must hold at one batch: units (chunks) read before or at it and again at or after it.
+
+    Built from the order alone, whatever made it: for each unit of ``unit`` consecutive rows,
+    its first and last batch; at batch t every unit with first <= t <= last is held.
+    """
+    units = order // unit
+    batches = np.arange(order.size) // batch
+    first = np.full(units.max() + 1, batches.size, dtype=np.int64)
+    last = np.full(units.max() + 1, -1, dtype=np.int64)
+    np.minimum.at(first, units, batches)
+    np.maximum.at(last, units, batches)
+    size = np.bincount(units)
+    held = np.zeros(batches[-1] + 2, dtype=np.int64)
+    used = last >= 0
+    np.add.at(held, first[used], size[used])
+    np.add.at(held, last[used] + 1, -size[used])
+    return int(np.cumsum(held).max())
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 99), chunk=st.integers(1, 16),
+       batch=st.integers(1, 64), chunks_per_block=st.integers(1, 8), pool=st.integers(2, 12))
+def test_each_epoch_is_a_reproducible_permutation_read_from_a_bounded_pool(n, seed, epoch, chunk, batch,
+                                                                           chunks_per_block, pool):
+    block_rows = max(chunks_per_block * chunk, -(-batch // chunk) * chunk)  # whole chunks, at least a batch
+    plan = BlockPlan(block_rows=block_rows, pool_blocks=pool, chunk_rows=chunk)
+    order = blocks_order(n, seed=seed, epoch=epoch, plan=plan, batch_size=batch)
+    assert sorted(order.tolist()) == list(range(n))
+    assert np.array_equal(order, blocks_order(n, seed=seed, epoch=epoch, plan=plan, batch_size=batch))
+    if n:
+        # A block holds at most block_rows + batch - 1 rows (the remainder joins the last block when short).
+        assert _open_rows(order, batch, chunk) <= pool * (block_rows + batch - 1)
+
+
+def test_the_pool_bound_is_tight_and_orders_change_between_epochs():
+    plan = BlockPlan(block_rows=100, pool_blocks=8, chunk_rows=10)
+    a = blocks_order(20_000, seed=1, epoch=0, plan=plan, batch_size=50)
+    assert not np.array_equal(a, blocks_order(20_000, seed=1, epoch=1, plan=plan, batch_size=50))
+    assert not np.array_equal(a, blocks_order(20_000, seed=2, epoch=0, plan=plan, batch_size=50))
+    assert 6 * 100 < _open_rows(a, 50, 10) <= 8 * 100  # the pool is used, never exceeded
+    assert _open_rows(np.random.default_rng(0).permutation(20_000), 50, 10) > 100 * 100  # a global order is not bounded
+
+
+@pytest.fixture(scope="module")
+def sorted_file(tmp_path_factory) -> Path:
+    """80,000 rows sorted by label (10 labels in runs of 8,000), as data exported by class; each row unique."""
+    folder = tmp_path_factory.mktemp("sorted")
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(LABELS), PER_LABEL)
+    x = rng.integers(0, 256, size=(labels.size, FEATURES), dtype=np.uint8)
+    x[:, 0] = np.arange(labels.size) % 256  # with the next two columns: the row number, to identify rows
+    x[:, 1] = np.arange(labels.size) // 256 % 256
+    x[:, 2] = np.arange(labels.size) // 65536
+    csv = folder / "sorted.csv"
+    header = ",".join([f"f{i}" for i in range(FEATURES)] + ["label"])
+    np.savetxt(csv, np.column_stack([x, labels]), fmt="%d", delimiter=",", header=header, comments="")
+    out = folder / "sorted.h5"
+    convert([csv], out, options=ConvertOptions(target=("label",), chunk_rows=CHUNK))
+    return out
+
+
+def _blocks(path: Path, **kwargs) -> HDF5Sequence:
+    return HDF5Sequence(path, batch_size=256, shuffle="blocks", seed=7, memory_budget=BUDGET,
+                        block_bytes=BLOCK_BYTES, dtype="uint8", **kwargs)
+
+
+def _row_numbers(x: np.ndarray) -> np.ndarray:
+    return x[:, 0].astype(np.int64) + 256 * x[:, 1].astype(np.int64) + 65536 * x[:, 2].astype(np.int64)
+
+
+def test_batches_of_a_label_sorted_file_hold_nearly_every_label(sorted_file):
+    seq = _blocks(sorted_file)
+    assert seq.block_plan == BlockPlan(block_rows=BLOCK_ROWS, pool_blocks=POOL, chunk_rows=CHUNK)
+    distinct = [np.unique(seq[i][1]).size for i in range(len(seq) - 1)]
+    assert np.mean(distinct) >= 9.8  # i.i.d. sampling: 10.0
+    # The file is sorted: a pool of two blocks sees one or two labels per batch.
+    two = HDF5Sequence(sorted_file, batch_size=256, shuffle="blocks", seed=7, memory_budget=2 * 2 * BLOCK_BYTES,
+                       block_bytes=BLOCK_BYTES)
+    assert two.block_plan.pool_blocks == 2
+    assert np.mean([np.unique(two[i][1]).size for i in range(len(two) - 1)]) < 2.5
+
+
+def test_every_row_once_with_its_own_values_and_label(sorted_file):
+    seq = _blocks(sorted_file)
+    seq.set_epoch(2)
+    rows = np.concatenate([_row_numbers(seq[i][0]) for i in range(len(seq))])
+    labels = np.concatenate([seq[i][1] for i in range(len(seq))])
+    assert sorted(rows.tolist()) == list(range(LABELS * PER_LABEL))
+    assert np.array_equal(labels, rows // PER_LABEL)  # each row with its own label
+
+
+def _batch_rows_elsewhere(path: str, epoch: int) -> list[np.ndarray]:
+    seq = _blocks(Path(path))
+    return [_row_numbers(seq.read_batch(i, epoch=epoch)[0]) for i in range(len(seq))]
+
+
+def test_the_same_batches_in_another_process(sorted_file):
+    here = _blocks(sorted_file)
+    mine = [_row_numbers(here.read_batch(i, epoch=3)[0]) for i in range(len(here))]
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        theirs = pool.submit(_batch_rows_elsewhere, str(sorted_file), 3).result(timeout=300)
+    assert len(mine) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
+def test_resume_and_two_workers_read_as_one_process(sorted_file):
+    """A sequence set to epoch 3 (a resumed run) reads what one that lived through 3 epochs reads; two
+    workers' slices of each global batch, side by side, are one process's batch."""
+    lived = _blocks(sorted_file)
+    for _ in range(3):
+        lived.on_epoch_end()
+    resumed = _blocks(sorted_file)
+    resumed.set_epoch(3)
+    whole = _blocks(sorted_file, drop_remainder=True)
+    workers = [_blocks(sorted_file, batch_slice=(k, 2)) for k in range(2)]
+    for i in range(len(whole)):
+        a, b = lived[i], resumed[i]
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        sides = [w.read_batch(i, epoch=3) for w in workers]
+        one = whole.read_batch(i, epoch=3)
+        assert np.array_equal(np.concatenate([s[0] for s in sides]), one[0])
+        assert np.array_equal(np.concatenate([s[1] for s in sides]), one[1])
+        assert np.array_equal(one[0], a[0])
+
+
+def test_a_split_keeps_the_plan_and_its_rows(sorted_file):
+    train, val = _blocks(sorted_file).split(0.1)
+    assert train.shuffle == "blocks" and train.block_plan == _blocks(sorted_file).block_plan
+    seen = np.concatenate([_row_numbers(train[i][0]) for i in range(len(train))])
+    assert np.array_equal(np.sort(seen), train.indices)
+
+
+def test_auto_picks_blocks_when_the_rows_do_not_fit(sorted_file, tmp_path, make_data):
+    data_bytes = LABELS * PER_LABEL * FEATURES
+    small = HDF5Sequence(sorted_file, memory_budget=data_bytes)  # the rows would take all of it
+    assert small.shuffle == "blocks" and "do not fit" in small.shuffle_reason
+    large = HDF5Sequence(sorted_file, memory_budget=4 * data_bytes)
+    assert large.shuffle == "global" and "fit in the" in large.shuffle_reason and large.block_plan is None
+    assert HDF5Sequence(sorted_file, shuffle=True, memory_budget=data_bytes).shuffle == "blocks"
+    lzf, _, _ = make_data(tmp_path, compression="lzf")  # compressed chunks decode whole: blocks even when small
+    assert HDF5Sequence(lzf).shuffle == "blocks"
+
+
+class _CountingSource:
+    """Rows of an array, recording every read the reader makes (start row, rows)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.reads: list[tuple[int, int]] = []
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        self.reads.append((int(rows[0]), int(rows.size)))
+        return self.values[rows]
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_order):
+    rows, chunk, block, pool, batch = 20_000, 10, 100, 8, 50
+    values = np.arange(rows * 3, dtype=np.int64).reshape(rows, 3)
+    plan = BlockPlan(block_rows=block, pool_blocks=pool, chunk_rows=chunk)
+    order = blocks_order(rows, seed=3, epoch=0, plan=plan, batch_size=batch)
+    batches = [np.sort(order[i : i + batch]) for i in range(0, rows, batch)]
+    source = _CountingSource(values)
+    capacity = (pool + 4) * block * values.itemsize * 3
+    reader = BlockReader(source, path=None, batches_of=lambda epoch: batches, chunk_rows=chunk, block_rows=block,
+                         file_rows=rows, dtype=values.dtype, width=3, capacity_bytes=capacity, drop_cache=False)
+    try:
+        indices = list(range(len(batches)))
+        if not in_order:  # two threads, each batch read twice: the same rows, only slower
+            with concurrent.futures.ThreadPoolExecutor(2) as threads:
+                got = list(threads.map(lambda i: reader.take(batches[i], epoch=0, index=i), indices + indices))
+        else:
+            got = [reader.take(batches[i], epoch=0, index=i) for i in indices]
+        for i, x in zip(indices + indices, got):
+            assert np.array_equal(x, values[batches[i]])
+        if in_order:
+            loads = sorted((start, start + n) for start, n in source.reads)
+            covered = np.concatenate([np.arange(a, b) for a, b in loads])
+            assert np.array_equal(covered, np.arange(rows))  # every row read once, ahead, none again
+            assert all(a // block == (b - 1) // block and a % chunk == 0 for a, b in loads)  # whole chunks of a block
+            assert reader.rows_direct == 0 and reader.rows_loaded == rows
+        assert reader.peak_bytes <= capacity
+    finally:
+        reader.close()
+
+
+def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
+    seq = _blocks(sorted_file)
+    for epoch in (0, 1):
+        for i in range(len(seq)):
+            seq.read_batch(i, epoch=epoch)
+        reader = seq._reader
+        assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
+        assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_file):
+    """Validation, evaluate and predict read in file order: block by block, each row once, no random gather."""
+    everything = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8")
+    assert everything.block_plan is None  # fits: the memory map as before
+    tight = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8", memory_budget=BUDGET,
+                         block_bytes=BLOCK_BYTES, indices=np.arange(0, LABELS * PER_LABEL, 3))
+    assert tight.block_plan is not None and tight.block_plan.pool_blocks == 2
+    rows = np.concatenate([_row_numbers(tight[i][0]) for i in range(len(tight))])
+    assert np.array_equal(rows, np.arange(0, LABELS * PER_LABEL, 3))
+    reader = tight._reader
+    assert reader.rows_direct == 0 and reader.rows_loaded <= LABELS * PER_LABEL
+    assert reader.peak_bytes <= (2 + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+@pytest.mark.parametrize("kind", ["lzf", "parts"])
+def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data, kind):
+    """Compressed chunks are decoded whole, and parts read one by one, in the reader's thread."""
+    if kind == "lzf":
+        path, x, y = make_data(tmp_path, compression="lzf", rows=400, chunk_rows=8)
+    else:
+        parts = [make_data(tmp_path, rows=200, chunk_rows=8, seed=s) for s in (1, 2)]
+        path = [p for p, _, _ in parts]
+        x, y = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    seq = HDF5Sequence(path, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000,
+                       block_bytes=16 * 12)
+    assert seq.block_plan.pool_blocks >= 2 and seq.block_plan.block_rows == 16
+    order = seq.order(1)
+    for i in range(len(seq)):
+        xb, yb = seq.read_batch(i, epoch=1)
+        rows = np.sort(order[i * 16 : (i + 1) * 16])
+        assert np.array_equal(xb, x[rows]) and np.array_equal(yb, y[rows])
+    assert seq._reader.rows_direct == 0

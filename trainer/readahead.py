@@ -1,0 +1,293 @@
+"""Reading an epoch's rows ahead of use, in large sequential reads, within a memory budget.
+
+When the order of an epoch is known (``blocks``, or file order), so is the
+moment each piece of the file is first and last needed. A background thread
+loads *loads* (runs of whole chunks that are in use over one stretch of
+batches: a block of the ``blocks`` order, or the part of one) in the order
+they are first needed, each with one large read into a buffer the reader owns,
+and a batch gathers its rows from those buffers. A load is dropped as soon as
+the last batch that needs it has been read, and the loader never holds more
+than ``capacity_bytes``, so memory stays within the budget; the file's pages
+are dropped from the page cache after each read (``drop_cache``), since the
+page cache counts against a container's memory limit and this epoch will not
+read them again.
+
+Batches may be read in any order and from several threads: a batch whose
+loads are not held (read again, read out of turn, or from another epoch) is
+read straight from the file, which is slower but gives the same rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from .storage import MappedRows, RowSource
+
+AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they are needed
+ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
+
+
+@dataclasses.dataclass
+class Schedule:
+    """One epoch's loads (runs of whole chunks, in file order) and which batches read them."""
+
+    starts: np.ndarray  # first file row of each load
+    stops: np.ndarray  # one past its last row
+    load_of_chunk: np.ndarray  # chunk -> its load (-1: no batch reads it)
+    by_need: np.ndarray  # loads in the order batches first need them: the order the thread reads them
+    uses: np.ndarray  # batches still to read each load
+    batch_loads: np.ndarray  # the loads of batch i: batch_loads[batch_bounds[i]:batch_bounds[i + 1]]
+    batch_bounds: np.ndarray
+    batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
+
+    def loads_of(self, index: int) -> np.ndarray:
+        return self.batch_loads[self.batch_bounds[index] : self.batch_bounds[index + 1]]
+
+
+def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, file_rows: int) -> Schedule:
+    """The loads of an epoch whose batch ``i`` reads the (sorted) file rows ``batches[i]``.
+
+    Consecutive chunks of one block whose stretches of use overlap are one load; a block cut in two by
+    the order (read at two times) is two loads. Linear in the rows: no sort of the epoch.
+    """
+    sizes = np.array([b.size for b in batches], dtype=np.int64)
+    rows = np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
+    batch_of_row = np.repeat(np.arange(len(batches), dtype=np.int64), sizes)
+    chunk = rows // chunk_rows
+    chunks = -(-file_rows // chunk_rows)
+    first = np.full(chunks, -1, dtype=np.int64)
+    last = np.full(chunks, -1, dtype=np.int64)
+    first[chunk[::-1]] = batch_of_row[::-1]  # repeated indices: the last assignment stays, so the earliest batch
+    last[chunk] = batch_of_row
+    load_of_chunk = np.full(chunks, -1, dtype=np.int64)
+    starts, stops, begins = [], [], []
+    reach = -1
+    for c in np.flatnonzero(first >= 0):  # a few thousand chunks per epoch
+        joins = (starts and stops[-1] == c * chunk_rows and c * chunk_rows // block_rows == (c - 1) * chunk_rows // block_rows
+                 and first[c] <= reach)
+        if not joins:
+            starts.append(c * chunk_rows)
+            begins.append(first[c])
+            stops.append(0)
+            reach = -1
+        stops[-1] = min((c + 1) * chunk_rows, file_rows)
+        begins[-1] = min(begins[-1], first[c])
+        reach = max(reach, int(last[c]))
+        load_of_chunk[c] = len(starts) - 1
+    load_of_row = load_of_chunk[chunk]
+    # Rows of a batch are sorted, so its loads (numbered in file order) come in runs: one pair per run.
+    change = np.ones(rows.size, dtype=bool)
+    change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
+    batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
+    bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
+    return Schedule(starts=np.array(starts, dtype=np.int64), stops=np.array(stops, dtype=np.int64),
+                    load_of_chunk=load_of_chunk, by_need=np.argsort(np.array(begins, dtype=np.int64), kind="stable"),
+                    uses=np.bincount(batch_loads, minlength=len(starts)).astype(np.int64), batch_loads=batch_loads,
+                    batch_bounds=bounds, batches_done=np.zeros(len(batches), dtype=bool))
+
+
+class BlockReader:
+    """Rows of batches whose epoch order is known, read ahead by a background thread.
+
+    Loads are read into the slots of one arena (each slot holds the largest load), so a batch is one
+    gather from the arena, whatever the number of loads it draws from.
+
+    Args:
+        source: where rows are read from (``take(rows)``); a file mapped in one piece is read with ``preadv``.
+        path: the file (for ``preadv``), or None to load through ``source.take``.
+        batches_of: ``epoch -> [sorted file rows of batch i, ...]``: what each batch of the epoch reads.
+        chunk_rows, block_rows, file_rows: how the file and the order are cut.
+        dtype, width: of the rows as ``source.take`` returns them.
+        capacity_bytes: the most the arena holds.
+        drop_cache: drop the pages read from the page cache (data larger than memory).
+    """
+
+    def __init__(self, source: RowSource | object, *, path: str | None,
+                 batches_of: Callable[[int], list[np.ndarray]], chunk_rows: int, block_rows: int, file_rows: int,
+                 dtype: np.dtype, width: int, capacity_bytes: int, drop_cache: bool) -> None:
+        self.source = source
+        self.batches_of = batches_of
+        self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
+        self.dtype, self.width = np.dtype(dtype), int(width)
+        self.row_bytes = self.dtype.itemsize * self.width
+        self.capacity_bytes = int(capacity_bytes)
+        self.drop_cache = drop_cache
+        self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
+        self.rows_loaded = 0  # rows the thread has read ahead
+        self.rows_direct = 0  # rows read straight from the source because their load was not held
+        self.peak_bytes = 0  # the most the held loads took at once
+        mapped = getattr(source, "reader", None)
+        self._fd: int | None = None
+        if path is not None and isinstance(mapped, MappedRows) and mapped.window is None:
+            self._file_offset = mapped.file_offset  # rows lie back to back from here: one pread per load
+            self._fd = os.open(path, os.O_RDONLY)
+        self._cond = threading.Condition()
+        self._epoch: int | None = None
+        self._generation = 0
+        self._schedule: Schedule | None = None
+        self._arena: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
+        self._slot_rows = 0
+        self._slot_of_load = np.zeros(0, dtype=np.int64)  # -1: not held
+        self._free: list[int] = []
+        self._in_flight: int | None = None  # the slot the thread is reading into
+        self._held = 0
+        self._next = 0  # the position in by_need of the next load the thread reads
+        self._advised = 0  # loads by_need[:_advised] were announced to the kernel
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="h5train-readahead", daemon=True)
+        self._thread.start()
+
+    # -- the consumer -----------------------------------------------------------------------------
+
+    def take(self, rows: np.ndarray, *, epoch: int, index: int) -> np.ndarray:
+        """The values of file rows ``rows`` (sorted), batch ``index`` of epoch ``epoch``."""
+        with self._cond:
+            if self._epoch is None or epoch > self._epoch:
+                self._start_epoch(epoch)
+            while self._schedule is None and self._epoch == epoch and not self._closed:
+                self._cond.wait()
+            schedule = self._schedule
+            if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
+                self.rows_direct += rows.size  # a straggler of an epoch already left behind
+                return self.source.take(rows)
+            loads = schedule.loads_of(index)
+            if not (self._slot_of_load[loads] >= 0).all():  # the usual case is one check for the whole batch
+                for load in loads:
+                    self._wait_for(int(load), schedule)
+            load_of_row = schedule.load_of_chunk[rows // self.chunk_rows]
+            slot = self._slot_of_load[load_of_row]
+            where = slot * self._slot_rows + (rows - schedule.starts[load_of_row])
+            direct = slot < 0
+            if direct.all():
+                out = None
+            else:
+                out = np.take(self._arena, np.where(direct, 0, where), axis=0)
+            if not schedule.batches_done[index]:
+                schedule.batches_done[index] = True
+                schedule.uses[loads] -= 1
+                for load in loads[schedule.uses[loads] == 0]:
+                    self._release(int(load))
+                self._cond.notify_all()
+        if out is None:
+            self.rows_direct += rows.size
+            return self.source.take(rows)
+        if direct.any():
+            self.rows_direct += int(direct.sum())
+            out[direct] = self.source.take(rows[direct])
+        return out
+
+    def _wait_for(self, load: int, schedule: Schedule) -> None:
+        """Wait until the thread has read ``load``, unless it will not soon (its rows are then read directly)."""
+        while self._slot_of_load[load] < 0:
+            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0:
+                return
+            if not self._free and self._need_position[load] >= self._next:
+                return  # the arena is full of loads that batches not read yet still need
+            self._cond.wait()
+
+    def _release(self, load: int) -> None:
+        slot = int(self._slot_of_load[load])
+        if slot >= 0:
+            self._slot_of_load[load] = -1
+            self._free.append(slot)
+            self._held -= int(self._schedule.stops[load] - self._schedule.starts[load]) * self.row_bytes
+
+    def _start_epoch(self, epoch: int) -> None:
+        self._epoch = epoch
+        self._generation += 1
+        self._schedule = None
+        self._cond.notify_all()
+
+    def _install(self, schedule: Schedule) -> None:
+        """Use ``schedule`` from now on; the arena is (re)made when the largest load outgrows its slots."""
+        largest = int((schedule.stops - schedule.starts).max()) if schedule.starts.size else 1
+        if self._arena is None or largest > self._slot_rows:
+            self._arena = None  # free the old one first
+            self._slot_rows = largest
+            slots = max(2, self.capacity_bytes // (largest * self.row_bytes))
+            self._arena = np.empty((slots * largest, self.width), dtype=self.dtype)
+        slots = self._arena.shape[0] // self._slot_rows
+        self._free = [s for s in range(slots)[::-1] if s != self._in_flight]
+        self._held = 0
+        self._slot_of_load = np.full(schedule.starts.size, -1, dtype=np.int64)
+        self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
+        self._need_position[schedule.by_need] = np.arange(schedule.starts.size)
+        self._next = 0
+        self._advised = 0
+        self._schedule = schedule
+
+    # -- the thread -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (self._epoch is None or (self._schedule is not None and (
+                        not self._free or self._next >= self._schedule.by_need.size))):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                generation, epoch, schedule = self._generation, self._epoch, self._schedule
+                if schedule is not None:
+                    load = int(schedule.by_need[self._next])
+                    self._next += 1
+                    if schedule.uses[load] <= 0:
+                        continue
+                    slot = self._free.pop()
+                    arena, base = self._arena, slot * self._slot_rows
+                    self._in_flight = slot
+                    advise = schedule.by_need[max(self._advised, self._next) : self._next + ADVISE_LOADS]
+                    self._advised = max(self._advised, self._next + ADVISE_LOADS)
+            if schedule is None:
+                planned = plan_loads(self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows,
+                                     file_rows=self.file_rows)
+                with self._cond:
+                    if self._generation == generation:
+                        self._install(planned)
+                        self._cond.notify_all()
+                continue
+            start, stop = int(schedule.starts[load]), int(schedule.stops[load])
+            if self._fd is not None:  # the kernel fetches the next loads while this one is read and copied
+                for ahead in advise:
+                    a, b = int(schedule.starts[ahead]), int(schedule.stops[ahead])
+                    os.posix_fadvise(self._fd, self._file_offset + a * self.row_bytes, (b - a) * self.row_bytes,
+                                     os.POSIX_FADV_WILLNEED)
+            self._read(start, stop, arena[base : base + stop - start])
+            with self._cond:
+                self._in_flight = None
+                self.loads_read += 1
+                self.rows_loaded += stop - start
+                if self._schedule is schedule and schedule.uses[load] > 0:
+                    self._slot_of_load[load] = slot
+                    self._held += (stop - start) * self.row_bytes
+                    self.peak_bytes = max(self.peak_bytes, self._held)
+                elif self._arena is arena and slot not in self._free:  # read for nothing: the slot is free again
+                    self._free.append(slot)
+                self._cond.notify_all()
+
+    def _read(self, start: int, stop: int, into: np.ndarray) -> None:
+        if self._fd is None:
+            into[...] = self.source.take(np.arange(start, stop))
+            return
+        view = memoryview(into.view(np.uint8).reshape(-1))
+        offset, done = self._file_offset + start * self.row_bytes, 0
+        while done < len(view):  # one large read; the kernel may return it in parts
+            got = os.preadv(self._fd, [view[done:]], offset + done)
+            if got <= 0:
+                raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
+            done += got
+        if self.drop_cache:
+            os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._arena = None
+            self._cond.notify_all()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
