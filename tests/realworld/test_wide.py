@@ -104,6 +104,6 @@ def test_wide_parts_merge_and_read_as_one(tmp_path):
     with h5py.File(merged, "r") as f:
         assert len(f["features"].attrs["columns"]) == COLUMNS
         np.testing.assert_array_equal(f["features"][()], whole)
-    seq = HDF5Sequence([str(p) for p in parts], batch_size=12, shuffle=False, dtype="uint8")
+    seq = HDF5Sequence([str(p) for p in parts], batch_size=12, shuffle=False, dtype="uint8", scale=None)
     x, _ = seq[0]
     np.testing.assert_array_equal(x, whole)
