@@ -85,7 +85,7 @@ def sorted_file(tmp_path_factory) -> Path:
 
 
 def _blocks(path: Path, **kwargs) -> HDF5Sequence:
-    return HDF5Sequence(path, batch_size=256, shuffle="blocks", seed=7, memory_budget=BUDGET,
+    return HDF5Sequence(path, scale=None, batch_size=256, shuffle="blocks", seed=7, memory_budget=BUDGET,
                         block_bytes=BLOCK_BYTES, dtype="uint8", **kwargs)
 
 
@@ -221,9 +221,9 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
 
 def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_file):
     """Validation, evaluate and predict read in file order: block by block, each row once, no random gather."""
-    everything = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8")
+    everything = HDF5Sequence(sorted_file, scale=None, batch_size=256, shuffle=False, dtype="uint8")
     assert everything.block_plan is None  # fits: the memory map as before
-    tight = HDF5Sequence(sorted_file, batch_size=256, shuffle=False, dtype="uint8", memory_budget=BUDGET,
+    tight = HDF5Sequence(sorted_file, scale=None, batch_size=256, shuffle=False, dtype="uint8", memory_budget=BUDGET,
                          block_bytes=BLOCK_BYTES, indices=np.arange(0, LABELS * PER_LABEL, 3))
     assert tight.block_plan is not None and tight.block_plan.pool_blocks == 2
     rows = np.concatenate([_row_numbers(tight[i][0]) for i in range(len(tight))])
@@ -242,7 +242,7 @@ def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data
         parts = [make_data(tmp_path, rows=200, chunk_rows=8, seed=s) for s in (1, 2)]
         path = [p for p, _, _ in parts]
         x, y = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
-    seq = HDF5Sequence(path, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000,
+    seq = HDF5Sequence(path, scale=None, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000,
                        block_bytes=16 * 12)
     assert seq.block_plan.pool_blocks >= 2 and seq.block_plan.block_rows == 16
     order = seq.order(1)
