@@ -76,7 +76,7 @@ def _same(got, expected) -> None:
 
 def test_as_dataset_yields_the_sequence_batches_epoch_after_epoch(make_data, tmp_path):
     path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
-    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=7)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=7, scale=None)
     dataset = seq.as_dataset()
     for epoch in (0, 1):  # each pass is the next epoch
         assert seq.epoch == epoch
@@ -106,7 +106,7 @@ def test_as_dataset_trains_one_pass_per_epoch_from_where_set_epoch_put_it(make_d
 
 def test_as_dataset_with_epochs_is_one_pass_over_that_many_epochs_for_fit_with_steps(make_data, tmp_path):
     path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
-    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=2)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=2, scale=None)
     seq.set_epoch(3)
     dataset = seq.as_dataset(epochs=2)
     _same([tuple(t.numpy() for t in batch) for batch in dataset],
