@@ -99,14 +99,15 @@ def _mlp(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[
 
 
 def _tabular(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-             activation: str, l2: float = 0.0) -> keras.Model:
+             activation: str) -> keras.Model:
     """The tabular body, wide and deep: an MLP's logits plus a linear map of the encoded columns.
 
     The linear ("wide") path holds logistic (or linear) regression as a special
     case, so the model starts from what the linear baseline can learn and the MLP
     adds what it cannot; on small tables the MLP alone fell up to 3 points below
-    scikit-learn's ``LogisticRegression`` (BENCHMARKS.md). ``l2`` weighs the wide
-    path's squared weights as ``LogisticRegression``'s default ``C=1`` does.
+    scikit-learn's ``LogisticRegression`` (BENCHMARKS.md). No weight penalty: Keras
+    would count it in the loss ``evaluate`` reports; early stopping and the MLP's
+    dropout regularise.
     """
     inputs = keras.Input(sample_shape)
     x = keras.layers.Flatten()(inputs)
@@ -116,8 +117,7 @@ def _tabular(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Seque
         if dropout:
             deep = keras.layers.Dropout(dropout)(deep)
     deep = keras.layers.Dense(output.units, name="deep_logits")(deep)
-    wide = keras.layers.Dense(output.units, name="wide_logits",
-                              kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(x)
+    wide = keras.layers.Dense(output.units, name="wide_logits")(x)
     logits = keras.layers.Add(name="logits")([deep, wide])
     return keras.Model(inputs, keras.layers.Activation(output.activation, name="output")(logits), name="tabular")
 
@@ -184,10 +184,7 @@ def build_model(kind: str, info: FileInfo, output: OutputSpec, *, sample_shape: 
     if layer is not None:
         x = layer(x)
     body_shape = (int(x.shape[-1]),) if tabular else shape
-    if tabular:
-        body = _tabular(body_shape, output, hidden=hidden, dropout=dropout, activation=activation,
-                        l2=1.0 / (2.0 * max(info.rows, 1)))  # LogisticRegression's C=1 on a mean loss
-    elif kind in BUILDERS:
+    if kind in BUILDERS:
         body = BUILDERS[kind](body_shape, output, hidden=hidden, dropout=dropout, activation=activation)
     else:
         body = user_factory(kind)(shape, output)
