@@ -254,7 +254,7 @@ seq = HDF5Sequence(path, batch_size=4096, shuffle=False, scale=None, missing=Non
 for i in range(len(seq)):
     bx, by = seq[i]; x.append(bx); y.append(by)
 x, y = np.concatenate(x), np.concatenate(y)
-mean, std = info.stats["mean"], info.stats["std"]
+mean, std = info.stats["mean"].reshape(-1), info.stats["std"].reshape(-1)  # stats keep the sample shape
 def model(first):
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((x.shape[1],)), first, keras.layers.Dense(50, activation="relu"),

@@ -143,6 +143,26 @@ def test_categorical_columns_give_k_inputs_or_an_embedding_of_k_rows(table):
     assert np.array_equal(encoded[:, start : start + cities], dummies)
 
 
+def test_the_tabular_model_holds_logistic_regression_on_the_encoded_columns(table):
+    info = open_info(table["train"])
+    model = build_model("auto", info, OutputSpec.for_file(info))
+    encoding = next(layer for layer in model.layers if isinstance(layer, TabularEncoding))
+    body = model.layers[-1]
+    raw = HDF5Sequence(table["train"], batch_size=64, shuffle=False, scale=None, missing=None)[0][0]
+    encoded = np.asarray(encoding(raw), dtype=np.float64)
+    # the MLP's logits silenced: what remains must be softmax(z @ W + b), computed here by numpy
+    deep = body.get_layer("deep_logits")
+    deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 0.5, (encoded.shape[1], len(info.classes)))
+    bias = rng.normal(0, 0.5, len(info.classes))
+    body.get_layer("wide_logits").set_weights([weights.astype(np.float32), bias.astype(np.float32)])
+    logits = encoded @ weights + bias
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(model(raw)), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_hdf5sequence_standardises_and_fills_by_default_as_h5train_does(table):
     info = open_info(table["train"])
     x = HDF5Sequence(table["train"], batch_size=900, shuffle=False)[0][0]
