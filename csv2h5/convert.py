@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .info import read_categories, read_column_kinds
 from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds, identifiers_as_codes

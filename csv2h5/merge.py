@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
 from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
 from .stats import merge_stored
