@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
 from .info import read_categories, read_column_kinds
 from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds, identifiers_as_codes
 from .like import Template, read_template
+from .lists import first_difference
 from .options import ConvertOptions, parse_compression
 from .pool import parse_in_order, worker_count, worker_pool
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
@@ -557,10 +558,10 @@ def _options_record(options: ConvertOptions) -> dict[str, object]:
 
 
 def _header_difference(first: object, a: list[str], second: object, b: list[str], *, what: str = "columns") -> str:
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return (f"{second} does not match {first}: {what} {i} is {y!r} there but {x!r} here;"
-                    " inputs converted together must share one header")
+    i = first_difference(a, b)
+    if i is not None and i < min(len(a), len(b)):
+        return (f"{second} does not match {first}: {what} {i} is {b[i]!r} there but {a[i]!r} here;"
+                " inputs converted together must share one header")
     return (f"{second} has {len(b)} {what} but {first} has {len(a)};"
             " inputs converted together must share one header")
 

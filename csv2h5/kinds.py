@@ -27,9 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import BadValueError, OptionError, excerpt
-from .reader import ParsedBlock, ParsePlan, TextBlock, parse_block
-from .reader.cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT
-from .reader.evidence import cell_kind, first_cells, row_lines
+from .reader import (BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, cell_kind,
+                     first_cells, parse_block, row_lines)
 from .schema import ColumnRoles
 
 UNDECIDED, NUMBER, BOOLEAN, CATEGORY, DATETIME = range(5)

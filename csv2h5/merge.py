@@ -22,9 +22,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import Csv2H5Error, HeaderMismatchError, InputError, OutputError, OutputExistsError
 from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
+from .lists import first_difference
 from .stats import merge_stored
 from .schema import FLOAT32_VALUES, ValueRange, class_code_dtype, float32_range, float32_readings
 from .scratch import sweep_stale, temporary_path
@@ -76,9 +77,9 @@ def _check_schema(parts: list[_Part]) -> None:
     first = parts[0]
     for part in parts[1:]:
         if part.columns != first.columns:
-            differ = next((i for i, (a, b) in enumerate(zip(first.columns, part.columns)) if a != b), None)
+            differ = first_difference(first.columns, part.columns)
             where = (f"column {differ} is {part.columns[differ]!r} there but {first.columns[differ]!r} in {first.path}"
-                     if differ is not None else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}")
+                     if differ < min(len(first.columns), len(part.columns)) else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}")
             raise HeaderMismatchError(f"{part.path} has other feature columns: {where}; merge files converted alike")
         for what, mine, theirs in zip(("booleans", "dates"), part.kinds, first.kinds):
             if set(mine) != set(theirs):

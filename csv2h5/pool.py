@@ -19,10 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from . import shared
 from .errors import Csv2H5Error
 from .options import ConvertOptions
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
+from .shared import new_owner, received, remove_left_over, share
 
 
 def worker_count(options: ConvertOptions, total_bytes: int) -> int:
@@ -120,9 +120,9 @@ def _parse_in_worker(block: TextBlock, plan: ParsePlan, owner: str | None) -> tu
         if isinstance(exc, Csv2H5Error) or block.speculative:
             return newlines, odd, exc
         raise
-    parsed.features = shared.share(parsed.features, owner)
+    parsed.features = share(parsed.features, owner)
     if parsed.target is not None:
-        parsed.target = shared.share(parsed.target, owner)
+        parsed.target = share(parsed.target, owner)
     return newlines, odd, parsed
 
 
@@ -131,8 +131,8 @@ _UNPARSED = Csv2H5Error("not parsed: the block ends inside quotes")
 
 def _received(parsed: ParsedBlock) -> ParsedBlock:
     """A parser's result as the main process uses it: shared arrays mapped here."""
-    parsed.features = shared.received(parsed.features)
-    parsed.target = shared.received(parsed.target)
+    parsed.features = received(parsed.features)
+    parsed.target = received(parsed.target)
     return parsed
 
 
@@ -217,7 +217,7 @@ def parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], p
         for block in blocks:
             yield block, parse_block(block, plan())
         return
-    owner = shared.new_owner()
+    owner = new_owner()
     pending: collections.deque = collections.deque()
     order = _InOrder()
 
@@ -244,4 +244,4 @@ def parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], p
             with contextlib.suppress(BaseException):
                 future.result()
         if owner is not None:
-            shared.remove_left_over(owner)
+            remove_left_over(owner)

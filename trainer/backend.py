@@ -176,11 +176,11 @@ def versions() -> dict[str, str]:
     import keras
     import numpy as np
 
-    import csv2h5
+    from csv2h5._version import __version__
 
     backend = keras.backend.backend()
     found = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
-             "keras_backend": backend, "h5py": h5py.__version__, "csv2h5": csv2h5.__version__}
+             "keras_backend": backend, "h5py": h5py.__version__, "csv2h5": __version__}
     if backend == "jax":
         import jax
         import jaxlib

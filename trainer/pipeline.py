@@ -33,12 +33,15 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .backend import import_tensorflow_quietly
 from .errors import DataOptionError, LoaderError
-from .sequence import HDF5Sequence
+
+if TYPE_CHECKING:  # a sequence imports this module when asked for a dataset
+    from .sequence import HDF5Sequence
 
 AHEAD_PER_WORKER = 4  # batches in flight per reading thread or process
 

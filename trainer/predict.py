@@ -16,6 +16,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from csv2h5.lists import first_difference
+
 from . import preprocess  # noqa: F401 - registers the models' first layer (TabularEncoding) for loading
 from .errors import ModelError, RunError
 from .rundir import RunDir, json_labels
@@ -73,11 +75,6 @@ def _check_fits(model: keras.Model, info: FileInfo) -> None:
                          "use data converted like the training file")
 
 
-def _first_difference(a: list, b: list) -> int | None:
-    """The first position where two lists differ (the shorter one's end if one is the other's start), or None."""
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None if len(a) == len(b) else min(len(a), len(b)))
-
-
 def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
     """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
 
@@ -90,7 +87,7 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
     trained = (config or {}).get("data") or {}
     again = f"convert it with --like {trained.get('path', 'the training file')}"
     columns = trained.get("columns")
-    diff = None if columns is None else _first_difference(list(columns), list(info.columns))
+    diff = None if columns is None else first_difference(list(columns), list(info.columns))
     if diff is not None:
         ours = info.columns[diff] if diff < len(info.columns) else "(none)"
         theirs = columns[diff] if diff < len(columns) else "(none)"
@@ -104,7 +101,7 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
                 kind = "text (categorical)" if found is not None else "numbers"
                 raise ModelError(f"{info.path} holds column {name!r} as {kind}, unlike the training data; {again}")
             # Values new to training may follow the known ones (as --like codes them); known codes must agree.
-            code = _first_difference(known[: len(found)], found[: len(known)])
+            code = first_difference(known[: len(found)], found[: len(known)])
             if code is not None:
                 raise ModelError(f"{info.path} codes column {name!r} otherwise than the training data"
                                  f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}")
@@ -115,7 +112,7 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
         if new:
             raise ModelError(f"{info.path} has classes the model was not trained on"
                              f" ({', '.join(map(repr, new[:5]))}); {again}")
-        code = _first_difference(here, classes[: len(here)])
+        code = first_difference(here, classes[: len(here)])
         if code is not None:
             raise ModelError(f"{info.path} codes its classes otherwise than the training data"
                              f" (class {code} is {here[code]!r} here, {classes[code]!r} in training); {again}")

@@ -8,20 +8,23 @@ path for the common all-small-integers case (``digits``), a row-major path for
 blocks of many columns (``wide``), and pyarrow column by column for everything
 else (``typed``, then ``text``: quotes, floats, empty cells, text). ``cells``
 says what the cells of a column are (numbers, booleans, text, dates);
-``evidence`` finds a cell again for an error message.
+``evidence`` finds a cell again for an error message; ``limits`` holds the
+bounds (``MAX_LINE_BYTES``).
 """
 
 from __future__ import annotations
 
-MAX_LINE_BYTES = 256 << 20  # a "line" longer than this is almost surely a wrong delimiter/quote
-
-from .blocks import BOM, Dialect, Header, TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets, read_header, sniff_delimiter  # noqa: E402
-from .parse import parse_block  # noqa: E402
-from .plan import ParsedBlock, ParsePlan  # noqa: E402
-from .source import Source  # noqa: E402
-from .arrow import NA_VALUES  # noqa: E402
+from .arrow import NA_VALUES
+from .blocks import BOM, Dialect, Header, TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets, read_header, sniff_delimiter
+from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT
+from .evidence import cell_kind, first_cells, row_lines
+from .limits import MAX_LINE_BYTES
+from .parse import parse_block
+from .plan import ParsedBlock, ParsePlan
+from .source import Source
 
 __all__ = [
-    "BOM", "MAX_LINE_BYTES", "NA_VALUES", "Dialect", "Header", "ParsePlan", "ParsedBlock", "Source",
-    "TextBlock", "count_byte", "iter_blocks", "iter_blocks_at_offsets", "parse_block", "read_header", "sniff_delimiter",
+    "BOM", "BOOLEANS", "DATELIKE", "DECIMAL_COMMA", "MAX_LINE_BYTES", "NA_VALUES", "NUMBERS", "TEXT", "Dialect",
+    "Header", "ParsePlan", "ParsedBlock", "Source", "TextBlock", "cell_kind", "count_byte", "first_cells",
+    "iter_blocks", "iter_blocks_at_offsets", "parse_block", "read_header", "row_lines", "sniff_delimiter",
 ]

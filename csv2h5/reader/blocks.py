@@ -18,19 +18,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import BadLineError, InputError, OptionError, SchemaError
+from .limits import max_line_bytes
 from .source import Source
 
 BOM = b"\xef\xbb\xbf"
-
-
-def max_line_bytes() -> int:
-    """The longest line (or quoted cell) accepted: ``csv2h5.reader.MAX_LINE_BYTES``.
-
-    Looked up on the package at each use, so the package's constant is the one knob.
-    """
-    from . import MAX_LINE_BYTES
-
-    return MAX_LINE_BYTES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ import itertools
 
 import numpy as np
 
+from .buffers import to_numpy
+
 NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
 DECIMAL_COMMA = 16  # beside TEXT: every cell is a number, some written with a decimal comma (70,5: --decimal ,)
@@ -156,8 +158,6 @@ def _cast_seconds(cells, zone: str | None) -> np.ndarray | None:
     """Seconds since the epoch through pyarrow's ISO-8601 parser, or None if a cell does not parse."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .arrow import to_numpy  # arrow imports this module's spellings
 
     for unit, per_second in (("ns", 10**9), ("us", 10**6)):  # ns first: its range ends in 2262
         try:

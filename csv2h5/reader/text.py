@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
-from .arrow import arrow_failure, read_table, to_numpy
+from .arrow import arrow_failure, read_table
+from .buffers import to_numpy
 from .blocks import TextBlock
 from .cells import (BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans,
                     looks_like_dates, looks_like_decimal_commas, seconds_since_epoch)

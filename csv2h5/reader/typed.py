@@ -28,8 +28,9 @@ from collections.abc import Collection
 import numpy as np
 
 from ..schema import FLOAT64_MAX_EXACT_INT
-from .arrow import read_table, to_numpy
+from .arrow import read_table
 from .blocks import TextBlock
+from .buffers import to_numpy
 from .plan import BlockColumns, ParsePlan
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
 from .text import RoundedInteger, category_codes, classify, target_values

@@ -22,7 +22,8 @@ import io
 
 import numpy as np
 
-from .arrow import NA_VALUES, to_numpy
+from .arrow import NA_VALUES
+from .buffers import to_numpy
 from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns

@@ -284,3 +284,16 @@ def test_a_pipe_converts_like_the_file(digits_csv, tmp_path, compressed):
         assert np.array_equal(xp, xf) and np.array_equal(yp, yf)
         assert xp.shape == (600, 784)
     assert report.input_bytes == len(data)  # a pipe reports the text it gave
+
+
+def test_first_difference_against_hand_made_lists():
+    """Where two lists first differ: an item, the shorter one's end, or nowhere."""
+    from csv2h5.lists import first_difference
+
+    assert first_difference(["a", "b", "c"], ["a", "x", "c"]) == 1
+    assert first_difference(["a", "b"], ["a", "b", "c"]) == 2
+    assert first_difference(["a", "b", "c"], ["a"]) == 1
+    assert first_difference([], ["a"]) == 0
+    assert first_difference(["a", "b"], ["a", "b"]) is None
+    assert first_difference([], []) is None
+    assert first_difference(["x", "b"], ["a"]) == 0  # a differing item comes before a length difference

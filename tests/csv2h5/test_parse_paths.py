@@ -190,7 +190,7 @@ def test_a_forced_dtype_error_has_the_line_after_blank_lines(tmp_path, block_byt
 def test_numbers_from_arrow_buffers_respect_offsets_and_empty_cells():
     import pyarrow as pa
 
-    from csv2h5.reader.arrow import to_numpy
+    from csv2h5.reader.buffers import to_numpy
 
     floats = pa.chunked_array([pa.array([1.5, None, 3.0, 4.0])[1:], pa.array([None, 8.0, 9.0])[1:]])
     assert np.array_equal(to_numpy(floats), [np.nan, 3.0, 4.0, 8.0, 9.0], equal_nan=True)

@@ -154,9 +154,9 @@ def test_bad_input_is_one_clear_line(tmp_path, name, files, args, words):
 
 def test_a_line_over_the_limit(tmp_path, monkeypatch):
     """A "line" of hundreds of MiB means a wrong delimiter or an unclosed quote; the limit is lowered here."""
-    import csv2h5.reader
+    import csv2h5.reader.limits
 
-    monkeypatch.setattr(csv2h5.reader, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(csv2h5.reader.limits, "MAX_LINE_BYTES", 1 << 20)
     src = tmp_path / "in.csv"
     src.write_bytes(b'a,b,label\n1,2,0\n"unclosed,' + b"9" * (2 << 20) + b"\n")
     result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--quiet"])

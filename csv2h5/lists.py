@@ -1,0 +1,18 @@
+"""Comparing two lists (of column names, category codes, classes): where they first differ."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def first_difference(a: Sequence[object], b: Sequence[object]) -> int | None:
+    """The first position where ``a`` and ``b`` differ, or None if they are equal.
+
+    When one is the start of the other, the shorter one's length: the first position
+    only one of them has. ``i < min(len(a), len(b))`` tells a differing item from that.
+    """
+    same_start = min(len(a), len(b))
+    differ = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    if differ is not None:
+        return differ
+    return None if len(a) == len(b) else same_start
