@@ -143,6 +143,13 @@ def _native_noise_dropped() -> Iterator[None]:
     if _active:  # h5train's filter already runs for the whole command
         yield
         return
+    with _filtering():
+        yield
+
+
+@contextlib.contextmanager
+def _filtering() -> Iterator[None]:
+    """Run one native log filter on stderr while the block runs."""
     native = _NativeLogFilter()
     native.start()
     _active.append(native)
@@ -273,14 +280,10 @@ def quiet_native_logs(enabled: bool = True) -> Iterator[None]:
     levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    native = _NativeLogFilter()
-    native.start()
-    _active.append(native)
     try:
-        yield
+        with _filtering():
+            yield
     finally:
-        _active.remove(native)
-        native.stop()
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
 
