@@ -7,7 +7,9 @@ never load it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
 import os
 import signal
 import sys
@@ -230,7 +232,14 @@ def _root(
 
 
 def _exit_now(code: int) -> None:
-    """Leave at once: after a failure, TensorFlow or XLA can hang at interpreter exit in native code."""
+    """Leave at once: after a failure, TensorFlow or XLA can hang at interpreter exit in native code.
+
+    Batch-reading processes go first: left behind, one still starting (importing Keras takes
+    seconds) holds the command's stdout and stderr open after it has exited.
+    """
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError):
+            child.kill()
     restore_stderr()
     for stream in (sys.stdout, sys.stderr):
         try:
