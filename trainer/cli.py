@@ -23,9 +23,10 @@ from csv2h5 import jsontext
 from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from csv2h5.errors import OptionError
 
-from .backend import choose_backend, quiet_native_logs, restore_stderr, use_backend
+from .backend import choose_backend, use_backend
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
+from .nativelog import quiet_native_logs, restore_stderr
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
