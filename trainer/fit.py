@@ -15,10 +15,8 @@ import contextlib
 import dataclasses
 import datetime
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import ContextManager
 
@@ -36,9 +34,10 @@ from .predict import load
 from .randomness import restore_generator_states, seed_everything
 from .options import FitOptions
 from .randomness import generator_states
-from .rundir import (FRESH_STATE, RunDir, append_history, data_record, keep_history, plot_curves, read_history,
-                     signals_deferred, write_json)
+from .curves import plot_curves
+from .rundir import FRESH_STATE, RunDir, append_history, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
+from .signals import signals_deferred, signals_interrupt
 from .storage import FileInfo, open_info
 
 
@@ -202,22 +201,11 @@ class _Interruption(keras.callbacks.Callback):
         super().__init__()
         self.caught: int | None = None
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+    def installed(self) -> ContextManager[None]:
+        return signals_interrupt(self._note)
 
-        def stop(signum: int, frame: object) -> None:
-            self.caught = signum
-            raise KeyboardInterrupt
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def _note(self, signum: int) -> None:
+        self.caught = signum
 
     def _check(self, *args: object, **kwargs: object) -> None:
         if self.caught is not None:
