@@ -27,10 +27,10 @@ from .backend import versions
 from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
                          plan as make_plan, weights_digest)
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
+from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .preprocess import nan_summary, plan_columns
 from .pipeline import training_input, validation_input
-from .predict import load
 from .randomness import restore_generator_states, seed_everything
 from .options import FitOptions
 from .randomness import generator_states
@@ -63,13 +63,6 @@ class FitResult:
             best += f"; model.keras holds epoch {self.restored_epoch}'s weights"
         where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
         return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
-
-
-def save_model(model: keras.Model, path: Path) -> None:
-    """``model.save`` to a temporary name, then rename."""
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 class RunRecorder(keras.callbacks.Callback):

@@ -10,8 +10,8 @@ A run directory holds everything about one training run::
 
 Every file is written to a temporary name and renamed, so a crash leaves the
 old version or the new one, never half of one; state.json is written after the
-checkpoint it describes. The curves are drawn by ``curves``; Ctrl-C is held
-while files are written by ``signals``.
+checkpoint it describes. Models are saved and loaded by ``modelfile``, the
+curves drawn by ``curves``; Ctrl-C is held while files are written by ``signals``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,15 @@ class RunDir:
         """``runs/<UTC time>``: a new name for every run started in this directory."""
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         return RunDir(Path("runs") / stamp)
+
+    @staticmethod
+    def holding(model: Path) -> RunDir | None:
+        """The run directory a model file belongs to (its final model or a checkpoint); None for a bare file."""
+        for directory in (model.parent, model.parent.parent):
+            run = RunDir(directory)
+            if run.config.exists():
+                return run
+        return None
 
     def create(self) -> None:
         """Make the directory; refuse one that already holds a run."""

@@ -24,7 +24,7 @@ import pytest
 from backends import on_backend
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer.predict import load  # safe mode; either backend's models
+from csv2h5.trainer.modelfile import load  # safe mode; either backend's models
 
 FAST = ["--hidden", "16", "--batch-size", "64", "--progress", "none"]
 
