@@ -27,7 +27,7 @@ from .backend import choose_backend, use_backend
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
 from .nativelog import quiet_native_logs, restore_stderr
-from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
+from .workers import DEFAULT_JOIN_SECONDS, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
     from .options import FitOptions
@@ -121,10 +121,6 @@ def fit(
             else:
                 if data is None:
                     fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
-                if class_weight not in (None, "balanced"):
-                    fail(f"--class-weight takes 'balanced', got {class_weight!r}")
-                if strategy not in STRATEGIES:
-                    fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
                 options = FitOptions(
                     data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
                     hidden=tuple(hidden), dropout=dropout, activation=activation,

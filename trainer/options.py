@@ -12,6 +12,7 @@ import os
 
 from .errors import DataOptionError
 from .rundir import RunDir
+from .workers import STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,10 @@ class FitOptions:
             raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
         if self.missing not in ("mean", "zero", "error"):
             raise DataOptionError(f"--missing takes mean, zero or error, got {self.missing!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise DataOptionError(f"--class-weight takes 'balanced', got {self.class_weight!r}")
+        if self.strategy not in STRATEGIES:
+            raise DataOptionError(f"--strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
 
     @property
     def validates(self) -> bool:

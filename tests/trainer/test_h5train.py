@@ -266,6 +266,8 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
     (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
     (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
     (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
+    (["fit", "{train}", "--class-weight", "inverse"], "--class-weight takes 'balanced', got 'inverse'"),
+    (["fit", "{train}", "--strategy", "parallel"], "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
     (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
     (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
     (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
