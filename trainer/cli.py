@@ -87,8 +87,10 @@ def fit(
     learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
     shuffle: Annotated[str, typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none.")] = "auto",
     memory_budget: Annotated[Optional[str], typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")] = None,
-    workers: Annotated[int, typer.Option(help="Batch-loading threads (processes with --processes).")] = 1,
-    processes: Annotated[bool, typer.Option(help="Load batches in worker processes rather than threads.")] = False,
+    loaders: Annotated[Optional[int], typer.Option(help="Batch-loading threads (processes with --processes; "
+                                                        "default 1).")] = None,
+    processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,
+    workers: Annotated[Optional[int], typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
     class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
     early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement of the "
@@ -127,7 +129,7 @@ def fit(
                     sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
                     epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
                     learning_rate=learning_rate, shuffle=shuffle, memory_budget=parse_bytes(memory_budget),
-                    workers=workers, processes=processes, seed=seed,
+                    loaders=_loaders(loaders, workers), processes=processes, seed=seed,
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
                     strategy=strategy, backend=_load_backend(backend), missing=missing)
                 target_dir = run_dir
@@ -150,6 +152,17 @@ def fit(
         except (TrainerError, OptionError) as exc:
             fail(str(exc))
         typer.echo(result.summary())
+
+
+def _loaders(loaders: int | None, workers: int | None) -> int:
+    """``--loaders``, or ``--workers``, its deprecated old name (workers are the training processes)."""
+    if workers is None:
+        return 1 if loaders is None else loaders
+    if loaders is not None:
+        raise OptionError("pass --loaders only (--workers is its deprecated old name)")
+    typer.echo("warning: --workers is deprecated; it is now --loaders (batch-loading threads), as --num-workers "
+               "counts training processes", err=True)
+    return workers
 
 
 def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None,

@@ -213,7 +213,7 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
     # reads in file order, so Keras's own loader threads cannot change it.
     # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
+                  workers=options.loaders, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
                   scale=None, missing=None, memory_budget=options.memory_budget)
     train = HDF5Sequence(options.data, shuffle=options.shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
@@ -363,7 +363,7 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     # Paths may differ between machines (the content must not); loader threads change no numbers.
     # The memory found may differ between machines; the order it gives must not (workers train as one process).
     same = {k: v for k, v in dataclasses.asdict(options).items()
-            if k not in ("data", "val", "workers", "processes", "memory_budget")}
+            if k not in ("data", "val", "loaders", "processes", "memory_budget")}
     agree(plan, {"options": same, "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
                  "data file": info.fingerprint,
                  "validation file": open_info(options.val).fingerprint if options.val else None,
@@ -380,7 +380,7 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     tf_data = backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
     fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
-                               workers=options.workers, processes=options.processes)
+                               workers=options.loaders, processes=options.processes)
     callbacks: list[keras.callbacks.Callback] = [
         RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
     if plan.chief:

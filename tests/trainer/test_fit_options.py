@@ -30,3 +30,11 @@ def test_the_documented_values_are_accepted(field, value):
 def test_a_saved_run_with_a_bad_strategy_is_refused_when_read_back():
     with pytest.raises(DataOptionError, match="--strategy 'parallel'"):
         FitOptions.from_json({"data": "train.h5", "missing": "mean", "strategy": "parallel"})
+
+
+def test_loader_threads_are_loaders_and_a_run_saved_as_workers_reads_back():
+    """``loaders`` are batch-loading threads; runs written when they were called ``workers`` resume with them."""
+    assert FitOptions.from_json({"data": "train.h5", "missing": "mean", "workers": 3}).loaders == 3
+    assert FitOptions.from_json({"data": "train.h5", "missing": "mean", "loaders": 2}).loaders == 2
+    with pytest.raises(DataOptionError, match="--loaders must be at least 1, got 0"):
+        FitOptions(data="train.h5", loaders=0)
