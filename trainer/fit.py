@@ -163,27 +163,8 @@ def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monito
     plot_curves(run.history, run.curves)
 
 
-def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
-        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
-        on_note: Callable[[str], None] | None = None,
-        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
-    """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
-
-    Args:
-        options: every setting; ``options.backend`` must be ``auto`` or the backend Keras runs on.
-        run_dir: where to write (default ``runs/<UTC time>``); with ``resume``, the run to continue.
-        resume: continue ``run_dir`` from its last checkpoint.
-        verbose: Keras's progress output (0, 1, 2 or "auto").
-        on_start: called with the run directory once it exists (on the chief only).
-        on_note: called with anything the user should know before training starts.
-        worker: this process's place in a multi-worker run (``options.strategy == "multi-worker"``).
-        join_seconds: how long multi-worker training waits for every worker to start.
-
-    Raises:
-        TrainerError: bad data, options or run directory, or a worker lost in multi-worker training.
-        Interrupted: Ctrl-C or SIGTERM; the last finished epoch is saved.
-    """
-    started = time.perf_counter()
+def _settled(options: FitOptions, worker: WorkerSpec | None, join_seconds: float) -> tuple[FitOptions, FileInfo, Plan]:
+    """The options made concrete for the backend Keras runs on and the data; where and how this process trains."""
     backend = keras.backend.backend()
     if options.backend not in ("auto", backend):
         raise DataOptionError(f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
@@ -192,29 +173,21 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     info = open_info(options.data)
     options = options.resolved(info.rows, workers=worker.num_workers if worker is not None else 1)
     plan = make_plan(options.strategy, batch_size=options.batch_size, worker=worker, join_seconds=join_seconds)
-    run = RunDir(run_dir) if run_dir is not None else RunDir.default()
-    output = OutputSpec.for_file(info, one_hot=options.one_hot)
-    if options.normalize == "standard":
-        plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
-    seed_everything(options.seed)
-    train, val = _sequences(options, info, plan)
-    if options.memory_budget is None and train.memory_budget is not None:
-        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
-        options = dataclasses.replace(options, memory_budget=train.memory_budget)
-    order = _data_order(train)
-    note = _left_out(train, val, plan)
-    if note and on_note is not None and plan.chief:
-        on_note(note)
-    monitor = f"val_{output.monitor}" if val is not None else output.monitor
-    if resume:
-        model, state = _resume_model(run, info, backend, plan)
-    else:
-        with plan.scope():
-            model = build_model(options.model, info, output, sample_shape=options.sample_shape,
-                                normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
-                                activation=options.activation, missing=options.missing)
-            compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
-        state = dict(FRESH_STATE)
+    return options, info, plan
+
+
+def _new_model(options: FitOptions, info: FileInfo, output: OutputSpec, plan: Plan) -> tuple[keras.Model, dict]:
+    with plan.scope():
+        model = build_model(options.model, info, output, sample_shape=options.sample_shape,
+                            normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
+                            activation=options.activation, missing=options.missing)
+        compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
+    return model, dict(FRESH_STATE)
+
+
+def _agree(plan: Plan, options: FitOptions, order: dict[str, object], info: FileInfo, state: dict,
+           model: keras.Model) -> None:
+    """Every worker of a multi-worker run checks that the others train the same (nothing to do alone)."""
     # Paths may differ between machines (the content must not); loader threads change no numbers.
     # The memory found may differ between machines; the order it gives must not (workers train as one process).
     same = {k: v for k, v in dataclasses.asdict(options).items()
@@ -223,30 +196,33 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
                  "data file": info.fingerprint,
                  "validation file": open_info(options.val).fingerprint if options.val else None,
                  "checkpoint": (state["epochs_done"], weights_digest(model))})
-    if plan.chief:
-        if resume:
-            keep_history(run.history, state["epochs_done"])
-        else:
-            _start_run(run, options, info, monitor, plan, state, model, order)
-        if on_start is not None:
-            on_start(run)
-        if on_note is not None:  # after every check: a refused run prints its one error line only
-            on_note(_order_note(order))
-    tf_data = backend == "tensorflow" and not options.processes
-    start_epoch = state["epochs_done"]
-    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
-                               workers=options.loaders, processes=options.processes)
+
+
+def _callbacks(run: RunDir, options: FitOptions, info: FileInfo, output: OutputSpec, monitor: str, plan: Plan,
+               state: dict, validating: bool) -> tuple[list[keras.callbacks.Callback], BestWeights | None, Interruption]:
+    """The run's callbacks, in the order they act, with the two ``fit`` asks afterwards."""
     callbacks: list[keras.callbacks.Callback] = [
+        NanGuard(info, options.missing if options.normalize == "standard" else None),
         RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
-    if options.early_stopping and val is not None:
+    if options.early_stopping and validating:
         early = BestWeights(state, options.early_stopping, run.best)
         callbacks.append(early)
-    callbacks.insert(0, NanGuard(info, options.missing if options.normalize == "standard" else None))
     interruption = Interruption()
     callbacks.append(interruption)
+    return callbacks, early, interruption
+
+
+def _train(model: keras.Model, options: FitOptions, train: HDF5Sequence, val: HDF5Sequence | None,
+           callbacks: list[keras.callbacks.Callback], interruption: Interruption, run: RunDir, plan: Plan,
+           state: dict, verbose: int | str) -> None:
+    """``model.fit`` from the run's next epoch; its failures become the trainer's errors, each saying how to go on."""
+    tf_data = options.backend == "tensorflow" and not options.processes
+    start_epoch = state["epochs_done"]
+    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
+                               workers=options.loaders, processes=options.processes)
     interrupted = False
     try:
         if start_epoch < options.epochs:
@@ -273,6 +249,57 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
         # inside the batch reader crashed TensorFlow now and then; h5train leaves at once instead.
         raise Interrupted(run.path, state["epochs_done"])
+
+
+def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
+        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
+    """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
+
+    Args:
+        options: every setting; ``options.backend`` must be ``auto`` or the backend Keras runs on.
+        run_dir: where to write (default ``runs/<UTC time>``); with ``resume``, the run to continue.
+        resume: continue ``run_dir`` from its last checkpoint.
+        verbose: Keras's progress output (0, 1, 2 or "auto").
+        on_start: called with the run directory once it exists (on the chief only).
+        on_note: called with anything the user should know before training starts.
+        worker: this process's place in a multi-worker run (``options.strategy == "multi-worker"``).
+        join_seconds: how long multi-worker training waits for every worker to start.
+
+    Raises:
+        TrainerError: bad data, options or run directory, or a worker lost in multi-worker training.
+        Interrupted: Ctrl-C or SIGTERM; the last finished epoch is saved.
+    """
+    started = time.perf_counter()
+    options, info, plan = _settled(options, worker, join_seconds)
+    run = RunDir(run_dir) if run_dir is not None else RunDir.default()
+    output = OutputSpec.for_file(info, one_hot=options.one_hot)
+    if options.normalize == "standard":
+        plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
+    seed_everything(options.seed)
+    train, val = _sequences(options, info, plan)
+    if options.memory_budget is None and train.memory_budget is not None:
+        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
+        options = dataclasses.replace(options, memory_budget=train.memory_budget)
+    order = _data_order(train)
+    note = _left_out(train, val, plan)
+    if note and on_note is not None and plan.chief:
+        on_note(note)
+    monitor = f"val_{output.monitor}" if val is not None else output.monitor
+    model, state = _resume_model(run, info, options.backend, plan) if resume else _new_model(options, info, output, plan)
+    _agree(plan, options, order, info, state, model)
+    if plan.chief:
+        if resume:
+            keep_history(run.history, state["epochs_done"])
+        else:
+            _start_run(run, options, info, monitor, plan, state, model, order)
+        if on_start is not None:
+            on_start(run)
+        if on_note is not None:  # after every check: a refused run prints its one error line only
+            on_note(_order_note(order))
+    callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
+    _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
         early.restore()
     seconds = time.perf_counter() - started
