@@ -30,7 +30,7 @@ from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .options import FitOptions
 from .pipeline import training_input, validation_input
-from .preprocess import plan_columns
+from .preprocess import ColumnPlan, plan_columns
 from .randomness import restore_generator_states, seed_everything
 from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
@@ -135,15 +135,14 @@ def _order_note(order: dict[str, object]) -> str:
 
 
 def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
-               model: keras.Model, order: dict[str, object]) -> None:
+               model: keras.Model, order: dict[str, object], columns: ColumnPlan | None) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
     kind = choose_model(options.model, info)
-    columns = (plan_columns(info, missing=options.missing).describe(encode="columns" if kind == "tabular" else "keep")
-               if options.normalize == "standard" else {})
+    described = columns.describe(encode="columns" if kind == "tabular" else "keep") if columns is not None else {}
     write_json(run.config, {
         "data": record, "options": dataclasses.asdict(options), "data_order": order, "backend": options.backend,
-        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": columns},
+        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": described},
         "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
         "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
@@ -275,8 +274,8 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     options, info, plan = _settled(options, worker, join_seconds)
     run = RunDir(run_dir) if run_dir is not None else RunDir.default()
     output = OutputSpec.for_file(info, one_hot=options.one_hot)
-    if options.normalize == "standard":
-        plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
+    # Built once: a --missing error is refused here, before anything is written; config.json describes it.
+    columns = plan_columns(info, missing=options.missing) if options.normalize == "standard" else None
     seed_everything(options.seed)
     train, val = _sequences(options, info, plan)
     if options.memory_budget is None and train.memory_budget is not None:
@@ -293,7 +292,7 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         if resume:
             keep_history(run.history, state["epochs_done"])
         else:
-            _start_run(run, options, info, monitor, plan, state, model, order)
+            _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:
             on_start(run)
         if on_note is not None:  # after every check: a refused run prints its one error line only
