@@ -23,10 +23,11 @@ from csv2h5 import jsontext
 from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
 from csv2h5.errors import OptionError
 
-from .backend import choose_backend, quiet_native_logs, restore_stderr, use_backend
+from .backend import choose_backend, use_backend
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
-from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, SUPERVISED, WorkerSpec, supervise, watch_parent
+from .nativelog import quiet_native_logs, restore_stderr
+from .workers import DEFAULT_JOIN_SECONDS, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
     from .options import FitOptions
@@ -86,8 +87,10 @@ def fit(
     learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
     shuffle: Annotated[str, typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none.")] = "auto",
     memory_budget: Annotated[Optional[str], typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")] = None,
-    workers: Annotated[int, typer.Option(help="Batch-loading threads (processes with --processes).")] = 1,
-    processes: Annotated[bool, typer.Option(help="Load batches in worker processes rather than threads.")] = False,
+    loaders: Annotated[Optional[int], typer.Option(help="Batch-loading threads (processes with --processes; "
+                                                        "default 1).")] = None,
+    processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,
+    workers: Annotated[Optional[int], typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
     class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
     early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement of the "
@@ -120,17 +123,13 @@ def fit(
             else:
                 if data is None:
                     fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
-                if class_weight not in (None, "balanced"):
-                    fail(f"--class-weight takes 'balanced', got {class_weight!r}")
-                if strategy not in STRATEGIES:
-                    fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
                 options = FitOptions(
                     data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
                     hidden=tuple(hidden), dropout=dropout, activation=activation,
                     sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
                     epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
                     learning_rate=learning_rate, shuffle=shuffle, memory_budget=parse_bytes(memory_budget),
-                    workers=workers, processes=processes, seed=seed,
+                    loaders=_loaders(loaders, workers), processes=processes, seed=seed,
                     class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
                     strategy=strategy, backend=_load_backend(backend), missing=missing)
                 target_dir = run_dir
@@ -153,6 +152,17 @@ def fit(
         except (TrainerError, OptionError) as exc:
             fail(str(exc))
         typer.echo(result.summary())
+
+
+def _loaders(loaders: int | None, workers: int | None) -> int:
+    """``--loaders``, or ``--workers``, its deprecated old name (workers are the training processes)."""
+    if workers is None:
+        return 1 if loaders is None else loaders
+    if loaders is not None:
+        raise OptionError("pass --loaders only (--workers is its deprecated old name)")
+    typer.echo("warning: --workers is deprecated; it is now --loaders (batch-loading threads), as --num-workers "
+               "counts training processes", err=True)
+    return workers
 
 
 def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None,

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 import keras
 import numpy as np
 
-from .backend import native_stdout_silenced
+from .nativelog import native_stdout_silenced
 from .errors import DataOptionError
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, WRITE_LOCK, WorkerLostError, WorkerSpec
 

@@ -4,41 +4,37 @@ Epoch ``e`` (counted from 0 over the whole run, across resumes) reads the
 training rows in the order ``epoch_order(seed, e)`` (see ``pipeline``); random
 layers and the optimizer carry their state in the checkpoint and state.json
 (see ``randomness``), so a run resumed after epoch k ends exactly like an
-uninterrupted one. The run directory's files are described in ``rundir``; where
-and how the process trains (one device, every local device, several workers)
-in ``distribute``.
+uninterrupted one. The run directory's files are described in ``rundir``, the
+callbacks that write them after each epoch in ``callbacks``; where and how the
+process trains (one device, every local device, several workers) in ``distribute``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import ContextManager
 
 import keras
-import numpy as np
 
 from .backend import versions
+from .callbacks import BestWeights, Interruption, NanGuard, RunRecorder
+from .curves import plot_curves
 from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
                          plan as make_plan, weights_digest)
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
+from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
-from .preprocess import nan_summary, plan_columns
-from .pipeline import training_input, validation_input
-from .predict import load
-from .randomness import restore_generator_states, seed_everything
 from .options import FitOptions
-from .randomness import generator_states
-from .rundir import (FRESH_STATE, RunDir, append_history, data_record, keep_history, plot_curves, read_history,
-                     signals_deferred, write_json)
+from .pipeline import training_input, validation_input
+from .preprocess import ColumnPlan, plan_columns
+from .randomness import restore_generator_states, seed_everything
+from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
+from .signals import signals_deferred
 from .storage import FileInfo, open_info
 
 
@@ -66,173 +62,13 @@ class FitResult:
         return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
-def save_model(model: keras.Model, path: Path) -> None:
-    """``model.save`` to a temporary name, then rename."""
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: last.keras, best.keras when improved, a history row, then state.json.
-
-    state.json is written last, so it never claims an epoch whose checkpoint is
-    missing; it also holds the random layers' generator states of that epoch.
-    Each epoch's files are written inside ``guard()`` (a multi-worker chief saves
-    outside the distribution, and is not stopped mid-write). With ``write=False``
-    (the other workers of a multi-worker run) only ``state`` is kept up to date.
-    """
-
-    def __init__(self, run: RunDir, monitor: str, mode: str, state: dict,
-                 guard: Callable[[], ContextManager[object]] = contextlib.nullcontext, write: bool = True) -> None:
-        super().__init__()
-        self.run = run
-        self.monitor = monitor
-        self.better = np.greater if mode == "max" else np.less
-        self.state = state
-        self.guard = guard
-        self.write = write
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        value = logs.get(self.monitor)
-        improved = value is not None and (self.state["best_value"] is None or self.better(value, self.state["best_value"]))
-        state = {**self.state, "epochs_done": epoch + 1}
-        if improved:
-            state.update(best_value=value, best_epoch=epoch + 1)
-        if self.write:
-            with signals_deferred(), self.guard():  # the epoch's files whole, state.json last
-                save_model(self.model, self.run.last)
-                if improved:
-                    save_model(self.model, self.run.best)
-                append_history(self.run.history, epoch + 1, logs)
-                state["random_state"] = generator_states(self.model)
-                write_json(self.run.state, state)
-                self.state.update(state)  # before a held Ctrl-C acts: the state saved is the state reported
-        else:
-            self.state.update(state)
-
-
-class NanGuard(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite, naming the likely cause.
-
-    Nothing is learnt after a NaN loss (every weight it touches turns NaN), so
-    the run must not go on and report itself trained.
-    """
-
-    def __init__(self, info: FileInfo, missing: str) -> None:
-        super().__init__()
-        self.info = info
-        self.missing = missing
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            raise NanLossError(self.message(f"epoch {self.epoch + 1}, batch {batch + 1}"))
-
-    def message(self, where: str) -> str:
-        holes = nan_summary(self.info)
-        if holes != "no column" and self.missing is None:
-            cause = f"missing values (NaN) reach the model: {holes} of {self.info.path}"
-            fix = "train with --normalize standard (it fills them) or convert with --fill VALUE"
-        elif holes != "no column":
-            cause = (f"values far outside the training stats, or missing values the model does not fill "
-                     f"({holes} of {self.info.path} hold NaN)")
-            fix = "use --normalize standard, a lower --learning-rate, or convert with --fill VALUE"
-        else:
-            cause = "the steps are too large for these values (no column holds NaN)"
-            fix = "use --normalize standard or a lower --learning-rate"
-        return f"the training loss became NaN at {where}: likely cause: {cause}; {fix}"
-
-
-class BestWeights(keras.callbacks.Callback):
-    """Early stopping on the validation metric, ending with the best epoch's weights.
-
-    It counts from the run's state (the epoch best.keras holds), not from what
-    this process saw, so a resumed run stops and restores as an uninterrupted
-    one would: the best weights are kept in memory when this process saw the
-    best epoch, and read from best.keras otherwise.
-    """
-
-    def __init__(self, state: dict, patience: int, best_path: Path) -> None:
-        super().__init__()
-        self.state = state
-        self.patience = patience
-        self.best_path = best_path
-        self.weights: list | None = None
-        self.kept_epoch: int | None = None
-        self.stopped_epoch = 0
-        self.restored_epoch: int | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        best = self.state.get("best_epoch")  # RunRecorder has already taken this epoch into account
-        if best == epoch + 1:
-            self.weights, self.kept_epoch = self.model.get_weights(), best
-        if self.patience and best is not None and epoch + 1 - best >= self.patience:
-            self.stopped_epoch = epoch + 1
-            self.model.stop_training = True
-
-    def restore(self) -> None:
-        """Put the best epoch's weights back (when another epoch came last)."""
-        best = self.state.get("best_epoch")
-        if best is None or best == self.state.get("epochs_done"):
-            return
-        if self.kept_epoch == best and self.weights is not None:
-            self.model.set_weights(self.weights)
-        elif self.best_path.exists():
-            self.model.set_weights(load(self.best_path).get_weights())
-        else:
-            return
-        self.restored_epoch = best
-
-
-class _Interruption(keras.callbacks.Callback):
-    """Ctrl-C and SIGTERM stop training at once, and surely.
-
-    Their handler raises KeyboardInterrupt as usual, but Keras 3.15 can swallow
-    it (``pythonify_logs`` converts each step's logs under a bare ``except``), so
-    the signal is also remembered and raised again after the next batch.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.caught: int | None = None
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def stop(signum: int, frame: object) -> None:
-            self.caught = signum
-            raise KeyboardInterrupt
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _check(self, *args: object, **kwargs: object) -> None:
-        if self.caught is not None:
-            raise KeyboardInterrupt
-
-    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
-
-
 def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
     # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
     common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.workers, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
+                  workers=options.loaders, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
                   scale=None, missing=None, memory_budget=options.memory_budget)
     train = HDF5Sequence(options.data, shuffle=options.shuffle, seed=options.seed, class_weight=options.class_weight,
                          batches_per_epoch=options.steps_per_epoch, training=True, **common)
@@ -299,15 +135,14 @@ def _order_note(order: dict[str, object]) -> str:
 
 
 def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
-               model: keras.Model, order: dict[str, object]) -> None:
+               model: keras.Model, order: dict[str, object], columns: ColumnPlan | None) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
     kind = choose_model(options.model, info)
-    columns = (plan_columns(info, missing=options.missing).describe(encode="columns" if kind == "tabular" else "keep")
-               if options.normalize == "standard" else {})
+    described = columns.describe(encode="columns" if kind == "tabular" else "keep") if columns is not None else {}
     write_json(run.config, {
         "data": record, "options": dataclasses.asdict(options), "data_order": order, "backend": options.backend,
-        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": columns},
+        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": described},
         "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
         "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
@@ -327,27 +162,8 @@ def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monito
     plot_curves(run.history, run.curves)
 
 
-def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
-        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
-        on_note: Callable[[str], None] | None = None,
-        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
-    """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
-
-    Args:
-        options: every setting; ``options.backend`` must be ``auto`` or the backend Keras runs on.
-        run_dir: where to write (default ``runs/<UTC time>``); with ``resume``, the run to continue.
-        resume: continue ``run_dir`` from its last checkpoint.
-        verbose: Keras's progress output (0, 1, 2 or "auto").
-        on_start: called with the run directory once it exists (on the chief only).
-        on_note: called with anything the user should know before training starts.
-        worker: this process's place in a multi-worker run (``options.strategy == "multi-worker"``).
-        join_seconds: how long multi-worker training waits for every worker to start.
-
-    Raises:
-        TrainerError: bad data, options or run directory, or a worker lost in multi-worker training.
-        Interrupted: Ctrl-C or SIGTERM; the last finished epoch is saved.
-    """
-    started = time.perf_counter()
+def _settled(options: FitOptions, worker: WorkerSpec | None, join_seconds: float) -> tuple[FitOptions, FileInfo, Plan]:
+    """The options made concrete for the backend Keras runs on and the data; where and how this process trains."""
     backend = keras.backend.backend()
     if options.backend not in ("auto", backend):
         raise DataOptionError(f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
@@ -356,61 +172,56 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     info = open_info(options.data)
     options = options.resolved(info.rows, workers=worker.num_workers if worker is not None else 1)
     plan = make_plan(options.strategy, batch_size=options.batch_size, worker=worker, join_seconds=join_seconds)
-    run = RunDir(run_dir) if run_dir is not None else RunDir.default()
-    output = OutputSpec.for_file(info, one_hot=options.one_hot)
-    if options.normalize == "standard":
-        plan_columns(info, missing=options.missing)  # --missing error: refused before anything is written
-    seed_everything(options.seed)
-    train, val = _sequences(options, info, plan)
-    if options.memory_budget is None and train.memory_budget is not None:
-        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
-        options = dataclasses.replace(options, memory_budget=train.memory_budget)
-    order = _data_order(train)
-    note = _left_out(train, val, plan)
-    if note and on_note is not None and plan.chief:
-        on_note(note)
-    monitor = f"val_{output.monitor}" if val is not None else output.monitor
-    if resume:
-        model, state = _resume_model(run, info, backend, plan)
-    else:
-        with plan.scope():
-            model = build_model(options.model, info, output, sample_shape=options.sample_shape,
-                                normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
-                                activation=options.activation, missing=options.missing)
-            compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
-        state = dict(FRESH_STATE)
+    return options, info, plan
+
+
+def _new_model(options: FitOptions, info: FileInfo, output: OutputSpec, plan: Plan) -> tuple[keras.Model, dict]:
+    with plan.scope():
+        model = build_model(options.model, info, output, sample_shape=options.sample_shape,
+                            normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
+                            activation=options.activation, missing=options.missing)
+        compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
+    return model, dict(FRESH_STATE)
+
+
+def _agree(plan: Plan, options: FitOptions, order: dict[str, object], info: FileInfo, state: dict,
+           model: keras.Model) -> None:
+    """Every worker of a multi-worker run checks that the others train the same (nothing to do alone)."""
     # Paths may differ between machines (the content must not); loader threads change no numbers.
     # The memory found may differ between machines; the order it gives must not (workers train as one process).
     same = {k: v for k, v in dataclasses.asdict(options).items()
-            if k not in ("data", "val", "workers", "processes", "memory_budget")}
+            if k not in ("data", "val", "loaders", "processes", "memory_budget")}
     agree(plan, {"options": same, "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
                  "data file": info.fingerprint,
                  "validation file": open_info(options.val).fingerprint if options.val else None,
                  "checkpoint": (state["epochs_done"], weights_digest(model))})
-    if plan.chief:
-        if resume:
-            keep_history(run.history, state["epochs_done"])
-        else:
-            _start_run(run, options, info, monitor, plan, state, model, order)
-        if on_start is not None:
-            on_start(run)
-        if on_note is not None:  # after every check: a refused run prints its one error line only
-            on_note(_order_note(order))
-    tf_data = backend == "tensorflow" and not options.processes
-    start_epoch = state["epochs_done"]
-    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
-                               workers=options.workers, processes=options.processes)
+
+
+def _callbacks(run: RunDir, options: FitOptions, info: FileInfo, output: OutputSpec, monitor: str, plan: Plan,
+               state: dict, validating: bool) -> tuple[list[keras.callbacks.Callback], BestWeights | None, Interruption]:
+    """The run's callbacks, in the order they act, with the two ``fit`` asks afterwards."""
     callbacks: list[keras.callbacks.Callback] = [
+        NanGuard(info, options.missing if options.normalize == "standard" else None),
         RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
-    if options.early_stopping and val is not None:
+    if options.early_stopping and validating:
         early = BestWeights(state, options.early_stopping, run.best)
         callbacks.append(early)
-    callbacks.insert(0, NanGuard(info, options.missing if options.normalize == "standard" else None))
-    interruption = _Interruption()
+    interruption = Interruption()
     callbacks.append(interruption)
+    return callbacks, early, interruption
+
+
+def _train(model: keras.Model, options: FitOptions, train: HDF5Sequence, val: HDF5Sequence | None,
+           callbacks: list[keras.callbacks.Callback], interruption: Interruption, run: RunDir, plan: Plan,
+           state: dict, verbose: int | str) -> None:
+    """``model.fit`` from the run's next epoch; its failures become the trainer's errors, each saying how to go on."""
+    tf_data = options.backend == "tensorflow" and not options.processes
+    start_epoch = state["epochs_done"]
+    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
+                               workers=options.loaders, processes=options.processes)
     interrupted = False
     try:
         if start_epoch < options.epochs:
@@ -437,6 +248,57 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
         # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
         # inside the batch reader crashed TensorFlow now and then; h5train leaves at once instead.
         raise Interrupted(run.path, state["epochs_done"])
+
+
+def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
+        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
+    """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
+
+    Args:
+        options: every setting; ``options.backend`` must be ``auto`` or the backend Keras runs on.
+        run_dir: where to write (default ``runs/<UTC time>``); with ``resume``, the run to continue.
+        resume: continue ``run_dir`` from its last checkpoint.
+        verbose: Keras's progress output (0, 1, 2 or "auto").
+        on_start: called with the run directory once it exists (on the chief only).
+        on_note: called with anything the user should know before training starts.
+        worker: this process's place in a multi-worker run (``options.strategy == "multi-worker"``).
+        join_seconds: how long multi-worker training waits for every worker to start.
+
+    Raises:
+        TrainerError: bad data, options or run directory, or a worker lost in multi-worker training.
+        Interrupted: Ctrl-C or SIGTERM; the last finished epoch is saved.
+    """
+    started = time.perf_counter()
+    options, info, plan = _settled(options, worker, join_seconds)
+    run = RunDir(run_dir) if run_dir is not None else RunDir.default()
+    output = OutputSpec.for_file(info, one_hot=options.one_hot)
+    # Built once: a --missing error is refused here, before anything is written; config.json describes it.
+    columns = plan_columns(info, missing=options.missing) if options.normalize == "standard" else None
+    seed_everything(options.seed)
+    train, val = _sequences(options, info, plan)
+    if options.memory_budget is None and train.memory_budget is not None:
+        # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
+        options = dataclasses.replace(options, memory_budget=train.memory_budget)
+    order = _data_order(train)
+    note = _left_out(train, val, plan)
+    if note and on_note is not None and plan.chief:
+        on_note(note)
+    monitor = f"val_{output.monitor}" if val is not None else output.monitor
+    model, state = _resume_model(run, info, options.backend, plan) if resume else _new_model(options, info, output, plan)
+    _agree(plan, options, order, info, state, model)
+    if plan.chief:
+        if resume:
+            keep_history(run.history, state["epochs_done"])
+        else:
+            _start_run(run, options, info, monitor, plan, state, model, order, columns)
+        if on_start is not None:
+            on_start(run)
+        if on_note is not None:  # after every check: a refused run prints its one error line only
+            on_note(_order_note(order))
+    callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
+    _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
         early.restore()
     seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ import os
 
 from .errors import DataOptionError
 from .rundir import RunDir
+from .workers import STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,7 @@ class FitOptions:
     learning_rate: float | None = None
     shuffle: str = "auto"  # auto: global when the rows fit in the memory this process may use, blocks otherwise
     memory_budget: int | None = None  # bytes for the data; None: found (cgroup limit, MemAvailable), then recorded
-    workers: int = 1
+    loaders: int = 1  # batch-loading threads (processes with ``processes``); workers are training processes
     processes: bool = False
     seed: int = 0
     class_weight: str | None = None
@@ -51,14 +52,18 @@ class FitOptions:
             raise DataOptionError("pass either --val FILE or --val-split FRACTION, not both")
         if self.val_split is not None and not 0.0 <= self.val_split < 1.0:
             raise DataOptionError(f"--val-split must be at least 0 (no validation) and below 1, got {self.val_split}")
-        if self.workers < 1:
-            raise DataOptionError(f"--workers must be at least 1, got {self.workers}")
+        if self.loaders < 1:
+            raise DataOptionError(f"--loaders must be at least 1, got {self.loaders}")
         if self.batch_size is not None and self.batch_size < 1:
             raise DataOptionError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
         if self.missing not in ("mean", "zero", "error"):
             raise DataOptionError(f"--missing takes mean, zero or error, got {self.missing!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise DataOptionError(f"--class-weight takes 'balanced', got {self.class_weight!r}")
+        if self.strategy not in STRATEGIES:
+            raise DataOptionError(f"--strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
 
     @property
     def validates(self) -> bool:
@@ -69,6 +74,8 @@ class FitOptions:
     def from_json(cls, saved: dict[str, object]) -> FitOptions:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields}
+        if "workers" in saved and "loaders" not in saved:  # the loader threads' name in runs written before it changed
+            values["loaders"] = saved["workers"]
         if "missing" not in saved:  # a run from before these defaults: None meant none, as it trained
             values.update(val_split=values.get("val_split") or 0.0, early_stopping=values.get("early_stopping") or 0,
                           optimizer=values.get("optimizer", "sgd"), model=values.get("model", "mlp"),

@@ -1,16 +1,14 @@
 """Using a trained model: ``evaluate`` and ``predict`` on a csv2h5 file; no typer here.
 
 Both take a run directory (its final model, else its last checkpoint) or a
-``.keras`` file, and load it in Keras's safe mode: no code from the file runs.
-A model saved under one Keras backend loads under the other.
+``.keras`` file, and load it in Keras's safe mode (see ``modelfile``): no code
+from the file runs.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
-import warnings
 from pathlib import Path
 
 import keras
@@ -18,54 +16,11 @@ import numpy as np
 
 from csv2h5.lists import first_difference
 
-from . import preprocess  # noqa: F401 - registers the models' first layer (TabularEncoding) for loading
 from .errors import ModelError, RunError
-from .rundir import RunDir, json_labels
+from .modelfile import load, model_path, run_config
+from .rundir import json_labels
 from .sequence import HDF5Sequence
 from .storage import FileInfo, open_info
-
-
-def model_path(model_or_run: str | os.PathLike[str]) -> Path:
-    """A .keras file, or a run directory's final model (its last checkpoint if it has none)."""
-    path = Path(model_or_run)
-    if path.is_dir():
-        run = RunDir(path)
-        for candidate in (run.model, run.last):
-            if candidate.exists():
-                return candidate
-        raise RunError(f"{path} holds no model.keras or checkpoints/last.keras; pass a run directory h5train fit wrote")
-    if not path.exists():
-        raise RunError(f"{path}: no such model file or run directory")
-    if path.suffix != ".keras":
-        raise RunError(f"{path} is not a .keras model; pass a run directory or a .keras file")
-    return path
-
-
-def load(model_or_run: str | os.PathLike[str]) -> keras.Model:
-    """Load with Keras's safe mode: no arbitrary code from the file runs.
-
-    A model trained under JAX records ``jit_compile=True``; TensorFlow cannot
-    XLA-compile some layers (dropout's random ops) and says so in a warning
-    before it runs them uncompiled, which is all that is needed here.
-    """
-    path = model_path(model_or_run)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`", category=UserWarning)
-            return keras.models.load_model(path, safe_mode=True)
-    except Exception as exc:  # damaged or foreign file: say which, briefly
-        raise RunError(f"{path} cannot be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from None
-
-
-def _run_config(path: Path) -> dict | None:
-    for directory in (path.parent, path.parent.parent):
-        config = directory / "config.json"
-        if config.exists():
-            try:
-                return json.loads(config.read_text())
-            except ValueError:
-                return None
-    return None
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:
@@ -131,7 +86,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     model = load(path)
     info = open_info(data)
     _check_fits(model, info)
-    _check_like_training(_run_config(path), info, labels=True)
+    _check_like_training(run_config(path), info, labels=True)
     seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
                        sample_shape=(info.num_features,), scale=None, missing=None)  # the model takes raw rows
     result = model.evaluate(seq, verbose=0, return_dict=True)
@@ -145,7 +100,7 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
     model = load(path)
     info = open_info(data)
     _check_fits(model, info)
-    config = _run_config(path) or {}
+    config = run_config(path) or {}
     _check_like_training(config, info, labels=False)
     out = Path(output)
     if out.exists() and not overwrite:

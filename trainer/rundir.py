@@ -1,4 +1,4 @@
-"""The run directory: its paths, its small JSON files, the history, the curves, the checkpoints.
+"""The run directory: its paths, its small JSON files, the history.
 
 A run directory holds everything about one training run::
 
@@ -10,19 +10,16 @@ A run directory holds everything about one training run::
 
 Every file is written to a temporary name and renamed, so a crash leaves the
 old version or the new one, never half of one; state.json is written after the
-checkpoint it describes.
+checkpoint it describes. Models are saved and loaded by ``modelfile``, the
+curves drawn by ``curves``; Ctrl-C is held while files are written by ``signals``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
 import json
 import os
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from csv2h5 import jsontext
@@ -53,6 +50,15 @@ class RunDir:
         """``runs/<UTC time>``: a new name for every run started in this directory."""
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         return RunDir(Path("runs") / stamp)
+
+    @staticmethod
+    def holding(model: Path) -> RunDir | None:
+        """The run directory a model file belongs to (its final model or a checkpoint); None for a bare file."""
+        for directory in (model.parent, model.parent.parent):
+            run = RunDir(directory)
+            if run.config.exists():
+                return run
+        return None
 
     def create(self) -> None:
         """Make the directory; refuse one that already holds a run."""
@@ -85,29 +91,6 @@ class RunDir:
         """The Keras backend the run was trained with (None for runs from before it was recorded)."""
         config = self.read_json(self.config)
         return config.get("backend") or config.get("versions", {}).get("keras_backend")
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while the block writes files, then act on them as usual.
-
-    A checkpoint is written whole or not at all, and the interruption cannot be
-    lost: Keras's ``model.save`` swallows a KeyboardInterrupt raised at some
-    points inside it. Only the main thread can hold signals; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if caught:
-        signal.raise_signal(caught[0])  # the handler it would have met: KeyboardInterrupt, or the default
 
 
 def write_json(path: Path, value: object) -> None:
@@ -164,28 +147,3 @@ def keep_history(path: Path, epochs: int) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def plot_curves(history: Path, out: Path) -> None:
-    """Loss and the main metric per epoch, training against validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = read_history(history)
-    if not rows:
-        return
-    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
-    epochs = [int(r["epoch"]) for r in rows]
-    for ax, name in zip(axes[0], names):
-        ax.plot(epochs, [float(r[name]) for r in rows], marker="o", label="train")
-        if f"val_{name}" in rows[0]:
-            ax.plot(epochs, [float(r[f"val_{name}"]) for r in rows], marker="o", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .backend import is_native_noise
+from .nativelog import is_native_noise
 from .errors import DataOptionError, TrainerError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")

@@ -185,7 +185,7 @@ def _pool_worker(proc: subprocess.Popen) -> int:
 def test_a_worker_process_that_dies_is_an_error_not_a_hang(good_file, tmp_path):
     """A worker killed (out of memory, a crash in native code) must end training with an error."""
     proc = subprocess.Popen([sys.executable, "-m", "csv2h5.trainer", "fit", str(good_file), "--run-dir",
-                             str(tmp_path / "run"), "--epochs", "1000", "--batch-size", "16", "--workers", "2",
+                             str(tmp_path / "run"), "--epochs", "1000", "--batch-size", "16", "--loaders", "2",
                              "--processes", "--progress", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:

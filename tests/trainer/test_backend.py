@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from csv2h5.trainer.backend import is_native_noise
+from csv2h5.trainer.nativelog import is_native_noise
 
 CHOOSE = ("import json, sys\n"
           "from csv2h5.trainer.backend import choose_backend\n"

@@ -16,7 +16,7 @@ import pytest
 from backends import on_backend
 
 from csv2h5.trainer.errors import DataOptionError
-from csv2h5.trainer.predict import load
+from csv2h5.trainer.modelfile import load
 
 SMALL = ["--batch-size", "32", "--hidden", "8", "--progress", "none", "--val-split", "0"]  # all rows train, as the batches here assume
 

@@ -24,7 +24,7 @@ import pytest
 from backends import on_backend
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer.predict import load  # safe mode; either backend's models
+from csv2h5.trainer.modelfile import load  # safe mode; either backend's models
 
 FAST = ["--hidden", "16", "--batch-size", "64", "--progress", "none"]
 
@@ -222,14 +222,25 @@ def test_loader_threads_processes_and_steps_do_not_change_the_numbers(backend, f
     """Threads, worker processes (Keras's PyDataset path) and the default input (tf.data on TensorFlow) agree."""
     same = ["--epochs", "2", "--steps-per-epoch", "7", "--shuffle", "global", "--dropout", "0.2"]
     _fit(backend, files, tmp_path / "plain", *same)
-    _fit(backend, files, tmp_path / "threads", *same, "--workers", "2")
-    _fit(backend, files, tmp_path / "processes", *same, "--workers", "2", "--processes")
+    _fit(backend, files, tmp_path / "threads", *same, "--loaders", "2")
+    _fit(backend, files, tmp_path / "processes", *same, "--loaders", "2", "--processes")
     plain = _weights(tmp_path / "plain" / "model.keras")
     for other in ("threads", "processes"):
         for a, b in zip(plain, _weights(tmp_path / other / "model.keras"), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=other)
     _fit(backend, files, tmp_path / "more", *same[:3], "8", *same[4:])
     assert not np.array_equal(plain[0], _weights(tmp_path / "more" / "model.keras")[0])  # steps do count
+
+
+def test_workers_still_sets_the_loader_threads_with_a_warning(files, tmp_path):
+    """--workers, the old name of --loaders, keeps working for a while and says what to pass instead."""
+    run = tmp_path / "run"
+    code, out, err = _run("tensorflow", "fit", files["train"], "--run-dir", run, "--backend", "tensorflow", *FAST,
+                          "--epochs", "1", "--workers", "2")
+    assert code == 0, err
+    assert "warning: --workers is deprecated; it is now --loaders" in err
+    options = json.loads((run / "config.json").read_text())["options"]
+    assert options["loaders"] == 2 and "workers" not in options
 
 
 def _factory_module(tmp_path: Path, monkeypatch) -> None:
@@ -266,6 +277,10 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
     (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
     (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
     (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
+    (["fit", "{train}", "--loaders", "2", "--workers", "2"], "pass --loaders only"),
+    (["fit", "{train}", "--loaders", "0"], "--loaders must be at least 1, got 0"),
+    (["fit", "{train}", "--class-weight", "inverse"], "--class-weight takes 'balanced', got 'inverse'"),
+    (["fit", "{train}", "--strategy", "parallel"], "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
     (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
     (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
     (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),

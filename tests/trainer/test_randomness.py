@@ -8,7 +8,7 @@ import pytest
 from backends import on_backend
 
 from csv2h5.trainer.errors import RunError
-from csv2h5.trainer.predict import load
+from csv2h5.trainer.modelfile import load
 from csv2h5.trainer.randomness import generator_states, restore_generator_states
 
 
