@@ -126,15 +126,15 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
 class _Conversion:
     """State of one conversion; ``run`` drives it."""
 
-    def __init__(self, sources: list[Path], target: AtomicOutput, options: ConvertOptions,
+    def __init__(self, sources: list[Path], output_file: AtomicOutput, options: ConvertOptions,
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.sources = sources
-        self.target = target  # the output file, written all or nothing
-        self.output = target.output
+        self.output_file = output_file  # written all or nothing
+        self.output = output_file.output
         self.options = options
         self.on_progress = on_progress
-        self.tmp = target.temporary
-        self.scratch = target.scratch("target.tmp")
+        self.tmp = output_file.temporary
+        self.scratch = output_file.scratch("target.tmp")
         self.writer: H5Writer | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
@@ -191,7 +191,7 @@ class _Conversion:
         roles: ColumnRoles | None = None
         pools = contextlib.ExitStack()
         headers = self._headers()
-        self.target.on_failure(self._close)
+        self.output_file.on_failure(self._close)
         try:
             workers = worker_count(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
@@ -239,9 +239,9 @@ class _Conversion:
                 raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
             pools.close()
-            self.target.commit()
+            self.output_file.commit()
         except BaseException as exc:  # nothing is left at the output; a failed write becomes an OutputError
-            self.target.abandon(exc)
+            self.output_file.abandon(exc)
         finally:
             headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
             pools.close()
@@ -492,7 +492,7 @@ class _Conversion:
         writer.finish(created_by=f"csv2h5 {__version__}", rows=total_rows, sources=sources, extra=extra)
 
     def _close(self) -> None:
-        """Close the files being written after a failure (``self.target`` removes them)."""
+        """Close the files being written after a failure (``self.output_file`` removes them)."""
         if self.writer is not None:
             self.writer.close()
         if self.targets is not None:

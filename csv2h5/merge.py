@@ -64,11 +64,11 @@ def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
         raise HeaderMismatchError(problem)
     classes = unite(p.classes for p in infos) if infos[0].task == "classification" else []
     total = sum(p.rows for p in infos)
-    with AtomicOutput(out, on_notice=on_notice) as target:
-        writer = H5Writer(target.temporary, expected_bytes=sum(p.path.stat().st_size for p in infos))
-        target.on_failure(writer.close)
+    with AtomicOutput(out, on_notice=on_notice) as output_file:
+        writer = H5Writer(output_file.temporary, expected_bytes=sum(p.path.stat().st_size for p in infos))
+        output_file.on_failure(writer.close)
         _copy(writer, infos, classes, total, on_progress)
-        target.commit()
+        output_file.commit()
     return MergeReport(out, len(infos), total, classes, time.perf_counter() - started)
 
 
