@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,17 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .errors import BadValueError, Csv2H5Error, HeaderMismatchError, OutputError, OutputExistsError, SchemaError
-from .info import read_categories, read_column_kinds
+from .errors import BadValueError, HeaderMismatchError, SchemaError
 from .kinds import BOOLEAN, CATEGORY, DATETIME, ColumnKinds, StoredKinds, identifiers_as_codes
+from .layout import (BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SAMPLE_SHAPE, SOURCES,
+                     TARGET, FileHeader, read_categories, read_file_header, read_stats, stats_path)
 from .like import Template, read_template
 from .lists import first_difference
 from .options import ConvertOptions, parse_compression
 from .pool import parse_in_order, worker_count, worker_pool
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
 from .reader.source import default_delimiter, is_stdin, source_name
-from .scratch import sweep_stale, temporary_path
-from .schema import (FLOAT32_VALUES, FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
+from .output import AtomicOutput, check_output
+from .schema import (FLOAT64_MAX_EXACT_INT, ColumnRoles, ValueRange, check_sample_shape, check_storable_text, float32_range,
                      float32_readings, holds, resolve_columns, smallest_dtype, value_range)
 from .stats import ColumnStats
 from .target import TargetCollector
@@ -120,43 +119,22 @@ def _names(names: Sequence[str], shown: int = 10) -> str:
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output.parent} does not exist; create the directory first")
-    if output.is_dir():
-        raise OutputError(f"{output} is a directory; pass a file name such as {output / 'data.h5'}")
-    if output.exists() and not (options.overwrite or options.append):
-        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it or --append to add rows")
-    if options.append and not output.exists():
-        raise OutputError(f"{output} does not exist, so there is nothing to --append to; drop --append")
-    for source in sources:
-        if not is_stdin(source) and source.exists() and output.exists() and source.resolve() == output.resolve():
-            raise OutputError(f"{output} is also an input; write to another file")
-
-
-def _write_failure(output: Path, exc: OSError) -> str:
-    """One line for a failed write; h5py hides the errno inside its message."""
-    code = exc.errno
-    if code is None:
-        found = re.search(r"errno = (\d+)", str(exc))
-        code = int(found.group(1)) if found else None
-    reasons = {errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
-               errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
-               errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere"}
-    reason = reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
-    return f"cannot write {output}: {reason}; nothing was written"
+    check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite,
+                 append=options.append)
 
 
 class _Conversion:
     """State of one conversion; ``run`` drives it."""
 
-    def __init__(self, sources: list[Path], output: Path, options: ConvertOptions,
+    def __init__(self, sources: list[Path], output_file: AtomicOutput, options: ConvertOptions,
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.sources = sources
-        self.output = output
+        self.output_file = output_file  # written all or nothing
+        self.output = output_file.output
         self.options = options
         self.on_progress = on_progress
-        self.tmp = temporary_path(output)
-        self.scratch = temporary_path(output, "target.tmp")
+        self.tmp = output_file.temporary
+        self.scratch = output_file.scratch("target.tmp")
         self.writer: H5Writer | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.targets: TargetCollector | None = None
@@ -213,6 +191,7 @@ class _Conversion:
         roles: ColumnRoles | None = None
         pools = contextlib.ExitStack()
         headers = self._headers()
+        self.output_file.on_failure(self._close)
         try:
             workers = worker_count(o, self.total_bytes if not self.from_pipe else 1 << 62)
 
@@ -260,16 +239,9 @@ class _Conversion:
                 raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
             self._finish(roles)
             pools.close()
-            os.replace(self.tmp, self.output)
-        except Csv2H5Error:
-            self._discard()
-            raise
-        except OSError as exc:  # writing failed: a full disk, a file-size limit, a vanished directory
-            self._discard()
-            raise OutputError(_write_failure(self.output, exc)) from None
-        except BaseException:
-            self._discard()
-            raise
+            self.output_file.commit()
+        except BaseException as exc:  # nothing is left at the output; a failed write becomes an OutputError
+            self.output_file.abandon(exc)
         finally:
             headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
             pools.close()
@@ -302,11 +274,13 @@ class _Conversion:
         sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
         check_sample_shape(sample_shape, len(roles.features))
         floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
+        appended: FileHeader | None = None  # the file appended to
         self.value_range = floor  # --like starts from the template's dtype and widens only if needed
         if o.append:
             shutil.copyfile(self.output, self.tmp)  # the original stays untouched until the rename
             self.writer = H5Writer(self.tmp, mode="r+", expected_bytes=self._expected_bytes(), **self._encoders())
-            self._adopt(roles)
+            appended = read_file_header(self.writer.file, self.output)
+            self._adopt(roles, appended)
             self.value_range = self.value_range.merge(floor)
         else:
             self.writer = H5Writer(self.tmp, expected_bytes=self._expected_bytes(), **self._encoders())
@@ -314,7 +288,7 @@ class _Conversion:
             self.writer.create_features(roles.feature_names, start_dtype, chunk_rows=o.chunk_rows,
                                         compression=parse_compression(o.compression))
             if sample_shape:
-                self.writer.set_attrs("features", {"sample_shape": list(sample_shape)})
+                self.writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(sample_shape)})
             self.stats = ColumnStats.empty(len(roles.features))
         if template is not None:  # after the file appended to: its codes come first
             for name, values in template.vocabularies.items():
@@ -325,52 +299,48 @@ class _Conversion:
         self.kinds = ColumnKinds(roles, plan, max_categories=o.max_categories, infer_bytes=o.infer_bytes, stored=stored)
         if roles.target:
             known, known_from = None, ""
-            if o.append and "target" in self.writer.file and "classes" in self.writer.file["target"].attrs:
-                known = [c.decode() if isinstance(c, bytes) else c for c in self.writer.file["target"].attrs["classes"]]
-                known, known_from = [c.item() if hasattr(c, "item") else c for c in known], str(self.output)
+            if o.append and appended.task == "classification":
+                known, known_from = appended.classes, str(self.output)
             if template is not None and template.classes:
                 known, known_from = unite([known or [], template.classes]), known_from or str(template.path)
             task = o.task
             if template is not None and template.task is not None:
                 task = template.task
-            if o.append and "target" in self.writer.file:
-                task = str(self.writer.file["target"].attrs["task"])
+            if o.append and appended.task is not None:
+                task = appended.task
             self.targets = TargetCollector(self.scratch, names=roles.target_names, task=task, known_classes=known,
                                            known_from=known_from)
 
-    def _adopt(self, roles: ColumnRoles) -> None:
+    def _adopt(self, roles: ColumnRoles, header: FileHeader) -> None:
         """Check that the appended-to file has this input's schema; load its stats."""
         f = self.writer.file
         o = self.options
-        columns = [str(c) for c in f["features"].attrs["columns"]]
-        if columns != roles.feature_names:
-            raise HeaderMismatchError(_header_difference(self.output, columns, str(self.sources[0]), roles.feature_names, what="feature columns"))
-        stored_target = [str(c) for c in f["target"].attrs["columns"]] if "target" in f else []
+        if header.columns != roles.feature_names:
+            raise HeaderMismatchError(_header_difference(self.output, header.columns, str(self.sources[0]),
+                                                         roles.feature_names, what="feature columns"))
+        stored_target = header.target.columns if header.target is not None else []
         if stored_target != roles.target_names:
-            raise HeaderMismatchError(f"{self.output} has target {stored_target or 'none'} but --target gives {roles.target_names or 'none'}; use the same --target as when it was made")
+            raise HeaderMismatchError(f"{self.output} has target {stored_target or 'none'} but --target gives"
+                                      f" {roles.target_names or 'none'}; use the same --target as when it was made")
         self.writer.adopt_features(o.chunk_rows, parse_compression(o.compression))
-        self.existing_rows = f["features"].shape[0]
-        stored = {k: f["stats"][k][()] for k in ("mean", "std", "min", "max", "nan_count")}
-        self.stats = ColumnStats.from_stored(stored, self.existing_rows)
-        dtype = f["features"].dtype
-        info_low, info_high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (0, 0)
-        del info_low, info_high
+        self.existing_rows = header.rows
+        self.stats = ColumnStats.from_stored(read_stats(f), self.existing_rows)
         # The stored dtype already holds the old rows; it is where widening starts.
-        self.value_range = _range_of_dtype(dtype, self.stats, f["features"].attrs.get(FLOAT32_VALUES))
+        self.value_range = _range_of_dtype(header.dtype, self.stats, header.float32_values)
         vocabularies = read_categories(f)
         for name, (values, counts) in vocabularies.items():
             j = roles.feature_names.index(name)
             self.categories[j] = {v: i for i, v in enumerate(values)}
             self.category_counts[j] = counts
-        booleans, datetimes = read_column_kinds(f)
-        self._stored_kinds = StoredKinds(str(self.output), frozenset(vocabularies), frozenset(booleans), frozenset(datetimes))
-        if "target" in f:
+        self._stored_kinds = StoredKinds(str(self.output), frozenset(vocabularies), frozenset(header.booleans),
+                                         frozenset(header.datetimes))
+        if header.target is not None:
             # Old target rows are re-read from the file and written again with the new ones.
-            old = f["target"][()]
-            attrs = dict(f["target"].attrs)
-            if attrs.get("task") == "classification":
-                classes = [c.decode() if isinstance(c, bytes) else (c.item() if hasattr(c, "item") else c) for c in attrs["classes"]]
-                self._old_target = np.asarray(classes, dtype=object)[old] if all(isinstance(c, str) for c in classes) else np.asarray(classes)[old]
+            old = f[TARGET][()]
+            if header.task == "classification":
+                classes = header.classes
+                labels = np.asarray(classes, dtype=object) if all(isinstance(c, str) for c in classes) else np.asarray(classes)
+                self._old_target = labels[old]
             else:
                 self._old_target = old.astype(np.float64)
 
@@ -481,11 +451,11 @@ class _Conversion:
                 self.warnings.append(self.summary.warning)
         stored = self.stats.finish()
         for name, values in stored.items():
-            writer.write_array(f"stats/{name}", values)
+            writer.write_array(stats_path(name), values)
         if self.summary is not None and self.summary.class_counts is not None:
-            writer.write_array("stats/class_counts", self.summary.class_counts.astype(np.float64))
-        elif "stats/class_counts" in writer.file:
-            del writer.file["stats/class_counts"]
+            writer.write_array(stats_path(CLASS_COUNTS), self.summary.class_counts.astype(np.float64))
+        elif stats_path(CLASS_COUNTS) in writer.file:
+            del writer.file[stats_path(CLASS_COUNTS)]
         for j, vocab in self.categories.items():
             name = roles.feature_names[j]
             check_storable_text(list(vocab), column=name)
@@ -503,34 +473,30 @@ class _Conversion:
                                  f" and is stored as categorical codes, which mean nothing to a model; --drop {name}")
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
-            writer.set_attrs("features", {FLOAT32_VALUES: float32_readings(self.value_range)})
+            writer.set_attrs(FEATURES, {FLOAT32_VALUES: float32_readings(self.value_range)})
         elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
             del writer.features.attrs[FLOAT32_VALUES]
         total_rows = self.existing_rows + self.rows
-        previous_sources = json.loads(writer.file.attrs.get("sources", "[]")) if self.options.append else []
+        previous_sources = json.loads(writer.file.attrs.get(SOURCES, "[]")) if self.options.append else []
         sources = previous_sources + [
             {"name": source_name(p) if is_stdin(p) else p.name, "bytes": 0 if is_stdin(p) else p.stat().st_size,
              "rows": self.rows_by_source.get(source_name(p), 0)}
             for p in self.sources
         ]
-        previous_bad = int(writer.file.attrs.get("bad_lines", 0)) if self.options.append else 0
+        previous_bad = int(writer.file.attrs.get(BAD_LINES, 0)) if self.options.append else 0
         extra = {
-            "bad_lines": previous_bad + self.bad_lines,
-            "bad_line_numbers": json.dumps(self.bad_line_numbers),
-            "options": json.dumps(_options_record(self.options)),
+            BAD_LINES: previous_bad + self.bad_lines,
+            BAD_LINE_NUMBERS: json.dumps(self.bad_line_numbers),
+            OPTIONS: json.dumps(_options_record(self.options)),
         }
         writer.finish(created_by=f"csv2h5 {__version__}", rows=total_rows, sources=sources, extra=extra)
 
-    def _discard(self) -> None:
+    def _close(self) -> None:
+        """Close the files being written after a failure (``self.output_file`` removes them)."""
         if self.writer is not None:
             self.writer.close()
         if self.targets is not None:
             self.targets.close()
-        for path in (self.tmp, self.scratch, temporary_path(self.output, "tmp.repack")):
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:  # pragma: no cover - nothing more we can do
-                pass
 
 
 def _range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object = None) -> ValueRange:
@@ -592,7 +558,4 @@ def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], 
     paths = [Path(s) for s in sources]
     out = Path(output)
     _check_paths(paths, out, options)
-    swept = sweep_stale(out)
-    if swept and on_notice is not None:
-        on_notice(swept.describe())
-    return _Conversion(paths, out, options, on_progress).run()
+    return _Conversion(paths, AtomicOutput(out, on_notice=on_notice), options, on_progress).run()

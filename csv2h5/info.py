@@ -1,136 +1,47 @@
-"""Read a csv2h5 file's description (for ``csv2h5 info``); never modifies the file."""
+"""A csv2h5 file's description for people (``csv2h5 info``); never modifies the file."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from .errors import InputError, NotCsv2H5FileError
-from .writer import BOOLEAN_COLUMNS, CATEGORY_COUNTS, DATETIME_COLUMNS, FORMAT_VERSION
-
-
-def attr_value(value: object) -> object:
-    """An HDF5 attribute value as plain Python (bytes -> str, numpy scalars -> numbers)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return [attr_value(v) for v in value.tolist()] if value.dtype == object else value.tolist()
-    return value
-
-
-def open_csv2h5(path: str | Path) -> h5py.File:
-    """Open a finished csv2h5 file for reading, or say in one line why it is not one."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file; convert your CSV first: csv2h5 convert data.csv -o {path}")
-    if path.is_dir():
-        raise InputError(f"{path} is a directory; pass a .h5 file written by csv2h5 convert")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied; check the file's permissions")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
-    version = f.attrs.get("csv2h5_format")
-    problem = None
-    if version is None:
-        problem = (f"{path} is not a csv2h5 file (no csv2h5_format attribute: unfinished, or made by another tool); "
-                   "make it with csv2h5 convert")
-    elif int(version) > FORMAT_VERSION:
-        problem = f"{path} has csv2h5 format {int(version)}, newer than this csv2h5 reads ({FORMAT_VERSION}); upgrade csv2h5"
-    elif "features" not in f:
-        problem = f"{path} has no /features dataset; convert the CSV again"
-    if problem is not None:
-        f.close()
-        raise NotCsv2H5FileError(problem)
-    return f
-
-
-_COUNT_ROWS = 1 << 16  # rows read at once when counting the codes of an older file
-
-
-def read_vocabularies(f: h5py.File) -> dict[str, list[str]]:
-    """Each categorical column's values (index = stored code), by column name."""
-    return {name: [str(attr_value(v)) for v in values[()]] for name, values in f.get("categories", {}).items()}
-
-
-def read_column_kinds(f: h5py.File) -> tuple[list[str], list[str]]:
-    """The names of the boolean and of the datetime feature columns (files before 0.3 have neither)."""
-    attrs = f["features"].attrs
-    return tuple([str(attr_value(c)) for c in attrs.get(key, [])] for key in (BOOLEAN_COLUMNS, DATETIME_COLUMNS))
-
-
-def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Each categorical column's vocabulary and rows per code, by column name.
-
-    Files from csv2h5 0.2 and earlier store no counts: their codes are counted
-    here, a column at a time, in bounded memory.
-    """
-    found: dict[str, tuple[list[str], np.ndarray]] = {}
-    columns = [str(attr_value(c)) for c in f["features"].attrs.get("columns", [])]
-    for name, values in read_vocabularies(f).items():
-        stored = f.get(f"{CATEGORY_COUNTS}/{name}")
-        if stored is not None:
-            counts = np.asarray(stored[()], dtype=np.float64)
-        else:
-            counts = _count_codes(f["features"], columns.index(name), len(values))
-        found[name] = (values, counts)
-    return found
-
-
-def _count_codes(features: h5py.Dataset, column: int, size: int) -> np.ndarray:
-    from .vocabulary import count_codes
-
-    counts = np.zeros(size, dtype=np.float64)
-    for start in range(0, features.shape[0], _COUNT_ROWS):
-        counts += count_codes(features[start:start + _COUNT_ROWS, column], size)
-    return counts
+from .layout import CLASS_COUNTS, STAT_NAMES, open_csv2h5, read_file_header, read_stats
 
 
 def describe(path: str | Path) -> dict[str, object]:
     """Everything ``csv2h5 info`` shows, as plain JSON-able data."""
     path = Path(path)
     with open_csv2h5(path) as f:
-        version = f.attrs["csv2h5_format"]
-        features = f["features"]
-        info: dict[str, object] = {
-            "path": str(path),
-            "format": int(version),
-            "created_by": attr_value(f.attrs.get("created_by")),
-            "created_at": attr_value(f.attrs.get("created_at")),
-            "rows": int(features.shape[0]),
-            "features": int(features.shape[1]),
-            "columns": [attr_value(c) for c in features.attrs["columns"]],
-            "dtype": str(features.dtype),
-            "chunks": list(features.chunks or ()),
-            "compression": features.compression or "none",
-            "sample_shape": attr_value(features.attrs["sample_shape"]) if "sample_shape" in features.attrs else None,
-            "sources": json.loads(attr_value(f.attrs.get("sources", "[]"))),
-            "bad_lines": int(f.attrs.get("bad_lines", 0)),
-            "file_bytes": path.stat().st_size,
-        }
-        if "target" in f:
-            target = f["target"]
-            info["target"] = {
-                "columns": [attr_value(c) for c in target.attrs["columns"]],
-                "task": attr_value(target.attrs["task"]),
-                "dtype": str(target.dtype),
-                "classes": [attr_value(c) for c in target.attrs["classes"]] if "classes" in target.attrs else [],
-            }
-            if "stats/class_counts" in f:
-                info["target"]["class_counts"] = [int(c) for c in f["stats/class_counts"][()]]
-        else:
-            info["target"] = None
-        stats = {name: f[f"stats/{name}"][()] for name in ("mean", "std", "min", "max", "nan_count") if f"stats/{name}" in f}
-        info["stats"] = {name: [None if np.isnan(v) else float(v) for v in values] for name, values in stats.items()}
-        info["categories"] = {name: [attr_value(v) for v in f["categories"][name][()]] for name in f.get("categories", {})}
-        info["booleans"], info["datetimes"] = read_column_kinds(f)
+        header = read_file_header(f, path)
+        stored = read_stats(f)
+    info: dict[str, object] = {
+        "path": str(path),
+        "format": header.format,
+        "created_by": header.created_by,
+        "created_at": header.created_at,
+        "rows": header.rows,
+        "features": int(header.shape[1]),
+        "columns": header.columns,
+        "dtype": str(header.dtype),
+        "chunks": list(header.chunks or ()),
+        "compression": header.compression or "none",
+        "sample_shape": list(header.sample_shape) if header.sample_shape is not None else None,
+        "sources": header.sources,
+        "bad_lines": header.bad_lines,
+        "file_bytes": path.stat().st_size,
+    }
+    target = header.target
+    info["target"] = None
+    if target is not None:
+        info["target"] = {"columns": target.columns, "task": target.task, "dtype": str(target.dtype),
+                        "classes": target.classes}
+        if CLASS_COUNTS in stored:
+            info["target"]["class_counts"] = [int(c) for c in stored[CLASS_COUNTS]]
+    stats = {name: stored[name] for name in STAT_NAMES if name in stored}
+    info["stats"] = {name: [None if np.isnan(v) else float(v) for v in values] for name, values in stats.items()}
+    info["categories"] = header.vocabularies
+    info["booleans"], info["datetimes"] = header.booleans, header.datetimes
     return info
 
 

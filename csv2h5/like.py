@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HeaderMismatchError
-from .info import attr_value, open_csv2h5, read_column_kinds, read_vocabularies
+from .layout import open_header
 from .kinds import StoredKinds
 from .schema import ColumnRoles, ValueRange, resolve_columns, value_range
 
@@ -84,21 +84,10 @@ class Template:
 
 def read_template(path: str | Path) -> Template:
     """Read what ``--like path`` takes from a finished csv2h5 file."""
-    path = Path(path)
-    with open_csv2h5(path) as f:
-        features = f["features"]
-        target = f.get("target")
-        shape = features.attrs.get("sample_shape")
-        booleans, datetimes = read_column_kinds(f)
-        return Template(
-            path=path,
-            features=[str(attr_value(c)) for c in features.attrs.get("columns", [])],
-            target=[str(attr_value(c)) for c in target.attrs.get("columns", [])] if target is not None else [],
-            task=str(attr_value(target.attrs["task"])) if target is not None else None,
-            classes=[attr_value(c) for c in target.attrs.get("classes", [])] if target is not None else [],
-            vocabularies=read_vocabularies(f),
-            dtype=features.dtype,
-            sample_shape=tuple(int(d) for d in shape) if shape is not None else None,
-            booleans=booleans,
-            datetimes=datetimes,
-        )
+    header = open_header(path)
+    target = header.target
+    return Template(
+        path=Path(path), features=header.columns, target=target.columns if target is not None else [],
+        task=header.task, classes=header.classes, vocabularies=header.vocabularies, dtype=header.dtype,
+        sample_shape=header.sample_shape, booleans=header.booleans, datetimes=header.datetimes,
+    )

@@ -261,20 +261,19 @@ def value_range(values: np.ndarray) -> ValueRange:
     )
 
 
-# The /features attribute of float32 files: how each stored float32 reads back as its CSV
-# value: "exact" (the value is the float32 itself, e.g. written with %.18e), "shortest
-# decimal" (the value is the float32's shortest decimal, e.g. 0.1), or both.
-FLOAT32_VALUES = "float32_values"
+# The values of the /features attribute layout.FLOAT32_VALUES of float32 files: how each stored
+# float32 reads back as its CSV value: "exact" (the value is the float32 itself, e.g. written
+# with %.18e), "shortest decimal" (the value is the float32's shortest decimal, e.g. 0.1), or both.
 _EQUAL, _SHORTEST = "exact", "shortest decimal"
 
 
 def float32_readings(vr: ValueRange) -> str:
-    """The FLOAT32_VALUES attribute for float32 features summarised by ``vr``."""
+    """The layout.FLOAT32_VALUES attribute for float32 features summarised by ``vr``."""
     return ", ".join(name for name, ok in ((_EQUAL, vr.float32_equal), (_SHORTEST, vr.float32_shortest)) if ok)
 
 
 def float32_range(readings: object) -> ValueRange:
-    """A ValueRange for stored float32 features, from their FLOAT32_VALUES attribute (None: absent)."""
+    """A ValueRange for stored float32 features, from their layout.FLOAT32_VALUES attribute (None: absent)."""
     # Files from before the attribute stored float32 for decimals of up to 6 significant digits.
     names = str(readings or _SHORTEST).split(", ")
     return ValueRange(integral=False, float32_equal=_EQUAL in names, float32_shortest=_SHORTEST in names,

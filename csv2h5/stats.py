@@ -11,6 +11,8 @@ import dataclasses
 
 import numpy as np
 
+from .layout import CLASS_COUNTS
+
 
 @dataclasses.dataclass(slots=True)
 class ColumnStats:
@@ -141,6 +143,6 @@ def merge_stored(parts: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np
     for stored, rows in parts[1:]:
         merged = merged.merge(ColumnStats.from_stored(stored, rows))
     result = merged.finish()
-    if all("class_counts" in stored for stored, _ in parts):
-        result["class_counts"] = np.sum([np.asarray(stored["class_counts"], np.float64) for stored, _ in parts], axis=0)
+    if all(CLASS_COUNTS in stored for stored, _ in parts):
+        result[CLASS_COUNTS] = np.sum([np.asarray(stored[CLASS_COUNTS], np.float64) for stored, _ in parts], axis=0)
     return result

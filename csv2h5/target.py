@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadValueError, SchemaError, excerpt
+from .layout import CLASSES, COLUMNS, TASK
 from .options import MAX_AUTO_CLASSES
 from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
 from .vocabulary import label_kind, unite
@@ -155,7 +156,7 @@ class TargetCollector:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
             tail = () if width == 1 else (width,)
-            writer.create_target(tail, np.dtype("float32"), attrs={"columns": self.names, "task": task},
+            writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task},
                                  rows=self.rows)
             for block in self._passes(np.float64, width):
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
@@ -187,7 +188,7 @@ class TargetCollector:
         code_dtype = class_code_dtype(max(len(classes), 1))
         counts = np.zeros(len(classes), dtype=np.int64)
         writer.create_target((), code_dtype, attrs={
-            "columns": self.names, "task": task, "classes": _classes_attr(classes)}, rows=self.rows)
+            COLUMNS: self.names, TASK: task, CLASSES: _classes_attr(classes)}, rows=self.rows)
         for block in self._passes(raw_dtype, 1):
             codes = convert(block)
             counts += np.bincount(codes, minlength=len(classes))

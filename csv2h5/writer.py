@@ -23,13 +23,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .layout import (BOOLEAN_COLUMNS, COLUMNS, CREATED_AT, CREATED_BY, DATETIME_COLUMNS, FEATURES, FORMAT,
+                     FORMAT_VERSION, ROWS, SOURCES, TARGET, FileHeader, categories_path, category_counts_path)
 from .schema import CHUNK_BYTES, chunk_rows_for
 
-FORMAT_VERSION = 1
-CATEGORY_COUNTS = "category_counts"  # /category_counts/<column>: rows per code of /categories/<column>
-# /features attributes naming the columns of other kinds than numbers (categorical ones have /categories/<column>)
-BOOLEAN_COLUMNS = "boolean_columns"  # true/false, stored as 1/0
-DATETIME_COLUMNS = "datetime_columns"  # ISO-8601 dates, stored as seconds since 1970-01-01 UTC
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
 
 
@@ -108,7 +105,7 @@ class H5Writer:
     @property
     def features(self) -> h5py.Dataset:
         if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
-            self._features = self.file["features"]
+            self._features = self.file[FEATURES]
         return self._features
 
     def create_features(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
@@ -117,8 +114,8 @@ class H5Writer:
         self._chunk_rows_requested = chunk_rows
         self._compression = compression
         self._direct = self._submit is not None and compression[0] in _DIRECT_FILTERS
-        self._make_features("features", len(columns), np.dtype(dtype))
-        self.features.attrs["columns"] = [str(c) for c in columns]
+        self._make_features(FEATURES, len(columns), np.dtype(dtype))
+        self.features.attrs[COLUMNS] = [str(c) for c in columns]
 
     def adopt_features(self, chunk_rows: int | None, compression: tuple[str | None, object]) -> None:
         """Continue an existing file (``--append``) with its own chunking and filters.
@@ -187,8 +184,8 @@ class H5Writer:
         """Make ``new`` the /features dataset, with ``old``'s attributes."""
         for key, value in old.attrs.items():
             new.attrs[key] = value
-        del self.file["features"]
-        self.file.move(new.name.lstrip("/"), "features")
+        del self.file[FEATURES]
+        self.file.move(new.name.lstrip("/"), FEATURES)
         self._features = None
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
@@ -276,8 +273,8 @@ class H5Writer:
     def write_categories(self, column: str, values: Sequence[str], counts: np.ndarray) -> None:
         """Write a categorical column's vocabulary (index = code) and its rows per code."""
         # An explicit string type: an empty vocabulary (a column blank in every row) has no values to guess from.
-        self.write_array(f"categories/{column}", np.array([str(v) for v in values], dtype=h5py.string_dtype()))
-        self.write_array(f"{CATEGORY_COUNTS}/{column}", np.asarray(counts, dtype=np.float64))
+        self.write_array(categories_path(column), np.array([str(v) for v in values], dtype=h5py.string_dtype()))
+        self.write_array(category_counts_path(column), np.asarray(counts, dtype=np.float64))
 
     def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object],
                       rows: int | None = None) -> h5py.Dataset:
@@ -286,12 +283,12 @@ class H5Writer:
         ``rows``: how many rows it will hold (when known), so that a small file's
         chunk holds its rows and no more; appending resizes it past that.
         """
-        if "target" in self.file:
-            del self.file["target"]
+        if TARGET in self.file:
+            del self.file[TARGET]
         chunk_rows = max(1, CHUNK_BYTES // max(1, int(np.prod(shape_tail, dtype=np.int64)) * np.dtype(dtype).itemsize))
         rows = min(chunk_rows, max(1, rows)) if rows is not None else chunk_rows
         compression, opts = self._compression
-        ds = self.file.create_dataset("target", shape=(0,) + shape_tail, maxshape=(None,) + shape_tail,
+        ds = self.file.create_dataset(TARGET, shape=(0,) + shape_tail, maxshape=(None,) + shape_tail,
                                       dtype=dtype, chunks=(rows,) + shape_tail, compression=compression,
                                       compression_opts=opts)
         for key, value in attrs.items():
@@ -299,7 +296,7 @@ class H5Writer:
         return ds
 
     def append_target(self, values: np.ndarray) -> None:
-        ds = self.file["target"]
+        ds = self.file[TARGET]
         start = ds.shape[0]
         ds.resize(start + values.shape[0], axis=0)
         ds[start:] = values
@@ -335,11 +332,11 @@ class H5Writer:
         """Flush, write the provenance attributes and close."""
         self.end_features()
         attrs = self.file.attrs
-        attrs["csv2h5_format"] = FORMAT_VERSION
-        attrs["created_by"] = created_by
-        attrs["created_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        attrs["rows"] = rows
-        attrs["sources"] = json.dumps(sources)
+        attrs[FORMAT] = FORMAT_VERSION
+        attrs[CREATED_BY] = created_by
+        attrs[CREATED_AT] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        attrs[ROWS] = rows
+        attrs[SOURCES] = json.dumps(sources)
         for key, value in extra.items():
             attrs[key] = value
         self.file.flush()
@@ -355,8 +352,8 @@ class H5Writer:
             pass
 
 
-def requested_chunk_rows(ds: h5py.Dataset) -> int | None:
-    """The chunk rows to go on with for a features dataset: its own, or None (the default) for a small file's.
+def requested_chunk_rows(ds: h5py.Dataset | FileHeader) -> int | None:
+    """The chunk rows to go on with for a features dataset (or a file's header): its own, or None for a small file's.
 
     A small file's one chunk holds exactly its rows, fewer than the default chunk
     (see :meth:`H5Writer.end_features`): a size fitted to the data, not a choice to keep.

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
+from csv2h5.layout import CLASS_COUNTS
 from csv2h5.target import single_class_problem
 
 from .blocks import BLOCK_BYTES, FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, plan_blocks
@@ -253,7 +254,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError("class_weight needs a classification target")
         k = len(info.classes)
         if class_weight == "balanced":
-            counts = info.stats.get("class_counts")
+            counts = info.stats.get(CLASS_COUNTS)
             counts = np.bincount(info.target, minlength=k) if counts is None else counts
             return (counts.sum() / (k * np.maximum(counts, 1))).astype(np.float32)
         if isinstance(class_weight, Mapping):

@@ -22,10 +22,11 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
-from csv2h5.info import attr_value, open_csv2h5, read_categories, read_column_kinds, read_vocabularies
+from csv2h5.layout import (CLASS_COUNTS, FEATURES, TARGET, FileHeader, attr_value, is_filtered, open_csv2h5,
+                           parts_disagree, read_categories, read_file_header, read_stats)
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
-from csv2h5.vocabulary import (code_table, parts_differ, remap_columns, set_code_stats, unite, unite_vocabularies,
+from csv2h5.vocabulary import (code_table, remap_columns, set_code_stats, unite, unite_vocabularies,
                                united_counts)
 
 from .errors import DataFileError
@@ -57,11 +58,7 @@ class FileInfo:
     vocabularies: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # categorical column -> values by code
     boolean_columns: tuple[str, ...] = ()  # true/false columns stored as 1/0
     datetime_columns: tuple[str, ...] = ()  # dates stored as seconds since 1970 UTC
-
-
-def _filtered(ds: h5py.Dataset) -> bool:
-    """Whether the dataset's chunks pass through a filter (compression), so cannot be mapped."""
-    return ds.compression is not None or bool(ds._filters)
+    header: FileHeader | None = dataclasses.field(default=None, repr=False, compare=False)  # of the first file
 
 
 def read_info(path: str | Path) -> FileInfo:
@@ -72,35 +69,33 @@ def read_info(path: str | Path) -> FileInfo:
     except Csv2H5Error as exc:  # the same checks as csv2h5 info, as the trainer's error
         raise DataFileError(str(exc)) from None
     with f:
-        ds = f["features"]
-        if ds.ndim != 2:
-            raise DataFileError(f"{path}: /features has shape {ds.shape}; csv2h5 files have (rows, features)")
-        rows = int(ds.shape[0])
-        if int(f.attrs.get("rows", rows)) != rows:
-            raise DataFileError(f"{path} is incomplete: it says {int(f.attrs['rows'])} rows but holds {rows}; convert it again")
-        target = task = None
-        classes: list[object] = []
-        target_columns: list[str] = []
-        if "target" in f:
-            t = f["target"]
-            if t.shape[0] != rows:
-                raise DataFileError(f"{path}: /target has {t.shape[0]} rows but /features has {rows}; convert it again")
-            target = t[()]
-            task = str(attr_value(t.attrs.get("task", "regression")))
-            classes = [attr_value(c) for c in t.attrs.get("classes", [])]
-            target_columns = [str(attr_value(c)) for c in t.attrs.get("columns", [])]
-        stats = {name: f["stats"][name][()] for name in f.get("stats", {})}
-        shape = tuple(int(d) for d in ds.attrs["sample_shape"]) if "sample_shape" in ds.attrs else None
+        header = read_file_header(f, path)
+        if len(header.shape) != 2:
+            raise DataFileError(f"{path}: /{FEATURES} has shape {header.shape}; csv2h5 files have (rows, features)")
+        rows = header.rows
+        if header.stated_rows is not None and header.stated_rows != rows:
+            raise DataFileError(f"{path} is incomplete: it says {header.stated_rows} rows but holds {rows}; convert it again")
+        target = None
+        if header.target is not None:
+            if header.target.shape[0] != rows:
+                raise DataFileError(f"{path}: /{TARGET} has {header.target.shape[0]} rows but /{FEATURES} has {rows};"
+                                    " convert it again")
+            target = f[TARGET][()]
+        stats = read_stats(f)
         fingerprint = _fingerprint(path, f, target, stats)
-        booleans, datetimes = read_column_kinds(f)
-        return FileInfo(
-            path=str(path), rows=rows, num_features=int(ds.shape[1]), dtype=ds.dtype,
-            columns=[str(attr_value(c)) for c in ds.attrs.get("columns", [])],
-            chunk_rows=int(ds.chunks[0]) if ds.chunks else rows, compressed=_filtered(ds),
-            sample_shape=shape, target=target, task=task, classes=classes, stats=stats, fingerprint=fingerprint,
-            target_columns=target_columns, vocabularies=read_vocabularies(f),
-            boolean_columns=tuple(booleans), datetime_columns=tuple(datetimes),
-        )
+    return _file_info(header, target, stats, fingerprint)
+
+
+def _file_info(header: FileHeader, target: np.ndarray | None, stats: dict[str, np.ndarray], fingerprint: str) -> FileInfo:
+    return FileInfo(
+        path=str(header.path), rows=header.rows, num_features=int(header.shape[1]), dtype=header.dtype,
+        columns=header.columns, chunk_rows=int(header.chunks[0]) if header.chunks else header.rows,
+        compressed=header.filtered, sample_shape=header.sample_shape, target=target, task=header.task,
+        classes=header.classes, stats=stats, fingerprint=fingerprint,
+        target_columns=header.target.columns if header.target is not None else [],
+        vocabularies=header.vocabularies, boolean_columns=tuple(header.booleans),
+        datetime_columns=tuple(header.datetimes), header=header,
+    )
 
 
 def expand_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
@@ -136,23 +131,16 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
     first = infos[0]
     if len(infos) == 1:
         return first
-    for other in infos[1:]:
-        if other.columns != first.columns or other.num_features != first.num_features:
-            raise DataFileError(f"{other.path} has {other.num_features} feature columns that differ from {first.path}'s; "
-                                "files read together must be converted the same way")
-        if (other.target is None) != (first.target is None) or other.task != first.task:
-            raise DataFileError(f"{other.path} has target {other.task or 'none'} but {first.path} has {first.task or 'none'}; "
-                                "convert them with the same --target")
-    categories = [_categories(i.path) for i in infos]
-    problem = parts_differ([i.path for i in infos], [i.classes for i in infos], categories)
+    problem = parts_disagree([i.header for i in infos], advice="files read as one must be")
     if problem:
         raise DataFileError(problem)
+    categories = [_categories(i.path) for i in infos]
     vocabularies, part_codes, dtype = unite_vocabularies(
         first.columns, [{name: values for name, (values, _) in found.items()} for found in categories],
         np.result_type(*(i.dtype for i in infos)))
     stats = {}
     if all(i.stats for i in infos):
-        stats = merge_stored([({k: v for k, v in i.stats.items() if k != "class_counts"}, i.rows) for i in infos])
+        stats = merge_stored([({k: v for k, v in i.stats.items() if k != CLASS_COUNTS}, i.rows) for i in infos])
         for name, values in vocabularies.items():  # stats of codes: from the rows per united code
             counts = united_counts([(found[name][1], code_table(found[name][0], values)) for found in categories],
                                    len(values))
@@ -163,7 +151,7 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
         target = np.concatenate([code_table(i.classes, classes)[i.target.astype(np.intp)] for i in infos])
         target = target.astype(class_code_dtype(len(classes)))
         if stats:
-            stats["class_counts"] = np.bincount(target, minlength=len(classes)).astype(np.float64)
+            stats[CLASS_COUNTS] = np.bincount(target, minlength=len(classes)).astype(np.float64)
     elif first.target is not None:
         target = np.concatenate([i.target for i in infos])
     starts = np.cumsum([0] + [i.rows for i in infos[:-1]])
@@ -377,9 +365,9 @@ class RowSource:
     def __init__(self, path: str, *, prefer_map: bool = True) -> None:
         # rdcc_nbytes=0: whole-chunk reads do not need h5py's chunk cache (it halves throughput).
         self.file = h5py.File(path, "r", rdcc_nbytes=0)
-        ds = self.file["features"]
+        ds = self.file[FEATURES]
         self.reader: MappedRows | ChunkRows
-        if prefer_map and not _filtered(ds):
+        if prefer_map and not is_filtered(ds):
             try:
                 self.reader = MappedRows(path, ds)
                 return

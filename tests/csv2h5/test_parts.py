@@ -137,6 +137,23 @@ def test_merge_refuses_a_column_coded_in_one_part_only(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_merge_into_a_directory_says_so_before_reading_the_parts(tmp_path, overwrite):
+    parts = [tmp_path / "a.h5", tmp_path / "b.h5"]
+    for part in parts:
+        (tmp_path / "part.csv").write_text("island,sex,species\nDream,male,Adelie\nBiscoe,female,Gentoo\n")
+        convert([tmp_path / "part.csv"], part, options=OPTIONS)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("keep me")
+    result = runner.invoke(app, ["merge", *map(str, parts), "-o", str(out), *(["--overwrite"] if overwrite else [])])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: {out} is a directory; pass a file name such as {out / 'merged.h5'}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "b.h5", "out", "part.csv"]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
 def test_like_keeps_the_old_codes_and_puts_new_values_after_them(table, tmp_path):
     work, whole, csvs = table
     old, new, last = tmp_path / "Biscoe.h5", tmp_path / "Dream.h5", tmp_path / "Torgersen.h5"

@@ -73,3 +73,21 @@ def test_a_part_whose_cells_are_of_another_kind_is_refused(tmp_path, first):
         convert([src], tmp_path / "day2.h5", options=ConvertOptions(like=first, workers=0))
     with pytest.raises(OptionError, match=r"day1\.h5 stores column 'visits' as numbers, so --categorical visits"):
         convert([src], first, options=ConvertOptions(target=("label",), categorical=("visits",), append=True))
+
+
+def test_parts_read_as_one_refuse_parts_of_other_kinds_as_merge_does(tmp_path, first):
+    from csv2h5.trainer import DataFileError
+    from csv2h5.trainer.storage import open_info
+
+    src = _day(tmp_path / "day2.csv", 2)
+    numbers = tmp_path / "numbers.h5"  # member as 0/1 numbers: the columns and vocabularies agree, the kinds do not
+    (tmp_path / "n.csv").write_text(src.read_text().replace("true", "1").replace("False", "0"))
+    convert([tmp_path / "n.csv"], numbers, options=ConvertOptions(target=("label",), categorical=("city",),
+                                                                  datetime=("seen",), workers=0))
+    with pytest.raises(DataFileError, match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+                                            r" files read as one must be converted alike \(csv2h5 convert --like"):
+        open_info([first, numbers])
+    with pytest.raises(HeaderMismatchError, match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+                                                  r" merge files converted alike"):
+        merge([first, numbers], tmp_path / "bad.h5")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".h5") == ["day1.h5", "numbers.h5"]

@@ -54,6 +54,24 @@ def test_disk_full_is_a_clear_error_with_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+@pytest.mark.slow
+def test_merge_past_the_file_size_limit_is_the_same_clear_error_with_no_output(tmp_path):
+    parts = [tmp_path / "a.h5", tmp_path / "b.h5"]
+    for seed, part in enumerate(parts):  # ~1.5 MB of features each, written without the limit
+        import make_digits_csv
+
+        make_digits_csv.write_csv(tmp_path / f"{part.stem}.csv", rows=2000, seed=seed, label=True)
+        convert([tmp_path / f"{part.stem}.csv"], part, options=ConvertOptions(target=("label",), workers=0))
+    out = tmp_path / "all.h5"
+    done = subprocess.run([sys.executable, "-m", "csv2h5", "merge", *map(str, parts), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1 << 20))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert lines == [f"error: cannot write {out}: the file grew too large for this system's file-size limit"
+                     " (ulimit -f) or file system; nothing was written"], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.h5", "b.csv", "b.h5"]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
