@@ -84,7 +84,8 @@ def booleans(column) -> np.ndarray | None:
     if others.any():
         row = int(np.flatnonzero(others)[0])
         raise MixedBooleans(row, column[row].as_py())
-    truth = to_bools(pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(column)), "true"))
+    # is_in, not equal(.., "true"): a Python scalar makes pyarrow import pandas
+    truth = to_bools(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=arrow_array(["true"])))
     return np.where(valid, truth.astype(np.float64), np.nan)
 
 
@@ -123,11 +124,13 @@ def seconds_since_epoch(column) -> np.ndarray:
 
     cells = pc.utf8_trim_whitespace(column)
     valid = to_bools(cells.is_valid())
-    iso = to_bools(pc.fill_null(pc.match_substring_regex(cells, ISO_DATETIME), True))
+    # Empty cells (nulls) count as dates here and as without an offset below; no fill_null(.., True):
+    # a Python scalar makes pyarrow import pandas.
+    iso = to_bools(pc.match_substring_regex(cells, ISO_DATETIME)) | ~valid
     if not iso.all():
         row = int(np.flatnonzero(~iso)[0])
         raise NotADate(row, column[row].as_py())
-    aware = to_bools(pc.fill_null(pc.match_substring_regex(cells, _WITH_OFFSET), False))
+    aware = to_bools(pc.match_substring_regex(cells, _WITH_OFFSET))
     seconds = np.full(len(cells), np.nan)
     for rows, zone in ((np.flatnonzero(valid & ~aware), None), (np.flatnonzero(valid & aware), "UTC")):
         if rows.size:

@@ -103,7 +103,8 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
 
     if cells is None:
         return set(columns)
-    numbers = to_bools(pc.fill_null(pc.match_substring_regex(cells, _NUMBER), True))
+    # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
+    numbers = to_bools(pc.match_substring_regex(cells, _NUMBER)) | ~to_bools(cells.is_valid())
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 
