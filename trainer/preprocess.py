@@ -123,9 +123,6 @@ def nan_summary(info: FileInfo, *, limit: int = 8) -> str:
     return ("columns " if len(found) > 1 else "column ") + ", ".join(found[:limit]) + more
 
 
-_TILE_VALUES = 1 << 14  # _by_column repeats a row of per-column values up to this length (64 kB of float32)
-
-
 class BatchPreprocessor:
     """The rule in numpy, width kept (for ``HDF5Sequence``): fill NaN, standardise numbers and dates.
 
@@ -148,7 +145,6 @@ class BatchPreprocessor:
         elif scale == "unit":
             top = np.nan_to_num(np.abs(np.asarray(info.stats["max"], dtype=np.float64)), nan=1.0)
             self.factor = (1.0 / np.where(top == 0, 1.0, top)).astype(np.float32)
-        self._tiles: dict[tuple[str, int], np.ndarray] = {}  # offset/factor repeated k times, by (name, k)
 
     @property
     def active(self) -> bool:
@@ -161,32 +157,10 @@ class BatchPreprocessor:
             if holes.any():
                 x[holes] = np.broadcast_to(self.fill, x.shape)[holes]
         if self.offset is not None:
-            self._by_column(np.subtract, x, self.offset, "offset")
+            x -= self.offset
         if self.factor is not None:
-            self._by_column(np.multiply, x, self.factor, "factor")
+            x *= self.factor
         return x
-
-    def _by_column(self, op: np.ufunc, x: np.ndarray, row: np.ndarray, name: str) -> None:
-        """``op(x, row, out=x)``, ``row`` one value per column, with the same numbers but faster.
-
-        numpy broadcasts ``row`` by calling its loop once per row of ``x``, which on narrow rows (785
-        pixels) costs as much as the arithmetic; ``k`` rows at a time, against ``row`` repeated ``k``
-        times (made once), call it ``k`` times less often.
-        """
-        rows, width = x.shape
-        k = min(rows, _TILE_VALUES // max(1, width))
-        if k < 2 or not x.flags.c_contiguous:
-            op(x, row, out=x)
-            return
-        key = (name, k)
-        tiled = self._tiles.get(key)
-        if tiled is None:
-            tiled = self._tiles[key] = np.tile(row, k)
-        whole = rows - rows % k
-        grouped = x[:whole].reshape(whole // k, k * width)
-        op(grouped, tiled, out=grouped)
-        if whole < rows:
-            op(x[whole:], row, out=x[whole:])
 
 
 @keras.saving.register_keras_serializable(package="csv2h5")
