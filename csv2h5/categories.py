@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kinds import ColumnKinds
+from .columnkinds import ColumnKinds
 from .reader import ParsedBlock, TextBlock
 from .schema import ValueRange, check_storable_text, value_range
 from .stats import ColumnStats
@@ -54,7 +54,7 @@ class Vocabularies:
                 row = int(np.flatnonzero(codes == self.max_categories)[0])
                 before = self.counts.get(j)
                 cells = int(before.sum() if before is not None else 0) + int(np.count_nonzero(valid[: row + 1]))
-                raise kinds.too_many_values(j, block, row, cells)
+                raise kinds.advice.too_many_values(j, block, row, cells)
             self._count(j, codes, len(vocab))
         vr = parsed.value_range.merge(value_range(features[:, cols]))
         stats = ColumnStats(*(np.array(getattr(parsed.stats, f.name), copy=True) for f in dataclasses.fields(ColumnStats)))

@@ -16,7 +16,8 @@ import numpy as np
 from .categories import Vocabularies
 from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError
-from .kinds import ColumnKinds, StoredKinds
+from .columnkinds import ColumnKinds
+from .kinds import StoredKinds
 from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
 from .like import Template
 from .lists import header_difference
