@@ -21,6 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import BadValueError, HeaderMismatchError, SchemaError
+from .featurerows import widen_values
 from .kinds import BOOLEAN, CATEGORY, DATETIME, identifiers_as_codes
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .like import Template, read_template
@@ -35,7 +36,6 @@ from .schema import ColumnRoles, resolve_columns
 from .start import Start, start
 from .tally import Tally
 from .target import TargetSummary
-from .writer import widen_values
 
 __all__ = ["ConversionReport", "Progress", "convert"]
 

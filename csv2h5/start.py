@@ -109,7 +109,7 @@ def _adopt(writer: H5Writer, roles: ColumnRoles, options: ConvertOptions, output
     if stored_target != roles.target_names:
         raise HeaderMismatchError(f"{output} has target {stored_target or 'none'} but --target gives"
                                   f" {roles.target_names or 'none'}; use the same --target as when it was made")
-    writer.adopt_features(options.chunk_rows, parse_compression(options.compression))
+    writer.adopt_features()
     stored_vocabularies = read_categories(f)
     for name, (values, counts) in stored_vocabularies.items():
         vocabularies.adopt(roles.feature_names.index(name), values, counts)
