@@ -143,7 +143,8 @@ class _Conversion:
         self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
         self.stats = self.stats.merge(stats)
         if self.targets is not None and parsed.target is not None:
-            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None)
+            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None,
+                             distinct=parsed.target_distinct)
         self.tally.add(parsed)
 
     # -- the end --------------------------------------------------------------------------
