@@ -107,6 +107,7 @@ class _Conversion:
         first = next(blocks, None)
         if first is None:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+        # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         for block, parsed in parse_in_order(itertools.chain([first], blocks), lambda: self.kinds.plan, pool, workers):
             for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
                 self._consume(readable, ready)
