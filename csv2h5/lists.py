@@ -16,3 +16,13 @@ def first_difference(a: Sequence[object], b: Sequence[object]) -> int | None:
     if differ is not None:
         return differ
     return None if len(a) == len(b) else same_start
+
+
+def header_difference(first: object, a: list[str], second: object, b: list[str], *, what: str = "columns") -> str:
+    """Why ``second``'s header ``b`` is not ``first``'s ``a``: the message for inputs that must share one header."""
+    i = first_difference(a, b)
+    if i is not None and i < min(len(a), len(b)):
+        return (f"{second} does not match {first}: {what} {i} is {b[i]!r} there but {a[i]!r} here;"
+                " inputs converted together must share one header")
+    return (f"{second} has {len(b)} {what} but {first} has {len(a)};"
+            " inputs converted together must share one header")

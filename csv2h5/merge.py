@@ -24,13 +24,14 @@ import numpy as np
 
 from ._version import __version__
 from .errors import HeaderMismatchError, InputError
+from .featurerows import requested_chunk_rows, widen_values
 from .layout import (CLASS_COUNTS, CLASSES, COLUMNS, FEATURES, FLOAT32_VALUES, MERGED_FROM, SAMPLE_SHAPE, TARGET, TASK,
                      FileHeader, TargetHeader, open_header, parts_disagree, read_stats, stats_path)
 from .output import AtomicOutput, check_output
 from .stats import merge_stored
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
-from .writer import H5Writer, requested_chunk_rows, widen_values
+from .writer import H5Writer
 
 _COPY_BYTES = 16 << 20  # rows copied at once, as bytes: bounds memory whatever the width
 

@@ -58,7 +58,7 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     stats = ColumnStats.of(features)  # of the values as read: a float32 of 0.1 is not 0.1
     if not categories and not vr.integral and vr.float32_exact:
         # Half the bytes to send back. The value range says how the float32 values read
-        # back, should the file need float64 after all (see writer.widen_values).
+        # back, should the file need float64 after all (see featurerows.widen_values).
         features = features.astype(np.float32)
     return ParsedBlock(
         index=block.index,

@@ -274,28 +274,31 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
     elif int_parts:
         refusal = _integers_beside_floats(block, table, lines, plan, int_parts, categories)
-    target = None
-    if plan.target:
-        parts = []
-        for col in plan.target:
-            name = plan.names[col]
-            column = table.column(name)
-            if column.null_count:
-                row = int(np.flatnonzero(to_bools(column.is_null()))[0])
-                raise BadValueError(
-                    f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
-                    " drop or fill the rows with no target"
-                )
-            try:
-                parts.append(target_values(column, plan.dialect.decimal))
-            except MixedBooleans as mixed:
-                raise BadValueError(
-                    f"{block.source}:{int(lines[mixed.row])}: target column {name!r} has {excerpt(mixed.cell)!r} among"
-                    " true/false labels; make every label true or false, or none of them"
-                ) from None
-        target = parts[0] if len(parts) == 1 else np.column_stack(parts)
+    target = _target(block, table, lines, plan) if plan.target else None
     first_row_line = int(lines[0]) if lines.size else block.first_line
     return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal)
+
+
+def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.ndarray:
+    """The target columns' values (one column, or a row of them), raising for an empty label or mixed booleans."""
+    parts = []
+    for col in plan.target:
+        name = plan.names[col]
+        column = table.column(name)
+        if column.null_count:
+            row = int(np.flatnonzero(to_bools(column.is_null()))[0])
+            raise BadValueError(
+                f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
+                " drop or fill the rows with no target"
+            )
+        try:
+            parts.append(target_values(column, plan.dialect.decimal))
+        except MixedBooleans as mixed:
+            raise BadValueError(
+                f"{block.source}:{int(lines[mixed.row])}: target column {name!r} has {excerpt(mixed.cell)!r} among"
+                " true/false labels; make every label true or false, or none of them"
+            ) from None
+    return parts[0] if len(parts) == 1 else np.column_stack(parts)
 
 
 def _integers_beside_floats(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan, int_parts: dict[int, np.ndarray],

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.writer import encode_chunk
+from csv2h5.encoders import encode_chunk
 
 
 def _decimals_csv(path, rows: int = 3000) -> None:

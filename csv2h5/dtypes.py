@@ -1,0 +1,87 @@
+"""The features' dtype during a conversion: the range of values so far, widening on the way, or a refusal.
+
+``--dtype auto`` starts at the smallest dtype of what came before (the file
+appended to, the ``--like`` template) and widens the stored rows as blocks need
+it, noting each change; a value no dtype holds exactly stops the conversion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import BadValueError
+from .schema import FLOAT64_MAX_EXACT_INT, ValueRange, float32_range, float32_readings, holds, smallest_dtype, value_range
+from .stats import ColumnStats
+from .writer import H5Writer
+
+
+class FeatureDtype:
+    """The value range of the rows written so far and the dtype they need (``requested``: ``--dtype``)."""
+
+    def __init__(self, requested: str, start: ValueRange) -> None:
+        self.requested = requested
+        self.value_range = start  # --like and --append start from their file's dtype and widen only if needed
+        self.widened: list[str] = []  # e.g. "uint8 -> float32 at row 4096"
+
+    def start_dtype(self) -> np.dtype:
+        """The dtype of a new file's features."""
+        return np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)
+
+    def admit(self, block_range: ValueRange, writer: H5Writer, source: str) -> None:
+        """Take a block's value range; widen the rows written so far if it needs it, or refuse it."""
+        written = self.value_range  # of the rows before this block: how stored float32 values read back
+        self.value_range = written.merge(block_range)
+        needed = self._needed(source)
+        exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
+        auto = self.requested == "auto"
+        if needed != writer.dtype and (auto and np.can_cast(writer.dtype, needed, "safe") or not auto):
+            if writer.rows:
+                self.widened.append(f"{writer.dtype} -> {needed} at row {writer.rows:,}")
+            writer.widen(needed, float32_exact=exact)
+        elif needed != writer.dtype:
+            # e.g. int16 data then float32-exact decimals: go to a type that holds both
+            wider = np.promote_types(writer.dtype, needed)
+            self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
+            writer.widen(wider, float32_exact=exact)
+
+    def _needed(self, source: str) -> np.dtype:
+        needed = np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)
+        if holds(needed, self.value_range):
+            return needed
+        if needed == np.float32:
+            raise BadValueError(
+                "--dtype float32 cannot give back every value of these features read one way: there are"
+                " integers beyond 2**24, or float32 numbers written out in full (read as they are) beside"
+                " short decimals (read as their shortest decimal); pass --dtype float64"
+            )
+        if needed == np.float64:  # nothing wider exists
+            raise BadValueError(
+                f"{source}: the features hold integers beyond 2**53 (up to"
+                f" {max(-self.value_range.low, self.value_range.high)}), which a float dtype (for decimals, empty"
+                " cells, or --dtype) cannot hold exactly; --drop the column of large integers, or pass it as --categorical"
+            )
+        raise BadValueError(
+            f"features need a dtype that holds both integers beyond 2**24 and decimals, or codes beyond {needed};"
+            " pass --dtype float64, or drop the columns that differ"
+        )
+
+    def float32_readings(self) -> object:
+        """How the stored float32 values read back (the features' attribute)."""
+        return float32_readings(self.value_range)
+
+
+def range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object = None) -> ValueRange:
+    """A ValueRange that the stored rows fit in, from their stored min/max (and, for float32, how they read back)."""
+    has = stats.count > 0
+    if dtype.kind in "iu":
+        low = int(stats.min[has].min()) if has.any() else 0
+        high = int(stats.max[has].max()) if has.any() else 0
+        # The stats are float64: beyond 2**53 they cannot tell 2**53 from 2**53 + 1 (so count such a
+        # bound as beyond: no float type may hold these rows), and 2**63 - 1 reads as 2**63.
+        low = max(-(2**63), low - 1 if low <= -FLOAT64_MAX_EXACT_INT else low)
+        high = min(2**63 - 1, high + 1 if high >= FLOAT64_MAX_EXACT_INT else high)
+        return value_range(np.array([low, high], dtype=np.int64))
+    if dtype == np.float32:
+        return float32_range(float32_values)
+    small = dtype.itemsize <= 2  # float16: every value is a float32 too
+    return ValueRange(integral=False, float32_equal=small, float32_shortest=small, float16_exact=small, empty=False)

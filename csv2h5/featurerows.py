@@ -1,0 +1,205 @@
+"""The /features dataset being written: rows queued and written in whole chunks, widened, ended.
+
+Rows are buffered and written in whole chunks, so every chunk is written once
+and chunks lie back to back in the file (good for the reader's memory map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import h5py
+import numpy as np
+
+from .encoders import ChunkEncoders
+from .layout import COLUMNS, FEATURES, FileHeader
+from .schema import chunk_rows_for
+
+_COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
+
+
+class FeatureRows:
+    """The rows of ``file``'s /features: a new dataset, or an existing one continued (``--append``)."""
+
+    def __init__(self, file: h5py.File, encoders: ChunkEncoders) -> None:
+        self.file = file
+        self._encoders = encoders
+        self._direct = False  # whole chunks are encoded through ``encoders``
+        self._features: h5py.Dataset | None = None
+        self._pending: list[np.ndarray] = []
+        self._pending_rows = 0
+        self.widened = False  # rows written were rewritten in a wider dtype: the file has space to reclaim
+        self._chunk_rows_requested: int | None = None
+        self._regrow = False  # an appended-to small file whose chunk grows once a whole default chunk of rows is here
+        self.compression: tuple[str | None, object] = (None, None)
+
+    @property
+    def dataset(self) -> h5py.Dataset:
+        if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
+            self._features = self.file[FEATURES]
+        return self._features
+
+    def create(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
+               compression: tuple[str | None, object]) -> None:
+        """Create the empty, resizable ``/features`` dataset."""
+        self._chunk_rows_requested = chunk_rows
+        self.compression = compression
+        self._direct = self._encoders.can_encode(compression[0])
+        self._make(FEATURES, len(columns), np.dtype(dtype))
+        self.dataset.attrs[COLUMNS] = [str(c) for c in columns]
+
+    def adopt(self) -> None:
+        """Continue an existing file (``--append``) with its own chunking and filters.
+
+        A small file's one chunk was cut to its rows (:meth:`end`); rows
+        appended to it are chunked as a new file's would be, so the chunk grows with
+        the data instead of staying as small as the first file was.
+        """
+        ds = self.dataset
+        self._chunk_rows_requested = requested_chunk_rows(ds)
+        self._regrow = self._chunk_rows_requested is None
+        self.compression = (ds.compression, ds.compression_opts) if ds.compression else (None, None)
+        # Encoded elsewhere only when the file's filter pipeline is exactly the one encode_chunk builds.
+        self._direct = (self._encoders.can_encode(ds.compression)
+                        and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None)
+
+    def _make(self, name: str, num_features: int, dtype: np.dtype, rows: int | None = None) -> h5py.Dataset:
+        """An empty, resizable features dataset: chunks of ``rows`` rows, else the requested or default chunk."""
+        rows = rows or chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
+        compression, opts = self.compression
+        return self.file.create_dataset(
+            name, shape=(0, num_features), maxshape=(None, num_features), dtype=dtype,
+            chunks=(rows, num_features), compression=compression, compression_opts=opts,
+        )
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.dataset.dtype
+
+    @property
+    def rows(self) -> int:
+        return self.dataset.shape[0] + self._pending_rows
+
+    def append(self, block: np.ndarray) -> None:
+        """Queue rows (already in the dataset's dtype); write every whole chunk."""
+        if block.shape[0] == 0:
+            return
+        self._pending.append(block)
+        self._pending_rows += block.shape[0]
+        if self._regrow:  # a small file appended to: held until a whole chunk of the new size is here
+            if self.rows < chunk_rows_for(self.dataset.shape[1], self.dtype.itemsize):
+                return
+            self._take_back_rows()
+        chunk = self.dataset.chunks[0]
+        if self._pending_rows >= chunk:
+            self._write_pending(whole_chunks_only=True)
+
+    def _take_back_rows(self, rows: int | None = None) -> None:
+        """Move the rows written so far (at most one chunk) back to the queue, in a fresh dataset of ``rows``-row chunks.
+
+        For a small file: its chunk is cut to its rows at the end, and grows again
+        when rows are appended to it. The rows moved are fewer than a default chunk
+        (about 1 MiB); the space they held is reused by the next writes.
+        """
+        self._encoders.write_encoded()
+        old = self.dataset
+        written = old[()]
+        fresh = self._make("features_rechunked", old.shape[1], old.dtype, rows)
+        self._replace(old, fresh)
+        if written.shape[0]:
+            self._pending.insert(0, written)
+            self._pending_rows += written.shape[0]
+        self._regrow = False
+
+    def _replace(self, old: h5py.Dataset, new: h5py.Dataset) -> None:
+        """Make ``new`` the /features dataset, with ``old``'s attributes."""
+        for key, value in old.attrs.items():
+            new.attrs[key] = value
+        del self.file[FEATURES]
+        self.file.move(new.name.lstrip("/"), FEATURES)
+        self._features = None
+
+    def _write_pending(self, *, whole_chunks_only: bool) -> None:
+        if not self._pending_rows:
+            return
+        ds = self.dataset
+        chunk = ds.chunks[0]
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        start = ds.shape[0]  # a file appended to may end mid-chunk: end the write on a chunk boundary
+        take = max(0, (start + data.shape[0]) // chunk * chunk - start) if whole_chunks_only else data.shape[0]
+        if take:
+            self._write_rows(ds, start, data[:take])
+        rest = data[take:]
+        self._pending = [rest] if rest.shape[0] else []
+        self._pending_rows = rest.shape[0]
+
+    def _write_rows(self, ds: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+        """Write ``rows`` at row ``start``: whole aligned chunks through the encoders when there are any."""
+        end = start + rows.shape[0]
+        if ds.shape[0] < end:
+            ds.resize(end, axis=0)
+        if not self._direct:
+            ds[start:end] = rows
+            return
+        self._encoders.write_rows(ds, start, rows, self.compression)
+
+    def widen(self, dtype: np.dtype, *, float32_exact: bool = False) -> None:
+        """Rewrite the rows written so far in a wider dtype (exact: the caller checked).
+
+        ``float32_exact``: stored float values are the CSV's values themselves;
+        otherwise each stands for its shortest decimal (see :func:`widen_values`).
+        """
+        if self._regrow:  # a small file appended to: its few rows are rewritten in the new chunking anyway
+            self._take_back_rows()
+        self._encoders.write_encoded()
+        old = self.dataset
+        old_rows = old.shape[0]
+        new = self._make("features_widening", old.shape[1], np.dtype(dtype))
+        step = max(1, _COPY_ROWS // new.chunks[0]) * new.chunks[0]  # whole chunks: they can be encoded elsewhere
+        for start in range(0, old.shape[0], step):
+            self._write_rows(new, start, widen_values(old[start : start + step], dtype, exact=float32_exact))
+        self._encoders.write_encoded()
+        self._replace(old, new)
+        self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
+        # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole
+        # copy of the file); none to reclaim when the first block already needed the wider dtype.
+        self.widened = self.widened or old_rows > 0
+
+    def end(self) -> None:
+        """Write the last, partial chunk of /features now that no more rows come.
+
+        Chunks are then back to back in the file (one run), so a reader can map
+        all rows as one array. Fewer rows than a chunk holds (a small file) make
+        one chunk of exactly those rows, unless the chunk rows were asked for: HDF5
+        stores whole chunks, and a 1,000-row file need not take a chunk of 1 MiB.
+        """
+        if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
+            self._take_back_rows(self.rows)
+        self._write_pending(whole_chunks_only=False)
+        self._encoders.write_encoded()
+
+
+def requested_chunk_rows(ds: h5py.Dataset | FileHeader) -> int | None:
+    """The chunk rows to go on with for a features dataset (or a file's header): its own, or None for a small file's.
+
+    A small file's one chunk holds exactly its rows, fewer than the default chunk
+    (see :meth:`FeatureRows.end`): a size fitted to the data, not a choice to keep.
+    """
+    chunk = ds.chunks[0] if ds.chunks else None
+    if chunk is None or chunk == ds.shape[0] < chunk_rows_for(ds.shape[1], ds.dtype.itemsize):
+        return None
+    return chunk
+
+
+def widen_values(values: np.ndarray, dtype: np.dtype, *, exact: bool = False) -> np.ndarray:
+    """Convert stored values to a wider dtype, giving back the values the text had.
+
+    A float32 holding "0.1" is the float32 nearest 0.1; cast to float64 it would be
+    0.10000000149011612. Going through the shortest decimal form gives 0.1 again.
+    With ``exact`` the float values are the text's values themselves (the text was
+    "1.000000014901161194e-01"), and a plain cast gives them back.
+    """
+    dtype = np.dtype(dtype)
+    if values.dtype.kind == "f" and dtype.kind == "f" and dtype.itemsize > values.dtype.itemsize and not exact:
+        return values.astype(str).astype(dtype)
+    return values.astype(dtype, copy=False)

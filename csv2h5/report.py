@@ -1,0 +1,83 @@
+"""What a conversion tells its caller: ``Progress`` on the way, a ``ConversionReport`` at the end."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a conversion is: input bytes consumed (compressed bytes for compressed input)."""
+
+    bytes_done: int
+    bytes_total: int | None  # None when an input is a pipe, whose size is unknown
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversionReport:
+    """What a conversion did."""
+
+    output: Path
+    rows: int
+    feature_names: list[str]
+    dtype: str
+    target_names: list[str]
+    task: str | None
+    classes: list[object]
+    input_bytes: int
+    output_bytes: int
+    seconds: float
+    bad_lines: int
+    bad_line_numbers: list[int]
+    widened: list[str]  # dtype changes made on the way, e.g. "uint8 -> float32 at row 4096"
+    empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
+    appended: bool = False
+    warnings: tuple[str, ...] = ()  # one line each: things that converted but deserve a look
+    categorical_columns: tuple[str, ...] = ()  # stored as codes (named, or found by --categorical auto)
+    boolean_columns: tuple[str, ...] = ()  # true/false, stored as 1/0
+    datetime_columns: tuple[str, ...] = ()  # stored as seconds since 1970-01-01 UTC
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.input_bytes / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        cols = len(self.feature_names)
+        target = ""
+        if self.task:
+            target = f", target {', '.join(self.target_names)} ({self.task}"
+            count = len(self.classes)
+            target += f", {count} class{'es' if count != 1 else ''})" if self.task == "classification" else ")"
+        lines = [
+            f"{'appended' if self.appended else 'wrote'} {self.rows:,} rows x {cols:,} features ({self.dtype}){target}"
+            f" to {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
+            f"read {self.input_bytes / 1e6:,.1f} MB in {self.seconds:.1f} s:"
+            f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",
+        ]
+        if self.bad_lines:
+            shown = ", ".join(map(str, self.bad_line_numbers[:10]))
+            lines.append(f"skipped {self.bad_lines:,} bad lines (first: {shown})")
+        if self.widened:
+            lines.append("dtype widened: " + "; ".join(self.widened))
+        if self.empty_cell_columns:
+            lines.append(f"integer columns stored as float because of empty cells (NaN): {_names(self.empty_cell_columns)};"
+                         " --fill VALUE keeps them integer")
+        for what, names in (("text stored as codes", self.categorical_columns), ("booleans stored as 1/0", self.boolean_columns),
+                            ("dates stored as seconds since 1970 UTC", self.datetime_columns)):
+            if names:
+                lines.append(f"{what}: {_names(names)}")
+        return "\n".join(lines)
+
+
+def _names(names: Sequence[str], shown: int = 10) -> str:
+    """Up to ``shown`` names, then how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -1,0 +1,146 @@
+"""What a conversion starts from, built before its first block is read.
+
+A new file, or a copy of the file appended to (``--append``: its schema checked,
+its statistics, dtype, vocabularies, column kinds and target rows taken up),
+and the ``--like`` template's dtype, codes, kinds and classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .categories import Vocabularies
+from .dtypes import FeatureDtype, range_of_dtype
+from .errors import HeaderMismatchError
+from .columnkinds import ColumnKinds
+from .kinds import StoredKinds
+from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
+from .like import Template
+from .lists import header_difference
+from .options import ConvertOptions, parse_compression
+from .output import AtomicOutput
+from .reader import ParsePlan
+from .schema import ColumnRoles, ValueRange, check_sample_shape
+from .stats import ColumnStats
+from .target import TargetCollector
+from .vocabulary import unite
+from .writer import H5Writer
+
+
+@dataclasses.dataclass
+class Start:
+    """The parts a conversion writes through."""
+
+    writer: H5Writer
+    kinds: ColumnKinds
+    dtype: FeatureDtype
+    vocabularies: Vocabularies
+    stats: ColumnStats  # of the rows written so far
+    targets: TargetCollector | None  # None: no target column
+    existing_rows: int = 0  # rows of the file appended to
+
+
+@dataclasses.dataclass
+class _Appended:
+    """What the file appended to holds beside its features."""
+
+    header: FileHeader
+    kinds: StoredKinds
+    target: np.ndarray | None  # its target rows (labels, or numbers), written again with the new ones
+
+
+def start(roles: ColumnRoles, plan: ParsePlan, options: ConvertOptions, output_file: AtomicOutput,
+          template: Template | None, *, source: str, expected_bytes: int | None, encoders: dict[str, object]) -> Start:
+    """Open the output (new, or a copy of the file appended to) and everything its rows go through.
+
+    ``source``: the first input, for messages. The files opened are closed by ``output_file`` on a failure.
+    """
+    o = options
+    sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
+    check_sample_shape(sample_shape, len(roles.features))
+    floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
+    vocabularies = Vocabularies(o.max_categories)
+    appended: _Appended | None = None
+    if o.append:
+        shutil.copyfile(output_file.output, output_file.temporary)  # the original stays untouched until the rename
+        writer = H5Writer(output_file.temporary, mode="r+", expected_bytes=expected_bytes, **encoders)
+        output_file.on_failure(writer.close)
+        appended = _adopt(writer, roles, o, output_file.output, source, vocabularies)
+        stats = ColumnStats.from_stored(read_stats(writer.file), appended.header.rows)
+        # The stored dtype already holds the old rows; it is where widening starts.
+        dtype = FeatureDtype(o.dtype, range_of_dtype(appended.header.dtype, stats, appended.header.float32_values)
+                             .merge(floor))
+    else:
+        writer = H5Writer(output_file.temporary, expected_bytes=expected_bytes, **encoders)
+        output_file.on_failure(writer.close)
+        dtype = FeatureDtype(o.dtype, floor)
+        writer.create_features(roles.feature_names, dtype.start_dtype(), chunk_rows=o.chunk_rows,
+                               compression=parse_compression(o.compression))
+        if sample_shape:
+            writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(sample_shape)})
+        stats = ColumnStats.empty(len(roles.features))
+    if template is not None:  # after the file appended to: its codes come first
+        for name, values in template.vocabularies.items():
+            vocabularies.follow(roles.feature_names.index(name), values)
+    stored = appended.kinds if appended is not None else (template.kinds() if template is not None else None)
+    kinds = ColumnKinds(roles, plan, max_categories=o.max_categories, infer_bytes=o.infer_bytes, stored=stored)
+    targets = None
+    if roles.target:
+        targets = _targets(roles, o, output_file, template, appended.header if appended is not None else None)
+        if appended is not None and appended.target is not None and len(appended.target):
+            targets.add(appended.target, source=str(output_file.output), first_line=0, lines=None)
+    return Start(writer, kinds, dtype, vocabularies, stats, targets,
+                 existing_rows=appended.header.rows if appended is not None else 0)
+
+
+def _adopt(writer: H5Writer, roles: ColumnRoles, options: ConvertOptions, output: Path, source: str,
+           vocabularies: Vocabularies) -> _Appended:
+    """Check that the appended-to file has this input's schema; take up its vocabularies, kinds and target rows."""
+    f = writer.file
+    header = read_file_header(f, output)
+    if header.columns != roles.feature_names:
+        raise HeaderMismatchError(header_difference(output, header.columns, source, roles.feature_names,
+                                                    what="feature columns"))
+    stored_target = header.target.columns if header.target is not None else []
+    if stored_target != roles.target_names:
+        raise HeaderMismatchError(f"{output} has target {stored_target or 'none'} but --target gives"
+                                  f" {roles.target_names or 'none'}; use the same --target as when it was made")
+    writer.adopt_features()
+    stored_vocabularies = read_categories(f)
+    for name, (values, counts) in stored_vocabularies.items():
+        vocabularies.adopt(roles.feature_names.index(name), values, counts)
+    kinds = StoredKinds(str(output), frozenset(stored_vocabularies), frozenset(header.booleans),
+                        frozenset(header.datetimes))
+    target = None
+    if header.target is not None:
+        old = f[TARGET][()]
+        if header.task == "classification":
+            classes = header.classes
+            labels = np.asarray(classes, dtype=object) if all(isinstance(c, str) for c in classes) else np.asarray(classes)
+            target = labels[old]
+        else:
+            target = old.astype(np.float64)
+    return _Appended(header, kinds, target)
+
+
+def _targets(roles: ColumnRoles, options: ConvertOptions, output_file: AtomicOutput, template: Template | None,
+             appended: FileHeader | None) -> TargetCollector:
+    """The target collector, knowing the classes and task of the file appended to and of the template."""
+    known, known_from = None, ""
+    if appended is not None and appended.task == "classification":
+        known, known_from = appended.classes, str(output_file.output)
+    if template is not None and template.classes:
+        known, known_from = unite([known or [], template.classes]), known_from or str(template.path)
+    task = options.task
+    if template is not None and template.task is not None:
+        task = template.task
+    if appended is not None and appended.task is not None:
+        task = appended.task
+    targets = TargetCollector(output_file.scratch("target.tmp"), names=roles.target_names, task=task, known_classes=known,
+                              known_from=known_from)
+    output_file.on_failure(targets.close)
+    return targets
