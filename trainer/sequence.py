@@ -2,7 +2,7 @@
 
 A *sampler* (``epoch_order``) decides which rows an epoch visits and in which
 order, as a pure function of ``(seed, epoch)``; a *data source*
-(``storage.RowSource``) reads rows; the sequence ties them to Keras.
+(``rows.RowSource``) reads rows; the sequence ties them to Keras.
 
 Epoch numbering: the sequence starts at epoch 0 and every ``on_epoch_end`` call
 adds one. Keras also calls ``on_epoch_end`` once before the first epoch on some
@@ -31,7 +31,8 @@ from .errors import DataOptionError
 from .memory import Memory, available_memory
 from .preprocess import BatchPreprocessor
 from .readahead import AHEAD_BLOCKS, BlockReader
-from .storage import FileInfo, PartsRows, RowSource, expand_paths, read_infos, single_class
+from .fileinfo import FileInfo, expand_paths, read_infos, single_class
+from .rows import PartsRows, RowSource
 
 SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app as csv2h5_app
 from csv2h5.trainer import DataFileError, HDF5Sequence
-from csv2h5.trainer.storage import RowSource, open_info
+from csv2h5.trainer.fileinfo import open_info
+from csv2h5.trainer.rows import RowSource
 
 FEATURES = 6
 
@@ -131,7 +132,7 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
 
 
 def test_parts_take_rows_in_any_order(whole_and_parts):
-    from csv2h5.trainer.storage import PartsRows
+    from csv2h5.trainer.rows import PartsRows
 
     whole, parts = whole_and_parts
     info = open_info([str(p) for p in parts])

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csv2h5.trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
-from csv2h5.trainer.storage import RowSource
+from csv2h5.trainer.rows import RowSource
 
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 

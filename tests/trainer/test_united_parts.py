@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from csv2h5 import ConvertOptions, convert
 from csv2h5.merge import merge
 from csv2h5.trainer import DataOptionError, HDF5Sequence
-from csv2h5.trainer.storage import open_info
+from csv2h5.trainer.fileinfo import open_info
 
 ISLANDS = ("Biscoe", "Dream", "Torgersen")
 OPTIONS = ConvertOptions(target=("species",), categorical=("island", "sex"), chunk_rows=16)
