@@ -73,7 +73,7 @@ def test_parts_with_other_classes_unite_them_and_refuse_text_with_numbers(tmp_pa
     convert([_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)], b,
             options=ConvertOptions(target=("label",)))
     seq = HDF5Sequence([a, b], shuffle=False, batch_size=12)
-    assert seq._info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
+    assert seq.info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
     assert seq[0][1].tolist() == [1, 0] * 3 + [0, 2] * 3
     convert([_csv(tmp_path / "c.csv", rng.integers(0, 9, (6, FEATURES)), [1, 2] * 3)], c,
             options=ConvertOptions(target=("label",)))
