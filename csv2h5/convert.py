@@ -401,7 +401,8 @@ class _Conversion:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
         if self.targets is not None and parsed.target is not None:
-            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None)
+            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None,
+                             distinct=parsed.target_distinct)
         self.rows += parsed.rows
         self.rows_by_source[parsed.source] = self.rows_by_source.get(parsed.source, 0) + parsed.rows
         if self.on_progress is not None:

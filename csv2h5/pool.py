@@ -23,6 +23,7 @@ from .errors import Csv2H5Error
 from .options import ConvertOptions
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 from .shared import new_owner, received, remove_left_over, share
+from .target import distinct_labels
 
 
 def worker_count(options: ConvertOptions, total_bytes: int) -> int:
@@ -122,6 +123,8 @@ def _parse_in_worker(block: TextBlock, plan: ParsePlan, owner: str | None) -> tu
         raise
     parsed.features = share(parsed.features, owner)
     if parsed.target is not None:
+        if parsed.target.ndim == 1 and parsed.target.dtype.kind in "iuf":  # numbers: tallied here, not in the main process
+            parsed.target_distinct = distinct_labels(parsed.target)
         parsed.target = share(parsed.target, owner)
     return newlines, odd, parsed
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import uuid
+import math
 import mmap
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ class SharedArray:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize  # math.prod: np.prod costs ~40 us a call
 
     def open(self) -> np.ndarray:
         """The array, mapped (writable, private to this process); the file's name is removed at once."""

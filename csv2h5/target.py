@@ -61,8 +61,12 @@ class TargetCollector:
         self._known_from = known_from  # the file the known classes come from, for messages
         self._file = open(self.scratch, "wb")
 
-    def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None) -> None:
-        """Append one block's target values (numbers, bool for true/false labels, or object array of text)."""
+    def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None,
+            distinct: np.ndarray | None = None) -> None:
+        """Append one block's target values (numbers, bool for true/false labels, or object array of text).
+
+        ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
+        """
         if values.dtype == bool and (values.ndim > 1 or self.task == "regression"):
             values = values.astype(np.float64)  # booleans as 1/0 where the target is numbers
         kind = {np.dtype(object): "text", np.dtype(bool): "boolean"}.get(values.dtype, "number")
@@ -101,10 +105,12 @@ class TargetCollector:
             if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
                 raise BadValueError(f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly")
             as_float = values.astype(np.float64)
-            if self._integral and not np.all(as_float == np.rint(as_float)):
+            if distinct is None and (self._integral or self._distinct is not None):
+                distinct = np.unique(as_float)  # not tallied by a parser, or more labels than it keeps
+            if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
                 self._integral = False
             if self._distinct is not None:
-                self._distinct.update(np.unique(as_float).tolist())
+                self._distinct.update(distinct.tolist())
                 if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
                     self._distinct = None
             self._file.write(np.ascontiguousarray(as_float).tobytes())
@@ -208,6 +214,17 @@ class TargetCollector:
         if not self._file.closed:
             self._file.close()
         self.scratch.unlink(missing_ok=True)
+
+
+def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES) -> np.ndarray | None:
+    """The distinct values of a numeric target as float64, sorted; None if there are more than ``limit``.
+
+    Run in the parser processes on each block (a sort of its labels), so the
+    main process only unites small sets. Past ``limit`` the task is regression
+    unless --task classification says otherwise (the main process then tallies).
+    """
+    found = np.unique(np.asarray(values).astype(np.float64))
+    return None if limit is not None and found.size > limit else found
 
 
 def _classes_attr(classes: list[object]) -> object:

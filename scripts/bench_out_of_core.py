@@ -228,14 +228,19 @@ def child_cached(data: Path, batches: int) -> dict:
         while fh.read(64 << 20):
             pass
     seq = HDF5Sequence(data, batch_size=BATCH, seed=0)  # float32 batches, as training reads them
+    raw = HDF5Sequence(data, batch_size=BATCH, seed=0, scale=None)  # the same, not standardised
     with h5py.File(data, "r") as f:
         x_ram = f["features"][()]
+    offset, factor = seq._prepare.offset, seq._prepare.factor
     batches = min(batches, len(seq))
     rows = [np.sort(seq.order(0)[i * BATCH : (i + 1) * BATCH]) for i in range(batches)]
     out = {"shuffle": seq.shuffle, "reason": seq.shuffle_reason}
-    for _ in range(3):
+    for _ in range(5):
         for name, read in (("sequence", lambda i: seq.read_batch(i, epoch=0)[0]),
-                           ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32))):
+                           ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32)),
+                           ("raw", lambda i: raw.read_batch(i, epoch=0)[0]),
+                           ("numpy_scaled", lambda i: (np.take(x_ram, rows[i], axis=0).astype(np.float32) - offset)
+                            * factor)):
             started = time.perf_counter()
             for i in range(batches):
                 read(i)
@@ -367,7 +372,10 @@ def _cached(small: Path) -> int:
         raise SystemExit(f"the cached comparison failed: {cached['error']}")
     print(f"\ncached {small.name} (500,000 rows, no limit): default order -> {cached['shuffle']} "
           f"({cached['reason']}): {cached['sequence']:,.0f} rows/s vs in-RAM numpy gather {cached['numpy']:,.0f} "
-          f"= {cached['sequence'] / cached['numpy']:.2f}x")
+          f"= {cached['sequence'] / cached['numpy']:.2f}x (read_batch standardises, the gather does not)")
+    print(f"  scale=None: {cached['raw']:,.0f} rows/s = {cached['raw'] / cached['numpy']:.2f}x the gather; "
+          f"the gather then standardised in numpy ((x - mean) * factor): {cached['numpy_scaled']:,.0f} rows/s, "
+          f"default read_batch {cached['sequence'] / cached['numpy_scaled']:.2f}x that")
     return 0
 
 

@@ -15,6 +15,8 @@ the file alternate, so a noisy stretch of a shared machine hits both.
   from the memory-mapped file in a fresh global shuffle every epoch.
 - ``pydataset``: ``model.fit(HDF5Sequence)``, Keras's own PyDataset path (one round, for reference;
   every round with ``--python-rounds``).
+- ``pydataset_workers``: the same with ``HDF5Sequence(..., workers=2)``: Keras reads batches ahead on
+  a pool of 2 threads (its ``OrderedEnqueuer``) before the generator hands them to TensorFlow (as ``pydataset``).
 - ``as_dataset``: ``model.fit(seq.as_dataset(), epochs=E)``, what a Python user writes for
   h5train's tf.data pipeline: Keras restarts the pipeline for every epoch (every round).
 - ``as_dataset_epochs``: ``model.fit(seq.as_dataset(epochs=E), epochs=E, steps_per_epoch=len(seq))``,
@@ -77,8 +79,9 @@ TRAIN = textwrap.dedent("""
         from csv2h5.trainer import HDF5Sequence
         from csv2h5.trainer.pipeline import training_input
         seq = HDF5Sequence(path, batch_size=256, shuffle="global", batches_per_epoch=steps,
-                           batch_slice=worker, scale=None, missing=None)  # the stored values, as in RAM
-        if mode == "pydataset":
+                           batch_slice=worker, scale=None, missing=None,  # the stored values, as in RAM
+                           workers=2 if mode == "pydataset_workers" else 1)
+        if mode in ("pydataset", "pydataset_workers"):
             model.fit(seq, epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
         elif mode == "as_dataset":
             model.fit(seq.as_dataset(), epochs=epochs, shuffle=False, verbose=0, callbacks=[Clock()])
@@ -237,6 +240,7 @@ def main() -> int:
           f"epochs 2..{args.epochs} (pydataset: one round)\n")
     names = {"ram": "in-RAM numpy model.fit(x, y)", "h5train": "h5train input (HDF5Sequence, global shuffle)",
              "pydataset": "model.fit(HDF5Sequence) (Keras PyDataset)",
+             "pydataset_workers": "model.fit(HDF5Sequence(workers=2))",
              "as_dataset": "model.fit(seq.as_dataset())",
              "as_dataset_epochs": "model.fit(seq.as_dataset(epochs=E), steps=)"}
     for rows in args.sizes:
@@ -246,7 +250,7 @@ def main() -> int:
             epochs: dict[str, list[float]] = {}
             peaks: dict[str, object] = {}
             for round_ in range(args.rounds):
-                python_path = ("pydataset",) if args.python_rounds or not round_ else ()
+                python_path = ("pydataset", "pydataset_workers") if args.python_rounds or not round_ else ()
                 for mode in ("ram", "h5train", "as_dataset", "as_dataset_epochs", *python_path):
                     times, mem = _train(backend, mode, h5, args.epochs)
                     epochs.setdefault(mode, []).extend(times)

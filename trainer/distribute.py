@@ -154,10 +154,17 @@ def agree(plan: Plan, facts: Mapping[str, object]) -> None:
     mine = np.stack([np.frombuffer(hashlib.sha256(repr(facts[n]).encode()).digest(), np.uint8) for n in names])
     everyone = np.asarray(multihost_utils.process_allgather(mine))  # (workers, facts, 32)
     for k, theirs in enumerate(everyone):
-        for n, name in enumerate(names):
-            if not np.array_equal(theirs[n], everyone[0][n]):
-                raise DataOptionError(f"worker {k}'s {name} differs from worker 0's; start every worker with the "
-                                      "same options and the same data file (a copy must be identical)")
+        differ = [name for n, name in enumerate(names) if not np.array_equal(theirs[n], everyone[0][n])]
+        # Other differences explain a different data order too (another file, another --shuffle): name them first.
+        causes = [name for name in differ if name not in _FIXES] or differ
+        if causes:
+            raise DataOptionError(f"worker {k}'s {causes[0]} differs from worker 0's; " + _FIXES.get(
+                causes[0], "start every worker with the same options and the same data file (a copy must be identical)"))
+
+
+# What to do when a fact differs though the options and the data are the same.
+_FIXES = {"data order": "the order of the rows comes from the memory each worker found (it picks global or blocks and "
+                        "the pool of blocks); pass every worker the same --memory-budget, e.g. --memory-budget 8GB"}
 
 
 def finish(plan: Plan) -> None:

@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-from .buffers import to_numpy
+from .buffers import arrow_array, to_bools, to_numpy
 
 NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
@@ -63,7 +63,7 @@ def boolean_mask(column) -> np.ndarray:
     import pyarrow.compute as pc
 
     lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-    return pc.is_in(lowered, value_set=_pa_array(["true", "false"])).to_numpy(zero_copy_only=False)
+    return to_bools(pc.is_in(lowered, value_set=_pa_array(["true", "false"])))
 
 
 def booleans(column) -> np.ndarray | None:
@@ -76,7 +76,7 @@ def booleans(column) -> np.ndarray | None:
 
     if not len(column):
         return None
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    valid = to_bools(column.is_valid())
     is_boolean = boolean_mask(column)
     if not is_boolean.any():
         return None
@@ -84,7 +84,8 @@ def booleans(column) -> np.ndarray | None:
     if others.any():
         row = int(np.flatnonzero(others)[0])
         raise MixedBooleans(row, column[row].as_py())
-    truth = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(column)), "true").to_numpy(zero_copy_only=False)
+    # is_in, not equal(.., "true"): a Python scalar makes pyarrow import pandas
+    truth = to_bools(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=arrow_array(["true"])))
     return np.where(valid, truth.astype(np.float64), np.nan)
 
 
@@ -122,12 +123,14 @@ def seconds_since_epoch(column) -> np.ndarray:
     import pyarrow.compute as pc
 
     cells = pc.utf8_trim_whitespace(column)
-    valid = cells.is_valid().to_numpy(zero_copy_only=False)
-    iso = pc.fill_null(pc.match_substring_regex(cells, ISO_DATETIME), True).to_numpy(zero_copy_only=False)
+    valid = to_bools(cells.is_valid())
+    # Empty cells (nulls) count as dates here and as without an offset below; no fill_null(.., True):
+    # a Python scalar makes pyarrow import pandas.
+    iso = to_bools(pc.match_substring_regex(cells, ISO_DATETIME)) | ~valid
     if not iso.all():
         row = int(np.flatnonzero(~iso)[0])
         raise NotADate(row, column[row].as_py())
-    aware = pc.fill_null(pc.match_substring_regex(cells, _WITH_OFFSET), False).to_numpy(zero_copy_only=False)
+    aware = to_bools(pc.match_substring_regex(cells, _WITH_OFFSET))
     seconds = np.full(len(cells), np.nan)
     for rows, zone in ((np.flatnonzero(valid & ~aware), None), (np.flatnonzero(valid & aware), "UTC")):
         if rows.size:
@@ -137,8 +140,6 @@ def seconds_since_epoch(column) -> np.ndarray:
 
 def _timestamps(cells, zone: str | None, rows: np.ndarray, column) -> np.ndarray:
     """Seconds since the epoch of ISO cells that all have (zone "UTC") or all lack an offset."""
-    import pyarrow as pa
-
     seconds = _cast_seconds(cells, zone)
     if seconds is not None:
         return seconds
@@ -146,7 +147,7 @@ def _timestamps(cells, zone: str | None, rows: np.ndarray, column) -> np.ndarray
     # calendar lacks, such as 2021-02-30.
     out = np.empty(len(cells))
     for i, cell in enumerate(cells.to_pylist()):
-        one = _cast_seconds(pa.array([cell]), zone)
+        one = _cast_seconds(arrow_array([cell]), zone)
         if one is None:
             row = int(rows[i])
             raise NotADate(row, column[row].as_py())
@@ -170,6 +171,4 @@ def _cast_seconds(cells, zone: str | None) -> np.ndarray | None:
 
 
 def _pa_array(values):
-    import pyarrow as pa
-
-    return pa.array(values)
+    return arrow_array(values)

@@ -49,6 +49,7 @@ class ParsedBlock:
     first_row_line: int = 0  # physical line of the first row, for messages about the block's target
     cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
     refusal: str | None = None  # raised by the main process after the kinds check (BlockColumns.refusal)
+    target_distinct: np.ndarray | None = None  # a parser's tally of a numeric target (target.distinct_labels)
 
 
 @dataclasses.dataclass(slots=True)

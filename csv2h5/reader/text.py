@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import arrow_failure, read_table
-from .buffers import to_numpy
+from .buffers import arrow_array, to_bools, to_numpy
 from .blocks import TextBlock
 from .cells import (BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans,
                     looks_like_dates, looks_like_decimal_commas, seconds_since_epoch)
@@ -123,9 +123,9 @@ def refuse_rounded_integers(column, values: np.ndarray) -> None:
     suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
     if not suspects.size:
         return
-    texts = column.take(suspects)
-    integers = pc.match_substring_regex(texts, r"^[+-]?[0-9]+$").to_numpy(zero_copy_only=False)
-    for row, text in zip(suspects[integers], texts.filter(integers).to_pylist()):
+    texts = column.take(arrow_array(suspects))
+    integers = to_bools(pc.match_substring_regex(texts, r"^[+-]?[0-9]+$"))
+    for row, text in zip(suspects[integers], texts.filter(arrow_array(integers)).to_pylist()):
         if int(text) != float(values[row]):
             raise RoundedInteger(int(row), text)
 
@@ -185,10 +185,8 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
     try:
         truth = booleans(column)
     except MixedBooleans:  # which kind the other cells are: numbers, or text
-        import pyarrow as pa
-
-        valid = column.is_valid().to_numpy(zero_copy_only=False)
-        others = column.filter(pa.array(valid & ~boolean_mask(column)))
+        valid = to_bools(column.is_valid())
+        others = column.filter(arrow_array(valid & ~boolean_mask(column)))
         try:
             to_numbers(others, decimal=decimal)
             found = BOOLEANS | NUMBERS
@@ -283,7 +281,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             name = plan.names[col]
             column = table.column(name)
             if column.null_count:
-                row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+                row = int(np.flatnonzero(to_bools(column.is_null()))[0])
                 raise BadValueError(
                     f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
                     " drop or fill the rows with no target"

@@ -23,7 +23,7 @@ import io
 import numpy as np
 
 from .arrow import NA_VALUES
-from .buffers import to_numpy
+from .buffers import arrow_array, to_bools, to_numpy
 from .blocks import TextBlock
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
@@ -64,7 +64,7 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     width = len(other_columns)
 
     def column_of(col: int):  # as the typed path gives its columns: chunked
-        return pa.chunked_array([others.take(np.arange(position[col], rows * width, width))])
+        return pa.chunked_array([others.take(arrow_array(np.arange(position[col], rows * width, width)))])
 
     return typed_columns(plan, rows, column_of, first_row_line(block, data), numbers=values, classified=classified)
 
@@ -103,7 +103,8 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
 
     if cells is None:
         return set(columns)
-    numbers = pc.fill_null(pc.match_substring_regex(cells, _NUMBER), True).to_numpy(zero_copy_only=False)
+    # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
+    numbers = to_bools(pc.match_substring_regex(cells, _NUMBER)) | ~to_bools(cells.is_valid())
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 

@@ -179,3 +179,26 @@ def test_parsers_reading_by_offset_give_the_file_the_main_process_gives(tmp_path
         codes = f["features"][:, 0]
         got = [texts[int(c)] if not np.isnan(c) else None for c in codes]
         assert got == [None if isinstance(v, float) else v for v in expected["t"]]
+
+
+@pytest.mark.parametrize("labels, task, expected_task", [(3, "auto", "classification"), (1500, "auto", "regression"),
+                                                          (1500, "classification", "classification")])
+def test_target_labels_tallied_by_parsers_give_the_classes_the_labels_hold(tmp_path, labels, task, expected_task):
+    """Parsers tally each block's distinct labels (up to 1,000; past that the main process does): the classes are
+    the file's own, as numpy finds them, and past 1,000 labels --task auto stores numbers."""
+    rng = np.random.default_rng(7)
+    rows = 20_000
+    y = rng.permutation(np.resize(np.arange(labels) * 3 - 40, rows))  # every label present, some negative
+    frame = pd.DataFrame({"a": rng.normal(size=rows).round(4), "y": y})
+    src = tmp_path / "d.csv"
+    frame.to_csv(src, index=False)
+    out = tmp_path / "d.h5"
+    convert(src, out, options=ConvertOptions(target=("y",), task=task, workers=2, block_bytes=1 << 14))
+    with h5py.File(out) as f:
+        assert f["target"].attrs["task"] == expected_task
+        if expected_task == "classification":
+            classes = np.asarray(f["target"].attrs["classes"])
+            np.testing.assert_array_equal(classes, np.unique(y))
+            np.testing.assert_array_equal(classes[f["target"][()]], y)
+        else:
+            np.testing.assert_array_equal(f["target"][()], y.astype(np.float32))

@@ -121,6 +121,54 @@ def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, make_d
         np.testing.assert_allclose([float(v) for v in b.split(",")], [float(v) for v in a.split(",")], rtol=1e-5)
 
 
+@pytest.mark.slow
+def test_workers_that_find_different_memory_are_told_to_pass_one_memory_budget(tmp_path, make_data):
+    pytest.importorskip("jax")
+    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)
+    port = _free_port()
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    # As on two machines with different memory: one finds room for the rows (global), one does not (blocks).
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "csv2h5.trainer", "fit", str(path), "--run-dir", str(tmp_path / f"w{i}"),
+         "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}", "--num-workers", "2",
+         "--worker-index", str(i), "--join-timeout", "120", "--memory-budget", budget, "--epochs", "1", *SMALL],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i, budget in enumerate(["10GB", "1kB"])]
+    for code, _, err in _finish(procs):
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert code == 2 and errors == [err.splitlines()[-1]], err
+        assert errors[0].startswith("error: worker 1's data order differs from worker 0's; ") and \
+            "pass every worker the same --memory-budget" in errors[0], err
+    assert not (tmp_path / "w0" / "model.keras").exists()
+
+
+@pytest.mark.parametrize("differ,words", [
+    (["data order"], "worker 1's data order differs from worker 0's; the order of the rows comes from the memory"),
+    (["data order", "options"], "worker 1's options differs from worker 0's; start every worker with the same options"),
+    (["data file", "data order"], "worker 1's data file differs from worker 0's; start every worker with the same"),
+])
+def test_a_different_data_order_blames_the_memory_only_when_nothing_else_differs(monkeypatch, differ, words):
+    pytest.importorskip("jax")
+    from jax.experimental import multihost_utils
+
+    from csv2h5.trainer.distribute import Plan, agree
+    from csv2h5.trainer.workers import WorkerSpec
+
+    facts = {"options": {"seed": 1}, "data order": {"shuffle": "blocks"}, "data file": "sha256:1", "checkpoint": (0, "w")}
+    names = sorted(facts)
+
+    def allgather(mine):  # worker 1 hashes differently exactly the facts in ``differ``
+        theirs = mine.copy()
+        for name in differ:
+            theirs[names.index(name)] ^= 0xFF
+        return np.stack([mine, theirs])
+
+    monkeypatch.setattr(multihost_utils, "process_allgather", allgather)
+    with pytest.raises(DataOptionError) as refused:
+        agree(Plan("multi-worker", worker=WorkerSpec("127.0.0.1:1", 2, 0)), facts)
+    assert str(refused.value).startswith(words) and "\n" not in str(refused.value)
+    assert ("--memory-budget" in str(refused.value)) == (differ == ["data order"])
+
+
 def _wait_for_epoch(run: Path, procs: list[subprocess.Popen], epochs: int = 1) -> None:
     deadline = time.monotonic() + 180
     while not (run / "state.json").exists() or json.loads((run / "state.json").read_text())["epochs_done"] < epochs:
