@@ -135,7 +135,7 @@ def vocabularies(args: argparse.Namespace) -> None:
                                                                      shuffle="global"),
         "merged file (reference)": HDF5Sequence(merged, batch_size=256, shuffle="global"),
     }
-    tables = [sorted(codes) for codes in sequences["parts, other vocabularies (lookup tables)"]._info.part_codes]
+    tables = [sorted(codes) for codes in sequences["parts, other vocabularies (lookup tables)"].info.part_codes]
     rates: dict[str, list[float]] = {name: [] for name in sequences}
     for seq in sequences.values():
         _pass_rate(seq, 20)  # warm up: maps, first pages

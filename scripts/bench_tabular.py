@@ -246,7 +246,7 @@ import json, sys, time
 import keras, numpy as np
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.preprocess import encoding_layer
-from csv2h5.trainer.storage import open_info
+from csv2h5.trainer.fileinfo import open_info
 path = sys.argv[1]
 info = open_info(path)
 x, y = [], []

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 from .errors import DataFileError, DataOptionError, ModelError, RunError, TrainerError
 
 if TYPE_CHECKING:
-    from .sequence import HDF5Sequence, epoch_order
+    from .orders import epoch_order
+    from .sequence import HDF5Sequence
 
 __all__ = ["DataFileError", "DataOptionError", "HDF5Sequence", "ModelError", "RunError", "TrainerError", "epoch_order"]
 
-_LAZY = {"HDF5Sequence": ".sequence", "epoch_order": ".sequence"}
+_LAZY = {"HDF5Sequence": ".sequence", "epoch_order": ".orders"}
 
 
 def __getattr__(name: str) -> object:

@@ -20,7 +20,7 @@ from .preprocess import nan_summary
 from .randomness import generator_states
 from .rundir import RunDir, append_history, write_json
 from .signals import signals_deferred, signals_interrupt
-from .storage import FileInfo
+from .fileinfo import FileInfo
 
 
 class RunRecorder(keras.callbacks.Callback):

@@ -15,6 +15,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -110,29 +111,11 @@ def fit(
     verbose: VerboseOption = False,
 ) -> None:
     """Train a model on DATA and write a run directory."""
+    given = SimpleNamespace(**locals())  # every command-line option, by name, for _fit_options
     signal.signal(signal.SIGTERM, terminate)
     with quiet_native_logs(not verbose):
-        from .options import FitOptions, resume_options
-        from .rundir import RunDir
-
         try:
-            if resume is not None:
-                options = resume_options(resume, epochs=epochs)
-                options = dataclasses.replace(options, backend=_load_backend(backend, trained_with=RunDir(resume).backend()))
-                target_dir = resume
-            else:
-                if data is None:
-                    fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
-                options = FitOptions(
-                    data=str(data.resolve()), val=str(val.resolve()) if val else None, val_split=val_split, model=model,
-                    hidden=tuple(hidden), dropout=dropout, activation=activation,
-                    sample_shape=parse_ints(sample_shape, "--sample-shape"), normalize=normalize, one_hot=one_hot,
-                    epochs=epochs if epochs is not None else 10, batch_size=batch_size, optimizer=optimizer,
-                    learning_rate=learning_rate, shuffle=shuffle, memory_budget=parse_bytes(memory_budget),
-                    loaders=_loaders(loaders, workers), processes=processes, seed=seed,
-                    class_weight=class_weight, early_stopping=early_stopping, steps_per_epoch=steps_per_epoch,
-                    strategy=strategy, backend=_load_backend(backend), missing=missing)
-                target_dir = run_dir
+            options, target_dir = _fit_options(given)
             verbosity = _progress(progress)
             worker = _worker(options, coordinator, num_workers, worker_index)
             if worker is not None and os.environ.get(SUPERVISED):
@@ -152,6 +135,35 @@ def fit(
         except (TrainerError, OptionError) as exc:
             fail(str(exc))
         typer.echo(result.summary())
+
+
+def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
+    """The settings of the run fit's command line asks for, and the run directory to write (None: a new one).
+
+    A new run: the options as FitOptions (which checks them). ``--resume``: the settings the run was
+    started with (``--epochs`` may train longer), on the backend it trained on.
+    """
+    from .options import FitOptions, resume_options
+    from .rundir import RunDir
+
+    if given.resume is not None:
+        options = resume_options(given.resume, epochs=given.epochs)
+        backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
+        return dataclasses.replace(options, backend=backend), given.resume
+    if given.data is None:
+        fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
+    val = given.val
+    options = FitOptions(
+        data=str(given.data.resolve()), val=str(val.resolve()) if val else None, val_split=given.val_split,
+        model=given.model, hidden=tuple(given.hidden), dropout=given.dropout, activation=given.activation,
+        sample_shape=parse_ints(given.sample_shape, "--sample-shape"), normalize=given.normalize,
+        one_hot=given.one_hot, epochs=given.epochs if given.epochs is not None else 10, batch_size=given.batch_size,
+        optimizer=given.optimizer, learning_rate=given.learning_rate, shuffle=given.shuffle,
+        memory_budget=parse_bytes(given.memory_budget), loaders=_loaders(given.loaders, given.workers),
+        processes=given.processes, seed=given.seed, class_weight=given.class_weight,
+        early_stopping=given.early_stopping, steps_per_epoch=given.steps_per_epoch, strategy=given.strategy,
+        backend=_load_backend(given.backend), missing=given.missing)
+    return options, given.run_dir
 
 
 def _loaders(loaders: int | None, workers: int | None) -> int:

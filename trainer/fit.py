@@ -35,7 +35,7 @@ from .randomness import restore_generator_states, seed_everything
 from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
 from .signals import signals_deferred
-from .storage import FileInfo, open_info
+from .fileinfo import FileInfo, open_info
 
 
 @dataclasses.dataclass(frozen=True)

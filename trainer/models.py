@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import ModelError
 from .preprocess import encoding_layer
-from .storage import FileInfo
+from .fileinfo import FileInfo
 
 NORMALIZE = ("standard", "unit", "none")
 DEFAULT_HIDDEN = {"mlp": (50,), "cnn": (50,), "tabular": (128, 64)}  # hidden widths when --hidden is not given

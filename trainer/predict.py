@@ -20,7 +20,7 @@ from .errors import ModelError, RunError
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
 from .sequence import HDF5Sequence
-from .storage import FileInfo, open_info
+from .fileinfo import FileInfo, open_info
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from .errors import DataOptionError
-from .storage import FileInfo
+from .fileinfo import FileInfo
 
 MISSING = ("mean", "zero", "error")
 ONE_HOT_MAX = 32  # vocabularies up to this many values are one-hot; larger ones are embedded

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .storage import MappedRows, RowSource
+from .rows import MappedRows, RowSource
 
 AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they are needed
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue

@@ -25,7 +25,7 @@ from pathlib import Path
 from csv2h5 import jsontext
 
 from .errors import RunError
-from .storage import FileInfo
+from .fileinfo import FileInfo
 
 FRESH_STATE = {"epochs_done": 0, "best_value": None, "best_epoch": None, "random_state": []}
 

@@ -14,7 +14,7 @@ from csv2h5 import ConvertOptions, convert
 from csv2h5.merge import merge
 from csv2h5.schema import CHUNK_BYTES
 from trainer.sequence import epoch_order
-from trainer.storage import RowSource
+from trainer.rows import RowSource
 
 
 def _table(rows: int, seed: int) -> pd.DataFrame:

@@ -245,7 +245,7 @@ def test_like_takes_the_dtype_and_the_kind_of_labels(tmp_path):
 
 
 def test_a_part_whose_text_column_is_blank_in_every_row(tmp_path):
-    from csv2h5.trainer.storage import open_info
+    from csv2h5.trainer.fileinfo import open_info
 
     (tmp_path / "blank.csv").write_text("a,sex,label\n1,,x\n2,,y\n")
     (tmp_path / "full.csv").write_text("a,sex,label\n3,m,x\n4,f,y\n")

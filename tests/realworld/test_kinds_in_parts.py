@@ -77,7 +77,7 @@ def test_a_part_whose_cells_are_of_another_kind_is_refused(tmp_path, first):
 
 def test_parts_read_as_one_refuse_parts_of_other_kinds_as_merge_does(tmp_path, first):
     from csv2h5.trainer import DataFileError
-    from csv2h5.trainer.storage import open_info
+    from csv2h5.trainer.fileinfo import open_info
 
     src = _day(tmp_path / "day2.csv", 2)
     numbers = tmp_path / "numbers.h5"  # member as 0/1 numbers: the columns and vocabularies agree, the kinds do not

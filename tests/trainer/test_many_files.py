@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app as csv2h5_app
 from csv2h5.trainer import DataFileError, HDF5Sequence
-from csv2h5.trainer.storage import RowSource, open_info
+from csv2h5.trainer.fileinfo import open_info
+from csv2h5.trainer.rows import RowSource
 
 FEATURES = 6
 
@@ -72,7 +73,7 @@ def test_parts_with_other_classes_unite_them_and_refuse_text_with_numbers(tmp_pa
     convert([_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)], b,
             options=ConvertOptions(target=("label",)))
     seq = HDF5Sequence([a, b], shuffle=False, batch_size=12)
-    assert seq._info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
+    assert seq.info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
     assert seq[0][1].tolist() == [1, 0] * 3 + [0, 2] * 3
     convert([_csv(tmp_path / "c.csv", rng.integers(0, 9, (6, FEATURES)), [1, 2] * 3)], c,
             options=ConvertOptions(target=("label",)))
@@ -131,7 +132,7 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
 
 
 def test_parts_take_rows_in_any_order(whole_and_parts):
-    from csv2h5.trainer.storage import PartsRows
+    from csv2h5.trainer.rows import PartsRows
 
     whole, parts = whole_and_parts
     info = open_info([str(p) for p in parts])

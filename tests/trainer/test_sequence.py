@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import inspect
 import multiprocessing
 import pickle
 
@@ -14,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csv2h5.trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
-from csv2h5.trainer.storage import RowSource
+from csv2h5.trainer.rows import RowSource
+from csv2h5.trainer.sequence_options import SequenceOptions
 
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 
@@ -174,6 +177,24 @@ def test_split_is_disjoint_stratified_and_reproducible(data):
     for code in range(CLASSES):
         share = np.mean(y[val.indices] == code) - np.mean(y == code)
         assert abs(share) < 0.05
+
+
+def test_a_split_keeps_every_option_but_its_rows(data):
+    path, _, _ = data
+    # Every keyword the constructor shows is an option of SequenceOptions, in its order.
+    keywords = [p.name for p in inspect.signature(HDF5Sequence).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert keywords == [field.name for field in dataclasses.fields(SequenceOptions)]
+    asked = dict(batch_size=6, shuffle="window", seed=7, one_hot=True, dtype="float64", scale="unit", missing="zero",
+                 sample_shape=(4, 3), class_weight={0: 2.0}, transform=_double, batch_slice=(1, 2),
+                 drop_remainder=True, batches_per_epoch=3, training=True, memory_budget=1 << 30, block_bytes=1 << 16)
+    seq = HDF5Sequence(path, **asked, workers=2, max_queue_size=3)
+    train, val = seq.split(0.3, seed=2)
+    for side, training in ((train, True), (val, False)):
+        assert {name: getattr(side, name) for name in asked} == {**asked, "training": training}
+        assert side.options.seed == 7 and (side.workers, side.max_queue_size) == (2, 3)
+        assert side.shuffle_reason == seq.shuffle_reason and side.info.rows == ROWS
+    with pytest.raises(TypeError, match="batchsize"):
+        HDF5Sequence(path, batchsize=3)  # a misspelt keyword is refused, as by any Python function
 
 
 def test_pickling_drops_the_handle_and_keeps_the_epoch(data):

@@ -15,7 +15,7 @@ from csv2h5 import ConvertOptions, convert
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.models import OutputSpec, build_model
 from csv2h5.trainer.preprocess import ONE_HOT_MAX, TabularEncoding
-from csv2h5.trainer.storage import open_info
+from csv2h5.trainer.fileinfo import open_info
 
 CITIES = 7  # a small vocabulary: one-hot
 SHOPS = 45  # more than ONE_HOT_MAX: embedded

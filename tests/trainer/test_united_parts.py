@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from csv2h5 import ConvertOptions, convert
 from csv2h5.merge import merge
 from csv2h5.trainer import DataOptionError, HDF5Sequence
-from csv2h5.trainer.storage import open_info
+from csv2h5.trainer.fileinfo import open_info
 
 ISLANDS = ("Biscoe", "Dream", "Torgersen")
 OPTIONS = ConvertOptions(target=("species",), categorical=("island", "sex"), chunk_rows=16)
@@ -57,8 +57,8 @@ def test_parts_read_as_one_give_the_merged_files_batches(parts, mode):
     options = dict(batch_size=24, shuffle=mode, seed=7, scale="standard", class_weight="balanced", training=True)
     merged = HDF5Sequence(parts["merged"], **options)
     united = HDF5Sequence([str(p) for p in parts["alone"]], **options)
-    assert united._info.classes == merged._info.classes == ["Adelie", "Gentoo", "Chinstrap"]
-    assert any(united._info.part_codes)  # codes are remapped on read: the parts' vocabularies differ
+    assert united.info.classes == merged.info.classes == ["Adelie", "Gentoo", "Chinstrap"]
+    assert any(united.info.part_codes)  # codes are remapped on read: the parts' vocabularies differ
     for a, b in zip(_batches(merged), _batches(united), strict=True):
         assert len(a) == len(b) == 3
         for left, right in zip(a, b):

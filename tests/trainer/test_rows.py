@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from csv2h5.trainer.storage import MappedRows
+from csv2h5.trainer.rows import MappedRows
 
 
 def test_rows_at_an_odd_byte_offset_are_gathered_as_bytes(tmp_path):

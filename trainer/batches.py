@@ -1,0 +1,74 @@
+"""Finishing a batch: a sequence's raw rows filled, scaled, shaped and paired with their targets.
+
+``BatchFinisher`` turns the values read for some file rows into what
+``HDF5Sequence.read_batch`` returns: ``(x, y)``, ``(x, y, sample_weight)`` or
+``x``. It holds no file handle, so it pickles with the sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from csv2h5.layout import CLASS_COUNTS
+
+from .errors import DataOptionError
+from .fileinfo import FileInfo
+from .preprocess import BatchPreprocessor
+
+
+class BatchFinisher:
+    """What is done to every batch after it is read, settled once from the file and the options."""
+
+    def __init__(self, info: FileInfo, *, targets: bool, one_hot: bool, scale: str | None, missing: str | None,
+                 sample_shape: Sequence[int] | None, class_weight: str | Mapping[int, float] | None,
+                 transform: Callable | None) -> None:
+        self.info = info
+        prepare = BatchPreprocessor(info, scale=scale, missing=missing)
+        self.prepare = prepare if prepare.active else None
+        self.targets, self.one_hot, self.sample_shape, self.transform = targets, one_hot, sample_shape, transform
+        self.sample_weights = class_weights(class_weight, info) if targets else None
+
+    def __call__(self, x: np.ndarray, rows: np.ndarray):
+        """Fill, scale, shape and pair the values of ``rows`` with their targets, as ``read_batch`` returns them."""
+        if self.prepare is not None:
+            if x.dtype.kind != "f":  # filled and scaled values need a float array
+                x = x.astype(np.float32)
+            x = self.prepare(x)
+        if self.sample_shape is not None:
+            x = x.reshape((x.shape[0],) + tuple(self.sample_shape))
+        if not self.targets:
+            return x if self.transform is None else self.transform(x, None)[0]
+        y = self.info.target[rows]
+        if self.info.task == "classification":
+            codes = y.astype(np.int32)
+            y = np.eye(len(self.info.classes), dtype=np.float32)[codes] if self.one_hot else codes
+            weights = self.sample_weights[codes] if self.sample_weights is not None else None
+        else:
+            y = y.astype(np.float32)
+            weights = None
+        if self.transform is not None:
+            x, y = self.transform(x, y)
+        return (x, y) if weights is None else (x, y, weights)
+
+
+def class_weights(class_weight: str | Mapping[int, float] | None, info: FileInfo) -> np.ndarray | None:
+    """A weight per class code for ``class_weight`` (``"balanced"``: from the stored class counts)."""
+    if class_weight is None:
+        return None
+    if info.task != "classification":
+        raise DataOptionError("class_weight needs a classification target")
+    k = len(info.classes)
+    if class_weight == "balanced":
+        counts = info.stats.get(CLASS_COUNTS)
+        counts = np.bincount(info.target, minlength=k) if counts is None else counts
+        return (counts.sum() / (k * np.maximum(counts, 1))).astype(np.float32)
+    if isinstance(class_weight, Mapping):
+        weights = np.ones(k, dtype=np.float32)
+        for code, weight in class_weight.items():
+            if not 0 <= int(code) < k:
+                raise DataOptionError(f"class_weight has class {code}, but classes are 0..{k - 1}")
+            weights[int(code)] = weight
+        return weights
+    raise DataOptionError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")

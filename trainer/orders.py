@@ -1,0 +1,167 @@
+"""Which rows an epoch visits, in which order: the sampler of ``HDF5Sequence``.
+
+``epoch_order`` is a pure function of ``(seed, epoch)`` and the rows' count;
+``choose_order`` settles ``auto`` (and the plan of ``blocks``) once, from the
+memory budget; ``EpochOrders`` keeps the last orders a sequence asked for;
+``split_rows`` splits a sequence's rows into training and validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from .blocks import FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, plan_blocks
+from .errors import DataOptionError
+from .fileinfo import FileInfo
+from .memory import Memory, available_memory
+
+SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
+WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
+
+
+def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", chunk_rows: int = 1,
+                batch_size: int = 1, plan: BlockPlan | None = None) -> np.ndarray:
+    """Positions ``0..num_rows-1`` in the order epoch ``epoch`` visits them.
+
+    ``global``: a uniform permutation. ``blocks``: blocks of ``plan.block_rows`` positions, a pool of
+    ``plan.pool_blocks`` of them at a time (see :mod:`.blocks`). ``window``: chunk order shuffled, rows shuffled
+    within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
+    ``batch``: contiguous batches in shuffled order. ``none``: identity.
+    """
+    dtype = np.int32 if num_rows < 2**31 else np.int64  # half the memory of int64 for the usual sizes
+    if mode == "none" or num_rows == 0:
+        return np.arange(num_rows, dtype=dtype)
+    rng = np.random.default_rng([seed, epoch])
+    if mode == "global":
+        order = np.arange(num_rows, dtype=dtype)
+        rng.shuffle(order)  # in place: the same permutation as rng.permutation(num_rows), no copy
+        return order
+    if mode == "blocks":
+        if plan is None:
+            raise DataOptionError("shuffle='blocks' needs a block plan (block_rows, pool_blocks)")
+        return blocks_order(num_rows, seed=seed, epoch=epoch, plan=plan, batch_size=batch_size)
+    if mode == "batch":
+        starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
+        return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(dtype)
+    if mode == "window":
+        chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
+        pieces = []
+        for w in range(0, chunks.size, WINDOW_CHUNKS):
+            rows = np.concatenate([np.arange(c * chunk_rows, min((c + 1) * chunk_rows, num_rows)) for c in chunks[w : w + WINDOW_CHUNKS]])
+            pieces.append(rng.permutation(rows))
+        return np.concatenate(pieces).astype(dtype)
+    raise DataOptionError(f"shuffle={mode!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
+
+
+class OrderChoice(NamedTuple):
+    """The order a sequence reads in, and what it was chosen from."""
+
+    shuffle: str  # never "auto"
+    reason: str  # why (``shuffle_reason``)
+    plan: BlockPlan | None  # ``blocks``, and file order on data that does not fit: read ahead block by block
+    memory_budget: int | None  # the memory found or given, when the choice needed it
+
+
+def choose_order(shuffle: str, *, info: FileInfo, num_rows: int, batch_size: int, memory_budget: int | None,
+                 block_bytes: int) -> OrderChoice:
+    """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
+    depends on it, so copies, splits and pickled workers keep the figure rather than look again).
+
+    File order (``none``: validation, evaluate, predict) on data that does not fit is read ahead
+    too, block by block, so it costs large sequential reads rather than a page fault per row."""
+    mapped = not info.compressed
+    if shuffle not in ("auto", "blocks", "none") or (shuffle == "none" and not mapped):
+        return OrderChoice(shuffle, "asked for", None, memory_budget)
+    memory = available_memory() if memory_budget is None else Memory(bytes=memory_budget, source="memory_budget")
+    row_bytes = info.num_features * info.dtype.itemsize
+    data_bytes = num_rows * row_bytes
+    if shuffle == "none" and data_bytes <= FIT_SHARE * memory.bytes:
+        return OrderChoice(shuffle, "asked for", None, memory_budget)  # fits: the memory map serves file order as it is
+    reason = "asked for"
+    if shuffle == "auto":
+        shuffle, reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory)
+    plan = None
+    if shuffle in ("blocks", "none"):
+        plan = plan_blocks(row_bytes=row_bytes, chunk_rows=info.chunk_rows, batch_size=batch_size,
+                           memory_budget=memory.bytes, block_bytes=block_bytes)
+        if shuffle == "none":  # in file order a batch reads one or two blocks
+            plan = dataclasses.replace(plan, pool_blocks=2)
+    return OrderChoice(shuffle, reason, plan, memory.bytes)
+
+
+class EpochOrders:
+    """File rows in each epoch's order, for one sequence: the two epochs asked for last are kept.
+
+    Thread-safe: a pipeline that reads ahead asks for the next epoch while finishing this one.
+    Pickled without the orders (a worker makes its own).
+    """
+
+    def __init__(self, *, shuffle: str, seed: int, num_rows: int, batch_size: int, chunk_rows: int,
+                 plan: BlockPlan | None, indices: np.ndarray | None) -> None:
+        self.shuffle, self.seed, self.num_rows, self.batch_size = shuffle, seed, num_rows, batch_size
+        self.chunk_rows, self.plan, self.indices = chunk_rows, plan, indices
+        self._orders: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def get(self, epoch: int) -> np.ndarray:
+        with self._lock:
+            order = self._orders.get(epoch)
+            if order is None:
+                for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
+                    del self._orders[old]
+                order = self._make(epoch)
+                self._orders[epoch] = order
+        return order
+
+    def _make(self, epoch: int) -> np.ndarray:
+        indices = self.indices
+        if self.shuffle == "blocks":  # blocks of rows that lie together in the file, whatever the indices' order
+            ranks = None if indices is None or np.all(np.diff(indices) >= 0) else np.argsort(indices, kind="stable")
+            positions = blocks_order(self.num_rows, seed=self.seed, epoch=epoch, plan=self.plan,
+                                     batch_size=self.batch_size, ranks=ranks)
+        else:
+            positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
+                                    chunk_rows=self.chunk_rows, batch_size=self.batch_size)
+        return positions if indices is None else indices[positions]
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_orders"] = {}
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int,
+               stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` split into (train, validation), ``fraction`` of them to validation, each side in file order.
+
+    Stratified: each class of a classification target gives the same fraction of its rows.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise DataOptionError(f"split fraction must be between 0 and 1, got {fraction}")
+    rng = np.random.default_rng([seed, 0x5117])
+    if stratify and info.task == "classification":
+        labels = info.target[rows]
+        val_parts = []
+        for code in np.unique(labels):
+            members = rows[labels == code]
+            val_parts.append(rng.permutation(members)[: int(round(fraction * members.size))])
+        val = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
+    else:
+        val = np.sort(rng.permutation(rows)[: int(round(fraction * rows.size))])
+    train = np.setdiff1d(rows, val, assume_unique=False)
+    if train.size == 0 or val.size == 0:
+        raise DataOptionError(f"split({fraction}) of {rows.size} rows leaves an empty side; use more data or another fraction")
+    return train, val
