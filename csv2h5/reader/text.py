@@ -237,7 +237,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     widened: list[str] = []
     int_parts: dict[int, np.ndarray] = {}
     refusal = None
-    categorical, datetime = set(plan.categorical), set(plan.datetime)
+    categorical, datetime, boolean = set(plan.categorical), set(plan.datetime), set(plan.boolean)
     for j, col in enumerate(plan.features):
         name = plan.names[col]
         column = table.column(name)
@@ -265,7 +265,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         cells[j] = found.cells
         if found.vocabulary is not None:
             categories[j] = found.vocabulary
-        if found.whole_with_empty:
+        if found.whole_with_empty and col not in boolean:  # as the typed and wide paths say
             widened.append(name)
         if found.values.dtype.kind == "i":
             int_parts[j] = found.values

@@ -9,7 +9,7 @@ from unittest import mock
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from csv2h5 import ConvertOptions, convert
@@ -106,6 +106,9 @@ def tables_with_text(draw) -> str:
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=tables_with_text(), block_bytes=st.sampled_from([16, 1 << 20]))
+# A boolean column with an empty cell in a block with text: the text path once named it among the integer
+# columns that empty cells made float, the typed and wide paths did not.
+@example(text="c0,c1,c2,c3\ntrue,true,a,\ntrue,true,,true\ntrue,,true, TRUE\n", block_bytes=16)
 def test_the_wide_path_reads_booleans_and_text_as_the_column_paths(text, block_bytes):
     outcomes = []
     for wide in (True, False):
