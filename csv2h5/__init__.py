@@ -12,7 +12,6 @@ stack is installed. ``csv2h5.HDF5Sequence`` is a lazy shortcut to the trainer's 
 from __future__ import annotations
 
 from ._version import __version__
-
 from .convert import ConversionReport, Progress, convert  # noqa: E402
 from .errors import (  # noqa: E402
     BadLineError,
@@ -30,9 +29,22 @@ from .errors import (  # noqa: E402
 from .options import ConvertOptions  # noqa: E402
 
 __all__ = [
-    "BadLineError", "BadValueError", "ColumnNotFoundError", "ConversionReport", "ConvertOptions",
-    "Csv2H5Error", "HeaderMismatchError", "InputError", "NotCsv2H5FileError", "OptionError",
-    "OutputError", "OutputExistsError", "Progress", "SchemaError", "__version__", "convert",
+    "BadLineError",
+    "BadValueError",
+    "ColumnNotFoundError",
+    "ConversionReport",
+    "ConvertOptions",
+    "Csv2H5Error",
+    "HeaderMismatchError",
+    "InputError",
+    "NotCsv2H5FileError",
+    "OptionError",
+    "OutputError",
+    "OutputExistsError",
+    "Progress",
+    "SchemaError",
+    "__version__",
+    "convert",
 ]
 
 

@@ -39,8 +39,9 @@ class Vocabularies:
         for value in values:
             vocab.setdefault(value, len(vocab))
 
-    def global_codes(self, parsed: ParsedBlock, block: TextBlock,
-                     kinds: ColumnKinds) -> tuple[np.ndarray, ValueRange, ColumnStats]:
+    def global_codes(
+        self, parsed: ParsedBlock, block: TextBlock, kinds: ColumnKinds
+    ) -> tuple[np.ndarray, ValueRange, ColumnStats]:
         """The block's features with the conversion's codes, and their value range and statistics."""
         features = parsed.features.copy()
         cols = sorted(parsed.categories)

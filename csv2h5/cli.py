@@ -5,19 +5,24 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import jsontext
 from .cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
-from .convert import Progress, convert as run_convert
+from .convert import Progress
+from .convert import convert as run_convert
 from .errors import Csv2H5Error
 from .info import describe, render
 from .options import MAX_CATEGORIES, ConvertOptions
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Convert large CSV files into one chunked HDF5 file for training.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Convert large CSV files into one chunked HDF5 file for training.",
+)
 
 
 def _split(values: list[str]) -> tuple[str, ...]:
@@ -33,45 +38,92 @@ def _note(line: str) -> None:
 def convert(
     # readable=False here and below: typer would refuse an unreadable input with a usage box of
     # several lines; the engine says it in one.
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header; - reads standard input.",
-                                                 show_default=False, readable=False)],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header; - reads standard input.",
+            show_default=False,
+            readable=False,
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
-    features: Annotated[list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")] = [],
+    features: Annotated[
+        list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")
+    ] = [],
     drop: Annotated[list[str], typer.Option(help="Columns to leave out (names, indices or globs).")] = [],
-    categorical: Annotated[list[str], typer.Option(help="Text feature column stored as codes, vocabulary in /categories; 'auto': every column of text.")] = [],
-    datetime: Annotated[list[str], typer.Option(help="Column of ISO-8601 dates, stored as seconds since 1970-01-01 UTC (names or globs).")] = [],
-    max_categories: Annotated[int, typer.Option(help="--categorical auto refuses a column with more distinct values (identifiers, free text).")] = MAX_CATEGORIES,
+    categorical: Annotated[
+        list[str],
+        typer.Option(help="Text feature column stored as codes, vocabulary in /categories; 'auto': every column of text."),
+    ] = [],
+    datetime: Annotated[
+        list[str], typer.Option(help="Column of ISO-8601 dates, stored as seconds since 1970-01-01 UTC (names or globs).")
+    ] = [],
+    max_categories: Annotated[
+        int, typer.Option(help="--categorical auto refuses a column with more distinct values (identifiers, free text).")
+    ] = MAX_CATEGORIES,
     header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns.")] = True,
-    names: Annotated[Optional[str], typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
-    delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter: one character, 'tab' (or '\\t'), or 'auto' to guess. Default: tab for .tsv/.tab files, ';' with --decimal ',', else ','.", show_default=False)] = None,
-    decimal: Annotated[str, typer.Option(help="Decimal mark of the numbers: '.' or ',' (70,5 is 70.5), as pandas' decimal=.")] = ".",
+    names: Annotated[str | None, typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            help="Field delimiter: one character, 'tab' (or '\\t'), or 'auto' to guess."
+            " Default: tab for .tsv/.tab files, ';' with --decimal ',', else ','.",
+            show_default=False,
+        ),
+    ] = None,
+    decimal: Annotated[
+        str, typer.Option(help="Decimal mark of the numbers: '.' or ',' (70,5 is 70.5), as pandas' decimal=.")
+    ] = ".",
     skip_rows: Annotated[int, typer.Option(help="Lines to skip before the header.")] = 0,
-    comment: Annotated[Optional[str], typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
+    comment: Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
     dtype: Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|float16|float32|float64.")] = "auto",
-    fill: Annotated[Optional[float], typer.Option(help="Value for empty feature cells (default: NaN).")] = None,
+    fill: Annotated[float | None, typer.Option(help="Value for empty feature cells (default: NaN).")] = None,
     task: Annotated[str, typer.Option(help="Target task: auto|classification|regression.")] = "auto",
-    sample_shape: Annotated[Optional[str], typer.Option(help="Shape of one row for image models, e.g. 28,28,1.")] = None,
-    chunk_rows: Annotated[Optional[int], typer.Option(help="Rows per HDF5 chunk (default: about 1 MiB).")] = None,
+    sample_shape: Annotated[str | None, typer.Option(help="Shape of one row for image models, e.g. 28,28,1.")] = None,
+    chunk_rows: Annotated[int | None, typer.Option(help="Rows per HDF5 chunk (default: about 1 MiB).")] = None,
     compression: Annotated[str, typer.Option(help="none|lzf|gzip[:1-9] (none keeps the fast memory-map reader).")] = "none",
     on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
-    like: Annotated[Optional[Path], typer.Option(help="Follow this converted file: its column roles, dtype, task, classes and vocabularies (known values keep their codes).", show_default=False)] = None,
+    like: Annotated[
+        Path | None,
+        typer.Option(
+            help="Follow this converted file: its column roles, dtype, task, classes and vocabularies"
+            " (known values keep their codes).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
     signal.signal(signal.SIGTERM, terminate)
     try:
         options = ConvertOptions(
-            target=_split(target), features=_split(features), drop=_split(drop), categorical=_split(categorical),
-            datetime=_split(datetime), max_categories=max_categories,
-            header=header, names=_split([names]) if names else (), delimiter=delimiter, decimal=decimal,
+            target=_split(target),
+            features=_split(features),
+            drop=_split(drop),
+            categorical=_split(categorical),
+            datetime=_split(datetime),
+            max_categories=max_categories,
+            header=header,
+            names=_split([names]) if names else (),
+            delimiter=delimiter,
+            decimal=decimal,
             skip_rows=skip_rows,
-            comment=comment, encoding=encoding, dtype=dtype, fill=fill, task=task,
-            sample_shape=parse_ints(sample_shape, "--sample-shape"), chunk_rows=chunk_rows, compression=compression,
-            on_bad_lines=on_bad_lines, overwrite=overwrite, append=append, like=like,
+            comment=comment,
+            encoding=encoding,
+            dtype=dtype,
+            fill=fill,
+            task=task,
+            sample_shape=parse_ints(sample_shape, "--sample-shape"),
+            chunk_rows=chunk_rows,
+            compression=compression,
+            on_bad_lines=on_bad_lines,
+            overwrite=overwrite,
+            append=append,
+            like=like,
         )
         with _progress(quiet) as on_progress:
             report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
@@ -103,13 +155,21 @@ class _progress:
         if self.quiet:
             return None
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress as Bar, TextColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+        from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+        from rich.progress import Progress as Bar
 
         console = Console(stderr=True)
-        self.bar = Bar(TextColumn("converting"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                       TextColumn("{task.fields[rows]} rows/s"), TimeRemainingColumn(),
-                       console=console, transient=True, disable=not console.is_terminal)
+        self.bar = Bar(
+            TextColumn("converting"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rows]} rows/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
         self.bar.__enter__()
         self.task = None
 
@@ -145,8 +205,10 @@ def info(
 
 @app.command()
 def merge(
-    parts: Annotated[list[Path], typer.Argument(help="Converted files of one schema, joined in this order.",
-                                                show_default=False, readable=False)],
+    parts: Annotated[
+        list[Path],
+        typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False, readable=False),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No summary line.")] = False,
@@ -167,8 +229,9 @@ def merge(
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback("csv2h5"), is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback("csv2h5"), is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Convert large CSV files into one chunked HDF5 file for training."""
 

@@ -23,8 +23,7 @@ def one_line(text: str) -> str:
     Messages quote what was found in the data (a column name, a cell), which may hold
     a carriage return or a newline; printed raw, they would break the one-line promise.
     """
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text.strip())
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text.strip())
 
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> None:

@@ -43,9 +43,16 @@ class ColumnKinds:
     text). ``plan`` is the ParsePlan to parse the blocks to come with.
     """
 
-    def __init__(self, roles: ColumnRoles, plan: ParsePlan, *, max_categories: int, infer_bytes: int,
-                 stored: StoredKinds | None = None,
-                 reparse: Callable[[TextBlock, ParsePlan], ParsedBlock] = parse_block) -> None:
+    def __init__(
+        self,
+        roles: ColumnRoles,
+        plan: ParsePlan,
+        *,
+        max_categories: int,
+        infer_bytes: int,
+        stored: StoredKinds | None = None,
+        reparse: Callable[[TextBlock, ParsePlan], ParsedBlock] = parse_block,
+    ) -> None:
         self.names = roles.feature_names
         self.positions = roles.features  # CSV position of each feature column
         count = len(self.positions)
@@ -79,8 +86,10 @@ class ColumnKinds:
             kind = next((k for k, names in chosen.items() if name in names), NUMBER)
             if self.kind[j] not in (UNDECIDED, kind):
                 given = "--categorical" if self.kind[j] == CATEGORY else "--datetime"
-                raise OptionError(f"{stored.path} stores column {name!r} as {kind_name(kind)}, so {given} {name}"
-                                  f" would store other values beside them; drop {given} {name}")
+                raise OptionError(
+                    f"{stored.path} stores column {name!r} as {kind_name(kind)}, so {given} {name}"
+                    f" would store other values beside them; drop {given} {name}"
+                )
             self.kind[j] = kind
             self.explicit[j] = kind == CATEGORY
 

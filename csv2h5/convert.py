@@ -4,7 +4,6 @@ No typer or rich here: options come in as a ConvertOptions, progress goes out
 through a callback, problems leave as Csv2H5Error subclasses.
 """
 
-
 from __future__ import annotations
 
 import contextlib
@@ -45,21 +44,20 @@ Headers = Iterator[tuple[Source, object]]  # each input, open, with its header
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
-    check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite,
-                 append=options.append)
+    check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
     """Each input opened with its header read (closed when the next one opens); every header must be the first's."""
     o = options
-    dialect = Dialect(delimiter=o.delimiter or default_delimiter(sources[0], o.decimal), comment=o.comment,
-                      decimal=o.decimal)
+    dialect = Dialect(delimiter=o.delimiter or default_delimiter(sources[0], o.decimal), comment=o.comment, decimal=o.decimal)
     first_names: list[str] | None = None
     for path in sources:
         source = Source(path, encoding=o.encoding)
         try:
-            header = read_header(source, dialect=dialect, header=o.header, names=o.names,
-                                 skip_rows=o.skip_rows, block_bytes=o.block_bytes)
+            header = read_header(
+                source, dialect=dialect, header=o.header, names=o.names, skip_rows=o.skip_rows, block_bytes=o.block_bytes
+            )
             if first_names is None:
                 first_names = header.names
                 dialect = header.dialect  # a sniffed delimiter is kept for every file
@@ -70,22 +68,23 @@ def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
             source.close()
 
 
-def _roles(names: list[str], options: ConvertOptions, template: Template | None, source: str,
-           warnings: list[str]) -> ColumnRoles:
+def _roles(names: list[str], options: ConvertOptions, template: Template | None, source: str, warnings: list[str]) -> ColumnRoles:
     o = options
     if template is not None:
         roles, found = template.roles(names, source=source)
         warnings.extend(found)
         return roles
-    return resolve_columns(names, target=o.target, features=o.features, drop=o.drop,
-                           categorical=o.categorical, datetime=o.datetime, header=o.header)
+    return resolve_columns(
+        names, target=o.target, features=o.features, drop=o.drop, categorical=o.categorical, datetime=o.datetime, header=o.header
+    )
 
 
 class _Conversion:
     """One conversion's streaming and finishing, through parts built before it starts (``Start``)."""
 
-    def __init__(self, sources: list[Path], options: ConvertOptions, roles: ColumnRoles, begun: Start, tally: Tally,
-                 warnings: list[str]) -> None:
+    def __init__(
+        self, sources: list[Path], options: ConvertOptions, roles: ColumnRoles, begun: Start, tally: Tally, warnings: list[str]
+    ) -> None:
         self.sources = sources
         self.options = options
         self.roles = roles
@@ -124,8 +123,13 @@ class _Conversion:
             deciding = self.kinds.deciding and data_bytes < o.infer_bytes
             # With parser processes, a plain file is cut by offsets: they read and count its bytes, not this process.
             cut = iter_blocks_at_offsets if pool is not None and source.plain else iter_blocks
-            for block in cut(source, header, block_bytes=o.block_bytes, start_index=index,
-                             cut_at=o.infer_bytes - data_bytes if deciding else None):
+            for block in cut(
+                source,
+                header,
+                block_bytes=o.block_bytes,
+                start_index=index,
+                cut_at=o.infer_bytes - data_bytes if deciding else None,
+            ):
                 index += 1
                 data_bytes += block.size
                 yield block
@@ -144,8 +148,9 @@ class _Conversion:
         self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
         self.stats = self.stats.merge(stats)
         if self.targets is not None and parsed.target is not None:
-            self.targets.add(parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None,
-                             distinct=parsed.target_distinct)
+            self.targets.add(
+                parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None, distinct=parsed.target_distinct
+            )
         self.tally.add(parsed)
 
     # -- the end --------------------------------------------------------------------------
@@ -180,37 +185,61 @@ class _Conversion:
             BAD_LINE_NUMBERS: json.dumps(self.tally.bad_line_numbers),
             OPTIONS: json.dumps(_options_record(self.options)),
         }
-        writer.finish(created_by=f"csv2h5 {__version__}", rows=self.existing_rows + self.tally.rows,
-                      sources=previous_sources + self.tally.sources_record(self.sources), extra=extra)
+        writer.finish(
+            created_by=f"csv2h5 {__version__}",
+            rows=self.existing_rows + self.tally.rows,
+            sources=previous_sources + self.tally.sources_record(self.sources),
+            extra=extra,
+        )
 
     def _kind_warnings(self) -> None:
         """Text columns stored as codes that look like dates or identifiers."""
         dates = self.kinds.dates_as_codes()
         for name in dates:
-            self.warnings.append(f"column {name!r} looks like dates and is stored as categorical codes;"
-                                 f" pass --datetime {name} for seconds since 1970 instead")
+            self.warnings.append(
+                f"column {name!r} looks like dates and is stored as categorical codes;"
+                f" pass --datetime {name} for seconds since 1970 instead"
+            )
         names = self.roles.feature_names
         for name in [n for n in identifiers_as_codes(names, self.vocabularies.counts) if n not in dates]:
-            self.warnings.append(f"column {name!r} looks like an identifier (a distinct value in almost every row)"
-                                 f" and is stored as categorical codes, which mean nothing to a model; --drop {name}")
+            self.warnings.append(
+                f"column {name!r} looks like an identifier (a distinct value in almost every row)"
+                f" and is stored as categorical codes, which mean nothing to a model; --drop {name}"
+            )
 
     def report(self, output: Path, seconds: float) -> ConversionReport:
         t = self.tally
         summary = self.summary
         return ConversionReport(
-            output=output, rows=t.rows, feature_names=self.roles.feature_names,
-            dtype=str(self.final_dtype), target_names=self.roles.target_names,
-            task=summary.task if summary else None, classes=summary.classes if summary else [],
-            input_bytes=t.bytes_done, output_bytes=output.stat().st_size, seconds=seconds,
-            bad_lines=t.bad_lines, bad_line_numbers=t.bad_line_numbers, widened=self.dtype.widened,
-            empty_cell_columns=t.empty_cell_columns, appended=self.options.append, warnings=tuple(self.warnings),
-            categorical_columns=tuple(self.kinds.names_of(CATEGORY)), boolean_columns=tuple(self.kinds.names_of(BOOLEAN)),
+            output=output,
+            rows=t.rows,
+            feature_names=self.roles.feature_names,
+            dtype=str(self.final_dtype),
+            target_names=self.roles.target_names,
+            task=summary.task if summary else None,
+            classes=summary.classes if summary else [],
+            input_bytes=t.bytes_done,
+            output_bytes=output.stat().st_size,
+            seconds=seconds,
+            bad_lines=t.bad_lines,
+            bad_line_numbers=t.bad_line_numbers,
+            widened=self.dtype.widened,
+            empty_cell_columns=t.empty_cell_columns,
+            appended=self.options.append,
+            warnings=tuple(self.warnings),
+            categorical_columns=tuple(self.kinds.names_of(CATEGORY)),
+            boolean_columns=tuple(self.kinds.names_of(BOOLEAN)),
             datetime_columns=tuple(self.kinds.names_of(DATETIME)),
         )
 
 
-def _run(sources: list[Path], output_file: AtomicOutput, options: ConvertOptions, template: Template | None,
-         on_progress: Callable[[Progress], None] | None) -> ConversionReport:
+def _run(
+    sources: list[Path],
+    output_file: AtomicOutput,
+    options: ConvertOptions,
+    template: Template | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> ConversionReport:
     """Set up (the pool, the first header, the writer and the columns' kinds), stream, finish; all or nothing."""
     started = time.perf_counter()
     o = options
@@ -226,10 +255,12 @@ def _run(sources: list[Path], output_file: AtomicOutput, options: ConvertOptions
         _, header = first
         warnings: list[str] = []
         roles = _roles(header.names, o, template, str(sources[0]), warnings)
-        plan = ParsePlan(tuple(header.names), header.dialect, roles.features, roles.target, roles.categorical, o.dtype,
-                         o.fill, o.on_bad_lines)
-        begun = start(roles, plan, o, output_file, template, source=str(sources[0]), expected_bytes=tally.expected_bytes,
-                      encoders=encoders)
+        plan = ParsePlan(
+            tuple(header.names), header.dialect, roles.features, roles.target, roles.categorical, o.dtype, o.fill, o.on_bad_lines
+        )
+        begun = start(
+            roles, plan, o, output_file, template, source=str(sources[0]), expected_bytes=tally.expected_bytes, encoders=encoders
+        )
         conversion = _Conversion(sources, o, roles, begun, tally, warnings)
         conversion.stream(itertools.chain([first], headers), pool, workers)
         conversion.finish()
@@ -250,10 +281,14 @@ def _options_record(options: ConvertOptions) -> dict[str, object]:
     return record
 
 
-def convert(sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], output: str | os.PathLike[str], *,
-            options: ConvertOptions | None = None,
-            on_progress: Callable[[Progress], None] | None = None,
-            on_notice: Callable[[str], None] | None = None) -> ConversionReport:
+def convert(
+    sources: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    options: ConvertOptions | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> ConversionReport:
     """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
 
     Args:

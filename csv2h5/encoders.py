@@ -32,8 +32,14 @@ def encode_chunk(chunk: np.ndarray, compression: tuple[str | None, object]) -> t
     dataset = _ENCODERS.get(key)
     if dataset is None:
         memory = h5py.File(f"encoder-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False, rdcc_nbytes=0)
-        dataset = memory.create_dataset("chunk", shape=chunk.shape, dtype=chunk.dtype, chunks=chunk.shape,
-                                        compression=compression[0], compression_opts=compression[1])
+        dataset = memory.create_dataset(
+            "chunk",
+            shape=chunk.shape,
+            dtype=chunk.dtype,
+            chunks=chunk.shape,
+            compression=compression[0],
+            compression_opts=compression[1],
+        )
         _ENCODERS[key] = dataset
     dataset[...] = chunk
     mask, data = dataset.id.read_direct_chunk((0,) * chunk.ndim)
@@ -61,12 +67,12 @@ class ChunkEncoders:
         if first > start:
             ds[start:first] = rows[: first - start]
         for row in range(first, last, chunk):
-            part = np.ascontiguousarray(rows[row - start: row - start + chunk])
+            part = np.ascontiguousarray(rows[row - start : row - start + chunk])
             self._encoding.append((ds, row, self._submit(encode_chunk, part, compression)))
             if len(self._encoding) > self._encode_ahead:
                 self.write_encoded(1)
         if last < end:  # a partial last chunk, written once at the end: compressed here
-            ds[last:end] = rows[last - start:]
+            ds[last:end] = rows[last - start :]
 
     def write_encoded(self, count: int | None = None) -> None:
         """Write the oldest ``count`` encoded chunks (all when None), in order."""

@@ -63,9 +63,7 @@ def column_not_found(name: str, columns: Sequence[str], *, option: str) -> Colum
     close = same_case or difflib.get_close_matches(name, list(columns), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
-    return ColumnNotFoundError(
-        f"{option} {name!r} is not a column; {hint}the columns are {shown} ({len(columns)} in all)"
-    )
+    return ColumnNotFoundError(f"{option} {name!r} is not a column; {hint}the columns are {shown} ({len(columns)} in all)")
 
 
 def excerpt(text: object, limit: int = 40) -> str:

@@ -39,8 +39,9 @@ class FeatureRows:
             self._features = self.file[FEATURES]
         return self._features
 
-    def create(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
-               compression: tuple[str | None, object]) -> None:
+    def create(
+        self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None, compression: tuple[str | None, object]
+    ) -> None:
         """Create the empty, resizable ``/features`` dataset."""
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
@@ -60,16 +61,22 @@ class FeatureRows:
         self._regrow = self._chunk_rows_requested is None
         self.compression = (ds.compression, ds.compression_opts) if ds.compression else (None, None)
         # Encoded elsewhere only when the file's filter pipeline is exactly the one encode_chunk builds.
-        self._direct = (self._encoders.can_encode(ds.compression)
-                        and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None)
+        self._direct = (
+            self._encoders.can_encode(ds.compression) and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None
+        )
 
     def _make(self, name: str, num_features: int, dtype: np.dtype, rows: int | None = None) -> h5py.Dataset:
         """An empty, resizable features dataset: chunks of ``rows`` rows, else the requested or default chunk."""
         rows = rows or chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
         compression, opts = self.compression
         return self.file.create_dataset(
-            name, shape=(0, num_features), maxshape=(None, num_features), dtype=dtype,
-            chunks=(rows, num_features), compression=compression, compression_opts=opts,
+            name,
+            shape=(0, num_features),
+            maxshape=(None, num_features),
+            dtype=dtype,
+            chunks=(rows, num_features),
+            compression=compression,
+            compression_opts=opts,
         )
 
     @property

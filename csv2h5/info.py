@@ -34,8 +34,7 @@ def describe(path: str | Path) -> dict[str, object]:
     target = header.target
     info["target"] = None
     if target is not None:
-        info["target"] = {"columns": target.columns, "task": target.task, "dtype": str(target.dtype),
-                        "classes": target.classes}
+        info["target"] = {"columns": target.columns, "task": target.task, "dtype": str(target.dtype), "classes": target.classes}
         if CLASS_COUNTS in stored:
             info["target"]["class_counts"] = [int(c) for c in stored[CLASS_COUNTS]]
     stats = {name: stored[name] for name in STAT_NAMES if name in stored}
@@ -68,20 +67,26 @@ def render(info: dict[str, object], *, max_columns: int = 12) -> str:
         lines.append("target    none")
     stats = info["stats"]
     if stats:
+
         def pick(name: str, fn) -> str:
             values = [v for v in stats[name] if v is not None]
             return f"{fn(values):.4g}" if values else "n/a"
+
         lines.append(
             f"stats     min {pick('min', min)}  max {pick('max', max)}  mean of means {pick('mean', lambda v: sum(v) / len(v))}"
             f"  NaN cells {int(sum(stats['nan_count'])):,}"
         )
     if info["categories"]:
         lines.append("categories " + ", ".join(f"{k} ({len(v)})" for k, v in info["categories"].items()))
-    for label, key, meaning in (("booleans ", "booleans", "1 = true, 0 = false"),
-                                ("datetimes", "datetimes", "seconds since 1970-01-01 UTC")):
+    for label, key, meaning in (
+        ("booleans ", "booleans", "1 = true, 0 = false"),
+        ("datetimes", "datetimes", "seconds since 1970-01-01 UTC"),
+    ):
         names = info.get(key) or []
         if names:
-            listed = ", ".join(names[:max_columns]) + (f" and {len(names) - max_columns} more" if len(names) > max_columns else "")
+            listed = ", ".join(names[:max_columns]) + (
+                f" and {len(names) - max_columns} more" if len(names) > max_columns else ""
+            )
             lines.append(f"{label} {len(names)} ({meaning}): {listed}")
     sources = info["sources"]
     lines.append("sources   " + ", ".join(f"{s['name']} ({s.get('rows', '?')} rows)" for s in sources))

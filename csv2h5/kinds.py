@@ -73,7 +73,6 @@ class KindAdvice:
     def __init__(self, kinds: ColumnKinds) -> None:
         self.kinds = kinds  # read, never changed: the columns, their kinds and the cells seen so far
 
-
     def _evidence(self, blocks: Sequence[Held], wanted: dict[int, int]) -> dict[int, tuple[int, str, int, str]]:
         """For each feature column: (block order, source, line, cell) of its first cell of the ``wanted`` kinds.
 
@@ -110,30 +109,39 @@ class KindAdvice:
         others = [self.kinds.names[k] for k in columns if k != j]
         message = f"{source}:{line}: column {self.kinds.names[j]!r} has {excerpt(cell)!r}, which is not a number"
         if others:
-            message += (f", and {len(others)} more column{'s hold' if len(others) > 1 else ' holds'} text"
-                        f" ({excerpt(', '.join(others), 200)})")
+            message += (
+                f", and {len(others)} more column{'s hold' if len(others) > 1 else ' holds'} text"
+                f" ({excerpt(', '.join(others), 200)})"
+            )
         return BadValueError(message + self._text_advice(columns, set(mixed.tolist()), blocks))
 
     def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:
         """What to pass for these text columns, split by what they hold: categories, identifiers, dates, decimal commas."""
         dialect = self.kinds.plan.dialect
-        commas = [k for k in columns if k not in mixed and not self.kinds.not_commas[k]
-                  and dialect.decimal == "." and dialect.delimiter != ","]
+        commas = [
+            k
+            for k in columns
+            if k not in mixed and not self.kinds.not_commas[k] and dialect.decimal == "." and dialect.delimiter != ","
+        ]
         dates = [k for k in columns if k not in mixed and k not in commas and not self.kinds.not_dates[k]]
         identifiers = [k for k in columns if k not in commas and k not in dates and self._identifier(k, blocks)]
         codes = [k for k in columns if k not in commas and k not in dates and k not in identifiers]
         if not (commas or dates or identifiers):
             them = "them" if len(codes) > 1 else "text"
-            return (f"; pass --categorical {self._categorical_list(codes)} to store {them} as codes"
-                    f" (or --categorical auto for every text column), or --drop {self._list(codes)}")
+            return (
+                f"; pass --categorical {self._categorical_list(codes)} to store {them} as codes"
+                f" (or --categorical auto for every text column), or --drop {self._list(codes)}"
+            )
         options, why = [], []
         if codes:
             options.append(f"--categorical {self._categorical_list(codes)}")
             why.append(f"{self._names(codes)}: text, stored as codes, or --drop {self._list(codes)}")
         if identifiers:
             options.append(f"--drop {self._list(identifiers)}")
-            why.append(f"{self._names(identifiers)}: {'an identifier' if len(identifiers) == 1 else 'identifiers'}"
-                       " (named so, or a distinct value in almost every row), whose codes mean nothing to a model")
+            why.append(
+                f"{self._names(identifiers)}: {'an identifier' if len(identifiers) == 1 else 'identifiers'}"
+                " (named so, or a distinct value in almost every row), whose codes mean nothing to a model"
+            )
         if dates:
             options.append(f"--datetime {self._list(dates)}")
             why.append(f"{self._names(dates)}: ISO dates, stored as seconds since 1970")
@@ -172,7 +180,8 @@ class KindAdvice:
         return BadValueError(
             f"{source}:{line}: column {name!r} has {excerpt(cell)!r} beside booleans (such as {excerpt(boolean[3])!r}"
             f" at line {boolean[2]}); a column holds booleans (true/false), numbers or text, not a mix: fix the"
-            f" cell, or pass --categorical {self._categorical_list([j])} to store every cell as text codes")
+            f" cell, or pass --categorical {self._categorical_list([j])} to store every cell as text codes"
+        )
 
     def late_error(self, block: TextBlock, parsed: ParsedBlock, wrong: np.ndarray) -> BadValueError:
         columns = np.flatnonzero(wrong)
@@ -180,11 +189,16 @@ class KindAdvice:
         j = min(found, key=lambda k: (found[k][2], k))
         _, source, line, cell = found[j]
         name, kind = self.kinds.names[j], int(self.kinds.kind[j])
-        what = "which is not true or false" if kind == BOOLEAN else (
-            "a boolean" if cell_kind(cell) == BOOLEANS else "which is not a number")
+        what = (
+            "which is not true or false"
+            if kind == BOOLEAN
+            else ("a boolean" if cell_kind(cell) == BOOLEANS else "which is not a number")
+        )
         if self.kinds.stored is not None:
-            return BadValueError(f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {self.kinds.stored.path}"
-                                 f" stores it as {_WORDS[kind]}; fix the cell, or convert without --append/--like")
+            return BadValueError(
+                f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {self.kinds.stored.path}"
+                f" stores it as {_WORDS[kind]}; fix the cell, or convert without --append/--like"
+            )
         if j in self.kinds.decided_late:  # empty in the first rows; a later block decided
             since_source, since_line = self.kinds.decided_late[j]
             since = f"line {since_line}" if since_source == source else f"{since_source}:{since_line}"
@@ -201,12 +215,14 @@ class KindAdvice:
             ids = [k for k in columns if k not in codes]
             advice = f"; pass --drop {self._list(ids)} ({self._names(ids)}: named like an identifier)"
             if codes:
-                advice += (f", and --categorical {self._categorical_list(codes)} to store the rest as text codes from"
-                           " the first row")
+                advice += (
+                    f", and --categorical {self._categorical_list(codes)} to store the rest as text codes from the first row"
+                )
             return BadValueError(head + advice)
         return BadValueError(
             f"{head}; pass --categorical {self._categorical_list(columns)} to store the column as text codes from the"
-            f" first row, or --drop {_shell_list([self.kinds.names[k] for k in columns])}")
+            f" first row, or --drop {_shell_list([self.kinds.names[k] for k in columns])}"
+        )
 
     def too_many_values(self, column: int, block: TextBlock, row: int, cells: int | None = None) -> BadValueError:
         """The error for a column --categorical auto chose whose vocabulary passed --max-categories at ``row``.
@@ -215,18 +231,22 @@ class KindAdvice:
         """
         line = int(row_lines(block, self.kinds.plan)[row])
         name = self.kinds.names[column]
-        where = (f"{block.source}:{line}: column {name!r} has more than {self.kinds.max_categories} distinct values"
-                 " (--max-categories), too many for --categorical auto to call it categorical")
-        keep = (f"; or keep it as codes: --categorical {self._categorical_list([column])} (no bound)"
-                " or --max-categories N")
+        where = (
+            f"{block.source}:{line}: column {name!r} has more than {self.kinds.max_categories} distinct values"
+            " (--max-categories), too many for --categorical auto to call it categorical"
+        )
+        keep = f"; or keep it as codes: --categorical {self._categorical_list([column])} (no bound) or --max-categories N"
         if self.kinds.seen[column] & TEXT and not self.kinds.not_dates[column]:
-            return BadValueError(f"{where}: its cells are ISO dates; pass --datetime {_shell_list([name])} to store"
-                                 f" them as seconds since 1970, or --drop {_shell_list([name])}")
+            return BadValueError(
+                f"{where}: its cells are ISO dates; pass --datetime {_shell_list([name])} to store"
+                f" them as seconds since 1970, or --drop {_shell_list([name])}"
+            )
         if named_like_identifier(name) or (cells is not None and counted_like_identifier(self.kinds.max_categories + 1, cells)):
-            return BadValueError(f"{where}: it looks like an identifier (a distinct value in almost every row, or named"
-                                 f" so), whose codes mean nothing to a model; pass --drop {_shell_list([name])}")
+            return BadValueError(
+                f"{where}: it looks like an identifier (a distinct value in almost every row, or named"
+                f" so), whose codes mean nothing to a model; pass --drop {_shell_list([name])}"
+            )
         return BadValueError(f"{where}: an identifier or free text? pass --drop {_shell_list([name])}{keep}")
-
 
 
 def kind_name(kind: int) -> str:

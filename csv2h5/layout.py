@@ -156,8 +156,10 @@ def open_csv2h5(path: str | Path) -> h5py.File:
     version = f.attrs.get(FORMAT)
     problem = None
     if version is None:
-        problem = (f"{path} is not a csv2h5 file (no {FORMAT} attribute: unfinished, or made by another tool); "
-                   "make it with csv2h5 convert")
+        problem = (
+            f"{path} is not a csv2h5 file (no {FORMAT} attribute: unfinished, or made by another tool); "
+            "make it with csv2h5 convert"
+        )
     elif int(version) > FORMAT_VERSION:
         problem = f"{path} has csv2h5 format {int(version)}, newer than this csv2h5 reads ({FORMAT_VERSION}); upgrade csv2h5"
     elif FEATURES not in f:
@@ -175,23 +177,37 @@ def read_file_header(f: h5py.File, path: str | Path) -> FileHeader:
     target = None
     if TARGET in f:
         t = f[TARGET]
-        target = TargetHeader(columns=_names(t.attrs.get(COLUMNS)), task=str(attr_value(t.attrs.get(TASK, "regression"))),
-                              classes=[attr_value(c) for c in t.attrs.get(CLASSES, [])], dtype=t.dtype,
-                              shape=tuple(t.shape))
+        target = TargetHeader(
+            columns=_names(t.attrs.get(COLUMNS)),
+            task=str(attr_value(t.attrs.get(TASK, "regression"))),
+            classes=[attr_value(c) for c in t.attrs.get(CLASSES, [])],
+            dtype=t.dtype,
+            shape=tuple(t.shape),
+        )
     shape = attrs.get(SAMPLE_SHAPE)
     readings = attrs.get(FLOAT32_VALUES)
     return FileHeader(
-        path=Path(path), format=int(root.get(FORMAT, FORMAT_VERSION)), created_by=attr_value(root.get(CREATED_BY)),
-        created_at=attr_value(root.get(CREATED_AT)), stated_rows=int(root[ROWS]) if ROWS in root else None,
-        sources=json.loads(str(attr_value(root.get(SOURCES, "[]")))), bad_lines=int(root.get(BAD_LINES, 0)),
-        shape=tuple(features.shape), dtype=features.dtype, chunks=features.chunks, compression=features.compression,
+        path=Path(path),
+        format=int(root.get(FORMAT, FORMAT_VERSION)),
+        created_by=attr_value(root.get(CREATED_BY)),
+        created_at=attr_value(root.get(CREATED_AT)),
+        stated_rows=int(root[ROWS]) if ROWS in root else None,
+        sources=json.loads(str(attr_value(root.get(SOURCES, "[]")))),
+        bad_lines=int(root.get(BAD_LINES, 0)),
+        shape=tuple(features.shape),
+        dtype=features.dtype,
+        chunks=features.chunks,
+        compression=features.compression,
         compression_opts=features.compression_opts,
         filtered=is_filtered(features),
-        columns=_names(attrs.get(COLUMNS)), sample_shape=tuple(int(d) for d in shape) if shape is not None else None,
+        columns=_names(attrs.get(COLUMNS)),
+        sample_shape=tuple(int(d) for d in shape) if shape is not None else None,
         float32_values=str(attr_value(readings)) if readings is not None else None,
         # files before 0.3 name neither booleans nor dates
-        booleans=_names(attrs.get(BOOLEAN_COLUMNS)), datetimes=_names(attrs.get(DATETIME_COLUMNS)),
-        vocabularies=read_vocabularies(f), target=target,
+        booleans=_names(attrs.get(BOOLEAN_COLUMNS)),
+        datetimes=_names(attrs.get(DATETIME_COLUMNS)),
+        vocabularies=read_vocabularies(f),
+        target=target,
     )
 
 
@@ -230,7 +246,7 @@ def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
         else:
             column, counts = columns.index(name), np.zeros(len(values), dtype=np.float64)
             for start in range(0, features.shape[0], _COUNT_ROWS):
-                counts += count_codes(features[start:start + _COUNT_ROWS, column], len(values))
+                counts += count_codes(features[start : start + _COUNT_ROWS, column], len(values))
         found[name] = (values, counts)
     return found
 
@@ -247,20 +263,28 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
     for part in parts[1:]:
         if part.columns != first.columns:
             i = first_difference(first.columns, part.columns)
-            where = (f"column {i} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
-                     if i < min(len(first.columns), len(part.columns))
-                     else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}")
+            where = (
+                f"column {i} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
+                if i < min(len(first.columns), len(part.columns))
+                else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}"
+            )
             return f"{part.path} has other feature columns: {where}; {advice} converted alike"
         for what, mine, theirs in (("booleans", part.booleans, first.booleans), ("dates", part.datetimes, first.datetimes)):
             if set(mine) != set(theirs):
                 column = sorted(set(mine) ^ set(theirs))[0]
-                return (f"column {column!r} holds {what} in {part.path if column in mine else first.path} but not in the"
-                        f" other; {advice} converted alike (csv2h5 convert --like {first.path})")
+                return (
+                    f"column {column!r} holds {what} in {part.path if column in mine else first.path} but not in the"
+                    f" other; {advice} converted alike (csv2h5 convert --like {first.path})"
+                )
         if part.task != first.task:
-            return (f"{part.path} has target {part.task or 'none'} but {first.path} has {first.task or 'none'}; "
-                    f"{advice} converted with the same --target")
+            return (
+                f"{part.path} has target {part.task or 'none'} but {first.path} has {first.task or 'none'}; "
+                f"{advice} converted with the same --target"
+            )
         widths = [len(p.target.columns) if p.target is not None else 0 for p in (part, first)]
         if part.target is not None and part.target.shape[1:] != first.target.shape[1:]:
-            return (f"{part.path} has {widths[0]} target columns but {first.path} has {widths[1]}; "
-                    f"{advice} converted with the same --target")
+            return (
+                f"{part.path} has {widths[0]} target columns but {first.path} has {widths[1]}; "
+                f"{advice} converted with the same --target"
+            )
     return parts_differ([p.path for p in parts], [p.classes for p in parts], [p.vocabularies for p in parts])

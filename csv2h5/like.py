@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HeaderMismatchError
-from .layout import open_header
 from .kinds import StoredKinds
+from .layout import open_header
 from .schema import ColumnRoles, ValueRange, resolve_columns, value_range
 
 
@@ -53,22 +53,28 @@ class Template:
             raise HeaderMismatchError(
                 f"{source} has no column {missing[0]!r}, which {self.path} stores as a feature"
                 f" ({len(missing)} missing in all); --like needs every feature column of {self.path}:"
-                " add the column, or convert without --like")
+                " add the column, or convert without --like"
+            )
         target = [name for name in self.target if name in names]
         if target and target != self.target:
-            raise HeaderMismatchError(f"{source} has target column {target[0]!r} but not "
-                                      f"{[t for t in self.target if t not in target][0]!r}, which {self.path} also has")
+            raise HeaderMismatchError(
+                f"{source} has target column {target[0]!r} but not "
+                f"{[t for t in self.target if t not in target][0]!r}, which {self.path} also has"
+            )
         warnings = []
         if self.target and not target:
-            warnings.append(f"{source} has no target column {self.target[0]!r} like {self.path}: "
-                            "converted without /target (enough for h5train predict)")
+            warnings.append(
+                f"{source} has no target column {self.target[0]!r} like {self.path}: "
+                "converted without /target (enough for h5train predict)"
+            )
         extra = [name for name in names if name not in self.features and name not in self.target]
         if extra:
             shown = ", ".join(map(repr, extra[:5])) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
             warnings.append(f"{source} has columns {self.path} does not store, left out: {shown}")
         # Names, not globs or indices: every selector is an exact header name, matched first.
-        roles = resolve_columns(names, target=target, features=self.features, categorical=list(self.vocabularies),
-                                datetime=self.datetimes)
+        roles = resolve_columns(
+            names, target=target, features=self.features, categorical=list(self.vocabularies), datetime=self.datetimes
+        )
         return roles, warnings
 
     def floor(self) -> ValueRange:
@@ -78,8 +84,7 @@ class Template:
             return value_range(np.array([info.min, info.max], dtype=np.int64))
         wide = self.dtype.itemsize > 4
         # no values yet, so neither reading of float32 is ruled out: only the dtype is a floor
-        return ValueRange(integral=False, float32_equal=not wide, float32_shortest=not wide, float16_exact=False,
-                          empty=False)
+        return ValueRange(integral=False, float32_equal=not wide, float32_shortest=not wide, float16_exact=False, empty=False)
 
 
 def read_template(path: str | Path) -> Template:
@@ -87,7 +92,14 @@ def read_template(path: str | Path) -> Template:
     header = open_header(path)
     target = header.target
     return Template(
-        path=Path(path), features=header.columns, target=target.columns if target is not None else [],
-        task=header.task, classes=header.classes, vocabularies=header.vocabularies, dtype=header.dtype,
-        sample_shape=header.sample_shape, booleans=header.booleans, datetimes=header.datetimes,
+        path=Path(path),
+        features=header.columns,
+        target=target.columns if target is not None else [],
+        task=header.task,
+        classes=header.classes,
+        vocabularies=header.vocabularies,
+        dtype=header.dtype,
+        sample_shape=header.sample_shape,
+        booleans=header.booleans,
+        datetimes=header.datetimes,
     )

@@ -22,7 +22,8 @@ def header_difference(first: object, a: list[str], second: object, b: list[str],
     """Why ``second``'s header ``b`` is not ``first``'s ``a``: the message for inputs that must share one header."""
     i = first_difference(a, b)
     if i is not None and i < min(len(a), len(b)):
-        return (f"{second} does not match {first}: {what} {i} is {b[i]!r} there but {a[i]!r} here;"
-                " inputs converted together must share one header")
-    return (f"{second} has {len(b)} {what} but {first} has {len(a)};"
-            " inputs converted together must share one header")
+        return (
+            f"{second} does not match {first}: {what} {i} is {b[i]!r} there but {a[i]!r} here;"
+            " inputs converted together must share one header"
+        )
+    return f"{second} has {len(b)} {what} but {first} has {len(a)}; inputs converted together must share one header"

@@ -25,11 +25,26 @@ import numpy as np
 from ._version import __version__
 from .errors import HeaderMismatchError, InputError
 from .featurerows import requested_chunk_rows, widen_values
-from .layout import (CLASS_COUNTS, CLASSES, COLUMNS, FEATURES, FLOAT32_VALUES, MERGED_FROM, SAMPLE_SHAPE, TARGET, TASK,
-                     FileHeader, TargetHeader, open_header, parts_disagree, read_stats, stats_path)
+from .layout import (
+    CLASS_COUNTS,
+    CLASSES,
+    COLUMNS,
+    FEATURES,
+    FLOAT32_VALUES,
+    MERGED_FROM,
+    SAMPLE_SHAPE,
+    TARGET,
+    TASK,
+    FileHeader,
+    TargetHeader,
+    open_header,
+    parts_disagree,
+    read_stats,
+    stats_path,
+)
 from .output import AtomicOutput, check_output
-from .stats import merge_stored
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
+from .stats import merge_stored
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
 from .writer import H5Writer
 
@@ -49,9 +64,14 @@ class MergeReport:
         return f"merged {self.parts} files, {self.rows:,} rows{labels}, into {self.output} in {self.seconds:.1f} s"
 
 
-def merge(parts: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *, overwrite: bool = False,
-          on_progress: Callable[[int, int], None] | None = None,
-          on_notice: Callable[[str], None] | None = None) -> MergeReport:
+def merge(
+    parts: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> MergeReport:
     """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
     started = time.perf_counter()
     paths = [Path(p) for p in parts]
@@ -82,22 +102,29 @@ def _common_dtype(infos: list[FileHeader]) -> tuple[np.dtype, ValueRange]:
     """
     dtype = np.result_type(*(p.dtype for p in infos))
     ranges = [float32_range(p.float32_values) for p in infos if p.dtype == np.float32]
-    readings = ValueRange(integral=False, float32_equal=all(r.float32_equal for r in ranges),
-                          float32_shortest=all(r.float32_shortest for r in ranges), float16_exact=False, empty=False)
+    readings = ValueRange(
+        integral=False,
+        float32_equal=all(r.float32_equal for r in ranges),
+        float32_shortest=all(r.float32_shortest for r in ranges),
+        float16_exact=False,
+        empty=False,
+    )
     if dtype == np.float32 and not (readings.float32_equal or readings.float32_shortest):
         dtype = np.dtype(np.float64)
     return dtype, readings
 
 
-def _copy(writer: H5Writer, infos: list[FileHeader], classes: list[object], total: int,
-          on_progress: Callable[[int, int], None] | None) -> None:
+def _copy(
+    writer: H5Writer, infos: list[FileHeader], classes: list[object], total: int, on_progress: Callable[[int, int], None] | None
+) -> None:
     first = infos[0]
     common, readings = _common_dtype(infos)
     vocabularies, part_tables, dtype = unite_vocabularies(first.columns, [p.vocabularies for p in infos], common)
     columns = {name: first.columns.index(name) for name in vocabularies}
     # a small part's chunk, cut to its rows, is not kept
-    writer.create_features(first.columns, dtype, chunk_rows=requested_chunk_rows(first),
-                           compression=(first.compression, first.compression_opts))
+    writer.create_features(
+        first.columns, dtype, chunk_rows=requested_chunk_rows(first), compression=(first.compression, first.compression_opts)
+    )
     writer.set_column_kinds(boolean=first.booleans, datetime=first.datetimes)
     if dtype == np.float32:
         writer.set_attrs(FEATURES, {FLOAT32_VALUES: float32_readings(readings)})
@@ -114,8 +141,7 @@ def _copy(writer: H5Writer, infos: list[FileHeader], classes: list[object], tota
             exact = part.dtype != np.float32 or float32_range(part.float32_values).float32_equal
             for start in range(0, part.rows, step):
                 # float32 values that stand for their shortest decimal widen through it (0.1 stays 0.1)
-                block = remap_columns(widen_values(ds[start:start + step], writer.dtype, exact=exact), tables,
-                                      writer.dtype)
+                block = remap_columns(widen_values(ds[start : start + step], writer.dtype, exact=exact), tables, writer.dtype)
                 for name, column in columns.items():  # stats of codes are recounted from the united codes
                     counts[name] += count_codes(block[:, column], len(vocabularies[name]))
                 writer.append(block)
@@ -137,12 +163,18 @@ def _copy(writer: H5Writer, infos: list[FileHeader], classes: list[object], tota
     for name, values in merged.items():
         writer.write_array(stats_path(name), values)
     if classes:
-        writer.write_array(stats_path(CLASS_COUNTS), np.bincount(np.concatenate(targets).astype(np.int64),
-                                                                 minlength=len(classes)).astype(np.float64))
+        writer.write_array(
+            stats_path(CLASS_COUNTS),
+            np.bincount(np.concatenate(targets).astype(np.int64), minlength=len(classes)).astype(np.float64),
+        )
     for name, values in vocabularies.items():
         writer.write_categories(name, values, counts[name])
-    writer.finish(created_by=f"csv2h5 {__version__}", rows=total, sources=[s for p in infos for s in p.sources],
-                  extra={MERGED_FROM: json.dumps([str(p.path) for p in infos])})
+    writer.finish(
+        created_by=f"csv2h5 {__version__}",
+        rows=total,
+        sources=[s for p in infos for s in p.sources],
+        extra={MERGED_FROM: json.dumps([str(p.path) for p in infos])},
+    )
 
 
 def _write_target(writer: H5Writer, first: TargetHeader, values: np.ndarray, classes: list[object]) -> None:

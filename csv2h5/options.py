@@ -68,9 +68,7 @@ class ConvertOptions:
         if self.task not in TASKS:
             raise OptionError(f"--task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.on_bad_lines not in BAD_LINE_POLICIES:
-            raise OptionError(
-                f"--on-bad-lines {self.on_bad_lines!r} is not one of {', '.join(BAD_LINE_POLICIES)}"
-            )
+            raise OptionError(f"--on-bad-lines {self.on_bad_lines!r} is not one of {', '.join(BAD_LINE_POLICIES)}")
         if self.delimiter is not None:
             object.__setattr__(self, "delimiter", _TAB_SPELLINGS.get(self.delimiter.lower(), self.delimiter))
             if self.delimiter != "auto" and len(self.delimiter) != 1:
@@ -101,9 +99,7 @@ class ConvertOptions:
             raise OptionError("--names replaces the header; pass --no-header with it")
         if len(set(self.names)) != len(self.names):
             raise OptionError("--names has a repeated name; column names must be unique")
-        if self.sample_shape is not None and (
-            not self.sample_shape or any(d <= 0 for d in self.sample_shape)
-        ):
+        if self.sample_shape is not None and (not self.sample_shape or any(d <= 0 for d in self.sample_shape)):
             raise OptionError(f"--sample-shape must be positive integers, got {self.sample_shape}")
         if self.overwrite and self.append:
             raise OptionError("--overwrite and --append contradict each other; pass one")
@@ -114,14 +110,23 @@ class ConvertOptions:
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""
-        given = [name for name, value in (("--target", self.target), ("--features", self.features),
-                                          ("--drop", self.drop), ("--categorical", self.categorical),
-                                          ("--datetime", self.datetime),
-                                          ("--task", self.task != "auto"), ("--sample-shape", self.sample_shape))
-                 if value]
+        given = [
+            name
+            for name, value in (
+                ("--target", self.target),
+                ("--features", self.features),
+                ("--drop", self.drop),
+                ("--categorical", self.categorical),
+                ("--datetime", self.datetime),
+                ("--task", self.task != "auto"),
+                ("--sample-shape", self.sample_shape),
+            )
+            if value
+        ]
         if given:
-            raise OptionError(f"--like takes the column roles, task and sample shape from {self.like}; "
-                              f"drop {' and '.join(given)}")
+            raise OptionError(
+                f"--like takes the column roles, task and sample shape from {self.like}; drop {' and '.join(given)}"
+            )
 
 
 def parse_compression(text: str) -> tuple[str | None, object]:
@@ -154,9 +159,7 @@ def _plugin_filter(name: str, level: str) -> tuple[str | None, object] | None:
     try:
         import hdf5plugin
     except ImportError:
-        raise OptionError(
-            f"--compression {name} needs the hdf5plugin package: pip install hdf5plugin"
-        ) from None
+        raise OptionError(f"--compression {name} needs the hdf5plugin package: pip install hdf5plugin") from None
     if name == "zstd":
         plugin = hdf5plugin.Zstd(clevel=int(level)) if level else hdf5plugin.Zstd()
     elif name == "lz4":

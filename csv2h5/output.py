@@ -21,8 +21,9 @@ from .errors import Csv2H5Error, OutputError, OutputExistsError
 from .scratch import sweep_stale, temporary_path
 
 
-def check_output(output: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False, append: bool | None = None,
-                 example: str = "data.h5") -> None:
+def check_output(
+    output: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False, append: bool | None = None, example: str = "data.h5"
+) -> None:
     """Refuse an output that cannot be written, or must not be, before any input is read.
 
     Args:
@@ -53,9 +54,11 @@ def write_failure(output: Path, exc: OSError) -> str:
     if code is None:
         found = re.search(r"errno = (\d+)", str(exc))
         code = int(found.group(1)) if found else None
-    reasons = {errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
-               errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
-               errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere"}
+    reasons = {
+        errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
+        errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
+        errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
+    }
     reason = reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
     return f"cannot write {output}: {reason}; nothing was written"
 

@@ -85,8 +85,12 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(os.getpid() if context.get_start_method() == "fork" else 0,))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid() if context.get_start_method() == "fork" else 0,),
+    )
     try:
         # Fork the workers now, before the output is opened: a forked copy of its descriptor
         # would hold HDF5's file lock for as long as the worker lives.
@@ -155,8 +159,9 @@ class _InOrder:
         self.plan: ParsePlan | None = None  # the plan the first of them was sent with
         self.odd = False  # whether the joined blocks hold an odd number of quotes so far
 
-    def take(self, block: TextBlock, plan: ParsePlan, newlines: int, odd: bool,
-             result: ParsedBlock | Exception) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+    def take(
+        self, block: TextBlock, plan: ParsePlan, newlines: int, odd: bool, result: ParsedBlock | Exception
+    ) -> Iterator[tuple[TextBlock, ParsedBlock]]:
         if not block.speculative:
             yield from self.flush()
             yield block, _result(result)
@@ -186,8 +191,7 @@ class _InOrder:
         if not self.joined:
             return
         first, last = self.joined[0], self.joined[-1]
-        block = TextBlock(first.source, first.index, self.line, None, first.offset,
-                          last.offset + last.length - first.offset)
+        block = TextBlock(first.source, first.index, self.line, None, first.offset, last.offset + last.length - first.offset)
         self.joined = []
         parsed = parse_block(block, self.plan)
         data = block.text()
@@ -209,8 +213,9 @@ def _renumbered(parsed: ParsedBlock, lines: int) -> ParsedBlock:
     return parsed
 
 
-def parse_in_order(blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None,
-                   workers: int) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+def parse_in_order(
+    blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None, workers: int
+) -> Iterator[tuple[TextBlock, ParsedBlock]]:
     """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
 
     Each block is parsed with the plan current when it is sent (``plan()``).

@@ -68,10 +68,15 @@ class ConversionReport:
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
         if self.empty_cell_columns:
-            lines.append(f"integer columns stored as float because of empty cells (NaN): {_names(self.empty_cell_columns)};"
-                         " --fill VALUE keeps them integer")
-        for what, names in (("text stored as codes", self.categorical_columns), ("booleans stored as 1/0", self.boolean_columns),
-                            ("dates stored as seconds since 1970 UTC", self.datetime_columns)):
+            lines.append(
+                f"integer columns stored as float because of empty cells (NaN): {_names(self.empty_cell_columns)};"
+                " --fill VALUE keeps them integer"
+            )
+        for what, names in (
+            ("text stored as codes", self.categorical_columns),
+            ("booleans stored as 1/0", self.boolean_columns),
+            ("dates stored as seconds since 1970 UTC", self.datetime_columns),
+        ):
             if names:
                 lines.append(f"{what}: {_names(names)}")
         return "\n".join(lines)

@@ -54,9 +54,7 @@ def _select(selectors: Sequence[str], names: Sequence[str], *, option: str, head
         elif selector.isdigit() and (not header or selector not in names):
             index = int(selector)
             if index >= len(names):
-                raise OptionError(
-                    f"{option} {selector} is out of range: the input has {len(names)} columns (0-{len(names) - 1})"
-                )
+                raise OptionError(f"{option} {selector} is out of range: the input has {len(names)} columns (0-{len(names) - 1})")
             hits = [index]
         elif any(ch in selector for ch in "*?["):
             hits = [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, selector)]
@@ -239,8 +237,9 @@ def value_range(values: np.ndarray) -> ValueRange:
     values = np.asarray(values, dtype=np.float64).ravel()
     finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
     # Huge whole numbers read as floats (1e300) are floats: float64 holds them as read.
-    integral = bool(finite.size == values.size and _all_whole(finite)
-                    and (finite.size == 0 or np.abs(finite).max() <= FLOAT64_MAX_EXACT_INT))
+    integral = bool(
+        finite.size == values.size and _all_whole(finite) and (finite.size == 0 or np.abs(finite).max() <= FLOAT64_MAX_EXACT_INT)
+    )
     low = int(finite.min()) if finite.size and integral else 0
     high = int(finite.max()) if finite.size and integral else 0
     with np.errstate(over="ignore"):
@@ -276,8 +275,9 @@ def float32_range(readings: object) -> ValueRange:
     """A ValueRange for stored float32 features, from their layout.FLOAT32_VALUES attribute (None: absent)."""
     # Files from before the attribute stored float32 for decimals of up to 6 significant digits.
     names = str(readings or _SHORTEST).split(", ")
-    return ValueRange(integral=False, float32_equal=_EQUAL in names, float32_shortest=_SHORTEST in names,
-                      float16_exact=False, empty=False)
+    return ValueRange(
+        integral=False, float32_equal=_EQUAL in names, float32_shortest=_SHORTEST in names, float16_exact=False, empty=False
+    )
 
 
 def smallest_dtype(vr: ValueRange) -> np.dtype:
@@ -363,4 +363,5 @@ def check_storable_text(values: Sequence[str], *, column: str) -> None:
         if "\x00" in value:
             raise BadValueError(
                 f"column {column!r} has {excerpt(value)!r}, which holds a NUL byte that HDF5 text cannot store;"
-                f" is the file binary, or UTF-16 text (pass --encoding utf-16)? Or leave it out: --drop {column}")
+                f" is the file binary, or UTF-16 text (pass --encoding utf-16)? Or leave it out: --drop {column}"
+            )

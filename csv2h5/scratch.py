@@ -55,9 +55,11 @@ class Swept:
     def describe(self) -> str:
         """One line for people."""
         pids = sorted(set(self.pids))
-        return (f"removed {len(self.paths)} temporary file{'s' if len(self.paths) != 1 else ''}"
-                f" ({self.bytes / 1e6:,.1f} MB) beside {self.output} left by an earlier run that was killed"
-                f" (process {', '.join(map(str, pids))} is gone): {', '.join(p.name for p in self.paths)}")
+        return (
+            f"removed {len(self.paths)} temporary file{'s' if len(self.paths) != 1 else ''}"
+            f" ({self.bytes / 1e6:,.1f} MB) beside {self.output} left by an earlier run that was killed"
+            f" (process {', '.join(map(str, pids))} is gone): {', '.join(p.name for p in self.paths)}"
+        )
 
 
 def sweep_stale(output: Path) -> Swept:
@@ -91,4 +93,3 @@ def sweep_stale(output: Path) -> Swept:
         pids.append(pid)
         freed += size
     return Swept(output, tuple(removed), tuple(pids), freed)
-

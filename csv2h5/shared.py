@@ -95,7 +95,7 @@ def remove_left_over(owner: str | None) -> None:
     if not SHARED_DIR.is_dir():
         return
     for path in SHARED_DIR.glob(f"{_PREFIX}*"):
-        rest = path.name[len(_PREFIX):]
+        rest = path.name[len(_PREFIX) :]
         pid = rest.split("-", 1)[0]
         if (owner is not None and rest.startswith(owner + "-")) or (pid.isdigit() and not _alive(int(pid))):
             path.unlink(missing_ok=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .categories import Vocabularies
+from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError
-from .columnkinds import ColumnKinds
 from .kinds import StoredKinds
 from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
 from .like import Template
@@ -53,8 +53,17 @@ class _Appended:
     target: np.ndarray | None  # its target rows (labels, or numbers), written again with the new ones
 
 
-def start(roles: ColumnRoles, plan: ParsePlan, options: ConvertOptions, output_file: AtomicOutput,
-          template: Template | None, *, source: str, expected_bytes: int | None, encoders: dict[str, object]) -> Start:
+def start(
+    roles: ColumnRoles,
+    plan: ParsePlan,
+    options: ConvertOptions,
+    output_file: AtomicOutput,
+    template: Template | None,
+    *,
+    source: str,
+    expected_bytes: int | None,
+    encoders: dict[str, object],
+) -> Start:
     """Open the output (new, or a copy of the file appended to) and everything its rows go through.
 
     ``source``: the first input, for messages. The files opened are closed by ``output_file`` on a failure.
@@ -72,14 +81,14 @@ def start(roles: ColumnRoles, plan: ParsePlan, options: ConvertOptions, output_f
         appended = _adopt(writer, roles, o, output_file.output, source, vocabularies)
         stats = ColumnStats.from_stored(read_stats(writer.file), appended.header.rows)
         # The stored dtype already holds the old rows; it is where widening starts.
-        dtype = FeatureDtype(o.dtype, range_of_dtype(appended.header.dtype, stats, appended.header.float32_values)
-                             .merge(floor))
+        dtype = FeatureDtype(o.dtype, range_of_dtype(appended.header.dtype, stats, appended.header.float32_values).merge(floor))
     else:
         writer = H5Writer(output_file.temporary, expected_bytes=expected_bytes, **encoders)
         output_file.on_failure(writer.close)
         dtype = FeatureDtype(o.dtype, floor)
-        writer.create_features(roles.feature_names, dtype.start_dtype(), chunk_rows=o.chunk_rows,
-                               compression=parse_compression(o.compression))
+        writer.create_features(
+            roles.feature_names, dtype.start_dtype(), chunk_rows=o.chunk_rows, compression=parse_compression(o.compression)
+        )
         if sample_shape:
             writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(sample_shape)})
         stats = ColumnStats.empty(len(roles.features))
@@ -93,28 +102,30 @@ def start(roles: ColumnRoles, plan: ParsePlan, options: ConvertOptions, output_f
         targets = _targets(roles, o, output_file, template, appended.header if appended is not None else None)
         if appended is not None and appended.target is not None and len(appended.target):
             targets.add(appended.target, source=str(output_file.output), first_line=0, lines=None)
-    return Start(writer, kinds, dtype, vocabularies, stats, targets,
-                 existing_rows=appended.header.rows if appended is not None else 0)
+    return Start(
+        writer, kinds, dtype, vocabularies, stats, targets, existing_rows=appended.header.rows if appended is not None else 0
+    )
 
 
-def _adopt(writer: H5Writer, roles: ColumnRoles, options: ConvertOptions, output: Path, source: str,
-           vocabularies: Vocabularies) -> _Appended:
+def _adopt(
+    writer: H5Writer, roles: ColumnRoles, options: ConvertOptions, output: Path, source: str, vocabularies: Vocabularies
+) -> _Appended:
     """Check that the appended-to file has this input's schema; take up its vocabularies, kinds and target rows."""
     f = writer.file
     header = read_file_header(f, output)
     if header.columns != roles.feature_names:
-        raise HeaderMismatchError(header_difference(output, header.columns, source, roles.feature_names,
-                                                    what="feature columns"))
+        raise HeaderMismatchError(header_difference(output, header.columns, source, roles.feature_names, what="feature columns"))
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
-        raise HeaderMismatchError(f"{output} has target {stored_target or 'none'} but --target gives"
-                                  f" {roles.target_names or 'none'}; use the same --target as when it was made")
+        raise HeaderMismatchError(
+            f"{output} has target {stored_target or 'none'} but --target gives"
+            f" {roles.target_names or 'none'}; use the same --target as when it was made"
+        )
     writer.adopt_features()
     stored_vocabularies = read_categories(f)
     for name, (values, counts) in stored_vocabularies.items():
         vocabularies.adopt(roles.feature_names.index(name), values, counts)
-    kinds = StoredKinds(str(output), frozenset(stored_vocabularies), frozenset(header.booleans),
-                        frozenset(header.datetimes))
+    kinds = StoredKinds(str(output), frozenset(stored_vocabularies), frozenset(header.booleans), frozenset(header.datetimes))
     target = None
     if header.target is not None:
         old = f[TARGET][()]
@@ -127,8 +138,9 @@ def _adopt(writer: H5Writer, roles: ColumnRoles, options: ConvertOptions, output
     return _Appended(header, kinds, target)
 
 
-def _targets(roles: ColumnRoles, options: ConvertOptions, output_file: AtomicOutput, template: Template | None,
-             appended: FileHeader | None) -> TargetCollector:
+def _targets(
+    roles: ColumnRoles, options: ConvertOptions, output_file: AtomicOutput, template: Template | None, appended: FileHeader | None
+) -> TargetCollector:
     """The target collector, knowing the classes and task of the file appended to and of the template."""
     known, known_from = None, ""
     if appended is not None and appended.task == "classification":
@@ -140,7 +152,8 @@ def _targets(roles: ColumnRoles, options: ConvertOptions, output_file: AtomicOut
         task = template.task
     if appended is not None and appended.task is not None:
         task = appended.task
-    targets = TargetCollector(output_file.scratch("target.tmp"), names=roles.target_names, task=task, known_classes=known,
-                              known_from=known_from)
+    targets = TargetCollector(
+        output_file.scratch("target.tmp"), names=roles.target_names, task=task, known_classes=known, known_from=known_from
+    )
     output_file.on_failure(targets.close)
     return targets

@@ -28,8 +28,7 @@ class ColumnStats:
     @classmethod
     def empty(cls, num_columns: int) -> ColumnStats:
         z = np.zeros(num_columns)
-        return cls(z.copy(), z.copy(), z.copy(), np.full(num_columns, np.inf),
-                   np.full(num_columns, -np.inf), z.copy())
+        return cls(z.copy(), z.copy(), z.copy(), np.full(num_columns, np.inf), np.full(num_columns, -np.inf), z.copy())
 
     @classmethod
     def of(cls, block: np.ndarray) -> ColumnStats:
@@ -48,9 +47,14 @@ class ColumnStats:
             wide *= wide
             sumsq = wide.sum(axis=0, dtype=np.int64)
             m2 = (n * sumsq - total * total) / n
-            return cls(np.full(block.shape[1], float(n)), total / n, m2,
-                       block.min(axis=0).astype(np.float64), block.max(axis=0).astype(np.float64),
-                       np.zeros(block.shape[1]))
+            return cls(
+                np.full(block.shape[1], float(n)),
+                total / n,
+                m2,
+                block.min(axis=0).astype(np.float64),
+                block.max(axis=0).astype(np.float64),
+                np.zeros(block.shape[1]),
+            )
         if block.dtype.kind in "iu":
             # Integer blocks have no NaN; sums are exact in float64 for any block we parse.
             count = np.full(block.shape[1], float(block.shape[0]))
@@ -60,8 +64,14 @@ class ColumnStats:
             m2 = np.einsum("ij,ij->j", centered, centered)
             if block.shape[0] == 0:
                 return cls.empty(block.shape[1])
-            return cls(count, mean, m2, block.min(axis=0).astype(np.float64),
-                       block.max(axis=0).astype(np.float64), np.zeros(block.shape[1]))
+            return cls(
+                count,
+                mean,
+                m2,
+                block.min(axis=0).astype(np.float64),
+                block.max(axis=0).astype(np.float64),
+                np.zeros(block.shape[1]),
+            )
         x = block.astype(np.float64, copy=False)
         if x.shape[0]:
             low = x.min(axis=0)  # NaN in a column makes its minimum NaN
@@ -93,9 +103,12 @@ class ColumnStats:
             m2 = self.m2 + other.m2 + delta**2 * self.count * share
         # Infinite values make delta NaN; fall back to the plain mean of the two.
         with np.errstate(invalid="ignore", over="ignore"):
-            mean = np.where(np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean)
-        return ColumnStats(count, mean, m2, np.minimum(self.min, other.min),
-                           np.maximum(self.max, other.max), self.nan_count + other.nan_count)
+            mean = np.where(
+                np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean
+            )
+        return ColumnStats(
+            count, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max), self.nan_count + other.nan_count
+        )
 
     def replace_columns(self, columns: list[int], other: ColumnStats) -> None:
         """Overwrite the summaries of ``columns`` with those of ``other`` (same order)."""

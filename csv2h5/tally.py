@@ -49,7 +49,7 @@ class Tally:
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
             room = MAX_BAD_LINE_NUMBERS - len(self.bad_line_numbers)
-            self.bad_line_numbers.extend(line for line, _ in parsed.bad_lines[:max(room, 0)])
+            self.bad_line_numbers.extend(line for line, _ in parsed.bad_lines[: max(room, 0)])
         for name in parsed.int_columns_with_empty:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
@@ -65,7 +65,10 @@ class Tally:
     def sources_record(self, sources: Sequence[Path]) -> list[dict[str, object]]:
         """Each source's name, size and rows, as the file records them."""
         return [
-            {"name": source_name(p) if is_stdin(p) else p.name, "bytes": 0 if is_stdin(p) else p.stat().st_size,
-             "rows": self.rows_by_source.get(source_name(p), 0)}
+            {
+                "name": source_name(p) if is_stdin(p) else p.name,
+                "bytes": 0 if is_stdin(p) else p.stat().st_size,
+                "rows": self.rows_by_source.get(source_name(p), 0),
+            }
             for p in sources
         ]

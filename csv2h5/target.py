@@ -46,8 +46,9 @@ _LABELS = {"number": "numbers", "boolean": "true/false labels", "text": "text la
 class TargetCollector:
     """Streams target values to a scratch file and tracks the distinct labels."""
 
-    def __init__(self, scratch: Path, *, names: list[str], task: str,
-                 known_classes: list[object] | None = None, known_from: str = "") -> None:
+    def __init__(
+        self, scratch: Path, *, names: list[str], task: str, known_classes: list[object] | None = None, known_from: str = ""
+    ) -> None:
         self.scratch = Path(scratch)
         self.names = names
         self.task = task
@@ -61,8 +62,9 @@ class TargetCollector:
         self._known_from = known_from  # the file the known classes come from, for messages
         self._file = open(self.scratch, "wb")
 
-    def add(self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None,
-            distinct: np.ndarray | None = None) -> None:
+    def add(
+        self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None, distinct: np.ndarray | None = None
+    ) -> None:
         """Append one block's target values (numbers, bool for true/false labels, or object array of text).
 
         ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
@@ -85,7 +87,9 @@ class TargetCollector:
             kind = "text"
         if kind == "text":
             if len(self.names) > 1:
-                raise SchemaError(f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)")
+                raise SchemaError(
+                    f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)"
+                )
             if self.task == "regression":
                 line = int(lines[0]) if lines is not None else first_line
                 raise BadValueError(
@@ -103,7 +107,9 @@ class TargetCollector:
         else:
             values = np.asarray(values)
             if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
-                raise BadValueError(f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly")
+                raise BadValueError(
+                    f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly"
+                )
             as_float = values.astype(np.float64)
             if distinct is None and (self._integral or self._distinct is not None):
                 distinct = np.unique(as_float)  # not tallied by a parser, or more labels than it keeps
@@ -141,17 +147,21 @@ class TargetCollector:
         if known is not None and kind is not None and known != kind:
             here = "text" if kind == "text" else "numbers"
             there = "text" if known == "text" else "numeric"
-            raise SchemaError(f"target {self.names[0]!r} holds {here} here but {self._known_from} has {there} classes "
-                              f"({excerpt(', '.join(map(str, self._known[:5])))}); files converted alike need labels "
-                              "alike: all text or all numbers")
+            raise SchemaError(
+                f"target {self.names[0]!r} holds {here} here but {self._known_from} has {there} classes "
+                f"({excerpt(', '.join(map(str, self._known[:5])))}); files converted alike need labels "
+                "alike: all text or all numbers"
+            )
 
     def _single_class_warning(self, classes: list[object], counts: np.ndarray) -> str | None:
         present = np.flatnonzero(counts)
         if present.size != 1:
             return None
-        return (single_class_problem(self.names[0], classes[int(present[0])], "every row")
-                + " alone; fine for a part of data that comes in parts: train on it with the others"
-                " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number")
+        return (
+            single_class_problem(self.names[0], classes[int(present[0])], "every row")
+            + " alone; fine for a part of data that comes in parts: train on it with the others"
+            " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number"
+        )
 
     def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
         """Write ``/target`` through ``writer`` and return what was stored."""
@@ -162,8 +172,7 @@ class TargetCollector:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
             tail = () if width == 1 else (width,)
-            writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task},
-                                 rows=self.rows)
+            writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task}, rows=self.rows)
             for block in self._passes(np.float64, width):
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
             return TargetSummary(task, [], None)
@@ -193,8 +202,9 @@ class TargetCollector:
             raw_dtype = np.float64
         code_dtype = class_code_dtype(max(len(classes), 1))
         counts = np.zeros(len(classes), dtype=np.int64)
-        writer.create_target((), code_dtype, attrs={
-            COLUMNS: self.names, TASK: task, CLASSES: _classes_attr(classes)}, rows=self.rows)
+        writer.create_target(
+            (), code_dtype, attrs={COLUMNS: self.names, TASK: task, CLASSES: _classes_attr(classes)}, rows=self.rows
+        )
         for block in self._passes(raw_dtype, 1):
             codes = convert(block)
             counts += np.bincount(codes, minlength=len(classes))
@@ -233,4 +243,3 @@ def _classes_attr(classes: list[object]) -> object:
     if all(isinstance(c, int) for c in classes):
         return np.asarray(classes, dtype=np.int64)
     return np.asarray(classes, dtype=np.float64)
-

@@ -49,8 +49,7 @@ def label_kind(labels: Sequence[object]) -> str | None:
     return "text" if all(isinstance(label, str) for label in labels) else "number"
 
 
-def parts_differ(paths: Sequence[object], classes: Sequence[Sequence[object]],
-                 coded: Sequence[Collection[str]]) -> str | None:
+def parts_differ(paths: Sequence[object], classes: Sequence[Sequence[object]], coded: Sequence[Collection[str]]) -> str | None:
     """Why files cannot be united (text classes with numeric ones; a column coded in some only), or None.
 
     ``coded`` holds each file's categorical column names.
@@ -58,20 +57,25 @@ def parts_differ(paths: Sequence[object], classes: Sequence[Sequence[object]],
     for path, labels in zip(paths[1:], classes[1:]):
         kinds = [{"text": "text", "number": "numeric"}.get(label_kind(x)) for x in (classes[0], labels)]
         if None not in kinds and kinds[0] != kinds[1]:
-            return (f"{path} has {kinds[1]} classes but {paths[0]} has {kinds[0]} ones "
-                    f"({', '.join(map(str, labels[:3]))} against {', '.join(map(str, classes[0][:3]))}); "
-                    "files united need labels alike")
+            return (
+                f"{path} has {kinds[1]} classes but {paths[0]} has {kinds[0]} ones "
+                f"({', '.join(map(str, labels[:3]))} against {', '.join(map(str, classes[0][:3]))}); "
+                "files united need labels alike"
+            )
     for path, names in zip(paths[1:], coded[1:]):
         differ = sorted(set(names) ^ set(coded[0]))
         if differ:
             text, numbers = (path, paths[0]) if differ[0] in names else (paths[0], path)
-            return (f"{text} stores column {differ[0]!r} as text codes (--categorical) but {numbers} as numbers; "
-                    f"convert the parts alike (csv2h5 convert --like {text})")
+            return (
+                f"{text} stores column {differ[0]!r} as text codes (--categorical) but {numbers} as numbers; "
+                f"convert the parts alike (csv2h5 convert --like {text})"
+            )
     return None
 
 
-def unite_vocabularies(columns: Sequence[str], vocabularies: Sequence[Mapping[str, Sequence[str]]],
-                       dtype: np.dtype) -> tuple[dict[str, list[str]], list[dict[int, np.ndarray]], np.dtype]:
+def unite_vocabularies(
+    columns: Sequence[str], vocabularies: Sequence[Mapping[str, Sequence[str]]], dtype: np.dtype
+) -> tuple[dict[str, list[str]], list[dict[int, np.ndarray]], np.dtype]:
     """Unite each categorical column's vocabulary over files of one schema.
 
     Args:
@@ -101,8 +105,11 @@ def code_dtype(dtype: np.dtype, size: int) -> np.dtype:
     if dtype.kind in "iu":
         if top <= np.iinfo(dtype).max:
             return dtype
-        return next(np.dtype(name) for name in ("uint16", "int16", "uint32", "int32", "int64")
-                    if np.can_cast(dtype, name) and top <= np.iinfo(name).max)
+        return next(
+            np.dtype(name)
+            for name in ("uint16", "int16", "uint32", "int32", "int64")
+            if np.can_cast(dtype, name) and top <= np.iinfo(name).max
+        )
     if dtype.kind == "f" and top > 2 ** (np.finfo(dtype).nmant + 1):  # float16 holds the integers to 2048
         return np.promote_types(dtype, np.float32 if top <= 2**24 else np.float64)
     return dtype
@@ -156,8 +163,12 @@ def set_code_stats(stats: dict[str, np.ndarray], column: int, counts: np.ndarray
         values = {"mean": np.nan, "std": np.nan, "min": np.nan, "max": np.nan}
     else:
         mean = float(codes @ counts) / rows
-        values = {"mean": mean, "std": float(np.sqrt(counts @ (codes - mean) ** 2 / rows)),
-                  "min": float(present[0]), "max": float(present[-1])}
+        values = {
+            "mean": mean,
+            "std": float(np.sqrt(counts @ (codes - mean) ** 2 / rows)),
+            "min": float(present[0]),
+            "max": float(present[-1]),
+        }
     for name, value in values.items():
         if name in stats:
             stats[name][column] = value

@@ -18,8 +18,19 @@ import numpy as np
 
 from .encoders import ChunkEncoders
 from .featurerows import FeatureRows
-from .layout import (BOOLEAN_COLUMNS, CREATED_AT, CREATED_BY, DATETIME_COLUMNS, FORMAT, FORMAT_VERSION, ROWS, SOURCES,
-                     TARGET, categories_path, category_counts_path)
+from .layout import (
+    BOOLEAN_COLUMNS,
+    CREATED_AT,
+    CREATED_BY,
+    DATETIME_COLUMNS,
+    FORMAT,
+    FORMAT_VERSION,
+    ROWS,
+    SOURCES,
+    TARGET,
+    categories_path,
+    category_counts_path,
+)
 from .schema import CHUNK_BYTES
 
 # HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
@@ -42,8 +53,15 @@ def _meta_block_size(expected_bytes: int | None) -> int:
 class H5Writer:
     """Writes a csv2h5 file at ``path`` (the caller's temporary name)."""
 
-    def __init__(self, path: Path, *, mode: str = "w", expected_bytes: int | None = None,
-                 submit: Callable[..., Future] | None = None, encode_ahead: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        mode: str = "w",
+        expected_bytes: int | None = None,
+        submit: Callable[..., Future] | None = None,
+        encode_ahead: int = 4,
+    ) -> None:
         """Open ``path`` for writing.
 
         Args:
@@ -66,8 +84,9 @@ class H5Writer:
     def features(self) -> h5py.Dataset:
         return self._rows.dataset
 
-    def create_features(self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None,
-                        compression: tuple[str | None, object]) -> None:
+    def create_features(
+        self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None, compression: tuple[str | None, object]
+    ) -> None:
         """Create the empty, resizable ``/features`` dataset."""
         self._rows.create(columns, dtype, chunk_rows=chunk_rows, compression=compression)
 
@@ -93,17 +112,21 @@ class H5Writer:
 
     # -- the rest ---------------------------------------------------------------------------
 
-    def write_array(self, name: str, values: np.ndarray, *, attrs: Mapping[str, object] | None = None,
-                    chunk_rows: int | None = None) -> None:
+    def write_array(
+        self, name: str, values: np.ndarray, *, attrs: Mapping[str, object] | None = None, chunk_rows: int | None = None
+    ) -> None:
         """Write (or replace) a whole dataset, e.g. ``target`` or ``stats/mean``."""
         if name in self.file:
             del self.file[name]
         kwargs: dict[str, object] = {}
         if values.ndim >= 1 and values.shape[0] > 0 and chunk_rows:
             compression, opts = self._rows.compression
-            kwargs = dict(chunks=(min(chunk_rows, values.shape[0]),) + values.shape[1:],
-                          maxshape=(None,) + values.shape[1:], compression=compression,
-                          compression_opts=opts)
+            kwargs = dict(
+                chunks=(min(chunk_rows, values.shape[0]),) + values.shape[1:],
+                maxshape=(None,) + values.shape[1:],
+                compression=compression,
+                compression_opts=opts,
+            )
         ds = self.file.create_dataset(name, data=values, **kwargs)
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
@@ -114,8 +137,9 @@ class H5Writer:
         self.write_array(categories_path(column), np.array([str(v) for v in values], dtype=h5py.string_dtype()))
         self.write_array(category_counts_path(column), np.asarray(counts, dtype=np.float64))
 
-    def create_target(self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object],
-                      rows: int | None = None) -> h5py.Dataset:
+    def create_target(
+        self, shape_tail: tuple[int, ...], dtype: np.dtype, *, attrs: Mapping[str, object], rows: int | None = None
+    ) -> h5py.Dataset:
         """Create a resizable ``/target`` to be filled by :meth:`append_target`.
 
         ``rows``: how many rows it will hold (when known), so that a small file's
@@ -126,9 +150,15 @@ class H5Writer:
         chunk_rows = max(1, CHUNK_BYTES // max(1, int(np.prod(shape_tail, dtype=np.int64)) * np.dtype(dtype).itemsize))
         rows = min(chunk_rows, max(1, rows)) if rows is not None else chunk_rows
         compression, opts = self._rows.compression
-        ds = self.file.create_dataset(TARGET, shape=(0,) + shape_tail, maxshape=(None,) + shape_tail,
-                                      dtype=dtype, chunks=(rows,) + shape_tail, compression=compression,
-                                      compression_opts=opts)
+        ds = self.file.create_dataset(
+            TARGET,
+            shape=(0,) + shape_tail,
+            maxshape=(None,) + shape_tail,
+            dtype=dtype,
+            chunks=(rows,) + shape_tail,
+            compression=compression,
+            compression_opts=opts,
+        )
         for key, value in attrs.items():
             ds.attrs[key] = value
         return ds
@@ -156,8 +186,7 @@ class H5Writer:
         """Write the last, partial chunk of /features now that no more rows come (see ``FeatureRows.end``)."""
         self._rows.end()
 
-    def finish(self, *, created_by: str, rows: int, sources: list[dict[str, object]],
-               extra: Mapping[str, object]) -> None:
+    def finish(self, *, created_by: str, rows: int, sources: list[dict[str, object]], extra: Mapping[str, object]) -> None:
         """Flush, write the provenance attributes and close."""
         self.end_features()
         attrs = self.file.attrs

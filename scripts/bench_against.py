@@ -81,12 +81,16 @@ def main() -> int:
     for shape in shapes:
         runs = results[shape.name]
         ratio = median([a[0] / b[0] for a, b in zip(runs["this"], runs["baseline"])])
-        low, high = min(a[0] / b[0] for a, b in zip(runs["this"], runs["baseline"])), max(
-            a[0] / b[0] for a, b in zip(runs["this"], runs["baseline"]))
-        print(f"| {shape.name} | {inputs[shape.name].stat().st_size / 1e6:,.0f} MB"
-              f" | {median([s for s, _ in runs['this']]):.2f} s | {median([s for s, _ in runs['baseline']]):.2f} s"
-              f" | **{ratio:.3f}** ({low:.2f}-{high:.2f}) | {max(m for _, m in runs['this']):,.0f} /"
-              f" {max(m for _, m in runs['baseline']):,.0f} MB |")
+        low, high = (
+            min(a[0] / b[0] for a, b in zip(runs["this"], runs["baseline"])),
+            max(a[0] / b[0] for a, b in zip(runs["this"], runs["baseline"])),
+        )
+        print(
+            f"| {shape.name} | {inputs[shape.name].stat().st_size / 1e6:,.0f} MB"
+            f" | {median([s for s, _ in runs['this']]):.2f} s | {median([s for s, _ in runs['baseline']]):.2f} s"
+            f" | **{ratio:.3f}** ({low:.2f}-{high:.2f}) | {max(m for _, m in runs['this']):,.0f} /"
+            f" {max(m for _, m in runs['baseline']):,.0f} MB |"
+        )
     for shape in shapes:
         same = _same_values(work / f"against_{shape.name}_this.h5", work / f"against_{shape.name}_baseline.h5")
         print(f"{shape.name}: both versions' files hold the same values: {same}")

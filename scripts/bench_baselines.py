@@ -48,8 +48,9 @@ def _polars(args: argparse.Namespace) -> Iterator[tuple[np.ndarray, np.ndarray]]
 def _pyarrow(args: argparse.Namespace) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     import pyarrow.csv as pacsv
 
-    reader = pacsv.open_csv(args.src, read_options=pacsv.ReadOptions(autogenerate_column_names=not args.header,
-                                                                      block_size=8 << 20))
+    reader = pacsv.open_csv(
+        args.src, read_options=pacsv.ReadOptions(autogenerate_column_names=not args.header, block_size=8 << 20)
+    )
     for batch in reader:
         columns = [batch.column(j).to_numpy(zero_copy_only=False) for j in range(batch.num_columns)]
         labels = columns.pop(args.target).astype(np.uint8)
@@ -86,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         x = y = None
         for features, labels in batches:
             if x is None:
-                x = f.create_dataset("features", shape=(0, features.shape[1]), maxshape=(None, features.shape[1]),
-                                     dtype=args.dtype, chunks=True)
+                x = f.create_dataset(
+                    "features", shape=(0, features.shape[1]), maxshape=(None, features.shape[1]), dtype=args.dtype, chunks=True
+                )
                 y = f.create_dataset("target", shape=(0,), maxshape=(None,), dtype="uint8", chunks=True)
             n = x.shape[0]
             x.resize(n + len(features), axis=0)

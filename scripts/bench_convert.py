@@ -106,18 +106,45 @@ def make_inputs(shapes: list[Shape], work: Path, rows_fraction: float) -> dict[s
 def _command(tool: str, shape: Shape, csv: Path, out: Path) -> list[str]:
     if tool.startswith("csv2h5"):
         compression = tool.split()[1] if " " in tool else "none"
-        return [python(), "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--quiet", "--overwrite",
-                "--compression", compression] + shape.csv2h5_args()
-    return [python(), str(SCRIPTS / "bench_baselines.py"), tool, str(csv), str(out), "--target", str(shape.target),
-            "--dtype", shape.dtype, "--chunk-rows", str(shape.chunk_rows)] + ([] if shape.header else ["--no-header"])
+        return [
+            python(),
+            "-m",
+            "csv2h5",
+            "convert",
+            str(csv),
+            "-o",
+            str(out),
+            "--quiet",
+            "--overwrite",
+            "--compression",
+            compression,
+        ] + shape.csv2h5_args()
+    return [
+        python(),
+        str(SCRIPTS / "bench_baselines.py"),
+        tool,
+        str(csv),
+        str(out),
+        "--target",
+        str(shape.target),
+        "--dtype",
+        shape.dtype,
+        "--chunk-rows",
+        str(shape.chunk_rows),
+    ] + ([] if shape.header else ["--no-header"])
 
 
 def _measure(cmd: list[str], out: Path) -> dict[str, float]:
     out.unlink(missing_ok=True)
     seconds, mem, _ = run_measured(cmd)
-    return {"seconds": seconds, "anon": mem.peak_anon_tree_kb / 1024, "anon_main": mem.peak_anon_main_kb / 1024,
-            "file": mem.peak_file_tree_kb / 1024,
-            "shmem": mem.peak_shmem_tree_kb / 1024, "out_mb": out.stat().st_size / 1e6 if out.exists() else 0.0}
+    return {
+        "seconds": seconds,
+        "anon": mem.peak_anon_tree_kb / 1024,
+        "anon_main": mem.peak_anon_main_kb / 1024,
+        "file": mem.peak_file_tree_kb / 1024,
+        "shmem": mem.peak_shmem_tree_kb / 1024,
+        "out_mb": out.stat().st_size / 1e6 if out.exists() else 0.0,
+    }
 
 
 def verify(shape: Shape, csv: Path, h5: Path) -> str:
@@ -133,7 +160,7 @@ def verify(shape: Shape, csv: Path, h5: Path) -> str:
         for chunk in pd.read_csv(csv, header=0 if shape.header else None, chunksize=100_000):
             table = chunk.to_numpy(dtype=np.float64)
             expected = np.delete(table, shape.target, axis=1)
-            stored = features[start:start + len(chunk)]
+            stored = features[start : start + len(chunk)]
             if stored.dtype == np.float32 and "exact" not in readings:
                 got = stored.astype(str).astype(np.float64)  # each float32 stands for its shortest decimal
             else:
@@ -141,7 +168,7 @@ def verify(shape: Shape, csv: Path, h5: Path) -> str:
             if not np.array_equal(got, expected, equal_nan=True):
                 row, col = np.argwhere(~((got == expected) | (np.isnan(got) & np.isnan(expected))))[0]
                 return f"MISMATCH at row {start + row}, column {col}: {got[row, col]!r} vs {expected[row, col]!r}"
-            if not np.array_equal(classes[target[start:start + len(chunk)]].astype(np.float64), table[:, shape.target]):
+            if not np.array_equal(classes[target[start : start + len(chunk)]].astype(np.float64), table[:, shape.target]):
                 return f"MISMATCH in the target near row {start}"
             start += len(chunk)
         if start != features.shape[0]:
@@ -170,9 +197,12 @@ def _print_table(shape: Shape, csv: Path, rows: int, results: dict[str, list[dic
         ratios[tool] = vs_pandas
         ratios[tool + " vs polars"] = vs_polars
         output = "(none)" if tool in FLOORS else f"{runs[-1]['out_mb']:,.1f} MB"
-        print(f"| {tool} | {t:.2f} s | {size_mb / t:,.1f} | {rows / t:,.0f} | {vs_pandas:.2f}x | {vs_polars:.2f}x"
-              f" | {max(r['anon'] for r in runs):,.0f} / {max(r['anon_main'] for r in runs):,.0f} MB"
-              f" | {max(r.get('shmem', 0) for r in runs):,.0f} MB | {max(r['file'] for r in runs):,.0f} MB | {output} |", flush=True)
+        print(
+            f"| {tool} | {t:.2f} s | {size_mb / t:,.1f} | {rows / t:,.0f} | {vs_pandas:.2f}x | {vs_polars:.2f}x"
+            f" | {max(r['anon'] for r in runs):,.0f} / {max(r['anon_main'] for r in runs):,.0f} MB"
+            f" | {max(r.get('shmem', 0) for r in runs):,.0f} MB | {max(r['file'] for r in runs):,.0f} MB | {output} |",
+            flush=True,
+        )
     return ratios
 
 
@@ -193,8 +223,13 @@ def cpu_split(shape: Shape, csv: Path, runs: int) -> dict[str, float]:
     main_ms = median([r["main_cpu"] for r in two]) / size_mb * 1000
     parsers_ms = median([r["parsers_cpu"] for r in two]) / size_mb * 1000
     speedup = median([a["seconds"] / b["seconds"] for a, b in zip(measured[1], measured[2])])
-    return {"main_ms_per_mb": main_ms, "parsers_ms_per_mb": parsers_ms, "measured_speedup": speedup,
-            "seconds_1": median([r["seconds"] for r in measured[1]]), "seconds_2": median([r["seconds"] for r in two])}
+    return {
+        "main_ms_per_mb": main_ms,
+        "parsers_ms_per_mb": parsers_ms,
+        "measured_speedup": speedup,
+        "seconds_1": median([r["seconds"] for r in measured[1]]),
+        "seconds_2": median([r["seconds"] for r in two]),
+    }
 
 
 def _projected_mb_s(main_ms: float, parsers_ms: float, cores: int) -> float:
@@ -203,16 +238,20 @@ def _projected_mb_s(main_ms: float, parsers_ms: float, cores: int) -> float:
 
 def _print_cpu_split(splits: dict[str, dict[str, float]]) -> None:
     print("\nwhere csv2h5's CPU goes (convert() in a warm process, 2 parsers; medians):")
-    print("| shape | main CPU ms/MB | parsers CPU ms/MB | serial ceiling MB/s | "
-          + " | ".join(f"{n} cores MB/s" for n in PROJECTED_CORES)
-          + " | 1->2 parsers projected | measured (1 / 2 parsers wall) |")
+    print(
+        "| shape | main CPU ms/MB | parsers CPU ms/MB | serial ceiling MB/s | "
+        + " | ".join(f"{n} cores MB/s" for n in PROJECTED_CORES)
+        + " | 1->2 parsers projected | measured (1 / 2 parsers wall) |"
+    )
     print("|---|---:|---:|---:|" + "---:|" * len(PROJECTED_CORES) + "---:|---:|")
     for name, split in splits.items():
         main_ms, parsers_ms = split["main_ms_per_mb"], split["parsers_ms_per_mb"]
         projected = max(main_ms, parsers_ms) / ((main_ms + parsers_ms) / 2)
-        print(f"| {name} | {main_ms:.2f} | {parsers_ms:.2f} | {1000 / main_ms:,.0f} | "
-              + " | ".join(f"{_projected_mb_s(main_ms, parsers_ms, n):,.0f}" for n in PROJECTED_CORES)
-              + f" | {projected:.2f}x | {split['measured_speedup']:.2f}x ({split['seconds_1']:.2f} / {split['seconds_2']:.2f} s) |")
+        print(
+            f"| {name} | {main_ms:.2f} | {parsers_ms:.2f} | {1000 / main_ms:,.0f} | "
+            + " | ".join(f"{_projected_mb_s(main_ms, parsers_ms, n):,.0f}" for n in PROJECTED_CORES)
+            + f" | {projected:.2f}x | {split['measured_speedup']:.2f}x ({split['seconds_1']:.2f} / {split['seconds_2']:.2f} s) |"
+        )
 
 
 def startup_seconds(work: Path, runs: int = 5) -> float:
@@ -238,8 +277,11 @@ def main() -> int:
     parser.add_argument("--scale-shape", default="higgs", choices=sorted(SHAPES))
     parser.add_argument("--workdir", type=Path, default=Path("bench_data"))
     parser.add_argument("--no-tools", action="store_true", help="only the CPU split and the start-up time")
-    parser.add_argument("--tools", default=",".join(TOOLS),
-                        help="comma-separated tools to time (csv2h5 and pandas at least: the tables' ratios need them)")
+    parser.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        help="comma-separated tools to time (csv2h5 and pandas at least: the tables' ratios need them)",
+    )
     args = parser.parse_args()
     shapes = [SHAPES[name] for name in args.shapes.split(",")]
     tools = tuple(tool for tool in TOOLS if tool in args.tools.split(","))
@@ -255,8 +297,10 @@ def main() -> int:
         parser.error("polars is one of the tools measured: pip install '.[bench]'")
 
     print(f"machine: {machine()}")
-    print(f"versions: pandas {pandas.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__},"
-          f" h5py {h5py.__version__} (HDF5 {h5py.version.hdf5_version})")
+    print(
+        f"versions: pandas {pandas.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__},"
+        f" h5py {h5py.__version__} (HDF5 {h5py.version.hdf5_version})"
+    )
     print(f"load average at start: {_load()}")
     inputs = make_inputs(shapes, work, args.rows_fraction)
     splits = {}
@@ -284,18 +328,20 @@ def main() -> int:
         outputs = {tool: work / f"out_{shape.name}_{tool.replace(' ', '_')}.h5" for tool in tools}
         print(f"values: {verify(shape, csv, outputs['csv2h5'])}")
         if "csv2h5 lzf" in outputs and "csv2h5 gzip" in outputs:
-            print(f"lzf and gzip files hold the same values as uncompressed: "
-                  f"{_same_values(outputs['csv2h5'], outputs['csv2h5 lzf']) and _same_values(outputs['csv2h5'], outputs['csv2h5 gzip'])}")
+            same = all(_same_values(outputs["csv2h5"], outputs[name]) for name in ("csv2h5 lzf", "csv2h5 gzip"))
+            print(f"lzf and gzip files hold the same values as uncompressed: {same}")
     print("\ntargets (ratios are medians of per-round ratios):")
     for shape in shapes:
         peak = max(r["anon"] for tool in tools if tool.startswith("csv2h5") for r in results[shape.name][tool])
         pandas_target = {"mnist": 3.5}.get(shape.name, 2.0)
         polars_target = {"higgs": " (target >= 1.0x)", "creditcard": " (target >= 0.9x)"}.get(shape.name, "")
-        print(f"  {shape.name}: csv2h5 {summary[shape.name]['csv2h5']:.2f}x pandas (target >= {pandas_target}x),"
-              f" {summary[shape.name]['csv2h5 vs polars']:.2f}x polars streaming{polars_target},"
-              f" peak RssAnon {peak:,.0f} MB (target <= 512 MB),"
-              f" main CPU {splits[shape.name]['main_ms_per_mb']:.2f} ms/MB (target <= 0.3),"
-              f" 1->2 parsers {splits[shape.name]['measured_speedup']:.2f}x (target >= 1.8x)")
+        print(
+            f"  {shape.name}: csv2h5 {summary[shape.name]['csv2h5']:.2f}x pandas (target >= {pandas_target}x),"
+            f" {summary[shape.name]['csv2h5 vs polars']:.2f}x polars streaming{polars_target},"
+            f" peak RssAnon {peak:,.0f} MB (target <= 512 MB),"
+            f" main CPU {splits[shape.name]['main_ms_per_mb']:.2f} ms/MB (target <= 0.3),"
+            f" 1->2 parsers {splits[shape.name]['measured_speedup']:.2f}x (target >= 1.8x)"
+        )
     if args.scale > 1:
         shape = SHAPES[args.scale_shape]
         csv, rows = inputs.get(shape.name) or (work / f"{shape.name}_{shape.rows}.csv", shape.rows)
@@ -311,10 +357,11 @@ def main() -> int:
         out = work / "out_scaled.h5"
         row = _measure(_command("csv2h5", shape, big, out), out)
         one = max(r["anon"] for r in results.get(shape.name, {}).get("csv2h5", [])) if shape.name in results else None
-        print(f"\n{shape.name} x{args.scale} ({args.scale * rows:,} rows, {big.stat().st_size / 1e9:.1f} GB):"
-              f" {row['seconds']:.1f} s, {big.stat().st_size / 1e6 / row['seconds']:,.1f} MB/s,"
-              f" peak RssAnon {row['anon']:,.0f} MB (main {row['anon_main']:,.0f})"
-              + (f" vs {one:,.0f} MB at 1x" if one else ""))
+        print(
+            f"\n{shape.name} x{args.scale} ({args.scale * rows:,} rows, {big.stat().st_size / 1e9:.1f} GB):"
+            f" {row['seconds']:.1f} s, {big.stat().st_size / 1e6 / row['seconds']:,.1f} MB/s,"
+            f" peak RssAnon {row['anon']:,.0f} MB (main {row['anon_main']:,.0f})" + (f" vs {one:,.0f} MB at 1x" if one else "")
+        )
         big.unlink()
         out.unlink()
     print(f"\nload average at end: {_load()}")

@@ -45,8 +45,13 @@ def main() -> int:
             out.unlink()  # replacing a file costs the kernel its pages: not part of converting
             main0, children0, started = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
             convert(args.csv, out, options=options)
-            runs.append({"seconds": time.perf_counter() - started, "main_cpu": _cpu(resource.RUSAGE_SELF) - main0,
-                         "parsers_cpu": _cpu(resource.RUSAGE_CHILDREN) - children0})
+            runs.append(
+                {
+                    "seconds": time.perf_counter() - started,
+                    "main_cpu": _cpu(resource.RUSAGE_SELF) - main0,
+                    "parsers_cpu": _cpu(resource.RUSAGE_CHILDREN) - children0,
+                }
+            )
     json.dump({"mb": args.csv.stat().st_size / 1e6, "runs": runs}, sys.stdout)
     return 0
 

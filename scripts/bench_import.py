@@ -28,16 +28,20 @@ CASES = (  # name, environment additions, code
     ("import keras (Keras's default; the baseline)", {}, REPORT),
     ("from csv2h5.trainer import HDF5Sequence", {}, "from csv2h5.trainer import HDF5Sequence; " + REPORT),
     ("  the same, KERAS_BACKEND=jax", {"KERAS_BACKEND": "jax"}, "from csv2h5.trainer import HDF5Sequence; " + REPORT),
-    ("  the same, KERAS_BACKEND=tensorflow", {"KERAS_BACKEND": "tensorflow"},
-     "from csv2h5.trainer import HDF5Sequence; " + REPORT),
+    (
+        "  the same, KERAS_BACKEND=tensorflow",
+        {"KERAS_BACKEND": "tensorflow"},
+        "from csv2h5.trainer import HDF5Sequence; " + REPORT,
+    ),
 )
 
 
 def _once(code: str, extra: dict[str, str]) -> tuple[float, int, str, int]:
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
     start = time.perf_counter()
-    proc = subprocess.Popen([python(), "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**env, **extra})
+    proc = subprocess.Popen(
+        [python(), "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, **extra}
+    )
     with MemorySampler(proc.pid, interval=0.01) as mem:
         out, err = proc.communicate()
     seconds = time.perf_counter() - start
@@ -58,8 +62,10 @@ def main() -> int:
     base = median([r[0] for r in results[CASES[0][0]]])
     for name, runs in results.items():
         seconds = median([r[0] for r in runs])
-        print(f"{name:46s} {seconds:5.2f} s ({seconds / base:4.2f}x)  {median([r[1] for r in runs]) / 1024:5.0f} MB  "
-              f"backend {runs[0][2]:10s} stderr lines {max(r[3] for r in runs)}")
+        print(
+            f"{name:46s} {seconds:5.2f} s ({seconds / base:4.2f}x)  {median([r[1] for r in runs]) / 1024:5.0f} MB  "
+            f"backend {runs[0][2]:10s} stderr lines {max(r[3] for r in runs)}"
+        )
     return 0
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-
 from benchutil import machine, median, python  # noqa: E402
 
 BATCH = 256
@@ -50,8 +49,23 @@ def _ensure(work: Path, rows: int, compression: str) -> Path:
     if not csv.exists():
         subprocess.run([python(), str(Path(__file__).parent / "make_digits_csv.py"), str(csv), "--rows", str(rows)], check=True)
     if not out.exists():
-        subprocess.run([python(), "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--target", "label",
-                        "--compression", compression, "--quiet"], check=True)
+        subprocess.run(
+            [
+                python(),
+                "-m",
+                "csv2h5",
+                "convert",
+                str(csv),
+                "-o",
+                str(out),
+                "--target",
+                "label",
+                "--compression",
+                compression,
+                "--quiet",
+            ],
+            check=True,
+        )
     return out
 
 
@@ -71,7 +85,6 @@ def main() -> int:
     lzf = _ensure(args.workdir, args.rows, "lzf")
 
     import h5py
-
     from csv2h5.trainer import HDF5Sequence
 
     with open(plain, "rb") as fh:  # page cache, as in any second epoch
@@ -85,18 +98,21 @@ def main() -> int:
 
     with h5py.File(plain, "r") as f:
         x_ram = f["features"][()]
-    results["in-RAM numpy x[idx].astype(float32)"] = _rate(lambda i, x=x_ram: x[batches[i]].astype(np.float32),
-                                                           BATCH, args.batches)
+    results["in-RAM numpy x[idx].astype(float32)"] = _rate(
+        lambda i, x=x_ram: x[batches[i]].astype(np.float32), BATCH, args.batches
+    )
     anon_ram = _status("RssAnon")
     x_ram = None  # freed before the readers of the file are measured
 
     for mode in ("global", "batch", "window"):
         seq = HDF5Sequence(plain, batch_size=BATCH, shuffle=mode, seed=0)
         seq[0]
-        results[f"HDF5Sequence shuffle={mode}"] = _rate(lambda i: seq[i], BATCH, min(args.batches, len(seq)))
+        results[f"HDF5Sequence shuffle={mode}"] = _rate(seq.__getitem__, BATCH, min(args.batches, len(seq)))
     seq = HDF5Sequence(plain, batch_size=BATCH, shuffle="global")
-    quality = {mode: shuffle_quality(HDF5Sequence(plain, batch_size=BATCH, shuffle=mode).order())
-               for mode in ("global", "window", "batch")}
+    quality = {
+        mode: shuffle_quality(HDF5Sequence(plain, batch_size=BATCH, shuffle=mode).order())
+        for mode in ("global", "window", "batch")
+    }
     quality["window (lzf)"] = shuffle_quality(HDF5Sequence(lzf, batch_size=BATCH, shuffle="window").order())
     lzf_seq = HDF5Sequence(lzf, batch_size=BATCH, shuffle="window", seed=0)
     results["HDF5Sequence lzf shuffle=window"] = _rate(lambda i: lzf_seq[i], BATCH, min(args.batches, len(lzf_seq)))
@@ -112,12 +128,17 @@ def main() -> int:
     for name, rate in results.items():
         print(f"{name:40s} {rate:12,.0f} rows/s  {rate / ram:6.2f}x in-RAM")
     ours = results["HDF5Sequence shuffle=global"]
-    print(f"\nglobal shuffle vs in-RAM: {ours / ram:.2f}x (target >= 0.8x); vs h5py fancy indexing: "
-          f"{ours / results['h5py fancy indexing ds[idx]']:.0f}x (target >= 50x)")
-    print("shuffle quality (mean |i-j| of consecutive rows / uniform's): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()))
-    print(f"memory: RssAnon with the in-RAM copy {anon_ram:.0f} MB; now RssAnon {_status('RssAnon'):.0f} MB,"
-          f" RssFile (memory map pages) {_status('RssFile'):.0f} MB")
+    print(
+        f"\nglobal shuffle vs in-RAM: {ours / ram:.2f}x (target >= 0.8x); vs h5py fancy indexing: "
+        f"{ours / results['h5py fancy indexing ds[idx]']:.0f}x (target >= 50x)"
+    )
+    print(
+        "shuffle quality (mean |i-j| of consecutive rows / uniform's): " + ", ".join(f"{k} {v:.3f}" for k, v in quality.items())
+    )
+    print(
+        f"memory: RssAnon with the in-RAM copy {anon_ram:.0f} MB; now RssAnon {_status('RssAnon'):.0f} MB,"
+        f" RssFile (memory map pages) {_status('RssFile'):.0f} MB"
+    )
     return 0
 
 

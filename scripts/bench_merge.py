@@ -48,8 +48,10 @@ def _parts(work: Path, rows: int, count: int) -> list[Path]:
         if not part_h5.exists():
             a, b = k * len(records) // count, (k + 1) * len(records) // count
             part_csv.write_bytes(header + b"".join(records[a:b]))
-            subprocess.run([python(), "-m", "csv2h5", "convert", str(part_csv), "-o", str(part_h5), "--target", "label",
-                            "--quiet"], check=True)
+            subprocess.run(
+                [python(), "-m", "csv2h5", "convert", str(part_csv), "-o", str(part_h5), "--target", "label", "--quiet"],
+                check=True,
+            )
             part_csv.unlink()
         out.append(part_h5)
     return out
@@ -69,7 +71,7 @@ def _virtual(parts: list[Path], out: Path) -> None:
     layout = h5py.VirtualLayout(shape=(sum(sizes), width), dtype=dtype)
     start = 0
     for p, n in zip(parts, sizes):
-        layout[start:start + n] = h5py.VirtualSource(str(p.resolve()), "features", shape=(n, width))
+        layout[start : start + n] = h5py.VirtualSource(str(p.resolve()), "features", shape=(n, width))
         start += n
     with h5py.File(out, "w") as g:
         g.create_virtual_dataset("features", layout)
@@ -98,16 +100,21 @@ def _vocabulary_parts(work: Path, rows: int) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {"alone": [], "like": []}
     csvs = sorted(work.glob(f"penguins_{rows}/*.csv"))
     if not csvs:
-        csvs = make_penguins_csv.write_parts(make_penguins_csv.make_table(rows, seed=0), work / f"penguins_{rows}",
-                                             by="island")
+        csvs = make_penguins_csv.write_parts(make_penguins_csv.make_table(rows, seed=0), work / f"penguins_{rows}", by="island")
     for csv in csvs:
         for kind in out:
             h5 = csv.with_name(f"{csv.stem}_{kind}.h5")
             if not h5.exists():
-                roles = ["--like", str(out[kind][-1])] if kind == "like" and out[kind] else [
-                    "--target", "species", "--categorical", "island,sex"]
-                subprocess.run([python(), "-m", "csv2h5", "convert", str(csv), "-o", str(h5), "--quiet", *roles],
-                               check=True, stderr=subprocess.DEVNULL)  # the single-class part warns
+                roles = (
+                    ["--like", str(out[kind][-1])]
+                    if kind == "like" and out[kind]
+                    else ["--target", "species", "--categorical", "island,sex"]
+                )
+                subprocess.run(
+                    [python(), "-m", "csv2h5", "convert", str(csv), "-o", str(h5), "--quiet", *roles],
+                    check=True,
+                    stderr=subprocess.DEVNULL,
+                )  # the single-class part warns
             out[kind].append(h5)
     return out
 
@@ -124,15 +131,18 @@ def vocabularies(args: argparse.Namespace) -> None:
 
     parts = _vocabulary_parts(args.workdir, args.table_rows)
     merged = args.workdir / f"penguins_{args.table_rows}_merged.h5"
-    subprocess.run([python(), "-m", "csv2h5", "merge", *map(str, parts["alone"]), "-o", str(merged), "--overwrite",
-                    "--quiet"], check=True)
+    subprocess.run(
+        [python(), "-m", "csv2h5", "merge", *map(str, parts["alone"]), "-o", str(merged), "--overwrite", "--quiet"], check=True
+    )
     for path in (*parts["alone"], *parts["like"], merged):
         path.read_bytes()  # page cache, as in any second epoch
     sequences = {
-        "parts, other vocabularies (lookup tables)": HDF5Sequence([str(p) for p in parts["alone"]], batch_size=256,
-                                                                  shuffle="global"),
-        "parts, equal vocabularies (converted --like)": HDF5Sequence([str(p) for p in parts["like"]], batch_size=256,
-                                                                     shuffle="global"),
+        "parts, other vocabularies (lookup tables)": HDF5Sequence(
+            [str(p) for p in parts["alone"]], batch_size=256, shuffle="global"
+        ),
+        "parts, equal vocabularies (converted --like)": HDF5Sequence(
+            [str(p) for p in parts["like"]], batch_size=256, shuffle="global"
+        ),
         "merged file (reference)": HDF5Sequence(merged, batch_size=256, shuffle="global"),
     }
     tables = [sorted(codes) for codes in sequences["parts, other vocabularies (lookup tables)"].info.part_codes]
@@ -142,15 +152,20 @@ def vocabularies(args: argparse.Namespace) -> None:
     for _ in range(args.rounds):  # alternate, so a noisy stretch of a shared machine hits every reader
         for name, seq in sequences.items():
             rates[name].append(_pass_rate(seq, args.batches))
-    print(f"\n[vocabularies] {args.table_rows:,} penguin rows (7 features, island and sex categorical) cut by island "
-          f"into 3 parts; lookup tables per part (feature columns): {tables}")
-    print(f"batch 256, global shuffle, float32, (x, y); {args.batches} batches a pass, median of {args.rounds} "
-          "alternating rounds")
+    print(
+        f"\n[vocabularies] {args.table_rows:,} penguin rows (7 features, island and sex categorical) cut by island "
+        f"into 3 parts; lookup tables per part (feature columns): {tables}"
+    )
+    print(
+        f"batch 256, global shuffle, float32, (x, y); {args.batches} batches a pass, median of {args.rounds} alternating rounds"
+    )
     base = median(rates["parts, equal vocabularies (converted --like)"])
     for name, values in rates.items():
         rate = median(values)
-        print(f"  {name:48s} {rate:12,.0f} rows/s  {rate / base:5.2f}x  {256 / rate * 1e6:6.1f} us/batch  "
-              f"(rounds: {', '.join(f'{v / 1e3:,.0f}k' for v in values)})")
+        print(
+            f"  {name:48s} {rate:12,.0f} rows/s  {rate / base:5.2f}x  {256 / rate * 1e6:6.1f} us/batch  "
+            f"(rounds: {', '.join(f'{v / 1e3:,.0f}k' for v in values)})"
+        )
 
 
 def join(args: argparse.Namespace) -> None:
@@ -169,12 +184,16 @@ def join(args: argparse.Namespace) -> None:
     from csv2h5.trainer import HDF5Sequence
 
     print(f"\n[join] {args.rows:,} rows in {args.parts} converted parts; batch 256, global shuffle, float32; median of 3\n")
-    print(f"make the joined file: copy (csv2h5 merge) {copy_s:.2f} s, {copy.stat().st_size / 1e6:.0f} MB; "
-          f"virtual dataset {virtual_s:.3f} s, {virtual.stat().st_size / 1e3:.0f} kB")
+    print(
+        f"make the joined file: copy (csv2h5 merge) {copy_s:.2f} s, {copy.stat().st_size / 1e6:.0f} MB; "
+        f"virtual dataset {virtual_s:.3f} s, {virtual.stat().st_size / 1e3:.0f} kB"
+    )
     few = max(2, args.batches // 50)
-    for name, spec, batches in (("copy (one memory map)", copy, args.batches),
-                                ("parts read as one (a map per part)", [str(p) for p in parts], args.batches),
-                                ("virtual dataset (no chunk offsets: chunk reader)", virtual, few)):
+    for name, spec, batches in (
+        ("copy (one memory map)", copy, args.batches),
+        ("parts read as one (a map per part)", [str(p) for p in parts], args.batches),
+        ("virtual dataset (no chunk offsets: chunk reader)", virtual, few),
+    ):
         seq = HDF5Sequence(spec, batch_size=256, shuffle="global", targets=False)
         print(f"  {name:50s} {_rate(seq, batches):12,.0f} rows/s ({batches} batches)")
 

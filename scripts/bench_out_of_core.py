@@ -47,6 +47,7 @@ READ_BYTES = 16 << 20
 
 # -- the data -------------------------------------------------------------------------------------
 
+
 def _sorted_part(workdir: Path, rows: int, name: str) -> Path:
     """``rows`` MNIST-shaped rows sorted by label, converted with csv2h5."""
     import make_digits_csv
@@ -62,8 +63,23 @@ def _sorted_part(workdir: Path, rows: int, name: str) -> Path:
         fh.write((",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n").encode())
         for start in range(0, rows, 4096):
             fh.write(make_digits_csv.format_rows(table[start : start + 4096]))
-    subprocess.run([sys.executable, "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--target", "label",
-                    "--sample-shape", "28,28,1", "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "csv2h5",
+            "convert",
+            str(csv),
+            "-o",
+            str(out),
+            "--target",
+            "label",
+            "--sample-shape",
+            "28,28,1",
+            "--quiet",
+        ],
+        check=True,
+    )
     csv.unlink()
     return out
 
@@ -75,8 +91,7 @@ def ensure_data(workdir: Path) -> tuple[Path, Path]:
     big = workdir / "ooc_sorted.h5"
     if not big.exists():
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(big), "--quiet"],
-                       check=True)
+        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(big), "--quiet"], check=True)
         print(f"made {big} ({big.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
     small = _sorted_part(workdir, 500_000, "ooc_small")
     return big, small
@@ -91,6 +106,7 @@ def drop_cache(path: Path) -> None:
 
 
 # -- the memory limit -----------------------------------------------------------------------------
+
 
 class MemoryCgroup:
     """A memory cgroup of its own, limited to ``limit`` bytes; children are placed in it as they start."""
@@ -108,8 +124,10 @@ class MemoryCgroup:
             if self.version == 1 and (self.path / "memory.memsw.limit_in_bytes").exists():
                 (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit))  # no swapping past it either
         except OSError as exc:
-            raise SystemExit(f"cannot make a memory cgroup at {self.path} ({exc}); run as root on a machine "
-                             "with cgroup memory control. No figure is reported without the limit.") from None
+            raise SystemExit(
+                f"cannot make a memory cgroup at {self.path} ({exc}); run as root on a machine "
+                "with cgroup memory control. No figure is reported without the limit."
+            ) from None
         self.limit = limit
 
     def enter(self) -> None:
@@ -145,8 +163,13 @@ def run_child(cgroup: MemoryCgroup | None, args: list[str], data: Path) -> dict:
     drop_cache(data)
     if cgroup is not None:
         cgroup.reset_peak()
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                          preexec_fn=cgroup.enter if cgroup is not None else None, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=cgroup.enter if cgroup is not None else None,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -158,6 +181,7 @@ def run_child(cgroup: MemoryCgroup | None, args: list[str], data: Path) -> dict:
 
 
 # -- what a child measures ------------------------------------------------------------------------
+
 
 def child_sequential(data: Path) -> dict:
     """The disk's sequential rate for this file: 16 MiB preads from start to end."""
@@ -199,7 +223,7 @@ def child_order(data: Path, shuffle: str, rows_timed: int, seconds: float) -> di
 
     extra = {}
     if shuffle.startswith("blocks") and shuffle != "blocks":  # blocks32: blocks of 32 MiB
-        extra = {"block_bytes": int(shuffle[len("blocks"):]) << 20}
+        extra = {"block_bytes": int(shuffle[len("blocks") :]) << 20}
         shuffle = "blocks"
     seq = HDF5Sequence(data, batch_size=BATCH, shuffle=shuffle, seed=0, dtype="uint8", **extra)
     distinct, rows = [], 0
@@ -213,15 +237,21 @@ def child_order(data: Path, shuffle: str, rows_timed: int, seconds: float) -> di
             break
     elapsed = time.perf_counter() - started
     reader = getattr(seq, "_reader", None)
-    return {"rows_per_s": rows / elapsed, "rows": rows, "seconds": elapsed, "distinct": float(np.mean(distinct)),
-            "shuffle": seq.shuffle, "reason": seq.shuffle_reason, "plan": str(seq.block_plan),
-            "rows_direct": getattr(reader, "rows_direct", None)}
+    return {
+        "rows_per_s": rows / elapsed,
+        "rows": rows,
+        "seconds": elapsed,
+        "distinct": float(np.mean(distinct)),
+        "shuffle": seq.shuffle,
+        "reason": seq.shuffle_reason,
+        "plan": str(seq.block_plan),
+        "rows_direct": getattr(reader, "rows_direct", None),
+    }
 
 
 def child_cached(data: Path, batches: int) -> dict:
     """Default order on a file that fits, cached, against an in-RAM numpy gather of the same batches."""
     import h5py
-
     from csv2h5.trainer import HDF5Sequence
 
     with open(data, "rb") as fh:
@@ -236,11 +266,12 @@ def child_cached(data: Path, batches: int) -> dict:
     rows = [np.sort(seq.order(0)[i * BATCH : (i + 1) * BATCH]) for i in range(batches)]
     out = {"shuffle": seq.shuffle, "reason": seq.shuffle_reason}
     for _ in range(5):
-        for name, read in (("sequence", lambda i: seq.read_batch(i, epoch=0)[0]),
-                           ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32)),
-                           ("raw", lambda i: raw.read_batch(i, epoch=0)[0]),
-                           ("numpy_scaled", lambda i: (np.take(x_ram, rows[i], axis=0).astype(np.float32) - offset)
-                            * factor)):
+        for name, read in (
+            ("sequence", lambda i: seq.read_batch(i, epoch=0)[0]),
+            ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32)),
+            ("raw", lambda i: raw.read_batch(i, epoch=0)[0]),
+            ("numpy_scaled", lambda i: (np.take(x_ram, rows[i], axis=0).astype(np.float32) - offset) * factor),
+        ):
             started = time.perf_counter()
             for i in range(batches):
                 read(i)
@@ -254,9 +285,25 @@ def child_fit(data: Path, steps: int) -> dict:
 
     with tempfile.TemporaryDirectory(dir=data.parent) as scratch:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--epochs", "1",
-                               "--steps-per-epoch", str(steps), "--progress", "none", "--run-dir",
-                               str(Path(scratch) / "run")], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "csv2h5.trainer",
+                "fit",
+                str(data),
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                str(steps),
+                "--progress",
+                "none",
+                "--run-dir",
+                str(Path(scratch) / "run"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"h5train fit failed: {proc.stderr.strip()[-800:]}")
@@ -282,6 +329,7 @@ def child_main(argv: list[str]) -> int:
 
 
 # -- the report -----------------------------------------------------------------------------------
+
 
 def _seconds(runs: list[dict]) -> str:
     return ", ".join(f"{r['seconds']:.1f}" for r in runs)
@@ -315,41 +363,54 @@ def main() -> int:
     cgroup = MemoryCgroup(int(args.limit))
     try:
         print(f"machine: {machine()}")
-        print(f"file: {big.name}, {big.stat().st_size / 1e9:.2f} GB, rows sorted by label in runs; batch {BATCH}; "
-              f"memory cgroup v{cgroup.version} limited to {args.limit / 1e9:.2f} GB; page cache emptied before each run\n")
+        print(
+            f"file: {big.name}, {big.stat().st_size / 1e9:.2f} GB, rows sorted by label in runs; batch {BATCH}; "
+            f"memory cgroup v{cgroup.version} limited to {args.limit / 1e9:.2f} GB; page cache emptied before each run\n"
+        )
         disk = [run_child(cgroup, ["sequential", str(big)], big) for _ in range(args.repeats)]
         disk_rate = statistics.median(d["rows_per_s"] for d in disk)
-        print(f"{'disk, 16 MiB sequential preads':34s} {disk_rate:12,.0f} rows/s  "
-              f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {_rates(disk)}); "
-              f"peak {max(d['peak'] for d in disk) / 1e9:.2f} GB")
+        print(
+            f"{'disk, 16 MiB sequential preads':34s} {disk_rate:12,.0f} rows/s  "
+            f"({disk_rate * 785 / 1e9:.2f} GB/s; runs {_rates(disk)}); "
+            f"peak {max(d['peak'] for d in disk) / 1e9:.2f} GB"
+        )
         block = 12033 * 785  # the blocks of this file (9 chunks of 1,337 rows)
         scattered = [run_child(cgroup, ["random-blocks", str(big), str(block), "130"], big) for _ in range(args.repeats)]
         scattered_rate = statistics.median(d["rows_per_s"] for d in scattered)
-        print(f"{'disk, 9.4 MB preads at random places':34s} {scattered_rate:12,.0f} rows/s  "
-              f"{scattered_rate / disk_rate:5.2f}x disk (runs {_rates(scattered)}): the reads blocks makes")
-        for shuffle, repeats in (("auto", args.repeats), ("blocks32", 1), ("none", 1), ("window", 1), ("batch", 1),
-                                 ("global", 1)):
-            runs = [run_child(cgroup, [shuffle, str(big), str(args.rows_timed), str(args.seconds)], big)
-                    for _ in range(repeats)]
+        print(
+            f"{'disk, 9.4 MB preads at random places':34s} {scattered_rate:12,.0f} rows/s  "
+            f"{scattered_rate / disk_rate:5.2f}x disk (runs {_rates(scattered)}): the reads blocks makes"
+        )
+        for shuffle, repeats in (
+            ("auto", args.repeats),
+            ("blocks32", 1),
+            ("none", 1),
+            ("window", 1),
+            ("batch", 1),
+            ("global", 1),
+        ):
+            runs = [run_child(cgroup, [shuffle, str(big), str(args.rows_timed), str(args.seconds)], big) for _ in range(repeats)]
             failed = [r["error"] for r in runs if "error" in r]
             if failed:
                 print(f"shuffle={shuffle:8s} failed: {failed[0]}")
                 continue
             rate = statistics.median(r["rows_per_s"] for r in runs)
             label = f"shuffle={shuffle}" + (f" (-> {runs[0]['shuffle']})" if shuffle == "auto" else "")
-            print(f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk, {rate / scattered_rate:4.2f}x random; "
-                  f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
-                  f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB"
-                  + (f"; runs {_rates(runs)}" if repeats > 1 else ""))
+            print(
+                f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk, {rate / scattered_rate:4.2f}x random; "
+                f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
+                f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB" + (f"; runs {_rates(runs)}" if repeats > 1 else "")
+            )
             if shuffle == "auto":
-                print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly "
-                      f"{runs[0]['rows_direct']}")
+                print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly {runs[0]['rows_direct']}")
         if args.fit_steps:
             limited = [run_child(cgroup, ["fit", str(big), str(args.fit_steps)], big) for _ in range(args.repeats)]
-            print(f"\nh5train fit, defaults, {args.fit_steps} steps, limited, cache emptied: "
-                  f"{statistics.median(r['seconds'] for r in limited):.1f} s (runs "
-                  f"{_seconds(limited)}); "
-                  f"peak {max(r['peak'] for r in limited) / 1e9:.2f} GB; {limited[0]['note']}")
+            print(
+                f"\nh5train fit, defaults, {args.fit_steps} steps, limited, cache emptied: "
+                f"{statistics.median(r['seconds'] for r in limited):.1f} s (runs "
+                f"{_seconds(limited)}); "
+                f"peak {max(r['peak'] for r in limited) / 1e9:.2f} GB; {limited[0]['note']}"
+            )
         print(f"times the cgroup's usage reached its limit (the kernel then reclaimed page cache): {cgroup.failures()}")
     finally:
         cgroup.remove()
@@ -359,8 +420,10 @@ def main() -> int:
                 pass
         free = [_no_drop_child(["fit", str(big), str(args.fit_steps)]) for _ in range(args.repeats)]
         free_s = statistics.median(r["seconds"] for r in free)
-        print(f"h5train fit, defaults, {args.fit_steps} steps, no limit, file cached: {free_s:.1f} s (runs "
-              f"{_seconds(free)}); {free[0]['note']}")
+        print(
+            f"h5train fit, defaults, {args.fit_steps} steps, no limit, file cached: {free_s:.1f} s (runs "
+            f"{_seconds(free)}); {free[0]['note']}"
+        )
         print(f"limited / cached: {statistics.median(r['seconds'] for r in limited) / free_s:.2f}x")
         drop_cache(big)
     return _cached(small)
@@ -370,12 +433,16 @@ def _cached(small: Path) -> int:
     cached = run_child(None, ["cached", str(small), "2000"], small)
     if "error" in cached:
         raise SystemExit(f"the cached comparison failed: {cached['error']}")
-    print(f"\ncached {small.name} (500,000 rows, no limit): default order -> {cached['shuffle']} "
-          f"({cached['reason']}): {cached['sequence']:,.0f} rows/s vs in-RAM numpy gather {cached['numpy']:,.0f} "
-          f"= {cached['sequence'] / cached['numpy']:.2f}x (read_batch standardises, the gather does not)")
-    print(f"  scale=None: {cached['raw']:,.0f} rows/s = {cached['raw'] / cached['numpy']:.2f}x the gather; "
-          f"the gather then standardised in numpy ((x - mean) * factor): {cached['numpy_scaled']:,.0f} rows/s, "
-          f"default read_batch {cached['sequence'] / cached['numpy_scaled']:.2f}x that")
+    print(
+        f"\ncached {small.name} (500,000 rows, no limit): default order -> {cached['shuffle']} "
+        f"({cached['reason']}): {cached['sequence']:,.0f} rows/s vs in-RAM numpy gather {cached['numpy']:,.0f} "
+        f"= {cached['sequence'] / cached['numpy']:.2f}x (read_batch standardises, the gather does not)"
+    )
+    print(
+        f"  scale=None: {cached['raw']:,.0f} rows/s = {cached['raw'] / cached['numpy']:.2f}x the gather; "
+        f"the gather then standardised in numpy ((x - mean) * factor): {cached['numpy_scaled']:,.0f} rows/s, "
+        f"default read_batch {cached['sequence'] / cached['numpy_scaled']:.2f}x that"
+    )
     return 0
 
 

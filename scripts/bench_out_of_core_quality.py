@@ -76,8 +76,23 @@ def ensure_hard_file(workdir: Path, rows: int, mix: float, speckle: float) -> Pa
             table = np.column_stack([labels[by_label], pixels[by_label]])
             for at in range(0, table.shape[0], 4096):
                 fh.write(make_digits_csv.format_rows(table[at : at + 4096]))
-    subprocess.run([sys.executable, "-m", "csv2h5", "convert", str(path), "-o", str(out), "--target", "label",
-                    "--sample-shape", "28,28,1", "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "csv2h5",
+            "convert",
+            str(path),
+            "-o",
+            str(out),
+            "--target",
+            "label",
+            "--sample-shape",
+            "28,28,1",
+            "--quiet",
+        ],
+        check=True,
+    )
     path.unlink()
     print(f"made {out.name} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
@@ -87,24 +102,40 @@ def fit(data: Path, shuffle: str | None, cgroup: MemoryCgroup | None, epochs: in
     """One ``h5train fit`` run; its final validation accuracy, the order it chose, its time."""
     with tempfile.TemporaryDirectory(dir=data.parent) as scratch:
         run = Path(scratch) / "run"
-        command = [sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--epochs", str(epochs),
-                   "--steps-per-epoch", str(steps), "--progress", "none", "--run-dir", str(run)]
+        command = [
+            sys.executable,
+            "-m",
+            "csv2h5.trainer",
+            "fit",
+            str(data),
+            "--epochs",
+            str(epochs),
+            "--steps-per-epoch",
+            str(steps),
+            "--progress",
+            "none",
+            "--run-dir",
+            str(run),
+        ]
         if shuffle is not None:
             command += ["--shuffle", shuffle]
         if cgroup is not None:
             drop_cache(data)
             cgroup.reset_peak()
         started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True,
-                              preexec_fn=cgroup.enter if cgroup is not None else None)
+        proc = subprocess.run(command, capture_output=True, text=True, preexec_fn=cgroup.enter if cgroup is not None else None)
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"h5train fit failed: {proc.stderr.strip()[-800:]}")
         with open(run / "history.csv") as fh:
             history = list(csv.DictReader(fh))
         order = json.loads((run / "config.json").read_text())["data_order"]
-    return {"val_accuracy": [float(row["val_accuracy"]) for row in history], "order": order, "seconds": seconds,
-            "peak": cgroup.peak() if cgroup is not None else None}
+    return {
+        "val_accuracy": [float(row["val_accuracy"]) for row in history],
+        "order": order,
+        "seconds": seconds,
+        "peak": cgroup.peak() if cgroup is not None else None,
+    }
 
 
 def main() -> int:
@@ -120,9 +151,11 @@ def main() -> int:
     args = parser.parse_args()
     data = ensure_hard_file(args.workdir, args.rows, args.mix, args.speckle)
     print(f"machine: {machine()}")
-    print(f"file: {data.name}, {args.rows:,} rows x 785 uint8, {data.stat().st_size / 1e9:.2f} GB, sorted by label "
-          f"in runs; mix {args.mix}, speckle {args.speckle}; h5train fit, {args.epochs} epochs of {args.steps} steps, "
-          "seed MLP, defaults otherwise (batch 256, 10% validation split)\n")
+    print(
+        f"file: {data.name}, {args.rows:,} rows x 785 uint8, {data.stat().st_size / 1e9:.2f} GB, sorted by label "
+        f"in runs; mix {args.mix}, speckle {args.speckle}; h5train fit, {args.epochs} epochs of {args.steps} steps, "
+        "seed MLP, defaults otherwise (batch 256, 10% validation split)\n"
+    )
     with open(data, "rb") as fh:  # the whole file in the page cache, no limit: the reference
         while fh.read(64 << 20):
             pass
@@ -138,15 +171,21 @@ def main() -> int:
     drop_cache(data)
     order = limited["order"]
     if order["shuffle"] != "blocks":
-        raise SystemExit(f"under the limit the default picked {order['shuffle']} ({order['why']}), not blocks; "
-                         "use more --rows. No figure reported.")
-    print(f"default, limited to {args.limit / 1e9:.2f} GB, cache emptied: -> {order['shuffle']} ({order['why']}; "
-          f"a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows): val accuracy by epoch "
-          f"{limited['val_accuracy']} ({limited['seconds']:.0f} s, peak {limited['peak'] / 1e9:.2f} GB)")
+        raise SystemExit(
+            f"under the limit the default picked {order['shuffle']} ({order['why']}), not blocks; "
+            "use more --rows. No figure reported."
+        )
+    print(
+        f"default, limited to {args.limit / 1e9:.2f} GB, cache emptied: -> {order['shuffle']} ({order['why']}; "
+        f"a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows): val accuracy by epoch "
+        f"{limited['val_accuracy']} ({limited['seconds']:.0f} s, peak {limited['peak'] / 1e9:.2f} GB)"
+    )
     gap = 100 * (limited["val_accuracy"][-1] - cached["val_accuracy"][-1])
     band = "in" if 0.80 <= cached["val_accuracy"][-1] <= 0.95 else "OUTSIDE"
-    print(f"final: default {100 * limited['val_accuracy'][-1]:.2f}% vs global {100 * cached['val_accuracy'][-1]:.2f}% "
-          f"({band} the 80-95% band): {gap:+.2f} points (target: within 1)")
+    print(
+        f"final: default {100 * limited['val_accuracy'][-1]:.2f}% vs global {100 * cached['val_accuracy'][-1]:.2f}% "
+        f"({band} the 80-95% band): {gap:+.2f} points (target: within 1)"
+    )
     return 0
 
 

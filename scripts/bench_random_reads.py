@@ -100,8 +100,10 @@ def main() -> int:
     args = parser.parse_args()
     total = int(args.bytes)
     print(f"machine: {machine()}")
-    print(f"file: {args.file.name}, {args.file.stat().st_size / 1e9:.2f} GB; {total / 1e9:.1f} GB read per figure, "
-          f"page cache emptied first; medians of {args.repeats}\n")
+    print(
+        f"file: {args.file.name}, {args.file.stat().st_size / 1e9:.2f} GB; {total / 1e9:.1f} GB read per figure, "
+        f"page cache emptied first; medians of {args.repeats}\n"
+    )
     seq = statistics.median(sequential(args.file, total) for _ in range(args.repeats))
     print(f"sequential, 16 MiB preads: {seq / 1e9:.2f} GB/s")
     threads = [int(t) for t in args.threads.split(",")]

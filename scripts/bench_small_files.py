@@ -42,8 +42,10 @@ def main() -> None:
     from csv2h5 import ConvertOptions, convert
 
     print(f"csv2h5 from {Path(csv2h5.__file__).parent}")
-    print(f"{'rows':>8} {'csv bytes':>10} {'values':>9} {'h5 bytes':>10} {'h5/values':>9} {'chunks (features, target)':>26}"
-          f" {'seconds':>8}")
+    print(
+        f"{'rows':>8} {'csv bytes':>10} {'values':>9} {'h5 bytes':>10} {'h5/values':>9} {'chunks (features, target)':>26}"
+        f" {'seconds':>8}"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for rows in (int(r) for r in args.rows.split(",")):
             src = Path(scratch) / f"t{rows}.csv"
@@ -58,8 +60,10 @@ def main() -> None:
                 chunks = (f["features"].chunks[0], f["target"].chunks[0])
                 values = f["features"].size * f["features"].dtype.itemsize + f["target"].size * f["target"].dtype.itemsize
             size = out.stat().st_size
-            print(f"{rows:>8,} {src.stat().st_size:>10,} {values:>9,} {size:>10,} {size / values:>9.2f}"
-                  f" {str(chunks):>26} {statistics.median(seconds):>8.3f}")
+            print(
+                f"{rows:>8,} {src.stat().st_size:>10,} {values:>9,} {size:>10,} {size / values:>9.2f}"
+                f" {str(chunks):>26} {statistics.median(seconds):>8.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -70,11 +70,16 @@ def _package_file(package: str, *parts: str) -> Path:
 
 def _pydataset(name: str) -> Callable[[], pd.DataFrame]:
     """A data set from pydataset's bundled archive, read in place (pydataset's import would unpack it into ~)."""
+
     def load() -> pd.DataFrame:
         with tarfile.open(_package_file("pydataset", "resources.tar.gz")) as archive:
-            member = next(m for m in archive.getmembers() if m.name.endswith(f"/csv/{name}.csv") or
-                          (m.name.endswith(f"/{name}.csv") and "/._" not in m.name))
+            member = next(
+                m
+                for m in archive.getmembers()
+                if m.name.endswith(f"/csv/{name}.csv") or (m.name.endswith(f"/{name}.csv") and "/._" not in m.name)
+            )
             return pd.read_csv(archive.extractfile(member), index_col=0)
+
     return load
 
 
@@ -90,6 +95,7 @@ def _seattle() -> pd.DataFrame:
 
 def _mixed(rows: int, seed: int) -> Callable[[], pd.DataFrame]:
     """Generated: numbers, a 20-value and a 300-value category, a boolean, a date, an identifier, 10% empty cells."""
+
     def load() -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         age = rng.normal(40, 12, rows)
@@ -98,35 +104,50 @@ def _mixed(rows: int, seed: int) -> Callable[[], pd.DataFrame]:
         shop = rng.integers(0, 300, rows)
         flag = rng.random(rows) < 0.4
         day = rng.integers(0, 1000, rows)
-        logit = (0.05 * (age - 40) + 0.8 * np.log(income / 22000) + rng.normal(0, 1, 20)[city]
-                 + 0.7 * rng.normal(0, 1, 300)[shop] + flag + 0.002 * (day - 500))
+        logit = (
+            0.05 * (age - 40)
+            + 0.8 * np.log(income / 22000)
+            + rng.normal(0, 1, 20)[city]
+            + 0.7 * rng.normal(0, 1, 300)[shop]
+            + flag
+            + 0.002 * (day - 500)
+        )
         label = np.where(rng.random(rows) < 1 / (1 + np.exp(-logit)), "yes", "no")
-        frame = pd.DataFrame({
-            "customer_id": [f"c{seed}-{i:07d}" for i in range(rows)], "age": age.round(1), "income": income.round(2),
-            "city": [f"city{c}" for c in city], "shop": [f"shop{s}" for s in shop], "member": flag,
-            "since": (pd.Timestamp("2021-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d"),
-            "label": label})
+        frame = pd.DataFrame(
+            {
+                "customer_id": [f"c{seed}-{i:07d}" for i in range(rows)],
+                "age": age.round(1),
+                "income": income.round(2),
+                "city": [f"city{c}" for c in city],
+                "shop": [f"shop{s}" for s in shop],
+                "member": flag,
+                "since": (pd.Timestamp("2021-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d"),
+                "label": label,
+            }
+        )
         for column in ("age", "income", "city", "since"):
             frame[column] = frame[column].astype(object)
             frame.loc[rng.random(rows) < 0.1, column] = np.nan
         return frame
+
     return load
 
 
 TABLES = [
     Table("penguins", "palmerpenguins 0.1.6: penguins.csv (Palmer Station penguins)", _penguins, "species"),
     Table("chile", "pydataset 0.2.0: Chile (R carData; 1988 plebiscite poll)", _pydataset("Chile"), "vote"),
-    Table("males", "pydataset 0.2.0: Males (R Ecdat; young men's wages, 1980-87)", _pydataset("Males"), "union",
-          drop=("nr",)),
+    Table("males", "pydataset 0.2.0: Males (R Ecdat; young men's wages, 1980-87)", _pydataset("Males"), "union", drop=("nr",)),
     Table("hdma", "pydataset 0.2.0: Hdma (R Ecdat; Boston mortgage denials)", _pydataset("Hdma"), "deny"),
-    Table("pbc", "pydataset 0.2.0: pbc (R survival; Mayo primary biliary cirrhosis)", _pydataset("pbc"), "status",
-          drop=("id",)),
-    Table("political", "pydataset 0.2.0: politicalInformation (R pscl; interviewers' ratings)",
-          _pydataset("politicalInformation"), "y", drop=("id",)),
-    Table("biopsy", "pydataset 0.2.0: biopsy (R MASS; breast tumour biopsies)", _pydataset("biopsy"), "class",
-          drop=("ID",)),
-    Table("seattle", "vega_datasets 0.9.0: seattle-weather.csv (daily weather 2012-15)", _seattle, "weather",
-          dates=("date",)),
+    Table("pbc", "pydataset 0.2.0: pbc (R survival; Mayo primary biliary cirrhosis)", _pydataset("pbc"), "status", drop=("id",)),
+    Table(
+        "political",
+        "pydataset 0.2.0: politicalInformation (R pscl; interviewers' ratings)",
+        _pydataset("politicalInformation"),
+        "y",
+        drop=("id",),
+    ),
+    Table("biopsy", "pydataset 0.2.0: biopsy (R MASS; breast tumour biopsies)", _pydataset("biopsy"), "class", drop=("ID",)),
+    Table("seattle", "vega_datasets 0.9.0: seattle-weather.csv (daily weather 2012-15)", _seattle, "weather", dates=("date",)),
     Table("mixed-2k", "generated: 2,000 rows", _mixed(2_000, 1), "label", drop=("customer_id",), dates=("since",)),
     Table("mixed-20k", "generated: 20,000 rows", _mixed(20_000, 2), "label", drop=("customer_id",), dates=("since",)),
 ]
@@ -146,14 +167,37 @@ def split(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]
 def convert(table: Table, train: pd.DataFrame, test: pd.DataFrame, work: Path) -> tuple[Path, Path]:
     train.to_csv(work / "train.csv", index=False)
     test.to_csv(work / "test.csv", index=False)
-    args = [str(BIN / "csv2h5"), "convert", str(work / "train.csv"), "-o", str(work / "train.h5"),
-            "--target", table.target, "--categorical", "auto", "--overwrite", "--quiet"]
+    args = [
+        str(BIN / "csv2h5"),
+        "convert",
+        str(work / "train.csv"),
+        "-o",
+        str(work / "train.h5"),
+        "--target",
+        table.target,
+        "--categorical",
+        "auto",
+        "--overwrite",
+        "--quiet",
+    ]
     if table.dates:
         args += ["--datetime", ",".join(table.dates)]
     if table.drop:
         args += ["--drop", ",".join(table.drop)]
-    for argv in (args, [str(BIN / "csv2h5"), "convert", str(work / "test.csv"), "-o", str(work / "test.h5"),
-                        "--like", str(work / "train.h5"), "--overwrite", "--quiet"]):
+    for argv in (
+        args,
+        [
+            str(BIN / "csv2h5"),
+            "convert",
+            str(work / "test.csv"),
+            "-o",
+            str(work / "test.h5"),
+            "--like",
+            str(work / "train.h5"),
+            "--overwrite",
+            "--quiet",
+        ],
+    ):
         done = run(argv)
         if done.returncode:
             raise SystemExit(f"{table.name}: {' '.join(argv)} failed: {done.stderr.strip()}")
@@ -171,8 +215,14 @@ def h5train(train: Path, test: Path, run_dir: Path, extra: list[str]) -> dict[st
     metrics = json.loads(scored.stdout)
     history = pd.read_csv(run_dir / "history.csv")
     finite = bool(np.isfinite(history["loss"]).all()) and math.isfinite(metrics["loss"])
-    return {"accuracy": metrics["accuracy"], "loss": metrics["loss"], "finite": finite, "epochs": int(len(history)),
-            "seconds": round(seconds, 1), "summary": done.stdout.strip().splitlines()[-1]}
+    return {
+        "accuracy": metrics["accuracy"],
+        "loss": metrics["loss"],
+        "finite": finite,
+        "epochs": int(len(history)),
+        "seconds": round(seconds, 1),
+        "summary": done.stdout.strip().splitlines()[-1],
+    }
 
 
 def sklearn_scores(table: Table, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
@@ -197,13 +247,24 @@ def sklearn_scores(table: Table, train: pd.DataFrame, test: pd.DataFrame) -> dic
     numbers = [c for c in x_train.columns if c not in text]
     for x in (x_train, x_test):
         x[text] = x[text].astype(object).where(x[text].notna(), np.nan)
-    encode = ColumnTransformer([
-        ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
-        ("text", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", sparse_output=False)), text)])
+    encode = ColumnTransformer(
+        [
+            ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
+            (
+                "text",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+                ),
+                text,
+            ),
+        ]
+    )
     y_train, y_test = train[table.target].astype(str), test[table.target].astype(str)
     out = {}
-    for name, model in (("logistic", LogisticRegression(max_iter=5000)),
-                        ("boosting", HistGradientBoostingClassifier(random_state=SEED))):
+    for name, model in (
+        ("logistic", LogisticRegression(max_iter=5000)),
+        ("boosting", HistGradientBoostingClassifier(random_state=SEED)),
+    ):
         pipeline = make_pipeline(encode, model).fit(x_train, y_train)
         out[name] = float((pipeline.predict(x_test) == y_test).mean())
     out["majority"] = float((y_test == y_train.value_counts().idxmax()).mean())
@@ -224,21 +285,38 @@ def digits(rows: int, out: Path) -> None:
         csv_path, files[name] = out / f"{name}.csv", out / f"{name}.h5"
         if not files[name].exists():
             make_digits_csv.write_csv(csv_path, rows=count, seed=seed, label=True)
-            done = run([str(BIN / "csv2h5"), "convert", str(csv_path), "-o", str(files[name]), "--target", "label",
-                        "--sample-shape", "28,28,1", "--overwrite", "--quiet"])
+            done = run(
+                [
+                    str(BIN / "csv2h5"),
+                    "convert",
+                    str(csv_path),
+                    "-o",
+                    str(files[name]),
+                    "--target",
+                    "label",
+                    "--sample-shape",
+                    "28,28,1",
+                    "--overwrite",
+                    "--quiet",
+                ]
+            )
             if done.returncode:
                 raise SystemExit(done.stderr)
             csv_path.unlink()
     print(f"MNIST-shaped: {rows:,} training rows, 10,000 test rows; 10 epochs (test accuracy, wall time of fit)")
-    for label, extra in (("defaults (auto: the seed's MLP, Adam, validation 0.1, early stopping)", []),
-                         ("defaults with --model tabular", ["--model", "tabular"]),
-                         ("former defaults (mlp 50, SGD, batch 256, no validation)", FORMER_DEFAULTS)):
+    for label, extra in (
+        ("defaults (auto: the seed's MLP, Adam, validation 0.1, early stopping)", []),
+        ("defaults with --model tabular", ["--model", "tabular"]),
+        ("former defaults (mlp 50, SGD, batch 256, no validation)", FORMER_DEFAULTS),
+    ):
         result = h5train(files["train"], files["test"], out / "run", extra)
         print(f"  {label}: accuracy {100 * result['accuracy']:.2f}, {result['seconds']:.1f} s ({result['epochs']} epochs)")
     times = first_layer_times(files["train"])
     for name, values in times.items():
         print(f"  epoch in RAM behind {name}: median {np.median(values):.3f} s")
-    print(f"  ratio TabularEncoding / Normalization: {np.median(times['TabularEncoding']) / np.median(times['Normalization']):.3f}")
+    print(
+        f"  ratio TabularEncoding / Normalization: {np.median(times['TabularEncoding']) / np.median(times['Normalization']):.3f}"
+    )
 
 
 FIRST_LAYER = """
@@ -294,8 +372,10 @@ def main() -> None:
         return
     chosen = [t for t in TABLES if not args.only or t.name in args.only.split(",")]
     results = []
-    print("| table | rows | h5train defaults | --epochs 50 | logistic | boosting | majority | vs logistic | "
-          "vs boosting | NaN loss |")
+    print(
+        "| table | rows | h5train defaults | --epochs 50 | logistic | boosting | majority | vs logistic | "
+        "vs boosting | NaN loss |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for table in chosen:
         work = Path(args.out) / table.name
@@ -307,25 +387,39 @@ def main() -> None:
         default = h5train(train_h5, test_h5, work / "run-default", extra)
         fifty = h5train(train_h5, test_h5, work / "run-50", ["--epochs", "50", *extra])
         sk = sklearn_scores(table, train, test)
-        row = {"table": table.name, "source": table.source, "rows": len(train) + len(test),
-               "nan_cells": int(frame.drop(columns=[table.target]).isna().sum().sum()),
-               "default": default, "epochs50": fifty, **sk}
+        row = {
+            "table": table.name,
+            "source": table.source,
+            "rows": len(train) + len(test),
+            "nan_cells": int(frame.drop(columns=[table.target]).isna().sum().sum()),
+            "default": default,
+            "epochs50": fifty,
+            **sk,
+        }
         results.append(row)
         nan = "yes" if not (default.get("finite") and fifty.get("finite")) else "no"
         pct = lambda v: "failed" if v is None else f"{100 * v:.1f}"  # noqa: E731
-        gaps = {f"{key}_{run}": 100 * ((row[run]["accuracy"] or 0) - sk[key])
-                for key in ("logistic", "boosting") for run in ("default", "epochs50")}
+        gaps = {
+            f"{key}_{run}": 100 * ((row[run]["accuracy"] or 0) - sk[key])
+            for key in ("logistic", "boosting")
+            for run in ("default", "epochs50")
+        }
         row["gaps"] = gaps
-        print(f"| {table.name} | {row['rows']:,} | {pct(default['accuracy'])} | {pct(fifty['accuracy'])} | "
-              f"{pct(sk['logistic'])} | {pct(sk['boosting'])} | {pct(sk['majority'])} | "
-              f"{gaps['logistic_default']:+.1f} / {gaps['logistic_epochs50']:+.1f} | "
-              f"{gaps['boosting_default']:+.1f} / {gaps['boosting_epochs50']:+.1f} | {nan} |", flush=True)
+        print(
+            f"| {table.name} | {row['rows']:,} | {pct(default['accuracy'])} | {pct(fifty['accuracy'])} | "
+            f"{pct(sk['logistic'])} | {pct(sk['boosting'])} | {pct(sk['majority'])} | "
+            f"{gaps['logistic_default']:+.1f} / {gaps['logistic_epochs50']:+.1f} | "
+            f"{gaps['boosting_default']:+.1f} / {gaps['boosting_epochs50']:+.1f} | {nan} |",
+            flush=True,
+        )
     if results:
         for key, label in (("default", "defaults"), ("epochs50", "--epochs 50")):
             gaps = [100 * ((r[key]["accuracy"] or 0) - r["boosting"]) for r in results]
             lr = [100 * ((r[key]["accuracy"] or 0) - r["logistic"]) for r in results]
-            print(f"{label}: mean gap to boosting {np.mean(gaps):+.2f} points; worst gap to logistic "
-                  f"{min(lr):+.2f} points ({results[int(np.argmin(lr))]['table']})")
+            print(
+                f"{label}: mean gap to boosting {np.mean(gaps):+.2f} points; worst gap to logistic "
+                f"{min(lr):+.2f} points ({results[int(np.argmin(lr))]['table']})"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -77,9 +77,11 @@ def main() -> int:
     [_parse(i) for i in indices]  # warm
     threads, processes = ThreadPoolExecutor(2), ProcessPoolExecutor(2)
     list(processes.map(_parse, indices))  # started and warm before timing
-    ways = {"1 thread": lambda: [_parse(i) for i in indices],
-            "2 threads": lambda: list(threads.map(_parse, indices)),
-            "2 processes": lambda: list(processes.map(_parse, indices))}
+    ways = {
+        "1 thread": lambda: [_parse(i) for i in indices],
+        "2 threads": lambda: list(threads.map(_parse, indices)),
+        "2 processes": lambda: list(processes.map(_parse, indices)),
+    }
     seconds: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(args.runs):
         for name, way in ways.items():
@@ -90,8 +92,15 @@ def main() -> int:
     processes.shutdown()
     median = {name: statistics.median(runs) for name, runs in seconds.items()}
     mb = sum(block.size for block, _ in _BLOCKS) / 1e6
-    json.dump({"mb": round(mb, 1), "blocks": len(_BLOCKS), "seconds": {k: round(v, 3) for k, v in median.items()},
-               "speedup": {k: round(median["1 thread"] / v, 2) for k, v in median.items()}}, sys.stdout)
+    json.dump(
+        {
+            "mb": round(mb, 1),
+            "blocks": len(_BLOCKS),
+            "seconds": {k: round(v, 3) for k, v in median.items()},
+            "speedup": {k: round(median["1 thread"] / v, 2) for k, v in median.items()},
+        },
+        sys.stdout,
+    )
     print()
     return 0
 

@@ -172,9 +172,9 @@ def _repeat_file(src: Path, times: int) -> Path:
         for k, v in y.attrs.items():
             gy.attrs[k] = v
         for start in range(0, n, 65536):
-            block = x[start:start + 65536]
+            block = x[start : start + 65536]
             for t in range(times):
-                gx[t * n + start:t * n + start + block.shape[0]] = block
+                gx[t * n + start : t * n + start + block.shape[0]] = block
         for name in f["stats"]:
             g[f"stats/{name}"] = f["stats"][name][()]
         for k, v in f.attrs.items():
@@ -201,9 +201,16 @@ def _workers(h5: Path, epochs: int, count: int) -> list[float]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    procs = [subprocess.Popen([python(), "-c", TRAIN, "h5train", str(h5), str(epochs), "-", str(i), str(count), str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, **_env("jax")}) for i in range(count)]
+    procs = [
+        subprocess.Popen(
+            [python(), "-c", TRAIN, "h5train", str(h5), str(epochs), "-", str(i), str(count), str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **_env("jax")},
+        )
+        for i in range(count)
+    ]
     outs = [p.communicate(timeout=3600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         if p.returncode != 0:
@@ -223,8 +230,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per process (the first is not counted)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating in-RAM / h5train input runs")
     parser.add_argument("--probes", type=int, default=8, help="classic-generator batches timed per size")
-    parser.add_argument("--python-rounds", action="store_true",
-                        help="measure model.fit(HDF5Sequence) in every round, not only the first")
+    parser.add_argument(
+        "--python-rounds", action="store_true", help="measure model.fit(HDF5Sequence) in every round, not only the first"
+    )
     parser.add_argument("--no-classic", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-workers", action="store_true")
@@ -236,13 +244,18 @@ def main() -> int:
 
     print(f"machine: {machine()}, keras {version('keras')}, jax {version('jax')}, tensorflow {version('tensorflow')}")
     print(f"start: {time.strftime('%Y-%m-%d %H:%M:%S')}, {_load()}")
-    print(f"seed network 784-50-10, SGD, batch {BATCH}; epoch time = median over {args.rounds} rounds of "
-          f"epochs 2..{args.epochs} (pydataset: one round)\n")
-    names = {"ram": "in-RAM numpy model.fit(x, y)", "h5train": "h5train input (HDF5Sequence, global shuffle)",
-             "pydataset": "model.fit(HDF5Sequence) (Keras PyDataset)",
-             "pydataset_workers": "model.fit(HDF5Sequence(workers=2))",
-             "as_dataset": "model.fit(seq.as_dataset())",
-             "as_dataset_epochs": "model.fit(seq.as_dataset(epochs=E), steps=)"}
+    print(
+        f"seed network 784-50-10, SGD, batch {BATCH}; epoch time = median over {args.rounds} rounds of "
+        f"epochs 2..{args.epochs} (pydataset: one round)\n"
+    )
+    names = {
+        "ram": "in-RAM numpy model.fit(x, y)",
+        "h5train": "h5train input (HDF5Sequence, global shuffle)",
+        "pydataset": "model.fit(HDF5Sequence) (Keras PyDataset)",
+        "pydataset_workers": "model.fit(HDF5Sequence(workers=2))",
+        "as_dataset": "model.fit(seq.as_dataset())",
+        "as_dataset_epochs": "model.fit(seq.as_dataset(epochs=E), steps=)",
+    }
     for rows in args.sizes:
         csv, h5 = _ensure(args.workdir, rows)
         ram_by_backend = {}
@@ -261,30 +274,41 @@ def main() -> int:
             for mode, times in epochs.items():
                 seconds = median(times)
                 mem = peaks[mode]
-                print(f"  {names[mode]:46s} {seconds:7.2f} s/epoch  {seconds / ram:5.2f}x in-RAM  "
-                      f"RssAnon peak {mem.peak_anon_tree_kb / 1024:6.0f} MB  (epochs: {', '.join(f'{t:.2f}' for t in times)})")
+                print(
+                    f"  {names[mode]:46s} {seconds:7.2f} s/epoch  {seconds / ram:5.2f}x in-RAM  "
+                    f"RssAnon peak {mem.peak_anon_tree_kb / 1024:6.0f} MB  (epochs: {', '.join(f'{t:.2f}' for t in times)})"
+                )
             target = 1.10 if backend == "jax" else 1.15
             print(f"  h5train input vs in-RAM on {backend}: {median(epochs['h5train']) / ram:.2f}x (target <= {target:.2f}x)")
-            print(f"  as_dataset() vs in-RAM on {backend}: {median(epochs['as_dataset']) / ram:.2f}x, "
-                  f"as_dataset(epochs=E) with steps_per_epoch: {median(epochs['as_dataset_epochs']) / ram:.2f}x"
-                  f"{' (target <= 1.10x)' if backend == 'tensorflow' else ''}\n")
+            print(
+                f"  as_dataset() vs in-RAM on {backend}: {median(epochs['as_dataset']) / ram:.2f}x, "
+                f"as_dataset(epochs=E) with steps_per_epoch: {median(epochs['as_dataset_epochs']) / ram:.2f}x"
+                f"{' (target <= 1.10x)' if backend == 'tensorflow' else ''}\n"
+            )
         if not args.no_classic:
-            probes = subprocess.run([python(), "-c", CLASSIC, str(csv), str(rows), str(args.probes)], check=True,
-                                    capture_output=True, text=True).stdout
+            probes = subprocess.run(
+                [python(), "-c", CLASSIC, str(csv), str(rows), str(args.probes)], check=True, capture_output=True, text=True
+            ).stdout
             classic = json.loads(probes)
             fastest = min(ram_by_backend.values())
             classic_epoch = classic["mean_batch_s"] * classic["batches"] + fastest
-            print(f"  classic skiprows generator (extrapolated): {classic_epoch:8.1f} s/epoch "
-                  f"({classic['mean_batch_s'] * 1000:.0f} ms per batch read, {args.probes} batches timed)\n")
+            print(
+                f"  classic skiprows generator (extrapolated): {classic_epoch:8.1f} s/epoch "
+                f"({classic['mean_batch_s'] * 1000:.0f} ms per batch read, {args.probes} batches timed)\n"
+            )
     if not args.no_interleaved:
         _, h5 = _ensure(args.workdir, args.sizes[-1])
-        print(f"one process per backend, {args.sizes[-1]:,} rows: in-RAM fit and the h5train input alternate, "
-              f"{args.rounds} rounds of 3 epochs (the first of each not counted)")
+        print(
+            f"one process per backend, {args.sizes[-1]:,} rows: in-RAM fit and the h5train input alternate, "
+            f"{args.rounds} rounds of 3 epochs (the first of each not counted)"
+        )
         for backend in args.backends:
             _, _, out = run_measured([python(), "-c", INTERLEAVED, str(h5), str(args.rounds)], env=_env(backend))
             times = json.loads(out.strip().splitlines()[-1])
             ram, ours = median(times["ram"]), median(times["h5train"])
-            print(f"  {backend:10s} in-RAM {ram:6.2f} s/epoch  h5train input {ours:6.2f} s/epoch  {ours / ram:5.2f}x  ({_load()})")
+            print(
+                f"  {backend:10s} in-RAM {ram:6.2f} s/epoch  h5train input {ours:6.2f} s/epoch  {ours / ram:5.2f}x  ({_load()})"
+            )
         print()
     if not args.no_workers and "jax" in args.backends:
         _, h5 = _ensure(args.workdir, args.sizes[0])
@@ -294,8 +318,10 @@ def main() -> int:
             two += _workers(h5, args.epochs, 2)
         print(f"multi-worker on JAX, {args.sizes[0]:,} rows, global batch {BATCH}, processes on 127.0.0.1 ({_load()})")
         print(f"  1 process : {median(one):6.2f} s/epoch  (epochs: {', '.join(f'{t:.2f}' for t in one)})")
-        print(f"  2 workers : {median(two):6.2f} s/epoch  {median(two) / median(one):.2f}x one process "
-              f"(epochs: {', '.join(f'{t:.2f}' for t in two)})\n")
+        print(
+            f"  2 workers : {median(two):6.2f} s/epoch  {median(two) / median(one):.2f}x one process "
+            f"(epochs: {', '.join(f'{t:.2f}' for t in two)})\n"
+        )
     if not args.no_memory:
         _, h5 = _ensure(args.workdir, args.sizes[-1])
         big = _repeat_file(h5, 10)
@@ -303,8 +329,10 @@ def main() -> int:
         print(f"memory: h5train input, {steps} batches per epoch, 2 epochs, {args.backends[0]}")
         for label, path in (("1x", h5), ("10x", big)):
             _, mem = _train(args.backends[0], "h5train", path, 2, steps)
-            print(f"  {label:4s} {path.name:32s} RssAnon peak {mem.peak_anon_tree_kb / 1024:6.0f} MB  "
-                  f"RssFile peak {mem.peak_file_tree_kb / 1024:6.0f} MB")
+            print(
+                f"  {label:4s} {path.name:32s} RssAnon peak {mem.peak_anon_tree_kb / 1024:6.0f} MB  "
+                f"RssFile peak {mem.peak_file_tree_kb / 1024:6.0f} MB"
+            )
     print(f"\nend: {time.strftime('%Y-%m-%d %H:%M:%S')}, {_load()}")
     return 0
 

@@ -33,8 +33,10 @@ from benchutil import machine, median, python, run_measured  # noqa: E402
 COLUMNS = 100_000
 TOOLS = ("csv2h5", "csv2h5 column by column", "pandas")
 # csv2h5's command line with the row-major path off: workers are forked, so they inherit the setting.
-_COLUMN_BY_COLUMN = ("import sys, csv2h5.reader.wide as wide; wide.WIDE_COLUMNS = 10**9; from csv2h5.cli import main;"
-                     " sys.argv[0] = 'csv2h5'; main()")
+_COLUMN_BY_COLUMN = (
+    "import sys, csv2h5.reader.wide as wide; wide.WIDE_COLUMNS = 10**9; from csv2h5.cli import main;"
+    " sys.argv[0] = 'csv2h5'; main()"
+)
 # What a user would write: pandas.read_csv (these files are small), the label as category codes, h5py.
 _PANDAS = """
 import sys, h5py, pandas as pd
@@ -72,8 +74,7 @@ def _command(tool: str, shape: str, csv: Path, out: Path) -> list[str]:
 
 
 def _crossover() -> None:
-    from csv2h5.reader import Dialect, ParsePlan, TextBlock
-    from csv2h5.reader import typed, wide
+    from csv2h5.reader import Dialect, ParsePlan, TextBlock, typed, wide
 
     print("\ncrossover: CPU seconds to parse one 4 MiB block (min of 3), row-major vs column by column")
     print("| columns | cells | row-major | column by column | row-major / column |")
@@ -97,8 +98,11 @@ def _crossover() -> None:
                         assert parse(block, data, plan) is not None
                         best = min(best, time.process_time() - start)
                     seconds[name] = best
-                print(f"| {ncol:,} | {kind} | {seconds['row-major']:.3f} | {seconds['column']:.3f}"
-                      f" | {seconds['row-major'] / seconds['column']:.2f} |", flush=True)
+                print(
+                    f"| {ncol:,} | {kind} | {seconds['row-major']:.3f} | {seconds['column']:.3f}"
+                    f" | {seconds['row-major'] / seconds['column']:.2f} |",
+                    flush=True,
+                )
     finally:
         wide.WIDE_COLUMNS = limit
     print(f"(the row-major path starts at {limit:,} columns)")
@@ -137,12 +141,16 @@ def main() -> int:
             t = median([s for s, _ in measured])
             vs_columns = median([b[0] / s[0] for b, s in zip(runs["csv2h5 column by column"], measured)])
             vs_pandas = median([b[0] / s[0] for b, s in zip(runs["pandas"], measured)])
-            print(f"| {tool} | {t:.2f} s | {csv.stat().st_size / 1e6 / t:,.1f} | {vs_columns:.2f}x | {vs_pandas:.2f}x"
-                  f" | {max(m for _, m in measured):,.0f} MB |")
+            print(
+                f"| {tool} | {t:.2f} s | {csv.stat().st_size / 1e6 / t:,.1f} | {vs_columns:.2f}x | {vs_pandas:.2f}x"
+                f" | {max(m for _, m in measured):,.0f} MB |"
+            )
         import h5py
 
-        with h5py.File(work / f"out_wide_{shape}_csv2h5.h5", "r") as a, \
-                h5py.File(work / f"out_wide_{shape}_csv2h5_column_by_column.h5", "r") as b:
+        with (
+            h5py.File(work / f"out_wide_{shape}_csv2h5.h5", "r") as a,
+            h5py.File(work / f"out_wide_{shape}_csv2h5_column_by_column.h5", "r") as b,
+        ):
             same = np.array_equal(a["features"][()], b["features"][()]) and np.array_equal(a["target"][()], b["target"][()])
         print(f"row-major and column-by-column files hold the same values: {same}")
     if args.crossover:

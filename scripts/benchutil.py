@@ -74,8 +74,9 @@ class MemorySampler:
 def run_measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, MemorySampler, str]:
     """Run a command; return (seconds, memory peaks, stdout)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
     with MemorySampler(proc.pid) as mem:
         out, err = proc.communicate()
     seconds = time.perf_counter() - start
@@ -102,8 +103,10 @@ def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import numpy
 
-    return (f"{cpu}, {len(os.sched_getaffinity(0))} cores, {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()},"
-            f" Python {platform.python_version()}, numpy {numpy.__version__}")
+    return (
+        f"{cpu}, {len(os.sched_getaffinity(0))} cores, {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}, numpy {numpy.__version__}"
+    )
 
 
 def python() -> str:

@@ -21,12 +21,17 @@ import numpy as np
 import pandas as pd
 
 ISLANDS = {"Biscoe": 0.49, "Dream": 0.36, "Torgersen": 0.15}
-SPECIES_ON = {"Biscoe": {"Adelie": 0.27, "Gentoo": 0.73}, "Dream": {"Adelie": 0.45, "Chinstrap": 0.55},
-              "Torgersen": {"Adelie": 1.0}}
+SPECIES_ON = {
+    "Biscoe": {"Adelie": 0.27, "Gentoo": 0.73},
+    "Dream": {"Adelie": 0.45, "Chinstrap": 0.55},
+    "Torgersen": {"Adelie": 1.0},
+}
 # species -> (mean, sd) of bill length, bill depth, flipper length, body mass
-SHAPE = {"Adelie": ((38.8, 2.7), (18.3, 1.2), (190, 6.5), (3700, 450)),
-         "Chinstrap": ((48.8, 3.3), (18.4, 1.1), (196, 7.1), (3733, 380)),
-         "Gentoo": ((47.5, 3.1), (15.0, 1.0), (217, 6.5), (5076, 500))}
+SHAPE = {
+    "Adelie": ((38.8, 2.7), (18.3, 1.2), (190, 6.5), (3700, 450)),
+    "Chinstrap": ((48.8, 3.3), (18.4, 1.1), (196, 7.1), (3733, 380)),
+    "Gentoo": ((47.5, 3.1), (15.0, 1.0), (217, 6.5), (5076, 500)),
+}
 
 
 def make_table(rows: int, *, seed: int = 0) -> pd.DataFrame:
@@ -45,18 +50,22 @@ def make_table(rows: int, *, seed: int = 0) -> pd.DataFrame:
     measures[rng.random(measures.shape) < 0.005] = np.nan  # a few measurements were not taken
     sex = rng.choice(np.array(["male", "female"], dtype=object), size=rows)
     sex[rng.random(rows) < 0.03] = None
-    whole = lambda values, step: pd.array(np.where(np.isnan(values), np.nan, np.round(values / step) * step),  # noqa: E731
-                                          dtype="Int64")
-    return pd.DataFrame({
-        "species": species,
-        "island": island,
-        "bill_length_mm": np.round(measures[:, 0], 1),
-        "bill_depth_mm": np.round(measures[:, 1], 1),
-        "flipper_length_mm": whole(measures[:, 2], 1),
-        "body_mass_g": whole(measures[:, 3], 25),
-        "sex": sex,
-        "year": rng.integers(2007, 2010, size=rows),
-    })
+
+    def whole(values, step):
+        return pd.array(np.where(np.isnan(values), np.nan, np.round(values / step) * step), dtype="Int64")
+
+    return pd.DataFrame(
+        {
+            "species": species,
+            "island": island,
+            "bill_length_mm": np.round(measures[:, 0], 1),
+            "bill_depth_mm": np.round(measures[:, 1], 1),
+            "flipper_length_mm": whole(measures[:, 2], 1),
+            "body_mass_g": whole(measures[:, 3], 25),
+            "sex": sex,
+            "year": rng.integers(2007, 2010, size=rows),
+        }
+    )
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

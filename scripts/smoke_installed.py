@@ -57,12 +57,39 @@ def main(wheel: str) -> None:
             writer = csv.writer(fh)
             writer.writerow(["a", "b", "c", "d", "label"])
             writer.writerows([*row, lab] for row, lab in zip(x.tolist(), label))
-        run(str(bin_dir / "csv2h5"), "convert", str(tmp_path / "train.csv"), "-o", str(tmp_path / "train.h5"),
-            "--target", "label", "--quiet")
-        run(str(bin_dir / "h5train"), "fit", str(tmp_path / "train.h5"), "--epochs", "5", "--batch-size", "32", "--progress", "none",
-            "--run-dir", str(tmp_path / "run"), "--optimizer", "adam")
-        run(str(bin_dir / "h5train"), "predict", str(tmp_path / "run"), str(tmp_path / "train.h5"),
-            "-o", str(tmp_path / "pred.csv"))
+        run(
+            str(bin_dir / "csv2h5"),
+            "convert",
+            str(tmp_path / "train.csv"),
+            "-o",
+            str(tmp_path / "train.h5"),
+            "--target",
+            "label",
+            "--quiet",
+        )
+        run(
+            str(bin_dir / "h5train"),
+            "fit",
+            str(tmp_path / "train.h5"),
+            "--epochs",
+            "5",
+            "--batch-size",
+            "32",
+            "--progress",
+            "none",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--optimizer",
+            "adam",
+        )
+        run(
+            str(bin_dir / "h5train"),
+            "predict",
+            str(tmp_path / "run"),
+            str(tmp_path / "train.h5"),
+            "-o",
+            str(tmp_path / "pred.csv"),
+        )
         with open(tmp_path / "pred.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
         check(len(rows) == 400, f"predict wrote {len(rows)} rows, not 400")

@@ -30,5 +30,6 @@ def digits_csv(tmp_path: Path) -> Path:
     make_digits_csv.write_csv(path, rows=600, seed=3, label=True)
     return path
 
+
 # `pytest --hypothesis-profile=long ...` runs the property tests far longer than CI does (a local soak).
 settings.register_profile("long", max_examples=5000)

@@ -104,7 +104,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -119,8 +119,14 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_walk_sees_the_project():
     """A guard for the test itself: it found the modules and the imports it must judge."""
-    assert {"csv2h5", "csv2h5.convert", "csv2h5.reader", "csv2h5.reader.blocks", "csv2h5.trainer",
-            "csv2h5.trainer.sequence"} <= set(MODULES)
+    assert {
+        "csv2h5",
+        "csv2h5.convert",
+        "csv2h5.reader",
+        "csv2h5.reader.blocks",
+        "csv2h5.trainer",
+        "csv2h5.trainer.sequence",
+    } <= set(MODULES)
     edges = _project_edges()
     assert "csv2h5.errors" in edges["csv2h5.convert"]  # from .errors import ...
     assert "csv2h5.reader.source" in edges["csv2h5.reader.blocks"]  # from .source import ...

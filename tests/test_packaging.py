@@ -23,9 +23,11 @@ def test_no_top_level_trainer_module_is_installed(tmp_path):
 
 
 def test_importing_csv2h5_does_not_import_keras(tmp_path):
-    code = ("import sys, csv2h5\n"
-            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'})\n"
-            "print(','.join(heavy))")
+    code = (
+        "import sys, csv2h5\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'})\n"
+        "print(','.join(heavy))"
+    )
     done = _python(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
@@ -43,8 +45,9 @@ def test_one_version_everywhere(tmp_path):
 
 
 def test_type_markers_are_shipped():
-    import csv2h5
     import csv2h5.trainer
+
+    import csv2h5
 
     for package in (csv2h5, csv2h5.trainer):
         assert (Path(package.__file__).parent / "py.typed").is_file()

@@ -38,19 +38,24 @@ def choose_backend(requested: str = "auto", *, environ: Mapping[str, str] | None
     loaded = _loaded_backend()
     if loaded is not None:
         if requested not in ("auto", loaded):
-            raise DataOptionError(f"Keras is already imported with the {loaded} backend in this process, "
-                                  f"so it cannot switch to {requested}; run h5train in a new process")
+            raise DataOptionError(
+                f"Keras is already imported with the {loaded} backend in this process, "
+                f"so it cannot switch to {requested}; run h5train in a new process"
+            )
         return loaded
     if requested == "auto":
         chosen = environ.get("KERAS_BACKEND") or ("jax" if _installed("jax") else "tensorflow")
         if chosen not in SUPPORTED:
-            raise DataOptionError(f"KERAS_BACKEND={chosen} is not a backend h5train supports "
-                                  f"({', '.join(SUPPORTED)}); unset it or pass --backend jax")
+            raise DataOptionError(
+                f"KERAS_BACKEND={chosen} is not a backend h5train supports "
+                f"({', '.join(SUPPORTED)}); unset it or pass --backend jax"
+            )
     else:
         chosen = requested
     if not _installed(chosen):
-        raise DataOptionError(f"the {chosen} backend is not installed; pip install 'csv2h5[train]' "
-                              f"(or choose another with --backend)")
+        raise DataOptionError(
+            f"the {chosen} backend is not installed; pip install 'csv2h5[train]' (or choose another with --backend)"
+        )
     return chosen
 
 
@@ -139,8 +144,14 @@ def versions() -> dict[str, str]:
     from csv2h5._version import __version__
 
     backend = keras.backend.backend()
-    found = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
-             "keras_backend": backend, "h5py": h5py.__version__, "csv2h5": __version__}
+    found = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "keras_backend": backend,
+        "h5py": h5py.__version__,
+        "csv2h5": __version__,
+    }
     if backend == "jax":
         import jax
         import jaxlib

@@ -21,9 +21,18 @@ from .preprocess import BatchPreprocessor
 class BatchFinisher:
     """What is done to every batch after it is read, settled once from the file and the options."""
 
-    def __init__(self, info: FileInfo, *, targets: bool, one_hot: bool, scale: str | None, missing: str | None,
-                 sample_shape: Sequence[int] | None, class_weight: str | Mapping[int, float] | None,
-                 transform: Callable | None) -> None:
+    def __init__(
+        self,
+        info: FileInfo,
+        *,
+        targets: bool,
+        one_hot: bool,
+        scale: str | None,
+        missing: str | None,
+        sample_shape: Sequence[int] | None,
+        class_weight: str | Mapping[int, float] | None,
+        transform: Callable | None,
+    ) -> None:
         self.info = info
         prepare = BatchPreprocessor(info, scale=scale, missing=missing)
         self.prepare = prepare if prepare.active else None

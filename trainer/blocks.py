@@ -57,8 +57,9 @@ class BlockPlan:
             raise ValueError(f"a block plan needs block_rows >= 1 and pool_blocks >= 2, got {self}")
 
 
-def plan_blocks(*, row_bytes: int, chunk_rows: int, batch_size: int, memory_budget: int,
-                block_bytes: int = BLOCK_BYTES) -> BlockPlan:
+def plan_blocks(
+    *, row_bytes: int, chunk_rows: int, batch_size: int, memory_budget: int, block_bytes: int = BLOCK_BYTES
+) -> BlockPlan:
     """Block size and pool size for rows of ``row_bytes`` under ``memory_budget`` bytes.
 
     A block is a whole number of chunks of at least ``block_bytes`` (and at least a batch of rows, which
@@ -89,8 +90,7 @@ def auto_shuffle(*, data_bytes: int, mapped: bool, memory: Memory) -> tuple[str,
     return "blocks", f"the {format_bytes(data_bytes)} of rows do not fit in half the {where}"
 
 
-def block_members(num_rows: int, block_rows: int, ranks: np.ndarray | None = None, *,
-                  min_rows: int = 1) -> list[np.ndarray]:
+def block_members(num_rows: int, block_rows: int, ranks: np.ndarray | None = None, *, min_rows: int = 1) -> list[np.ndarray]:
     """Positions ``0..num_rows-1`` of each block, in file order.
 
     Blocks hold ``block_rows`` consecutive positions; the remainder is a block of its own if it holds
@@ -107,8 +107,9 @@ def block_members(num_rows: int, block_rows: int, ranks: np.ndarray | None = Non
     return [ranks[bounds[b] : bounds[b + 1]] for b in range(count)]
 
 
-def blocks_order(num_rows: int, *, seed: int, epoch: int, plan: BlockPlan, batch_size: int,
-                 ranks: np.ndarray | None = None) -> np.ndarray:
+def blocks_order(
+    num_rows: int, *, seed: int, epoch: int, plan: BlockPlan, batch_size: int, ranks: np.ndarray | None = None
+) -> np.ndarray:
     """Positions ``0..num_rows-1`` in the order epoch ``epoch`` of ``blocks`` visits them.
 
     Batch ``i`` is ``order[i * batch_size:(i + 1) * batch_size]``: its rows come from the blocks in the
@@ -157,8 +158,7 @@ def _stagger(queue: list[np.ndarray], slots: int, batch_size: int, chunk_rows: i
     return heads + queue[slots:] + tails
 
 
-def _simulate_pool(sizes: list[int], slots: int, batch_size: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
+def _simulate_pool(sizes: list[int], slots: int, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
     """How many rows each batch draws from each pool slot, and which blocks held each slot in turn.
 
     Each batch takes about the same number of rows from every block in the pool (the rounding

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ContextManager
 
 import keras
 import numpy as np
 
 from .errors import NanLossError
+from .fileinfo import FileInfo
 from .modelfile import load, save_model
 from .preprocess import nan_summary
 from .randomness import generator_states
 from .rundir import RunDir, append_history, write_json
 from .signals import signals_deferred, signals_interrupt
-from .fileinfo import FileInfo
 
 
 class RunRecorder(keras.callbacks.Callback):
@@ -33,8 +33,15 @@ class RunRecorder(keras.callbacks.Callback):
     (the other workers of a multi-worker run) only ``state`` is kept up to date.
     """
 
-    def __init__(self, run: RunDir, monitor: str, mode: str, state: dict,
-                 guard: Callable[[], ContextManager[object]] = contextlib.nullcontext, write: bool = True) -> None:
+    def __init__(
+        self,
+        run: RunDir,
+        monitor: str,
+        mode: str,
+        state: dict,
+        guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+        write: bool = True,
+    ) -> None:
         super().__init__()
         self.run = run
         self.monitor = monitor
@@ -90,8 +97,10 @@ class NanGuard(keras.callbacks.Callback):
             cause = f"missing values (NaN) reach the model: {holes} of {self.info.path}"
             fix = "train with --normalize standard (it fills them) or convert with --fill VALUE"
         elif holes != "no column":
-            cause = (f"values far outside the training stats, or missing values the model does not fill "
-                     f"({holes} of {self.info.path} hold NaN)")
+            cause = (
+                f"values far outside the training stats, or missing values the model does not fill "
+                f"({holes} of {self.info.path} hold NaN)"
+            )
             fix = "use --normalize standard, a lower --learning-rate, or convert with --fill VALUE"
         else:
             cause = "the steps are too large for these values (no column holds NaN)"
@@ -152,7 +161,7 @@ class Interruption(keras.callbacks.Callback):
         super().__init__()
         self.caught: int | None = None
 
-    def installed(self) -> ContextManager[None]:
+    def installed(self) -> AbstractContextManager[None]:
         return signals_interrupt(self._note)
 
     def _note(self, signum: int) -> None:

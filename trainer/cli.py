@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,14 +33,20 @@ from .workers import DEFAULT_JOIN_SECONDS, SUPERVISED, WorkerSpec, supervise, wa
 if TYPE_CHECKING:
     from .options import FitOptions
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Train Keras models on csv2h5 files: fit, evaluate, predict.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Train Keras models on csv2h5 files: fit, evaluate, predict.",
+)
 
 PROGRESS = {"bar": 1, "epoch": 2, "none": 0}  # Keras's verbose levels
 _console_argv: list[str] | None = None  # the arguments h5train was started with (None when called in-process)
 
-BackendOption = Annotated[str, typer.Option(help="Keras backend: auto (KERAS_BACKEND if set, else jax if installed, "
-                                                 "else tensorflow), jax or tensorflow.")]
+BackendOption = Annotated[
+    str,
+    typer.Option(help="Keras backend: auto (KERAS_BACKEND if set, else jax if installed, else tensorflow), jax or tensorflow."),
+]
 VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show TensorFlow/XLA start-up logs too.")]
 
 
@@ -56,8 +62,10 @@ def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
     """Settle the backend before Keras is imported (a resumed run keeps its own)."""
     if trained_with is not None:
         if requested not in ("auto", trained_with):
-            raise OptionError(f"this run was trained with the {trained_with} backend; resume it with --backend "
-                              f"{trained_with} (or leave --backend out)")
+            raise OptionError(
+                f"this run was trained with the {trained_with} backend; resume it with --backend "
+                f"{trained_with} (or leave --backend out)"
+            )
         requested = trained_with
     chosen = choose_backend(requested)
     use_backend(chosen)
@@ -66,48 +74,85 @@ def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
 
 @app.command()
 def fit(
-    data: Annotated[Optional[Path], typer.Argument(help="Training file from csv2h5 convert.", show_default=False)] = None,
-    val: Annotated[Optional[Path], typer.Option(help="Validation file (converted like DATA).")] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Hold out this fraction of DATA for validation (stratified; "
-                                                            "default 0.1 without --val; 0: no validation).")] = None,
-    model: Annotated[str, typer.Option(help="auto (mlp for image-shaped files, tabular otherwise), tabular, mlp, cnn, "
-                                            "or package.module:function (runs your own code; see README).")] = "auto",
+    data: Annotated[Path | None, typer.Argument(help="Training file from csv2h5 convert.", show_default=False)] = None,
+    val: Annotated[Path | None, typer.Option(help="Validation file (converted like DATA).")] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold out this fraction of DATA for validation (stratified; default 0.1 without --val; 0: no validation)."
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="auto (mlp for image-shaped files, tabular otherwise), tabular, mlp, cnn, "
+            "or package.module:function (runs your own code; see README)."
+        ),
+    ] = "auto",
     hidden: Annotated[list[int], typer.Option(help="Hidden layer width (repeatable; default: tabular 128, 64; mlp 50).")] = [],
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout after each hidden layer (default: tabular 0.1, else 0).")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout after each hidden layer (default: tabular 0.1, else 0).")] = None,
     activation: Annotated[str, typer.Option(help="Hidden activation.")] = "relu",
-    sample_shape: Annotated[Optional[str], typer.Option(help="Row shape for cnn, e.g. 28,28,1 (default: from the file).")] = None,
-    normalize: Annotated[str, typer.Option(help="standard (stored mean/std, missing values filled, categories encoded), "
-                                                "unit (stored max) or none: a layer of the model.")] = "standard",
-    missing: Annotated[str, typer.Option(help="What a missing value (NaN) becomes: mean (the training mean, with a "
-                                              "missing indicator), zero, or error (refuse NaN).")] = "mean",
+    sample_shape: Annotated[str | None, typer.Option(help="Row shape for cnn, e.g. 28,28,1 (default: from the file).")] = None,
+    normalize: Annotated[
+        str,
+        typer.Option(
+            help="standard (stored mean/std, missing values filled, categories encoded), "
+            "unit (stored max) or none: a layer of the model."
+        ),
+    ] = "standard",
+    missing: Annotated[
+        str,
+        typer.Option(
+            help="What a missing value (NaN) becomes: mean (the training mean, with a "
+            "missing indicator), zero, or error (refuse NaN)."
+        ),
+    ] = "mean",
     one_hot: Annotated[bool, typer.Option(help="One-hot targets and categorical cross-entropy.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 10; with --resume, to train longer).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Rows per batch: the global batch, over all devices and workers "
-                                                           "(default 256; less for small tables).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 10; with --resume, to train longer).")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Rows per batch: the global batch, over all devices and workers (default 256; less for small tables)."),
+    ] = None,
     optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "adam",
-    learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
-    shuffle: Annotated[str, typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none.")] = "auto",
-    memory_budget: Annotated[Optional[str], typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")] = None,
-    loaders: Annotated[Optional[int], typer.Option(help="Batch-loading threads (processes with --processes; "
-                                                        "default 1).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Learning rate (default: the optimizer's).")] = None,
+    shuffle: Annotated[
+        str,
+        typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none."),
+    ] = "auto",
+    memory_budget: Annotated[
+        str | None, typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")
+    ] = None,
+    loaders: Annotated[int | None, typer.Option(help="Batch-loading threads (processes with --processes; default 1).")] = None,
     processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,
-    workers: Annotated[Optional[int], typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
+    workers: Annotated[int | None, typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
-    class_weight: Annotated[Optional[str], typer.Option(help="balanced: weight classes by their stored counts.")] = None,
-    early_stopping: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement of the "
-                                                               "validation metric, then keep the best epoch's weights "
-                                                               "(default 10 with validation; 0: off).")] = None,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Batches per epoch (default: all rows).")] = None,
+    class_weight: Annotated[str | None, typer.Option(help="balanced: weight classes by their stored counts.")] = None,
+    early_stopping: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop after this many epochs without improvement of the "
+            "validation metric, then keep the best epoch's weights "
+            "(default 10 with validation; 0: off)."
+        ),
+    ] = None,
+    steps_per_epoch: Annotated[int | None, typer.Option(help="Batches per epoch (default: all rows).")] = None,
     backend: BackendOption = "auto",
-    strategy: Annotated[str, typer.Option(help="default; mirrored (every local device); multi-worker (JAX, "
-                                               "several processes or machines).")] = "default",
-    coordinator: Annotated[Optional[str], typer.Option(help="multi-worker: HOST:PORT where worker 0 listens.")] = None,
-    num_workers: Annotated[Optional[int], typer.Option(help="multi-worker: how many workers in all.")] = None,
-    worker_index: Annotated[Optional[int], typer.Option(help="multi-worker: this worker's number, 0..N-1 (0 writes the run directory).")] = None,
-    join_timeout: Annotated[float, typer.Option(help="multi-worker: seconds to wait for every worker to start.")] = DEFAULT_JOIN_SECONDS,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/<UTC time>).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
-    progress: Annotated[str, typer.Option(help="Keras progress: bar, epoch (a line per epoch), none; auto: bar in a terminal.")] = "auto",
+    strategy: Annotated[
+        str, typer.Option(help="default; mirrored (every local device); multi-worker (JAX, several processes or machines).")
+    ] = "default",
+    coordinator: Annotated[str | None, typer.Option(help="multi-worker: HOST:PORT where worker 0 listens.")] = None,
+    num_workers: Annotated[int | None, typer.Option(help="multi-worker: how many workers in all.")] = None,
+    worker_index: Annotated[
+        int | None, typer.Option(help="multi-worker: this worker's number, 0..N-1 (0 writes the run directory).")
+    ] = None,
+    join_timeout: Annotated[
+        float, typer.Option(help="multi-worker: seconds to wait for every worker to start.")
+    ] = DEFAULT_JOIN_SECONDS,
+    run_dir: Annotated[Path | None, typer.Option(help="Run directory (default runs/<UTC time>).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
+    progress: Annotated[
+        str, typer.Option(help="Keras progress: bar, epoch (a line per epoch), none; auto: bar in a terminal.")
+    ] = "auto",
     verbose: VerboseOption = False,
 ) -> None:
     """Train a model on DATA and write a run directory."""
@@ -124,10 +169,16 @@ def fit(
                 raise typer.Exit(supervise(_console_argv, worker=worker, verbose=verbose, join_seconds=join_timeout))
             from .fit import fit as run_fit
 
-            result = run_fit(options, target_dir, resume=resume is not None, verbose=verbosity, worker=worker,
-                             join_seconds=join_timeout,
-                             on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True),
-                             on_note=lambda note: typer.echo(f"note: {note}", err=True))
+            result = run_fit(
+                options,
+                target_dir,
+                resume=resume is not None,
+                verbose=verbosity,
+                worker=worker,
+                join_seconds=join_timeout,
+                on_start=lambda run: typer.echo(f"run directory: {run.path}", err=True),
+                on_note=lambda note: typer.echo(f"note: {note}", err=True),
+            )
         except Interrupted as exc:
             fail(str(exc), EXIT_INTERRUPTED)
         except KeyboardInterrupt:
@@ -154,15 +205,32 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
     val = given.val
     options = FitOptions(
-        data=str(given.data.resolve()), val=str(val.resolve()) if val else None, val_split=given.val_split,
-        model=given.model, hidden=tuple(given.hidden), dropout=given.dropout, activation=given.activation,
-        sample_shape=parse_ints(given.sample_shape, "--sample-shape"), normalize=given.normalize,
-        one_hot=given.one_hot, epochs=given.epochs if given.epochs is not None else 10, batch_size=given.batch_size,
-        optimizer=given.optimizer, learning_rate=given.learning_rate, shuffle=given.shuffle,
-        memory_budget=parse_bytes(given.memory_budget), loaders=_loaders(given.loaders, given.workers),
-        processes=given.processes, seed=given.seed, class_weight=given.class_weight,
-        early_stopping=given.early_stopping, steps_per_epoch=given.steps_per_epoch, strategy=given.strategy,
-        backend=_load_backend(given.backend), missing=given.missing)
+        data=str(given.data.resolve()),
+        val=str(val.resolve()) if val else None,
+        val_split=given.val_split,
+        model=given.model,
+        hidden=tuple(given.hidden),
+        dropout=given.dropout,
+        activation=given.activation,
+        sample_shape=parse_ints(given.sample_shape, "--sample-shape"),
+        normalize=given.normalize,
+        one_hot=given.one_hot,
+        epochs=given.epochs if given.epochs is not None else 10,
+        batch_size=given.batch_size,
+        optimizer=given.optimizer,
+        learning_rate=given.learning_rate,
+        shuffle=given.shuffle,
+        memory_budget=parse_bytes(given.memory_budget),
+        loaders=_loaders(given.loaders, given.workers),
+        processes=given.processes,
+        seed=given.seed,
+        class_weight=given.class_weight,
+        early_stopping=given.early_stopping,
+        steps_per_epoch=given.steps_per_epoch,
+        strategy=given.strategy,
+        backend=_load_backend(given.backend),
+        missing=given.missing,
+    )
     return options, given.run_dir
 
 
@@ -172,25 +240,31 @@ def _loaders(loaders: int | None, workers: int | None) -> int:
         return 1 if loaders is None else loaders
     if loaders is not None:
         raise OptionError("pass --loaders only (--workers is its deprecated old name)")
-    typer.echo("warning: --workers is deprecated; it is now --loaders (batch-loading threads), as --num-workers "
-               "counts training processes", err=True)
+    typer.echo(
+        "warning: --workers is deprecated; it is now --loaders (batch-loading threads), as --num-workers "
+        "counts training processes",
+        err=True,
+    )
     return workers
 
 
-def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None,
-            worker_index: int | None) -> WorkerSpec | None:
+def _worker(options: FitOptions, coordinator: str | None, num_workers: int | None, worker_index: int | None) -> WorkerSpec | None:
     """This process's place in a multi-worker run, checked before any worker waits for the others."""
     if options.strategy != "multi-worker":
         if coordinator is not None or num_workers is not None or worker_index is not None:
             raise OptionError("--coordinator, --num-workers and --worker-index need --strategy multi-worker")
         return None
     if options.backend != "jax":
-        raise OptionError("--strategy multi-worker runs on the JAX backend: pass --backend jax (Keras 3's fit "
-                          "fails under TensorFlow's MultiWorkerMirroredStrategy, tensorflow/tensorflow#72388)")
+        raise OptionError(
+            "--strategy multi-worker runs on the JAX backend: pass --backend jax (Keras 3's fit "
+            "fails under TensorFlow's MultiWorkerMirroredStrategy, tensorflow/tensorflow#72388)"
+        )
     worker = WorkerSpec.resolve(coordinator, num_workers, worker_index)
     if options.batch_size is not None and options.batch_size % worker.num_workers:
-        raise OptionError(f"--batch-size {options.batch_size} is the global batch and must split evenly over "
-                          f"{worker.num_workers} workers; use a multiple of {worker.num_workers}")
+        raise OptionError(
+            f"--batch-size {options.batch_size} is the global batch and must split evenly over "
+            f"{worker.num_workers} workers; use a multiple of {worker.num_workers}"
+        )
     return worker
 
 
@@ -236,8 +310,7 @@ def predict(
             _load_backend(backend)
             from .predict import predict as run_predict
 
-            rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size,
-                               overwrite=overwrite)
+            rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size, overwrite=overwrite)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", EXIT_INTERRUPTED)
         except TrainerError as exc:
@@ -247,8 +320,9 @@ def predict(
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback("h5train"), is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback("h5train"), is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Train Keras models on csv2h5 files: fit, evaluate, predict."""
 

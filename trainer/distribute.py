@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping
 import keras
 import numpy as np
 
-from .nativelog import native_stdout_silenced
 from .errors import DataOptionError
+from .nativelog import native_stdout_silenced
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, WRITE_LOCK, WorkerLostError, WorkerSpec
 
 HEARTBEAT_SECONDS = 60  # a worker silent this long is taken for dead by JAX's coordinator
@@ -81,8 +81,7 @@ class Plan:
                 keras.distribution.set_distribution(current)
 
 
-def plan(name: str, *, batch_size: int, worker: WorkerSpec | None = None,
-         join_seconds: float = DEFAULT_JOIN_SECONDS) -> Plan:
+def plan(name: str, *, batch_size: int, worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> Plan:
     """Set this process up for strategy ``name`` (call before any model is built).
 
     Raises:
@@ -96,9 +95,11 @@ def plan(name: str, *, batch_size: int, worker: WorkerSpec | None = None,
         return Plan(name)
     if name == "multi-worker":
         if backend != "jax":
-            raise DataOptionError("--strategy multi-worker runs on the JAX backend: pass --backend jax "
-                                  "(Keras 3's fit fails under TensorFlow's MultiWorkerMirroredStrategy, "
-                                  "tensorflow/tensorflow#72388)")
+            raise DataOptionError(
+                "--strategy multi-worker runs on the JAX backend: pass --backend jax "
+                "(Keras 3's fit fails under TensorFlow's MultiWorkerMirroredStrategy, "
+                "tensorflow/tensorflow#72388)"
+            )
         if worker is None:
             raise DataOptionError("--strategy multi-worker needs --coordinator, --num-workers and --worker-index")
         _join(worker, join_seconds)
@@ -109,12 +110,12 @@ def plan(name: str, *, batch_size: int, worker: WorkerSpec | None = None,
         return Plan(name, strategy=strategy, devices=strategy.num_replicas_in_sync)
     devices = keras.distribution.list_devices()
     if batch_size % len(devices):
-        raise DataOptionError(f"--batch-size {batch_size} does not split over {len(devices)} devices; "
-                              f"use a multiple of {len(devices)}")
+        raise DataOptionError(
+            f"--batch-size {batch_size} does not split over {len(devices)} devices; use a multiple of {len(devices)}"
+        )
     mesh = keras.distribution.DeviceMesh((len(devices),), ["batch"], devices)
     # auto_shard_dataset=False: each worker already feeds only its own slice of the global batch.
-    keras.distribution.set_distribution(keras.distribution.DataParallel(
-        device_mesh=mesh, auto_shard_dataset=worker is None))
+    keras.distribution.set_distribution(keras.distribution.DataParallel(device_mesh=mesh, auto_shard_dataset=worker is None))
     return Plan(name, worker=worker, devices=len(devices))
 
 
@@ -126,14 +127,16 @@ def _join(worker: WorkerSpec, join_seconds: float) -> None:
     if "heartbeat_timeout_seconds" in inspect.signature(jax.distributed.initialize).parameters:  # newer JAX
         timeouts["heartbeat_timeout_seconds"] = HEARTBEAT_SECONDS
     try:
-        jax.distributed.initialize(coordinator_address=worker.coordinator, num_processes=worker.num_workers,
-                                   process_id=worker.index, **timeouts)
+        jax.distributed.initialize(
+            coordinator_address=worker.coordinator, num_processes=worker.num_workers, process_id=worker.index, **timeouts
+        )
     except Exception as exc:  # a timeout, an unreachable or busy address: JAX says which in its first line
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise WorkerLostError(
             f"worker {worker.index} could not join the {worker.num_workers} workers at {worker.coordinator} "
             f"within {join_seconds:.0f} s ({first}); start every worker with the same --coordinator and "
-            "--num-workers, and worker 0 first or soon after") from None
+            "--num-workers, and worker 0 first or soon after"
+        ) from None
     from jax.experimental import multihost_utils
 
     with native_stdout_silenced():  # the first collective connects the workers; gloo says so on stdout
@@ -158,13 +161,19 @@ def agree(plan: Plan, facts: Mapping[str, object]) -> None:
         # Other differences explain a different data order too (another file, another --shuffle): name them first.
         causes = [name for name in differ if name not in _FIXES] or differ
         if causes:
-            raise DataOptionError(f"worker {k}'s {causes[0]} differs from worker 0's; " + _FIXES.get(
-                causes[0], "start every worker with the same options and the same data file (a copy must be identical)"))
+            raise DataOptionError(
+                f"worker {k}'s {causes[0]} differs from worker 0's; "
+                + _FIXES.get(
+                    causes[0], "start every worker with the same options and the same data file (a copy must be identical)"
+                )
+            )
 
 
 # What to do when a fact differs though the options and the data are the same.
-_FIXES = {"data order": "the order of the rows comes from the memory each worker found (it picks global or blocks and "
-                        "the pool of blocks); pass every worker the same --memory-budget, e.g. --memory-budget 8GB"}
+_FIXES = {
+    "data order": "the order of the rows comes from the memory each worker found (it picks global or blocks and "
+    "the pool of blocks); pass every worker the same --memory-budget, e.g. --memory-budget 8GB"
+}
 
 
 def finish(plan: Plan) -> None:
@@ -178,8 +187,15 @@ def finish(plan: Plan) -> None:
     jax.distributed.shutdown()
 
 
-_PEER_SIGNS = ("Connection reset by peer", "Connection closed by peer", "Gloo", "coordination service", "heartbeat",
-               "UNAVAILABLE", "DEADLINE_EXCEEDED")
+_PEER_SIGNS = (
+    "Connection reset by peer",
+    "Connection closed by peer",
+    "Gloo",
+    "coordination service",
+    "heartbeat",
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+)
 
 
 def peer_failure(exc: BaseException) -> str | None:

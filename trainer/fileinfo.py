@@ -18,8 +18,18 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
-from csv2h5.layout import (CLASS_COUNTS, FEATURES, TARGET, FileHeader, attr_value, open_csv2h5, parts_disagree,
-                           read_categories, read_file_header, read_stats)
+from csv2h5.layout import (
+    CLASS_COUNTS,
+    FEATURES,
+    TARGET,
+    FileHeader,
+    attr_value,
+    open_csv2h5,
+    parts_disagree,
+    read_categories,
+    read_file_header,
+    read_stats,
+)
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import code_table, set_code_stats, unite, unite_vocabularies, united_counts
@@ -71,8 +81,9 @@ def read_info(path: str | Path) -> FileInfo:
         target = None
         if header.target is not None:
             if header.target.shape[0] != rows:
-                raise DataFileError(f"{path}: /{TARGET} has {header.target.shape[0]} rows but /{FEATURES} has {rows};"
-                                    " convert it again")
+                raise DataFileError(
+                    f"{path}: /{TARGET} has {header.target.shape[0]} rows but /{FEATURES} has {rows}; convert it again"
+                )
             target = f[TARGET][()]
         stats = read_stats(f)
         fingerprint = _fingerprint(path, f, target, stats)
@@ -81,13 +92,24 @@ def read_info(path: str | Path) -> FileInfo:
 
 def _file_info(header: FileHeader, target: np.ndarray | None, stats: dict[str, np.ndarray], fingerprint: str) -> FileInfo:
     return FileInfo(
-        path=str(header.path), rows=header.rows, num_features=int(header.shape[1]), dtype=header.dtype,
-        columns=header.columns, chunk_rows=int(header.chunks[0]) if header.chunks else header.rows,
-        compressed=header.filtered, sample_shape=header.sample_shape, target=target, task=header.task,
-        classes=header.classes, stats=stats, fingerprint=fingerprint,
+        path=str(header.path),
+        rows=header.rows,
+        num_features=int(header.shape[1]),
+        dtype=header.dtype,
+        columns=header.columns,
+        chunk_rows=int(header.chunks[0]) if header.chunks else header.rows,
+        compressed=header.filtered,
+        sample_shape=header.sample_shape,
+        target=target,
+        task=header.task,
+        classes=header.classes,
+        stats=stats,
+        fingerprint=fingerprint,
         target_columns=header.target.columns if header.target is not None else [],
-        vocabularies=header.vocabularies, boolean_columns=tuple(header.booleans),
-        datetime_columns=tuple(header.datetimes), header=header,
+        vocabularies=header.vocabularies,
+        boolean_columns=tuple(header.booleans),
+        datetime_columns=tuple(header.datetimes),
+        header=header,
     )
 
 
@@ -129,14 +151,15 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
         raise DataFileError(problem)
     categories = [_categories(i.path) for i in infos]
     vocabularies, part_codes, dtype = unite_vocabularies(
-        first.columns, [{name: values for name, (values, _) in found.items()} for found in categories],
-        np.result_type(*(i.dtype for i in infos)))
+        first.columns,
+        [{name: values for name, (values, _) in found.items()} for found in categories],
+        np.result_type(*(i.dtype for i in infos)),
+    )
     stats = {}
     if all(i.stats for i in infos):
         stats = merge_stored([({k: v for k, v in i.stats.items() if k != CLASS_COUNTS}, i.rows) for i in infos])
         for name, values in vocabularies.items():  # stats of codes: from the rows per united code
-            counts = united_counts([(found[name][1], code_table(found[name][0], values)) for found in categories],
-                                   len(values))
+            counts = united_counts([(found[name][1], code_table(found[name][0], values)) for found in categories], len(values))
             set_code_stats(stats, first.columns.index(name), counts)
     classes, target = first.classes, None
     if first.task == "classification":
@@ -150,9 +173,19 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
     starts = np.cumsum([0] + [i.rows for i in infos[:-1]])
     digest = hashlib.sha256("".join(i.fingerprint for i in infos).encode()).hexdigest()[:32]
     return dataclasses.replace(
-        first, rows=sum(i.rows for i in infos), dtype=dtype, compressed=any(i.compressed for i in infos),
-        target=target, classes=classes, stats=stats, fingerprint=f"sha256:{digest}", parts=tuple(i.path for i in infos),
-        part_starts=tuple(int(x) for x in starts), part_codes=tuple(part_codes), vocabularies=vocabularies)
+        first,
+        rows=sum(i.rows for i in infos),
+        dtype=dtype,
+        compressed=any(i.compressed for i in infos),
+        target=target,
+        classes=classes,
+        stats=stats,
+        fingerprint=f"sha256:{digest}",
+        parts=tuple(i.path for i in infos),
+        part_starts=tuple(int(x) for x in starts),
+        part_codes=tuple(part_codes),
+        vocabularies=vocabularies,
+    )
 
 
 def _categories(path: str) -> dict[str, tuple[list[str], np.ndarray]]:

@@ -23,9 +23,10 @@ import keras
 from .backend import versions
 from .callbacks import BestWeights, Interruption, NanGuard, RunRecorder
 from .curves import plot_curves
-from .distribute import (DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure,
-                         plan as make_plan, weights_digest)
+from .distribute import DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure, weights_digest
+from .distribute import plan as make_plan
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
+from .fileinfo import FileInfo, open_info
 from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .options import FitOptions
@@ -35,7 +36,6 @@ from .randomness import restore_generator_states, seed_everything
 from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
 from .signals import signals_deferred
-from .fileinfo import FileInfo, open_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +52,11 @@ class FitResult:
     restored_epoch: int | None = None  # the best epoch whose weights the model was given back at the end
 
     def summary(self) -> str:
-        best = (f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
-                if self.best_value is not None else "no validation metric")
+        best = (
+            f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
+            if self.best_value is not None
+            else "no validation metric"
+        )
         if self.stopped_early:
             best += " (stopped early)"
         if self.restored_epoch is not None:
@@ -67,11 +70,26 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
     # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
-    common = dict(batch_size=options.batch_size, one_hot=options.one_hot, sample_shape=(info.num_features,),
-                  workers=options.loaders, batch_slice=plan.batch_slice, drop_remainder=plan.devices > 1,
-                  scale=None, missing=None, memory_budget=options.memory_budget)
-    train = HDF5Sequence(options.data, shuffle=options.shuffle, seed=options.seed, class_weight=options.class_weight,
-                         batches_per_epoch=options.steps_per_epoch, training=True, **common)
+    common = dict(
+        batch_size=options.batch_size,
+        one_hot=options.one_hot,
+        sample_shape=(info.num_features,),
+        workers=options.loaders,
+        batch_slice=plan.batch_slice,
+        drop_remainder=plan.devices > 1,
+        scale=None,
+        missing=None,
+        memory_budget=options.memory_budget,
+    )
+    train = HDF5Sequence(
+        options.data,
+        shuffle=options.shuffle,
+        seed=options.seed,
+        class_weight=options.class_weight,
+        batches_per_epoch=options.steps_per_epoch,
+        training=True,
+        **common,
+    )
     if options.val_split:
         train, val = train.split(options.val_split, seed=options.seed)
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
@@ -79,11 +97,15 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
     if options.val is not None:
         val_info = open_info(options.val)
         if val_info.num_features != info.num_features or val_info.task != info.task:
-            raise DataOptionError(f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
-                                  f"{options.data} has {info.num_features} ({info.task}); convert both the same way")
+            raise DataOptionError(
+                f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
+                f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
+            )
         if info.task == "classification" and val_info.classes != info.classes:
-            raise DataOptionError(f"--val {options.val} has classes {val_info.classes[:10]}, "
-                                  f"but {options.data} has {info.classes[:10]}; class codes would not match")
+            raise DataOptionError(
+                f"--val {options.val} has classes {val_info.classes[:10]}, "
+                f"but {options.data} has {info.classes[:10]}; class codes would not match"
+            )
         return train, HDF5Sequence(options.val, shuffle=False, **common)
     return train, None
 
@@ -91,8 +113,9 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
 def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tuple[keras.Model, dict]:
     config = run.read_json(run.config)
     if config["data"]["fingerprint"] != info.fingerprint:
-        raise RunError(f"{info.path} changed since {run.path} started (fingerprint differs); "
-                       "resume with the same file, or start a new run")
+        raise RunError(
+            f"{info.path} changed since {run.path} started (fingerprint differs); resume with the same file, or start a new run"
+        )
     trained_with = run.backend()
     if trained_with not in (None, backend):
         raise RunError(f"{run.path} was trained with the {trained_with} backend; resume it with --backend {trained_with}")
@@ -113,52 +136,87 @@ def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str 
     if plan.worker is None:
         return None
     batch = train.batch_size
-    rows = [f"{seq.num_rows % batch} {name} rows" for name, seq in (("training", train), ("validation", val))
-            if seq is not None and seq.num_rows % batch]
+    rows = [
+        f"{seq.num_rows % batch} {name} rows"
+        for name, seq in (("training", train), ("validation", val))
+        if seq is not None and seq.num_rows % batch
+    ]
     if not rows:
         return None
-    return (f"multi-worker training leaves out the last, partial global batch of each epoch: {' and '.join(rows)} "
-            "(a --batch-size that divides the rows uses them all)")
+    return (
+        f"multi-worker training leaves out the last, partial global batch of each epoch: {' and '.join(rows)} "
+        "(a --batch-size that divides the rows uses them all)"
+    )
 
 
 def _data_order(train: HDF5Sequence) -> dict[str, object]:
     """Which order the training rows are read in, and why (config.json and the start line)."""
     plan = train.block_plan
-    return {"shuffle": train.shuffle, "why": train.shuffle_reason, "memory_budget": train.memory_budget,
-            "block_rows": plan.block_rows if plan else None, "pool_blocks": plan.pool_blocks if plan else None}
+    return {
+        "shuffle": train.shuffle,
+        "why": train.shuffle_reason,
+        "memory_budget": train.memory_budget,
+        "block_rows": plan.block_rows if plan else None,
+        "pool_blocks": plan.pool_blocks if plan else None,
+    }
 
 
 def _order_note(order: dict[str, object]) -> str:
-    pool = (f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows"
-            if order["shuffle"] == "blocks" else "")
+    pool = f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows" if order["shuffle"] == "blocks" else ""
     return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
 
 
-def _start_run(run: RunDir, options: FitOptions, info: FileInfo, monitor: str, plan: Plan, state: dict,
-               model: keras.Model, order: dict[str, object], columns: ColumnPlan | None) -> None:
+def _start_run(
+    run: RunDir,
+    options: FitOptions,
+    info: FileInfo,
+    monitor: str,
+    plan: Plan,
+    state: dict,
+    model: keras.Model,
+    order: dict[str, object],
+    columns: ColumnPlan | None,
+) -> None:
     run.create()  # only once everything checkable has been checked: no empty run directories
     record = data_record(info)
     kind = choose_model(options.model, info)
     described = columns.describe(encode="columns" if kind == "tabular" else "keep") if columns is not None else {}
-    write_json(run.config, {
-        "data": record, "options": dataclasses.asdict(options), "data_order": order, "backend": options.backend,
-        "model": {"kind": kind, "parameters": int(model.count_params()), "columns": described},
-        "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
-        "monitor": monitor, "workers": plan.worker.num_workers if plan.worker else 1, "versions": versions(),
-        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    write_json(
+        run.config,
+        {
+            "data": record,
+            "options": dataclasses.asdict(options),
+            "data_order": order,
+            "backend": options.backend,
+            "model": {"kind": kind, "parameters": int(model.count_params()), "columns": described},
+            "target": {"task": info.task, "classes": record["classes"], "columns": info.target_columns},
+            "monitor": monitor,
+            "workers": plan.worker.num_workers if plan.worker else 1,
+            "versions": versions(),
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
     write_json(run.state, state)
 
 
-def _finish_run(run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float,
-                restored: int | None = None) -> None:
+def _finish_run(
+    run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float, restored: int | None = None
+) -> None:
     with signals_deferred(), plan.saving():
         save_model(model, run.model)
     final = read_history(run.history)[-1] if run.history.exists() else {}
-    write_json(run.metrics, {"epochs": state["epochs_done"], "monitor": monitor, "best_value": state["best_value"],
-                             "best_epoch": state["best_epoch"],
-                             "final": {k: float(v) for k, v in final.items() if k != "epoch"},
-                             "model_epoch": restored or state["epochs_done"],  # the epoch model.keras holds
-                             "seconds": round(seconds, 3)})
+    write_json(
+        run.metrics,
+        {
+            "epochs": state["epochs_done"],
+            "monitor": monitor,
+            "best_value": state["best_value"],
+            "best_epoch": state["best_epoch"],
+            "final": {k: float(v) for k, v in final.items() if k != "epoch"},
+            "model_epoch": restored or state["epochs_done"],  # the epoch model.keras holds
+            "seconds": round(seconds, 3),
+        },
+    )
     plot_curves(run.history, run.curves)
 
 
@@ -166,8 +224,10 @@ def _settled(options: FitOptions, worker: WorkerSpec | None, join_seconds: float
     """The options made concrete for the backend Keras runs on and the data; where and how this process trains."""
     backend = keras.backend.backend()
     if options.backend not in ("auto", backend):
-        raise DataOptionError(f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
-                              f"set KERAS_BACKEND={options.backend} before importing Keras")
+        raise DataOptionError(
+            f"these options ask for the {options.backend} backend but Keras runs on {backend}; "
+            f"set KERAS_BACKEND={options.backend} before importing Keras"
+        )
     options = dataclasses.replace(options, backend=backend)
     info = open_info(options.data)
     options = options.resolved(info.rows, workers=worker.num_workers if worker is not None else 1)
@@ -177,32 +237,48 @@ def _settled(options: FitOptions, worker: WorkerSpec | None, join_seconds: float
 
 def _new_model(options: FitOptions, info: FileInfo, output: OutputSpec, plan: Plan) -> tuple[keras.Model, dict]:
     with plan.scope():
-        model = build_model(options.model, info, output, sample_shape=options.sample_shape,
-                            normalize=options.normalize, hidden=options.hidden, dropout=options.dropout,
-                            activation=options.activation, missing=options.missing)
+        model = build_model(
+            options.model,
+            info,
+            output,
+            sample_shape=options.sample_shape,
+            normalize=options.normalize,
+            hidden=options.hidden,
+            dropout=options.dropout,
+            activation=options.activation,
+            missing=options.missing,
+        )
         compile_model(model, output, optimizer=options.optimizer, learning_rate=options.learning_rate)
     return model, dict(FRESH_STATE)
 
 
-def _agree(plan: Plan, options: FitOptions, order: dict[str, object], info: FileInfo, state: dict,
-           model: keras.Model) -> None:
+def _agree(plan: Plan, options: FitOptions, order: dict[str, object], info: FileInfo, state: dict, model: keras.Model) -> None:
     """Every worker of a multi-worker run checks that the others train the same (nothing to do alone)."""
     # Paths may differ between machines (the content must not); loader threads change no numbers.
     # The memory found may differ between machines; the order it gives must not (workers train as one process).
-    same = {k: v for k, v in dataclasses.asdict(options).items()
-            if k not in ("data", "val", "loaders", "processes", "memory_budget")}
-    agree(plan, {"options": same, "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
-                 "data file": info.fingerprint,
-                 "validation file": open_info(options.val).fingerprint if options.val else None,
-                 "checkpoint": (state["epochs_done"], weights_digest(model))})
+    same = {
+        k: v for k, v in dataclasses.asdict(options).items() if k not in ("data", "val", "loaders", "processes", "memory_budget")
+    }
+    agree(
+        plan,
+        {
+            "options": same,
+            "data order": {k: v for k, v in order.items() if k not in ("why", "memory_budget")},
+            "data file": info.fingerprint,
+            "validation file": open_info(options.val).fingerprint if options.val else None,
+            "checkpoint": (state["epochs_done"], weights_digest(model)),
+        },
+    )
 
 
-def _callbacks(run: RunDir, options: FitOptions, info: FileInfo, output: OutputSpec, monitor: str, plan: Plan,
-               state: dict, validating: bool) -> tuple[list[keras.callbacks.Callback], BestWeights | None, Interruption]:
+def _callbacks(
+    run: RunDir, options: FitOptions, info: FileInfo, output: OutputSpec, monitor: str, plan: Plan, state: dict, validating: bool
+) -> tuple[list[keras.callbacks.Callback], BestWeights | None, Interruption]:
     """The run's callbacks, in the order they act, with the two ``fit`` asks afterwards."""
     callbacks: list[keras.callbacks.Callback] = [
         NanGuard(info, options.missing if options.normalize == "standard" else None),
-        RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief)]
+        RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief),
+    ]
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))
     early = None
@@ -214,35 +290,61 @@ def _callbacks(run: RunDir, options: FitOptions, info: FileInfo, output: OutputS
     return callbacks, early, interruption
 
 
-def _train(model: keras.Model, options: FitOptions, train: HDF5Sequence, val: HDF5Sequence | None,
-           callbacks: list[keras.callbacks.Callback], interruption: Interruption, run: RunDir, plan: Plan,
-           state: dict, verbose: int | str) -> None:
+def _train(
+    model: keras.Model,
+    options: FitOptions,
+    train: HDF5Sequence,
+    val: HDF5Sequence | None,
+    callbacks: list[keras.callbacks.Callback],
+    interruption: Interruption,
+    run: RunDir,
+    plan: Plan,
+    state: dict,
+    verbose: int | str,
+) -> None:
     """``model.fit`` from the run's next epoch; its failures become the trainer's errors, each saying how to go on."""
     tf_data = options.backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
-    fit_input = training_input(train, first_epoch=start_epoch, epochs=options.epochs, tf_data=tf_data,
-                               workers=options.loaders, processes=options.processes)
+    fit_input = training_input(
+        train,
+        first_epoch=start_epoch,
+        epochs=options.epochs,
+        tf_data=tf_data,
+        workers=options.loaders,
+        processes=options.processes,
+    )
     interrupted = False
     try:
         if start_epoch < options.epochs:
             with interruption.installed():
-                model.fit(fit_input.data, validation_data=validation_input(val, tf_data=tf_data), epochs=options.epochs,
-                          initial_epoch=start_epoch, steps_per_epoch=fit_input.steps_per_epoch, shuffle=False,
-                          callbacks=callbacks, verbose=verbose)
+                model.fit(
+                    fit_input.data,
+                    validation_data=validation_input(val, tf_data=tf_data),
+                    epochs=options.epochs,
+                    initial_epoch=start_epoch,
+                    steps_per_epoch=fit_input.steps_per_epoch,
+                    shuffle=False,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
     except KeyboardInterrupt:
         interrupted = True
     except NanLossError as exc:
-        raise NanLossError(f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}"
-                           if state["epochs_done"] else str(exc)) from None
+        raise NanLossError(
+            f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}" if state["epochs_done"] else str(exc)
+        ) from None
     except Exception as exc:
         if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
-            raise LoaderError(f"{LoaderError.MARK} (killed by the system, out of memory?); "
-                              f"{how_to_go_on(run.path, state['epochs_done'])}") from None
+            raise LoaderError(
+                f"{LoaderError.MARK} (killed by the system, out of memory?); {how_to_go_on(run.path, state['epochs_done'])}"
+            ) from None
         reason = peer_failure(exc) if plan.worker is not None else None
         if reason is not None:
-            raise WorkerLostError(f"worker {plan.worker.index} lost contact with the other workers during training "
-                                  f"({reason}): another worker stopped or was interrupted; restart every worker "
-                                  "with --resume RUN_DIR") from None
+            raise WorkerLostError(
+                f"worker {plan.worker.index} lost contact with the other workers during training "
+                f"({reason}): another worker stopped or was interrupted; restart every worker "
+                "with --resume RUN_DIR"
+            ) from None
         raise
     if interrupted:
         # The input pipeline is left as it is: tearing a tf.data pipeline down while its threads are
@@ -250,10 +352,17 @@ def _train(model: keras.Model, options: FitOptions, train: HDF5Sequence, val: HD
         raise Interrupted(run.path, state["epochs_done"])
 
 
-def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, resume: bool = False,
-        verbose: int | str = "auto", on_start: Callable[[RunDir], None] | None = None,
-        on_note: Callable[[str], None] | None = None,
-        worker: WorkerSpec | None = None, join_seconds: float = DEFAULT_JOIN_SECONDS) -> FitResult:
+def fit(
+    options: FitOptions,
+    run_dir: str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    on_start: Callable[[RunDir], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    worker: WorkerSpec | None = None,
+    join_seconds: float = DEFAULT_JOIN_SECONDS,
+) -> FitResult:
     """Train as ``options`` say, writing the run directory; with ``resume``, continue it.
 
     Args:
@@ -307,5 +416,15 @@ def fit(options: FitOptions, run_dir: str | os.PathLike[str] | None = None, *, r
     digest = weights_digest(model)
     finish(plan)
     stopped = bool(early is not None and early.stopped_epoch)
-    return FitResult(run.path, state["epochs_done"], state["best_epoch"], state["best_value"], monitor, seconds,
-                     stopped, digest, chief=plan.chief, restored_epoch=early.restored_epoch if early else None)
+    return FitResult(
+        run.path,
+        state["epochs_done"],
+        state["best_epoch"],
+        state["best_value"],
+        monitor,
+        seconds,
+        stopped,
+        digest,
+        chief=plan.chief,
+        restored_epoch=early.restored_epoch if early else None,
+    )

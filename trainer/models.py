@@ -18,8 +18,8 @@ import keras
 import numpy as np
 
 from .errors import ModelError
-from .preprocess import encoding_layer
 from .fileinfo import FileInfo
+from .preprocess import encoding_layer
 
 NORMALIZE = ("standard", "unit", "none")
 DEFAULT_HIDDEN = {"mlp": (50,), "cnn": (50,), "tabular": (128, 64)}  # hidden widths when --hidden is not given
@@ -60,8 +60,7 @@ class OutputSpec:
         return cls("regression", units, "linear", "mse", ("mae",), "mae", "min")
 
 
-def preprocessing(info: FileInfo, normalize: str, *, missing: str = "mean",
-                  keep_width: bool = True) -> keras.layers.Layer | None:
+def preprocessing(info: FileInfo, normalize: str, *, missing: str = "mean", keep_width: bool = True) -> keras.layers.Layer | None:
     """A layer turning raw rows into what the body takes, from the file's stored stats.
 
     ``standard``: the rule of ``preprocess`` (with ``keep_width`` the row keeps its width,
@@ -79,8 +78,7 @@ def preprocessing(info: FileInfo, normalize: str, *, missing: str = "mean",
     return encoding_layer(info, missing=missing, keep_width=keep_width)
 
 
-def _dense_head(output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-                activation: str) -> list[keras.layers.Layer]:
+def _dense_head(output: OutputSpec, *, hidden: Sequence[int], dropout: float, activation: str) -> list[keras.layers.Layer]:
     """Hidden Dense layers (each followed by Dropout if asked) and the task's output layer."""
     layers: list[keras.layers.Layer] = []
     for units in hidden:
@@ -91,15 +89,22 @@ def _dense_head(output: OutputSpec, *, hidden: Sequence[int], dropout: float,
     return layers
 
 
-def _mlp(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-         activation: str, name: str = "mlp") -> keras.Model:
+def _mlp(
+    sample_shape: tuple[int, ...],
+    output: OutputSpec,
+    *,
+    hidden: Sequence[int],
+    dropout: float,
+    activation: str,
+    name: str = "mlp",
+) -> keras.Model:
     layers = [keras.Input(sample_shape), keras.layers.Flatten()]
-    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation),
-                            name=name)
+    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation), name=name)
 
 
-def _tabular(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-             activation: str) -> keras.Model:
+def _tabular(
+    sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float, activation: str
+) -> keras.Model:
     """The tabular body, wide and deep: an MLP's logits plus a linear map of the encoded columns.
 
     The linear ("wide") path holds logistic (or linear) regression as a special
@@ -122,18 +127,19 @@ def _tabular(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Seque
     return keras.Model(inputs, keras.layers.Activation(output.activation, name="output")(logits), name="tabular")
 
 
-def _cnn(sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float,
-         activation: str) -> keras.Model:
+def _cnn(
+    sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float, activation: str
+) -> keras.Model:
     if len(sample_shape) != 3:
-        raise ModelError(f"--model cnn needs rows shaped (height, width, channels), got {sample_shape}; "
-                         "pass --sample-shape 28,28,1 (or convert with --sample-shape)")
+        raise ModelError(
+            f"--model cnn needs rows shaped (height, width, channels), got {sample_shape}; "
+            "pass --sample-shape 28,28,1 (or convert with --sample-shape)"
+        )
     layers: list[keras.layers.Layer] = [keras.Input(sample_shape)]
     for filters in (32, 64):
-        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation=activation),
-                   keras.layers.MaxPooling2D()]
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation=activation), keras.layers.MaxPooling2D()]
     layers.append(keras.layers.Flatten())
-    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation),
-                            name="cnn")
+    return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation), name="cnn")
 
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {"mlp": _mlp, "cnn": _cnn, "tabular": _tabular}
@@ -154,9 +160,18 @@ def user_factory(spec: str) -> Callable[[tuple[int, ...], OutputSpec], keras.Mod
     return factory
 
 
-def build_model(kind: str, info: FileInfo, output: OutputSpec, *, sample_shape: Sequence[int] | None = None,
-                normalize: str = "standard", hidden: Sequence[int] = (), dropout: float | None = None,
-                activation: str = "relu", missing: str = "mean") -> keras.Model:
+def build_model(
+    kind: str,
+    info: FileInfo,
+    output: OutputSpec,
+    *,
+    sample_shape: Sequence[int] | None = None,
+    normalize: str = "standard",
+    hidden: Sequence[int] = (),
+    dropout: float | None = None,
+    activation: str = "relu",
+    missing: str = "mean",
+) -> keras.Model:
     """The whole model: raw rows -> preprocessing -> reshape -> body -> head.
 
     ``kind`` is ``auto`` (see ``choose_model``), ``tabular``, ``mlp``, ``cnn`` or
@@ -202,12 +217,12 @@ def _check_body(kind: str, body: keras.Model, shape: tuple[int, ...], output: Ou
     except Exception as exc:  # the user's model cannot take these rows
         raise ModelError(f"--model {kind!r} does not accept rows of shape {shape}: {exc}") from None
     if tuple(got)[-1] != output.units:
-        raise ModelError(f"--model {kind!r} outputs {tuple(got)[-1]} values per row; "
-                         f"this {output.task} file needs {output.units}")
+        raise ModelError(
+            f"--model {kind!r} outputs {tuple(got)[-1]} values per row; this {output.task} file needs {output.units}"
+        )
 
 
-def compile_model(model: keras.Model, output: OutputSpec, *, optimizer: str = "adam",
-                  learning_rate: float | None = None) -> None:
+def compile_model(model: keras.Model, output: OutputSpec, *, optimizer: str = "adam", learning_rate: float | None = None) -> None:
     try:
         opt = keras.optimizers.get(optimizer)
     except ValueError:

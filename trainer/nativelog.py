@@ -26,7 +26,8 @@ _NOISE = re.compile(
     rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
-    rb"|\[Gloo\] Rank \d+ is connected to)")
+    rb"|\[Gloo\] Rank \d+ is connected to)"
+)
 # Lines that continue a native message: indented, blank, or a Python traceback it quotes.
 _CONTINUATION = re.compile(rb"^(?:\s|$|Traceback \(most recent call last\)|[A-Za-z_][\w.]*(?:Error|Exception): )")
 _NOISY_LOGGERS = ("absl", "jax", "jax._src.xla_bridge", "tensorflow")
@@ -86,10 +87,15 @@ class _NativeLogFilter:
         self._saved = saved
         if _writes_to_fd2(sys.stderr):  # not when a test runner has put its own stream there
             self._python_stderr = sys.stderr
-            sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(saved), "wb", buffering=0), encoding=sys.stderr.encoding,
-                                          errors="backslashreplace", line_buffering=True)
-        self._thread = threading.Thread(target=self._pump, args=(read_end, os.dup(saved)), daemon=True,
-                                        name="h5train-stderr-filter")
+            sys.stderr = io.TextIOWrapper(
+                os.fdopen(os.dup(saved), "wb", buffering=0),
+                encoding=sys.stderr.encoding,
+                errors="backslashreplace",
+                line_buffering=True,
+            )
+        self._thread = threading.Thread(
+            target=self._pump, args=(read_end, os.dup(saved)), daemon=True, name="h5train-stderr-filter"
+        )
         self._thread.start()
 
     @staticmethod

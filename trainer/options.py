@@ -77,10 +77,15 @@ class FitOptions:
         if "workers" in saved and "loaders" not in saved:  # the loader threads' name in runs written before it changed
             values["loaders"] = saved["workers"]
         if "missing" not in saved:  # a run from before these defaults: None meant none, as it trained
-            values.update(val_split=values.get("val_split") or 0.0, early_stopping=values.get("early_stopping") or 0,
-                          optimizer=values.get("optimizer", "sgd"), model=values.get("model", "mlp"),
-                          hidden=values.get("hidden", (50,)), dropout=values.get("dropout", 0.0),
-                          batch_size=values.get("batch_size", 256))
+            values.update(
+                val_split=values.get("val_split") or 0.0,
+                early_stopping=values.get("early_stopping") or 0,
+                optimizer=values.get("optimizer", "sgd"),
+                model=values.get("model", "mlp"),
+                hidden=values.get("hidden", (50,)),
+                dropout=values.get("dropout", 0.0),
+                batch_size=values.get("batch_size", 256),
+            )
         return cls(**values)
 
     def resolved(self, rows: int, *, workers: int = 1) -> FitOptions:

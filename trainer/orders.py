@@ -24,8 +24,16 @@ SHUFFLE_MODES = ("auto", "global", "blocks", "window", "batch", "none")
 WINDOW_CHUNKS = 4  # "window" shuffles rows within this many consecutive chunks
 
 
-def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", chunk_rows: int = 1,
-                batch_size: int = 1, plan: BlockPlan | None = None) -> np.ndarray:
+def epoch_order(
+    num_rows: int,
+    *,
+    seed: int,
+    epoch: int,
+    mode: str = "global",
+    chunk_rows: int = 1,
+    batch_size: int = 1,
+    plan: BlockPlan | None = None,
+) -> np.ndarray:
     """Positions ``0..num_rows-1`` in the order epoch ``epoch`` visits them.
 
     ``global``: a uniform permutation. ``blocks``: blocks of ``plan.block_rows`` positions, a pool of
@@ -52,7 +60,9 @@ def epoch_order(num_rows: int, *, seed: int, epoch: int, mode: str = "global", c
         chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
         pieces = []
         for w in range(0, chunks.size, WINDOW_CHUNKS):
-            rows = np.concatenate([np.arange(c * chunk_rows, min((c + 1) * chunk_rows, num_rows)) for c in chunks[w : w + WINDOW_CHUNKS]])
+            rows = np.concatenate(
+                [np.arange(c * chunk_rows, min((c + 1) * chunk_rows, num_rows)) for c in chunks[w : w + WINDOW_CHUNKS]]
+            )
             pieces.append(rng.permutation(rows))
         return np.concatenate(pieces).astype(dtype)
     raise DataOptionError(f"shuffle={mode!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
@@ -67,8 +77,9 @@ class OrderChoice(NamedTuple):
     memory_budget: int | None  # the memory found or given, when the choice needed it
 
 
-def choose_order(shuffle: str, *, info: FileInfo, num_rows: int, batch_size: int, memory_budget: int | None,
-                 block_bytes: int) -> OrderChoice:
+def choose_order(
+    shuffle: str, *, info: FileInfo, num_rows: int, batch_size: int, memory_budget: int | None, block_bytes: int
+) -> OrderChoice:
     """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
     depends on it, so copies, splits and pickled workers keep the figure rather than look again).
 
@@ -87,8 +98,13 @@ def choose_order(shuffle: str, *, info: FileInfo, num_rows: int, batch_size: int
         shuffle, reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory)
     plan = None
     if shuffle in ("blocks", "none"):
-        plan = plan_blocks(row_bytes=row_bytes, chunk_rows=info.chunk_rows, batch_size=batch_size,
-                           memory_budget=memory.bytes, block_bytes=block_bytes)
+        plan = plan_blocks(
+            row_bytes=row_bytes,
+            chunk_rows=info.chunk_rows,
+            batch_size=batch_size,
+            memory_budget=memory.bytes,
+            block_bytes=block_bytes,
+        )
         if shuffle == "none":  # in file order a batch reads one or two blocks
             plan = dataclasses.replace(plan, pool_blocks=2)
     return OrderChoice(shuffle, reason, plan, memory.bytes)
@@ -101,8 +117,17 @@ class EpochOrders:
     Pickled without the orders (a worker makes its own).
     """
 
-    def __init__(self, *, shuffle: str, seed: int, num_rows: int, batch_size: int, chunk_rows: int,
-                 plan: BlockPlan | None, indices: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        *,
+        shuffle: str,
+        seed: int,
+        num_rows: int,
+        batch_size: int,
+        chunk_rows: int,
+        plan: BlockPlan | None,
+        indices: np.ndarray | None,
+    ) -> None:
         self.shuffle, self.seed, self.num_rows, self.batch_size = shuffle, seed, num_rows, batch_size
         self.chunk_rows, self.plan, self.indices = chunk_rows, plan, indices
         self._orders: dict[int, np.ndarray] = {}
@@ -125,11 +150,18 @@ class EpochOrders:
         indices = self.indices
         if self.shuffle == "blocks":  # blocks of rows that lie together in the file, whatever the indices' order
             ranks = None if indices is None or np.all(np.diff(indices) >= 0) else np.argsort(indices, kind="stable")
-            positions = blocks_order(self.num_rows, seed=self.seed, epoch=epoch, plan=self.plan,
-                                     batch_size=self.batch_size, ranks=ranks)
+            positions = blocks_order(
+                self.num_rows, seed=self.seed, epoch=epoch, plan=self.plan, batch_size=self.batch_size, ranks=ranks
+            )
         else:
-            positions = epoch_order(self.num_rows, seed=self.seed, epoch=epoch, mode=self.shuffle,
-                                    chunk_rows=self.chunk_rows, batch_size=self.batch_size)
+            positions = epoch_order(
+                self.num_rows,
+                seed=self.seed,
+                epoch=epoch,
+                mode=self.shuffle,
+                chunk_rows=self.chunk_rows,
+                batch_size=self.batch_size,
+            )
         return positions if indices is None else indices[positions]
 
     def __getstate__(self) -> dict[str, object]:
@@ -143,8 +175,7 @@ class EpochOrders:
         self._lock = threading.Lock()
 
 
-def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int,
-               stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` split into (train, validation), ``fraction`` of them to validation, each side in file order.
 
     Stratified: each class of a classification target gives the same fraction of its rows.

@@ -54,8 +54,9 @@ class FitInput:
     steps_per_epoch: int
 
 
-def training_input(sequence: HDF5Sequence, *, first_epoch: int, epochs: int, tf_data: bool, workers: int = 1,
-                   processes: bool = False) -> FitInput:
+def training_input(
+    sequence: HDF5Sequence, *, first_epoch: int, epochs: int, tf_data: bool, workers: int = 1, processes: bool = False
+) -> FitInput:
     """The training data for epochs ``first_epoch..epochs-1``.
 
     Args:
@@ -70,8 +71,7 @@ def training_input(sequence: HDF5Sequence, *, first_epoch: int, epochs: int, tf_
     start, stop = first_epoch * batches, epochs * batches
     if tf_data:
         return FitInput(_dataset(sequence, start, stop, batches), steps_per_epoch=batches)
-    return FitInput(_read_ahead(sequence, start, stop, batches, workers=workers, processes=processes),
-                    steps_per_epoch=batches)
+    return FitInput(_read_ahead(sequence, start, stop, batches, workers=workers, processes=processes), steps_per_epoch=batches)
 
 
 def validation_input(sequence: HDF5Sequence | None, *, tf_data: bool) -> object:
@@ -81,8 +81,9 @@ def validation_input(sequence: HDF5Sequence | None, *, tf_data: bool) -> object:
     return _dataset(sequence, 0, len(sequence), len(sequence))
 
 
-def _read_ahead(sequence: HDF5Sequence, start: int, stop: int, batches: int, *, workers: int,
-                processes: bool) -> Iterator[tuple[np.ndarray, ...]]:
+def _read_ahead(
+    sequence: HDF5Sequence, start: int, stop: int, batches: int, *, workers: int, processes: bool
+) -> Iterator[tuple[np.ndarray, ...]]:
     """Batches ``start..stop-1`` of the stream, read ahead on a pool (or, for one thread, on demand), in order."""
     if workers == 1 and not processes:
         for k in range(start, stop):
@@ -92,8 +93,8 @@ def _read_ahead(sequence: HDF5Sequence, start: int, stop: int, batches: int, *, 
     if processes:  # each process gets the sequence once (it reopens the file itself), then batch numbers
         # spawn, not fork: forking a process that runs JAX or TensorFlow threads can deadlock the child.
         pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt,
-            initargs=(sequence,))
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt, initargs=(sequence,)
+        )
         read = _read_adopted
     else:
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="h5train-read")
@@ -146,8 +147,10 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
     try:
         tf = import_tensorflow_quietly()
     except ImportError:
-        raise DataOptionError("as_dataset() builds a tf.data pipeline, which needs TensorFlow: pip install tensorflow, "
-                              "or pass the sequence itself to model.fit") from None
+        raise DataOptionError(
+            "as_dataset() builds a tf.data pipeline, which needs TensorFlow: pip install tensorflow, "
+            "or pass the sequence itself to model.fit"
+        ) from None
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise DataOptionError(f"as_dataset(epochs=) takes a positive number of epochs per pass, got {epochs!r}")
     epochs = int(epochs)
@@ -165,7 +168,8 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
 
     # The epoch is taken when a pass first asks for a batch (tf.data starts nothing before that), once per pass.
     start = tf.data.Dataset.from_tensors(np.int64(0)).map(
-        lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ()))
+        lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ())
+    )
     positions = start.flat_map(stream).apply(tf.data.experimental.assert_cardinality(epochs * batches))
     return _prefetched(positions.map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
 
@@ -173,8 +177,7 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:
     import tensorflow as tf
 
-    return _prefetched(tf.data.Dataset.range(start, stop).map(_loader(sequence, batches),
-                                                               num_parallel_calls=tf.data.AUTOTUNE))
+    return _prefetched(tf.data.Dataset.range(start, stop).map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
 
 
 def _prefetched(dataset):

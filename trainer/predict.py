@@ -17,17 +17,19 @@ import numpy as np
 from csv2h5.lists import first_difference
 
 from .errors import ModelError, RunError
+from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
 from .sequence import HDF5Sequence
-from .fileinfo import FileInfo, open_info
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:
     expected = model.input_shape[-1] if isinstance(model.input_shape, tuple) else None
     if expected is not None and expected != info.num_features:
-        raise ModelError(f"the model takes rows of {expected} features but {info.path} has {info.num_features}; "
-                         "use data converted like the training file")
+        raise ModelError(
+            f"the model takes rows of {expected} features but {info.path} has {info.num_features}; "
+            "use data converted like the training file"
+        )
 
 
 def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
@@ -46,8 +48,10 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
     if diff is not None:
         ours = info.columns[diff] if diff < len(info.columns) else "(none)"
         theirs = columns[diff] if diff < len(columns) else "(none)"
-        raise ModelError(f"{info.path} has other feature columns than the data the model was trained on"
-                         f" (column {diff + 1} is {ours!r}, in training {theirs!r}); {again}")
+        raise ModelError(
+            f"{info.path} has other feature columns than the data the model was trained on"
+            f" (column {diff + 1} is {ours!r}, in training {theirs!r}); {again}"
+        )
     vocabularies = trained.get("vocabularies")
     if vocabularies is not None:
         for name in sorted(set(vocabularies) | set(info.vocabularies)):
@@ -58,19 +62,22 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
             # Values new to training may follow the known ones (as --like codes them); known codes must agree.
             code = first_difference(known[: len(found)], found[: len(known)])
             if code is not None:
-                raise ModelError(f"{info.path} codes column {name!r} otherwise than the training data"
-                                 f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}")
+                raise ModelError(
+                    f"{info.path} codes column {name!r} otherwise than the training data"
+                    f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}"
+                )
     classes = trained.get("classes")
     if labels and classes and info.task == "classification":
         here = json_labels(info.classes)
         new = [c for c in here if c not in classes]
         if new:
-            raise ModelError(f"{info.path} has classes the model was not trained on"
-                             f" ({', '.join(map(repr, new[:5]))}); {again}")
+            raise ModelError(f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}); {again}")
         code = first_difference(here, classes[: len(here)])
         if code is not None:
-            raise ModelError(f"{info.path} codes its classes otherwise than the training data"
-                             f" (class {code} is {here[code]!r} here, {classes[code]!r} in training); {again}")
+            raise ModelError(
+                f"{info.path} codes its classes otherwise than the training data"
+                f" (class {code} is {here[code]!r} here, {classes[code]!r} in training); {again}"
+            )
 
 
 def _one_hot(model: keras.Model) -> bool:
@@ -79,22 +86,35 @@ def _one_hot(model: keras.Model) -> bool:
     return "categorical" in str(name).lower() and "sparse" not in str(name).lower()
 
 
-def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *,
-             batch_size: int = 256) -> dict[str, float]:
+def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *, batch_size: int = 256) -> dict[str, float]:
     """The compiled loss and metrics of the model on every row of ``data``."""
     path = model_path(model_or_run)
     model = load(path)
     info = open_info(data)
     _check_fits(model, info)
     _check_like_training(run_config(path), info, labels=True)
-    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, one_hot=_one_hot(model),
-                       sample_shape=(info.num_features,), scale=None, missing=None)  # the model takes raw rows
+    seq = HDF5Sequence(
+        data,
+        batch_size=batch_size,
+        shuffle=False,
+        one_hot=_one_hot(model),
+        sample_shape=(info.num_features,),
+        scale=None,
+        missing=None,
+    )  # the model takes raw rows
     result = model.evaluate(seq, verbose=0, return_dict=True)
     return {k: float(v) for k, v in result.items()}
 
 
-def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], output: str | os.PathLike[str], *,
-            probabilities: bool = False, batch_size: int = 1024, overwrite: bool = False) -> int:
+def predict(
+    model_or_run: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    probabilities: bool = False,
+    batch_size: int = 1024,
+    overwrite: bool = False,
+) -> int:
     """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
     path = model_path(model_or_run)
     model = load(path)
@@ -107,8 +127,9 @@ def predict(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], 
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
     classes = target.get("classes") or []
-    seq = HDF5Sequence(data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,),
-                       scale=None, missing=None)  # the model takes raw rows
+    seq = HDF5Sequence(
+        data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
+    )  # the model takes raw rows
     units = model.output_shape[-1]
     classification = target.get("task") == "classification" or (target.get("task") is None and units > 1)
     if classification and len(classes) != units:

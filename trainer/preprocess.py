@@ -45,7 +45,7 @@ EMBEDDING_MAX = 16  # columns of the largest embeddings
 
 def embedding_size(values: int) -> int:
     """Columns of a vocabulary's embedding: grows slowly with its size (the rule of thumb 1.6 K^0.56), at most 16."""
-    return max(2, min(EMBEDDING_MAX, round(1.6 * values ** 0.56)))
+    return max(2, min(EMBEDDING_MAX, round(1.6 * values**0.56)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +66,13 @@ class ColumnPlan:
         for i, (name, kind) in enumerate(zip(self.columns, self.kinds)):
             if kind == "category":
                 k = self.vocabulary_sizes[i]
-                text = (f"codes of {k} values" if encode == "keep" else
-                        f"one-hot of {k} values" if k <= ONE_HOT_MAX else
-                        f"embedding of {k + 1} rows x {embedding_size(k)} (last row: unknown or missing)")
+                text = (
+                    f"codes of {k} values"
+                    if encode == "keep"
+                    else f"one-hot of {k} values"
+                    if k <= ONE_HOT_MAX
+                    else f"embedding of {k + 1} rows x {embedding_size(k)} (last row: unknown or missing)"
+                )
             elif kind == "boolean":
                 text = "0/1"
             elif kind == "date":
@@ -93,13 +97,22 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
     nan_count = np.asarray(stats.get("nan_count", np.zeros(f)), dtype=np.float64)
     kinds = []
     for name in columns:
-        kinds.append("category" if name in info.vocabularies else "boolean" if name in info.boolean_columns
-                     else "date" if name in info.datetime_columns else "number")
+        kinds.append(
+            "category"
+            if name in info.vocabularies
+            else "boolean"
+            if name in info.boolean_columns
+            else "date"
+            if name in info.datetime_columns
+            else "number"
+        )
     nan_columns = tuple(int(i) for i in np.flatnonzero(nan_count > 0))
     if missing == "error" and nan_columns:
-        raise DataOptionError(f"{info.path}: {nan_summary(info)} hold missing values (NaN), and missing='error' "
-                              "refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
-                              "convert with --fill VALUE")
+        raise DataOptionError(
+            f"{info.path}: {nan_summary(info)} hold missing values (NaN), and missing='error' "
+            "refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
+            "convert with --fill VALUE"
+        )
     numeric = np.array([k in ("number", "date") for k in kinds])
     filled_mean = np.nan_to_num(mean)  # a column of NaN only has no mean: 0
     std = np.nan_to_num(std, nan=1.0)
@@ -115,8 +128,7 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
 def nan_summary(info: FileInfo, *, limit: int = 8) -> str:
     """The columns that hold NaN in the stats, with counts: "columns age (12 NaN), city (3 NaN)"."""
     counts = np.asarray(info.stats.get("nan_count", np.zeros(info.num_features)))
-    found = [f"{info.columns[i] if i < len(info.columns) else i} ({int(counts[i]):,} NaN)"
-             for i in np.flatnonzero(counts > 0)]
+    found = [f"{info.columns[i] if i < len(info.columns) else i} ({int(counts[i]):,} NaN)" for i in np.flatnonzero(counts > 0)]
     if not found:
         return "no column"
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
@@ -173,9 +185,18 @@ class TabularEncoding(keras.layers.Layer):
     codes included as they are, so the output has the input's width.
     """
 
-    def __init__(self, mean: list[float], scale: list[float], fill: list[float], dense: list[int],
-                 indicators: list[int], one_hot: list[list[int]], embed: list[list[int]], keep_width: bool = False,
-                 **kwargs: object) -> None:
+    def __init__(
+        self,
+        mean: list[float],
+        scale: list[float],
+        fill: list[float],
+        dense: list[int],
+        indicators: list[int],
+        one_hot: list[list[int]],
+        embed: list[list[int]],
+        keep_width: bool = False,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)
         self.mean, self.scale, self.fill = list(map(float, mean)), list(map(float, scale)), list(map(float, fill))
         self.dense, self.indicators = list(map(int, dense)), list(map(int, indicators))
@@ -183,25 +204,35 @@ class TabularEncoding(keras.layers.Layer):
         self.embed = [[int(c), int(k), int(d)] for c, k, d in embed]
         self.keep_width = bool(keep_width)
         self.width = len(self.mean)
-        self.tables = [self.add_weight(shape=(k + 1, d), initializer="uniform", name=f"embedding_{c}")
-                       for c, k, d in self.embed]
+        self.tables = [self.add_weight(shape=(k + 1, d), initializer="uniform", name=f"embedding_{c}") for c, k, d in self.embed]
 
     @classmethod
     def from_plan(cls, plan: ColumnPlan, *, keep_width: bool = False, name: str = "encode") -> TabularEncoding:
         categorical = sorted(plan.vocabulary_sizes)
-        dense = list(range(len(plan.kinds))) if keep_width else [i for i in range(len(plan.kinds))
-                                                                  if i not in plan.vocabulary_sizes]
+        dense = (
+            list(range(len(plan.kinds))) if keep_width else [i for i in range(len(plan.kinds)) if i not in plan.vocabulary_sizes]
+        )
         one_hot = [[c, plan.vocabulary_sizes[c]] for c in categorical if plan.vocabulary_sizes[c] <= ONE_HOT_MAX]
-        embed = [[c, plan.vocabulary_sizes[c], embedding_size(plan.vocabulary_sizes[c])] for c in categorical
-                 if plan.vocabulary_sizes[c] > ONE_HOT_MAX]
-        return cls(plan.mean.tolist(), plan.scale.tolist(), plan.fill.tolist(), dense,
-                   [] if keep_width else list(plan.nan_columns), [] if keep_width else one_hot,
-                   [] if keep_width else embed, keep_width=keep_width, name=name)
+        embed = [
+            [c, plan.vocabulary_sizes[c], embedding_size(plan.vocabulary_sizes[c])]
+            for c in categorical
+            if plan.vocabulary_sizes[c] > ONE_HOT_MAX
+        ]
+        return cls(
+            plan.mean.tolist(),
+            plan.scale.tolist(),
+            plan.fill.tolist(),
+            dense,
+            [] if keep_width else list(plan.nan_columns),
+            [] if keep_width else one_hot,
+            [] if keep_width else embed,
+            keep_width=keep_width,
+            name=name,
+        )
 
     @property
     def output_width(self) -> int:
-        return (len(self.dense) + len(self.indicators) + sum(k for _, k in self.one_hot)
-                + sum(d for _, _, d in self.embed))
+        return len(self.dense) + len(self.indicators) + sum(k for _, k in self.one_hot) + sum(d for _, _, d in self.embed)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (input_shape[0], self.output_width)
@@ -228,9 +259,17 @@ class TabularEncoding(keras.layers.Layer):
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
     def get_config(self) -> dict[str, object]:
-        return {**super().get_config(), "mean": self.mean, "scale": self.scale, "fill": self.fill,
-                "dense": self.dense, "indicators": self.indicators, "one_hot": self.one_hot, "embed": self.embed,
-                "keep_width": self.keep_width}
+        return {
+            **super().get_config(),
+            "mean": self.mean,
+            "scale": self.scale,
+            "fill": self.fill,
+            "dense": self.dense,
+            "indicators": self.indicators,
+            "one_hot": self.one_hot,
+            "embed": self.embed,
+            "keep_width": self.keep_width,
+        }
 
 
 def encoding_layer(info: FileInfo, *, missing: str = "mean", keep_width: bool = False) -> TabularEncoding:

@@ -49,7 +49,9 @@ def restore_generator_states(model: keras.Model, states: list[list[int]]) -> Non
     """
     variables = _generators(model)
     if len(variables) != len(states):
-        raise RunError(f"the checkpoint has {len(variables)} random layers but state.json records "
-                       f"{len(states)}; the run directory is damaged (start a new run)")
+        raise RunError(
+            f"the checkpoint has {len(variables)} random layers but state.json records "
+            f"{len(states)}; the run directory is damaged (start a new run)"
+        )
     for variable, state in zip(variables, states):
         variable.assign(np.asarray(state, dtype=variable.dtype))

@@ -68,8 +68,12 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     starts, stops, begins = [], [], []
     reach = -1
     for c in np.flatnonzero(first >= 0):  # a few thousand chunks per epoch
-        joins = (starts and stops[-1] == c * chunk_rows and c * chunk_rows // block_rows == (c - 1) * chunk_rows // block_rows
-                 and first[c] <= reach)
+        joins = (
+            starts
+            and stops[-1] == c * chunk_rows
+            and c * chunk_rows // block_rows == (c - 1) * chunk_rows // block_rows
+            and first[c] <= reach
+        )
         if not joins:
             starts.append(c * chunk_rows)
             begins.append(first[c])
@@ -85,10 +89,16 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
     batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
     bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
-    return Schedule(starts=np.array(starts, dtype=np.int64), stops=np.array(stops, dtype=np.int64),
-                    load_of_chunk=load_of_chunk, by_need=np.argsort(np.array(begins, dtype=np.int64), kind="stable"),
-                    uses=np.bincount(batch_loads, minlength=len(starts)).astype(np.int64), batch_loads=batch_loads,
-                    batch_bounds=bounds, batches_done=np.zeros(len(batches), dtype=bool))
+    return Schedule(
+        starts=np.array(starts, dtype=np.int64),
+        stops=np.array(stops, dtype=np.int64),
+        load_of_chunk=load_of_chunk,
+        by_need=np.argsort(np.array(begins, dtype=np.int64), kind="stable"),
+        uses=np.bincount(batch_loads, minlength=len(starts)).astype(np.int64),
+        batch_loads=batch_loads,
+        batch_bounds=bounds,
+        batches_done=np.zeros(len(batches), dtype=bool),
+    )
 
 
 class BlockReader:
@@ -107,9 +117,20 @@ class BlockReader:
         drop_cache: drop the pages read from the page cache (data larger than memory).
     """
 
-    def __init__(self, source: RowSource | object, *, path: str | None,
-                 batches_of: Callable[[int], list[np.ndarray]], chunk_rows: int, block_rows: int, file_rows: int,
-                 dtype: np.dtype, width: int, capacity_bytes: int, drop_cache: bool) -> None:
+    def __init__(
+        self,
+        source: RowSource | object,
+        *,
+        path: str | None,
+        batches_of: Callable[[int], list[np.ndarray]],
+        chunk_rows: int,
+        block_rows: int,
+        file_rows: int,
+        dtype: np.dtype,
+        width: int,
+        capacity_bytes: int,
+        drop_cache: bool,
+    ) -> None:
         self.source = source
         self.batches_of = batches_of
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
@@ -226,8 +247,10 @@ class BlockReader:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (self._epoch is None or (self._schedule is not None and (
-                        not self._free or self._next >= self._schedule.by_need.size))):
+                while not self._closed and (
+                    self._epoch is None
+                    or (self._schedule is not None and (not self._free or self._next >= self._schedule.by_need.size))
+                ):
                     self._cond.wait()
                 if self._closed:
                     return
@@ -243,8 +266,9 @@ class BlockReader:
                     advise = schedule.by_need[max(self._advised, self._next) : self._next + ADVISE_LOADS]
                     self._advised = max(self._advised, self._next + ADVISE_LOADS)
             if schedule is None:
-                planned = plan_loads(self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows,
-                                     file_rows=self.file_rows)
+                planned = plan_loads(
+                    self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows, file_rows=self.file_rows
+                )
                 with self._cond:
                     if self._generation == generation:
                         self._install(planned)
@@ -254,8 +278,9 @@ class BlockReader:
             if self._fd is not None:  # the kernel fetches the next loads while this one is read and copied
                 for ahead in advise:
                     a, b = int(schedule.starts[ahead]), int(schedule.stops[ahead])
-                    os.posix_fadvise(self._fd, self._file_offset + a * self.row_bytes, (b - a) * self.row_bytes,
-                                     os.POSIX_FADV_WILLNEED)
+                    os.posix_fadvise(
+                        self._fd, self._file_offset + a * self.row_bytes, (b - a) * self.row_bytes, os.POSIX_FADV_WILLNEED
+                    )
             self._read(start, stop, arena[base : base + stop - start])
             with self._cond:
                 self._in_flight = None

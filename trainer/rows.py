@@ -82,7 +82,8 @@ class MappedRows:
             high = int(offsets.max()) + self.chunk_rows * self.row_bytes
             span = np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=low, shape=(high - low,)))
             self.window = np.lib.stride_tricks.as_strided(
-                span, shape=(span.size - self.row_bytes + 1, self.row_bytes), strides=(1, 1), writeable=False)
+                span, shape=(span.size - self.row_bytes + 1, self.row_bytes), strides=(1, 1), writeable=False
+            )
             self.chunk_starts = offsets - low
             self.rows = None
 
@@ -143,8 +144,14 @@ class PartsRows:
     in ``dtype`` (wide enough for the united codes).
     """
 
-    def __init__(self, paths: Sequence[str], starts: Sequence[int], *,
-                 codes: Sequence[dict[int, np.ndarray]] = (), dtype: np.dtype | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        starts: Sequence[int],
+        *,
+        codes: Sequence[dict[int, np.ndarray]] = (),
+        dtype: np.dtype | None = None,
+    ) -> None:
         self.sources = [RowSource(p) for p in paths]
         self.starts = np.asarray(starts, dtype=np.int64)
         self.codes = list(codes) or [{} for _ in paths]

@@ -112,11 +112,18 @@ def data_record(info: FileInfo) -> dict[str, object]:
     what ``evaluate`` and ``predict`` check other data against (see predict.py).
     """
     paths = info.parts or (info.path,)
-    return {"path": str(Path(info.path).resolve()), "parts": [str(Path(p).resolve()) for p in info.parts],
-            "bytes": sum(Path(p).stat().st_size for p in paths),
-            "fingerprint": info.fingerprint, "rows": info.rows, "features": info.num_features,
-            "task": info.task, "classes": json_labels(info.classes),
-            "columns": list(info.columns), "vocabularies": info.vocabularies}
+    return {
+        "path": str(Path(info.path).resolve()),
+        "parts": [str(Path(p).resolve()) for p in info.parts],
+        "bytes": sum(Path(p).stat().st_size for p in paths),
+        "fingerprint": info.fingerprint,
+        "rows": info.rows,
+        "features": info.num_features,
+        "task": info.task,
+        "classes": json_labels(info.classes),
+        "columns": list(info.columns),
+        "vocabularies": info.vocabularies,
+    }
 
 
 def append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:

@@ -68,29 +68,54 @@ class HDF5Sequence(keras.utils.PyDataset):
         self.paths = tuple(expand_paths(path))
         self.path = str(path) if isinstance(path, (str, os.PathLike)) else self.paths[0]  # the file or pattern, for messages
         self._info = info = read_infos(self.paths)
-        self._indices = rows = _rows_used(info, options, self.path)  # None: every row, without an index array as large as the file
+        self._indices = rows = _rows_used(
+            info, options, self.path
+        )  # None: every row, without an index array as large as the file
         self.num_rows = info.rows if rows is None else int(rows.size)
         self.shuffle, self.shuffle_reason, self.block_plan, self.memory_budget = choose_order(
-            options.shuffle, info=info, num_rows=self.num_rows, batch_size=options.batch_size,
-            memory_budget=options.memory_budget, block_bytes=options.block_bytes)
+            options.shuffle,
+            info=info,
+            num_rows=self.num_rows,
+            batch_size=options.batch_size,
+            memory_budget=options.memory_budget,
+            block_bytes=options.block_bytes,
+        )
         if options.targets and info.target is None:
             raise DataOptionError(
-                f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN")
+                f"{self.path} has no /target; pass targets=False (for predict), or convert with --target COLUMN"
+            )
         if options.one_hot and info.task != "classification" and options.targets:
             raise DataOptionError(f"one_hot=True needs a classification target; {self.path} has {info.task}")
         self.sample_shape = options.sample_shape if options.sample_shape is not None else info.sample_shape
         if self.sample_shape is not None and math.prod(self.sample_shape) != info.num_features:
             raise DataOptionError(
-                f"sample_shape {self.sample_shape} holds {math.prod(self.sample_shape)} values but rows have {info.num_features} features")
-        self._finish = BatchFinisher(info, targets=options.targets, one_hot=options.one_hot, scale=options.scale,
-                                     missing=options.missing, sample_shape=self.sample_shape,
-                                     class_weight=options.class_weight, transform=options.transform)
+                f"sample_shape {self.sample_shape} holds {math.prod(self.sample_shape)} values"
+                f" but rows have {info.num_features} features"
+            )
+        self._finish = BatchFinisher(
+            info,
+            targets=options.targets,
+            one_hot=options.one_hot,
+            scale=options.scale,
+            missing=options.missing,
+            sample_shape=self.sample_shape,
+            class_weight=options.class_weight,
+            transform=options.transform,
+        )
         if len(self) == 0 and self.num_rows:
-            raise DataOptionError(f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True")
+            raise DataOptionError(
+                f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True"
+            )
         self.epoch = 0
-        self._orders = EpochOrders(shuffle=self.shuffle, seed=options.seed, num_rows=self.num_rows,
-                                   batch_size=options.batch_size, chunk_rows=info.chunk_rows, plan=self.block_plan,
-                                   indices=rows)
+        self._orders = EpochOrders(
+            shuffle=self.shuffle,
+            seed=options.seed,
+            num_rows=self.num_rows,
+            batch_size=options.batch_size,
+            chunk_rows=info.chunk_rows,
+            plan=self.block_plan,
+            indices=rows,
+        )
         self._lock = threading.Lock()
         self._rows: RowSource | PartsRows | None = None
         self._pid: int | None = None
@@ -151,8 +176,11 @@ class HDF5Sequence(keras.utils.PyDataset):
     def _source(self) -> RowSource | PartsRows:
         with self._lock:  # one handle per process, even when threads ask at once
             if self._rows is None or self._pid != os.getpid():  # reopen in each process
-                self._rows = RowSource(self.paths[0]) if len(self.paths) == 1 else PartsRows(
-                    self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
+                self._rows = (
+                    RowSource(self.paths[0])
+                    if len(self.paths) == 1
+                    else PartsRows(self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
+                )
                 self._pid = os.getpid()
             return self._rows
 
@@ -165,11 +193,17 @@ class HDF5Sequence(keras.utils.PyDataset):
                 row_bytes = self._info.num_features * self._info.dtype.itemsize
                 batches_of = weakref.WeakMethod(self._epoch_batches)  # the reader's thread must not keep the sequence alive
                 self._reader = BlockReader(
-                    source, path=self.paths[0] if len(self.paths) == 1 else None,
+                    source,
+                    path=self.paths[0] if len(self.paths) == 1 else None,
                     batches_of=lambda epoch: [] if batches_of() is None else batches_of()(epoch),
-                    chunk_rows=self._info.chunk_rows, block_rows=plan.block_rows, file_rows=self._info.rows,
-                    dtype=self._info.dtype, width=self._info.num_features, capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
-                    drop_cache=True)
+                    chunk_rows=self._info.chunk_rows,
+                    block_rows=plan.block_rows,
+                    file_rows=self._info.rows,
+                    dtype=self._info.dtype,
+                    width=self._info.num_features,
+                    capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
+                    drop_cache=True,
+                )
                 weakref.finalize(self, self._reader.close)
             return self._reader
 
@@ -206,15 +240,20 @@ class HDF5Sequence(keras.utils.PyDataset):
             rows = rows[part * width : (part + 1) * width]
         return rows
 
-
     # -- subsets ----------------------------------------------------------------------------------
 
     def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
         # The same options on other rows, in the order chosen for the whole (with the memory it was chosen for).
-        options = dataclasses.replace(self.options, indices=indices, shard=None, training=training,
-                                      shuffle=self.shuffle, memory_budget=self.memory_budget)
-        subset = HDF5Sequence(list(self.paths), **vars(options), workers=self.workers,
-                              use_multiprocessing=self.use_multiprocessing, max_queue_size=self.max_queue_size)
+        options = dataclasses.replace(
+            self.options, indices=indices, shard=None, training=training, shuffle=self.shuffle, memory_budget=self.memory_budget
+        )
+        subset = HDF5Sequence(
+            list(self.paths),
+            **vars(options),
+            workers=self.workers,
+            use_multiprocessing=self.use_multiprocessing,
+            max_queue_size=self.max_queue_size,
+        )
         subset.shuffle_reason = self.shuffle_reason  # the order was chosen for the whole: say why, not "asked for"
         return subset
 
@@ -249,9 +288,11 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
         if label is not None:
             used = f"the {info.rows if rows is None else rows.size:,} rows used for training"
             name = info.target_columns[0] if info.target_columns else "target"
-            raise DataOptionError(f"{path}: {single_class_problem(name, label, used)}; train on every part "
-                                  "(a glob such as 'parts/*.h5', or csv2h5 merge), or pass --task regression to "
-                                  "csv2h5 convert if the target is a number")
+            raise DataOptionError(
+                f"{path}: {single_class_problem(name, label, used)}; train on every part "
+                "(a glob such as 'parts/*.h5', or csv2h5 merge), or pass --task regression to "
+                "csv2h5 convert if the target is a number"
+            )
     if options.shard is not None:
         index, count = options.shard
         rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]

@@ -100,12 +100,18 @@ class SequenceOptions:
         if per_epoch is not None and (isinstance(per_epoch, bool) or int(per_epoch) < 1):
             raise DataOptionError(f"batches_per_epoch must be a positive integer, got {per_epoch!r}")
         settled = {
-            "batch_size": int(batch_size), "shuffle": shuffle, "seed": int(self.seed), "targets": bool(self.targets),
-            "one_hot": bool(self.one_hot), "dtype": np.dtype(self.dtype), "batch_slice": batch_slice,
+            "batch_size": int(batch_size),
+            "shuffle": shuffle,
+            "seed": int(self.seed),
+            "targets": bool(self.targets),
+            "one_hot": bool(self.one_hot),
+            "dtype": np.dtype(self.dtype),
+            "batch_slice": batch_slice,
             "drop_remainder": bool(self.drop_remainder) or batch_slice is not None,
             "batches_per_epoch": None if per_epoch is None else int(per_epoch),
             "training": shuffle != "none" if self.training is None else bool(self.training),
-            "memory_budget": None if budget is None else int(budget), "block_bytes": int(self.block_bytes),
+            "memory_budget": None if budget is None else int(budget),
+            "block_bytes": int(self.block_bytes),
             "sample_shape": None if self.sample_shape is None else tuple(self.sample_shape),
         }
         for name, value in settled.items():
@@ -125,8 +131,10 @@ def _slice(batch_slice: tuple[int, int] | None, batch_size: int) -> tuple[int, i
     if not (count >= 1 and 0 <= index < count):
         raise DataOptionError(f"batch_slice must be (index, count) with 0 <= index < count, got {batch_slice!r}")
     if batch_size % count:
-        raise DataOptionError(f"the global batch of {batch_size} rows does not split evenly over {count} workers; "
-                              f"use a batch size that is a multiple of {count}")
+        raise DataOptionError(
+            f"the global batch of {batch_size} rows does not split evenly over {count} workers; "
+            f"use a batch size that is a multiple of {count}"
+        )
     return index, count
 
 
@@ -137,8 +145,10 @@ def take_options(kwargs: dict[str, object]) -> SequenceOptions:
 
 def with_options_signature(init: Callable) -> Callable:
     """``init`` shown (``help``, ``inspect.signature``) with every option as a keyword and its default."""
-    keywords = [inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default)
-                for field in dataclasses.fields(SequenceOptions)]
+    keywords = [
+        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default)
+        for field in dataclasses.fields(SequenceOptions)
+    ]
     own = list(inspect.signature(init).parameters.values())
     init.__signature__ = inspect.Signature(own[:-1] + keywords + own[-1:])  # before **kwargs
     return init

@@ -28,14 +28,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .nativelog import is_native_noise
 from .errors import DataOptionError, TrainerError
+from .nativelog import is_native_noise
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 DEFAULT_JOIN_SECONDS = 300  # how long workers wait for each other to start
 SUPERVISED = "H5TRAIN_SUPERVISED"  # set in the child: it runs the training itself
-_LOST = re.compile(rb"Terminating process because the JAX distributed service detected fatal errors"
-                   rb"|Failed to send RPC to coordination service|heartbeat timeout|CoordinationServiceError")
+_LOST = re.compile(
+    rb"Terminating process because the JAX distributed service detected fatal errors"
+    rb"|Failed to send RPC to coordination service|heartbeat timeout|CoordinationServiceError"
+)
 _STACK = re.compile(rb"^(?:\*\*\* Check failure stack trace|    @ |\s*$|Additional GRPC error|:UNKNOWN:|RPC: /xla)")
 
 
@@ -52,8 +54,9 @@ class WorkerSpec:
     index: int
 
     @classmethod
-    def resolve(cls, coordinator: str | None, num_workers: int | None, index: int | None,
-                environ: Mapping[str, str] | None = None) -> WorkerSpec:
+    def resolve(
+        cls, coordinator: str | None, num_workers: int | None, index: int | None, environ: Mapping[str, str] | None = None
+    ) -> WorkerSpec:
         """From the flags, or else Keras's ``KERAS_DISTRIBUTION_*`` variables.
 
         Raises:
@@ -64,17 +67,25 @@ class WorkerSpec:
             coordinator = environ["KERAS_DISTRIBUTION_JOB_ADDRESSES"].split(",")[0]
         num_workers = num_workers if num_workers is not None else _env_int(environ, "KERAS_DISTRIBUTION_NUM_PROCESSES")
         index = index if index is not None else _env_int(environ, "KERAS_DISTRIBUTION_PROCESS_ID")
-        missing = [flag for flag, value in (("--coordinator HOST:PORT", coordinator), ("--num-workers N", num_workers),
-                                            ("--worker-index I", index)) if value is None]
+        missing = [
+            flag
+            for flag, value in (
+                ("--coordinator HOST:PORT", coordinator),
+                ("--num-workers N", num_workers),
+                ("--worker-index I", index),
+            )
+            if value is None
+        ]
         if missing:
-            raise DataOptionError(f"--strategy multi-worker needs {', '.join(missing)} "
-                                  "(or KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID)")
+            raise DataOptionError(
+                f"--strategy multi-worker needs {', '.join(missing)} "
+                "(or KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID)"
+            )
         host, _, port = coordinator.rpartition(":")
         if not host or not port.isdigit():
             raise DataOptionError(f"--coordinator takes HOST:PORT (worker 0's address), got {coordinator!r}")
         if num_workers < 1 or not 0 <= index < num_workers:
-            raise DataOptionError(f"--worker-index must be in 0..{num_workers - 1} for --num-workers {num_workers}, "
-                                  f"got {index}")
+            raise DataOptionError(f"--worker-index must be in 0..{num_workers - 1} for --num-workers {num_workers}, got {index}")
         return cls(coordinator, num_workers, index)
 
 
@@ -108,8 +119,14 @@ def watch_parent(poll_seconds: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="h5train-parent-watch").start()
 
 
-def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, join_seconds: float = DEFAULT_JOIN_SECONDS,
-              stderr: BinaryIO | None = None) -> int:
+def supervise(
+    argv: Sequence[str],
+    *,
+    worker: WorkerSpec,
+    verbose: bool,
+    join_seconds: float = DEFAULT_JOIN_SECONDS,
+    stderr: BinaryIO | None = None,
+) -> int:
     """Run ``h5train ARGV`` as this worker's training process and watch it; return the exit status to report.
 
     The child runs in its own session, so Ctrl-C (and SIGTERM, SIGHUP) reach only
@@ -119,8 +136,12 @@ def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, join_se
     write cut short leaves only a temporary file, removed here.
     """
     out = stderr if stderr is not None else sys.stderr.buffer
-    child = subprocess.Popen([sys.executable, "-m", "csv2h5.trainer", *argv], stderr=subprocess.PIPE,
-                             env={**os.environ, SUPERVISED: "1"}, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "csv2h5.trainer", *argv],
+        stderr=subprocess.PIPE,
+        env={**os.environ, SUPERVISED: "1"},
+        start_new_session=True,
+    )
     stopped_by: list[int] = []
 
     def stop(signum: int, frame: object) -> None:
@@ -142,8 +163,10 @@ def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, join_se
             stale.unlink(missing_ok=True)
     if stopped_by:
         where = "worker 0's run directory" if relay.run_dir is None else str(relay.run_dir)
-        message = (f"interrupted; {where} holds the last finished epoch; continue with: h5train fit --resume "
-                   f"{relay.run_dir or 'RUN_DIR'} (and the same --coordinator/--num-workers/--worker-index) on every worker")
+        message = (
+            f"interrupted; {where} holds the last finished epoch; continue with: h5train fit --resume "
+            f"{relay.run_dir or 'RUN_DIR'} (and the same --coordinator/--num-workers/--worker-index) on every worker"
+        )
         return _report(out, message, 130)
     if relay.reported:
         return status if status > 0 else 2  # the child said what went wrong
@@ -151,23 +174,35 @@ def supervise(argv: Sequence[str], *, worker: WorkerSpec, verbose: bool, join_se
         report = b"".join(relay.lost)
         if b"RegisterTask" in report:  # the workers never all got in
             return _report(out, _not_joined(worker, join_seconds), 2)
-        return _report(out, f"worker {worker.index} lost contact with the other workers ({_reason(report)}); "
-                            "restart every worker with --resume RUN_DIR", 2)
+        return _report(
+            out,
+            f"worker {worker.index} lost contact with the other workers ({_reason(report)}); "
+            "restart every worker with --resume RUN_DIR",
+            2,
+        )
     if status < 0:
         name = signal.Signals(-status).name if -status in {s.value for s in signal.Signals} else str(-status)
-        return _report(out, f"worker {worker.index}'s training process was killed by {name} (out of memory?); "
-                            "the other workers stop too; restart every worker with --resume RUN_DIR", 2)
+        return _report(
+            out,
+            f"worker {worker.index}'s training process was killed by {name} (out of memory?); "
+            "the other workers stop too; restart every worker with --resume RUN_DIR",
+            2,
+        )
     return status
 
 
 def _not_joined(worker: WorkerSpec, join_seconds: float) -> str:
     if worker.index == 0:
-        return (f"worker 0 waited {join_seconds:.0f} s at {worker.coordinator}, but not all {worker.num_workers} "
-                f"workers joined; start each with --coordinator {worker.coordinator} --num-workers "
-                f"{worker.num_workers} and its own --worker-index, and check that they can reach this port")
-    return (f"worker {worker.index} could not join the {worker.num_workers} workers at {worker.coordinator} within "
-            f"{join_seconds:.0f} s; start worker 0 there with the same --coordinator and --num-workers, and check "
-            "that its port is reachable from here")
+        return (
+            f"worker 0 waited {join_seconds:.0f} s at {worker.coordinator}, but not all {worker.num_workers} "
+            f"workers joined; start each with --coordinator {worker.coordinator} --num-workers "
+            f"{worker.num_workers} and its own --worker-index, and check that they can reach this port"
+        )
+    return (
+        f"worker {worker.index} could not join the {worker.num_workers} workers at {worker.coordinator} within "
+        f"{join_seconds:.0f} s; start worker 0 there with the same --coordinator and --num-workers, and check "
+        "that its port is reachable from here"
+    )
 
 
 def _report(out: BinaryIO, message: str, code: int) -> int:

@@ -10,20 +10,36 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Mapping
 
-import numpy as np
-
 from ..errors import BadLineError, InputError, excerpt
 from .blocks import BOM, TextBlock
 from .cells import FALSE_SPELLINGS, TRUE_SPELLINGS
 from .plan import ParsePlan
 
 # pandas' default spellings of a missing value, so both read the same cells as NaN.
-NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+NA_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
-def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object],
-               on_invalid_row: Callable[[object], str] | None):
+def read_table(data: bytes, plan: ParsePlan, column_types: Mapping[int, object], on_invalid_row: Callable[[object], str] | None):
     """Parse ``data`` into a pyarrow Table of the columns in ``column_types`` (position -> arrow type).
 
     Raises pyarrow.ArrowInvalid for a cell that is not of its column's type, and
@@ -76,8 +92,11 @@ def arrow_failure(block: TextBlock, data: bytes, exc: Exception) -> Exception:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
         line = block.first_line + data.count(b"\n", 0, bad.start)
-        shown = excerpt(data[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace"))
-        return InputError(f"{block.source}:{line}: not valid UTF-8 text (near {shown!r}); "
-                          "pass the file's --encoding (e.g. latin-1, cp1252)")
-    return BadLineError(f"{block.source}:{block.first_line}: this block cannot be parsed ({str(exc)[:200]}); "
-                        "check --delimiter and quoting near this line")
+        shown = excerpt(data[max(0, bad.start - 10) : bad.start + 10].decode("utf-8", "backslashreplace"))
+        return InputError(
+            f"{block.source}:{line}: not valid UTF-8 text (near {shown!r}); pass the file's --encoding (e.g. latin-1, cp1252)"
+        )
+    return BadLineError(
+        f"{block.source}:{block.first_line}: this block cannot be parsed ({str(exc)[:200]}); "
+        "check --delimiter and quoting near this line"
+    )

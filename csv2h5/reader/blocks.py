@@ -44,8 +44,9 @@ class Header:
     dialect: Dialect
 
 
-def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "",
-                        first_line: int = 1) -> tuple[list[str], int, int] | None:
+def _split_first_record(
+    data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "", first_line: int = 1
+) -> tuple[list[str], int, int] | None:
     """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete."""
     pos = 0
     lines = 0
@@ -60,10 +61,11 @@ def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool, *, name: st
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as bad:
-            shown = chunk[max(0, bad.start - 10): bad.start + 10].decode("utf-8", "backslashreplace")
+            shown = chunk[max(0, bad.start - 10) : bad.start + 10].decode("utf-8", "backslashreplace")
             line = first_line + chunk.count(b"\n", 0, bad.start)
-            raise InputError(f"{name}:{line}: not valid UTF-8 text "
-                             f"(near {shown[:40]!r}); pass the file's --encoding (e.g. latin-1, cp1252)") from None
+            raise InputError(
+                f"{name}:{line}: not valid UTF-8 text (near {shown[:40]!r}); pass the file's --encoding (e.g. latin-1, cp1252)"
+            ) from None
         if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
             try:
                 with long_fields():
@@ -78,8 +80,10 @@ def _split_first_record(data: bytes, dialect: Dialect, at_eof: bool, *, name: st
 
 def _first_record_error(name: str, line: int, reason: str) -> BadLineError:
     if "new-line character" in reason:
-        return BadLineError(f"{name}:{line}: a carriage return (\\r) outside quotes in the first line; lines end with"
-                            " \\n or \\r\\n here (a file from an old Mac? convert its line ends: tr '\\r' '\\n')")
+        return BadLineError(
+            f"{name}:{line}: a carriage return (\\r) outside quotes in the first line; lines end with"
+            " \\n or \\r\\n here (a file from an old Mac? convert its line ends: tr '\\r' '\\n')"
+        )
     return BadLineError(f"{name}:{line}: the first line cannot be read as CSV ({reason}); check --delimiter and quoting")
 
 
@@ -95,8 +99,9 @@ def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
         ) from None
 
 
-def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[str, ...],
-                skip_rows: int, block_bytes: int) -> Header:
+def read_header(
+    source: Source, *, dialect: Dialect, header: bool, names: tuple[str, ...], skip_rows: int, block_bytes: int
+) -> Header:
     """Read past skipped lines and the header; return the names and the leftover bytes."""
     data = b""
     at_eof = False
@@ -111,14 +116,14 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
 
     more()
     if data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     for _ in range(skip_rows):
         while b"\n" not in data and not at_eof:
             more()
         cut = data.find(b"\n")
         if cut < 0:
             raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({lines + 1} lines)")
-        data = data[cut + 1:]
+        data = data[cut + 1 :]
         lines += 1
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
@@ -134,7 +139,7 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         data, lines = stripped, lines + skipped
         if dialect.comment and data.startswith(dialect.comment.encode()):
             cut = data.find(b"\n")
-            data, lines = (data[cut + 1:], lines + 1) if cut >= 0 else (b"", lines + 1)
+            data, lines = (data[cut + 1 :], lines + 1) if cut >= 0 else (b"", lines + 1)
             continue
         if not data and not at_eof:
             more()
@@ -148,15 +153,19 @@ def read_header(source: Source, *, dialect: Dialect, header: bool, names: tuple[
         if record is not None:
             break
         if len(data) > max_line_bytes():
-            raise BadLineError(f"{source.name}:{lines + 1}: the first record is over {max_line_bytes() >> 20} MiB; check --delimiter and quoting")
+            raise BadLineError(
+                f"{source.name}:{lines + 1}: the first record is over {max_line_bytes() >> 20} MiB; check --delimiter and quoting"
+            )
         more()
     fields, used, used_lines = record
     fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
     if not names:  # --names says how many columns there are
         _check_one_column(fields, dialect, source.name, lines + 1)
     if header and any("\x00" in f for f in fields):
-        raise InputError(f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
-                         " is the file binary, or UTF-16 text (pass --encoding utf-16)?")
+        raise InputError(
+            f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
+            " is the file binary, or UTF-16 text (pass --encoding utf-16)?"
+        )
     if header:
         columns = [f if f != "" else f"Unnamed: {i}" for i, f in enumerate(fields)]
         return Header(columns, lines + used_lines, data[used:], dialect)
@@ -181,8 +190,10 @@ def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int)
     if found:
         spelled = {"\t": "tab"}.get(found[0], found[0])
         words = {"\t": "tabs", ";": "semicolons", "|": "'|'", ",": "commas"}[found[0]]
-        raise SchemaError(f"{name}:{line}: the first line is one column holding {words}: is the file"
-                          f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)")
+        raise SchemaError(
+            f"{name}:{line}: the first line is one column holding {words}: is the file"
+            f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)"
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,8 +253,9 @@ def _last_cut(data: bytes | bytearray, quotechar: bytes, end: int) -> int:
         stop = newline
 
 
-def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index: int = 0,
-                cut_at: int | None = None) -> Iterator[TextBlock]:
+def iter_blocks(
+    source: Source, header: Header, *, block_bytes: int, start_index: int = 0, cut_at: int | None = None
+) -> Iterator[TextBlock]:
     """Yield the data of ``source`` after its header as TextBlocks of about ``block_bytes``.
 
     With ``cut_at``, a block also ends at the last line end within the first
@@ -267,7 +279,7 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
         if filled + size > len(buffer):
             buffer.extend(bytes(filled + size - len(buffer)))
         with memoryview(buffer) as view:
-            count = source.readinto(view[filled: filled + size])
+            count = source.readinto(view[filled : filled + size])
         filled += count
         at_eof = count == 0
 
@@ -308,8 +320,9 @@ def iter_blocks(source: Source, header: Header, *, block_bytes: int, start_index
 _WINDOW_BYTES = 1 << 16  # read at a block's nominal end to find the line end after it
 
 
-def iter_blocks_at_offsets(source: Source, header: Header, *, block_bytes: int, start_index: int = 0,
-                           cut_at: int | None = None) -> Iterator[TextBlock]:
+def iter_blocks_at_offsets(
+    source: Source, header: Header, *, block_bytes: int, start_index: int = 0, cut_at: int | None = None
+) -> Iterator[TextBlock]:
     """Like ``iter_blocks`` for a plain file, reading only a little at each block's end: offsets, not bytes.
 
     A block ends at the first line end past ``block_bytes`` (with ``cut_at``: the
@@ -332,8 +345,7 @@ def iter_blocks_at_offsets(source: Source, header: Header, *, block_bytes: int, 
                 cut = _line_end_before(fd, boundary, pos)
             if cut < 0:
                 cut = _line_end_after(fd, pos + block_bytes - 1, end, source, header, start)
-            yield TextBlock(source.name, index, header.lines + 1 if pos == start else 0, None, pos, cut - pos,
-                            speculative=True)
+            yield TextBlock(source.name, index, header.lines + 1 if pos == start else 0, None, pos, cut - pos, speculative=True)
             pos, index = cut, index + 1
     finally:
         os.close(fd)
@@ -352,8 +364,10 @@ def _line_end_after(fd: int, at: int, end: int, source: Source, header: Header, 
         pos += len(window)
         if pos - at > max_line_bytes():
             line = header.lines + 1 + _count_lines(fd, start, at)
-            raise BadLineError(f"{source.name}:{line}: a line (or quoted field) runs over {max_line_bytes() >> 20} MiB;"
-                               " check --delimiter and for an unclosed quote")
+            raise BadLineError(
+                f"{source.name}:{line}: a line (or quoted field) runs over {max_line_bytes() >> 20} MiB;"
+                " check --delimiter and for an unclosed quote"
+            )
     return end
 
 

@@ -22,10 +22,10 @@ def to_numpy(column) -> np.ndarray:
         kind = "f" if pa.types.is_floating(chunk.type) else "i"
         end = chunk.offset + len(chunk)
         values = np.frombuffer(chunk.buffers()[1], dtype=np.dtype(f"{kind}{chunk.type.bit_width // 8}"), count=end)
-        values = values[chunk.offset:]
+        values = values[chunk.offset :]
         if chunk.null_count:
             bits = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
-            valid = np.unpackbits(bits, count=end, bitorder="little")[chunk.offset:].astype(bool)
+            valid = np.unpackbits(bits, count=end, bitorder="little")[chunk.offset :].astype(bool)
             values = np.where(valid, values, np.nan)
         parts.append(values)
     if not parts:
@@ -43,10 +43,10 @@ def to_bools(column) -> np.ndarray:
     for chunk in getattr(column, "chunks", [column]):
         end = chunk.offset + len(chunk)
         bits = np.unpackbits(np.frombuffer(chunk.buffers()[1], dtype=np.uint8), count=end, bitorder="little")
-        values = bits[chunk.offset:].astype(bool)
+        values = bits[chunk.offset :].astype(bool)
         if chunk.null_count:
             valid = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), count=end, bitorder="little")
-            values &= valid[chunk.offset:].astype(bool)
+            values &= valid[chunk.offset :].astype(bool)
         parts.append(values)
     if not parts:
         return np.zeros(0, dtype=bool)

@@ -106,8 +106,11 @@ def looks_like_decimal_commas(column) -> bool:
     import pyarrow.compute as pc
 
     cells = pc.drop_null(pc.utf8_trim_whitespace(column))
-    return (len(cells) > 0 and bool(pc.any(pc.match_substring(cells, ",")).as_py())
-            and bool(pc.all(pc.match_substring_regex(cells, _COMMA_NUMBER)).as_py()))
+    return (
+        len(cells) > 0
+        and bool(pc.any(pc.match_substring(cells, ",")).as_py())
+        and bool(pc.all(pc.match_substring_regex(cells, _COMMA_NUMBER)).as_py())
+    )
 
 
 def seconds_since_epoch(column) -> np.ndarray:

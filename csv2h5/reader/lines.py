@@ -12,7 +12,9 @@ from .blocks import long_fields
 from .plan import ParsePlan
 
 
-def record_lines(data: bytes, first_line: int, plan: ParsePlan, source: str = "") -> tuple[np.ndarray, list[tuple[int, int]], list[int]]:
+def record_lines(
+    data: bytes, first_line: int, plan: ParsePlan, source: str = ""
+) -> tuple[np.ndarray, list[tuple[int, int]], list[int]]:
     """Line number of every record, the bad records (line, fields), and the bad records' row positions.
 
     Blank lines are skipped, as pandas and pyarrow do. Rows are counted among
@@ -40,8 +42,7 @@ def record_lines(data: bytes, first_line: int, plan: ParsePlan, source: str = ""
         bad = np.flatnonzero(fields != ncol)
         return lines, [(int(lines[i]), int(fields[i])) for i in bad], bad.tolist()
     text = data.decode("utf-8", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=plan.dialect.delimiter,
-                        quotechar=plan.dialect.quotechar)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=plan.dialect.delimiter, quotechar=plan.dialect.quotechar)
     lines_list: list[int] = []
     bad_rows: list[tuple[int, int]] = []
     bad_pos: list[int] = []
@@ -60,8 +61,9 @@ def record_lines(data: bytes, first_line: int, plan: ParsePlan, source: str = ""
                 lines_list.append(start)
                 line = start
         except csv.Error as exc:  # a cell longer than any line may be: a quote that never closes
-            raise BadLineError(f"{source}:{first_line + consumed}: {exc}; is a quote left open? "
-                               "check the quoting from this line on") from None
+            raise BadLineError(
+                f"{source}:{first_line + consumed}: {exc}; is a quote left open? check the quoting from this line on"
+            ) from None
     del line
     return np.asarray(lines_list, dtype=np.int64), bad_rows, bad_pos
 

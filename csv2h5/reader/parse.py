@@ -77,8 +77,15 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     )
 
 
-def _check_forced_dtype(values: np.ndarray, dtype: np.dtype, block: TextBlock, data: bytes, plan: ParsePlan,
-                        lines: np.ndarray | None, numeric_cols: list[int]) -> None:
+def _check_forced_dtype(
+    values: np.ndarray,
+    dtype: np.dtype,
+    block: TextBlock,
+    data: bytes,
+    plan: ParsePlan,
+    lines: np.ndarray | None,
+    numeric_cols: list[int],
+) -> None:
     bad = unrepresentable(values, dtype)
     if not bad.any():
         return

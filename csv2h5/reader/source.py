@@ -254,4 +254,3 @@ def zlib_error() -> type[Exception]:
     import zlib
 
     return zlib.error
-

@@ -18,10 +18,22 @@ import numpy as np
 from ..errors import BadValueError, excerpt
 from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import arrow_failure, read_table
-from .buffers import arrow_array, to_bools, to_numpy
 from .blocks import TextBlock
-from .cells import (BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, MixedBooleans, NotADate, boolean_mask, booleans,
-                    looks_like_dates, looks_like_decimal_commas, seconds_since_epoch)
+from .buffers import arrow_array, to_bools, to_numpy
+from .cells import (
+    BOOLEANS,
+    DATELIKE,
+    DECIMAL_COMMA,
+    NUMBERS,
+    TEXT,
+    MixedBooleans,
+    NotADate,
+    boolean_mask,
+    booleans,
+    looks_like_dates,
+    looks_like_decimal_commas,
+    seconds_since_epoch,
+)
 from .lines import bad_line_error, record_lines
 from .plan import BlockColumns, ParsePlan
 
@@ -72,7 +84,7 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
         if values.dtype.kind == "f":
             refuse_rounded_integers(column, values)
         return values, has_null
-    for row, cell in enumerate(column.to_pylist()):
+    for row, cell in enumerate(column.to_pylist()):  # noqa: B007 - the row is named after the loop
         if cell is None:
             continue
         if cell == _NOT_A_NUMBER:  # a cell with a decimal point where the decimal mark is a comma
@@ -224,8 +236,9 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         lines = np.delete(lines, bad_pos)
     used = sorted(set(plan.features) | set(plan.target))
     try:
-        table = read_table(data, plan, {i: pa.string() for i in used},
-                           on_invalid_row=lambda row: "skip")  # counted and reported by record_lines
+        table = read_table(
+            data, plan, {i: pa.string() for i in used}, on_invalid_row=lambda row: "skip"
+        )  # counted and reported by record_lines
     except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
         raise arrow_failure(block, data, exc) from None
     rows = table.num_rows
@@ -271,7 +284,11 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             int_parts[j] = found.values
         features[:, j] = found.values
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
-        features = np.column_stack([int_parts[j] for j in range(len(plan.features))]) if rows else np.zeros((0, len(plan.features)), np.int64)
+        features = (
+            np.column_stack([int_parts[j] for j in range(len(plan.features))])
+            if rows
+            else np.zeros((0, len(plan.features)), np.int64)
+        )
     elif int_parts:
         refusal = _integers_beside_floats(block, table, lines, plan, int_parts, categories)
     target = _target(block, table, lines, plan) if plan.target else None
@@ -288,8 +305,7 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
         if column.null_count:
             row = int(np.flatnonzero(to_bools(column.is_null()))[0])
             raise BadValueError(
-                f"{block.source}:{int(lines[row])}: target column {name!r} is empty;"
-                " drop or fill the rows with no target"
+                f"{block.source}:{int(lines[row])}: target column {name!r} is empty; drop or fill the rows with no target"
             )
         try:
             parts.append(target_values(column, plan.dialect.decimal))
@@ -301,8 +317,14 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
     return parts[0] if len(parts) == 1 else np.column_stack(parts)
 
 
-def _integers_beside_floats(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan, int_parts: dict[int, np.ndarray],
-                            categories: dict[int, list[str]]) -> str | None:
+def _integers_beside_floats(
+    block: TextBlock,
+    table,
+    lines: np.ndarray,
+    plan: ParsePlan,
+    int_parts: dict[int, np.ndarray],
+    categories: dict[int, list[str]],
+) -> str | None:
     """The refusal for integers beyond 2**53 in a block whose other columns need floats, or None.
 
     Features share one dtype, and the others' decimals, empty cells or codes make it a float,
@@ -316,11 +338,12 @@ def _integers_beside_floats(block: TextBlock, table, lines: np.ndarray, plan: Pa
         name = plan.names[plan.features[j]]
         other = next(k for k in range(len(plan.features)) if k not in int_parts)
         other_name = plan.names[plan.features[other]]
-        holds = ("text" if other in categories else "dates" if plan.features[other] in plan.datetime
-                 else "decimals or empty cells")
+        holds = "text" if other in categories else "dates" if plan.features[other] in plan.datetime else "decimals or empty cells"
         row = int(beyond[0])
         cell = table.column(name)[row].as_py()
-        return (f"{block.source}:{int(lines[row])}: column {name!r} has {excerpt(str(cell))!r}, an integer beyond"
-                f" 2**53, while column {other_name!r} holds {holds}; features share one dtype and no float holds"
-                f" that integer exactly: --drop {name}, or --drop {other_name}")
+        return (
+            f"{block.source}:{int(lines[row])}: column {name!r} has {excerpt(str(cell))!r}, an integer beyond"
+            f" 2**53, while column {other_name!r} holds {holds}; features share one dtype and no float holds"
+            f" that integer exactly: --drop {name}, or --drop {other_name}"
+        )
     return None

@@ -31,8 +31,8 @@ from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import read_table
 from .blocks import TextBlock
 from .buffers import to_numpy
-from .plan import BlockColumns, ParsePlan
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
+from .plan import BlockColumns, ParsePlan
 from .text import RoundedInteger, category_codes, classify, target_values
 
 
@@ -77,8 +77,9 @@ def first_row_line(block: TextBlock, data: bytes) -> int:
     return block.first_line + data[: len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
 
 
-def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int, numbers: np.ndarray | None = None,
-                  classified: Collection[int] = ()) -> BlockColumns | None:
+def typed_columns(
+    plan: ParsePlan, rows: int, column_of, first_line: int, numbers: np.ndarray | None = None, classified: Collection[int] = ()
+) -> BlockColumns | None:
     """A block's arrays from columns read typed (``_column_types``), or None where the text path must read it.
 
     Args:
@@ -148,8 +149,7 @@ def typed_columns(plan: ParsePlan, rows: int, column_of, first_line: int, number
     return BlockColumns(features, target, categories, names, [], None, first_line, cells)
 
 
-def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray,
-                                     plan: ParsePlan) -> list[int]:
+def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray, plan: ParsePlan) -> list[int]:
     """Feature positions of the number columns holding only whole numbers and some empty cells (integers made float)."""
     if plan.fill is not None or not numbers.size:
         return []

@@ -23,8 +23,8 @@ import io
 import numpy as np
 
 from .arrow import NA_VALUES
-from .buffers import arrow_array, to_bools, to_numpy
 from .blocks import TextBlock
+from .buffers import arrow_array, to_bools, to_numpy
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
 
@@ -37,8 +37,13 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
 
     ncol = len(plan.names)
     delimiter = plan.dialect.delimiter.encode()
-    if (ncol < WIDE_COLUMNS or len(delimiter) != 1 or plan.dialect.quotechar.encode() in data or b"\r" in data
-            or plan.dialect.decimal != "."):  # decimal commas: the column paths read them
+    if (
+        ncol < WIDE_COLUMNS
+        or len(delimiter) != 1
+        or plan.dialect.quotechar.encode() in data
+        or b"\r" in data
+        or plan.dialect.decimal != "."
+    ):  # decimal commas: the column paths read them
         return None
     cells = _cells(data, ncol, delimiter[0])
     if cells is None:
@@ -49,8 +54,9 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
     classified: set[int] = set()
     if numbers is None:  # cells that are not numbers: their columns are read as the text path reads them
-        classified = _columns_not_numbers(_stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string"),
-                                          number_columns, rows)
+        classified = _columns_not_numbers(
+            _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string"), number_columns, rows
+        )
         number_columns = [col for col in number_columns if col not in classified]
         numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
         if numbers is None:
@@ -84,7 +90,7 @@ def _cells(data: bytes, ncol: int, delimiter: int) -> tuple[np.ndarray, np.ndarr
         newline = text == 10
     ends = np.flatnonzero(newline | (text == delimiter))
     rows, uneven = divmod(ends.size, ncol)
-    if uneven or rows == 0 or not newline[ends[ncol - 1::ncol]].all() or np.count_nonzero(newline) != rows:
+    if uneven or rows == 0 or not newline[ends[ncol - 1 :: ncol]].all() or np.count_nonzero(newline) != rows:
         return None  # a ragged line: the text path reports or skips it
     lengths = np.diff(ends, prepend=-1)
     return text, lengths, rows
@@ -109,8 +115,7 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     return {columns[k] for k in np.flatnonzero(odd)}
 
 
-def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int, rows: int,
-            delimiter: int, kind: str):
+def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int, rows: int, delimiter: int, kind: str):
     """The cells of ``columns`` (CSV positions), row by row, parsed by pyarrow as one column of ``kind``.
 
     None when a cell is not of that kind.
@@ -128,12 +133,16 @@ def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int
         table = pacsv.read_csv(
             # A line to skip first: pyarrow drops a byte-order mark at the very start, which here is a cell's.
             io.BytesIO(b"\n" + cut.tobytes()),
-            read_options=pacsv.ReadOptions(column_names=["cell"], use_threads=False, skip_rows=1,
-                                           block_size=max(1 << 20, cut.size + 2)),
+            read_options=pacsv.ReadOptions(
+                column_names=["cell"], use_threads=False, skip_rows=1, block_size=max(1 << 20, cut.size + 2)
+            ),
             # The delimiter: none is left in the stream, so every line is one cell.
             parse_options=pacsv.ParseOptions(delimiter=chr(delimiter), quote_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={"cell": pa.float64() if kind == "float64" else pa.string()},
-                                                 null_values=list(NA_VALUES), strings_can_be_null=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"cell": pa.float64() if kind == "float64" else pa.string()},
+                null_values=list(NA_VALUES),
+                strings_can_be_null=True,
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None

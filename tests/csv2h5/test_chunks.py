@@ -13,14 +13,20 @@ import pytest
 from csv2h5 import ConvertOptions, convert
 from csv2h5.merge import merge
 from csv2h5.schema import CHUNK_BYTES
-from trainer.sequence import epoch_order
 from trainer.rows import RowSource
+from trainer.sequence import epoch_order
 
 
 def _table(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"a": rng.normal(size=rows).round(3), "b": rng.integers(0, 100, rows),
-                         "c": rng.normal(size=rows).round(2), "y": rng.integers(0, 2, rows)})
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=rows).round(3),
+            "b": rng.integers(0, 100, rows),
+            "c": rng.normal(size=rows).round(2),
+            "y": rng.integers(0, 2, rows),
+        }
+    )
 
 
 def _chunks(path) -> tuple[int, int, int]:
@@ -33,8 +39,12 @@ def test_a_small_csv_gives_a_small_file(tmp_path):
     table = _table(1000, 0)
     table.to_csv(tmp_path / "small.csv", index=False)
     out = tmp_path / "small.h5"
-    done = subprocess.run([sys.executable, "-m", "csv2h5", "convert", str(tmp_path / "small.csv"), "-o", str(out),
-                           "--target", "y", "-q"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "csv2h5", "convert", str(tmp_path / "small.csv"), "-o", str(out), "--target", "y", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     features_chunk, target_chunk, rows = _chunks(out)
     assert features_chunk <= rows == 1000 and target_chunk <= rows
@@ -46,8 +56,9 @@ def test_a_small_csv_gives_a_small_file(tmp_path):
     source = RowSource(str(out))  # the trainer's memory map reads it
     try:
         assert source.mapped
-        np.testing.assert_array_equal(source.take(np.array([999, 0, 5])),
-                                      table[["a", "b", "c"]].to_numpy(np.float32)[[999, 0, 5]])
+        np.testing.assert_array_equal(
+            source.take(np.array([999, 0, 5])), table[["a", "b", "c"]].to_numpy(np.float32)[[999, 0, 5]]
+        )
     finally:
         source.close()
     window = epoch_order(rows, seed=1, epoch=0, mode="window", chunk_rows=features_chunk)

@@ -34,10 +34,14 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(digits_csv, tmp_path)
     out = tmp_path / "o.h5"
     cases = [  # arguments, and the start of the one line the user must see
         (("convert", str(tmp_path / "missing.csv"), "-o", str(out)), f"error: {tmp_path / 'missing.csv'}: no such file"),
-        (("convert", str(digits_csv), "-o", str(out), "--target", "lable"),
-         "error: --target 'lable' is not a column; did you mean 'label'?"),
-        (("convert", str(digits_csv), "-o", str(out), "--sample-shape", "28,28,2"),
-         "error: --sample-shape 28,28,2 holds 1568 values but rows have 785 features"),
+        (
+            ("convert", str(digits_csv), "-o", str(out), "--target", "lable"),
+            "error: --target 'lable' is not a column; did you mean 'label'?",
+        ),
+        (
+            ("convert", str(digits_csv), "-o", str(out), "--sample-shape", "28,28,2"),
+            "error: --sample-shape 28,28,2 holds 1568 values but rows have 785 features",
+        ),
         (("convert", str(digits_csv), "-o", str(tmp_path / "nodir" / "o.h5")), f"error: {tmp_path / 'nodir'} does not exist"),
         (("convert", str(digits_csv), "-o", str(out), "--dtype", "int4"), "error: --dtype 'int4' is not one of"),
         (("info", str(digits_csv)), f"error: {digits_csv} is not a readable HDF5 file"),
@@ -65,10 +69,14 @@ def _h5(path: Path) -> dict[str, object]:
     with h5py.File(path, "r") as f:
         names: list[str] = []
         f.visit(names.append)
-        return {"features": f["features"][()], "columns": [str(c) for c in f["features"].attrs["columns"]],
-                "paths": sorted(names), "attrs": {k: f.attrs[k] for k in f.attrs},
-                "target": f["target"][()] if "target" in f else None,
-                "classes": [_text(c) for c in f["target"].attrs["classes"]] if "target" in f else None}
+        return {
+            "features": f["features"][()],
+            "columns": [str(c) for c in f["features"].attrs["columns"]],
+            "paths": sorted(names),
+            "attrs": {k: f.attrs[k] for k in f.attrs},
+            "target": f["target"][()] if "target" in f else None,
+            "classes": [_text(c) for c in f["target"].attrs["classes"]] if "target" in f else None,
+        }
 
 
 def test_on_bad_lines_warn_keeps_what_pandas_keeps_and_says_what_it_skipped(tmp_path):
@@ -110,8 +118,7 @@ def test_overwrite_replaces_the_old_file_entirely(digits_csv, tmp_path):
 
 
 # Words of each encoding that UTF-8 would read otherwise, or not at all.
-WORDS = {"latin-1": ["café", "naïve", "Größe", "½ price", "±5"],
-         "cp1252": ["café", "naïve", "€uro", "“quoted”", "en–dash"]}
+WORDS = {"latin-1": ["café", "naïve", "Größe", "½ price", "±5"], "cp1252": ["café", "naïve", "€uro", "“quoted”", "en–dash"]}
 
 
 @pytest.mark.parametrize("encoding", list(WORDS))
@@ -119,8 +126,9 @@ def test_non_utf8_text_round_trips_through_categorical(tmp_path, encoding):
     words = WORDS[encoding] * 2
     src, out = tmp_path / "in.csv", tmp_path / "out.h5"
     src.write_bytes("".join(["n,word,label\n", *(f"{i},{w},{i % 2}\n" for i, w in enumerate(words))]).encode(encoding))
-    result = _cli("convert", str(src), "-o", str(out), "--encoding", encoding, "--categorical", "word",
-                  "--target", "label", "--quiet")
+    result = _cli(
+        "convert", str(src), "-o", str(out), "--encoding", encoding, "--categorical", "word", "--target", "label", "--quiet"
+    )
     assert result.exit_code == 0, result.stderr
     with h5py.File(out, "r") as f:
         vocabulary = [_text(v) for v in f["categories/word"][()]]

@@ -16,7 +16,7 @@ from csv2h5.encoders import encode_chunk
 def _decimals_csv(path, rows: int = 3000) -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(rows, 6)).astype(np.float32)
-    lines = ["a,b,c,d,e,f,label"] + [",".join("%.18e" % v for v in row) + f",{i % 3}" for i, row in enumerate(x)]
+    lines = ["a,b,c,d,e,f,label"] + [",".join(f"{v:.18e}" for v in row) + f",{i % 3}" for i, row in enumerate(x)]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -33,8 +33,18 @@ def test_compressed_in_workers_equals_uncompressed(tmp_path, digits_csv, compres
     for src, target in ((decimals, "label"), (digits_csv, "label")):
         plain, packed = tmp_path / f"{src.stem}.h5", tmp_path / f"{src.stem}.{name}.h5"
         convert([src], plain, options=ConvertOptions(target=(target,), chunk_rows=256, workers=0, overwrite=True))
-        convert([src], packed, options=ConvertOptions(target=(target,), chunk_rows=256, compression=compression,
-                                                      workers=workers, block_bytes=block_bytes, overwrite=True))
+        convert(
+            [src],
+            packed,
+            options=ConvertOptions(
+                target=(target,),
+                chunk_rows=256,
+                compression=compression,
+                workers=workers,
+                block_bytes=block_bytes,
+                overwrite=True,
+            ),
+        )
         expected, got = _arrays(plain), _arrays(packed)
         for k in ("features", "target", "stats/max", "stats/nan_count"):
             assert np.array_equal(expected[k], got[k]) and expected[k].dtype == got[k].dtype, (src.name, k)
@@ -51,8 +61,7 @@ def test_encode_chunk_gives_the_bytes_hdf5_writes(tmp_path, compression, kind):
     rng = np.random.default_rng(0)
     chunk = rng.integers(0, 256, size=(64, 100), dtype=np.uint8) if kind == "noise" else np.zeros((64, 100), np.uint8)
     with h5py.File(tmp_path / "ref.h5", "w") as f:
-        ds = f.create_dataset("x", data=chunk, chunks=chunk.shape, compression=compression[0],
-                              compression_opts=compression[1])
+        ds = f.create_dataset("x", data=chunk, chunks=chunk.shape, compression=compression[0], compression_opts=compression[1])
         mask, data = ds.id.read_direct_chunk((0, 0))
     assert encode_chunk(chunk, compression) == (mask, bytes(data))  # noise: lzf gives up, flagged in the mask
 
@@ -64,8 +73,9 @@ def test_widening_after_compressed_chunks(tmp_path):
     rows += [f"{i / 9.0!r},{i % 7}" for i in range(2000)]  # float64 values
     src = tmp_path / "w.csv"
     src.write_text("a,b\n" + "\n".join(rows) + "\n")
-    report = convert([src], tmp_path / "w.h5", options=ConvertOptions(compression="gzip", chunk_rows=128,
-                                                                       block_bytes=2048, workers=2))
+    report = convert(
+        [src], tmp_path / "w.h5", options=ConvertOptions(compression="gzip", chunk_rows=128, block_bytes=2048, workers=2)
+    )
     expected = np.array([[float(c) for c in r.split(",")] for r in rows])
     with h5py.File(tmp_path / "w.h5", "r") as f:
         assert f["features"].dtype == np.float64 and f["features"].compression == "gzip"
@@ -82,8 +92,7 @@ def test_append_to_a_compressed_file(tmp_path):
     options = ConvertOptions(target=("label",), compression="lzf", chunk_rows=300, workers=2, block_bytes=8192)
     convert([whole], tmp_path / "all.h5", options=options)
     convert([first], tmp_path / "ab.h5", options=options)
-    convert([second], tmp_path / "ab.h5", options=ConvertOptions(target=("label",), append=True, workers=2,
-                                                                   block_bytes=8192))
+    convert([second], tmp_path / "ab.h5", options=ConvertOptions(target=("label",), append=True, workers=2, block_bytes=8192))
     expected, got = _arrays(tmp_path / "all.h5"), _arrays(tmp_path / "ab.h5")
     assert np.array_equal(expected["features"], got["features"]) and np.array_equal(expected["target"], got["target"])
 
@@ -92,8 +101,7 @@ def test_uncompressed_features_stay_one_run_of_bytes(tmp_path):
     """The trainer maps /features as one array: chunks back to back, after widening from the start dtype."""
     src = tmp_path / "d.csv"
     _decimals_csv(src)
-    convert([src], tmp_path / "d.h5", options=ConvertOptions(target=("label",), chunk_rows=100, workers=2,
-                                                             block_bytes=4096))
+    convert([src], tmp_path / "d.h5", options=ConvertOptions(target=("label",), chunk_rows=100, workers=2, block_bytes=4096))
     with h5py.File(tmp_path / "d.h5", "r") as f:
         ds = f["features"]
         chunks = [ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks())]
@@ -106,10 +114,17 @@ def test_uncompressed_features_stay_one_run_of_bytes(tmp_path):
 def test_h5dump_reads_chunks_written_directly(tmp_path):
     src = tmp_path / "d.csv"
     _decimals_csv(src, rows=600)
-    convert([src], tmp_path / "d.h5", options=ConvertOptions(target=("label",), compression="gzip", chunk_rows=100,
-                                                             workers=2, block_bytes=4096))
-    dumped = subprocess.run(["h5dump", "-d", "/features", "-s", "599,0", "-c", "1,6", str(tmp_path / "d.h5")],
-                            capture_output=True, text=True, check=True).stdout
+    convert(
+        [src],
+        tmp_path / "d.h5",
+        options=ConvertOptions(target=("label",), compression="gzip", chunk_rows=100, workers=2, block_bytes=4096),
+    )
+    dumped = subprocess.run(
+        ["h5dump", "-d", "/features", "-s", "599,0", "-c", "1,6", str(tmp_path / "d.h5")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     with h5py.File(tmp_path / "d.h5", "r") as f:
         last = f["features"][599]
     assert all(f"{v:.6g}"[:5] in dumped for v in last), dumped

@@ -153,7 +153,7 @@ def _zstd_frames(data: bytes) -> bytes:
     import zstandard
 
     compressor = zstandard.ZstdCompressor()
-    return b"".join(compressor.compress(data[i:i + 5000]) for i in range(0, len(data), 5000))
+    return b"".join(compressor.compress(data[i : i + 5000]) for i in range(0, len(data), 5000))
 
 
 def _zstd(data: bytes) -> bytes:
@@ -162,8 +162,11 @@ def _zstd(data: bytes) -> bytes:
     return zstandard.ZstdCompressor().compress(data)
 
 
-@pytest.mark.parametrize("suffix,compress", [(".bz2", bz2.compress), (".xz", lzma.compress), (".zst", _zstd),
-                                             (".zst", _zstd_frames)], ids=["bz2", "xz", "zst", "zst-frames"])
+@pytest.mark.parametrize(
+    "suffix,compress",
+    [(".bz2", bz2.compress), (".xz", lzma.compress), (".zst", _zstd), (".zst", _zstd_frames)],
+    ids=["bz2", "xz", "zst", "zst-frames"],
+)
 def test_compressed_inputs_read_as_the_plain_text(tmp_path, suffix, compress):
     text = "a,b,label\n" + "".join(f"{i},{i * 7919 % 10007 / 8},{i % 3}\n" for i in range(3000))
     src = tmp_path / f"in.csv{suffix}"
@@ -207,15 +210,25 @@ def test_matches_pandas_on_mixed_text(tmp_path):
 BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
 
 
-@pytest.mark.parametrize("text,options,words", [
-    (f"a\n0.5\n{BEYOND_FLOAT64}\n", ConvertOptions(), f"f.csv:3: column 'a' has '{BEYOND_FLOAT64}', an integer beyond 2**53"),
-    (f"a,b\n1,2\nNA,3\n{BEYOND_FLOAT64},4\n", ConvertOptions(), f"f.csv:4: column 'a' has '{BEYOND_FLOAT64}'"),
-    ("a\n0.5\n" + "1\n" * 20 + f"{BEYOND_FLOAT64}\n", ConvertOptions(block_bytes=16),
-     f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
-    (f"a\n1\n{BEYOND_FLOAT64}\n", ConvertOptions(dtype="float64"), f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
-    ("a,b\n\nx,9007199254740993\n", ConvertOptions(categorical=("a",)),
-     f"f.csv:3: column 'b' has '{BEYOND_FLOAT64}', an integer beyond 2**53, while column 'a' holds text"),
-], ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes"])
+@pytest.mark.parametrize(
+    "text,options,words",
+    [
+        (f"a\n0.5\n{BEYOND_FLOAT64}\n", ConvertOptions(), f"f.csv:3: column 'a' has '{BEYOND_FLOAT64}', an integer beyond 2**53"),
+        (f"a,b\n1,2\nNA,3\n{BEYOND_FLOAT64},4\n", ConvertOptions(), f"f.csv:4: column 'a' has '{BEYOND_FLOAT64}'"),
+        (
+            "a\n0.5\n" + "1\n" * 20 + f"{BEYOND_FLOAT64}\n",
+            ConvertOptions(block_bytes=16),
+            f"integers beyond 2**53 (up to {BEYOND_FLOAT64})",
+        ),
+        (f"a\n1\n{BEYOND_FLOAT64}\n", ConvertOptions(dtype="float64"), f"integers beyond 2**53 (up to {BEYOND_FLOAT64})"),
+        (
+            "a,b\n\nx,9007199254740993\n",
+            ConvertOptions(categorical=("a",)),
+            f"f.csv:3: column 'b' has '{BEYOND_FLOAT64}', an integer beyond 2**53, while column 'a' holds text",
+        ),
+    ],
+    ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes"],
+)
 def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, options, words):
     src = tmp_path / "f.csv"
     src.write_text(text)

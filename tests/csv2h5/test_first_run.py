@@ -35,11 +35,13 @@ def _target(path: Path) -> np.ndarray:
 
 # -- European CSVs: decimal commas ------------------------------------------------------------------------------
 
-EUROPEAN = ("weight;height;score;y\n"
-            "70,5;1,62;-0,25;1,5\n"
-            "81;1,80;2,5e3;2\n"
-            ";1,75;,5;0,125\n"        # an empty cell, a fraction without its zero
-            " 64,25 ;1,5;7;-3,75\n")  # spaces around a number, as pandas reads them
+EUROPEAN = (
+    "weight;height;score;y\n"
+    "70,5;1,62;-0,25;1,5\n"
+    "81;1,80;2,5e3;2\n"
+    ";1,75;,5;0,125\n"  # an empty cell, a fraction without its zero
+    " 64,25 ;1,5;7;-3,75\n"
+)  # spaces around a number, as pandas reads them
 
 
 def test_decimal_comma_reads_as_pandas_decimal(tmp_path):
@@ -66,8 +68,15 @@ def test_decimal_comma_on_every_parse_path_and_block_size(tmp_path, block_bytes,
     lines = [f"{n};{a};{b}".replace(".", ",") for n, a, b in zip(names, values[:, 0], values[:, 1])]
     src = tmp_path / "eu.tsv"
     src.write_text("name\ta\tb\n".replace("\t", ";") + "\n".join(lines) + "\n")
-    options = ConvertOptions(decimal=",", delimiter=";", categorical=categorical, drop=() if categorical else ("name",),
-                             block_bytes=block_bytes, infer_bytes=block_bytes, workers=0)
+    options = ConvertOptions(
+        decimal=",",
+        delimiter=";",
+        categorical=categorical,
+        drop=() if categorical else ("name",),
+        block_bytes=block_bytes,
+        infer_bytes=block_bytes,
+        workers=0,
+    )
     convert(src, tmp_path / "eu.h5", options=options)
     expected = pd.read_csv(src, sep=";", decimal=",")
     got = _features(tmp_path / "eu.h5")
@@ -90,15 +99,18 @@ def test_decimal_commas_are_named_and_the_advice_converts(tmp_path):
     done = _run("convert", str(src), "-o", str(out), "--target", "y", "--delimiter", ";", "-q")
     assert done.returncode == 2 and not out.exists()
     (line,) = done.stderr.decode().splitlines()
-    assert line.startswith(f"error: {src}:2: column 'weight' has '70,5', which is not a number, and 2 more columns"
-                           " hold text (height, score); pass --decimal , ("), line
+    assert line.startswith(
+        f"error: {src}:2: column 'weight' has '70,5', which is not a number, and 2 more columns"
+        " hold text (height, score); pass --decimal , ("
+    ), line
     assert "weight, height, score: numbers written with a decimal comma, such as '70,5'" in line
     pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
     assert pasted == ["--decimal", ","]
     done = _run("convert", str(src), "-o", str(out), "--target", "y", "--delimiter", ";", "-q", *pasted)
     assert done.returncode == 0, done.stderr
-    np.testing.assert_array_equal(_features(out)["weight"].to_numpy(np.float32),
-                                  pd.read_csv(src, sep=";", decimal=",")["weight"].to_numpy(np.float32))
+    np.testing.assert_array_equal(
+        _features(out)["weight"].to_numpy(np.float32), pd.read_csv(src, sep=";", decimal=",")["weight"].to_numpy(np.float32)
+    )
 
 
 def test_decimal_options_are_checked():
@@ -125,8 +137,9 @@ def _same_as_pandas(out: Path, src: Path) -> None:
 def test_delimiter_tab_by_name_or_escape(tmp_path, spelling):
     src = tmp_path / "t.txt"
     src.write_text(TABLE)
-    done = _run("convert", str(src), "-o", str(tmp_path / "t.h5"), "--target", "y", "--drop", "city",
-                "--delimiter", spelling, "-q")
+    done = _run(
+        "convert", str(src), "-o", str(tmp_path / "t.h5"), "--target", "y", "--drop", "city", "--delimiter", spelling, "-q"
+    )
     assert done.returncode == 0, done.stderr
     _same_as_pandas(tmp_path / "t.h5", src)
 
@@ -176,15 +189,18 @@ def test_errors_in_standard_input_name_it(tmp_path):
 
 # -- identifiers, dates: advice that leads somewhere good ---------------------------------------------------------
 
+
 def _customers(path: Path, rows: int = 300) -> pd.DataFrame:
     rng = np.random.default_rng(5)
-    table = pd.DataFrame({
-        "customer_id": [f"C{i:06d}" for i in range(rows)],
-        "city": rng.choice(["Paris", "Lyon", "Nice", "Metz"], rows),
-        "signup": [f"{2000 + i % 20}-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(rows)],
-        "age": rng.integers(18, 90, rows),
-        "churned": rng.integers(0, 2, rows),
-    })
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(rows)],
+            "city": rng.choice(["Paris", "Lyon", "Nice", "Metz"], rows),
+            "signup": [f"{2000 + i % 20}-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(rows)],
+            "age": rng.integers(18, 90, rows),
+            "churned": rng.integers(0, 2, rows),
+        }
+    )
     table.to_csv(path, index=False)
     return table
 
@@ -211,19 +227,44 @@ def test_the_text_refusal_splits_categories_identifiers_and_dates_and_pasted_it_
 def test_an_identifier_stored_as_codes_is_warned_about(tmp_path, categorical):
     src = tmp_path / "customers.csv"
     _customers(src)
-    done = _run("convert", str(src), "-o", str(tmp_path / "c.h5"), "--target", "churned", "--datetime", "signup",
-                "--categorical", categorical, "-q")
+    done = _run(
+        "convert",
+        str(src),
+        "-o",
+        str(tmp_path / "c.h5"),
+        "--target",
+        "churned",
+        "--datetime",
+        "signup",
+        "--categorical",
+        categorical,
+        "-q",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().splitlines() == [
         "warning: column 'customer_id' looks like an identifier (a distinct value in almost every row) and is stored"
-        " as categorical codes, which mean nothing to a model; --drop customer_id"]
+        " as categorical codes, which mean nothing to a model; --drop customer_id"
+    ]
 
 
 def test_a_category_with_repeated_values_is_not_warned_about(tmp_path):
     src = tmp_path / "customers.csv"
     _customers(src)
-    done = _run("convert", str(src), "-o", str(tmp_path / "c.h5"), "--target", "churned", "--datetime", "signup",
-                "--categorical", "city", "--drop", "customer_id", "-q")
+    done = _run(
+        "convert",
+        str(src),
+        "-o",
+        str(tmp_path / "c.h5"),
+        "--target",
+        "churned",
+        "--datetime",
+        "signup",
+        "--categorical",
+        "city",
+        "--drop",
+        "customer_id",
+        "-q",
+    )
     assert done.returncode == 0 and done.stderr == b"", done.stderr
 
 
@@ -231,8 +272,19 @@ def test_a_category_with_repeated_values_is_not_warned_about(tmp_path):
 def test_max_categories_refuses_dates_with_datetime(tmp_path, day):
     src = tmp_path / "days.csv"
     src.write_text("day,y\n" + "".join(f"{day.format(1960 + i)},{i % 2}\n" for i in range(30)))
-    done = _run("convert", str(src), "-o", str(tmp_path / "d.h5"), "--target", "y", "--categorical", "auto",
-                "--max-categories", "10", "-q")
+    done = _run(
+        "convert",
+        str(src),
+        "-o",
+        str(tmp_path / "d.h5"),
+        "--target",
+        "y",
+        "--categorical",
+        "auto",
+        "--max-categories",
+        "10",
+        "-q",
+    )
     assert done.returncode == 2
     line = done.stderr.decode().strip()
     assert "column 'day' has more than 10 distinct values" in line and "ISO dates; pass --datetime day" in line, line
@@ -243,18 +295,47 @@ def test_max_categories_refuses_dates_with_datetime(tmp_path, day):
 def test_max_categories_refuses_an_identifier_with_drop(tmp_path):
     src = tmp_path / "customers.csv"
     _customers(src)
-    done = _run("convert", str(src), "-o", str(tmp_path / "c.h5"), "--target", "churned", "--categorical", "auto",
-                "--datetime", "signup", "--max-categories", "50", "-q")
+    done = _run(
+        "convert",
+        str(src),
+        "-o",
+        str(tmp_path / "c.h5"),
+        "--target",
+        "churned",
+        "--categorical",
+        "auto",
+        "--datetime",
+        "signup",
+        "--max-categories",
+        "50",
+        "-q",
+    )
     assert done.returncode == 2
     line = done.stderr.decode()
     assert "it looks like an identifier" in line and "--drop customer_id" in line and "keep it as codes" not in line
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("id", True), ("ID", True), ("Id", True), ("customer_id", True), ("CustomerID", True), ("customerId", True),
-    ("Passenger Id", True), ("uuid", True), ("order-uuid", True), ("GUID", True),
-    ("paid", False), ("valid", False), ("grid", False), ("idea", False), ("identity", False), ("city", False),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("id", True),
+        ("ID", True),
+        ("Id", True),
+        ("customer_id", True),
+        ("CustomerID", True),
+        ("customerId", True),
+        ("Passenger Id", True),
+        ("uuid", True),
+        ("order-uuid", True),
+        ("GUID", True),
+        ("paid", False),
+        ("valid", False),
+        ("grid", False),
+        ("idea", False),
+        ("identity", False),
+        ("city", False),
+    ],
+)
 def test_names_like_identifiers(name, expected):
     assert named_like_identifier(name) is expected
 
@@ -270,8 +351,7 @@ def test_text_found_late_in_an_identifier_is_not_suggested_as_codes(tmp_path):
     src = tmp_path / "late.csv"
     src.write_text("order_id,x,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(200)) + "A-17,1,0\n")
     with pytest.raises(BadValueError, match=r"late\.csv:202: column 'order_id' has 'A-17'.*; pass --drop order_id \(") as err:
-        convert(src, tmp_path / "late.h5", options=ConvertOptions(target=("y",), infer_bytes=256, block_bytes=256,
-                                                                   workers=0))
+        convert(src, tmp_path / "late.h5", options=ConvertOptions(target=("y",), infer_bytes=256, block_bytes=256, workers=0))
     assert "--categorical" not in str(err.value)
 
 
@@ -279,5 +359,6 @@ def test_unique_dates_stored_as_codes_get_the_dates_warning_alone(tmp_path):
     src = tmp_path / "days.csv"
     src.write_text("day,y\n" + "".join(f"{1900 + i:04d}-01-01,{i % 2}\n" for i in range(80)))
     report = convert(src, tmp_path / "d.h5", options=ConvertOptions(target=("y",), categorical=("auto",)))
-    assert report.warnings == ("column 'day' looks like dates and is stored as categorical codes;"
-                               " pass --datetime day for seconds since 1970 instead",)
+    assert report.warnings == (
+        "column 'day' looks like dates and is stored as categorical codes; pass --datetime day for seconds since 1970 instead",
+    )

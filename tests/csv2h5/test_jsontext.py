@@ -15,8 +15,10 @@ from csv2h5.cli import app
 
 def strict_loads(text: str) -> object:
     """json.loads as strict parsers (jq, JSON.parse) read it: NaN, Infinity and -Infinity are errors."""
+
     def refuse(word: str) -> object:
         raise ValueError(f"not JSON: {word}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -26,12 +28,30 @@ def test_strict_loads_refuses_what_json_dumps_writes_by_default():
 
 
 def test_dumps_writes_null_for_every_non_finite_number_at_any_depth():
-    value = {"loss": float("nan"), "inf": math.inf, "ninf": -math.inf, "f32": np.float32("nan"),
-             "array": np.array([1.5, np.inf]), "nested": [{"x": (np.float64(-np.inf), 2)}], "count": np.int64(3),
-             "flag": np.bool_(True), "fine": 0.25, "text": "NaN"}
+    value = {
+        "loss": float("nan"),
+        "inf": math.inf,
+        "ninf": -math.inf,
+        "f32": np.float32("nan"),
+        "array": np.array([1.5, np.inf]),
+        "nested": [{"x": (np.float64(-np.inf), 2)}],
+        "count": np.int64(3),
+        "flag": np.bool_(True),
+        "fine": 0.25,
+        "text": "NaN",
+    }
     assert strict_loads(jsontext.dumps(value)) == {
-        "loss": None, "inf": None, "ninf": None, "f32": None, "array": [1.5, None], "nested": [{"x": [None, 2]}],
-        "count": 3, "flag": True, "fine": 0.25, "text": "NaN"}
+        "loss": None,
+        "inf": None,
+        "ninf": None,
+        "f32": None,
+        "array": [1.5, None],
+        "nested": [{"x": [None, 2]}],
+        "count": 3,
+        "flag": True,
+        "fine": 0.25,
+        "text": "NaN",
+    }
 
 
 def test_info_json_of_a_file_with_infinite_and_empty_values_is_strict(tmp_path):

@@ -29,8 +29,11 @@ def test_no_header_with_index_target(tmp_path):
 def test_names_delimiter_auto_comment_skip_rows(tmp_path):
     src = tmp_path / "o.csv"
     src.write_text("produced by a logger\n# comment line\n1;2;3\n4;5;6 # trailing\n")
-    convert([src], tmp_path / "o.h5", options=ConvertOptions(
-        header=False, names=("a", "b", "c"), delimiter="auto", comment="#", skip_rows=1, drop=("b",)))
+    convert(
+        [src],
+        tmp_path / "o.h5",
+        options=ConvertOptions(header=False, names=("a", "b", "c"), delimiter="auto", comment="#", skip_rows=1, drop=("b",)),
+    )
     x, attrs, _ = _features(tmp_path / "o.h5")
     assert list(attrs["columns"]) == ["a", "c"] and x.tolist() == [[1, 3], [4, 6]]
 

@@ -103,8 +103,7 @@ def test_bad_lines_skipped_are_numbered_as_in_the_file(tmp_path, block_bytes):
     for line in bad:
         lines[line - 1] = "1,2,3"
     src.write_text("\n".join(lines) + "\n")
-    report = convert([src], tmp_path / "b.h5", options=ConvertOptions(block_bytes=block_bytes, workers=2,
-                                                                       on_bad_lines="skip"))
+    report = convert([src], tmp_path / "b.h5", options=ConvertOptions(block_bytes=block_bytes, workers=2, on_bad_lines="skip"))
     assert report.bad_line_numbers == bad
     assert report.rows == 2000 - len(bad)
 
@@ -145,7 +144,7 @@ def _odd_csv(path: Path, seed: int, *, crlf: bool, bom: bool, final_newline: boo
     texts = ['"a\nb"', '"he said ""no""\n"', "word", '"1,5"', '""', '"\r\nx"']
     end = "\r\n" if crlf else "\n"
     lines = ["n,t,x"]
-    for i in range(600):
+    for _ in range(600):
         x = "" if rng.random() < 0.05 else f"{rng.normal():.4f}"
         lines.append(f"{rng.integers(0, 50)},{texts[rng.integers(0, len(texts))]},{x}")
         if rng.random() < 0.02:
@@ -154,18 +153,22 @@ def _odd_csv(path: Path, seed: int, *, crlf: bool, bom: bool, final_newline: boo
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
 
 
-@pytest.mark.parametrize("seed, crlf, bom, final_newline", [(0, False, False, True), (1, True, False, True),
-                                                           (2, False, True, False), (3, True, True, False)])
+@pytest.mark.parametrize(
+    "seed, crlf, bom, final_newline",
+    [(0, False, False, True), (1, True, False, True), (2, False, True, False), (3, True, True, False)],
+)
 @pytest.mark.parametrize("block_bytes", [50, 333, 2000])
-def test_parsers_reading_by_offset_give_the_file_the_main_process_gives(tmp_path, seed, crlf, bom, final_newline,
-                                                                        block_bytes):
+def test_parsers_reading_by_offset_give_the_file_the_main_process_gives(tmp_path, seed, crlf, bom, final_newline, block_bytes):
     src = tmp_path / "o.csv"
     _odd_csv(src, seed, crlf=crlf, bom=bom, final_newline=final_newline)
     files = []
     for workers in (0, 2):
         out = tmp_path / f"o{workers}.h5"
-        convert([src], out, options=ConvertOptions(target=("n",), categorical=("t",), block_bytes=block_bytes,
-                                                    infer_bytes=700, workers=workers))
+        convert(
+            [src],
+            out,
+            options=ConvertOptions(target=("n",), categorical=("t",), block_bytes=block_bytes, infer_bytes=700, workers=workers),
+        )
         files.append(out)
     with h5py.File(files[0]) as serial, h5py.File(files[1]) as parallel:
         for name in ("features", "target", "categories/t", "stats/min", "stats/max", "stats/nan_count"):
@@ -181,8 +184,10 @@ def test_parsers_reading_by_offset_give_the_file_the_main_process_gives(tmp_path
         assert got == [None if isinstance(v, float) else v for v in expected["t"]]
 
 
-@pytest.mark.parametrize("labels, task, expected_task", [(3, "auto", "classification"), (1500, "auto", "regression"),
-                                                          (1500, "classification", "classification")])
+@pytest.mark.parametrize(
+    "labels, task, expected_task",
+    [(3, "auto", "classification"), (1500, "auto", "regression"), (1500, "classification", "classification")],
+)
 def test_target_labels_tallied_by_parsers_give_the_classes_the_labels_hold(tmp_path, labels, task, expected_task):
     """Parsers tally each block's distinct labels (up to 1,000; past that the main process does): the classes are
     the file's own, as numpy finds them, and past 1,000 labels --task auto stores numbers."""

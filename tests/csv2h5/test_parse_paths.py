@@ -17,15 +17,42 @@ from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
 from csv2h5.reader import parse as parse_module
 from csv2h5.reader import wide as wide_module
 
-ODD_CELLS = st.sampled_from([
-    "", "NA", "nan", "NaN", "-nan", "null", "inf", "-inf", "Infinity", "+5", ".5", "5.", "1e5", "1.0", "-0.0",
-    '"2.5"', '""', '"NA"', " 7 ", "\t8", "9007199254740993", "99999999999999999999", "1e400", "0x1F", "abc",
-    "1\u00a0", "\ufeff1", "1.5.5",
-])
+ODD_CELLS = st.sampled_from(
+    [
+        "",
+        "NA",
+        "nan",
+        "NaN",
+        "-nan",
+        "null",
+        "inf",
+        "-inf",
+        "Infinity",
+        "+5",
+        ".5",
+        "5.",
+        "1e5",
+        "1.0",
+        "-0.0",
+        '"2.5"',
+        '""',
+        '"NA"',
+        " 7 ",
+        "\t8",
+        "9007199254740993",
+        "99999999999999999999",
+        "1e400",
+        "0x1F",
+        "abc",
+        "1\u00a0",
+        "\ufeff1",
+        "1.5.5",
+    ]
+)
 KINDS = {
     "small": st.integers(-300, 300).map(str),
     "big": st.integers(-(2**64), 2**64).map(str),  # beyond 2**53 float64 rounds: the text path keeps them
-    "float32_full": st.floats(allow_nan=False, width=32).map(lambda x: "%.18e" % x),
+    "float32_full": st.floats(allow_nan=False, width=32).map(lambda x: f"{x:.18e}"),
     "repr": st.floats(allow_nan=False).map(repr),
     "odd": ODD_CELLS,
 }
@@ -39,16 +66,18 @@ def csv_texts(draw) -> tuple[str, bool]:
     def cell(kind: str) -> str:
         return draw(ODD_CELLS) if draw(st.integers(0, 9)) == 0 else draw(KINDS[kind])
 
-    rows = [",".join(cell(k) for k in kinds) + ",%d" % draw(st.integers(0, 2)) for _ in range(draw(st.integers(1, 20)))]
+    rows = [",".join(cell(k) for k in kinds) + f",{draw(st.integers(0, 2))}" for _ in range(draw(st.integers(1, 20)))]
     header = ",".join(f"c{i}" for i in range(len(kinds))) + ",label"
     return "\n".join([header] + rows) + "\n", draw(st.booleans())
 
 
 def _outcome(text: str, *, block_bytes: int, typed: bool, target: bool, wide: bool = False) -> object:
     """The converted arrays and attributes, or the error message (``wide``: every block tries the wide path)."""
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(
-            parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None), mock.patch.object(
-            wide_module, "WIDE_COLUMNS", 1 if wide else wide_module.WIDE_COLUMNS):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None),
+        mock.patch.object(wide_module, "WIDE_COLUMNS", 1 if wide else wide_module.WIDE_COLUMNS),
+    ):
         src, out = Path(tmp) / "in.csv", Path(tmp) / "out.h5"
         src.write_text(text)
         options = ConvertOptions(block_bytes=block_bytes, workers=0, target=("label",) if target else ())
@@ -57,8 +86,11 @@ def _outcome(text: str, *, block_bytes: int, typed: bool, target: bool, wide: bo
         except Csv2H5Error as exc:
             return type(exc).__name__, str(exc).replace(tmp, "")
         with h5py.File(out, "r") as f:
-            result = {name: f[name][()] for name in ("features", "stats/mean", "stats/std", "stats/min", "stats/max",
-                                                    "stats/nan_count", "target") if name in f}
+            result = {
+                name: f[name][()]
+                for name in ("features", "stats/mean", "stats/std", "stats/min", "stats/max", "stats/nan_count", "target")
+                if name in f
+            }
             result["attrs"] = {k: str(v) for k, v in f["features"].attrs.items()}
             result["classes"] = str(f["target"].attrs["classes"]) if "target" in f else None
         result["report"] = (report.rows, report.dtype, report.widened, report.empty_cell_columns, report.bad_lines)
@@ -95,12 +127,18 @@ def test_the_wide_path_makes_the_same_file_or_error_as_the_column_paths(case, bl
 @st.composite
 def tables_with_text(draw) -> str:
     """Columns of numbers, booleans (any spelling), words and mixes of them, with empty cells."""
-    cells = {"number": st.integers(-5, 5).map(str), "float": st.floats(-9, 9).map(repr),
-             "boolean": st.sampled_from(["true", "False", " TRUE", "fAlSe"]), "word": st.sampled_from(["a", "b c", "é"]),
-             "empty": st.sampled_from(["", "NA"])}
+    cells = {
+        "number": st.integers(-5, 5).map(str),
+        "float": st.floats(-9, 9).map(repr),
+        "boolean": st.sampled_from(["true", "False", " TRUE", "fAlSe"]),
+        "word": st.sampled_from(["a", "b c", "é"]),
+        "empty": st.sampled_from(["", "NA"]),
+    }
     kinds = draw(st.lists(st.sampled_from(sorted(cells)), min_size=1, max_size=4))
-    rows = [",".join(draw(cells[draw(st.sampled_from([k, k, k, "empty", "word"]))]) for k in kinds)
-            for _ in range(draw(st.integers(1, 12)))]
+    rows = [
+        ",".join(draw(cells[draw(st.sampled_from([k, k, k, "empty", "word"]))]) for k in kinds)
+        for _ in range(draw(st.integers(1, 12)))
+    ]
     return "\n".join([",".join(f"c{i}" for i in range(len(kinds)))] + rows) + "\n"
 
 
@@ -116,15 +154,21 @@ def test_the_wide_path_reads_booleans_and_text_as_the_column_paths(text, block_b
             src, out = Path(tmp) / "in.csv", Path(tmp) / "out.h5"
             src.write_text(text)
             try:
-                report = convert([src], out, options=ConvertOptions(block_bytes=block_bytes, infer_bytes=40, workers=0,
-                                                                    categorical=("auto",)))
+                report = convert(
+                    [src], out, options=ConvertOptions(block_bytes=block_bytes, infer_bytes=40, workers=0, categorical=("auto",))
+                )
             except Csv2H5Error as exc:
                 outcomes.append((type(exc).__name__, str(exc).replace(tmp, "")))
                 continue
             with h5py.File(out, "r") as f:
-                outcomes.append((f["features"][()], {k: str(v) for k, v in f["features"].attrs.items()},
-                                 {k: f["categories"][k][()].tolist() for k in f.get("categories", {})},
-                                 report.empty_cell_columns))
+                outcomes.append(
+                    (
+                        f["features"][()],
+                        {k: str(v) for k, v in f["features"].attrs.items()},
+                        {k: f["categories"][k][()].tolist() for k in f.get("categories", {})},
+                        report.empty_cell_columns,
+                    )
+                )
     if isinstance(outcomes[0][0], str):
         assert outcomes[0] == outcomes[1]
     else:
@@ -136,9 +180,11 @@ def test_the_wide_path_reads_numbers_text_and_dates_without_the_column_paths(tmp
     rows = [f"{i / 7!r},,{'NA' if i % 5 == 0 else i},{'ab'[i % 2]}x,2024-01-{i % 28 + 1:02d},{'yn'[i % 2]}" for i in range(300)]
     src.write_text("a,empty,b,word,day,label\r\n" + "\r\n\r\n".join(rows) + "\r\n")
     options = ConvertOptions(block_bytes=512, workers=0, target=("label",), categorical=("word",), datetime=("day",))
-    with mock.patch.object(wide_module, "WIDE_COLUMNS", 1), \
-            mock.patch.object(parse_module, "parse_typed", side_effect=AssertionError("typed path used")), \
-            mock.patch.object(parse_module, "parse_text", side_effect=AssertionError("text path used")):
+    with (
+        mock.patch.object(wide_module, "WIDE_COLUMNS", 1),
+        mock.patch.object(parse_module, "parse_typed", side_effect=AssertionError("typed path used")),
+        mock.patch.object(parse_module, "parse_text", side_effect=AssertionError("text path used")),
+    ):
         convert([src], tmp_path / "w.h5", options=options)
     with h5py.File(tmp_path / "w.h5", "r") as f:
         x = f["features"][()]
@@ -162,17 +208,24 @@ GOOD = "".join(f"{i},{i / 3!r},{i % 3}\n" for i in range(40))  # lines 2..41
 
 
 @pytest.mark.parametrize("block_bytes", [64, 1 << 20])
-@pytest.mark.parametrize("bad, error, message", [
-    ("1.5,abc,0", BadValueError, r"in\.csv:42: column 'b' has 'abc', which is not a number; pass --categorical b"),
-    ("0x1F,2.5,0", BadValueError, r"in\.csv:42: column 'a' has '0x1F', which is not a number"),
-    ("1.5, NA,0", BadValueError, r"in\.csv:42: column 'b' has 'NA', which is not a number"),
-    ("1.5,2.5,0,9", BadLineError, r"in\.csv:42: expected 3 fields as in the header, found 4 \(a trailing delimiter\?\)"),
-    ("1.5,2.5,", BadValueError, r"in\.csv:42: target column 'y' is empty"),
-    ("9007199254740993,2.5,0", BadValueError, r"in\.csv:42: column 'a' has '9007199254740993', an integer beyond 2\*\*53,"
-     r" while column 'b' holds decimals or empty cells; .* --drop a, or --drop b"),
-    ("9007199254740993,abc,0", BadValueError, r"in\.csv:42: column 'b' has 'abc', which is not a number"),  # the cause first
-    ("1.5,\xff,0", InputError, r"in\.csv:42: not valid UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        ("1.5,abc,0", BadValueError, r"in\.csv:42: column 'b' has 'abc', which is not a number; pass --categorical b"),
+        ("0x1F,2.5,0", BadValueError, r"in\.csv:42: column 'a' has '0x1F', which is not a number"),
+        ("1.5, NA,0", BadValueError, r"in\.csv:42: column 'b' has 'NA', which is not a number"),
+        ("1.5,2.5,0,9", BadLineError, r"in\.csv:42: expected 3 fields as in the header, found 4 \(a trailing delimiter\?\)"),
+        ("1.5,2.5,", BadValueError, r"in\.csv:42: target column 'y' is empty"),
+        (
+            "9007199254740993,2.5,0",
+            BadValueError,
+            r"in\.csv:42: column 'a' has '9007199254740993', an integer beyond 2\*\*53,"
+            r" while column 'b' holds decimals or empty cells; .* --drop a, or --drop b",
+        ),
+        ("9007199254740993,abc,0", BadValueError, r"in\.csv:42: column 'b' has 'abc', which is not a number"),  # the cause first
+        ("1.5,\xff,0", InputError, r"in\.csv:42: not valid UTF-8 text"),
+    ],
+)
 def test_the_fallback_words_the_errors(tmp_path, block_bytes, bad, error, message):
     src = tmp_path / "in.csv"
     src.write_bytes(("a,b,y\n" + GOOD + bad + "\n" + GOOD).encode("latin-1"))

@@ -40,8 +40,10 @@ def _read(path: Path) -> dict[str, object]:
     with h5py.File(path) as f:
         text = lambda values: [v.decode() if isinstance(v, bytes) else v for v in values]  # noqa: E731
         return {
-            "x": f["features"][()].astype(np.float64), "columns": text(f["features"].attrs["columns"]),
-            "dtype": f["features"].dtype, "codes": f["target"][()] if "target" in f else None,
+            "x": f["features"][()].astype(np.float64),
+            "columns": text(f["features"].attrs["columns"]),
+            "dtype": f["features"].dtype,
+            "codes": f["target"][()] if "target" in f else None,
             "classes": text(f["target"].attrs["classes"]) if "target" in f else [],
             "categories": {name: text(values[()]) for name, values in f["categories"].items()},
             "counts": {name: values[()] for name, values in f.get("category_counts", {}).items()},
@@ -71,8 +73,9 @@ def test_each_part_converts_and_a_single_class_part_warns_in_one_line(table, tmp
     work, whole, csvs = table
     for island, csv in csvs.items():
         out = tmp_path / f"{island}.h5"
-        result = runner.invoke(app, ["convert", str(csv), "-o", str(out), "--target", "species",
-                                     "--categorical", "island,sex", "--quiet"])
+        result = runner.invoke(
+            app, ["convert", str(csv), "-o", str(out), "--target", "species", "--categorical", "island,sex", "--quiet"]
+        )
         assert result.exit_code == 0, result.stderr
         warnings = result.stderr.strip().splitlines()
         stored = _read(out)
@@ -114,8 +117,13 @@ def test_merge_equals_converting_the_whole_csv(table, tmp_path, monkeypatch, cop
         if name in codes:
             values[values < 0] = np.nan
         present = values[~np.isnan(values)]
-        expected = {"mean": present.mean(), "std": present.std(), "min": present.min(), "max": present.max(),
-                    "nan_count": np.isnan(values).sum()}
+        expected = {
+            "mean": present.mean(),
+            "std": present.std(),
+            "min": present.min(),
+            "max": present.max(),
+            "nan_count": np.isnan(values).sum(),
+        }
         for stat, value in expected.items():
             np.testing.assert_allclose(merged["stats"][stat][j], value, rtol=1e-12, err_msg=f"{stat} of {name}")
             np.testing.assert_allclose(one["stats"][stat][j], value, rtol=1e-12, err_msg=f"{stat} of {name}")
@@ -148,8 +156,7 @@ def test_merge_into_a_directory_says_so_before_reading_the_parts(tmp_path, overw
     (out / "keep.txt").write_text("keep me")
     result = runner.invoke(app, ["merge", *map(str, parts), "-o", str(out), *(["--overwrite"] if overwrite else [])])
     assert result.exit_code == 2, result.output
-    assert result.stderr.strip().splitlines() == [
-        f"error: {out} is a directory; pass a file name such as {out / 'merged.h5'}"]
+    assert result.stderr.strip().splitlines() == [f"error: {out} is a directory; pass a file name such as {out / 'merged.h5'}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "b.h5", "out", "part.csv"]
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -202,18 +209,21 @@ def test_like_with_other_columns(table, tmp_path):
     # An extra column, columns in another order: left out with a warning; features in the old order.
     shuffled = frame.assign(note="x")[["note", "sex", "species", *reversed(frame.columns[1:6]), "year"]]
     shuffled.to_csv(tmp_path / "more.csv", index=False)
-    result = runner.invoke(app, ["convert", str(tmp_path / "more.csv"), "-o", str(tmp_path / "more.h5"),
-                                 "--like", str(old), "--quiet"])
+    result = runner.invoke(
+        app, ["convert", str(tmp_path / "more.csv"), "-o", str(tmp_path / "more.h5"), "--like", str(old), "--quiet"]
+    )
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 0 and len(lines) == 1 and "left out: 'note'" in lines[0], result.stderr
     more = _read(tmp_path / "more.h5")
     assert more["columns"] == _read(old)["columns"]
-    pd.testing.assert_frame_equal(_decoded(more), _expected(whole[whole.island == "Dream"].reset_index(drop=True)),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        _decoded(more), _expected(whole[whole.island == "Dream"].reset_index(drop=True)), check_dtype=False
+    )
     # No target column: converted without /target (for predict), with a warning.
     frame.drop(columns="species").to_csv(tmp_path / "unlabelled.csv", index=False)
-    result = runner.invoke(app, ["convert", str(tmp_path / "unlabelled.csv"), "-o", str(tmp_path / "u.h5"),
-                                 "--like", str(old), "--quiet"])
+    result = runner.invoke(
+        app, ["convert", str(tmp_path / "unlabelled.csv"), "-o", str(tmp_path / "u.h5"), "--like", str(old), "--quiet"]
+    )
     assert result.exit_code == 0 and "no target column 'species'" in result.stderr
     with h5py.File(tmp_path / "u.h5") as f:
         assert "target" not in f and [v.decode() for v in f["categories/island"][()]] == ["Biscoe", "Dream"]
@@ -253,8 +263,9 @@ def test_a_part_whose_text_column_is_blank_in_every_row(tmp_path):
     for name in ("blank", "full"):
         convert([tmp_path / f"{name}.csv"], tmp_path / f"{name}.h5", options=options)
     assert _read(tmp_path / "blank.h5")["categories"]["sex"] == []
-    merge_result = runner.invoke(app, ["merge", str(tmp_path / "blank.h5"), str(tmp_path / "full.h5"),
-                                       "-o", str(tmp_path / "m.h5")])
+    merge_result = runner.invoke(
+        app, ["merge", str(tmp_path / "blank.h5"), str(tmp_path / "full.h5"), "-o", str(tmp_path / "m.h5")]
+    )
     assert merge_result.exit_code == 0, merge_result.stderr
     merged = _read(tmp_path / "m.h5")
     assert merged["categories"]["sex"] == ["m", "f"] and merged["counts"]["sex"].tolist() == [1, 1]

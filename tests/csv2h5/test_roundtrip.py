@@ -25,9 +25,9 @@ CELLS = {
     "small": st.integers(0, 300).map(str),
     "int": st.integers(-(2**40), 2**40).map(str),
     "short": st.builds(lambda m, e: repr(float(f"{m}e{e}")), st.integers(-99999, 99999), st.integers(-9, 6)),
-    "fixed": st.builds(lambda m, d: f"{m / 10**d:.{d}f}", st.integers(-10**6, 10**6), st.integers(0, 4)),
+    "fixed": st.builds(lambda m, d: f"{m / 10**d:.{d}f}", st.integers(-(10**6), 10**6), st.integers(0, 4)),
     "sci": st.builds(lambda m, e: f"{m}e{e}", st.integers(-999, 999), st.integers(-9, 9)),
-    "float32_full": float32s.map(lambda x: "%.18e" % x),
+    "float32_full": float32s.map(lambda x: f"{x:.18e}"),
     "repr": st.floats(allow_nan=False, allow_infinity=True).map(repr),
 }
 MIXED = st.one_of(*CELLS.values())
@@ -78,8 +78,7 @@ def _check_stored(stored: np.ndarray, cells: list[list[str]], readings: str) -> 
     assert stored.dtype == np.float32
     as_float32 = np.array_equal(stored.astype(np.float64), want, equal_nan=True)
     # numpy prints the shortest decimal that reads back as the same float32
-    as_decimal = all(np.isnan(w) if np.isnan(w) else float(str(np.float32(s))) == w
-                     for s, w in zip(stored.ravel(), want.ravel()))
+    as_decimal = all(np.isnan(w) if np.isnan(w) else float(str(np.float32(s))) == w for s, w in zip(stored.ravel(), want.ravel()))
     assert as_float32 or as_decimal, "float32 chosen, but no one reading gives every value back"
     if "exact" not in readings.split(", "):
         assert as_decimal, f"the file says its float32 values read as {readings!r}"
@@ -123,10 +122,16 @@ def test_the_check_rejects_a_float32_that_loses_a_digit():
 def test_matches_pandas_on_a_decimal_table(tmp_path):
     """pandas reads the same numbers (the formats of public tables: repr floats, %.18e, 2 decimals)."""
     rng = np.random.default_rng(5)
-    table = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300).astype(np.float32).astype(np.float64),
-                          "c": np.round(rng.lognormal(size=300), 2), "d": rng.integers(0, 9, size=300)})
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=300),
+            "b": rng.normal(size=300).astype(np.float32).astype(np.float64),
+            "c": np.round(rng.lognormal(size=300), 2),
+            "d": rng.integers(0, 9, size=300),
+        }
+    )
     src = tmp_path / "t.csv"
-    lines = ["a,b,c,d"] + [f"{a!r},{b:.18e},{c!r},\"{d}\"" for a, b, c, d in table.itertuples(index=False)]
+    lines = ["a,b,c,d"] + [f'{a!r},{b:.18e},{c!r},"{d}"' for a, b, c, d in table.itertuples(index=False)]
     src.write_text("\n".join(lines) + "\n")
     for block_bytes in (512, 1 << 20):
         convert([src], tmp_path / "t.h5", options=ConvertOptions(block_bytes=block_bytes, workers=0, overwrite=True))

@@ -64,9 +64,23 @@ def _interrupt(src: Path, out: Path, how: signal.Signals, stage: str = "middle")
     fifo = out.parent / "input.pipe"
     os.mkfifo(fifo)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "csv2h5", "convert", str(fifo), "-o", str(out), "--target", "label", "--quiet",
-         "--compression", "gzip"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "csv2h5",
+            "convert",
+            str(fifo),
+            "-o",
+            str(out),
+            "--target",
+            "label",
+            "--quiet",
+            "--compression",
+            "gzip",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=_ctrl_c_default,
     )
     data = src.read_bytes()

@@ -14,10 +14,12 @@ def test_small_conversion_does_not_import_pandas(tmp_path):
     csv = tmp_path / "small.csv"
     csv.write_text("a,flag,when,color,label\n1,true,2024-01-02,red,x\n,FALSE,2024-01-03T04:05:06Z,blue,y\n3,,,red,x\n")
     out = tmp_path / "small.h5"
-    code = ("import sys\nfrom csv2h5 import ConvertOptions, convert\n"
-            f"convert({str(csv)!r}, {str(out)!r}, options=ConvertOptions(target=('label',), datetime=('when',),"
-            " categorical=('color',)))\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')[:3])\n")
+    code = (
+        "import sys\nfrom csv2h5 import ConvertOptions, convert\n"
+        f"convert({str(csv)!r}, {str(out)!r}, options=ConvertOptions(target=('label',), datetime=('when',),"
+        " categorical=('color',)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')[:3])\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     with h5py.File(out) as f:  # the same values as ever: booleans 1/0, NaN for empty cells

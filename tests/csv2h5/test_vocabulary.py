@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csv2h5.vocabulary import code_dtype, code_table, is_identity, remap_columns, set_code_stats, unite, united_counts
 
@@ -36,8 +37,12 @@ def test_stats_from_counts_are_the_stats_of_the_codes(counts, missing):
     if codes.size == 0:
         assert all(np.isnan(stats[name][1]) for name in ("mean", "std", "min", "max"))
         return
-    np.testing.assert_allclose([stats[n][1] for n in ("mean", "std", "min", "max")],
-                               [codes.mean(), codes.std(), codes.min(), codes.max()], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        [stats[n][1] for n in ("mean", "std", "min", "max")],
+        [codes.mean(), codes.std(), codes.min(), codes.max()],
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_remap_keeps_missing_cells_and_widens_for_many_codes():

@@ -25,8 +25,11 @@ class Stored:
             self.attrs = {key: features.attrs[key] for key in features.attrs}
             self.vocabularies = {name: [_text(v) for v in values[()]] for name, values in f.get("categories", {}).items()}
             self.target = f["target"][()] if "target" in f else None
-            self.classes = [_text(c) if isinstance(c, (bytes, str)) else c.item()
-                            for c in f["target"].attrs.get("classes", [])] if "target" in f else []
+            self.classes = (
+                [_text(c) if isinstance(c, (bytes, str)) else c.item() for c in f["target"].attrs.get("classes", [])]
+                if "target" in f
+                else []
+            )
 
     def names_attr(self, key: str) -> list[str]:
         return [_text(c) for c in self.attrs.get(key, [])]

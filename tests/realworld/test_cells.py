@@ -70,10 +70,31 @@ def test_boolean_columns_without_empty_cells_are_stored_as_small_integers(tmp_pa
 @pytest.mark.parametrize("block_bytes, infer_bytes", SIZES)
 def test_missing_value_spellings_are_empty_cells(tmp_path, stored, block_bytes, infer_bytes):
     # pandas' documented default missing-value spellings (read_csv's na_values), written out here.
-    spellings = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                 "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
-    lines = [f"{i}.5,{spellings[i % len(spellings)] if i % 2 else i},{spellings[i % len(spellings)] if i % 3 else 'true'}"
-             for i in range(4 * len(spellings))]
+    spellings = [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+    lines = [
+        f"{i}.5,{spellings[i % len(spellings)] if i % 2 else i},{spellings[i % len(spellings)] if i % 3 else 'true'}"
+        for i in range(4 * len(spellings))
+    ]
     src = tmp_path / "na.csv"
     src.write_text("x,y,flag\n" + "\n".join(lines) + "\n")
     _convert(src, tmp_path / "na.h5", block_bytes=block_bytes, infer_bytes=infer_bytes)
@@ -87,8 +108,20 @@ def test_missing_value_spellings_are_empty_cells(tmp_path, stored, block_bytes, 
 
 # Quoted cells as real exports write them: delimiters, doubled quotes, tabs, CRLF, LF and lone CR
 # inside quotes, Unicode, spaces kept; the file itself has CRLF line ends and a byte-order mark.
-TEXTS = ['"Fine, thanks"', '"line one\r\nline two"', '"tab\there"', '"lone\rcarriage"', '"say ""hi"""',
-         "Zürich", '"São Paulo"', "東京", "naïve café ☕", " padded ", '"two\nlines"', "plain"]
+TEXTS = [
+    '"Fine, thanks"',
+    '"line one\r\nline two"',
+    '"tab\there"',
+    '"lone\rcarriage"',
+    '"say ""hi"""',
+    "Zürich",
+    '"São Paulo"',
+    "東京",
+    "naïve café ☕",
+    " padded ",
+    '"two\nlines"',
+    "plain",
+]
 
 
 @pytest.mark.parametrize("block_bytes, infer_bytes", SIZES)
@@ -123,9 +156,20 @@ def _seconds(texts: pd.Series) -> list[float]:
     return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).tolist()
 
 
-DATES = ["2024-05-31", "1969-07-20", "2024-05-31T14:30:00", "2024-05-31 14:30", "2024-05-31T14:30:00Z",
-         "2024-05-31T14:30:00+02:00", "2024-05-31T14:30:00-0530", "2024-05-31T23:59:59.250+05",
-         "2000-02-29T12:00:00.123456", "2038-01-19T03:14:08", "", "NA"]
+DATES = [
+    "2024-05-31",
+    "1969-07-20",
+    "2024-05-31T14:30:00",
+    "2024-05-31 14:30",
+    "2024-05-31T14:30:00Z",
+    "2024-05-31T14:30:00+02:00",
+    "2024-05-31T14:30:00-0530",
+    "2024-05-31T23:59:59.250+05",
+    "2000-02-29T12:00:00.123456",
+    "2038-01-19T03:14:08",
+    "",
+    "NA",
+]
 
 
 @pytest.mark.parametrize("block_bytes", [48, 1 << 20])
@@ -167,8 +211,11 @@ def test_a_cell_that_is_not_a_date_is_an_error_with_its_line(tmp_path, cell):
 def test_text_beside_numbers_with_categorical_auto(tmp_path, stored, block_bytes):
     rng = random.Random(11)
     cities = ["Paris", "Lyon", "Zürich", '"Bern, CH"', ""]
-    rows = [f"{i},{rng.choice(cities)},{rng.choice(['0', '7', 'x12'])},{i * 0.5},0{rng.randrange(1000, 9999)},"
-            f"{rng.choice(['2024-01-01', '2024-02-03'])}" for i in range(150)]
+    rows = [
+        f"{i},{rng.choice(cities)},{rng.choice(['0', '7', 'x12'])},{i * 0.5},0{rng.randrange(1000, 9999)},"
+        f"{rng.choice(['2024-01-01', '2024-02-03'])}"
+        for i in range(150)
+    ]
     src = tmp_path / "mixed.csv"
     src.write_text("id,city,code,amount,zip,day\n" + "\n".join(rows) + "\n")
     out = tmp_path / "mixed.h5"
@@ -183,10 +230,11 @@ def test_text_beside_numbers_with_categorical_auto(tmp_path, stored, block_bytes
     assert not got.mismatches("amount", expected["amount"].tolist())
     assert report.categorical_columns == ("city", "code", "zip", "day")
     # zip, named, is stored as asked; with a distinct value in almost every row it is warned about
-    assert report.warnings == ("column 'day' looks like dates and is stored as categorical codes;"
-                               " pass --datetime day for seconds since 1970 instead",
-                               "column 'zip' looks like an identifier (a distinct value in almost every row) and is"
-                               " stored as categorical codes, which mean nothing to a model; --drop zip")
+    assert report.warnings == (
+        "column 'day' looks like dates and is stored as categorical codes; pass --datetime day for seconds since 1970 instead",
+        "column 'zip' looks like an identifier (a distinct value in almost every row) and is"
+        " stored as categorical codes, which mean nothing to a model; --drop zip",
+    )
 
 
 def test_a_boolean_target_is_two_classes_false_and_true(tmp_path, stored):

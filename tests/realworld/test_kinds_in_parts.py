@@ -12,9 +12,14 @@ from csv2h5.merge import merge
 
 
 def _day(path: Path, day: int, flag: str = "true") -> Path:
-    path.write_text("visits,member,seen,city,label\n" + "".join(
-        f"{i},{flag if i % 2 else 'False'},2024-03-{day:02d}T{i:02d}:00:00+01:00,{['Oslo', 'Bergen', 'Tromsø'][(i + day) % 3]},{i % 2}\n"
-        for i in range(12)))
+    path.write_text(
+        "visits,member,seen,city,label\n"
+        + "".join(
+            f"{i},{flag if i % 2 else 'False'},2024-03-{day:02d}T{i:02d}:00:00+01:00,"
+            f"{['Oslo', 'Bergen', 'Tromsø'][(i + day) % 3]},{i % 2}\n"
+            for i in range(12)
+        )
+    )
     return path
 
 
@@ -36,8 +41,11 @@ def _check(got, expected: pd.DataFrame) -> None:
 @pytest.fixture
 def first(tmp_path: Path) -> Path:
     out = tmp_path / "day1.h5"
-    convert([_day(tmp_path / "day1.csv", 1)], out,
-            options=ConvertOptions(target=("label",), categorical=("auto",), datetime=("seen",), workers=0))
+    convert(
+        [_day(tmp_path / "day1.csv", 1)],
+        out,
+        options=ConvertOptions(target=("label",), categorical=("auto",), datetime=("seen",), workers=0),
+    )
     return out
 
 
@@ -68,8 +76,11 @@ def test_merge_keeps_the_kinds_and_refuses_parts_of_other_kinds(tmp_path, first,
 def test_a_part_whose_cells_are_of_another_kind_is_refused(tmp_path, first):
     src = tmp_path / "day2.csv"
     src.write_text(_day(src, 2).read_text().replace("False", "0", 1))
-    with pytest.raises(BadValueError, match=r"day2\.csv:2: column 'member' has '0', which is not true or false, but"
-                                            r" .*day1\.h5 stores it as booleans \(true/false\)"):
+    with pytest.raises(
+        BadValueError,
+        match=r"day2\.csv:2: column 'member' has '0', which is not true or false, but"
+        r" .*day1\.h5 stores it as booleans \(true/false\)",
+    ):
         convert([src], tmp_path / "day2.h5", options=ConvertOptions(like=first, workers=0))
     with pytest.raises(OptionError, match=r"day1\.h5 stores column 'visits' as numbers, so --categorical visits"):
         convert([src], first, options=ConvertOptions(target=("label",), categorical=("visits",), append=True))
@@ -82,12 +93,21 @@ def test_parts_read_as_one_refuse_parts_of_other_kinds_as_merge_does(tmp_path, f
     src = _day(tmp_path / "day2.csv", 2)
     numbers = tmp_path / "numbers.h5"  # member as 0/1 numbers: the columns and vocabularies agree, the kinds do not
     (tmp_path / "n.csv").write_text(src.read_text().replace("true", "1").replace("False", "0"))
-    convert([tmp_path / "n.csv"], numbers, options=ConvertOptions(target=("label",), categorical=("city",),
-                                                                  datetime=("seen",), workers=0))
-    with pytest.raises(DataFileError, match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
-                                            r" files read as one must be converted alike \(csv2h5 convert --like"):
+    convert(
+        [tmp_path / "n.csv"],
+        numbers,
+        options=ConvertOptions(target=("label",), categorical=("city",), datetime=("seen",), workers=0),
+    )
+    with pytest.raises(
+        DataFileError,
+        match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+        r" files read as one must be converted alike \(csv2h5 convert --like",
+    ):
         open_info([first, numbers])
-    with pytest.raises(HeaderMismatchError, match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
-                                                  r" merge files converted alike"):
+    with pytest.raises(
+        HeaderMismatchError,
+        match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+        r" merge files converted alike",
+    ):
         merge([first, numbers], tmp_path / "bad.h5")
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".h5") == ["day1.h5", "numbers.h5"]

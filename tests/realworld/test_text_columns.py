@@ -35,8 +35,9 @@ def _survey(path: Path, rows: int = 60) -> None:
     lines = ["id,city,score,answer,day,note,label"]
     for i in range(rows):
         note = "late remark" if i == 40 else str(i)
-        lines.append(f"{i},{['Paris', 'Lyon', 'Nice'][i % 3]},{i / 8},{['yes', 'no'][i % 2]},2024-01-{i % 28 + 1:02d},"
-                     f"{note},{i % 2}")
+        lines.append(
+            f"{i},{['Paris', 'Lyon', 'Nice'][i % 3]},{i / 8},{['yes', 'no'][i % 2]},2024-01-{i % 28 + 1:02d},{note},{i % 2}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -47,16 +48,16 @@ def test_every_text_column_is_listed_at_once_with_options_ready_to_paste(tmp_pat
     assert result.exit_code == 2
     line = result.stderr.strip()
     # Split by what each column holds: categories, an identifier (note: a distinct value in every row), dates.
-    assert line.startswith(f"error: {src}:2: column 'city' has 'Paris', which is not a number, and 3 more columns"
-                           " hold text (answer, day, note); pass --categorical city,answer --drop note --datetime day ("
-                           ), line
+    assert line.startswith(
+        f"error: {src}:2: column 'city' has 'Paris', which is not a number, and 3 more columns"
+        " hold text (answer, day, note); pass --categorical city,answer --drop note --datetime day ("
+    ), line
     assert "city, answer: text, stored as codes, or --drop city,answer;" in line and "day: ISO dates" in line
     assert "note: an identifier" in line
     assert _listing(tmp_path) == ["survey.csv"]
     # The suggestion, pasted, converts; the codes decode to pandas' text, the dates to pandas' seconds.
     pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
-    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label", "--quiet",
-                                 *pasted])
+    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label", "--quiet", *pasted])
     assert result.exit_code == 0, result.stderr
     expected = pd.read_csv(src, dtype=str)
     got = stored(tmp_path / "out.h5")
@@ -77,8 +78,10 @@ def test_names_that_need_quoting_are_quoted_for_the_shell(tmp_path):
 def test_categorical_auto_stores_every_text_column_and_says_which(tmp_path, stored):
     src = tmp_path / "survey.csv"
     _survey(src)
-    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label",
-                                 "--categorical", "auto", "--datetime", "day"])
+    result = runner.invoke(
+        app,
+        ["convert", str(src), "-o", str(tmp_path / "out.h5"), "--target", "label", "--categorical", "auto", "--datetime", "day"],
+    )
     assert result.exit_code == 0, result.stderr
     assert "text stored as codes: city, answer, note" in result.stdout
     assert "dates stored as seconds since 1970 UTC: day" in result.stdout
@@ -90,9 +93,12 @@ def test_categorical_auto_stores_every_text_column_and_says_which(tmp_path, stor
 def test_max_categories_refuses_an_identifier_and_naming_the_column_lifts_it(tmp_path, stored):
     src = tmp_path / "people.csv"
     src.write_text("name,age,group\n" + "".join(f"person {i},{20 + i % 50},{'abc'[i % 3]}\n" for i in range(40)))
-    with pytest.raises(BadValueError, match=r"people\.csv:12: column 'name' has more than 10 distinct values"
-                                            r" \(--max-categories\).*pass --drop name; or keep it as codes:"
-                                            r" --categorical auto,name \(no bound\)"):
+    with pytest.raises(
+        BadValueError,
+        match=r"people\.csv:12: column 'name' has more than 10 distinct values"
+        r" \(--max-categories\).*pass --drop name; or keep it as codes:"
+        r" --categorical auto,name \(no bound\)",
+    ):
         _convert(src, tmp_path / "out.h5", categorical=("auto",), max_categories=10, block_bytes=64)
     assert _listing(tmp_path) == ["people.csv"]
     _convert(src, tmp_path / "out.h5", categorical=("auto", "name"), max_categories=10, block_bytes=64)
@@ -120,7 +126,8 @@ def test_text_after_the_deciding_rows_is_an_error_whatever_the_block_size(tmp_pa
     assert str(caught.value) == (
         f"{src}:{line}: column 'b' has 'oops', which is not a number, but the first rows (to line 65), which decide"
         f" each column's kind, held only numbers; pass --categorical {'auto,b' if auto else 'b'} to store the column"
-        " as text codes from the first row, or --drop b")
+        " as text codes from the first row, or --drop b"
+    )
     assert _listing(tmp_path) == ["late.csv"]
 
 
@@ -145,19 +152,26 @@ def test_a_column_empty_in_the_deciding_rows_takes_the_kind_of_its_first_values(
 
 def test_a_column_decided_after_the_first_rows_keeps_its_kind(tmp_path):
     src = tmp_path / "sparse.csv"
-    src.write_text("a,later\n" + "".join(f"{i},\n" for i in range(100)) + "".join(f"{i},{i}\n" for i in range(100))
-                   + "100,word\n")
-    with pytest.raises(BadValueError, match=r"sparse\.csv:202: column 'later' has 'word', which is not a number, but its"
-                                            r" cells from line \d+ on, which decided its kind, were only numbers"):
+    src.write_text(
+        "a,later\n" + "".join(f"{i},\n" for i in range(100)) + "".join(f"{i},{i}\n" for i in range(100)) + "100,word\n"
+    )
+    with pytest.raises(
+        BadValueError,
+        match=r"sparse\.csv:202: column 'later' has 'word', which is not a number, but its"
+        r" cells from line \d+ on, which decided its kind, were only numbers",
+    ):
         _convert(src, tmp_path / "out.h5", block_bytes=64, infer_bytes=128, categorical=("auto",))
 
 
 def test_a_boolean_column_with_a_number_later_is_an_error(tmp_path):
     src = tmp_path / "flags.csv"
     src.write_text("a,flag\n" + "".join(f"{i},{'true' if i % 2 else 'False'}\n" for i in range(200)) + "200,1\n")
-    with pytest.raises(BadValueError, match=r"flags\.csv:202: column 'flag' has '1', which is not true or false,"
-                                            r" but the first rows \(to line \d+\), which decide each column's kind,"
-                                            r" held only booleans \(true/false\)"):
+    with pytest.raises(
+        BadValueError,
+        match=r"flags\.csv:202: column 'flag' has '1', which is not true or false,"
+        r" but the first rows \(to line \d+\), which decide each column's kind,"
+        r" held only booleans \(true/false\)",
+    ):
         _convert(src, tmp_path / "out.h5", block_bytes=64, infer_bytes=256)
 
 
@@ -166,17 +180,23 @@ def test_a_boolean_column_with_a_number_later_is_an_error(tmp_path):
 def test_booleans_beside_other_text_is_an_error_naming_both_cells(tmp_path, block_bytes, auto):
     src = tmp_path / "mixed.csv"
     src.write_text("a,flag\n1,True\n2,false\n3,\n4,maybe\n5,TRUE\n")
-    with pytest.raises(BadValueError, match=r"mixed\.csv:5: column 'flag' has 'maybe' beside booleans \(such as"
-                                            r" 'True' at line 2\); a column holds booleans \(true/false\), numbers or"
-                                            rf" text, not a mix: fix the cell, or pass --categorical {'auto,' * auto}flag"):
+    with pytest.raises(
+        BadValueError,
+        match=r"mixed\.csv:5: column 'flag' has 'maybe' beside booleans \(such as"
+        r" 'True' at line 2\); a column holds booleans \(true/false\), numbers or"
+        rf" text, not a mix: fix the cell, or pass --categorical {'auto,' * auto}flag",
+    ):
         _convert(src, tmp_path / "out.h5", block_bytes=block_bytes, categorical=("auto",) if auto else ())
 
 
 def test_booleans_beside_numbers_in_other_blocks_is_an_error(tmp_path):
     src = tmp_path / "mixed.csv"
     src.write_text("a,flag\n" + "".join(f"{i},{i % 2}\n" for i in range(50)) + "50,true\n")
-    with pytest.raises(BadValueError, match=r"mixed\.csv:2: column 'flag' has '0' beside booleans \(such as 'true'"
-                                            r" at line 52\)"):
+    with pytest.raises(
+        BadValueError,
+        match=r"mixed\.csv:2: column 'flag' has '0' beside booleans \(such as 'true'"
+        r" at line 52\)",
+    ):
         _convert(src, tmp_path / "out.h5", block_bytes=32)
 
 
@@ -194,12 +214,24 @@ def test_parser_processes_decide_and_check_kinds_alike(tmp_path, stored):
     outs = []
     for workers in (0, 2):
         out = tmp_path / f"w{workers}.h5"
-        convert([src], out, options=ConvertOptions(workers=workers, block_bytes=256, infer_bytes=2048, target=("label",),
-                                                   categorical=("auto",), datetime=("day",)))
+        convert(
+            [src],
+            out,
+            options=ConvertOptions(
+                workers=workers, block_bytes=256, infer_bytes=2048, target=("label",), categorical=("auto",), datetime=("day",)
+            ),
+        )
         outs.append(stored(out))
     assert outs[0].values.tobytes() == outs[1].values.tobytes() and outs[0].vocabularies == outs[1].vocabularies
-    with pytest.raises(BadValueError, match=r"survey\.csv:42: column 'note' has 'late remark', which is not a number,"
-                                            r" but the first rows \(to line \d+\)"):
-        convert([src], tmp_path / "bad.h5", options=ConvertOptions(workers=2, block_bytes=256, infer_bytes=1024,
-                                                                    target=("label",), categorical=("city", "answer"),
-                                                                    datetime=("day",)))
+    with pytest.raises(
+        BadValueError,
+        match=r"survey\.csv:42: column 'note' has 'late remark', which is not a number,"
+        r" but the first rows \(to line \d+\)",
+    ):
+        convert(
+            [src],
+            tmp_path / "bad.h5",
+            options=ConvertOptions(
+                workers=2, block_bytes=256, infer_bytes=1024, target=("label",), categorical=("city", "answer"), datetime=("day",)
+            ),
+        )

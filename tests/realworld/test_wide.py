@@ -37,8 +37,10 @@ def test_100000_columns_convert_and_keep_their_names(tmp_path):
     values = _write_wide(csv, rows=24, seed=0)
     out = tmp_path / "wide.h5"
     # A child process, so its peak memory is its own and a hang cannot stall the suite.
-    code = ("from csv2h5 import convert, ConvertOptions\n"
-            f"convert([{str(csv)!r}], {str(out)!r}, options=ConvertOptions(target=('label',)))\n" + PRINT_PEAK_KB)
+    code = (
+        "from csv2h5 import convert, ConvertOptions\n"
+        f"convert([{str(csv)!r}], {str(out)!r}, options=ConvertOptions(target=('label',)))\n" + PRINT_PEAK_KB
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) < 1_000_000  # KiB: well under 1 GB for an 11 MB input
@@ -51,8 +53,9 @@ def test_100000_columns_convert_and_keep_their_names(tmp_path):
         assert [c.decode() if isinstance(c, bytes) else c for c in f["target"].attrs["classes"]] == ["a", "b"]
     info = describe(out)
     assert info["features"] == COLUMNS and info["columns"][-1] == f"gene_{COLUMNS - 1:06d}"
-    listed = subprocess.run([sys.executable, "-m", "csv2h5", "info", str(out), "--json"], capture_output=True,
-                            text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "csv2h5", "info", str(out), "--json"], capture_output=True, text=True, timeout=120
+    )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["columns"][:2] == ["gene_000000", "gene_000001"]
 
@@ -72,10 +75,12 @@ def test_100000_columns_of_decimals_convert_in_bounded_time_and_memory(tmp_path)
     out = tmp_path / "wide.h5"
     # One process (workers=0), so its CPU time and peak memory are the conversion's own. Before the
     # row-major path for wide blocks: ~10 s of CPU and ~1 GB; now ~1 s and ~240 MB (2 cores).
-    code = ("import resource; from csv2h5 import convert, ConvertOptions\n"
-            f"convert([{str(csv)!r}], {str(out)!r}, options=ConvertOptions(workers=0))\n"
-            "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
-            "print(usage.ru_utime + usage.ru_stime)\n" + PRINT_PEAK_KB)
+    code = (
+        "import resource; from csv2h5 import convert, ConvertOptions\n"
+        f"convert([{str(csv)!r}], {str(out)!r}, options=ConvertOptions(workers=0))\n"
+        "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print(usage.ru_utime + usage.ru_stime)\n" + PRINT_PEAK_KB
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     cpu_s, peak_kb = done.stdout.split()[-2:]
@@ -88,8 +93,9 @@ def test_100000_columns_of_decimals_convert_in_bounded_time_and_memory(tmp_path)
 
 @pytest.mark.slow
 def test_wide_parts_merge_and_read_as_one(tmp_path):
-    from csv2h5.merge import merge
     from csv2h5.trainer import HDF5Sequence
+
+    from csv2h5.merge import merge
 
     parts, blocks = [], []
     for seed in (1, 2):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import h5py
 import pytest
+from csv2h5.trainer import DataFileError, HDF5Sequence
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer import DataFileError, HDF5Sequence
 
 
 def _digits(path: Path, rows: int) -> Path:
@@ -38,6 +38,7 @@ def _ctrl_c_default() -> None:
 def _limit_file_size(limit: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -45,12 +46,15 @@ def _limit_file_size(limit: int):
 def test_disk_full_is_a_clear_error_with_no_output(tmp_path):
     src = _digits(tmp_path / "in.csv", 4000)  # ~3 MB of features
     out = tmp_path / "out.h5"
-    done = subprocess.run(_convert_cmd(src, out), capture_output=True, text=True, timeout=120,
-                          preexec_fn=_limit_file_size(1 << 20))
+    done = subprocess.run(
+        _convert_cmd(src, out), capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1 << 20)
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
-    assert lines == [f"error: cannot write {out}: the file grew too large for this system's file-size limit"
-                     " (ulimit -f) or file system; nothing was written"], lines
+    assert lines == [
+        f"error: cannot write {out}: the file grew too large for this system's file-size limit"
+        " (ulimit -f) or file system; nothing was written"
+    ], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -63,12 +67,19 @@ def test_merge_past_the_file_size_limit_is_the_same_clear_error_with_no_output(t
         make_digits_csv.write_csv(tmp_path / f"{part.stem}.csv", rows=2000, seed=seed, label=True)
         convert([tmp_path / f"{part.stem}.csv"], part, options=ConvertOptions(target=("label",), workers=0))
     out = tmp_path / "all.h5"
-    done = subprocess.run([sys.executable, "-m", "csv2h5", "merge", *map(str, parts), "-o", str(out)],
-                          capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1 << 20))
+    done = subprocess.run(
+        [sys.executable, "-m", "csv2h5", "merge", *map(str, parts), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_file_size(1 << 20),
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
-    assert lines == [f"error: cannot write {out}: the file grew too large for this system's file-size limit"
-                     " (ulimit -f) or file system; nothing was written"], lines
+    assert lines == [
+        f"error: cannot write {out}: the file grew too large for this system's file-size limit"
+        " (ulimit -f) or file system; nothing was written"
+    ], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.h5", "b.csv", "b.h5"]
 
 
@@ -77,9 +88,11 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode,how", [("--append", signal.SIGINT), ("--append", signal.SIGKILL),
-                                      ("--overwrite", signal.SIGINT), ("--overwrite", signal.SIGKILL)],
-                         ids=["append-SIGINT", "append-SIGKILL", "overwrite-SIGINT", "overwrite-SIGKILL"])
+@pytest.mark.parametrize(
+    "mode,how",
+    [("--append", signal.SIGINT), ("--append", signal.SIGKILL), ("--overwrite", signal.SIGINT), ("--overwrite", signal.SIGKILL)],
+    ids=["append-SIGINT", "append-SIGKILL", "overwrite-SIGINT", "overwrite-SIGKILL"],
+)
 def test_interrupted_rewrite_leaves_the_original_byte_for_byte(tmp_path, mode, how):
     first = _digits(tmp_path / "first.csv", 500)
     out = tmp_path / "out.h5"
@@ -88,8 +101,7 @@ def test_interrupted_rewrite_leaves_the_original_byte_for_byte(tmp_path, mode, h
     more = _digits(tmp_path / "more.csv", 10_000)  # ~18 MB: half of it is several blocks
     fifo = tmp_path / "more.pipe"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(_convert_cmd(fifo, out, mode), stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_ctrl_c_default)
+    proc = subprocess.Popen(_convert_cmd(fifo, out, mode), stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_default)
     data = more.read_bytes()
     with open(fifo, "wb") as fh:  # opens once the converter reads
         fh.write(data[: len(data) // 2])
@@ -143,26 +155,29 @@ def _edit(change):
     def apply(path: Path) -> None:
         with h5py.File(path, "r+") as f:
             change(f)
+
     return apply
 
 
-@pytest.mark.parametrize("name,change,words", [
-    ("truncated.h5", _truncate, ["truncated or damaged"]),
-    ("scribbled.h5", _scribble, ["not a readable HDF5 file"]),
-    ("newer.h5", _edit(lambda f: f.attrs.__setitem__("csv2h5_format", 99)), ["format 99", "upgrade"]),
-    ("no_features.h5", _edit(lambda f: f.__delitem__("features")), ["no /features"]),
-    ("unfinished.h5", _edit(lambda f: [f.attrs.__delitem__(k) for k in list(f.attrs)]), ["not a csv2h5 file"]),
-    ("short_target.h5", _edit(lambda f: f["target"].resize((10,))), ["/target has 10 rows"]),
-])
+@pytest.mark.parametrize(
+    "name,change,words",
+    [
+        ("truncated.h5", _truncate, ["truncated or damaged"]),
+        ("scribbled.h5", _scribble, ["not a readable HDF5 file"]),
+        ("newer.h5", _edit(lambda f: f.attrs.__setitem__("csv2h5_format", 99)), ["format 99", "upgrade"]),
+        ("no_features.h5", _edit(lambda f: f.__delitem__("features")), ["no /features"]),
+        ("unfinished.h5", _edit(lambda f: [f.attrs.__delitem__(k) for k in list(f.attrs)]), ["not a csv2h5 file"]),
+        ("short_target.h5", _edit(lambda f: f["target"].resize((10,))), ["/target has 10 rows"]),
+    ],
+)
 def test_damaged_files_fail_before_training(good_file, name, change, words):
     bad = _variant(good_file, name, change)
     with pytest.raises(DataFileError) as caught:
         HDF5Sequence(bad)
     for word in words:
         assert word in str(caught.value)
-    from typer.testing import CliRunner
-
     from csv2h5.trainer.cli import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, ["fit", str(bad), "--run-dir", str(bad.with_suffix(".run")), "--progress", "none"])
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
@@ -171,8 +186,24 @@ def test_damaged_files_fail_before_training(good_file, name, change, words):
 
 @pytest.mark.slow
 def test_two_trainers_read_one_file_at_once(good_file, tmp_path):
-    cmds = [[sys.executable, "-m", "csv2h5.trainer", "fit", str(good_file), "--run-dir", str(tmp_path / f"run{i}"),
-             "--epochs", "3", "--batch-size", "32", "--progress", "none"] for i in range(2)]
+    cmds = [
+        [
+            sys.executable,
+            "-m",
+            "csv2h5.trainer",
+            "fit",
+            str(good_file),
+            "--run-dir",
+            str(tmp_path / f"run{i}"),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--progress",
+            "none",
+        ]
+        for i in range(2)
+    ]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -202,10 +233,30 @@ def _pool_worker(proc: subprocess.Popen) -> int:
 @pytest.mark.slow
 def test_a_worker_process_that_dies_is_an_error_not_a_hang(good_file, tmp_path):
     """A worker killed (out of memory, a crash in native code) must end training with an error."""
-    proc = subprocess.Popen([sys.executable, "-m", "csv2h5.trainer", "fit", str(good_file), "--run-dir",
-                             str(tmp_path / "run"), "--epochs", "1000", "--batch-size", "16", "--loaders", "2",
-                             "--processes", "--progress", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "csv2h5.trainer",
+            "fit",
+            str(good_file),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1000",
+            "--batch-size",
+            "16",
+            "--loaders",
+            "2",
+            "--processes",
+            "--progress",
+            "none",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         os.kill(_pool_worker(proc), signal.SIGKILL)
         _, err = proc.communicate(timeout=15)  # a batch takes milliseconds: TimeoutExpired is a hang

@@ -30,8 +30,27 @@ from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
 
 # pandas' documented default missing-value spellings (read_csv, na_values), written out here
 # rather than imported from the converter, so that a spelling it forgets fails this test.
-PANDAS_DEFAULT_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+PANDAS_DEFAULT_NA = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 FLOAT64_EXACT = 2**53  # integers up to this size have an exact float64
 
 
@@ -161,8 +180,9 @@ def test_valid_csv_converts_to_what_python_reads(table, block_bytes):
     assert stored.shape == (len(table.cells), len(table.cells[0]))
     for row, (texts, line) in enumerate(zip(table.cells, table.lines)):
         for column, text in enumerate(texts):
-            assert _holds(stored[row, column], _meaning(text)), \
+            assert _holds(stored[row, column], _meaning(text)), (
                 f"line {line}, column c{column}: {text!r} stored as {stored[row, column]!r}"
+            )
 
 
 # Cells that pandas does not read as numbers; Python's float() reads the last two ("1_000" and

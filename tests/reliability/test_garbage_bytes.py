@@ -12,10 +12,17 @@ from typer.testing import CliRunner
 
 from csv2h5.cli import app
 
-SAMPLE = (b'\xef\xbb\xbfid,"name",x,label\r\n1,"a, b",0.5,yes\r\n2,"multi\r\nline",1e-3,no\n'
-          b'3,plain,,yes\n4,"q""uote",-2,no\n')
-OPTIONS = [(), ("--target", "label"), ("--target", "c0"), ("--no-header",), ("--no-header", "--target", "0"),
-           ("--delimiter", "auto"), ("--delimiter", "auto", "--target", "label"), ("--categorical", "name")]
+SAMPLE = b'\xef\xbb\xbfid,"name",x,label\r\n1,"a, b",0.5,yes\r\n2,"multi\r\nline",1e-3,no\n3,plain,,yes\n4,"q""uote",-2,no\n'
+OPTIONS = [
+    (),
+    ("--target", "label"),
+    ("--target", "c0"),
+    ("--no-header",),
+    ("--no-header", "--target", "0"),
+    ("--delimiter", "auto"),
+    ("--delimiter", "auto", "--target", "label"),
+    ("--categorical", "name"),
+]
 GARBAGE = st.sampled_from([b"\r", b"\n", b'"', b",", b";", b"\t", b"\x00", b"\xff", b"\xef\xbb\xbf", b"\\", b"#", b" "])
 
 
@@ -30,9 +37,9 @@ def mutated(draw) -> bytes:
         if action == "insert":
             data[at:at] = piece
         elif action == "delete":
-            del data[at:at + len(piece)]
+            del data[at : at + len(piece)]
         else:
-            data[at:at + len(piece)] = piece
+            data[at : at + len(piece)] = piece
     return bytes(data)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from benchutil import run_measured
 
 # Peak RssAnon + RssShmem of the process tree (main process and parser workers; parsed blocks

@@ -23,8 +23,12 @@ def _csv(path: Path, rows: int) -> Path:
 
 
 def _convert(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "csv2h5", "convert", str(src), "-o", str(out), "--target", "label",
-                           "--quiet", *extra], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "csv2h5", "convert", str(src), "-o", str(out), "--target", "label", "--quiet", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _dead_pid() -> int:
@@ -38,14 +42,19 @@ def test_temporaries_of_a_dead_process_are_removed_and_reported(tmp_path):
     out = tmp_path / "out.h5"
     host = socket.gethostname()
     dead = _dead_pid()
-    stale = [tmp_path / f".out.h5.{host}-{dead}.tmp", tmp_path / f".out.h5.{host}-{dead}.target.tmp",
-             tmp_path / f".out.h5.{dead}.tmp"]  # the last: the name csv2h5 0.1 used
+    stale = [
+        tmp_path / f".out.h5.{host}-{dead}.tmp",
+        tmp_path / f".out.h5.{host}-{dead}.target.tmp",
+        tmp_path / f".out.h5.{dead}.tmp",
+    ]  # the last: the name csv2h5 0.1 used
     for path in stale:
         path.write_bytes(b"x" * 1000)
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    kept = [tmp_path / f".out.h5.{host}-{live.pid}.tmp",  # a conversion still running
-            tmp_path / f".out.h5.otherhost-{dead}.tmp",  # another machine's, on a shared disk
-            tmp_path / f".other.h5.{host}-{dead}.tmp"]  # another output's
+    kept = [
+        tmp_path / f".out.h5.{host}-{live.pid}.tmp",  # a conversion still running
+        tmp_path / f".out.h5.otherhost-{dead}.tmp",  # another machine's, on a shared disk
+        tmp_path / f".other.h5.{host}-{dead}.tmp",
+    ]  # another output's
     for path in kept:
         path.write_bytes(b"y")
     try:
@@ -69,8 +78,10 @@ def test_a_conversion_killed_with_sigkill_is_swept_by_the_next(tmp_path):
     out = tmp_path / "out.h5"
     fifo = tmp_path / "in.pipe"
     os.mkfifo(fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "csv2h5", "convert", str(fifo), "-o", str(out), "--target",
-                             "label", "--quiet"], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csv2h5", "convert", str(fifo), "-o", str(out), "--target", "label", "--quiet"],
+        stderr=subprocess.DEVNULL,
+    )
     data = src.read_bytes()
     with open(fifo, "wb") as fh:  # half the input, so the kill lands mid-conversion
         fh.write(data[: len(data) // 2])

@@ -34,8 +34,13 @@ class _Helper:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         with open(log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, str(Path(__file__)), str(to_child), str(from_child)], env=env, stdout=out,
-                stderr=subprocess.STDOUT, pass_fds=(to_child, from_child), cwd=HERE)
+                [sys.executable, str(Path(__file__)), str(to_child), str(from_child)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child, from_child),
+                cwd=HERE,
+            )
         os.close(to_child)
         os.close(from_child)
         self.log = log
@@ -95,9 +100,8 @@ def _resolve(target: str):
 
 def h5train(*args: object) -> tuple[int, str, str]:
     """``h5train ARGS`` through typer's test runner: (exit code, stdout, stderr); bugs are raised."""
-    from typer.testing import CliRunner
-
     from csv2h5.trainer.cli import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):

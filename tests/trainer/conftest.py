@@ -16,8 +16,9 @@ from csv2h5 import ConvertOptions, convert
 ROWS, FEATURES, CLASSES = 103, 12, 3
 
 
-def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, chunk_rows: int | None = 8,
-              seed: int = 0, target: bool = True) -> tuple[Path, np.ndarray, np.ndarray]:
+def make_file(
+    tmp_path: Path, *, compression: str = "none", rows: int = ROWS, chunk_rows: int | None = 8, seed: int = 0, target: bool = True
+) -> tuple[Path, np.ndarray, np.ndarray]:
     """Write a CSV of random bytes and a label, convert it; return (path, x, class codes)."""
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(rows, FEATURES))
@@ -28,8 +29,13 @@ def make_file(tmp_path: Path, *, compression: str = "none", rows: int = ROWS, ch
     lines += [",".join(map(str, list(r) + ([int(t)] if target else []))) for r, t in zip(x, y)]
     csv.write_text("\n".join(lines) + "\n")
     out = csv.with_suffix(".h5")
-    convert([csv], out, options=ConvertOptions(target=("label",) if target else (), chunk_rows=chunk_rows,
-                                               compression=compression, overwrite=True))
+    convert(
+        [csv],
+        out,
+        options=ConvertOptions(
+            target=("label",) if target else (), chunk_rows=chunk_rows, compression=compression, overwrite=True
+        ),
+    )
     codes = np.searchsorted(np.unique(y), y)  # stored codes index the sorted labels
     return out, x.astype(np.uint8), codes
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer import HDF5Sequence
-from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
-from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
 
 LABELS, PER_LABEL, FEATURES, CHUNK = 10, 8000, 12, 64
 BLOCK_ROWS, POOL = 256, 64  # blocks of 4 chunks; the file holds 312 of them, the pool a fifth
@@ -43,10 +43,16 @@ def _open_rows(order: np.ndarray, batch: int, unit: int) -> int:
 
 
 @settings(max_examples=150, deadline=None)
-@given(n=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 99), chunk=st.integers(1, 16),
-       batch=st.integers(1, 64), chunks_per_block=st.integers(1, 8), pool=st.integers(2, 12))
-def test_each_epoch_is_a_reproducible_permutation_read_from_a_bounded_pool(n, seed, epoch, chunk, batch,
-                                                                           chunks_per_block, pool):
+@given(
+    n=st.integers(0, 3000),
+    seed=st.integers(0, 2**32 - 1),
+    epoch=st.integers(0, 99),
+    chunk=st.integers(1, 16),
+    batch=st.integers(1, 64),
+    chunks_per_block=st.integers(1, 8),
+    pool=st.integers(2, 12),
+)
+def test_each_epoch_is_a_reproducible_permutation_read_from_a_bounded_pool(n, seed, epoch, chunk, batch, chunks_per_block, pool):
     block_rows = max(chunks_per_block * chunk, -(-batch // chunk) * chunk)  # whole chunks, at least a batch
     plan = BlockPlan(block_rows=block_rows, pool_blocks=pool, chunk_rows=chunk)
     order = blocks_order(n, seed=seed, epoch=epoch, plan=plan, batch_size=batch)
@@ -85,8 +91,17 @@ def sorted_file(tmp_path_factory) -> Path:
 
 
 def _blocks(path: Path, **kwargs) -> HDF5Sequence:
-    return HDF5Sequence(path, scale=None, batch_size=256, shuffle="blocks", seed=7, memory_budget=BUDGET,
-                        block_bytes=BLOCK_BYTES, dtype="uint8", **kwargs)
+    return HDF5Sequence(
+        path,
+        scale=None,
+        batch_size=256,
+        shuffle="blocks",
+        seed=7,
+        memory_budget=BUDGET,
+        block_bytes=BLOCK_BYTES,
+        dtype="uint8",
+        **kwargs,
+    )
 
 
 def _row_numbers(x: np.ndarray) -> np.ndarray:
@@ -99,8 +114,9 @@ def test_batches_of_a_label_sorted_file_hold_nearly_every_label(sorted_file):
     distinct = [np.unique(seq[i][1]).size for i in range(len(seq) - 1)]
     assert np.mean(distinct) >= 9.8  # i.i.d. sampling: 10.0
     # The file is sorted: a pool of two blocks sees one or two labels per batch.
-    two = HDF5Sequence(sorted_file, batch_size=256, shuffle="blocks", seed=7, memory_budget=2 * 2 * BLOCK_BYTES,
-                       block_bytes=BLOCK_BYTES)
+    two = HDF5Sequence(
+        sorted_file, batch_size=256, shuffle="blocks", seed=7, memory_budget=2 * 2 * BLOCK_BYTES, block_bytes=BLOCK_BYTES
+    )
     assert two.block_plan.pool_blocks == 2
     assert np.mean([np.unique(two[i][1]).size for i in range(len(two) - 1)]) < 2.5
 
@@ -187,8 +203,18 @@ def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_orde
     batches = [np.sort(order[i : i + batch]) for i in range(0, rows, batch)]
     source = _CountingSource(values)
     capacity = (pool + 4) * block * values.itemsize * 3
-    reader = BlockReader(source, path=None, batches_of=lambda epoch: batches, chunk_rows=chunk, block_rows=block,
-                         file_rows=rows, dtype=values.dtype, width=3, capacity_bytes=capacity, drop_cache=False)
+    reader = BlockReader(
+        source,
+        path=None,
+        batches_of=lambda epoch: batches,
+        chunk_rows=chunk,
+        block_rows=block,
+        file_rows=rows,
+        dtype=values.dtype,
+        width=3,
+        capacity_bytes=capacity,
+        drop_cache=False,
+    )
     try:
         indices = list(range(len(batches)))
         if not in_order:  # two threads, each batch read twice: the same rows, only slower
@@ -223,8 +249,16 @@ def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_fil
     """Validation, evaluate and predict read in file order: block by block, each row once, no random gather."""
     everything = HDF5Sequence(sorted_file, scale=None, batch_size=256, shuffle=False, dtype="uint8")
     assert everything.block_plan is None  # fits: the memory map as before
-    tight = HDF5Sequence(sorted_file, scale=None, batch_size=256, shuffle=False, dtype="uint8", memory_budget=BUDGET,
-                         block_bytes=BLOCK_BYTES, indices=np.arange(0, LABELS * PER_LABEL, 3))
+    tight = HDF5Sequence(
+        sorted_file,
+        scale=None,
+        batch_size=256,
+        shuffle=False,
+        dtype="uint8",
+        memory_budget=BUDGET,
+        block_bytes=BLOCK_BYTES,
+        indices=np.arange(0, LABELS * PER_LABEL, 3),
+    )
     assert tight.block_plan is not None and tight.block_plan.pool_blocks == 2
     rows = np.concatenate([_row_numbers(tight[i][0]) for i in range(len(tight))])
     assert np.array_equal(rows, np.arange(0, LABELS * PER_LABEL, 3))
@@ -242,8 +276,9 @@ def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data
         parts = [make_data(tmp_path, rows=200, chunk_rows=8, seed=s) for s in (1, 2)]
         path = [p for p, _, _ in parts]
         x, y = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
-    seq = HDF5Sequence(path, scale=None, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000,
-                       block_bytes=16 * 12)
+    seq = HDF5Sequence(
+        path, scale=None, batch_size=16, shuffle="blocks", seed=2, dtype="uint8", memory_budget=4000, block_bytes=16 * 12
+    )
     assert seq.block_plan.pool_blocks >= 2 and seq.block_plan.block_rows == 16
     order = seq.order(1)
     for i in range(len(seq)):

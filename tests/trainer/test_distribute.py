@@ -14,11 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from backends import on_backend
-
 from csv2h5.trainer.errors import DataOptionError
 from csv2h5.trainer.modelfile import load
 
-SMALL = ["--batch-size", "32", "--hidden", "8", "--progress", "none", "--val-split", "0"]  # all rows train, as the batches here assume
+SMALL = [
+    "--batch-size",
+    "32",
+    "--hidden",
+    "8",
+    "--progress",
+    "none",
+    "--val-split",
+    "0",
+]  # all rows train, as the batches here assume
 
 
 def _h5train(backend: str, *args: object) -> tuple[int, str, str]:
@@ -30,8 +38,9 @@ def test_mirrored_trains_like_the_default_on_one_device(backend, tmp_path, make_
     weights = []
     for strategy in ("default", "mirrored"):
         run = tmp_path / strategy
-        code, out, err = _h5train(backend, "fit", path, "--strategy", strategy, "--run-dir", run, "--epochs", "2",
-                                  "--backend", backend, *SMALL)
+        code, out, err = _h5train(
+            backend, "fit", path, "--strategy", strategy, "--run-dir", run, "--epochs", "2", "--backend", backend, *SMALL
+        )
         assert code == 0, err
         weights.append(load(run / "model.keras").get_weights())
         assert json.loads((run / "config.json").read_text())["options"]["strategy"] == strategy
@@ -39,18 +48,55 @@ def test_mirrored_trains_like_the_default_on_one_device(backend, tmp_path, make_
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one CPU device: the same training
 
 
-@pytest.mark.parametrize("backend,args,words", [
-    ("tensorflow", ["--strategy", "tpu"], "--strategy 'tpu' is not one of default, mirrored, multi-worker"),
-    ("tensorflow", ["--strategy", "multi-worker", "--backend", "tensorflow", "--coordinator", "127.0.0.1:1",
-                    "--num-workers", "2", "--worker-index", "0"], "runs on the JAX backend: pass --backend jax"),
-    ("jax", ["--strategy", "multi-worker", "--num-workers", "2"], "needs --coordinator HOST:PORT, --worker-index I"),
-    ("jax", ["--strategy", "multi-worker", "--coordinator", "nohost", "--num-workers", "2", "--worker-index", "0"],
-     "--coordinator takes HOST:PORT"),
-    ("jax", ["--strategy", "multi-worker", "--coordinator", "127.0.0.1:1", "--num-workers", "2",
-             "--worker-index", "2"], "--worker-index must be in 0..1"),
-    ("jax", ["--strategy", "multi-worker", "--coordinator", "127.0.0.1:1", "--num-workers", "2",
-             "--worker-index", "0", "--batch-size", "33"], "must split evenly over 2 workers"),
-])
+@pytest.mark.parametrize(
+    "backend,args,words",
+    [
+        ("tensorflow", ["--strategy", "tpu"], "--strategy 'tpu' is not one of default, mirrored, multi-worker"),
+        (
+            "tensorflow",
+            [
+                "--strategy",
+                "multi-worker",
+                "--backend",
+                "tensorflow",
+                "--coordinator",
+                "127.0.0.1:1",
+                "--num-workers",
+                "2",
+                "--worker-index",
+                "0",
+            ],
+            "runs on the JAX backend: pass --backend jax",
+        ),
+        ("jax", ["--strategy", "multi-worker", "--num-workers", "2"], "needs --coordinator HOST:PORT, --worker-index I"),
+        (
+            "jax",
+            ["--strategy", "multi-worker", "--coordinator", "nohost", "--num-workers", "2", "--worker-index", "0"],
+            "--coordinator takes HOST:PORT",
+        ),
+        (
+            "jax",
+            ["--strategy", "multi-worker", "--coordinator", "127.0.0.1:1", "--num-workers", "2", "--worker-index", "2"],
+            "--worker-index must be in 0..1",
+        ),
+        (
+            "jax",
+            [
+                "--strategy",
+                "multi-worker",
+                "--coordinator",
+                "127.0.0.1:1",
+                "--num-workers",
+                "2",
+                "--worker-index",
+                "0",
+                "--batch-size",
+                "33",
+            ],
+            "must split evenly over 2 workers",
+        ),
+    ],
+)
 def test_strategies_that_cannot_run_are_refused_at_once(tmp_path, make_data, backend, args, words):
     path, _, _ = make_data(tmp_path)
     code, out, err = _h5train(backend, "fit", path, *args, "--run-dir", tmp_path / "r")
@@ -68,11 +114,35 @@ def _workers(data: Path, tmp_path: Path, *extra: str, count: int = 2) -> list[su
     """Start ``count`` workers of one run as separate h5train processes on 127.0.0.1."""
     port = _free_port()
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    return [subprocess.Popen(
-        [sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--run-dir", str(tmp_path / f"w{i}"),
-         "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}", "--num-workers", str(count),
-         "--worker-index", str(i), "--join-timeout", "120", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(count)]
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "csv2h5.trainer",
+                "fit",
+                str(data),
+                "--run-dir",
+                str(tmp_path / f"w{i}"),
+                "--strategy",
+                "multi-worker",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-workers",
+                str(count),
+                "--worker-index",
+                str(i),
+                "--join-timeout",
+                "120",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(count)
+    ]
 
 
 def _finish(procs: list[subprocess.Popen], timeout: float = 240) -> list[tuple[int, str, str]]:
@@ -105,14 +175,23 @@ def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, make_d
     assert out1.strip().endswith(f"weights {digest}; worker 0 wrote the run directory")  # the workers end identical
     chief = tmp_path / "w0"
     assert not (tmp_path / "w1").exists()  # worker 1 writes nothing
-    for name in ("config.json", "state.json", "model.keras", "checkpoints/last.keras", "checkpoints/best.keras",
-                 "history.csv", "metrics.json", "curves.png"):
+    for name in (
+        "config.json",
+        "state.json",
+        "model.keras",
+        "checkpoints/last.keras",
+        "checkpoints/best.keras",
+        "history.csv",
+        "metrics.json",
+        "curves.png",
+    ):
         assert (chief / name).is_file(), name
     assert list((chief / "logs").rglob("events.out.tfevents.*"))
     config = json.loads((chief / "config.json").read_text())
     assert config["workers"] == 2 and config["backend"] == "jax" and config["options"]["batch_size"] == 32
-    for a, b in zip(load(tmp_path / "single" / "model.keras").get_weights(), load(chief / "model.keras").get_weights(),
-                    strict=True):
+    for a, b in zip(
+        load(tmp_path / "single" / "model.keras").get_weights(), load(chief / "model.keras").get_weights(), strict=True
+    ):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)  # two workers == one process, dropout too
     single = (tmp_path / "single" / "history.csv").read_text().splitlines()
     both = (chief / "history.csv").read_text().splitlines()
@@ -128,30 +207,62 @@ def test_workers_that_find_different_memory_are_told_to_pass_one_memory_budget(t
     port = _free_port()
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     # As on two machines with different memory: one finds room for the rows (global), one does not (blocks).
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "csv2h5.trainer", "fit", str(path), "--run-dir", str(tmp_path / f"w{i}"),
-         "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}", "--num-workers", "2",
-         "--worker-index", str(i), "--join-timeout", "120", "--memory-budget", budget, "--epochs", "1", *SMALL],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i, budget in enumerate(["10GB", "1kB"])]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "csv2h5.trainer",
+                "fit",
+                str(path),
+                "--run-dir",
+                str(tmp_path / f"w{i}"),
+                "--strategy",
+                "multi-worker",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-workers",
+                "2",
+                "--worker-index",
+                str(i),
+                "--join-timeout",
+                "120",
+                "--memory-budget",
+                budget,
+                "--epochs",
+                "1",
+                *SMALL,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i, budget in enumerate(["10GB", "1kB"])
+    ]
     for code, _, err in _finish(procs):
         errors = [line for line in err.splitlines() if line.startswith("error: ")]
         assert code == 2 and errors == [err.splitlines()[-1]], err
-        assert errors[0].startswith("error: worker 1's data order differs from worker 0's; ") and \
-            "pass every worker the same --memory-budget" in errors[0], err
+        assert (
+            errors[0].startswith("error: worker 1's data order differs from worker 0's; ")
+            and "pass every worker the same --memory-budget" in errors[0]
+        ), err
     assert not (tmp_path / "w0" / "model.keras").exists()
 
 
-@pytest.mark.parametrize("differ,words", [
-    (["data order"], "worker 1's data order differs from worker 0's; the order of the rows comes from the memory"),
-    (["data order", "options"], "worker 1's options differs from worker 0's; start every worker with the same options"),
-    (["data file", "data order"], "worker 1's data file differs from worker 0's; start every worker with the same"),
-])
+@pytest.mark.parametrize(
+    "differ,words",
+    [
+        (["data order"], "worker 1's data order differs from worker 0's; the order of the rows comes from the memory"),
+        (["data order", "options"], "worker 1's options differs from worker 0's; start every worker with the same options"),
+        (["data file", "data order"], "worker 1's data file differs from worker 0's; start every worker with the same"),
+    ],
+)
 def test_a_different_data_order_blames_the_memory_only_when_nothing_else_differs(monkeypatch, differ, words):
     pytest.importorskip("jax")
-    from jax.experimental import multihost_utils
-
     from csv2h5.trainer.distribute import Plan, agree
     from csv2h5.trainer.workers import WorkerSpec
+    from jax.experimental import multihost_utils
 
     facts = {"options": {"seed": 1}, "data order": {"shuffle": "blocks"}, "data file": "sha256:1", "checkpoint": (0, "w")}
     names = sorted(facts)
@@ -205,10 +316,30 @@ def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, m
     done = json.loads((chief / "state.json").read_text())["epochs_done"]
     if sig == signal.SIGINT:  # every worker picks the run up again from worker 0's run directory
         port = _free_port()
-        resumed = [subprocess.Popen(
-            [sys.executable, "-m", "csv2h5.trainer", "fit", "--resume", str(chief), "--epochs", str(done + 1),
-             "--coordinator", f"127.0.0.1:{port}", "--num-workers", "2", "--worker-index", str(i)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        resumed = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "csv2h5.trainer",
+                    "fit",
+                    "--resume",
+                    str(chief),
+                    "--epochs",
+                    str(done + 1),
+                    "--coordinator",
+                    f"127.0.0.1:{port}",
+                    "--num-workers",
+                    "2",
+                    "--worker-index",
+                    str(i),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
         outcomes = _finish(resumed)
         assert [c for c, _, _ in outcomes] == [0, 0], [e for _, _, e in outcomes]
         assert len((chief / "history.csv").read_text().splitlines()) == done + 2  # header + every epoch once
@@ -220,10 +351,32 @@ def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data
     path, _, _ = make_data(tmp_path)
     port = _free_port()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "csv2h5.trainer", "fit", str(path), "--backend", "jax", "--run-dir",
-                           str(tmp_path / "run"), "--strategy", "multi-worker", "--coordinator", f"127.0.0.1:{port}",
-                           "--num-workers", "2", "--worker-index", str(index), "--join-timeout", "3"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "csv2h5.trainer",
+            "fit",
+            str(path),
+            "--backend",
+            "jax",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--strategy",
+            "multi-worker",
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--num-workers",
+            "2",
+            "--worker-index",
+            str(index),
+            "--join-timeout",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {words}"), done.stderr
     assert time.monotonic() - started < 60 and not (tmp_path / "run").exists()
 
@@ -231,8 +384,11 @@ def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data
 def test_worker_flags_fall_back_on_keras_distribution_variables():
     from csv2h5.trainer.workers import WorkerSpec
 
-    environ = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:9876,10.0.0.2:9876",
-               "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"}
+    environ = {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:9876,10.0.0.2:9876",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": "1",
+    }
     assert WorkerSpec.resolve(None, None, None, environ) == WorkerSpec("10.0.0.1:9876", 2, 1)  # the first is the coordinator
     assert WorkerSpec.resolve("h:1", 3, 2, environ) == WorkerSpec("h:1", 3, 2)  # flags win
     with pytest.raises(DataOptionError, match="KERAS_DISTRIBUTION_PROCESS_ID='x' is not an integer"):

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import pytest
-
 from csv2h5.trainer.errors import DataOptionError
 from csv2h5.trainer.options import FitOptions
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("class_weight", "inverse", "--class-weight takes 'balanced', got 'inverse'"),
-    ("class_weight", "", "--class-weight takes 'balanced', got ''"),
-    ("strategy", "parallel", "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
-    ("strategy", "Mirrored", "--strategy 'Mirrored' is not one of default, mirrored, multi-worker"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("class_weight", "inverse", "--class-weight takes 'balanced', got 'inverse'"),
+        ("class_weight", "", "--class-weight takes 'balanced', got ''"),
+        ("strategy", "parallel", "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
+        ("strategy", "Mirrored", "--strategy 'Mirrored' is not one of default, mirrored, multi-worker"),
+    ],
+)
 def test_unknown_class_weight_and_strategy_are_refused_from_python(field, value, message):
     with pytest.raises(DataOptionError) as caught:
         FitOptions(data="train.h5", **{field: value})
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("field,value", [("class_weight", None), ("class_weight", "balanced"),
-                                         ("strategy", "default"), ("strategy", "mirrored"),
-                                         ("strategy", "multi-worker")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("class_weight", None),
+        ("class_weight", "balanced"),
+        ("strategy", "default"),
+        ("strategy", "mirrored"),
+        ("strategy", "multi-worker"),
+    ],
+)
 def test_the_documented_values_are_accepted(field, value):
     assert getattr(FitOptions(data="train.h5", **{field: value}), field) == value
 

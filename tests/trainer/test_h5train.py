@@ -22,9 +22,9 @@ import keras
 import numpy as np
 import pytest
 from backends import on_backend
+from csv2h5.trainer.modelfile import load  # safe mode; either backend's models
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.trainer.modelfile import load  # safe mode; either backend's models
 
 FAST = ["--hidden", "16", "--batch-size", "64", "--progress", "none"]
 
@@ -158,8 +158,23 @@ def test_evaluate_reports_the_models_loss_and_accuracy(backend, files, tmp_path)
 
 def test_predict_maps_labels_back_and_streams_every_row(backend, files, tmp_path):
     run = tmp_path / "run"
-    code, _, err = _run(backend, "fit", files["words"], "--run-dir", run, "--epochs", "8", "--batch-size", "32",
-                        "--optimizer", "adam", "--learning-rate", "0.02", "--progress", "none")
+    code, _, err = _run(
+        backend,
+        "fit",
+        files["words"],
+        "--run-dir",
+        run,
+        "--epochs",
+        "8",
+        "--batch-size",
+        "32",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.02",
+        "--progress",
+        "none",
+    )
     assert code == 0, err
     header, rows = _csv_table(files["words"])
     x = np.array([r[:2] for r in rows], dtype=np.float32)
@@ -174,8 +189,7 @@ def test_predict_maps_labels_back_and_streams_every_row(backend, files, tmp_path
     assert np.mean([r["answer"] == t for r, t in zip(predicted, truth)]) > 0.9
     assert "600 predictions" in stdout
     probs = tmp_path / "probs.csv"
-    code, _, err = _run(backend, "predict", run / "checkpoints" / "best.keras", files["words"], "-o", probs,
-                        "--probabilities")
+    code, _, err = _run(backend, "predict", run / "checkpoints" / "best.keras", files["words"], "-o", probs, "--probabilities")
     assert code == 0, err
     table = _rows(probs)
     assert list(table[0]) == ["row", "p_no", "p_yes"]
@@ -197,8 +211,9 @@ def test_predict_on_a_file_without_target(backend, files, tmp_path):
 
 def test_regression_trains_a_linear_head_on_mse(backend, files, tmp_path):
     run = tmp_path / "run"
-    _fit(backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", "--val-split", "0",
-         data="level")
+    _fit(
+        backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", "--val-split", "0", data="level"
+    )
     model = load(run / "model.keras")
     assert model.loss == "mse" and model.layers[-1].layers[-1].activation.__name__ == "linear"
     history = _rows(run / "history.csv")
@@ -235,8 +250,9 @@ def test_loader_threads_processes_and_steps_do_not_change_the_numbers(backend, f
 def test_workers_still_sets_the_loader_threads_with_a_warning(files, tmp_path):
     """--workers, the old name of --loaders, keeps working for a while and says what to pass instead."""
     run = tmp_path / "run"
-    code, out, err = _run("tensorflow", "fit", files["train"], "--run-dir", run, "--backend", "tensorflow", *FAST,
-                          "--epochs", "1", "--workers", "2")
+    code, out, err = _run(
+        "tensorflow", "fit", files["train"], "--run-dir", run, "--backend", "tensorflow", *FAST, "--epochs", "1", "--workers", "2"
+    )
     assert code == 0, err
     assert "warning: --workers is deprecated; it is now --loaders" in err
     options = json.loads((run / "config.json").read_text())["options"]
@@ -247,9 +263,11 @@ def _factory_module(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "my_models.py").write_text(
         "import keras\n"
         "def tiny(sample_shape, output):\n"
-        "    return keras.Sequential([keras.Input(sample_shape), keras.layers.Dense(output.units, activation=output.activation)])\n"
+        "    return keras.Sequential([keras.Input(sample_shape),\n"
+        "                             keras.layers.Dense(output.units, activation=output.activation)])\n"
         "def wrong_size(sample_shape, output):\n"
-        "    return keras.Sequential([keras.Input(sample_shape), keras.layers.Dense(output.units + 1)])\n")
+        "    return keras.Sequential([keras.Input(sample_shape), keras.layers.Dense(output.units + 1)])\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
@@ -263,29 +281,32 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
     assert [type(layer).__name__ for layer in model.layers[2].layers] == ["Dense"]  # the body is the user's
 
 
-@pytest.mark.parametrize("args,message", [
-    (["fit", "missing.h5"], "no such file"),
-    (["fit", "{unlabelled}"], "no /target"),
-    (["fit", "{train}", "--model", "nosuchmodule:build"], "cannot import nosuchmodule"),
-    (["fit", "{train}", "--model", "my_models:absent"], "has no function absent"),
-    (["fit", "{train}", "--model", "my_models:wrong_size"], "outputs 11 values per row"),
-    (["fit", "{train}", "--model", "cnn"], "needs rows shaped (height, width, channels)"),
-    (["fit", "{train}", "--sample-shape", "27,28,1", "--model", "cnn"], "holds 756 values"),
-    (["fit", "{train}", "--val", "{words}"], "has 2 features"),
-    (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
-    (["fit", "{train}", "--optimizer", "nadamx"], "--optimizer 'nadamx'"),
-    (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
-    (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
-    (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
-    (["fit", "{train}", "--loaders", "2", "--workers", "2"], "pass --loaders only"),
-    (["fit", "{train}", "--loaders", "0"], "--loaders must be at least 1, got 0"),
-    (["fit", "{train}", "--class-weight", "inverse"], "--class-weight takes 'balanced', got 'inverse'"),
-    (["fit", "{train}", "--strategy", "parallel"], "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
-    (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
-    (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
-    (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
-    (["predict", "{run}", "{train}", "-o", "{tmp}/missing_dir/p.csv"], "cannot write"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["fit", "missing.h5"], "no such file"),
+        (["fit", "{unlabelled}"], "no /target"),
+        (["fit", "{train}", "--model", "nosuchmodule:build"], "cannot import nosuchmodule"),
+        (["fit", "{train}", "--model", "my_models:absent"], "has no function absent"),
+        (["fit", "{train}", "--model", "my_models:wrong_size"], "outputs 11 values per row"),
+        (["fit", "{train}", "--model", "cnn"], "needs rows shaped (height, width, channels)"),
+        (["fit", "{train}", "--sample-shape", "27,28,1", "--model", "cnn"], "holds 756 values"),
+        (["fit", "{train}", "--val", "{words}"], "has 2 features"),
+        (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
+        (["fit", "{train}", "--optimizer", "nadamx"], "--optimizer 'nadamx'"),
+        (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
+        (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
+        (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
+        (["fit", "{train}", "--loaders", "2", "--workers", "2"], "pass --loaders only"),
+        (["fit", "{train}", "--loaders", "0"], "--loaders must be at least 1, got 0"),
+        (["fit", "{train}", "--class-weight", "inverse"], "--class-weight takes 'balanced', got 'inverse'"),
+        (["fit", "{train}", "--strategy", "parallel"], "--strategy 'parallel' is not one of default, mirrored, multi-worker"),
+        (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
+        (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
+        (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
+        (["predict", "{run}", "{train}", "-o", "{tmp}/missing_dir/p.csv"], "cannot write"),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(files, tmp_path, monkeypatch, args, message):
     _factory_module(tmp_path, monkeypatch)
     run = tmp_path / "run"
@@ -313,10 +334,27 @@ def test_a_run_resumes_only_on_its_own_backend(files, tmp_path):
 
 def _ctrl_c(backend: str, data: Path, run: Path, same: list[str]) -> int:
     """Start h5train in its own process, press Ctrl-C after an epoch; return the epochs it kept."""
-    cmd = [sys.executable, "-m", "csv2h5.trainer", "fit", str(data), "--run-dir", str(run), "--epochs", "200",
-           "--backend", backend, *same]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
+    cmd = [
+        sys.executable,
+        "-m",
+        "csv2h5.trainer",
+        "fit",
+        str(data),
+        "--run-dir",
+        str(run),
+        "--epochs",
+        "200",
+        "--backend",
+        backend,
+        *same,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # even if ignored here
     deadline = time.monotonic() + 120
     while not (run / "state.json").exists() or json.loads((run / "state.json").read_text())["epochs_done"] < 1:
         assert proc.poll() is None, proc.communicate()
@@ -345,8 +383,9 @@ def test_ctrl_c_keeps_the_last_epoch_and_resumes_as_if_never_stopped(backend, fi
     assert code == 0, err
     assert len(_rows(run / "history.csv")) == done + 1
     straight = tmp_path / "straight"
-    code, _, err = _run(backend, "fit", files["train"], "--run-dir", straight, "--epochs", str(done + 1),
-                        "--backend", backend, *same)
+    code, _, err = _run(
+        backend, "fit", files["train"], "--run-dir", straight, "--epochs", str(done + 1), "--backend", backend, *same
+    )
     assert code == 0, err
     for a, b in zip(_weights(run / "model.keras"), _weights(straight / "model.keras"), strict=True):
         assert np.array_equal(a, b)
@@ -360,10 +399,36 @@ def test_cnn_one_hot_class_weights_and_early_stopping(backend, tmp_path):
     data = tmp_path / "digits.h5"
     convert([src], data, options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)))
     run = tmp_path / "run"
-    code, out, err = _run(backend, "fit", data, "--model", "cnn", "--one-hot", "--class-weight", "balanced",
-                          "--val-split", "0.2", "--early-stopping", "1", "--epochs", "30", "--optimizer", "adam",
-                          "--learning-rate", "0.1", "--run-dir", run, "--batch-size", "64", "--hidden", "8",
-                          "--progress", "none", "--backend", backend)
+    code, out, err = _run(
+        backend,
+        "fit",
+        data,
+        "--model",
+        "cnn",
+        "--one-hot",
+        "--class-weight",
+        "balanced",
+        "--val-split",
+        "0.2",
+        "--early-stopping",
+        "1",
+        "--epochs",
+        "30",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.1",
+        "--run-dir",
+        run,
+        "--batch-size",
+        "64",
+        "--hidden",
+        "8",
+        "--progress",
+        "none",
+        "--backend",
+        backend,
+    )
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["model"] == "cnn" and config["options"]["class_weight"] == "balanced"
@@ -373,8 +438,12 @@ def test_cnn_one_hot_class_weights_and_early_stopping(backend, tmp_path):
     assert all(later < best for best, later in zip(np.minimum.accumulate(history[:-2]), history[1:-1]))
     model = load(run / "model.keras")
     assert model.loss == "categorical_crossentropy"  # --one-hot: not the sparse loss
-    assert any(isinstance(inner, keras.layers.Conv2D) for layer in model.layers if isinstance(layer, keras.Model)
-               for inner in layer.layers)
+    assert any(
+        isinstance(inner, keras.layers.Conv2D)
+        for layer in model.layers
+        if isinstance(layer, keras.Model)
+        for inner in layer.layers
+    )
     code, out, err = _run(backend, "evaluate", run, data, "--json")  # one-hot targets are chosen from the model's loss
     assert code == 0, err
     x, y = _digits(data)
@@ -401,8 +470,10 @@ def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(fi
     same = ["--seed", "7", "--val-split", "0.2", "--memory-budget", "100kB", "--backend", backend, *FAST]
     code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "a", "--epochs", "3", *same)
     assert code == 0, err
-    assert ("note: data order: shuffle=blocks (the 1.2 MB of rows do not fit in half the 100.0 kB this process "
-            "may use (memory_budget)); a pool of 2 blocks of") in err
+    assert (
+        "note: data order: shuffle=blocks (the 1.2 MB of rows do not fit in half the 100.0 kB this process "
+        "may use (memory_budget)); a pool of 2 blocks of"
+    ) in err
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["data_order"]["shuffle"] == "blocks" and config["options"]["memory_budget"] == 100_000
     code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "c", "--epochs", "1", *same)

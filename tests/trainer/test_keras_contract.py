@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from backends import on_backend
+from csv2h5.trainer import HDF5Sequence
 from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-from csv2h5.trainer import HDF5Sequence
-
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
-POOLS = {"single": {}, "threads": {"workers": 2, "max_queue_size": 10},
-         "processes": {"workers": 2, "use_multiprocessing": True, "max_queue_size": 10}}
+POOLS = {
+    "single": {},
+    "threads": {"workers": 2, "max_queue_size": 10},
+    "processes": {"workers": 2, "use_multiprocessing": True, "max_queue_size": 10},
+}
 
 
 def _row_ids(x_batch: np.ndarray, x_all: np.ndarray) -> list[int]:
@@ -56,7 +58,7 @@ def test_basic_flow(data, pool, shuffle):
     else:
         assert order != list(range(ROWS)) and sorted(order) == list(range(ROWS))
         epoch0 = HDF5Sequence(path, batch_size=16, shuffle=shuffle, seed=3).order()
-        assert order == [int(r) for i in range(0, ROWS, 16) for r in np.sort(epoch0[i:i + 16])]
+        assert order == [int(r) for i in range(0, ROWS, 16) for r in np.sort(epoch0[i : i + 16])]
 
 
 @pytest.mark.parametrize("pool", list(POOLS))
@@ -65,10 +67,10 @@ def test_class_weights_and_sample_weights(data, pool):
     seq = HDF5Sequence(path, batch_size=16, shuffle="none", class_weight="balanced", **POOLS[pool])
     counts = np.bincount(codes, minlength=CLASSES)
     expected = ROWS / (CLASSES * counts)
-    for i, (bx, by, bw) in enumerate(_batches(seq)):
+    for i, (_bx, by, bw) in enumerate(_batches(seq)):
         assert bw.dtype == tf.float32
         assert np.allclose(bw.numpy(), expected[by.numpy()])
-        assert np.array_equal(by.numpy(), codes[i * 16:(i + 1) * 16])
+        assert np.array_equal(by.numpy(), codes[i * 16 : (i + 1) * 16])
 
 
 @pytest.mark.parametrize("pool", list(POOLS))
@@ -102,8 +104,9 @@ def test_exception_reported(data, pool):
 
 def _fit_weights(path, *, shuffle: str, **pool) -> tuple[list[np.ndarray], keras.callbacks.History]:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     seq = HDF5Sequence(path, batch_size=16, shuffle=shuffle, scale="unit", seed=1, **pool)
     history = model.fit(seq, epochs=3, shuffle=False, verbose=0)
@@ -145,7 +148,7 @@ def fit_and_replay(path: str, x: np.ndarray, codes: np.ndarray) -> tuple[list, l
     model = fresh()
     for _ in range(2):
         for i in range(0, ROWS, 16):
-            model.train_on_batch(scaled[i:i + 16], codes[i:i + 16].astype(np.int32), sample_weight=weights[codes[i:i + 16]])
+            model.train_on_batch(scaled[i : i + 16], codes[i : i + 16].astype(np.int32), sample_weight=weights[codes[i : i + 16]])
     return fitted, model.get_weights()
 
 

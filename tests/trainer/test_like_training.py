@@ -49,8 +49,9 @@ def trained(tmp_path_factory):
     frame = _table()
     train = _write(frame, work / "train.h5")
     run = work / "run"
-    result = _h5train("fit", train, "--run-dir", run, "--epochs", "2", "--hidden", "8", "--batch-size", "32",
-                      "--progress", "none")
+    result = _h5train(
+        "fit", train, "--run-dir", run, "--epochs", "2", "--hidden", "8", "--batch-size", "32", "--progress", "none"
+    )
     assert result.exit_code == 0, result.stderr
     reversed_rows = frame.iloc[::-1].reset_index(drop=True)
     assert list(pd.unique(reversed_rows["color"])) != list(pd.unique(frame["color"]))  # the premise
@@ -60,8 +61,14 @@ def trained(tmp_path_factory):
     leaders = [second.index[second["color"] == c][0] for c in pd.unique(frame["color"])]
     second = pd.concat([second.loc[leaders], second.drop(index=leaders)])
     assert list(pd.unique(second["color"])) == list(pd.unique(frame["color"]))
-    return {"work": work, "frame": frame, "train": train, "run": run, "reversed": reversed_rows,
-            "second": second}  # keeps the training rows' index
+    return {
+        "work": work,
+        "frame": frame,
+        "train": train,
+        "run": run,
+        "reversed": reversed_rows,
+        "second": second,
+    }  # keeps the training rows' index
 
 
 def _predicted(path) -> list[str]:
@@ -109,19 +116,22 @@ def test_classes_coded_otherwise_are_refused_for_evaluation_only(trained, tmp_pa
 
 def test_other_columns_and_unknown_classes_are_refused(trained, tmp_path):
     swapped = trained["frame"][["x2", "x1", "color", "label"]]
-    line = _one_line_error(_h5train("predict", trained["run"], _write(swapped, tmp_path / "swapped.h5"),
-                                    "-o", tmp_path / "p.csv"))
+    line = _one_line_error(
+        _h5train("predict", trained["run"], _write(swapped, tmp_path / "swapped.h5"), "-o", tmp_path / "p.csv")
+    )
     assert "other feature columns" in line and "column 1 is 'x2', in training 'x1'" in line
 
     numbers = trained["frame"].assign(color=trained["frame"]["color"].map({"red": 1, "green": 2, "blue": 3}))
-    line = _one_line_error(_h5train("evaluate", trained["run"],
-                                    _write(numbers, tmp_path / "numbers.h5", ConvertOptions(target=("label",)))))
+    line = _one_line_error(
+        _h5train("evaluate", trained["run"], _write(numbers, tmp_path / "numbers.h5", ConvertOptions(target=("label",))))
+    )
     assert "holds column 'color' as numbers, unlike the training data" in line
 
     bird = trained["frame"].copy()
     bird.loc[:9, "label"] = "bird"
-    line = _one_line_error(_h5train("evaluate", trained["run"],
-                                    _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))))
+    line = _one_line_error(
+        _h5train("evaluate", trained["run"], _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"]))))
+    )
     assert "has classes the model was not trained on ('bird')" in line
 
 

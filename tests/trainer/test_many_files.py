@@ -8,13 +8,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from csv2h5.trainer import DataFileError, HDF5Sequence
+from csv2h5.trainer.fileinfo import open_info
+from csv2h5.trainer.rows import RowSource
 from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app as csv2h5_app
-from csv2h5.trainer import DataFileError, HDF5Sequence
-from csv2h5.trainer.fileinfo import open_info
-from csv2h5.trainer.rows import RowSource
 
 FEATURES = 6
 
@@ -68,15 +68,22 @@ def test_merged_stats_equal_the_whole_files(whole_and_parts):
 def test_parts_with_other_classes_unite_them_and_refuse_text_with_numbers(tmp_path):
     rng = np.random.default_rng(0)
     a, b, c = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.h5"
-    convert([_csv(tmp_path / "a.csv", rng.integers(0, 9, (6, FEATURES)), ["y", "x"] * 3)], a,
-            options=ConvertOptions(target=("label",)))
-    convert([_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)], b,
-            options=ConvertOptions(target=("label",)))
+    convert(
+        [_csv(tmp_path / "a.csv", rng.integers(0, 9, (6, FEATURES)), ["y", "x"] * 3)],
+        a,
+        options=ConvertOptions(target=("label",)),
+    )
+    convert(
+        [_csv(tmp_path / "b.csv", rng.integers(0, 9, (6, FEATURES)), ["x", "z"] * 3)],
+        b,
+        options=ConvertOptions(target=("label",)),
+    )
     seq = HDF5Sequence([a, b], shuffle=False, batch_size=12)
     assert seq.info.classes == ["x", "y", "z"]  # a's (sorted) classes, then b's new one
     assert seq[0][1].tolist() == [1, 0] * 3 + [0, 2] * 3
-    convert([_csv(tmp_path / "c.csv", rng.integers(0, 9, (6, FEATURES)), [1, 2] * 3)], c,
-            options=ConvertOptions(target=("label",)))
+    convert(
+        [_csv(tmp_path / "c.csv", rng.integers(0, 9, (6, FEATURES)), [1, 2] * 3)], c, options=ConvertOptions(target=("label",))
+    )
     with pytest.raises(DataFileError, match="numeric classes but .* text ones"):
         HDF5Sequence([a, c])
     with pytest.raises(DataFileError, match="matches no file"):
@@ -87,8 +94,11 @@ def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_
     whole, parts = whole_and_parts
     # a fourth part with a class the others lack, and without "cat"
     extra = tmp_path / "extra.h5"
-    convert([_csv(tmp_path / "extra.csv", np.full((4, FEATURES), 7.5), ["ant", "dog", "ant", "emu"])], extra,
-            options=ConvertOptions(target=("label",), chunk_rows=8))
+    convert(
+        [_csv(tmp_path / "extra.csv", np.full((4, FEATURES), 7.5), ["ant", "dog", "ant", "emu"])],
+        extra,
+        options=ConvertOptions(target=("label",), chunk_rows=8),
+    )
     out = tmp_path / "all.h5"
     result = CliRunner().invoke(csv2h5_app, ["merge", *map(str, parts), str(extra), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
@@ -102,8 +112,10 @@ def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_
         assert list(labels) == [["cat", "dog", "emu"][i % 3] for i in range(103)] + ["ant", "dog", "ant", "emu"]
         assert np.array_equal(m["stats/class_counts"][()], [35, 35, 35, 2])
         # the stats of the CSV values themselves (features are float32; stats are of the exact decimals)
-        text = [np.loadtxt(tmp_path / f"{n}.csv", delimiter=",", skiprows=1, usecols=range(FEATURES), ndmin=2)
-                for n in ("whole", "extra")]
+        text = [
+            np.loadtxt(tmp_path / f"{n}.csv", delimiter=",", skiprows=1, usecols=range(FEATURES), ndmin=2)
+            for n in ("whole", "extra")
+        ]
         everything = np.concatenate(text)
         np.testing.assert_allclose(m["stats/mean"][()], everything.mean(axis=0), rtol=1e-12)
         np.testing.assert_allclose(m["stats/std"][()], everything.std(axis=0), rtol=1e-10)
@@ -121,8 +133,11 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
     convert([tmp_path / "other.csv"], other, options=ConvertOptions(target=("label",)))
     runner = CliRunner()
     out = tmp_path / "all.h5"
-    for args, words in (([parts[0], other], "other feature columns"), ([parts[0]], "two or more files"),
-                        ([parts[0], tmp_path / "missing.h5"], "no such file")):
+    for args, words in (
+        ([parts[0], other], "other feature columns"),
+        ([parts[0]], "two or more files"),
+        ([parts[0], tmp_path / "missing.h5"], "no such file"),
+    ):
         result = runner.invoke(csv2h5_app, ["merge", *map(str, args), "-o", str(out)])
         assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
         assert not out.exists() and not list(tmp_path.glob(".all.h5*"))
@@ -151,8 +166,10 @@ def test_h5train_fits_and_evaluates_a_glob_of_parts(whole_and_parts, tmp_path):
     pattern = str(whole.parent / "part*.h5")
     runner = CliRunner()
     run = tmp_path / "run"
-    result = runner.invoke(h5train_app, ["fit", pattern, "--run-dir", str(run), "--epochs", "2", "--batch-size", "16",
-                                         "--hidden", "4", "--progress", "none"])
+    result = runner.invoke(
+        h5train_app,
+        ["fit", pattern, "--run-dir", str(run), "--epochs", "2", "--batch-size", "16", "--hidden", "4", "--progress", "none"],
+    )
     assert result.exit_code == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["rows"] == 103 and len(config["data"]["parts"]) == 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from csv2h5.trainer import HDF5Sequence, epoch_order
 from csv2h5.trainer.pipeline import training_input, validation_input
 
@@ -26,8 +25,7 @@ def _as_numpy(batch):
     return tuple(np.asarray(part) for part in batch)
 
 
-@pytest.mark.parametrize("kind,compression", [("tf.data", "none"), ("tf.data", "lzf"), ("threads", "lzf"),
-                                              ("processes", "none")])
+@pytest.mark.parametrize("kind,compression", [("tf.data", "none"), ("tf.data", "lzf"), ("threads", "lzf"), ("processes", "none")])
 def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, make_data, kind, compression):
     """A resumed run (first_epoch=2) starts at epoch 2's order; epochs follow each other without a gap.
 
@@ -35,8 +33,7 @@ def test_the_stream_runs_over_epoch_boundaries_in_seed_epoch_order(tmp_path, mak
     """
     path, x, y = make_data(tmp_path, compression=compression)
     seq = HDF5Sequence(path, batch_size=16, seed=9, shuffle="global", scale=None)
-    fit_input = training_input(seq, first_epoch=2, epochs=5, tf_data=kind == "tf.data", workers=2,
-                               processes=kind == "processes")
+    fit_input = training_input(seq, first_epoch=2, epochs=5, tf_data=kind == "tf.data", workers=2, processes=kind == "processes")
     assert fit_input.steps_per_epoch == len(seq) == 7
     got = [_as_numpy(b) for b in fit_input.data]
     expected = _expected(x, y, seed=9, epochs=[2, 3, 4], batch=16)

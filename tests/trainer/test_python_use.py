@@ -17,20 +17,20 @@ import sys
 import keras
 import numpy as np
 import pytest
-
 from csv2h5.trainer import HDF5Sequence
 
 REPORT = "import keras, os, sys; print(keras.backend.backend(), os.environ.get('KERAS_BACKEND'))\n"
-TINY_FIT = ("import numpy as np\n"
-            "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
-            "model.compile(optimizer='sgd', loss='mse')\n"
-            "model.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0)\n")
+TINY_FIT = (
+    "import numpy as np\n"
+    "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+    "model.compile(optimizer='sgd', loss='mse')\n"
+    "model.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0)\n"
+)
 
 
 def _python(code: str, **environ: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
-                          env={**env, **environ})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env={**env, **environ})
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax installed")
@@ -49,11 +49,13 @@ def test_import_honours_keras_backend_tensorflow_and_keeps_its_start_up_notices_
 
 
 def test_a_keras_the_program_imported_first_keeps_its_backend():
-    code = ("import os\n"
-            "os.environ['KERAS_BACKEND'] = 'tensorflow'\n"
-            "import keras\n"
-            "del os.environ['KERAS_BACKEND']\n"
-            "from csv2h5.trainer import HDF5Sequence\n" + REPORT)
+    code = (
+        "import os\n"
+        "os.environ['KERAS_BACKEND'] = 'tensorflow'\n"
+        "import keras\n"
+        "del os.environ['KERAS_BACKEND']\n"
+        "from csv2h5.trainer import HDF5Sequence\n" + REPORT
+    )
     done = _python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "tensorflow None\n"  # not switched, not refused, the environment left alone
@@ -97,8 +99,9 @@ def test_as_dataset_trains_one_pass_per_epoch_from_where_set_epoch_put_it(make_d
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train.set_epoch(5)
-    history = model.fit(train.as_dataset(), validation_data=val.as_dataset(), epochs=2, shuffle=False,
-                        verbose=0)  # shuffle=False: the order is the dataset's; Keras warns it ignores True
+    history = model.fit(
+        train.as_dataset(), validation_data=val.as_dataset(), epochs=2, shuffle=False, verbose=0
+    )  # shuffle=False: the order is the dataset's; Keras warns it ignores True
     assert train.epoch == 7  # epochs 5 and 6, one pass each: nothing read ahead, skipped or repeated
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     assert np.isfinite(history.history["val_loss"]).all()
@@ -109,8 +112,10 @@ def test_as_dataset_with_epochs_is_one_pass_over_that_many_epochs_for_fit_with_s
     seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=2, scale=None)
     seq.set_epoch(3)
     dataset = seq.as_dataset(epochs=2)
-    _same([tuple(t.numpy() for t in batch) for batch in dataset],
-          [b for e in (3, 4) for b in _oracle_batches(x, codes, seed=2, epoch=e, batch_size=16)])
+    _same(
+        [tuple(t.numpy() for t in batch) for batch in dataset],
+        [b for e in (3, 4) for b in _oracle_batches(x, codes, seed=2, epoch=e, batch_size=16)],
+    )
     assert seq.epoch == 5
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")

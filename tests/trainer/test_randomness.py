@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 from backends import on_backend
-
 from csv2h5.trainer.errors import RunError
 from csv2h5.trainer.modelfile import load
 from csv2h5.trainer.randomness import generator_states, restore_generator_states
@@ -14,8 +13,15 @@ from csv2h5.trainer.randomness import generator_states, restore_generator_states
 
 def _model(optimizer: str) -> keras.Model:
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.GaussianNoise(0.2), keras.layers.Dense(12, activation="relu"),
-                              keras.layers.Dropout(0.4), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.GaussianNoise(0.2),
+            keras.layers.Dense(12, activation="relu"),
+            keras.layers.Dropout(0.4),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     chosen = keras.optimizers.SGD(learning_rate=0.05, momentum=0.9) if optimizer == "sgd" else keras.optimizers.Adam()
     model.compile(optimizer=chosen, loss="sparse_categorical_crossentropy")
     return model

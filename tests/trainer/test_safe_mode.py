@@ -16,8 +16,9 @@ CLASSES, FEATURES = 3, 12  # as in conftest.make_file
 
 @pytest.fixture
 def lambda_model(tmp_path):
-    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Lambda(lambda t: t * 2.0),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Lambda(lambda t: t * 2.0), keras.layers.Dense(CLASSES, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     path = tmp_path / "lambda.keras"
     model.save(path)

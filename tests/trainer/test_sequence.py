@@ -12,12 +12,11 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from csv2h5.trainer import DataFileError, DataOptionError, HDF5Sequence, epoch_order
 from csv2h5.trainer.rows import RowSource
 from csv2h5.trainer.sequence_options import SequenceOptions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CLASSES, FEATURES, ROWS = 3, 12, 103  # as in conftest.make_file
 
@@ -33,8 +32,14 @@ def _row_ids(x_batch: np.ndarray, x_all: np.ndarray) -> list[int]:
     return [lookup[r.astype(np.uint8).tobytes()] for r in x_batch]
 
 
-@given(n=st.integers(0, 500), seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 99),
-       mode=st.sampled_from(["global", "window", "batch", "none"]), chunk=st.integers(1, 64), batch=st.integers(1, 64))
+@given(
+    n=st.integers(0, 500),
+    seed=st.integers(0, 2**32 - 1),
+    epoch=st.integers(0, 99),
+    mode=st.sampled_from(["global", "window", "batch", "none"]),
+    chunk=st.integers(1, 64),
+    batch=st.integers(1, 64),
+)
 def test_epoch_order_is_a_reproducible_permutation(n, seed, epoch, mode, chunk, batch):
     order = epoch_order(n, seed=seed, epoch=epoch, mode=mode, chunk_rows=chunk, batch_size=batch)
     assert sorted(order.tolist()) == list(range(n))
@@ -72,8 +77,14 @@ def test_each_epoch_visits_every_row_once_with_the_right_values(data, mode):
 
 
 @settings(max_examples=25, deadline=None)
-@given(rows=st.integers(2, 90), batch=st.integers(1, 40), seed=st.integers(0, 99), epoch=st.integers(0, 5),
-       mode=st.sampled_from(["global", "window", "batch", "none"]), subset=st.booleans())
+@given(
+    rows=st.integers(2, 90),
+    batch=st.integers(1, 40),
+    seed=st.integers(0, 99),
+    epoch=st.integers(0, 5),
+    mode=st.sampled_from(["global", "window", "batch", "none"]),
+    subset=st.booleans(),
+)
 def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, batch, seed, epoch, mode, subset):
     tmp = tmp_path_factory.mktemp("p")
     path, x, y = make_data(tmp, rows=rows, chunk_rows=7, seed=seed)
@@ -81,8 +92,7 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, b
     indices = np.arange(0, rows, 2) if subset else None
     # training=False: reads only; a small subset may hold one class, which training would refuse
     plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False, scale=None)
-    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False,
-                          scale=None)
+    packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False, scale=None)
     assert plain._source().mapped and not packed._source().mapped
     plain.set_epoch(epoch)
     packed.set_epoch(epoch)
@@ -113,7 +123,7 @@ def test_memmap_reads_chunks_scattered_in_the_file(tmp_path):
         ds = f.create_dataset("features", shape=(0, 300), maxshape=(None, 300), chunks=(64, 300), dtype=np.uint8)
         for start in range(0, 500, 64):
             ds.resize(min(start + 64, 500), axis=0)
-            ds[start:] = x[start:start + 64]
+            ds[start:] = x[start : start + 64]
             f.flush()  # the chunk gets its place in the file now
             f.create_dataset(f"filler{start}", data=rng.random(5000 + start))  # lands between chunks
         f.attrs["csv2h5_format"] = 1
@@ -148,8 +158,16 @@ def test_smaller_last_batch_drop_remainder_and_targets_false(data):
 
 def test_options_one_hot_scale_shape_weights_transform_shard(data):
     path, x, y = data
-    seq = HDF5Sequence(path, batch_size=ROWS, shuffle=False, one_hot=True, scale="unit", sample_shape=(3, 4),
-                       class_weight="balanced", transform=_double)
+    seq = HDF5Sequence(
+        path,
+        batch_size=ROWS,
+        shuffle=False,
+        one_hot=True,
+        scale="unit",
+        sample_shape=(3, 4),
+        class_weight="balanced",
+        transform=_double,
+    )
     xb, yb, wb = seq[0]
     assert xb.shape == (ROWS, 3, 4)
     assert np.allclose(xb.reshape(ROWS, -1), 2.0 * x / np.maximum(x.max(axis=0), 1))
@@ -184,9 +202,24 @@ def test_a_split_keeps_every_option_but_its_rows(data):
     # Every keyword the constructor shows is an option of SequenceOptions, in its order.
     keywords = [p.name for p in inspect.signature(HDF5Sequence).parameters.values() if p.kind is p.KEYWORD_ONLY]
     assert keywords == [field.name for field in dataclasses.fields(SequenceOptions)]
-    asked = dict(batch_size=6, shuffle="window", seed=7, one_hot=True, dtype="float64", scale="unit", missing="zero",
-                 sample_shape=(4, 3), class_weight={0: 2.0}, transform=_double, batch_slice=(1, 2),
-                 drop_remainder=True, batches_per_epoch=3, training=True, memory_budget=1 << 30, block_bytes=1 << 16)
+    asked = dict(
+        batch_size=6,
+        shuffle="window",
+        seed=7,
+        one_hot=True,
+        dtype="float64",
+        scale="unit",
+        missing="zero",
+        sample_shape=(4, 3),
+        class_weight={0: 2.0},
+        transform=_double,
+        batch_slice=(1, 2),
+        drop_remainder=True,
+        batches_per_epoch=3,
+        training=True,
+        memory_budget=1 << 30,
+        block_bytes=1 << 16,
+    )
     seq = HDF5Sequence(path, **asked, workers=2, max_queue_size=3)
     train, val = seq.split(0.3, seed=2)
     for side, training in ((train, True), (val, False)):
@@ -248,8 +281,9 @@ def test_errors_are_caught_in_init(tmp_path, data, make_data):
 
 def _tiny_model() -> keras.Model:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

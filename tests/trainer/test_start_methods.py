@@ -26,12 +26,12 @@ CLASSES, FEATURES = 3, 12  # as in conftest.make_file
 
 def _trained_weights(path: str, **pool) -> list[np.ndarray]:
     import keras
-
     from csv2h5.trainer import HDF5Sequence
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     seq = HDF5Sequence(path, batch_size=16, shuffle="global", scale="unit", seed=4, **pool)
     seq[0]  # the parent has the file open before the workers start
@@ -46,8 +46,12 @@ def run_case(method: str, path: str, out: str) -> None:
     multiprocessing.set_start_method(method)
     in_process = _trained_weights(path)
     in_workers = _trained_weights(path, workers=2, use_multiprocessing=True, max_queue_size=4)
-    np.savez(out, method=multiprocessing.get_start_method(), **{f"a{i}": w for i, w in enumerate(in_process)},
-             **{f"b{i}": w for i, w in enumerate(in_workers)})
+    np.savez(
+        out,
+        method=multiprocessing.get_start_method(),
+        **{f"a{i}": w for i, w in enumerate(in_process)},
+        **{f"b{i}": w for i, w in enumerate(in_workers)},
+    )
 
 
 @pytest.mark.slow
@@ -55,8 +59,10 @@ def run_case(method: str, path: str, out: str) -> None:
 def test_fit_with_worker_processes_equals_fit_in_process(data, tmp_path, method):
     path, _, _ = data
     out = tmp_path / "weights.npz"
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"from test_start_methods import run_case; run_case({method!r}, {str(path)!r}, {str(out)!r})")
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from test_start_methods import run_case; run_case({method!r}, {str(path)!r}, {str(out)!r})"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = np.load(out)

@@ -9,21 +9,21 @@ import keras
 import numpy as np
 import pytest
 from backends import h5train
-
 from csv2h5.trainer.rundir import write_json
 
 
 def strict_loads(text: str) -> object:
     """json.loads as strict parsers (jq, JSON.parse) read it: NaN, Infinity and -Infinity are errors."""
+
     def refuse(word: str) -> object:
         raise ValueError(f"not JSON: {word}")
+
     return json.loads(text, parse_constant=refuse)
 
 
 def test_write_json_writes_null_for_nan_and_infinity(tmp_path):
     path = tmp_path / "metrics.json"
-    write_json(path, {"best_value": float("nan"), "final": {"loss": np.float32("nan"), "val_loss": float("inf")},
-                      "epochs": 2})
+    write_json(path, {"best_value": float("nan"), "final": {"loss": np.float32("nan"), "val_loss": float("inf")}, "epochs": 2})
     assert strict_loads(path.read_text()) == {"best_value": None, "final": {"loss": None, "val_loss": None}, "epochs": 2}
 
 
@@ -43,8 +43,24 @@ def test_evaluate_json_of_a_model_that_outputs_nan_is_strict(make_data, tmp_path
 def test_a_diverging_run_writes_only_strict_json(make_data, tmp_path):
     path, _, _ = make_data(tmp_path, rows=200)
     run = tmp_path / "run"
-    h5train("fit", path, "--run-dir", run, "--epochs", "2", "--learning-rate", "1e30", "--hidden", "8",
-            "--batch-size", "32", "--val-split", "0.25", "--progress", "none")  # NaN loss: refused or not, files stay JSON
+    h5train(
+        "fit",
+        path,
+        "--run-dir",
+        run,
+        "--epochs",
+        "2",
+        "--learning-rate",
+        "1e30",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "32",
+        "--val-split",
+        "0.25",
+        "--progress",
+        "none",
+    )  # NaN loss: refused or not, files stay JSON
     written = sorted(Path(run).rglob("*.json"))
     assert written
     for file in written:

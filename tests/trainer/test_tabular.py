@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from backends import on_backend
-
-from csv2h5 import ConvertOptions, convert
 from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.fileinfo import open_info
 from csv2h5.trainer.models import OutputSpec, build_model
 from csv2h5.trainer.preprocess import ONE_HOT_MAX, TabularEncoding
-from csv2h5.trainer.fileinfo import open_info
+
+from csv2h5 import ConvertOptions, convert
 
 CITIES = 7  # a small vocabulary: one-hot
 SHOPS = 45  # more than ONE_HOT_MAX: embedded
@@ -33,10 +33,17 @@ def _table(rows: int, seed: int) -> pd.DataFrame:
     effect = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, -1.5, 1.5])[city]
     logit = 0.1 * (age - 40) + effect + 1.5 * member + 0.002 * (day - 500)
     label = np.where(rng.random(rows) < 1 / (1 + np.exp(-2 * logit)), "yes", "no")
-    frame = pd.DataFrame({"age": age.round(1), "income": income.round(2), "city": [f"city{c}" for c in city],
-                          "shop": [f"shop{s}" for s in shop], "member": member,
-                          "since": (pd.Timestamp("2021-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d"),
-                          "label": label})
+    frame = pd.DataFrame(
+        {
+            "age": age.round(1),
+            "income": income.round(2),
+            "city": [f"city{c}" for c in city],
+            "shop": [f"shop{s}" for s in shop],
+            "member": member,
+            "since": (pd.Timestamp("2021-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d"),
+            "label": label,
+        }
+    )
     for column in ("age", "income", "city"):
         frame[column] = frame[column].astype(object)
         frame.loc[rng.random(rows) < 0.15, column] = np.nan
@@ -51,11 +58,20 @@ def table(tmp_path_factory) -> dict[str, object]:
     train, test = frame.iloc[:900], frame.iloc[900:]
     train.to_csv(work / "train.csv", index=False)
     test.to_csv(work / "test.csv", index=False)
-    convert([work / "train.csv"], work / "train.h5",
-            options=ConvertOptions(target=("label",), categorical=("auto",), datetime=("since",)))
+    convert(
+        [work / "train.csv"],
+        work / "train.h5",
+        options=ConvertOptions(target=("label",), categorical=("auto",), datetime=("since",)),
+    )
     convert([work / "test.csv"], work / "test.h5", options=ConvertOptions(like=str(work / "train.h5")))
-    return {"work": work, "train": work / "train.h5", "test": work / "test.h5", "frame": frame,
-            "train_frame": train, "test_frame": test}
+    return {
+        "work": work,
+        "train": work / "train.h5",
+        "test": work / "test.h5",
+        "frame": frame,
+        "train_frame": train,
+        "test_frame": test,
+    }
 
 
 def _h5train(*args: object) -> tuple[int, str, str]:
@@ -90,8 +106,9 @@ def test_a_table_with_empty_cells_trains_to_a_finite_loss_and_beats_the_majority
 
 def test_a_nan_loss_stops_fit_with_exit_2_and_names_the_columns(table, tmp_path):
     # --normalize none leaves the empty cells NaN: the loss is NaN from the first step
-    code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--normalize", "none",
-                              "--epochs", "3", "--progress", "none")
+    code, out, err = _h5train(
+        "fit", table["train"], "--run-dir", tmp_path / "run", "--normalize", "none", "--epochs", "3", "--progress", "none"
+    )
     assert code == 2, (out, err)
     assert "trained" not in out
     lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -103,16 +120,14 @@ def test_a_nan_loss_stops_fit_with_exit_2_and_names_the_columns(table, tmp_path)
 
 
 def test_missing_error_refuses_a_table_with_empty_cells(table, tmp_path):
-    code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--missing", "error",
-                              "--progress", "none")
+    code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--missing", "error", "--progress", "none")
     assert code == 2 and "age" in err and "--missing mean" in err
     assert not (tmp_path / "run").exists()
 
 
 def test_val_split_0_trains_without_validation(table, tmp_path):
     run = tmp_path / "run"
-    code, out, err = _h5train("fit", table["train"], "--run-dir", run, "--val-split", "0", "--epochs", "2",
-                              "--progress", "none")
+    code, out, err = _h5train("fit", table["train"], "--run-dir", run, "--val-split", "0", "--epochs", "2", "--progress", "none")
     assert code == 0, err
     assert all(not key.startswith("val_") for key in _history(run)[0])
     metrics = json.loads((run / "metrics.json").read_text())
@@ -192,8 +207,11 @@ def test_digits_keep_their_accuracy_with_the_defaults(tmp_path):
 
     for name, rows, seed in (("train", 1500, 1), ("holdout", 400, 2)):
         make_digits_csv.write_csv(tmp_path / f"{name}.csv", rows=rows, seed=seed, label=True)
-        convert([tmp_path / f"{name}.csv"], tmp_path / f"{name}.h5",
-                options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)))
+        convert(
+            [tmp_path / f"{name}.csv"],
+            tmp_path / f"{name}.h5",
+            options=ConvertOptions(target=("label",), sample_shape=(28, 28, 1)),
+        )
     run = tmp_path / "run"
     code, out, err = _h5train("fit", tmp_path / "train.h5", "--run-dir", run, "--epochs", "5", "--progress", "none")
     assert code == 0, err

@@ -9,12 +9,12 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from csv2h5.trainer import DataOptionError, HDF5Sequence
+from csv2h5.trainer.fileinfo import open_info
 from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.merge import merge
-from csv2h5.trainer import DataOptionError, HDF5Sequence
-from csv2h5.trainer.fileinfo import open_info
 
 ISLANDS = ("Biscoe", "Dream", "Torgersen")
 OPTIONS = ConvertOptions(target=("species",), categorical=("island", "sex"), chunk_rows=16)
