@@ -27,6 +27,7 @@ from .distribute import DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec,
 from .distribute import plan as make_plan
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
 from .fileinfo import FileInfo, open_info
+from .fitdata import data_order, left_out, order_note, training_sequences
 from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .options import FitOptions
@@ -65,51 +66,6 @@ class FitResult:
         return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
-def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
-    # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
-    # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
-    # reads in file order, so Keras's own loader threads cannot change it.
-    # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
-    common = dict(
-        batch_size=options.batch_size,
-        one_hot=options.one_hot,
-        sample_shape=(info.num_features,),
-        workers=options.loaders,
-        batch_slice=plan.batch_slice,
-        drop_remainder=plan.devices > 1,
-        scale=None,
-        missing=None,
-        memory_budget=options.memory_budget,
-    )
-    train = HDF5Sequence(
-        options.data,
-        shuffle=options.shuffle,
-        seed=options.seed,
-        class_weight=options.class_weight,
-        batches_per_epoch=options.steps_per_epoch,
-        training=True,
-        **common,
-    )
-    if options.val_split:
-        train, val = train.split(options.val_split, seed=options.seed)
-        val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
-        return train, val
-    if options.val is not None:
-        val_info = open_info(options.val)
-        if val_info.num_features != info.num_features or val_info.task != info.task:
-            raise DataOptionError(
-                f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
-                f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
-            )
-        if info.task == "classification" and val_info.classes != info.classes:
-            raise DataOptionError(
-                f"--val {options.val} has classes {val_info.classes[:10]}, "
-                f"but {options.data} has {info.classes[:10]}; class codes would not match"
-            )
-        return train, HDF5Sequence(options.val, shuffle=False, **common)
-    return train, None
-
-
 def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tuple[keras.Model, dict]:
     config = run.read_json(run.config)
     if config["data"]["fingerprint"] != info.fingerprint:
@@ -129,41 +85,6 @@ def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tupl
     if "random_state" in state:
         restore_generator_states(model, state["random_state"])
     return model, state
-
-
-def _left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str | None:
-    """What a multi-worker run leaves out, said before it starts (never silently)."""
-    if plan.worker is None:
-        return None
-    batch = train.batch_size
-    rows = [
-        f"{seq.num_rows % batch} {name} rows"
-        for name, seq in (("training", train), ("validation", val))
-        if seq is not None and seq.num_rows % batch
-    ]
-    if not rows:
-        return None
-    return (
-        f"multi-worker training leaves out the last, partial global batch of each epoch: {' and '.join(rows)} "
-        "(a --batch-size that divides the rows uses them all)"
-    )
-
-
-def _data_order(train: HDF5Sequence) -> dict[str, object]:
-    """Which order the training rows are read in, and why (config.json and the start line)."""
-    plan = train.block_plan
-    return {
-        "shuffle": train.shuffle,
-        "why": train.shuffle_reason,
-        "memory_budget": train.memory_budget,
-        "block_rows": plan.block_rows if plan else None,
-        "pool_blocks": plan.pool_blocks if plan else None,
-    }
-
-
-def _order_note(order: dict[str, object]) -> str:
-    pool = f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows" if order["shuffle"] == "blocks" else ""
-    return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
 
 
 def _start_run(
@@ -386,12 +307,12 @@ def fit(
     # Built once: a --missing error is refused here, before anything is written; config.json describes it.
     columns = plan_columns(info, missing=options.missing) if options.normalize == "standard" else None
     seed_everything(options.seed)
-    train, val = _sequences(options, info, plan)
+    train, val = training_sequences(options, info, plan)
     if options.memory_budget is None and train.memory_budget is not None:
         # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
         options = dataclasses.replace(options, memory_budget=train.memory_budget)
-    order = _data_order(train)
-    note = _left_out(train, val, plan)
+    order = data_order(train)
+    note = left_out(train, val, plan)
     if note and on_note is not None and plan.chief:
         on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
@@ -405,7 +326,7 @@ def fit(
         if on_start is not None:
             on_start(run)
         if on_note is not None:  # after every check: a refused run prints its one error line only
-            on_note(_order_note(order))
+            on_note(order_note(order))
     callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
     _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:

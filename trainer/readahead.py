@@ -101,6 +101,32 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     )
 
 
+class RowFile:
+    """Rows stored back to back in a file from ``offset``: one ``preadv`` a load, announced ahead, dropped after."""
+
+    def __init__(self, path: str, offset: int, row_bytes: int, *, drop_cache: bool) -> None:
+        self.offset, self.row_bytes, self.drop_cache = offset, row_bytes, drop_cache
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def announce(self, start: int, stop: int) -> None:
+        """Ask the kernel to fetch rows ``start..stop`` now (read soon)."""
+        os.posix_fadvise(self._fd, self.offset + start * self.row_bytes, (stop - start) * self.row_bytes, os.POSIX_FADV_WILLNEED)
+
+    def read(self, start: int, stop: int, into: np.ndarray) -> None:
+        view = memoryview(into.view(np.uint8).reshape(-1))
+        offset, done = self.offset + start * self.row_bytes, 0
+        while done < len(view):  # one large read; the kernel may return it in parts
+            got = os.preadv(self._fd, [view[done:]], offset + done)
+            if got <= 0:
+                raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
+            done += got
+        if self.drop_cache:  # data larger than memory: these pages are not read again this epoch
+            os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class BlockReader:
     """Rows of batches whose epoch order is known, read ahead by a background thread.
 
@@ -137,16 +163,14 @@ class BlockReader:
         self.dtype, self.width = np.dtype(dtype), int(width)
         self.row_bytes = self.dtype.itemsize * self.width
         self.capacity_bytes = int(capacity_bytes)
-        self.drop_cache = drop_cache
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
         self.rows_loaded = 0  # rows the thread has read ahead
         self.rows_direct = 0  # rows read straight from the source because their load was not held
         self.peak_bytes = 0  # the most the held loads took at once
         mapped = getattr(source, "reader", None)
-        self._fd: int | None = None
+        self._file: RowFile | None = None
         if path is not None and isinstance(mapped, MappedRows) and mapped.window is None:
-            self._file_offset = mapped.file_offset  # rows lie back to back from here: one pread per load
-            self._fd = os.open(path, os.O_RDONLY)
+            self._file = RowFile(path, mapped.file_offset, self.row_bytes, drop_cache=drop_cache)
         self._cond = threading.Condition()
         self._epoch: int | None = None
         self._generation = 0
@@ -275,13 +299,12 @@ class BlockReader:
                         self._cond.notify_all()
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
-            if self._fd is not None:  # the kernel fetches the next loads while this one is read and copied
+            if self._file is None:
+                arena[base : base + stop - start] = self.source.take(np.arange(start, stop))
+            else:  # the kernel fetches the next loads while this one is read and copied
                 for ahead in advise:
-                    a, b = int(schedule.starts[ahead]), int(schedule.stops[ahead])
-                    os.posix_fadvise(
-                        self._fd, self._file_offset + a * self.row_bytes, (b - a) * self.row_bytes, os.POSIX_FADV_WILLNEED
-                    )
-            self._read(start, stop, arena[base : base + stop - start])
+                    self._file.announce(int(schedule.starts[ahead]), int(schedule.stops[ahead]))
+                self._file.read(start, stop, arena[base : base + stop - start])
             with self._cond:
                 self._in_flight = None
                 self.loads_read += 1
@@ -294,25 +317,11 @@ class BlockReader:
                     self._free.append(slot)
                 self._cond.notify_all()
 
-    def _read(self, start: int, stop: int, into: np.ndarray) -> None:
-        if self._fd is None:
-            into[...] = self.source.take(np.arange(start, stop))
-            return
-        view = memoryview(into.view(np.uint8).reshape(-1))
-        offset, done = self._file_offset + start * self.row_bytes, 0
-        while done < len(view):  # one large read; the kernel may return it in parts
-            got = os.preadv(self._fd, [view[done:]], offset + done)
-            if got <= 0:
-                raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
-            done += got
-        if self.drop_cache:
-            os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
-
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._arena = None
             self._cond.notify_all()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

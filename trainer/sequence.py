@@ -19,8 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import threading
-import weakref
 from collections.abc import Sequence
 
 import keras
@@ -32,8 +30,7 @@ from .batches import BatchFinisher
 from .errors import DataOptionError
 from .fileinfo import FileInfo, expand_paths, read_infos, single_class
 from .orders import SHUFFLE_MODES, EpochOrders, choose_order, epoch_order, split_rows
-from .readahead import AHEAD_BLOCKS, BlockReader
-from .rows import PartsRows, RowSource
+from .readers import ProcessReaders
 from .sequence_options import OPTION_NAMES, SequenceOptions, take_options, with_options_signature
 
 __all__ = ["SHUFFLE_MODES", "HDF5Sequence", "SequenceOptions", "epoch_order"]
@@ -116,10 +113,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             plan=self.block_plan,
             indices=rows,
         )
-        self._lock = threading.Lock()
-        self._rows: RowSource | PartsRows | None = None
-        self._pid: int | None = None
-        self._reader: BlockReader | None = None
+        self._readers = ProcessReaders(self.paths, info, plan=self.block_plan, batch_size=options.batch_size)
 
     # -- the PyDataset protocol ------------------------------------------------------------------
 
@@ -173,40 +167,6 @@ class HDF5Sequence(keras.utils.PyDataset):
         """
         return self._orders.get(self.epoch if epoch is None else int(epoch))
 
-    def _source(self) -> RowSource | PartsRows:
-        with self._lock:  # one handle per process, even when threads ask at once
-            if self._rows is None or self._pid != os.getpid():  # reopen in each process
-                self._rows = (
-                    RowSource(self.paths[0])
-                    if len(self.paths) == 1
-                    else PartsRows(self.paths, self._info.part_starts, codes=self._info.part_codes, dtype=self._info.dtype)
-                )
-                self._pid = os.getpid()
-            return self._rows
-
-    def _block_reader(self) -> BlockReader:
-        """The read-ahead reader of the ``blocks`` order, one per process (started on first use)."""
-        source = self._source()
-        with self._lock:
-            if self._reader is None or self._reader.source is not source:
-                plan = self.block_plan
-                row_bytes = self._info.num_features * self._info.dtype.itemsize
-                batches_of = weakref.WeakMethod(self._epoch_batches)  # the reader's thread must not keep the sequence alive
-                self._reader = BlockReader(
-                    source,
-                    path=self.paths[0] if len(self.paths) == 1 else None,
-                    batches_of=lambda epoch: [] if batches_of() is None else batches_of()(epoch),
-                    chunk_rows=self._info.chunk_rows,
-                    block_rows=plan.block_rows,
-                    file_rows=self._info.rows,
-                    dtype=self._info.dtype,
-                    width=self._info.num_features,
-                    capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
-                    drop_cache=True,
-                )
-                weakref.finalize(self, self._reader.close)
-            return self._reader
-
     def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
         return [self._batch_rows(i, epoch) for i in range(len(self))]
 
@@ -222,9 +182,13 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
         rows = self._batch_rows(index, epoch)
         if self.block_plan is not None:
-            x = self._block_reader().take(rows, epoch=epoch, index=index).astype(self.dtype, copy=False)
+            x = (
+                self._readers.block_reader(self, self._epoch_batches)
+                .take(rows, epoch=epoch, index=index)
+                .astype(self.dtype, copy=False)
+            )
         else:
-            x = self._source().take(rows).astype(self.dtype, copy=False)
+            x = self._readers.source().take(rows).astype(self.dtype, copy=False)
         return self._finish(x, rows)
 
     def _batch_rows(self, index: int, epoch: int) -> np.ndarray:
@@ -261,20 +225,6 @@ class HDF5Sequence(keras.utils.PyDataset):
         """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""
         train, val = split_rows(self.indices, self._info, fraction, seed=seed, stratify=stratify)
         return self._with_indices(train, training=self.training), self._with_indices(val, training=False)
-
-    # -- pickling: the handle stays behind ---------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, object]:
-        state = self.__dict__.copy()
-        state["_rows"] = None
-        state["_pid"] = None
-        state["_reader"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarray | None:

@@ -15,9 +15,10 @@ bounds (``MAX_LINE_BYTES``).
 from __future__ import annotations
 
 from .arrow import NA_VALUES
-from .blocks import BOM, Dialect, Header, TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets, read_header, sniff_delimiter
+from .blocks import TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets
 from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT
 from .evidence import cell_kind, first_cells, row_lines
+from .header import BOM, Dialect, Header, read_header, sniff_delimiter
 from .limits import MAX_LINE_BYTES
 from .parse import parse_block
 from .plan import ParsedBlock, ParsePlan

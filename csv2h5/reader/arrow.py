@@ -11,8 +11,9 @@ import io
 from collections.abc import Callable, Mapping
 
 from ..errors import BadLineError, InputError, excerpt
-from .blocks import BOM, TextBlock
+from .blocks import TextBlock
 from .cells import FALSE_SPELLINGS, TRUE_SPELLINGS
+from .header import BOM
 from .plan import ParsePlan
 
 # pandas' default spellings of a missing value, so both read the same cells as NaN.

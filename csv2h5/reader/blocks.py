@@ -1,4 +1,4 @@
-"""Reading the header, and cutting the data into blocks of whole lines outside quotes.
+"""Cutting the data after the header into blocks of whole lines outside quotes.
 
 Blocks can then be parsed independently, in parallel, and give the same result
 whatever the block size.
@@ -6,194 +6,16 @@ whatever the block size.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
-import io
 import os
-import re
-import shlex
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import BadLineError, InputError, OptionError, SchemaError
+from ..errors import BadLineError, InputError
+from .header import Header
 from .limits import max_line_bytes
 from .source import Source
-
-BOM = b"\xef\xbb\xbf"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Dialect:
-    """How the text is delimited."""
-
-    delimiter: str = ","
-    quotechar: str = '"'
-    comment: str | None = None
-    decimal: str = "."  # "," for numbers written 70,5 (with another delimiter)
-
-
-@dataclasses.dataclass(slots=True)
-class Header:
-    """What precedes the data: the column names and how many lines they took."""
-
-    names: list[str]
-    lines: int  # physical lines consumed (skipped rows + header)
-    rest: bytes  # bytes read past the header, the start of the data
-    dialect: Dialect
-
-
-def _split_first_record(
-    data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "", first_line: int = 1
-) -> tuple[list[str], int, int] | None:
-    """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete."""
-    pos = 0
-    lines = 0
-    while True:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            if not at_eof:
-                return None
-            end = len(data)
-        chunk = data[: end + 1]
-        lines_here = lines + 1
-        try:
-            text = chunk.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            shown = chunk[max(0, bad.start - 10) : bad.start + 10].decode("utf-8", "backslashreplace")
-            line = first_line + chunk.count(b"\n", 0, bad.start)
-            raise InputError(
-                f"{name}:{line}: not valid UTF-8 text (near {shown[:40]!r}); pass the file's --encoding (e.g. latin-1, cp1252)"
-            ) from None
-        if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
-            try:
-                with long_fields():
-                    rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
-            except csv.Error as exc:
-                raise _first_record_error(name, first_line, str(exc)) from None
-            fields = rows[0] if rows else []
-            return fields, min(end + 1, len(data)), lines_here
-        pos = end + 1
-        lines = lines_here
-
-
-def _first_record_error(name: str, line: int, reason: str) -> BadLineError:
-    if "new-line character" in reason:
-        return BadLineError(
-            f"{name}:{line}: a carriage return (\\r) outside quotes in the first line; lines end with"
-            " \\n or \\r\\n here (a file from an old Mac? convert its line ends: tr '\\r' '\\n')"
-        )
-    return BadLineError(f"{name}:{line}: the first line cannot be read as CSV ({reason}); check --delimiter and quoting")
-
-
-def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
-    """Guess the delimiter from the first lines (``--delimiter auto``); never the decimal mark."""
-    text = sample[:65536].decode("utf-8", errors="replace")
-    text = text[: text.rfind("\n") + 1] or text
-    try:
-        return csv.Sniffer().sniff(text, delimiters=",;\t|".replace(decimal, "")).delimiter
-    except csv.Error:
-        raise OptionError(
-            f"{name}: could not guess the delimiter from the first lines; pass --delimiter ',' (or ';', tab, '|')"
-        ) from None
-
-
-def read_header(
-    source: Source, *, dialect: Dialect, header: bool, names: tuple[str, ...], skip_rows: int, block_bytes: int
-) -> Header:
-    """Read past skipped lines and the header; return the names and the leftover bytes."""
-    data = b""
-    at_eof = False
-    lines = 0
-
-    def more() -> None:
-        nonlocal data, at_eof
-        chunk = source.read(max(block_bytes, 1 << 16))
-        if not chunk:
-            at_eof = True
-        data += chunk
-
-    more()
-    if data.startswith(BOM):
-        data = data[len(BOM) :]
-    for _ in range(skip_rows):
-        while b"\n" not in data and not at_eof:
-            more()
-        cut = data.find(b"\n")
-        if cut < 0:
-            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({lines + 1} lines)")
-        data = data[cut + 1 :]
-        lines += 1
-    if dialect.delimiter == "auto":
-        while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
-            more()
-        sample = strip_comments(data, dialect.comment) if dialect.comment else data
-        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
-    # Skip blank and comment lines before the header, as pandas does.
-    while True:
-        while b"\n" not in data and not at_eof:
-            more()
-        stripped = data.lstrip(b"\r\n")
-        skipped = data[: len(data) - len(stripped)].count(b"\n")
-        data, lines = stripped, lines + skipped
-        if dialect.comment and data.startswith(dialect.comment.encode()):
-            cut = data.find(b"\n")
-            data, lines = (data[cut + 1 :], lines + 1) if cut >= 0 else (b"", lines + 1)
-            continue
-        if not data and not at_eof:
-            more()
-            continue
-        break
-    if not data:
-        what = "no header line" if header else "no data"
-        raise SchemaError(f"{source.name} is empty ({what}); check the file, or --skip-rows")
-    while True:
-        record = _split_first_record(data, dialect, at_eof, name=source.name, first_line=lines + 1)
-        if record is not None:
-            break
-        if len(data) > max_line_bytes():
-            raise BadLineError(
-                f"{source.name}:{lines + 1}: the first record is over {max_line_bytes() >> 20} MiB; check --delimiter and quoting"
-            )
-        more()
-    fields, used, used_lines = record
-    fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
-    if not names:  # --names says how many columns there are
-        _check_one_column(fields, dialect, source.name, lines + 1)
-    if header and any("\x00" in f for f in fields):
-        raise InputError(
-            f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
-            " is the file binary, or UTF-16 text (pass --encoding utf-16)?"
-        )
-    if header:
-        columns = [f if f != "" else f"Unnamed: {i}" for i, f in enumerate(fields)]
-        return Header(columns, lines + used_lines, data[used:], dialect)
-    if names:
-        if len(names) != len(fields):
-            raise SchemaError(
-                f"{source.name}:{lines + 1}: --names gives {len(names)} names but the first line has {len(fields)} fields"
-            )
-        return Header(list(names), lines, data, dialect)
-    return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
-
-
-def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int) -> None:
-    """Refuse a first line read as one column that holds another usual delimiter: the wrong --delimiter.
-
-    Read on, its rows would be one column of text, refused with advice to store
-    them as categories.
-    """
-    if len(fields) != 1:
-        return
-    found = [d for d in ("\t", ";", "|", ",") if d != dialect.delimiter and d in fields[0]]
-    if found:
-        spelled = {"\t": "tab"}.get(found[0], found[0])
-        words = {"\t": "tabs", ";": "semicolons", "|": "'|'", ",": "commas"}[found[0]]
-        raise SchemaError(
-            f"{name}:{line}: the first line is one column holding {words}: is the file"
-            f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)"
-        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -394,17 +216,3 @@ def _count_lines(fd: int, start: int, end: int) -> int:
         count += data.count(b"\n")
         pos += len(data)
     return count
-
-
-def strip_comments(data: bytes, comment: str) -> bytes:
-    return re.sub(re.escape(comment.encode()) + rb"[^\n]*", b"", data)
-
-
-@contextlib.contextmanager
-def long_fields() -> Iterator[None]:
-    """Let Python's csv module read cells as long as a line may be (its default stops at 128 KiB)."""
-    previous = csv.field_size_limit(max_line_bytes())
-    try:
-        yield
-    finally:
-        csv.field_size_limit(previous)

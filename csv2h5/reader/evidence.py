@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .arrow import read_table
-from .blocks import TextBlock, strip_comments
+from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS, TEXT
+from .header import strip_comments
 from .lines import record_lines
 from .plan import ParsePlan
 

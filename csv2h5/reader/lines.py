@@ -8,7 +8,7 @@ import io
 import numpy as np
 
 from ..errors import BadLineError
-from .blocks import long_fields
+from .header import long_fields
 from .plan import ParsePlan
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..schema import ValueRange
 from ..stats import ColumnStats
-from .blocks import Dialect
+from .header import Dialect
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -240,7 +240,7 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
     for epoch in (0, 1):
         for i in range(len(seq)):
             seq.read_batch(i, epoch=epoch)
-        reader = seq._reader
+        reader = seq._readers.reader
         assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
@@ -262,7 +262,7 @@ def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_fil
     assert tight.block_plan is not None and tight.block_plan.pool_blocks == 2
     rows = np.concatenate([_row_numbers(tight[i][0]) for i in range(len(tight))])
     assert np.array_equal(rows, np.arange(0, LABELS * PER_LABEL, 3))
-    reader = tight._reader
+    reader = tight._readers.reader
     assert reader.rows_direct == 0 and reader.rows_loaded <= LABELS * PER_LABEL
     assert reader.peak_bytes <= (2 + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
@@ -285,4 +285,4 @@ def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data
         xb, yb = seq.read_batch(i, epoch=1)
         rows = np.sort(order[i * 16 : (i + 1) * 16])
         assert np.array_equal(xb, x[rows]) and np.array_equal(yb, y[rows])
-    assert seq._reader.rows_direct == 0
+    assert seq._readers.reader.rows_direct == 0

@@ -93,7 +93,7 @@ def test_memmap_and_chunk_reads_match_numpy(tmp_path_factory, make_data, rows, b
     # training=False: reads only; a small subset may hold one class, which training would refuse
     plain = HDF5Sequence(path, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False, scale=None)
     packed = HDF5Sequence(lzf, batch_size=batch, shuffle=mode, seed=seed, indices=indices, training=False, scale=None)
-    assert plain._source().mapped and not packed._source().mapped
+    assert plain._readers.source().mapped and not packed._readers.source().mapped
     plain.set_epoch(epoch)
     packed.set_epoch(epoch)
     for i in range(len(plain)):
@@ -236,7 +236,7 @@ def test_pickling_drops_the_handle_and_keeps_the_epoch(data):
     seq.set_epoch(4)
     first = seq[0]
     clone = pickle.loads(pickle.dumps(seq))
-    assert clone._rows is None and clone.epoch == 4
+    assert clone._readers.rows is None and clone.epoch == 4
     assert np.array_equal(clone[0][0], first[0])
 
 

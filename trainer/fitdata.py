@@ -1,0 +1,94 @@
+"""The rows a training run reads: its training and validation sequences, and what it says about them.
+
+``fit`` asks here for the two ``HDF5Sequence`` objects (a split of the file, a second file, or no
+validation), for the order the training rows are read in (recorded in config.json and said in the start
+line), and for the rows a multi-worker run leaves out (said before it starts, never silently).
+"""
+
+from __future__ import annotations
+
+from .distribute import Plan
+from .errors import DataOptionError
+from .fileinfo import FileInfo, open_info
+from .options import FitOptions
+from .sequence import HDF5Sequence
+
+
+def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
+    # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
+    # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
+    # reads in file order, so Keras's own loader threads cannot change it.
+    # Raw rows: the model's first layer fills and scales them (so the saved model takes raw rows too).
+    common = dict(
+        batch_size=options.batch_size,
+        one_hot=options.one_hot,
+        sample_shape=(info.num_features,),
+        workers=options.loaders,
+        batch_slice=plan.batch_slice,
+        drop_remainder=plan.devices > 1,
+        scale=None,
+        missing=None,
+        memory_budget=options.memory_budget,
+    )
+    train = HDF5Sequence(
+        options.data,
+        shuffle=options.shuffle,
+        seed=options.seed,
+        class_weight=options.class_weight,
+        batches_per_epoch=options.steps_per_epoch,
+        training=True,
+        **common,
+    )
+    if options.val_split:
+        train, val = train.split(options.val_split, seed=options.seed)
+        val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
+        return train, val
+    if options.val is not None:
+        val_info = open_info(options.val)
+        if val_info.num_features != info.num_features or val_info.task != info.task:
+            raise DataOptionError(
+                f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
+                f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
+            )
+        if info.task == "classification" and val_info.classes != info.classes:
+            raise DataOptionError(
+                f"--val {options.val} has classes {val_info.classes[:10]}, "
+                f"but {options.data} has {info.classes[:10]}; class codes would not match"
+            )
+        return train, HDF5Sequence(options.val, shuffle=False, **common)
+    return train, None
+
+
+def left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str | None:
+    """What a multi-worker run leaves out, said before it starts (never silently)."""
+    if plan.worker is None:
+        return None
+    batch = train.batch_size
+    rows = [
+        f"{seq.num_rows % batch} {name} rows"
+        for name, seq in (("training", train), ("validation", val))
+        if seq is not None and seq.num_rows % batch
+    ]
+    if not rows:
+        return None
+    return (
+        f"multi-worker training leaves out the last, partial global batch of each epoch: {' and '.join(rows)} "
+        "(a --batch-size that divides the rows uses them all)"
+    )
+
+
+def data_order(train: HDF5Sequence) -> dict[str, object]:
+    """Which order the training rows are read in, and why (config.json and the start line)."""
+    plan = train.block_plan
+    return {
+        "shuffle": train.shuffle,
+        "why": train.shuffle_reason,
+        "memory_budget": train.memory_budget,
+        "block_rows": plan.block_rows if plan else None,
+        "pool_blocks": plan.pool_blocks if plan else None,
+    }
+
+
+def order_note(order: dict[str, object]) -> str:
+    pool = f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows" if order["shuffle"] == "blocks" else ""
+    return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
