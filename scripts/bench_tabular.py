@@ -16,6 +16,7 @@ package's own archive) and vega_datasets (its local files). Nothing is
 downloaded at run time.
 
     python scripts/bench_tabular.py [--only penguins,chile] [--out bench_data/tabular] [--json results.json]
+    python scripts/bench_tabular.py --split-seed 1    # another 75/25 split: how much of a gap is chance
     python scripts/bench_tabular.py --digits 42000    # the MNIST-shaped file: accuracy and epoch time
 
 ``--digits N`` trains on N MNIST-shaped rows (scripts/make_digits_csv.py,
@@ -157,11 +158,11 @@ def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, **kwargs)
 
 
-def split(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, target: str, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
     frame = frame[frame[target].notna()].reset_index(drop=True)
-    return train_test_split(frame, test_size=0.25, random_state=SEED, stratify=frame[target])
+    return train_test_split(frame, test_size=0.25, random_state=seed, stratify=frame[target])
 
 
 def convert(table: Table, train: pd.DataFrame, test: pd.DataFrame, work: Path) -> tuple[Path, Path]:
@@ -365,6 +366,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench_data/tabular")
     parser.add_argument("--json", default=None, help="write every figure here")
     parser.add_argument("--extra", default="", help="more h5train fit options for both runs (for trying defaults)")
+    parser.add_argument("--split-seed", type=int, default=SEED, help="seed of the 75/25 split (the figures in BENCHMARKS.md: 0)")
     parser.add_argument("--digits", type=int, default=0, help="instead: the MNIST-shaped file of this many rows")
     args = parser.parse_args()
     if args.digits:
@@ -378,10 +380,10 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for table in chosen:
-        work = Path(args.out) / table.name
+        work = Path(args.out) / (table.name if args.split_seed == SEED else f"{table.name}-split{args.split_seed}")
         work.mkdir(parents=True, exist_ok=True)
         frame = table.load()
-        train, test = split(frame, table.target)
+        train, test = split(frame, table.target, args.split_seed)
         train_h5, test_h5 = convert(table, train, test, work)
         extra = args.extra.split() if args.extra else []
         default = h5train(train_h5, test_h5, work / "run-default", extra)
