@@ -275,7 +275,7 @@ def sklearn_scores(table: Table, train: pd.DataFrame, test: pd.DataFrame) -> dic
 FORMER_DEFAULTS = ["--model", "mlp", "--optimizer", "sgd", "--batch-size", "256", "--val-split", "0", "--hidden", "50"]
 
 
-def digits(rows: int, out: Path) -> None:
+def digits(rows: int, out: Path, more: list[str]) -> None:
     """Accuracy of each default on the MNIST-shaped file, and the first layer's cost per epoch."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import make_digits_csv
@@ -310,7 +310,7 @@ def digits(rows: int, out: Path) -> None:
         ("defaults with --model tabular", ["--model", "tabular"]),
         ("former defaults (mlp 50, SGD, batch 256, no validation)", FORMER_DEFAULTS),
     ):
-        result = h5train(files["train"], files["test"], out / "run", extra)
+        result = h5train(files["train"], files["test"], out / "run", [*extra, *more])
         print(f"  {label}: accuracy {100 * result['accuracy']:.2f}, {result['seconds']:.1f} s ({result['epochs']} epochs)")
     times = first_layer_times(files["train"])
     for name, values in times.items():
@@ -365,12 +365,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated table names")
     parser.add_argument("--out", default="bench_data/tabular")
     parser.add_argument("--json", default=None, help="write every figure here")
-    parser.add_argument("--extra", default="", help="more h5train fit options for both runs (for trying defaults)")
+    parser.add_argument("--extra", default="", help="more h5train fit options for every run (for trying defaults; --digits too)")
     parser.add_argument("--split-seed", type=int, default=SEED, help="seed of the 75/25 split (the figures in BENCHMARKS.md: 0)")
     parser.add_argument("--digits", type=int, default=0, help="instead: the MNIST-shaped file of this many rows")
     args = parser.parse_args()
     if args.digits:
-        digits(args.digits, Path(args.out) / "digits")
+        digits(args.digits, Path(args.out) / "digits", args.extra.split() if args.extra else [])
         return
     chosen = [t for t in TABLES if not args.only or t.name in args.only.split(",")]
     results = []
