@@ -75,7 +75,7 @@ def test_h5train_keeps_and_restores_the_latest_tied_epoch(make_data, tmp_path):
     """The kept epoch (metrics.json, model.keras) is the last within the tolerance of history.csv's best."""
     data, _, _ = make_data(tmp_path, rows=400)
     run = tmp_path / "run"
-    tolerance = 0.05
+    tolerance = 0.5
     code, out, err = on_backend(
         "jax",
         "backends:h5train",
@@ -88,6 +88,7 @@ def test_h5train_keeps_and_restores_the_latest_tied_epoch(make_data, tmp_path):
     expected = max(i + 1 for i, v in enumerate(losses) if v <= best * (1 + tolerance))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["best_epoch"] == expected
+    assert expected > losses.index(best) + 1  # these random labels' validation loss rises slowly: ties decide
     assert metrics["best_value"] == pytest.approx(losses[expected - 1])
     assert metrics["model_epoch"] == expected
     assert json.loads((run / "config.json").read_text())["options"]["tie_tolerance"] == tolerance
