@@ -16,6 +16,7 @@ package's own archive) and vega_datasets (its local files). Nothing is
 downloaded at run time.
 
     python scripts/bench_tabular.py [--only penguins,chile] [--out bench_data/tabular] [--json results.json]
+    python scripts/bench_tabular.py --split-seed 1    # another 75/25 split: how much of a gap is chance
     python scripts/bench_tabular.py --digits 42000    # the MNIST-shaped file: accuracy and epoch time
 
 ``--digits N`` trains on N MNIST-shaped rows (scripts/make_digits_csv.py,
@@ -157,11 +158,11 @@ def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, **kwargs)
 
 
-def split(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, target: str, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
     frame = frame[frame[target].notna()].reset_index(drop=True)
-    return train_test_split(frame, test_size=0.25, random_state=SEED, stratify=frame[target])
+    return train_test_split(frame, test_size=0.25, random_state=seed, stratify=frame[target])
 
 
 def convert(table: Table, train: pd.DataFrame, test: pd.DataFrame, work: Path) -> tuple[Path, Path]:
@@ -274,7 +275,7 @@ def sklearn_scores(table: Table, train: pd.DataFrame, test: pd.DataFrame) -> dic
 FORMER_DEFAULTS = ["--model", "mlp", "--optimizer", "sgd", "--batch-size", "256", "--val-split", "0", "--hidden", "50"]
 
 
-def digits(rows: int, out: Path) -> None:
+def digits(rows: int, out: Path, more: list[str]) -> None:
     """Accuracy of each default on the MNIST-shaped file, and the first layer's cost per epoch."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import make_digits_csv
@@ -309,7 +310,7 @@ def digits(rows: int, out: Path) -> None:
         ("defaults with --model tabular", ["--model", "tabular"]),
         ("former defaults (mlp 50, SGD, batch 256, no validation)", FORMER_DEFAULTS),
     ):
-        result = h5train(files["train"], files["test"], out / "run", extra)
+        result = h5train(files["train"], files["test"], out / "run", [*extra, *more])
         print(f"  {label}: accuracy {100 * result['accuracy']:.2f}, {result['seconds']:.1f} s ({result['epochs']} epochs)")
     times = first_layer_times(files["train"])
     for name, values in times.items():
@@ -364,11 +365,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated table names")
     parser.add_argument("--out", default="bench_data/tabular")
     parser.add_argument("--json", default=None, help="write every figure here")
-    parser.add_argument("--extra", default="", help="more h5train fit options for both runs (for trying defaults)")
+    parser.add_argument("--extra", default="", help="more h5train fit options for every run (for trying defaults; --digits too)")
+    parser.add_argument("--split-seed", type=int, default=SEED, help="seed of the 75/25 split (the figures in BENCHMARKS.md: 0)")
     parser.add_argument("--digits", type=int, default=0, help="instead: the MNIST-shaped file of this many rows")
     args = parser.parse_args()
     if args.digits:
-        digits(args.digits, Path(args.out) / "digits")
+        digits(args.digits, Path(args.out) / "digits", args.extra.split() if args.extra else [])
         return
     chosen = [t for t in TABLES if not args.only or t.name in args.only.split(",")]
     results = []
@@ -378,10 +380,10 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for table in chosen:
-        work = Path(args.out) / table.name
+        work = Path(args.out) / (table.name if args.split_seed == SEED else f"{table.name}-split{args.split_seed}")
         work.mkdir(parents=True, exist_ok=True)
         frame = table.load()
-        train, test = split(frame, table.target)
+        train, test = split(frame, table.target, args.split_seed)
         train_h5, test_h5 = convert(table, train, test, work)
         extra = args.extra.split() if args.extra else []
         default = h5train(train_h5, test_h5, work / "run-default", extra)

@@ -23,11 +23,30 @@ from .rundir import RunDir, append_history, write_json
 from .signals import signals_deferred, signals_interrupt
 
 
+def keeps(value: float, record: float | None, *, mode: str, tolerance: float = 0.0) -> bool:
+    """Whether an epoch scoring ``value`` becomes the kept (best) epoch, ``record`` being the best value so far.
+
+    A value better than the record is kept; so is one within ``tolerance`` (a
+    fraction of the record) of it, a tie, the later epoch winning: a flat
+    validation loss then keeps the epoch that trained longest rather than the
+    first one that happened to touch the plateau. The reference stays the
+    record itself, so a slow drift never walks the kept epoch away from it.
+    With no tolerance only a better value is kept (an equal one is not).
+    """
+    if record is None:
+        return True
+    if mode == "max":
+        return value > record or (tolerance > 0 and value >= record - tolerance * abs(record))
+    return value < record or (tolerance > 0 and value <= record + tolerance * abs(record))
+
+
 class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: last.keras, best.keras when improved, a history row, then state.json.
+    """After every epoch: last.keras, best.keras when kept (see ``keeps``), a history row, then state.json.
 
     state.json is written last, so it never claims an epoch whose checkpoint is
     missing; it also holds the random layers' generator states of that epoch.
+    ``best_epoch`` and ``best_value`` are the kept epoch and its value,
+    ``record_value`` the best value seen (they differ after a tie).
     Each epoch's files are written inside ``guard()`` (a multi-worker chief saves
     outside the distribution, and is not stopped mid-write). With ``write=False``
     (the other workers of a multi-worker run) only ``state`` is kept up to date.
@@ -41,11 +60,13 @@ class RunRecorder(keras.callbacks.Callback):
         state: dict,
         guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
         write: bool = True,
+        tolerance: float = 0.0,
     ) -> None:
         super().__init__()
         self.run = run
         self.monitor = monitor
-        self.better = np.greater if mode == "max" else np.less
+        self.mode = mode
+        self.tolerance = tolerance
         self.state = state
         self.guard = guard
         self.write = write
@@ -53,10 +74,12 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
         value = logs.get(self.monitor)
-        improved = value is not None and (self.state["best_value"] is None or self.better(value, self.state["best_value"]))
+        record = self.state.get("record_value", self.state["best_value"])  # runs from before ties: the best is the record
+        improved = value is not None and keeps(value, record, mode=self.mode, tolerance=self.tolerance)
         state = {**self.state, "epochs_done": epoch + 1}
         if improved:
-            state.update(best_value=value, best_epoch=epoch + 1)
+            better = record is None or (value > record if self.mode == "max" else value < record)
+            state.update(best_value=value, best_epoch=epoch + 1, record_value=value if better else record)
         if self.write:
             with signals_deferred(), self.guard():  # the epoch's files whole, state.json last
                 save_model(self.model, self.run.last)

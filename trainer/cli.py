@@ -135,6 +135,13 @@ def fit(
             "(default 10 with validation; 0: off)."
         ),
     ] = None,
+    tie_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Validation values within this fraction of the best count as ties and the latest is kept "
+            "(best.keras, early stopping's count and the weights restored); 0: the first best."
+        ),
+    ] = 0.0,
     steps_per_epoch: Annotated[int | None, typer.Option(help="Batches per epoch (default: all rows).")] = None,
     backend: BackendOption = "auto",
     strategy: Annotated[
@@ -226,6 +233,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         seed=given.seed,
         class_weight=given.class_weight,
         early_stopping=given.early_stopping,
+        tie_tolerance=given.tie_tolerance,
         steps_per_epoch=given.steps_per_epoch,
         strategy=given.strategy,
         backend=_load_backend(given.backend),

@@ -198,7 +198,9 @@ def _callbacks(
     """The run's callbacks, in the order they act, with the two ``fit`` asks afterwards."""
     callbacks: list[keras.callbacks.Callback] = [
         NanGuard(info, options.missing if options.normalize == "standard" else None),
-        RunRecorder(run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief),
+        RunRecorder(
+            run, monitor, output.monitor_mode, state, guard=plan.saving, write=plan.chief, tolerance=options.tie_tolerance
+        ),
     ]
     if plan.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False, profile_batch=0))

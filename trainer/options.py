@@ -40,6 +40,7 @@ class FitOptions:
     seed: int = 0
     class_weight: str | None = None
     early_stopping: int | None = None  # patience in epochs; None: 10 when there is validation; 0: off
+    tie_tolerance: float = 0.0  # validation values within this fraction of the best tie; the latest is kept (callbacks.keeps)
     steps_per_epoch: int | None = None
     strategy: str = "default"  # default, mirrored or multi-worker (see trainer/distribute.py)
     backend: str = "auto"  # the Keras backend; config.json records the one used
@@ -58,6 +59,8 @@ class FitOptions:
             raise DataOptionError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
+        if not 0.0 <= self.tie_tolerance < 1.0:
+            raise DataOptionError(f"--tie-tolerance takes a fraction of the best value in [0, 1), got {self.tie_tolerance}")
         if self.missing not in ("mean", "zero", "error"):
             raise DataOptionError(f"--missing takes mean, zero or error, got {self.missing!r}")
         if self.class_weight not in (None, "balanced"):
@@ -86,6 +89,7 @@ class FitOptions:
                 dropout=values.get("dropout", 0.0),
                 batch_size=values.get("batch_size", 256),
             )
+        values.setdefault("tie_tolerance", 0.0)  # a run from before ties: the first best epoch was kept
         return cls(**values)
 
     def resolved(self, rows: int, *, workers: int = 1) -> FitOptions:
