@@ -219,8 +219,14 @@ def child_random_blocks(data: Path, block_bytes: int, count: int) -> dict:
 
 
 def child_order(data: Path, shuffle: str, rows_timed: int, seconds: float) -> dict:
-    from csv2h5.trainer import HDF5Sequence
+    from csv2h5.trainer import HDF5Sequence, readahead
 
+    if shuffle.endswith(":buffered"):  # auto:buffered: scattered loads through the page cache too
+        shuffle = shuffle.removesuffix(":buffered")
+        readahead.DIRECT_READS = False
+    if "@" in shuffle:  # auto@4: the read-ahead reads 4 loads at once
+        shuffle, threads = shuffle.split("@")
+        readahead.READ_THREADS = int(threads)
     extra = {}
     if shuffle.startswith("blocks") and shuffle != "blocks":  # blocks32: blocks of 32 MiB
         extra = {"block_bytes": int(shuffle[len("blocks") :]) << 20}
@@ -260,8 +266,14 @@ def child_cached(data: Path, batches: int) -> dict:
     seq = HDF5Sequence(data, batch_size=BATCH, seed=0)  # float32 batches, as training reads them
     raw = HDF5Sequence(data, batch_size=BATCH, seed=0, scale=None)  # the same, not standardised
     with h5py.File(data, "r") as f:
-        x_ram = f["features"][()]
-    offset, factor = seq._prepare.offset, seq._prepare.factor
+        x_ram, y_ram = f["features"][()], f["target"][()].astype(np.int32)
+    order = seq.order(0)
+
+    def in_ram_batch(i: int):  # what an in-RAM PyDataset does per batch: its rows sorted, gathered, their labels
+        picked = np.sort(order[i * BATCH : (i + 1) * BATCH])
+        return np.take(x_ram, picked, axis=0).astype(np.float32), y_ram[picked]
+
+    offset, factor = seq._finish.prepare.offset, seq._finish.prepare.factor
     batches = min(batches, len(seq))
     rows = [np.sort(seq.order(0)[i * BATCH : (i + 1) * BATCH]) for i in range(batches)]
     out = {"shuffle": seq.shuffle, "reason": seq.shuffle_reason}
@@ -271,6 +283,7 @@ def child_cached(data: Path, batches: int) -> dict:
             ("numpy", lambda i: np.take(x_ram, rows[i], axis=0).astype(np.float32)),
             ("raw", lambda i: raw.read_batch(i, epoch=0)[0]),
             ("numpy_scaled", lambda i: (np.take(x_ram, rows[i], axis=0).astype(np.float32) - offset) * factor),
+            ("numpy_batch", in_ram_batch),
         ):
             started = time.perf_counter()
             for i in range(batches):
@@ -356,6 +369,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs of the fast orders and of the disk rate")
     parser.add_argument("--fit-steps", type=int, default=1000, help="h5train fit steps timed (0: skip)")
     parser.add_argument("--only-cached", action="store_true", help="only the cached comparison (no limit needed)")
+    parser.add_argument(
+        "--orders",
+        default="auto,blocks32,none,window,batch,global",
+        help="orders read, in turn; NAME@N reads N loads at once (auto@1: one read-ahead thread); NAME:buffered "
+        "reads scattered loads through the page cache, not past it",
+    )
     args = parser.parse_args()
     big, small = ensure_data(args.workdir)
     if args.only_cached:
@@ -381,27 +400,21 @@ def main() -> int:
             f"{'disk, 9.4 MB preads at random places':34s} {scattered_rate:12,.0f} rows/s  "
             f"{scattered_rate / disk_rate:5.2f}x disk (runs {_rates(scattered)}): the reads blocks makes"
         )
-        for shuffle, repeats in (
-            ("auto", args.repeats),
-            ("blocks32", 1),
-            ("none", 1),
-            ("window", 1),
-            ("batch", 1),
-            ("global", 1),
-        ):
+        orders = [(name, args.repeats if name.startswith("auto") else 1) for name in args.orders.split(",")]
+        for shuffle, repeats in orders:
             runs = [run_child(cgroup, [shuffle, str(big), str(args.rows_timed), str(args.seconds)], big) for _ in range(repeats)]
             failed = [r["error"] for r in runs if "error" in r]
             if failed:
                 print(f"shuffle={shuffle:8s} failed: {failed[0]}")
                 continue
             rate = statistics.median(r["rows_per_s"] for r in runs)
-            label = f"shuffle={shuffle}" + (f" (-> {runs[0]['shuffle']})" if shuffle == "auto" else "")
+            label = f"shuffle={shuffle}" + (f" (-> {runs[0]['shuffle']})" if shuffle.startswith("auto") else "")
             print(
                 f"{label:34s} {rate:12,.0f} rows/s  {rate / disk_rate:5.2f}x disk, {rate / scattered_rate:4.2f}x random; "
                 f"{runs[0]['distinct']:.2f} labels/batch; {runs[0]['rows']:,} rows in {runs[0]['seconds']:.1f} s; "
                 f"peak {max(r['peak'] for r in runs) / 1e9:.2f} GB" + (f"; runs {_rates(runs)}" if repeats > 1 else "")
             )
-            if shuffle == "auto":
+            if shuffle.startswith("auto"):
                 print(f"{'':34s} why: {runs[0]['reason']}; {runs[0]['plan']}; rows read directly {runs[0]['rows_direct']}")
         if args.fit_steps:
             limited = [run_child(cgroup, ["fit", str(big), str(args.fit_steps)], big) for _ in range(args.repeats)]
@@ -442,6 +455,10 @@ def _cached(small: Path) -> int:
         f"  scale=None: {cached['raw']:,.0f} rows/s = {cached['raw'] / cached['numpy']:.2f}x the gather; "
         f"the gather then standardised in numpy ((x - mean) * factor): {cached['numpy_scaled']:,.0f} rows/s, "
         f"default read_batch {cached['sequence'] / cached['numpy_scaled']:.2f}x that"
+    )
+    print(
+        f"  the in-RAM batch (its rows sorted, gathered, converted, their labels looked up, as read_batch does): "
+        f"{cached['numpy_batch']:,.0f} rows/s; read_batch with scale=None {cached['raw'] / cached['numpy_batch']:.2f}x that"
     )
     return 0
 

@@ -23,8 +23,11 @@ from .rows import PartsRows, RowSource
 class ProcessReaders:
     """The row source and the read-ahead reader of one sequence, per process."""
 
-    def __init__(self, paths: tuple[str, ...], info: FileInfo, *, plan: BlockPlan | None, batch_size: int) -> None:
-        self.paths, self.info, self.plan, self.batch_size = paths, info, plan, batch_size
+    def __init__(
+        self, paths: tuple[str, ...], info: FileInfo, *, plan: BlockPlan | None, batch_size: int, scattered: bool = False
+    ) -> None:
+        # scattered: the plan's loads are read at random places (``blocks``), not in file order
+        self.paths, self.info, self.plan, self.batch_size, self.scattered = paths, info, plan, batch_size, scattered
         self._lock = threading.Lock()
         self.rows: RowSource | PartsRows | None = None
         self.reader: BlockReader | None = None
@@ -65,12 +68,21 @@ class ProcessReaders:
                     width=info.num_features,
                     capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
                     drop_cache=True,
+                    direct=self.scattered,
                 )
                 weakref.finalize(owner, self.reader.close)
             return self.reader
 
     def __getstate__(self) -> dict[str, object]:
-        return {"paths": self.paths, "info": self.info, "plan": self.plan, "batch_size": self.batch_size}
+        return {
+            "paths": self.paths,
+            "info": self.info,
+            "plan": self.plan,
+            "batch_size": self.batch_size,
+            "scattered": self.scattered,
+        }
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["paths"], state["info"], plan=state["plan"], batch_size=state["batch_size"])
+        self.__init__(
+            state["paths"], state["info"], plan=state["plan"], batch_size=state["batch_size"], scattered=state["scattered"]
+        )

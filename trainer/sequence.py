@@ -113,7 +113,9 @@ class HDF5Sequence(keras.utils.PyDataset):
             plan=self.block_plan,
             indices=rows,
         )
-        self._readers = ProcessReaders(self.paths, info, plan=self.block_plan, batch_size=options.batch_size)
+        self._readers = ProcessReaders(
+            self.paths, info, plan=self.block_plan, batch_size=options.batch_size, scattered=self.shuffle == "blocks"
+        )
 
     # -- the PyDataset protocol ------------------------------------------------------------------
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import multiprocessing
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
-from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader, RowFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -194,8 +196,9 @@ class _CountingSource:
         return self.values[rows]
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("in_order", [True, False])
-def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_order):
+def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_order, threads):
     rows, chunk, block, pool, batch = 20_000, 10, 100, 8, 50
     values = np.arange(rows * 3, dtype=np.int64).reshape(rows, 3)
     plan = BlockPlan(block_rows=block, pool_blocks=pool, chunk_rows=chunk)
@@ -214,6 +217,7 @@ def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_orde
         width=3,
         capacity_bytes=capacity,
         drop_cache=False,
+        threads=threads,
     )
     try:
         indices = list(range(len(batches)))
@@ -286,3 +290,74 @@ def test_compressed_files_and_parts_read_ahead_the_same_rows(tmp_path, make_data
         rows = np.sort(order[i * 16 : (i + 1) * 16])
         assert np.array_equal(xb, x[rows]) and np.array_equal(yb, y[rows])
     assert seq._readers.reader.rows_direct == 0
+
+
+def _row_file_and_values(tmp_path: Path, *, offset: int, rows: int, width: int) -> tuple[Path, np.ndarray]:
+    """A file of ``offset`` filler bytes, then ``rows`` rows of ``width`` bytes (offset and rows unaligned)."""
+    values = np.random.default_rng(5).integers(0, 256, size=(rows, width), dtype=np.uint8)
+    path = tmp_path / "rows.bin"
+    path.write_bytes(b"\xff" * offset + values.tobytes())
+    return path, values
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_row_file_reads_the_rows_at_any_offset_up_to_the_end_of_the_file(tmp_path, direct):
+    path, values = _row_file_and_values(tmp_path, offset=1234, rows=3001, width=785)
+    rows = RowFile(str(path), 1234, 785, drop_cache=True, direct=direct)
+    try:
+        if direct and not rows.direct:
+            pytest.skip("this file system refuses O_DIRECT")
+        for start, stop in [(0, 1), (0, 3001), (17, 1300), (2999, 3001), (1000, 3001), (5, 6)]:
+            into = np.zeros((stop - start, 785), dtype=np.uint8)
+            rows.read(start, stop, into)
+            assert np.array_equal(into, values[start:stop])  # numpy's slice of the written rows is the oracle
+        assert rows.direct == direct  # no read fell back
+    finally:
+        rows.close()
+
+
+def test_row_file_falls_back_to_the_page_cache_where_direct_reads_are_refused(tmp_path, monkeypatch):
+    path, values = _row_file_and_values(tmp_path, offset=100, rows=500, width=33)
+    rows = RowFile(str(path), 100, 33, drop_cache=False, direct=True)
+    if not rows.direct:
+        pytest.skip("this file system refuses O_DIRECT")
+    real = os.preadv
+
+    def refuse_direct(fd, buffers, offset):
+        if fd == rows._direct_fd:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", refuse_direct)
+    try:
+        into = np.zeros((400, 33), dtype=np.uint8)
+        rows.read(50, 450, into)
+        assert np.array_equal(into, values[50:450]) and not rows.direct
+    finally:
+        rows.close()
+
+
+def test_blocks_read_past_the_page_cache_and_file_order_through_it(tmp_path):
+    """Scattered loads (blocks) are read with O_DIRECT where allowed; file order keeps the kernel's read-ahead."""
+    labels = np.repeat(np.arange(LABELS), 2000)
+    x = np.random.default_rng(1).integers(0, 256, size=(labels.size, 16), dtype=np.uint8)
+    csv = tmp_path / "rows.csv"
+    header = ",".join([f"f{i}" for i in range(16)] + ["label"])
+    np.savetxt(csv, np.column_stack([x, labels]), fmt="%d", delimiter=",", header=header, comments="")
+    convert([csv], tmp_path / "rows.h5", options=ConvertOptions(target=("label",), chunk_rows=500))
+    common = dict(scale=None, batch_size=256, dtype="uint8", memory_budget=200_000, block_bytes=16_000)
+    scattered = HDF5Sequence(tmp_path / "rows.h5", shuffle="blocks", seed=4, **common)
+    ordered = HDF5Sequence(tmp_path / "rows.h5", shuffle=False, indices=np.arange(0, labels.size, 3), **common)
+    assert scattered.block_plan is not None and ordered.block_plan is not None
+    order = scattered.order(0)
+    for i in range(len(scattered)):
+        rows = np.sort(order[i * 256 : (i + 1) * 256])
+        xb, yb = scattered.read_batch(i, epoch=0)
+        assert np.array_equal(xb, x[rows]) and np.array_equal(yb, labels[rows])
+    assert np.array_equal(np.concatenate([ordered[i][0] for i in range(len(ordered))]), x[::3])
+    probe = RowFile(str(tmp_path / "rows.h5"), 0, 1, drop_cache=False, direct=True)
+    allowed = probe.direct
+    probe.close()
+    assert scattered._readers.reader._file.direct == allowed
+    assert ordered._readers.reader._file is not None and not ordered._readers.reader._file.direct
+    assert scattered._readers.reader.rows_direct == 0
