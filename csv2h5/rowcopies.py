@@ -67,6 +67,10 @@ def _send(target: int, source: int, file_offset: int, start: int, length: int) -
         done += sent
 
 
+def _succeeded(future: Future) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 class RowCopies:
     """The copy jobs of one output: waiting to be sent, riding with parse tasks, or sent alone; waited for by :meth:`drain`."""
 
@@ -87,7 +91,7 @@ class RowCopies:
 
     def carried_by(self, future: Future) -> None:
         """Note a task that carries jobs: its result (or failure) is waited for before the file is read or finished."""
-        while self._carriers and self._carriers[0].done() and self._carriers[0].exception() is None:
+        while self._carriers and _succeeded(self._carriers[0]):
             self._carriers.popleft()
         self._carriers.append(future)
 
