@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from .lists import header_difference
 from .options import ConvertOptions
 from .output import AtomicOutput, check_output
 from .pool import parse_in_order, worker_count, worker_pool
+from .processes import ParserProcesses
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
 from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
@@ -101,7 +101,7 @@ class _Conversion:
         self.summary: TargetSummary | None = None  # of the target, once finished
         self.final_dtype = self.writer.dtype  # the features' dtype, kept for the report: the writer closes the file
 
-    def stream(self, headers: Iterable[tuple[Source, object]], pool: ProcessPoolExecutor | None, workers: int) -> None:
+    def stream(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None, workers: int) -> None:
         """Parse, check and write every block of every input."""
         blocks = self._blocks(headers, pool)
         first = next(blocks, None)
@@ -119,7 +119,7 @@ class _Conversion:
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
 
-    def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ProcessPoolExecutor | None) -> Iterator[TextBlock]:
+    def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None) -> Iterator[TextBlock]:
         o = self.options
         index = data_bytes = 0
         for source, header in headers:

@@ -17,10 +17,10 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 
 from .errors import Csv2H5Error
 from .options import ConvertOptions
+from .processes import ParserProcesses
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, received, remove_left_over, share
@@ -74,8 +74,8 @@ def _keep_freed_memory(libc) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``workers`` processes that parse blocks and compress chunks (None for 0: all work stays here)."""
+def worker_pool(workers: int) -> Iterator[ParserProcesses | None]:
+    """``workers`` processes that parse blocks, compress chunks and copy rows (None for 0: all work stays here)."""
     if workers <= 0:
         yield None
         return
@@ -86,19 +86,13 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(os.getpid() if context.get_start_method() == "fork" else 0,),
-    )
+    # The workers start now, before the output is opened: a forked copy of its descriptor
+    # would hold HDF5's file lock for as long as the worker lives.
+    pool = ParserProcesses(workers, context, _start_worker, (os.getpid() if context.get_start_method() == "fork" else 0,))
     try:
-        # Fork the workers now, before the output is opened: a forked copy of its descriptor
-        # would hold HDF5's file lock for as long as the worker lives.
-        pool.submit(int)
         yield pool
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
 
 
 def _parse_in_worker(
@@ -226,7 +220,7 @@ def _renumbered(parsed: ParsedBlock, lines: int) -> ParsedBlock:
 def parse_in_order(
     blocks: Iterator[TextBlock],
     plan: Callable[[], ParsePlan],
-    pool: ProcessPoolExecutor | None,
+    pool: ParserProcesses | None,
     workers: int,
     copies: RowCopies | None = None,
 ) -> Iterator[tuple[TextBlock, ParsedBlock]]:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import collections
 import os
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
+from .processes import Task
 from .shared import SHARED_DIR
 
 # (file offset in the output, byte offset in the shared file, bytes)
@@ -67,18 +67,18 @@ def _send(target: int, source: int, file_offset: int, start: int, length: int) -
         done += sent
 
 
-def _succeeded(future: Future) -> bool:
+def _succeeded(future: Task) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
 
 
 class RowCopies:
     """The copy jobs of one output: waiting to be sent, riding with parse tasks, or sent alone; waited for by :meth:`drain`."""
 
-    def __init__(self, output: Path, submit: Callable[..., Future]) -> None:
+    def __init__(self, output: Path, submit: Callable[..., Task]) -> None:
         self.output = str(output)
         self._submit = submit
         self._waiting: list[Job] = []
-        self._carriers: collections.deque[Future] = collections.deque()  # tasks that carry jobs, oldest first
+        self._carriers: collections.deque[Task] = collections.deque()  # tasks that carry jobs, oldest first
 
     def add(self, name: str, pieces: list[Piece]) -> None:
         """Copy the shared file ``name`` to ``pieces`` of the output (sent with the next task)."""
@@ -89,7 +89,7 @@ class RowCopies:
         jobs, self._waiting = self._waiting, []
         return jobs
 
-    def carried_by(self, future: Future) -> None:
+    def carried_by(self, future: Task) -> None:
         """Note a task that carries jobs: its result (or failure) is waited for before the file is read or finished."""
         while self._carriers and _succeeded(self._carriers[0]):
             self._carriers.popleft()

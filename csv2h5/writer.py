@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 
 import h5py
@@ -32,6 +31,7 @@ from .layout import (
     categories_path,
     category_counts_path,
 )
+from .processes import Task
 from .rowcopies import RowCopies
 from .schema import CHUNK_BYTES
 
@@ -61,7 +61,7 @@ class H5Writer:
         *,
         mode: str = "w",
         expected_bytes: int | None = None,
-        submit: Callable[..., Future] | None = None,
+        submit: Callable[..., Task] | None = None,
         encode_ahead: int = 4,
         rows_by_parsers: bool = False,
     ) -> None:
@@ -71,7 +71,7 @@ class H5Writer:
             path: the file to write (the conversion's temporary name).
             mode: "w" to create, "r+" to continue a file (``--append``).
             expected_bytes: about how much input is coming (sizes HDF5's metadata block).
-            submit: runs ``encoders.encode_chunk`` elsewhere (``ProcessPoolExecutor.submit``);
+            submit: runs ``encoders.encode_chunk`` elsewhere (``processes.ParserProcesses.submit``);
                 None compresses here, through h5py.
             encode_ahead: chunks being encoded at once before the writer waits (bounds memory).
             rows_by_parsers: a new uncompressed /features may take rows copied in by ``submit``'s

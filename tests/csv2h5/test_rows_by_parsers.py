@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csv2h5 import ConvertOptions, convert, featurerows, rowcopies, shared
+from csv2h5 import ConvertOptions, convert, featurerows, pool, rowcopies, shared
 from csv2h5.errors import BadValueError, OutputError
+from csv2h5.processes import WorkerDied
 
 BLOCK = 64 << 10
 
@@ -192,5 +193,27 @@ def test_an_error_after_rows_were_copied_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(BadValueError, match=r"d\.csv:40002: .*'x11'.*'oops'"):
         convert([src], tmp_path / "o.h5", options=_options())
     assert sum(placed) > 20_000  # most rows were already copied into the temporary
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+    assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
+
+
+_REAL_PARSE = pool._parse_in_worker
+
+
+def _dying_parse(block, plan, owner, copies):
+    """A parser process that dies (killed, out of memory) at the fourth block, after rows were copied."""
+    if block.index == 3:
+        os._exit(1)
+    return _REAL_PARSE(block, plan, owner, copies)
+
+
+def test_a_parser_process_that_dies_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    if threading.active_count() != 1:
+        pytest.skip("parser processes are forked (and so see this patch) only when no other thread runs")
+    monkeypatch.setattr(pool, "_parse_in_worker", _dying_parse)
+    src = tmp_path / "d.csv"
+    _decimal_csv(src, 40_000)
+    with pytest.raises(WorkerDied, match="ended without answering"):
+        convert([src], tmp_path / "o.h5", options=_options())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
     assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
