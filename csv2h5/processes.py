@@ -130,7 +130,13 @@ class ParserProcesses:
     """``count`` worker processes, each with its own pipe; :meth:`submit` as an executor's."""
 
     def __init__(self, count: int, context: Any, initializer: Callable[..., None], initargs: tuple = ()) -> None:
-        self._workers = [_Worker(context, initializer, initargs) for _ in range(count)]
+        self._workers: list[_Worker] = []
+        try:
+            for _ in range(count):
+                self._workers.append(_Worker(context, initializer, initargs))
+        except BaseException:  # one would not start: end those that did
+            self.shutdown()
+            raise
         self._turn = itertools.cycle(range(count))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Task:
