@@ -141,6 +141,8 @@ class ParserProcesses:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Task:
         """Run ``fn(*args)`` in the worker with the fewest tasks waiting (in turn among equals)."""
+        for worker in self._workers:  # answers already there (read in order later) do not count as work waiting
+            worker.read_ready()
         first = next(self._turn)
         order = self._workers[first:] + self._workers[:first]
         worker = min(order, key=lambda w: len(w.waiting))
