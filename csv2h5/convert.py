@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,12 @@ from .lists import header_difference
 from .options import ConvertOptions
 from .output import AtomicOutput, check_output
 from .pool import parse_in_order, worker_count, worker_pool
+from .processes import ParserProcesses
 from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
 from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
+from .shared import SharedArray, received
 from .start import Start, start
 from .tally import Tally
 from .target import TargetSummary
@@ -100,14 +101,17 @@ class _Conversion:
         self.summary: TargetSummary | None = None  # of the target, once finished
         self.final_dtype = self.writer.dtype  # the features' dtype, kept for the report: the writer closes the file
 
-    def stream(self, headers: Iterable[tuple[Source, object]], pool: ProcessPoolExecutor | None, workers: int) -> None:
+    def stream(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None, workers: int) -> None:
         """Parse, check and write every block of every input."""
         blocks = self._blocks(headers, pool)
         first = next(blocks, None)
         if first is None:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
-        for block, parsed in parse_in_order(itertools.chain([first], blocks), lambda: self.kinds.plan, pool, workers):
+        chained = itertools.chain([first], blocks)
+        for block, parsed in parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies):
+            if not self._rows_by_parsers(block):
+                parsed.features = received(parsed.features)
             for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
                 self._consume(readable, ready)
         for ready, readable in self.kinds.flush():
@@ -115,7 +119,7 @@ class _Conversion:
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
 
-    def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ProcessPoolExecutor | None) -> Iterator[TextBlock]:
+    def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None) -> Iterator[TextBlock]:
         o = self.options
         index = data_bytes = 0
         for source, header in headers:
@@ -136,6 +140,15 @@ class _Conversion:
                 self.tally.block_read(block, source)
             self.tally.source_read(source)
 
+    def _rows_by_parsers(self, block: TextBlock) -> bool:
+        """Whether a block's rows may stay in shared memory, to be copied into the output by a parser process.
+
+        Only for new, uncompressed output (the writer decides), blocks the parsers read by
+        offset from a plain file, once the kinds are decided (held blocks are read here), and
+        with no categorical column (its codes are rewritten here). Else the rows come here.
+        """
+        return self.writer.places_rows and block.data is None and not self.kinds.deciding and not self.kinds.plan.categorical
+
     def _consume(self, parsed: ParsedBlock, block: TextBlock) -> None:
         if parsed.refusal:  # after the kinds check, which names a text cell first
             raise BadValueError(parsed.refusal)
@@ -145,7 +158,13 @@ class _Conversion:
         if parsed.categories:
             features, vr, stats = self.vocabularies.global_codes(parsed, block, self.kinds)
         self.dtype.admit(vr, self.writer, parsed.source)
-        self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
+        if isinstance(features, SharedArray):  # rows a parser copies into the file, if the file takes them as they are
+            if self.writer.place(features.name, features.shape[0], np.dtype(features.dtype)):
+                features = None
+            else:
+                features = received(features)
+        if features is not None:
+            self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
         self.stats = self.stats.merge(stats)
         if self.targets is not None and parsed.target is not None:
             self.targets.add(
@@ -251,6 +270,8 @@ def _run(
         # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
         pool = pools.enter_context(worker_pool(workers))
         encoders = {"submit": pool.submit, "encode_ahead": 2 * workers} if pool is not None else {}
+        if pool is not None and not o.like:  # --append's file and compressed output decline it in the writer
+            encoders["rows_by_parsers"] = True
         first = next(headers)  # the inputs are checked to be there: a first one exists
         _, header = first
         warnings: list[str] = []

@@ -11,10 +11,11 @@ from __future__ import annotations
 import collections
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 
 import h5py
 import numpy as np
+
+from .processes import Task
 
 _DIRECT_FILTERS = ("gzip", "lzf")  # built into h5py, so every process can encode them
 _ENCODERS: dict[tuple[object, ...], h5py.Dataset] = {}  # per process: one in-memory dataset per chunk layout
@@ -49,10 +50,10 @@ def encode_chunk(chunk: np.ndarray, compression: tuple[str | None, object]) -> t
 class ChunkEncoders:
     """Whole chunks sent to ``submit`` to be encoded, at most ``encode_ahead`` at once, written back in order."""
 
-    def __init__(self, submit: Callable[..., Future] | None, encode_ahead: int) -> None:
+    def __init__(self, submit: Callable[..., Task] | None, encode_ahead: int) -> None:
         self._submit = submit
         self._encode_ahead = max(1, encode_ahead)
-        self._encoding: collections.deque[tuple[h5py.Dataset, int, Future]] = collections.deque()
+        self._encoding: collections.deque[tuple[h5py.Dataset, int, Task]] = collections.deque()
 
     def can_encode(self, compression: str | None) -> bool:
         """Whether chunks of this filter can be encoded elsewhere (there is somewhere else, and it has the filter)."""

@@ -2,6 +2,9 @@
 
 Rows are buffered and written in whole chunks, so every chunk is written once
 and chunks lie back to back in the file (good for the reader's memory map).
+Rows a parser process left in shared memory can instead be copied into the
+file by a parser process (:meth:`FeatureRows.place`, ``rowcopies``): /features
+is then made with its chunks allocated as it grows and never filled by HDF5.
 """
 
 from __future__ import annotations
@@ -13,17 +16,21 @@ import numpy as np
 
 from .encoders import ChunkEncoders
 from .layout import COLUMNS, FEATURES, FileHeader
+from .rowcopies import Piece, RowCopies
 from .schema import chunk_rows_for
 
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
+_CHUNK_OFFSETS = hasattr(h5py.h5d.DatasetID, "get_chunk_info_by_coord")
 
 
 class FeatureRows:
     """The rows of ``file``'s /features: a new dataset, or an existing one continued (``--append``)."""
 
-    def __init__(self, file: h5py.File, encoders: ChunkEncoders) -> None:
+    def __init__(self, file: h5py.File, encoders: ChunkEncoders, copies: RowCopies | None = None) -> None:
         self.file = file
         self._encoders = encoders
+        self._copies = copies  # None: every row is written here
+        self._placeable = False  # /features was made for rows copied in by parser processes
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
         self._pending: list[np.ndarray] = []
@@ -46,6 +53,8 @@ class FeatureRows:
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
         self._direct = self._encoders.can_encode(compression[0])
+        # Chunk offsets are read with H5Dget_chunk_info_by_coord (HDF5 >= 1.10.5, in every h5py wheel).
+        self._placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
         self._make(FEATURES, len(columns), np.dtype(dtype))
         self.dataset.attrs[COLUMNS] = [str(c) for c in columns]
 
@@ -77,11 +86,17 @@ class FeatureRows:
             chunks=(rows, num_features),
             compression=compression,
             compression_opts=opts,
+            dcpl=_allocated_unfilled() if self._placeable else None,
         )
 
     @property
     def dtype(self) -> np.dtype:
         return self.dataset.dtype
+
+    @property
+    def placeable(self) -> bool:
+        """Whether rows may be copied in by parser processes (:meth:`place`): a new, uncompressed /features."""
+        return self._placeable
 
     @property
     def rows(self) -> int:
@@ -109,6 +124,7 @@ class FeatureRows:
         (about 1 MiB); the space they held is reused by the next writes.
         """
         self._encoders.write_encoded()
+        self._drain()
         old = self.dataset
         written = old[()]
         fresh = self._make("features_rechunked", old.shape[1], old.dtype, rows)
@@ -150,6 +166,28 @@ class FeatureRows:
             return
         self._encoders.write_rows(ds, start, rows, self.compression)
 
+    def place(self, name: str, rows: int, dtype: np.dtype) -> bool:
+        """Have a parser process copy ``rows`` rows of ``dtype``, left in the shared file ``name``, into the file.
+
+        Returns False, and does nothing, when they must come through :meth:`append`
+        instead: /features is compressed or was not made here, or its dtype is not
+        theirs. The rows queued before them are written first; /features grows by
+        ``rows`` at once, its chunks allocated, and the copy is left to ``rowcopies``.
+        """
+        ds = self.dataset
+        if not self._placeable or self._regrow or np.dtype(dtype) != ds.dtype or ds.chunks[1] != ds.shape[1]:
+            return False
+        self._write_pending(whole_chunks_only=False)
+        start = ds.shape[0]
+        ds.resize(start + rows, axis=0)
+        self._copies.add(name, _pieces(ds, start, rows))
+        return True
+
+    def _drain(self) -> None:
+        """Wait for the rows being copied in by parser processes (before the rows written are read, or the end)."""
+        if self._copies is not None:
+            self._copies.drain()
+
     def widen(self, dtype: np.dtype, *, float32_exact: bool = False) -> None:
         """Rewrite the rows written so far in a wider dtype (exact: the caller checked).
 
@@ -159,6 +197,7 @@ class FeatureRows:
         if self._regrow:  # a small file appended to: its few rows are rewritten in the new chunking anyway
             self._take_back_rows()
         self._encoders.write_encoded()
+        self._drain()
         old = self.dataset
         old_rows = old.shape[0]
         new = self._make("features_widening", old.shape[1], np.dtype(dtype))
@@ -180,10 +219,49 @@ class FeatureRows:
         one chunk of exactly those rows, unless the chunk rows were asked for: HDF5
         stores whole chunks, and a 1,000-row file need not take a chunk of 1 MiB.
         """
+        self._drain()
         if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
+
+
+def _allocated_unfilled() -> h5py.h5p.PropDCID:
+    """Dataset-creation properties: chunks allocated as the dataset grows, never filled by HDF5.
+
+    A chunk's file offset is then known before its rows are written, and HDF5
+    writes no bytes of it itself: the rows copied there by parser processes
+    are all that is written (``rowcopies``).
+    """
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    return dcpl
+
+
+def _pieces(ds: h5py.Dataset, start: int, rows: int) -> list[Piece]:
+    """Where rows ``start`` to ``start + rows`` of ``ds`` lie in the file: (file offset, offset among the rows, bytes).
+
+    A chunk spans whole rows (``(chunk rows, features)``), so its bytes are its
+    rows in C order; adjacent chunks (the usual case) make one piece.
+    """
+    chunk = ds.chunks[0]
+    row_bytes = ds.shape[1] * ds.dtype.itemsize
+    pieces: list[Piece] = []
+    row, end = start, start + rows
+    while row < end:
+        first = row // chunk * chunk
+        stop = min(end, first + chunk)
+        info = ds.id.get_chunk_info_by_coord((first, 0))
+        if info.byte_offset is None or info.size != chunk * row_bytes:  # not allocated, or not whole rows: a bug
+            raise RuntimeError(f"chunk at row {first} of /features has no place of {chunk * row_bytes} bytes in the file")
+        offset, source, length = info.byte_offset + (row - first) * row_bytes, (row - start) * row_bytes, (stop - row) * row_bytes
+        if pieces and pieces[-1][0] + pieces[-1][2] == offset:
+            pieces[-1] = (pieces[-1][0], pieces[-1][1], pieces[-1][2] + length)
+        else:
+            pieces.append((offset, source, length))
+        row = stop
+    return pieces
 
 
 def requested_chunk_rows(ds: h5py.Dataset | FileHeader) -> int | None:

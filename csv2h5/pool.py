@@ -17,11 +17,12 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 
 from .errors import Csv2H5Error
 from .options import ConvertOptions
+from .processes import ParserProcesses
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
+from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, received, remove_left_over, share
 from .target import distinct_labels
 
@@ -73,8 +74,8 @@ def _keep_freed_memory(libc) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``workers`` processes that parse blocks and compress chunks (None for 0: all work stays here)."""
+def worker_pool(workers: int) -> Iterator[ParserProcesses | None]:
+    """``workers`` processes that parse blocks, compress chunks and copy rows (None for 0: all work stays here)."""
     if workers <= 0:
         yield None
         return
@@ -85,29 +86,29 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(os.getpid() if context.get_start_method() == "fork" else 0,),
-    )
+    # The workers start now, before the output is opened: a forked copy of its descriptor
+    # would hold HDF5's file lock for as long as the worker lives.
+    pool = ParserProcesses(workers, context, _start_worker, (os.getpid() if context.get_start_method() == "fork" else 0,))
     try:
-        # Fork the workers now, before the output is opened: a forked copy of its descriptor
-        # would hold HDF5's file lock for as long as the worker lives.
-        pool.submit(int)
         yield pool
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
 
 
-def _parse_in_worker(block: TextBlock, plan: ParsePlan, owner: str | None) -> tuple[int, bool, ParsedBlock | Exception]:
+def _parse_in_worker(
+    block: TextBlock, plan: ParsePlan, owner: str | None, copies: list[Job]
+) -> tuple[int, bool, ParsedBlock | Exception]:
     """Parse a block in a parser process: (line ends, whether its quotes are odd, the result or the user error).
 
-    Large arrays go back through shared memory (``shared``). A speculative block
+    First the rows of earlier blocks that came along are copied into the output
+    (``rowcopies``; a failure raises, in the main process too). Large arrays go
+    back through shared memory (``shared``). A speculative block
     (cut without looking at quotes) is read here, its quotes and lines counted,
     and parsed as if it began at line 1 (the main process renumbers it); with an
     odd number of quotes it ends inside a quoted field and is not parsed at all.
     """
+    if copies:
+        copy_rows(copies)
     newlines, odd = 0, False
     if block.speculative:
         data = block.text()
@@ -137,8 +138,11 @@ _UNPARSED = Csv2H5Error("not parsed: the block ends inside quotes")
 
 
 def _received(parsed: ParsedBlock) -> ParsedBlock:
-    """A parser's result as the main process uses it: shared arrays mapped here."""
-    parsed.features = received(parsed.features)
+    """A parser's result as the main process uses it: the target mapped here.
+
+    The features may stay in shared memory (a ``SharedArray``): the caller maps
+    them (``shared.received``) or has them copied into the output (``rowcopies``).
+    """
     parsed.target = received(parsed.target)
     return parsed
 
@@ -214,12 +218,19 @@ def _renumbered(parsed: ParsedBlock, lines: int) -> ParsedBlock:
 
 
 def parse_in_order(
-    blocks: Iterator[TextBlock], plan: Callable[[], ParsePlan], pool: ProcessPoolExecutor | None, workers: int
+    blocks: Iterator[TextBlock],
+    plan: Callable[[], ParsePlan],
+    pool: ParserProcesses | None,
+    workers: int,
+    copies: RowCopies | None = None,
 ) -> Iterator[tuple[TextBlock, ParsedBlock]]:
     """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
 
     Each block is parsed with the plan current when it is sent (``plan()``).
-    Speculative blocks come out numbered and checked (``_InOrder``).
+    Speculative blocks come out numbered and checked (``_InOrder``). Features
+    may come out still in shared memory (see ``_received``). The row ``copies``
+    left by the time a block is sent go with it; every copy is done when the
+    last block has been taken (before the shared files are cleaned up).
     """
     if pool is None:
         for block in blocks:
@@ -239,12 +250,18 @@ def parse_in_order(
     try:
         for block in blocks:
             sent = plan()
-            pending.append((block, sent, pool.submit(_parse_in_worker, block, sent, owner)))
+            jobs = copies.take() if copies is not None else []
+            future = pool.submit(_parse_in_worker, block, sent, owner, jobs)
+            if jobs:
+                copies.carried_by(future)
+            pending.append((block, sent, future))
             if len(pending) >= 2 * workers:  # bounded read-ahead bounds memory
                 yield from oldest()
         while pending:
             yield from oldest()
         yield from order.flush()
+        if copies is not None:
+            copies.drain()
     finally:
         for _, _, future in pending:  # an error or Ctrl-C: results never received leave no shared files
             future.cancel()

@@ -5,7 +5,9 @@ pixels is a third of its CSV bytes). Pickled through a pipe they cost the main
 process a kernel copy, an unpickling copy and fresh pages for both (measured:
 beside reading every byte to cut blocks, most of what it did). Instead a parser writes each large array to a file in
 ``/dev/shm`` (memory, not disk) and sends its name; the main process maps it
-and removes the name at once, so the memory is freed when the array is.
+and removes the name at once, so the memory is freed when the array is. Feature
+rows may instead be copied into the output by a parser process, which then
+removes the file (``rowcopies``): the main process never maps them.
 
 Files are named ``csv2h5-<main pid>-<conversion>-...``: whatever a conversion
 leaves behind (results parsed but never received, after an error or Ctrl-C)

@@ -2,7 +2,8 @@
 
 The rows of /features go through ``featurerows.FeatureRows`` (written in whole
 chunks, widened, ended), their compression through ``encoders`` when a
-process pool is given.
+process pool is given, and with ``rows_by_parsers`` rows left in shared memory
+are copied into the file by the pool's processes (``rowcopies``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 
 import h5py
@@ -31,6 +31,8 @@ from .layout import (
     categories_path,
     category_counts_path,
 )
+from .processes import Task
+from .rowcopies import RowCopies
 from .schema import CHUNK_BYTES
 
 # HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
@@ -59,8 +61,9 @@ class H5Writer:
         *,
         mode: str = "w",
         expected_bytes: int | None = None,
-        submit: Callable[..., Future] | None = None,
+        submit: Callable[..., Task] | None = None,
         encode_ahead: int = 4,
+        rows_by_parsers: bool = False,
     ) -> None:
         """Open ``path`` for writing.
 
@@ -68,15 +71,18 @@ class H5Writer:
             path: the file to write (the conversion's temporary name).
             mode: "w" to create, "r+" to continue a file (``--append``).
             expected_bytes: about how much input is coming (sizes HDF5's metadata block).
-            submit: runs ``encoders.encode_chunk`` elsewhere (``ProcessPoolExecutor.submit``);
+            submit: runs ``encoders.encode_chunk`` elsewhere (``processes.ParserProcesses.submit``);
                 None compresses here, through h5py.
             encode_ahead: chunks being encoded at once before the writer waits (bounds memory).
+            rows_by_parsers: a new uncompressed /features may take rows copied in by ``submit``'s
+                processes (:meth:`place`).
         """
         self.path = Path(path)
         self.meta_block_size = _meta_block_size(expected_bytes)
         # The writer never re-reads chunks it wrote, so h5py's chunk cache only costs copies.
         self.file = h5py.File(self.path, mode, libver=LIBVER, rdcc_nbytes=0, meta_block_size=self.meta_block_size)
-        self._rows = FeatureRows(self.file, ChunkEncoders(submit, encode_ahead))
+        self.row_copies = RowCopies(self.path, submit) if rows_by_parsers and submit is not None else None
+        self._rows = FeatureRows(self.file, ChunkEncoders(submit, encode_ahead), self.row_copies)
 
     # -- features -------------------------------------------------------------------------
 
@@ -105,6 +111,15 @@ class H5Writer:
     def append(self, block: np.ndarray) -> None:
         """Queue rows (already in the dataset's dtype); write every whole chunk."""
         self._rows.append(block)
+
+    @property
+    def places_rows(self) -> bool:
+        """Whether /features takes rows copied in by parser processes (:meth:`place`)."""
+        return self._rows.placeable
+
+    def place(self, name: str, rows: int, dtype: np.dtype) -> bool:
+        """Have a parser process copy rows left in the shared file ``name`` into /features; False: :meth:`append` them."""
+        return self._rows.place(name, rows, dtype)
 
     def widen(self, dtype: np.dtype, *, float32_exact: bool = False) -> None:
         """Rewrite the rows written so far in a wider dtype (see ``FeatureRows.widen``)."""

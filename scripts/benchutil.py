@@ -23,6 +23,26 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _shared_files_kb(pid: int) -> int:
+    """Memory held by csv2h5's shared files of the conversion run by ``pid`` not mapped by any process.
+
+    Parser processes leave parsed rows in ``/dev/shm/csv2h5-<pid>-...`` (tmpfs: memory); rows
+    they copy into the output themselves are never mapped, so no process's RssShmem holds them.
+    """
+    total = 0
+    try:
+        with os.scandir("/dev/shm") as entries:
+            for entry in entries:
+                if entry.name.startswith(f"csv2h5-{pid}-"):
+                    try:
+                        total += entry.stat().st_blocks * 512
+                    except OSError:  # removed meanwhile
+                        pass
+    except OSError:
+        return 0
+    return total // 1024
+
+
 def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
@@ -44,7 +64,8 @@ class MemorySampler:
         self.peak_anon_main_kb = 0
         self.peak_anon_tree_kb = 0
         self.peak_file_tree_kb = 0
-        self.peak_shmem_tree_kb = 0  # shared memory mapped (csv2h5's parsed blocks on their way to the writer)
+        # shared memory mapped, and csv2h5's shared files mapped by none (parsed blocks on their way to the file)
+        self.peak_shmem_tree_kb = 0
         self.peak_anon_shmem_tree_kb = 0  # both at once: arrays, wherever they are kept
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -54,7 +75,7 @@ class MemorySampler:
             pids = [self.pid] + _children(self.pid)
             anon = [_status_kb(p, "RssAnon") for p in pids]
             files = [_status_kb(p, "RssFile") for p in pids]
-            shmem = sum(_status_kb(p, "RssShmem") for p in pids)
+            shmem = sum(_status_kb(p, "RssShmem") for p in pids) + _shared_files_kb(self.pid)
             self.peak_shmem_tree_kb = max(self.peak_shmem_tree_kb, shmem)
             self.peak_anon_shmem_tree_kb = max(self.peak_anon_shmem_tree_kb, sum(anon) + shmem)
             self.peak_anon_main_kb = max(self.peak_anon_main_kb, anon[0])
