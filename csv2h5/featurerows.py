@@ -20,6 +20,7 @@ from .rowcopies import Piece, RowCopies
 from .schema import chunk_rows_for
 
 _COPY_ROWS = 1 << 16  # rows copied at once when widening (bounded memory)
+# Chunk offsets for rows copied in by parsers: H5Dget_chunk_info_by_coord (HDF5 >= 1.10.5, in every h5py wheel).
 _CHUNK_OFFSETS = hasattr(h5py.h5d.DatasetID, "get_chunk_info_by_coord")
 
 
@@ -53,7 +54,6 @@ class FeatureRows:
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
         self._direct = self._encoders.can_encode(compression[0])
-        # Chunk offsets are read with H5Dget_chunk_info_by_coord (HDF5 >= 1.10.5, in every h5py wheel).
         self._placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
         self._make(FEATURES, len(columns), np.dtype(dtype))
         self.dataset.attrs[COLUMNS] = [str(c) for c in columns]

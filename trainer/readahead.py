@@ -20,19 +20,16 @@ read straight from the file, which is slower but gives the same rows.
 from __future__ import annotations
 
 import dataclasses
-import errno
-import mmap
-import os
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
+from .rowfile import RowFile
 from .rows import MappedRows, RowSource
 
 AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they are needed
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
-_DIRECT_ALIGN = 4096  # what O_DIRECT asks of offsets, lengths and buffers (a page: enough for any disk's blocks)
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
 
@@ -106,96 +103,56 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     )
 
 
-class RowFile:
-    """Rows stored back to back in a file from ``offset``: one large read a load.
+class Arena:
+    """Equal slots that loads are read into, each free, being read into, or holding a load.
 
-    Loads at scattered places (``direct``) are read with ``O_DIRECT`` where the file system allows it:
-    straight from the disk into a staging buffer, past the page cache, which would only have to be
-    filled, charged to the process's memory limit and emptied again (measured: a quarter of the CPU
-    time, and a faster disk rate on scattered reads). Loads read in file order go through the page
-    cache, whose read-ahead is faster there; they are announced ahead (``WILLNEED``) and dropped after
-    reading when ``drop_cache`` (data larger than memory: this epoch will not read them again).
+    One array, so a batch is one gather whatever the number of loads it draws from. Not locked by
+    itself: the reader calls it under its own lock.
     """
 
-    def __init__(self, path: str, offset: int, row_bytes: int, *, drop_cache: bool, direct: bool = False) -> None:
-        self.offset, self.row_bytes, self.drop_cache = offset, row_bytes, drop_cache
-        self._fd = os.open(path, os.O_RDONLY)
-        self._direct_fd: int | None = None
-        if direct and hasattr(os, "O_DIRECT"):
-            try:
-                self._direct_fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-            except OSError:  # a file system without direct reads (tmpfs): the page cache it is
-                pass
-        self._staging = threading.local()  # one aligned buffer per reading thread
+    def __init__(self, capacity_bytes: int, width: int, dtype: np.dtype) -> None:
+        self.capacity_bytes, self.width, self.dtype = int(capacity_bytes), int(width), np.dtype(dtype)
+        self.rows: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
+        self.slot_rows = 0
+        self.free: list[int] = []
+        self.in_flight: set[int] = set()  # slots being read into
 
-    @property
-    def direct(self) -> bool:
-        return self._direct_fd is not None
+    def fit(self, largest: int) -> None:
+        """Every slot free but those being read into; the array is made anew when ``largest`` rows outgrow a slot."""
+        if self.rows is None or largest > self.slot_rows:
+            self.rows = None  # free the old one first
+            self.slot_rows = largest
+            slots = max(2, self.capacity_bytes // (largest * self.width * self.dtype.itemsize))
+            self.rows = np.empty((slots * largest, self.width), dtype=self.dtype)
+            self.in_flight = set()  # reads still running go into the old array, which they hold
+        slots = self.rows.shape[0] // self.slot_rows
+        self.free = [s for s in range(slots)[::-1] if s not in self.in_flight]
 
-    def announce(self, start: int, stop: int) -> None:
-        """Ask the kernel to fetch rows ``start..stop`` now (read soon); direct reads skip the page cache."""
-        if self._direct_fd is None:
-            os.posix_fadvise(
-                self._fd, self.offset + start * self.row_bytes, (stop - start) * self.row_bytes, os.POSIX_FADV_WILLNEED
-            )
+    def claim(self) -> tuple[int, np.ndarray]:
+        """A free slot to read into, and the array it is in."""
+        slot = self.free.pop()
+        self.in_flight.add(slot)
+        return slot, self.rows
 
-    def read(self, start: int, stop: int, into: np.ndarray) -> None:
-        view = memoryview(into.view(np.uint8).reshape(-1))
-        offset = self.offset + start * self.row_bytes
-        if self._direct_fd is not None:
-            try:
-                self._read_direct(offset, view, start, stop)
-                return
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                self._stop_direct()  # refused after all (alignment rules of this file system): read as usual
-        _read_fully(self._fd, view, offset, start, stop)
-        if self.drop_cache:  # data larger than memory: these pages are not read again this epoch
-            os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
+    def read_done(self, slot: int, rows: np.ndarray) -> bool:
+        """A read into ``slot`` of ``rows`` has ended; False when the arena was made anew meanwhile."""
+        if self.rows is not rows:
+            return False
+        self.in_flight.discard(slot)
+        return True
 
-    def _read_direct(self, offset: int, view: memoryview, start: int, stop: int) -> None:
-        # O_DIRECT reads whole aligned blocks into an aligned buffer: read the aligned span around the
-        # rows, then copy the rows out of it.
-        low = offset - offset % _DIRECT_ALIGN
-        high = -(-(offset + len(view)) // _DIRECT_ALIGN) * _DIRECT_ALIGN
-        staging = getattr(self._staging, "buffer", None)
-        if staging is None or len(staging) < high - low:
-            staging = self._staging.buffer = mmap.mmap(-1, high - low)  # anonymous maps are page-aligned
-        span = memoryview(staging)[: high - low]
-        done = 0
-        while done < offset - low + len(view):
-            got = os.preadv(self._direct_fd, [span[done:]], low + done)
-            if got <= 0:  # the file ends inside the last aligned block
-                raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
-            done += got
-        view[:] = span[offset - low : offset - low + len(view)]
-
-    def _stop_direct(self) -> None:
-        fd, self._direct_fd = self._direct_fd, None
-        if fd is not None:
-            os.close(fd)
+    def release(self, slot: int) -> None:
+        if slot not in self.free:
+            self.free.append(slot)
 
     def close(self) -> None:
-        self._stop_direct()
-        os.close(self._fd)
-
-
-def _read_fully(fd: int, view: memoryview, offset: int, start: int, stop: int) -> None:
-    """One large read; the kernel may return it in parts."""
-    done = 0
-    while done < len(view):
-        got = os.preadv(fd, [view[done:]], offset + done)
-        if got <= 0:
-            raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
-        done += got
+        self.rows = None
 
 
 class BlockReader:
     """Rows of batches whose epoch order is known, read ahead by background threads.
 
-    Loads are read into the slots of one arena (each slot holds the largest load), so a batch is one
-    gather from the arena, whatever the number of loads it draws from.
+    Loads are read into the slots of an ``Arena`` (each slot holds the largest load).
 
     Args:
         source: where rows are read from (``take(rows)``); a file mapped in one piece is read with ``preadv``.
@@ -206,8 +163,7 @@ class BlockReader:
         capacity_bytes: the most the arena holds.
         drop_cache: drop the pages read from the page cache (data larger than memory).
         direct: the loads lie at scattered places (``blocks``): read them past the page cache (``RowFile``).
-        threads: loads read at once (each into its own slot, in the order batches first need them);
-            None: ``READ_THREADS``.
+        threads: loads read at once, each into its own slot (None: ``READ_THREADS``).
     """
 
     def __init__(
@@ -231,7 +187,6 @@ class BlockReader:
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
         self.dtype, self.width = np.dtype(dtype), int(width)
         self.row_bytes = self.dtype.itemsize * self.width
-        self.capacity_bytes = int(capacity_bytes)
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
         self.rows_loaded = 0  # rows the thread has read ahead
         self.rows_direct = 0  # rows read straight from the source because their load was not held
@@ -244,11 +199,8 @@ class BlockReader:
         self._epoch: int | None = None
         self._generation = 0
         self._schedule: Schedule | None = None
-        self._arena: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
-        self._slot_rows = 0
+        self._slots = Arena(capacity_bytes, self.width, self.dtype)
         self._slot_of_load = np.zeros(0, dtype=np.int64)  # -1: not held
-        self._free: list[int] = []
-        self._in_flight: set[int] = set()  # the slots of the arena being read into
         self._planning = False  # a thread is planning the epoch's loads
         self._held = 0
         self._next = 0  # the position in by_need of the next load the thread reads
@@ -266,8 +218,10 @@ class BlockReader:
     def take(self, rows: np.ndarray, *, epoch: int, index: int) -> np.ndarray:
         """The values of file rows ``rows`` (sorted), batch ``index`` of epoch ``epoch``."""
         with self._cond:
-            if self._epoch is None or epoch > self._epoch:
-                self._start_epoch(epoch)
+            if self._epoch is None or epoch > self._epoch:  # a new epoch: the threads plan its loads
+                self._epoch, self._schedule = epoch, None
+                self._generation += 1
+                self._cond.notify_all()
             while self._schedule is None and self._epoch == epoch and not self._closed:
                 self._cond.wait()
             schedule = self._schedule
@@ -280,12 +234,12 @@ class BlockReader:
                     self._wait_for(int(load), schedule)
             load_of_row = schedule.load_of_chunk[rows // self.chunk_rows]
             slot = self._slot_of_load[load_of_row]
-            where = slot * self._slot_rows + (rows - schedule.starts[load_of_row])
+            where = slot * self._slots.slot_rows + (rows - schedule.starts[load_of_row])
             direct = slot < 0
             if direct.all():
                 out = None
             else:
-                out = np.take(self._arena, np.where(direct, 0, where), axis=0)
+                out = np.take(self._slots.rows, np.where(direct, 0, where), axis=0)
             if not schedule.batches_done[index]:
                 schedule.batches_done[index] = True
                 schedule.uses[loads] -= 1
@@ -305,7 +259,7 @@ class BlockReader:
         while self._slot_of_load[load] < 0:
             if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0:
                 return
-            if not self._free and self._need_position[load] >= self._next:
+            if not self._slots.free and self._need_position[load] >= self._next:
                 return  # the arena is full of loads that batches not read yet still need
             self._cond.wait()
 
@@ -313,26 +267,12 @@ class BlockReader:
         slot = int(self._slot_of_load[load])
         if slot >= 0:
             self._slot_of_load[load] = -1
-            self._free.append(slot)
+            self._slots.release(slot)
             self._held -= int(self._schedule.stops[load] - self._schedule.starts[load]) * self.row_bytes
 
-    def _start_epoch(self, epoch: int) -> None:
-        self._epoch = epoch
-        self._generation += 1
-        self._schedule = None
-        self._cond.notify_all()
-
     def _install(self, schedule: Schedule) -> None:
-        """Use ``schedule`` from now on; the arena is (re)made when the largest load outgrows its slots."""
-        largest = int((schedule.stops - schedule.starts).max()) if schedule.starts.size else 1
-        if self._arena is None or largest > self._slot_rows:
-            self._arena = None  # free the old one first
-            self._slot_rows = largest
-            slots = max(2, self.capacity_bytes // (largest * self.row_bytes))
-            self._arena = np.empty((slots * largest, self.width), dtype=self.dtype)
-            self._in_flight = set()  # reads still running go into the old arena, which they hold
-        slots = self._arena.shape[0] // self._slot_rows
-        self._free = [s for s in range(slots)[::-1] if s not in self._in_flight]
+        """Use ``schedule`` from now on, every slot of the arena free."""
+        self._slots.fit(int((schedule.stops - schedule.starts).max()) if schedule.starts.size else 1)
         self._held = 0
         self._slot_of_load = np.full(schedule.starts.size, -1, dtype=np.int64)
         self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
@@ -349,7 +289,7 @@ class BlockReader:
                 while not self._closed and (
                     self._epoch is None
                     or (self._schedule is None and self._planning)
-                    or (self._schedule is not None and (not self._free or self._next >= self._schedule.by_need.size))
+                    or (self._schedule is not None and (not self._slots.free or self._next >= self._schedule.by_need.size))
                 ):
                     self._cond.wait()
                 if self._closed:
@@ -362,9 +302,8 @@ class BlockReader:
                     self._next += 1
                     if schedule.uses[load] <= 0:
                         continue
-                    slot = self._free.pop()
-                    arena, base = self._arena, slot * self._slot_rows
-                    self._in_flight.add(slot)
+                    slot, arena = self._slots.claim()
+                    base = slot * self._slots.slot_rows
                     advise = schedule.by_need[max(self._advised, self._next) : self._next + ADVISE_LOADS]
                     self._advised = max(self._advised, self._next + ADVISE_LOADS)
             if schedule is None:
@@ -381,30 +320,25 @@ class BlockReader:
                         self._cond.notify_all()
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
-            if self._file is None:
-                arena[base : base + stop - start] = self.source.take(np.arange(start, stop))
-            else:  # the kernel fetches the next loads while this one is read and copied
-                for ahead in advise:
-                    self._file.announce(int(schedule.starts[ahead]), int(schedule.stops[ahead]))
-                self._file.read(start, stop, arena[base : base + stop - start])
+            ahead = [(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
+            _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
             with self._cond:
                 self.loads_read += 1
                 self.rows_loaded += stop - start
-                if self._arena is arena:
-                    self._in_flight.discard(slot)
+                same_arena = self._slots.read_done(slot, arena)
                 if self._schedule is schedule and schedule.uses[load] > 0:
                     self._slot_of_load[load] = slot
                     self._held += (stop - start) * self.row_bytes
                     self.peak_bytes = max(self.peak_bytes, self._held)
-                elif self._arena is arena and slot not in self._free:  # read for nothing: the slot is free again
-                    self._free.append(slot)
+                elif same_arena:  # read for nothing: the slot is free again
+                    self._slots.release(slot)
                 self._cond.notify_all()
 
     def close(self) -> None:
         """Stop the threads (each finishes the read it is in) and close the file."""
         with self._cond:
             self._closed = True
-            self._arena = None
+            self._slots.close()
             self._cond.notify_all()
         # Joined, not left running: at interpreter exit a daemon thread is frozen where it stands, and one
         # frozen while it held h5py's global lock (a garbage collection in that thread can take it) would
@@ -415,3 +349,14 @@ class BlockReader:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _read_load(file: RowFile | None, source, start: int, stop: int, into: np.ndarray, ahead: list[tuple[int, int]]) -> None:
+    """Rows ``start..stop`` into ``into``: one large read of the file, the next loads (``ahead``) announced
+    first so the kernel fetches them meanwhile; or, for a file not mapped in one piece, through the source."""
+    if file is None:
+        into[:] = source.take(np.arange(start, stop))
+        return
+    for first, end in ahead:
+        file.announce(first, end)
+    file.read(start, stop, into)

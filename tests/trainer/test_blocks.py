@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
-from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader, RowFile
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
+from csv2h5.trainer.rowfile import RowFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
