@@ -1,7 +1,10 @@
-"""What converting a small file imports: never pandas (0.15-0.3 s of every run), whatever the columns hold."""
+"""What converting a small file imports: never pandas (0.15-0.3 s of every run), whatever the columns hold;
+from the command line, nothing beyond what the command needs either."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -28,3 +31,44 @@ def test_small_conversion_does_not_import_pandas(tmp_path):
         np.testing.assert_array_equal(features[:, 0], [1.0, np.nan, 3.0])
         assert features[1, 2] - features[0, 2] == 86400 + 4 * 3600 + 5 * 60 + 6
         assert list(f["target"][()]) == [0, 1, 0]
+
+
+# Packages a command of csv2h5 must not import: none is needed, and each costs every run tens of
+# milliseconds or more. pydantic comes with typer >= 0.29, which builds a pydantic validator for
+# every option (hence typer < 0.29 in pyproject.toml); rich is needed only for a progress bar on a
+# terminal, and for help pages.
+NEVER = ("pandas", "pydantic", "pydantic_core", "keras", "tensorflow", "jax", "torch", "polars")
+CLI = (
+    "import json, sys\nfrom csv2h5.cli import main\nsys.argv = ['csv2h5', *{argv!r}]\n"
+    "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+    "print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))\n"
+)
+
+
+def _imported_by(*argv: str) -> set[str]:
+    """Top-level packages imported by ``csv2h5 ARGV`` in a fresh process, stdout and stderr no terminal."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    result = subprocess.run(
+        [sys.executable, "-c", CLI.format(argv=list(argv))], capture_output=True, text=True, check=True, env=env
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_command_line_conversion_imports_only_what_it_needs(tmp_path):
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
+    out = tmp_path / "two.h5"
+    # Not --quiet: the progress bar is asked for, but stderr is no terminal.
+    imported = _imported_by("convert", str(csv), "-o", str(out), "--target", "label")
+    assert {"numpy", "h5py", "pyarrow", "typer"} <= imported  # the check below sees the real imports
+    assert imported.isdisjoint(NEVER + ("rich",)), sorted(imported & set(NEVER + ("rich",)))
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["features"][()], [[1.0, 2.5], [3.0, 4.5]])
+        assert list(f["target"][()]) == [0, 1]
+
+
+def test_version_and_help_import_no_data_stack_beyond_the_package(tmp_path):
+    version = _imported_by("--version")
+    assert version.isdisjoint(NEVER + ("rich", "pyarrow")), sorted(version & set(NEVER + ("rich", "pyarrow")))
+    helped = _imported_by("convert", "--help")
+    assert helped.isdisjoint(NEVER + ("pyarrow",)), sorted(helped & set(NEVER + ("pyarrow",)))
