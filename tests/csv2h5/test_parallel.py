@@ -12,23 +12,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from decimal_tables import decimal_csv, stored
 
 from csv2h5 import ConvertOptions, convert, pool, shared
 from csv2h5.errors import BadValueError
-
-
-def _decimal_csv(path: Path, rows: int, columns: int = 12, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(rows, columns)).round(6), columns=[f"x{i}" for i in range(columns)])
-    frame["y"] = rng.integers(0, 3, size=rows)
-    frame.to_csv(path, index=False)
-    return frame
-
-
-def _stored(f: h5py.File) -> np.ndarray:
-    """The features as the numbers they stand for (float32 values stand for their shortest decimals)."""
-    values = f["features"][()]
-    return values.astype(str).astype(np.float64) if values.dtype == np.float32 else values.astype(np.float64)
 
 
 def test_what_crosses_from_parsers_is_bounded_per_block_not_per_row(tmp_path, monkeypatch):
@@ -38,7 +25,7 @@ def test_what_crosses_from_parsers_is_bounded_per_block_not_per_row(tmp_path, mo
     through the pipe again: here they are ~110 KB a block (~450 KB per MB of CSV); the summaries ~1.3 KB.
     """
     src = tmp_path / "d.csv"
-    frame = _decimal_csv(src, 60_000)
+    frame = decimal_csv(src, 60_000)
     crossed: list[int] = []
     shared_bytes: list[int] = []
     real_received = pool._received
@@ -58,7 +45,7 @@ def test_what_crosses_from_parsers_is_bounded_per_block_not_per_row(tmp_path, mo
     assert sum(crossed) / csv_mb <= 32_000, f"{sum(crossed) / csv_mb:.0f} bytes per MB of CSV crossed the pipe"
     assert sum(shared_bytes) >= frame.shape[0] * 12 * 4  # the rows went through shared memory
     with h5py.File(out) as f:
-        np.testing.assert_array_equal(_stored(f), frame.iloc[:, :12].to_numpy())
+        np.testing.assert_array_equal(stored(f), frame.iloc[:, :12].to_numpy())
     assert not [p for p in shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*")]  # nothing left behind
 
 
@@ -82,7 +69,7 @@ def test_cuts_inside_quotes_are_joined_and_values_exact(tmp_path, block_bytes):
     report = convert([src], out, options=options)
     assert report.rows == len(expected)
     with h5py.File(out) as f:
-        np.testing.assert_array_equal(_stored(f), expected[["a", "b"]].to_numpy())
+        np.testing.assert_array_equal(stored(f), expected[["a", "b"]].to_numpy())
 
 
 @pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 20])
@@ -130,7 +117,7 @@ def test_several_files_number_their_own_lines(tmp_path):
 
 def test_a_failed_conversion_leaves_no_shared_memory(tmp_path):
     src = tmp_path / "f.csv"
-    _decimal_csv(src, 20_000)
+    decimal_csv(src, 20_000)
     with src.open("a") as fh:
         fh.write("x,1,1,1,1,1,1,1,1,1,1,1,1\n")  # the last line: text in a number column
     with pytest.raises(BadValueError, match=r"f\.csv:20002:"):

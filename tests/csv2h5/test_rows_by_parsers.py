@@ -19,26 +19,13 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from decimal_tables import decimal_csv, stored
 
 from csv2h5 import ConvertOptions, convert, featurerows, pool, rowcopies, shared
 from csv2h5.errors import BadValueError, OutputError
 from csv2h5.processes import WorkerDied
 
 BLOCK = 64 << 10
-
-
-def _decimal_csv(path: Path, rows: int, columns: int = 12, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(rows, columns)).round(4), columns=[f"x{i}" for i in range(columns)])
-    frame["y"] = rng.integers(0, 3, size=rows)
-    frame.to_csv(path, index=False)
-    return frame
-
-
-def _stored(f: h5py.File) -> np.ndarray:
-    """The features as the numbers they stand for (float32 values stand for their shortest decimals)."""
-    values = f["features"][()]
-    return values.astype(str).astype(np.float64) if values.dtype == np.float32 else values.astype(np.float64)
 
 
 @pytest.fixture
@@ -66,7 +53,7 @@ def _chunks_back_to_back(ds: h5py.Dataset) -> bool:
 
 def test_parsers_write_the_rows_and_the_file_is_the_one_the_main_process_writes(tmp_path, written_here):
     src = tmp_path / "d.csv"
-    frame = _decimal_csv(src, 60_000)
+    frame = decimal_csv(src, 60_000, decimals=4)
     serial, parallel = tmp_path / "serial.h5", tmp_path / "parallel.h5"
     convert([src], serial, options=_options(workers=0))
     assert sum(written_here) == len(frame)
@@ -76,7 +63,7 @@ def test_parsers_write_the_rows_and_the_file_is_the_one_the_main_process_writes(
     # Only the blocks that decide the columns' kinds (the first 64 KiB) come through the main process.
     assert 0 < sum(written_here) <= 0.05 * len(frame), f"the main process wrote {sum(written_here)} of {len(frame)} rows"
     with h5py.File(serial) as s, h5py.File(parallel) as p:
-        np.testing.assert_array_equal(_stored(p), frame.iloc[:, :12].to_numpy())
+        np.testing.assert_array_equal(stored(p), frame.iloc[:, :12].to_numpy())
         assert p["features"].dtype == s["features"].dtype == np.float32
         np.testing.assert_array_equal(p["features"][()], s["features"][()])
         np.testing.assert_array_equal(p["target"][()], s["target"][()])
@@ -117,7 +104,7 @@ def test_a_block_in_another_dtype_is_written_here_between_blocks_the_parsers_wri
     convert([src], tmp_path / "m.h5", options=_options())
     assert BLOCK // 100 < sum(written_here) < len(frame) // 2
     with h5py.File(tmp_path / "m.h5") as f:
-        np.testing.assert_array_equal(_stored(f), values)
+        np.testing.assert_array_equal(stored(f), values)
 
 
 def _gzip(src: Path) -> Path:
@@ -129,7 +116,7 @@ def _gzip(src: Path) -> Path:
 @pytest.mark.parametrize("case", ["lzf", "gzip input", "categorical", "like", "append"])
 def test_the_main_process_writes_every_row_where_the_parsers_cannot(tmp_path, written_here, case):
     src = tmp_path / "d.csv"
-    frame = _decimal_csv(src, 30_000)
+    frame = decimal_csv(src, 30_000, decimals=4)
     out = tmp_path / "o.h5"
     inputs, options, expected = [src], _options(), frame.iloc[:, :12].to_numpy()
     if case == "lzf":
@@ -140,7 +127,7 @@ def test_the_main_process_writes_every_row_where_the_parsers_cannot(tmp_path, wr
         options = _options(categorical=("x0",))
     elif case in ("like", "append"):
         first = tmp_path / "first.csv"
-        _decimal_csv(first, 2_000, seed=1)
+        decimal_csv(first, 2_000, seed=1, decimals=4)
         made = tmp_path / ("template.h5" if case == "like" else "o.h5")
         convert([first], made, options=_options(workers=0))
         options = (
@@ -155,7 +142,7 @@ def test_the_main_process_writes_every_row_where_the_parsers_cannot(tmp_path, wr
     assert sum(written_here) == len(frame)
     with h5py.File(out) as f:
         if case != "categorical":
-            np.testing.assert_array_equal(_stored(f), expected)
+            np.testing.assert_array_equal(stored(f), expected)
         assert f["features"].shape[0] == expected.shape[0]
 
 
@@ -169,7 +156,7 @@ def test_a_failed_copy_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rowcopies, "_send", full)
     src = tmp_path / "d.csv"
-    _decimal_csv(src, 40_000)
+    decimal_csv(src, 40_000, decimals=4)
     with pytest.raises(OutputError, match="no space left"):
         convert([src], tmp_path / "o.h5", options=_options())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
@@ -187,7 +174,7 @@ def test_an_error_after_rows_were_copied_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(featurerows.FeatureRows, "place", counting)
     src = tmp_path / "d.csv"
-    _decimal_csv(src, 40_000)
+    decimal_csv(src, 40_000, decimals=4)
     with src.open("a") as fh:
         fh.write("1,2,3,4,5,6,7,8,9,10,11,oops,1\n")  # the last line: text in a number column
     with pytest.raises(BadValueError, match=r"d\.csv:40002: .*'x11'.*'oops'"):
@@ -212,7 +199,7 @@ def test_a_parser_process_that_dies_is_an_error_and_leaves_nothing(tmp_path, mon
         pytest.skip("parser processes are forked (and so see this patch) only when no other thread runs")
     monkeypatch.setattr(pool, "_parse_in_worker", _dying_parse)
     src = tmp_path / "d.csv"
-    _decimal_csv(src, 40_000)
+    decimal_csv(src, 40_000, decimals=4)
     with pytest.raises(WorkerDied, match="ended without answering"):
         convert([src], tmp_path / "o.h5", options=_options())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
