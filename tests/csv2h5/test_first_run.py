@@ -18,8 +18,10 @@ from csv2h5.errors import BadValueError, OptionError
 from csv2h5.kinds import counted_like_identifier, named_like_identifier
 
 
-def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "csv2h5", *args], capture_output=True, timeout=120, **kwargs)
+def _convert(src: Path | str, out: Path, *options: str, **kwargs) -> subprocess.CompletedProcess:
+    """``csv2h5 convert SRC -o OUT -q OPTIONS...`` in its own process, as a user types it."""
+    command = [sys.executable, "-m", "csv2h5", "convert", str(src), "-o", str(out), "-q", *options]
+    return subprocess.run(command, capture_output=True, timeout=120, **kwargs)
 
 
 def _features(path: Path) -> pd.DataFrame:
@@ -44,11 +46,16 @@ EUROPEAN = (
 )  # spaces around a number, as pandas reads them
 
 
-def test_decimal_comma_reads_as_pandas_decimal(tmp_path):
+@pytest.fixture
+def european_csv(tmp_path: Path) -> Path:
     src = tmp_path / "eu.csv"
     src.write_text(EUROPEAN)
-    out = tmp_path / "eu.h5"
-    done = _run("convert", str(src), "-o", str(out), "--target", "y", "--decimal", ",", "-q")  # ';' goes with ','
+    return src
+
+
+def test_decimal_comma_reads_as_pandas_decimal(tmp_path, european_csv):
+    src, out = european_csv, tmp_path / "eu.h5"
+    done = _convert(src, out, "--target", "y", "--decimal", ",")  # ';' goes with ','
     assert done.returncode == 0, done.stderr
     expected = pd.read_csv(src, sep=";", decimal=",")
     got = _features(out)
@@ -87,16 +94,14 @@ def test_a_decimal_point_is_text_where_the_decimal_mark_is_a_comma(tmp_path):
     src = tmp_path / "eu.csv"
     src.write_text("a;b;y\n1,5;2;0\n2;2.5;1\n")
     assert pd.read_csv(src, sep=";", decimal=",")["b"].dtype.kind not in "fi"  # pandas: text too
-    done = _run("convert", str(src), "-o", str(tmp_path / "eu.h5"), "--target", "y", "--decimal", ",", "-q")
+    done = _convert(src, tmp_path / "eu.h5", "--target", "y", "--decimal", ",")
     assert done.returncode == 2
     assert b"eu.csv:3: column 'b' has '2.5', which is not a number" in done.stderr
 
 
-def test_decimal_commas_are_named_and_the_advice_converts(tmp_path):
-    src = tmp_path / "eu.csv"
-    src.write_text(EUROPEAN)
-    out = tmp_path / "eu.h5"
-    done = _run("convert", str(src), "-o", str(out), "--target", "y", "--delimiter", ";", "-q")
+def test_decimal_commas_are_named_and_the_advice_converts(tmp_path, european_csv):
+    src, out = european_csv, tmp_path / "eu.h5"
+    done = _convert(src, out, "--target", "y", "--delimiter", ";")
     assert done.returncode == 2 and not out.exists()
     (line,) = done.stderr.decode().splitlines()
     assert line.startswith(
@@ -106,7 +111,7 @@ def test_decimal_commas_are_named_and_the_advice_converts(tmp_path):
     assert "weight, height, score: numbers written with a decimal comma, such as '70,5'" in line
     pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
     assert pasted == ["--decimal", ","]
-    done = _run("convert", str(src), "-o", str(out), "--target", "y", "--delimiter", ";", "-q", *pasted)
+    done = _convert(src, out, "--target", "y", "--delimiter", ";", *pasted)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(
         _features(out)["weight"].to_numpy(np.float32), pd.read_csv(src, sep=";", decimal=",")["weight"].to_numpy(np.float32)
@@ -125,6 +130,14 @@ def test_decimal_options_are_checked():
 TABLE = "a\tb\tcity\ty\n1.5\t2\tParis\t0\n3\t4\tBern, CH\t1\n-7.25\t\tLyon\t0\n"
 
 
+@pytest.fixture
+def table_txt(tmp_path: Path) -> Path:
+    """TABLE in a file whose name does not say it is tab-separated."""
+    src = tmp_path / "t.txt"
+    src.write_text(TABLE)
+    return src
+
+
 def _same_as_pandas(out: Path, src: Path) -> None:
     expected = pd.read_csv(src, sep="\t")
     got = _features(out)
@@ -134,14 +147,10 @@ def _same_as_pandas(out: Path, src: Path) -> None:
 
 
 @pytest.mark.parametrize("spelling", ["tab", "\\t", "TAB"])
-def test_delimiter_tab_by_name_or_escape(tmp_path, spelling):
-    src = tmp_path / "t.txt"
-    src.write_text(TABLE)
-    done = _run(
-        "convert", str(src), "-o", str(tmp_path / "t.h5"), "--target", "y", "--drop", "city", "--delimiter", spelling, "-q"
-    )
+def test_delimiter_tab_by_name_or_escape(tmp_path, table_txt, spelling):
+    done = _convert(table_txt, tmp_path / "t.h5", "--target", "y", "--drop", "city", "--delimiter", spelling)
     assert done.returncode == 0, done.stderr
-    _same_as_pandas(tmp_path / "t.h5", src)
+    _same_as_pandas(tmp_path / "t.h5", table_txt)
 
 
 @pytest.mark.parametrize("name", ["t.tsv", "t.tab", "t.TSV", "t.tsv.gz"])
@@ -149,7 +158,7 @@ def test_tsv_and_tab_files_are_tab_separated(tmp_path, name):
     src = tmp_path / name
     data = TABLE.encode()
     src.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
-    done = _run("convert", str(src), "-o", str(tmp_path / "t.h5"), "--target", "y", "--drop", "city", "-q")
+    done = _convert(src, tmp_path / "t.h5", "--target", "y", "--drop", "city")
     assert done.returncode == 0, done.stderr
     plain = tmp_path / "plain.tsv"
     plain.write_bytes(data)
@@ -159,29 +168,27 @@ def test_tsv_and_tab_files_are_tab_separated(tmp_path, name):
 def test_a_comma_delimiter_asked_for_a_tsv_file_is_kept(tmp_path):
     src = tmp_path / "commas.tsv"
     src.write_text("a,b,y\n1,2,0\n3,4,1\n")
-    done = _run("convert", str(src), "-o", str(tmp_path / "c.h5"), "--target", "y", "--delimiter", ",", "-q")
+    done = _convert(src, tmp_path / "c.h5", "--target", "y", "--delimiter", ",")
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(_features(tmp_path / "c.h5").to_numpy(), [[1, 2], [3, 4]])
 
 
 @pytest.mark.parametrize("how", ["pipe", "redirected file"])
-def test_dash_reads_standard_input(tmp_path, how):
-    src = tmp_path / "t.txt"
-    src.write_text(TABLE)
-    args = ("convert", "-", "-o", str(tmp_path / "t.h5"), "--target", "y", "--drop", "city", "--delimiter", "tab", "-q")
+def test_dash_reads_standard_input(tmp_path, table_txt, how):
+    args = ("-", tmp_path / "t.h5", "--target", "y", "--drop", "city", "--delimiter", "tab")
     if how == "pipe":
-        done = _run(*args, input=src.read_bytes())
+        done = _convert(*args, input=table_txt.read_bytes())
     else:
-        with open(src, "rb") as stdin:
-            done = _run(*args, stdin=stdin)
+        with open(table_txt, "rb") as stdin:
+            done = _convert(*args, stdin=stdin)
     assert done.returncode == 0, done.stderr
-    _same_as_pandas(tmp_path / "t.h5", src)
+    _same_as_pandas(tmp_path / "t.h5", table_txt)
     with h5py.File(tmp_path / "t.h5", "r") as f:
         assert '"name": "<stdin>"' in f.attrs["sources"] and '"rows": 3' in f.attrs["sources"]
 
 
 def test_errors_in_standard_input_name_it(tmp_path):
-    done = _run("convert", "-", "-o", str(tmp_path / "t.h5"), "-q", input=b"a,b\n1,2\n3,x\n")
+    done = _convert("-", tmp_path / "t.h5", input=b"a,b\n1,2\n3,x\n")
     assert done.returncode == 2
     assert done.stderr.decode().startswith("error: <stdin>:3: column 'b' has 'x', which is not a number")
     assert list(tmp_path.iterdir()) == []
@@ -190,7 +197,8 @@ def test_errors_in_standard_input_name_it(tmp_path):
 # -- identifiers, dates: advice that leads somewhere good ---------------------------------------------------------
 
 
-def _customers(path: Path, rows: int = 300) -> pd.DataFrame:
+def _customers(rows: int = 300) -> pd.DataFrame:
+    """Customers as public tables hold them: an identifier, a city, a signup date, an age, whether they left."""
     rng = np.random.default_rng(5)
     table = pd.DataFrame(
         {
@@ -201,21 +209,25 @@ def _customers(path: Path, rows: int = 300) -> pd.DataFrame:
             "churned": rng.integers(0, 2, rows),
         }
     )
-    table.to_csv(path, index=False)
     return table
 
 
-def test_the_text_refusal_splits_categories_identifiers_and_dates_and_pasted_it_converts(tmp_path):
-    src = tmp_path / "customers.csv"
-    table = _customers(src)
-    out = tmp_path / "c.h5"
-    done = _run("convert", str(src), "-o", str(out), "--target", "churned", "-q")
+@pytest.fixture
+def customers_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "customers.csv"
+    _customers().to_csv(path, index=False)
+    return path
+
+
+def test_the_text_refusal_splits_categories_identifiers_and_dates_and_pasted_it_converts(tmp_path, customers_csv):
+    src, table, out = customers_csv, _customers(), tmp_path / "c.h5"  # the table the file was written from
+    done = _convert(src, out, "--target", "churned")
     assert done.returncode == 2
     (line,) = done.stderr.decode().splitlines()
     assert "; pass --categorical city --drop customer_id --datetime signup (" in line, line
     assert "--categorical customer_id" not in line and "--categorical city,customer_id" not in line
     pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
-    done = _run("convert", str(src), "-o", str(out), "--target", "churned", "-q", *pasted)
+    done = _convert(src, out, "--target", "churned", *pasted)
     assert done.returncode == 0 and done.stderr == b"", done.stderr
     got = _features(out)
     assert list(got.columns) == ["city", "signup", "age"]
@@ -224,22 +236,8 @@ def test_the_text_refusal_splits_categories_identifiers_and_dates_and_pasted_it_
 
 
 @pytest.mark.parametrize("categorical", ["auto", "customer_id,city"])
-def test_an_identifier_stored_as_codes_is_warned_about(tmp_path, categorical):
-    src = tmp_path / "customers.csv"
-    _customers(src)
-    done = _run(
-        "convert",
-        str(src),
-        "-o",
-        str(tmp_path / "c.h5"),
-        "--target",
-        "churned",
-        "--datetime",
-        "signup",
-        "--categorical",
-        categorical,
-        "-q",
-    )
+def test_an_identifier_stored_as_codes_is_warned_about(tmp_path, customers_csv, categorical):
+    done = _convert(customers_csv, tmp_path / "c.h5", "--target", "churned", "--datetime", "signup", "--categorical", categorical)
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().splitlines() == [
         "warning: column 'customer_id' looks like an identifier (a distinct value in almost every row) and is stored"
@@ -247,24 +245,9 @@ def test_an_identifier_stored_as_codes_is_warned_about(tmp_path, categorical):
     ]
 
 
-def test_a_category_with_repeated_values_is_not_warned_about(tmp_path):
-    src = tmp_path / "customers.csv"
-    _customers(src)
-    done = _run(
-        "convert",
-        str(src),
-        "-o",
-        str(tmp_path / "c.h5"),
-        "--target",
-        "churned",
-        "--datetime",
-        "signup",
-        "--categorical",
-        "city",
-        "--drop",
-        "customer_id",
-        "-q",
-    )
+def test_a_category_with_repeated_values_is_not_warned_about(tmp_path, customers_csv):
+    options = ("--target", "churned", "--datetime", "signup", "--categorical", "city", "--drop", "customer_id")
+    done = _convert(customers_csv, tmp_path / "c.h5", *options)
     assert done.returncode == 0 and done.stderr == b"", done.stderr
 
 
@@ -272,19 +255,7 @@ def test_a_category_with_repeated_values_is_not_warned_about(tmp_path):
 def test_max_categories_refuses_dates_with_datetime(tmp_path, day):
     src = tmp_path / "days.csv"
     src.write_text("day,y\n" + "".join(f"{day.format(1960 + i)},{i % 2}\n" for i in range(30)))
-    done = _run(
-        "convert",
-        str(src),
-        "-o",
-        str(tmp_path / "d.h5"),
-        "--target",
-        "y",
-        "--categorical",
-        "auto",
-        "--max-categories",
-        "10",
-        "-q",
-    )
+    done = _convert(src, tmp_path / "d.h5", "--target", "y", "--categorical", "auto", "--max-categories", "10")
     assert done.returncode == 2
     line = done.stderr.decode().strip()
     assert "column 'day' has more than 10 distinct values" in line and "ISO dates; pass --datetime day" in line, line
@@ -292,24 +263,9 @@ def test_max_categories_refuses_dates_with_datetime(tmp_path, day):
     assert day.format(1969) in pd.read_csv(src)["day"].tolist()  # as seen in public tables: 1969-01-01
 
 
-def test_max_categories_refuses_an_identifier_with_drop(tmp_path):
-    src = tmp_path / "customers.csv"
-    _customers(src)
-    done = _run(
-        "convert",
-        str(src),
-        "-o",
-        str(tmp_path / "c.h5"),
-        "--target",
-        "churned",
-        "--categorical",
-        "auto",
-        "--datetime",
-        "signup",
-        "--max-categories",
-        "50",
-        "-q",
-    )
+def test_max_categories_refuses_an_identifier_with_drop(tmp_path, customers_csv):
+    options = ("--target", "churned", "--categorical", "auto", "--datetime", "signup", "--max-categories", "50")
+    done = _convert(customers_csv, tmp_path / "c.h5", *options)
     assert done.returncode == 2
     line = done.stderr.decode()
     assert "it looks like an identifier" in line and "--drop customer_id" in line and "keep it as codes" not in line

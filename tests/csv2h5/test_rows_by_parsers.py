@@ -146,24 +146,39 @@ def test_the_main_process_writes_every_row_where_the_parsers_cannot(tmp_path, wr
         assert f["features"].shape[0] == expected.shape[0]
 
 
-def test_a_failed_copy_leaves_nothing(tmp_path, monkeypatch):
-    """A full disk while a parser copies rows: one line for people, no output, no temporary, no shared files."""
+@pytest.fixture
+def many_rows(tmp_path) -> Path:
+    """d.csv, 40,000 decimal rows: parser processes have copied rows by the time a late failure comes."""
+    src = tmp_path / "d.csv"
+    decimal_csv(src, 40_000, decimals=4)
+    return src
+
+
+def _assert_nothing_left(tmp_path: Path) -> None:
+    """Only the CSV is left: no output, no temporary beside it, no shared-memory files of this process."""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+    assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
+
+
+def _skip_unless_parsers_see_patches() -> None:
     if threading.active_count() != 1:
         pytest.skip("parser processes are forked (and so see this patch) only when no other thread runs")
+
+
+def test_a_failed_copy_leaves_nothing(tmp_path, many_rows, monkeypatch):
+    """A full disk while a parser copies rows: one line for people, no output, no temporary, no shared files."""
+    _skip_unless_parsers_see_patches()
 
     def full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(rowcopies, "_send", full)
-    src = tmp_path / "d.csv"
-    decimal_csv(src, 40_000, decimals=4)
     with pytest.raises(OutputError, match="no space left"):
-        convert([src], tmp_path / "o.h5", options=_options())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
-    assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
+        convert([many_rows], tmp_path / "o.h5", options=_options())
+    _assert_nothing_left(tmp_path)
 
 
-def test_an_error_after_rows_were_copied_leaves_nothing(tmp_path, monkeypatch):
+def test_an_error_after_rows_were_copied_leaves_nothing(tmp_path, many_rows, monkeypatch):
     placed: list[int] = []
     real = featurerows.FeatureRows.place
 
@@ -173,15 +188,12 @@ def test_an_error_after_rows_were_copied_leaves_nothing(tmp_path, monkeypatch):
         return done
 
     monkeypatch.setattr(featurerows.FeatureRows, "place", counting)
-    src = tmp_path / "d.csv"
-    decimal_csv(src, 40_000, decimals=4)
-    with src.open("a") as fh:
+    with many_rows.open("a") as fh:
         fh.write("1,2,3,4,5,6,7,8,9,10,11,oops,1\n")  # the last line: text in a number column
     with pytest.raises(BadValueError, match=r"d\.csv:40002: .*'x11'.*'oops'"):
-        convert([src], tmp_path / "o.h5", options=_options())
+        convert([many_rows], tmp_path / "o.h5", options=_options())
     assert sum(placed) > 20_000  # most rows were already copied into the temporary
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
-    assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
+    _assert_nothing_left(tmp_path)
 
 
 _REAL_PARSE = pool._parse_in_worker
@@ -194,13 +206,9 @@ def _dying_parse(block, plan, owner, copies):
     return _REAL_PARSE(block, plan, owner, copies)
 
 
-def test_a_parser_process_that_dies_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
-    if threading.active_count() != 1:
-        pytest.skip("parser processes are forked (and so see this patch) only when no other thread runs")
+def test_a_parser_process_that_dies_is_an_error_and_leaves_nothing(tmp_path, many_rows, monkeypatch):
+    _skip_unless_parsers_see_patches()
     monkeypatch.setattr(pool, "_parse_in_worker", _dying_parse)
-    src = tmp_path / "d.csv"
-    decimal_csv(src, 40_000, decimals=4)
     with pytest.raises(WorkerDied, match="ended without answering"):
-        convert([src], tmp_path / "o.h5", options=_options())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
-    assert not list(shared.SHARED_DIR.glob(f"csv2h5-{os.getpid()}-*"))
+        convert([many_rows], tmp_path / "o.h5", options=_options())
+    _assert_nothing_left(tmp_path)

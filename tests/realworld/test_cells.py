@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pandas_missing import PANDAS_DEFAULT_NA
 
 from csv2h5 import BadValueError, ConvertOptions, convert
 from csv2h5.info import describe, render
@@ -69,28 +70,7 @@ def test_boolean_columns_without_empty_cells_are_stored_as_small_integers(tmp_pa
 
 @pytest.mark.parametrize("block_bytes, infer_bytes", SIZES)
 def test_missing_value_spellings_are_empty_cells(tmp_path, stored, block_bytes, infer_bytes):
-    # pandas' documented default missing-value spellings (read_csv's na_values), written out here.
-    spellings = [
-        "",
-        "#N/A",
-        "#N/A N/A",
-        "#NA",
-        "-1.#IND",
-        "-1.#QNAN",
-        "-NaN",
-        "-nan",
-        "1.#IND",
-        "1.#QNAN",
-        "<NA>",
-        "N/A",
-        "NA",
-        "NULL",
-        "NaN",
-        "None",
-        "n/a",
-        "nan",
-        "null",
-    ]
+    spellings = PANDAS_DEFAULT_NA
     lines = [
         f"{i}.5,{spellings[i % len(spellings)] if i % 2 else i},{spellings[i % len(spellings)] if i % 3 else 'true'}"
         for i in range(4 * len(spellings))

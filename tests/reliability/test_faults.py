@@ -42,19 +42,22 @@ def _limit_file_size(limit: int):
     return apply
 
 
-@pytest.mark.slow
-def test_disk_full_is_a_clear_error_with_no_output(tmp_path):
-    src = _digits(tmp_path / "in.csv", 4000)  # ~3 MB of features
-    out = tmp_path / "out.h5"
-    done = subprocess.run(
-        _convert_cmd(src, out), capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1 << 20)
-    )
+def _assert_refused_past_the_file_size_limit(command: list[str], out: Path) -> None:
+    """Run ``command`` allowed files of 1 MiB at most: it must fail with one line that says why, writing nothing."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1 << 20))
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
     assert lines == [
         f"error: cannot write {out}: the file grew too large for this system's file-size limit"
         " (ulimit -f) or file system; nothing was written"
     ], lines
+
+
+@pytest.mark.slow
+def test_disk_full_is_a_clear_error_with_no_output(tmp_path):
+    src = _digits(tmp_path / "in.csv", 4000)  # ~3 MB of features
+    out = tmp_path / "out.h5"
+    _assert_refused_past_the_file_size_limit(_convert_cmd(src, out), out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -67,19 +70,7 @@ def test_merge_past_the_file_size_limit_is_the_same_clear_error_with_no_output(t
         make_digits_csv.write_csv(tmp_path / f"{part.stem}.csv", rows=2000, seed=seed, label=True)
         convert([tmp_path / f"{part.stem}.csv"], part, options=ConvertOptions(target=("label",), workers=0))
     out = tmp_path / "all.h5"
-    done = subprocess.run(
-        [sys.executable, "-m", "csv2h5", "merge", *map(str, parts), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_limit_file_size(1 << 20),
-    )
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2, done.stderr
-    assert lines == [
-        f"error: cannot write {out}: the file grew too large for this system's file-size limit"
-        " (ulimit -f) or file system; nothing was written"
-    ], lines
+    _assert_refused_past_the_file_size_limit([sys.executable, "-m", "csv2h5", "merge", *map(str, parts), "-o", str(out)], out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.h5", "b.csv", "b.h5"]
 
 

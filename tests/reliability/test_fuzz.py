@@ -24,33 +24,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pandas_missing import PANDAS_DEFAULT_NA
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
 
-# pandas' documented default missing-value spellings (read_csv, na_values), written out here
-# rather than imported from the converter, so that a spelling it forgets fails this test.
-PANDAS_DEFAULT_NA = (
-    "",
-    "#N/A",
-    "#N/A N/A",
-    "#NA",
-    "-1.#IND",
-    "-1.#QNAN",
-    "-NaN",
-    "-nan",
-    "1.#IND",
-    "1.#QNAN",
-    "<NA>",
-    "N/A",
-    "NA",
-    "NULL",
-    "NaN",
-    "None",
-    "n/a",
-    "nan",
-    "null",
-)
 FLOAT64_EXACT = 2**53  # integers up to this size have an exact float64
 
 

@@ -110,38 +110,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _workers(data: Path, tmp_path: Path, *extra: str, count: int = 2) -> list[subprocess.Popen]:
-    """Start ``count`` workers of one run as separate h5train processes on 127.0.0.1."""
+def _h5train_command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "csv2h5.trainer", *map(str, args)]
+
+
+def _h5train_process(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start h5train in its own process, its output kept as text."""
+    return subprocess.Popen(_h5train_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _worker_flags(port: int, count: int, index: int) -> list[str]:
+    """Worker ``index`` of ``count``, meeting the others at 127.0.0.1:``port``."""
+    return ["--coordinator", f"127.0.0.1:{port}", "--num-workers", str(count), "--worker-index", str(index)]
+
+
+def _workers(data: Path, tmp_path: Path, *extra: str, own: list[list[str]] | None = None) -> list[subprocess.Popen]:
+    """Start the workers of one run as separate h5train processes on 127.0.0.1.
+
+    Every worker gets ``extra``; worker i also gets ``own[i]``, if given (two workers if not).
+    """
+    own = own or [[], []]
     port = _free_port()
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     return [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "csv2h5.trainer",
-                "fit",
-                str(data),
-                "--run-dir",
-                str(tmp_path / f"w{i}"),
-                "--strategy",
-                "multi-worker",
-                "--coordinator",
-                f"127.0.0.1:{port}",
-                "--num-workers",
-                str(count),
-                "--worker-index",
-                str(i),
-                "--join-timeout",
-                "120",
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        _h5train_process(
+            "fit",
+            data,
+            "--run-dir",
+            tmp_path / f"w{i}",
+            "--strategy",
+            "multi-worker",
+            *_worker_flags(port, len(own), i),
+            "--join-timeout",
+            "120",
+            *extra,
+            *own[i],
             env=env,
         )
-        for i in range(count)
+        for i in range(len(own))
     ]
 
 
@@ -158,14 +164,27 @@ def _finish(procs: list[subprocess.Popen], timeout: float = 240) -> list[tuple[i
     return results
 
 
-@pytest.mark.slow
-def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, make_data):
+def _one_error(code: int, err: str) -> str:
+    """The error line of a worker that was refused: exit code 2, one ``error:`` line, the last one."""
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and errors == [err.splitlines()[-1]], err
+    return errors[0]
+
+
+@pytest.fixture
+def jax_data(tmp_path, make_data) -> Path:
+    """256 rows in chunks of 16 for workers on JAX: 8 global batches of 32, none left out."""
     pytest.importorskip("jax")
-    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)  # 8 global batches of 32: none left out
+    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)
+    return path
+
+
+@pytest.mark.slow
+def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, jax_data):
     same = ["--epochs", "3", "--optimizer", "adam", "--seed", "3", "--dropout", "0.3", "--backend", "jax", *SMALL]
-    code, _, err = _h5train("jax", "fit", path, "--run-dir", tmp_path / "single", *same)
+    code, _, err = _h5train("jax", "fit", jax_data, "--run-dir", tmp_path / "single", *same)
     assert code == 0, err
-    (c0, out0, err0), (c1, out1, err1) = _finish(_workers(path, tmp_path, *same))
+    (c0, out0, err0), (c1, out1, err1) = _finish(_workers(jax_data, tmp_path, *same))
     assert (c0, c1) == (0, 0), (err0, err1)
     lines = err0.splitlines()
     assert lines == [f"run directory: {tmp_path / 'w0'}", lines[1]] and err1 == ""  # quiet: no native noise
@@ -201,51 +220,14 @@ def test_two_workers_train_as_one_process_with_the_global_batch(tmp_path, make_d
 
 
 @pytest.mark.slow
-def test_workers_that_find_different_memory_are_told_to_pass_one_memory_budget(tmp_path, make_data):
-    pytest.importorskip("jax")
-    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)
-    port = _free_port()
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+def test_workers_that_find_different_memory_are_told_to_pass_one_memory_budget(tmp_path, jax_data):
     # As on two machines with different memory: one finds room for the rows (global), one does not (blocks).
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "csv2h5.trainer",
-                "fit",
-                str(path),
-                "--run-dir",
-                str(tmp_path / f"w{i}"),
-                "--strategy",
-                "multi-worker",
-                "--coordinator",
-                f"127.0.0.1:{port}",
-                "--num-workers",
-                "2",
-                "--worker-index",
-                str(i),
-                "--join-timeout",
-                "120",
-                "--memory-budget",
-                budget,
-                "--epochs",
-                "1",
-                *SMALL,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for i, budget in enumerate(["10GB", "1kB"])
-    ]
-    for code, _, err in _finish(procs):
-        errors = [line for line in err.splitlines() if line.startswith("error: ")]
-        assert code == 2 and errors == [err.splitlines()[-1]], err
+    budgets = [["--memory-budget", "10GB"], ["--memory-budget", "1kB"]]
+    for code, _, err in _finish(_workers(jax_data, tmp_path, "--epochs", "1", *SMALL, own=budgets)):
+        error = _one_error(code, err)
         assert (
-            errors[0].startswith("error: worker 1's data order differs from worker 0's; ")
-            and "pass every worker the same --memory-budget" in errors[0]
+            error.startswith("error: worker 1's data order differs from worker 0's; ")
+            and "pass every worker the same --memory-budget" in error
         ), err
     assert not (tmp_path / "w0" / "model.keras").exists()
 
@@ -292,10 +274,8 @@ def _wait_for_epoch(run: Path, procs: list[subprocess.Popen], epochs: int = 1) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("victim,sig", [(1, signal.SIGKILL), (0, signal.SIGINT)])
-def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, make_data, victim, sig):
-    pytest.importorskip("jax")
-    path, _, _ = make_data(tmp_path, rows=256, chunk_rows=16)
-    procs = _workers(path, tmp_path, "--epochs", "2000", "--backend", "jax", *SMALL)
+def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, jax_data, victim, sig):
+    procs = _workers(jax_data, tmp_path, "--epochs", "2000", "--backend", "jax", *SMALL)
     _wait_for_epoch(tmp_path / "w0", procs)
     procs[victim].send_signal(sig)
     stopped = time.monotonic()
@@ -303,9 +283,7 @@ def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, m
     assert time.monotonic() - stopped < 30  # bounded: the others notice within a step, not a heartbeat timeout
     survivor = 1 - victim
     code, _, err = results[survivor]
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert code == 2 and errors == [err.splitlines()[-1]], err
-    assert errors[0].startswith(f"error: worker {survivor} lost contact with the other workers")
+    assert _one_error(code, err).startswith(f"error: worker {survivor} lost contact with the other workers")
     code, _, err = results[victim]
     if sig == signal.SIGKILL:
         assert code == -signal.SIGKILL
@@ -316,30 +294,7 @@ def test_a_lost_worker_ends_the_others_with_one_line_then_all_resume(tmp_path, m
     done = json.loads((chief / "state.json").read_text())["epochs_done"]
     if sig == signal.SIGINT:  # every worker picks the run up again from worker 0's run directory
         port = _free_port()
-        resumed = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "csv2h5.trainer",
-                    "fit",
-                    "--resume",
-                    str(chief),
-                    "--epochs",
-                    str(done + 1),
-                    "--coordinator",
-                    f"127.0.0.1:{port}",
-                    "--num-workers",
-                    "2",
-                    "--worker-index",
-                    str(i),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(2)
-        ]
+        resumed = [_h5train_process("fit", "--resume", chief, "--epochs", done + 1, *_worker_flags(port, 2, i)) for i in range(2)]
         outcomes = _finish(resumed)
         assert [c for c, _, _ in outcomes] == [0, 0], [e for _, _, e in outcomes]
         assert len((chief / "history.csv").read_text().splitlines()) == done + 2  # header + every epoch once
@@ -352,27 +307,19 @@ def test_a_worker_left_alone_gives_up_after_the_join_timeout(tmp_path, make_data
     port = _free_port()
     started = time.monotonic()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "csv2h5.trainer",
+        _h5train_command(
             "fit",
-            str(path),
+            path,
             "--backend",
             "jax",
             "--run-dir",
-            str(tmp_path / "run"),
+            tmp_path / "run",
             "--strategy",
             "multi-worker",
-            "--coordinator",
-            f"127.0.0.1:{port}",
-            "--num-workers",
-            "2",
-            "--worker-index",
-            str(index),
+            *_worker_flags(port, 2, index),
             "--join-timeout",
             "3",
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=120,
