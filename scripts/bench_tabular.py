@@ -333,6 +333,7 @@ seq = HDF5Sequence(path, batch_size=4096, shuffle=False, scale=None, missing=Non
 for i in range(len(seq)):
     bx, by = seq[i]; x.append(bx); y.append(by)
 x, y = np.concatenate(x), np.concatenate(y)
+x = x.reshape(len(x), -1)  # the file's rows keep their sample shape; the models take them flat
 mean, std = info.stats["mean"].reshape(-1), info.stats["std"].reshape(-1)  # stats keep the sample shape
 def model(first):
     keras.utils.set_random_seed(0)
