@@ -2,7 +2,8 @@
 
 ``epoch_order`` is a pure function of ``(seed, epoch)`` and the rows' count;
 ``choose_order`` settles ``auto`` (and the plan of ``blocks``) once, from the
-memory budget; ``EpochOrders`` keeps the last orders a sequence asked for;
+memory budget; ``EpochOrders`` keeps the last orders a sequence asked for, and
+each epoch's batches as read (``EpochBatches``: rows sorted, targets looked up);
 ``split_rows`` splits a sequence's rows into training and validation.
 """
 
