@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchutil import machine  # noqa: E402
+from benchutil import MemoryCgroup, digits_h5, drop_cache, machine, read_into_cache  # noqa: E402
 
 BATCH = 256
 SEED_ROWS, COPIES = 100_000, 80
@@ -52,124 +52,33 @@ def _sorted_part(workdir: Path, rows: int, name: str) -> Path:
     """``rows`` MNIST-shaped rows sorted by label, converted with csv2h5."""
     import make_digits_csv
 
-    out = workdir / f"{name}.h5"
-    if out.exists():
-        return out
-    labels, pixels = make_digits_csv.make_rows(rows, seed=11)
-    by_label = np.argsort(labels, kind="stable")
-    table = np.column_stack([labels[by_label], pixels[by_label]])
-    csv = workdir / f"{name}.csv"
-    with open(csv, "wb") as fh:
-        fh.write((",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n").encode())
-        for start in range(0, rows, 4096):
-            fh.write(make_digits_csv.format_rows(table[start : start + 4096]))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "csv2h5",
-            "convert",
-            str(csv),
-            "-o",
-            str(out),
-            "--target",
-            "label",
-            "--sample-shape",
-            "28,28,1",
-            "--quiet",
-        ],
-        check=True,
-    )
-    csv.unlink()
-    return out
+    parts = [make_digits_csv.make_rows(rows, seed=11)]
+    return digits_h5(workdir / f"{name}.h5", parts, sort_by_label=True, convert_args=["--sample-shape", "28,28,1"])
 
 
-def ensure_data(workdir: Path) -> tuple[Path, Path]:
-    """The 6.3 GB sorted file (made once) and a 500,000-row one for the cached comparison."""
+def ensure_data(workdir: Path, *, big: bool = True) -> tuple[Path | None, Path]:
+    """The 6.3 GB sorted file (made once; None unless ``big``) and a 500,000-row one for the cached comparison."""
     workdir.mkdir(exist_ok=True)
-    part = _sorted_part(workdir, SEED_ROWS, "ooc_part")
-    big = workdir / "ooc_sorted.h5"
-    if not big.exists():
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(big), "--quiet"], check=True)
-        print(f"made {big} ({big.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
     small = _sorted_part(workdir, 500_000, "ooc_small")
-    return big, small
-
-
-def drop_cache(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
-# -- the memory limit -----------------------------------------------------------------------------
-
-
-class MemoryCgroup:
-    """A memory cgroup of its own, limited to ``limit`` bytes; children are placed in it as they start."""
-
-    def __init__(self, limit: int) -> None:
-        name = f"csv2h5-bench-{os.getpid()}"
-        v1 = Path("/sys/fs/cgroup/memory")
-        if (v1 / "memory.limit_in_bytes").exists():
-            self.path, self.version = v1 / name, 1
-        else:
-            self.path, self.version = Path("/sys/fs/cgroup") / name, 2
-        try:
-            self.path.mkdir()
-            (self.path / ("memory.limit_in_bytes" if self.version == 1 else "memory.max")).write_text(str(limit))
-            if self.version == 1 and (self.path / "memory.memsw.limit_in_bytes").exists():
-                (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit))  # no swapping past it either
-        except OSError as exc:
-            raise SystemExit(
-                f"cannot make a memory cgroup at {self.path} ({exc}); run as root on a machine "
-                "with cgroup memory control. No figure is reported without the limit."
-            ) from None
-        self.limit = limit
-
-    def enter(self) -> None:
-        """Called in the child before exec: move it into the cgroup."""
-        (self.path / "cgroup.procs").write_text(str(os.getpid()))
-
-    def reset_peak(self) -> None:
-        if self.version == 1:
-            (self.path / "memory.max_usage_in_bytes").write_text("0")
-
-    def peak(self) -> int:
-        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
-        return int((self.path / name).read_text())
-
-    def failures(self) -> int:
-        """How often usage reached the limit (v1 failcnt; v2 memory.events 'max')."""
-        if self.version == 1:
-            return int((self.path / "memory.failcnt").read_text())
-        for line in (self.path / "memory.events").read_text().splitlines():
-            if line.startswith("max "):
-                return int(line.split()[1])
-        return 0
-
-    def remove(self) -> None:
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+    if not big:
+        return None, small
+    part = _sorted_part(workdir, SEED_ROWS, "ooc_part")
+    whole = workdir / "ooc_sorted.h5"
+    if not whole.exists():
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(whole), "--quiet"], check=True)
+        print(f"made {whole} ({whole.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
+    return whole, small
 
 
 def run_child(cgroup: MemoryCgroup | None, args: list[str], data: Path) -> dict:
-    """Run this script as a child (in the cgroup, cache emptied) and return its JSON report."""
-    drop_cache(data)
-    if cgroup is not None:
-        cgroup.reset_peak()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        preexec_fn=cgroup.enter if cgroup is not None else None,
-        timeout=1800,
-    )
+    """Run this script as a child and return its JSON report: in the cgroup with ``data``'s pages dropped from
+    the page cache first, or (no cgroup) without a limit and the page cache left as it is."""
+    command = [sys.executable, __file__, "--child", *args]
+    if cgroup is None:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    else:
+        proc = cgroup.run(command, cold=data, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -260,9 +169,7 @@ def child_cached(data: Path, batches: int) -> dict:
     import h5py
     from csv2h5.trainer import HDF5Sequence
 
-    with open(data, "rb") as fh:
-        while fh.read(64 << 20):
-            pass
+    read_into_cache(data)
     seq = HDF5Sequence(data, batch_size=BATCH, seed=0)  # float32 batches, as training reads them
     raw = HDF5Sequence(data, batch_size=BATCH, seed=0, scale=None)  # the same, not standardised
     with h5py.File(data, "r") as f:
@@ -348,14 +255,6 @@ def _seconds(runs: list[dict]) -> str:
     return ", ".join(f"{r['seconds']:.1f}" for r in runs)
 
 
-def _no_drop_child(args: list[str]) -> dict:
-    """A child without a limit, the page cache left as it is."""
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise SystemExit(f"child {args} failed: {proc.stderr.strip()[-800:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def _rates(runs: list[dict]) -> str:
     return ", ".join(f"{r['rows_per_s']:,.0f}" for r in runs)
 
@@ -376,8 +275,8 @@ def main() -> int:
         "reads scattered loads through the page cache, not past it",
     )
     args = parser.parse_args()
-    big, small = ensure_data(args.workdir)
-    if args.only_cached:
+    big, small = ensure_data(args.workdir, big=not args.only_cached)
+    if big is None:
         return _cached(small)
     cgroup = MemoryCgroup(int(args.limit))
     try:
@@ -428,10 +327,10 @@ def main() -> int:
     finally:
         cgroup.remove()
     if args.fit_steps:
-        with open(big, "rb") as fh:  # the whole file in the page cache, no limit: the in-cache reference
-            while fh.read(64 << 20):
-                pass
-        free = [_no_drop_child(["fit", str(big), str(args.fit_steps)]) for _ in range(args.repeats)]
+        read_into_cache(big)  # the whole file in the page cache, no limit: the in-cache reference
+        free = [run_child(None, ["fit", str(big), str(args.fit_steps)], big) for _ in range(args.repeats)]
+        if any("error" in r for r in free):
+            raise SystemExit(f"h5train fit without a limit failed: {next(r['error'] for r in free if 'error' in r)}")
         free_s = statistics.median(r["seconds"] for r in free)
         print(
             f"h5train fit, defaults, {args.fit_steps} steps, no limit, file cached: {free_s:.1f} s (runs "

@@ -38,8 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_out_of_core import MemoryCgroup, drop_cache  # noqa: E402
-from benchutil import machine  # noqa: E402
+from benchutil import MemoryCgroup, digits_h5, drop_cache, machine, read_into_cache  # noqa: E402
 
 PART_ROWS = 100_000
 EPOCHS, STEPS = 3, 2000
@@ -60,40 +59,16 @@ def hard_rows(rows: int, *, seed: int, mix: float, speckle: float) -> tuple[np.n
 
 def ensure_hard_file(workdir: Path, rows: int, mix: float, speckle: float) -> Path:
     """The label-sorted hard file (made once per size and noise)."""
-    import make_digits_csv
-
     workdir.mkdir(exist_ok=True)
     out = workdir / f"ooc_hard_{rows}_{mix}_{speckle}.h5"
     if out.exists():
         return out
     started = time.perf_counter()
-    path = workdir / f"{out.stem}.csv"
-    with open(path, "wb") as fh:
-        fh.write((",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n").encode())
-        for part, start in enumerate(range(0, rows, PART_ROWS)):
-            labels, pixels = hard_rows(min(PART_ROWS, rows - start), seed=1000 + part, mix=mix, speckle=speckle)
-            by_label = np.argsort(labels, kind="stable")
-            table = np.column_stack([labels[by_label], pixels[by_label]])
-            for at in range(0, table.shape[0], 4096):
-                fh.write(make_digits_csv.format_rows(table[at : at + 4096]))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "csv2h5",
-            "convert",
-            str(path),
-            "-o",
-            str(out),
-            "--target",
-            "label",
-            "--sample-shape",
-            "28,28,1",
-            "--quiet",
-        ],
-        check=True,
+    parts = (
+        hard_rows(min(PART_ROWS, rows - start), seed=1000 + part, mix=mix, speckle=speckle)
+        for part, start in enumerate(range(0, rows, PART_ROWS))
     )
-    path.unlink()
+    digits_h5(out, parts, sort_by_label=True, convert_args=["--sample-shape", "28,28,1"])
     print(f"made {out.name} ({out.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
@@ -119,11 +94,11 @@ def fit(data: Path, shuffle: str | None, cgroup: MemoryCgroup | None, epochs: in
         ]
         if shuffle is not None:
             command += ["--shuffle", shuffle]
-        if cgroup is not None:
-            drop_cache(data)
-            cgroup.reset_peak()
         started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, preexec_fn=cgroup.enter if cgroup is not None else None)
+        if cgroup is None:
+            proc = subprocess.run(command, capture_output=True, text=True)
+        else:
+            proc = cgroup.run(command, cold=data, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"h5train fit failed: {proc.stderr.strip()[-800:]}")
@@ -156,9 +131,7 @@ def main() -> int:
         f"in runs; mix {args.mix}, speckle {args.speckle}; h5train fit, {args.epochs} epochs of {args.steps} steps, "
         "seed MLP, defaults otherwise (batch 256, 10% validation split)\n"
     )
-    with open(data, "rb") as fh:  # the whole file in the page cache, no limit: the reference
-        while fh.read(64 << 20):
-            pass
+    read_into_cache(data)  # the whole file in the page cache, no limit: the reference
     cached = fit(data, "global", None, args.epochs, args.steps)
     print(f"global, cached, no limit: val accuracy by epoch {cached['val_accuracy']} ({cached['seconds']:.0f} s)")
     if args.only_global:

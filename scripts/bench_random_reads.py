@@ -27,22 +27,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchutil import machine  # noqa: E402
+from benchutil import drop_cache, machine  # noqa: E402
 
 MIB = 1 << 20
 
 
-def drop(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 def sequential(path: Path, total: int) -> float:
     """Bytes/s of 16 MiB preads from the start, ``total`` bytes."""
-    drop(path)
+    drop_cache(path)
     fd = os.open(path, os.O_RDONLY)
     buffer = bytearray(16 * MIB)
     done, started = 0, time.perf_counter()
@@ -60,7 +52,7 @@ def sequential(path: Path, total: int) -> float:
 
 def scattered(path: Path, size: int, threads: int, total: int, seed: int) -> float:
     """Bytes/s of ``size``-byte preads at random places, ``threads`` at a time, ``total`` bytes in all."""
-    drop(path)
+    drop_cache(path)
     length = path.stat().st_size
     count = max(threads, total // size)
     offsets = np.random.default_rng(seed).permutation(length // size)[:count] * size

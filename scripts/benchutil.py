@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmark scripts: timing, memory sampling, machine facts."""
+"""Shared helpers for the benchmark scripts: timing, memory sampling, machine facts, MNIST-shaped files,
+the page cache and memory cgroups."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -132,3 +134,107 @@ def machine() -> str:
 
 def python() -> str:
     return sys.executable
+
+
+# -- MNIST-shaped files, and the page cache ---------------------------------------------------------
+
+
+def digits_h5(
+    out: Path, parts: Iterable[tuple[object, object]], *, sort_by_label: bool = False, convert_args: Sequence[str] = ()
+) -> Path:
+    """An MNIST-shaped csv2h5 file (``label`` as /target, 784 pixels), made once from ``(labels, pixels)`` parts.
+
+    The parts are written as one CSV (each sorted by label first when ``sort_by_label``: data exported by
+    class or by day comes in runs of a label), converted with ``csv2h5 convert``, and the CSV removed.
+    """
+    import make_digits_csv  # beside this module, as the scripts import it
+    import numpy as np
+
+    if out.exists():
+        return out
+    csv = out.with_suffix(".csv")
+    with open(csv, "wb") as fh:
+        fh.write((",".join(["label"] + [f"pixel{i}" for i in range(make_digits_csv.PIXELS)]) + "\n").encode())
+        for labels, pixels in parts:
+            picked = np.argsort(labels, kind="stable") if sort_by_label else slice(None)
+            table = np.column_stack([labels[picked], pixels[picked]])
+            for start in range(0, table.shape[0], 4096):
+                fh.write(make_digits_csv.format_rows(table[start : start + 4096]))
+    command = [python(), "-m", "csv2h5", "convert", str(csv), "-o", str(out), "--target", "label", "--quiet"]
+    subprocess.run([*command, *convert_args], check=True)
+    csv.unlink()
+    return out
+
+
+def drop_cache(path: Path) -> None:
+    """Drop ``path``'s pages from the page cache (``posix_fadvise(POSIX_FADV_DONTNEED)``): the next read is cold."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_into_cache(path: Path) -> None:
+    """Read ``path`` whole, so its pages are in the page cache (as in any second epoch over a file that fits)."""
+    with open(path, "rb") as fh:
+        while fh.read(64 << 20):
+            pass
+
+
+class MemoryCgroup:
+    """A memory cgroup of its own, limited to ``limit`` bytes (the page cache counts against it).
+
+    cgroup v1 ``memory.limit_in_bytes`` or v2 ``memory.max``; making it needs root, and without it the
+    benchmark stops rather than report a figure it could not limit. Remove it with ``remove()``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        name = f"csv2h5-bench-{os.getpid()}"
+        v1 = Path("/sys/fs/cgroup/memory")
+        if (v1 / "memory.limit_in_bytes").exists():
+            self.path, self.version = v1 / name, 1
+        else:
+            self.path, self.version = Path("/sys/fs/cgroup") / name, 2
+        try:
+            self.path.mkdir()
+            (self.path / ("memory.limit_in_bytes" if self.version == 1 else "memory.max")).write_text(str(limit))
+            if self.version == 1 and (self.path / "memory.memsw.limit_in_bytes").exists():
+                (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit))  # no swapping past it either
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot make a memory cgroup at {self.path} ({exc}); run as root on a machine "
+                "with cgroup memory control. No figure is reported without the limit."
+            ) from None
+        self.limit = limit
+
+    def run(self, command: Sequence[str], *, cold: Path, **kwargs: object) -> subprocess.CompletedProcess:
+        """``subprocess.run(command)`` in this cgroup, ``cold``'s pages dropped from the page cache first, the peak reset."""
+        drop_cache(cold)
+        if self.version == 1:
+            (self.path / "memory.max_usage_in_bytes").write_text("0")
+        return subprocess.run(list(command), preexec_fn=self._enter, **kwargs)
+
+    def _enter(self) -> None:
+        """In the child before exec: move it into the cgroup."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak(self) -> int:
+        """The most the cgroup has used since the last ``run`` (v2: since it was made), page cache included."""
+        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
+        return int((self.path / name).read_text())
+
+    def failures(self) -> int:
+        """How often usage reached the limit (v1 failcnt; v2 memory.events 'max')."""
+        if self.version == 1:
+            return int((self.path / "memory.failcnt").read_text())
+        for line in (self.path / "memory.events").read_text().splitlines():
+            if line.startswith("max "):
+                return int(line.split()[1])
+        return 0
+
+    def remove(self) -> None:
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass

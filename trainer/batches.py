@@ -39,8 +39,9 @@ class BatchFinisher:
         self.targets, self.one_hot, self.sample_shape, self.transform = targets, one_hot, sample_shape, transform
         self.sample_weights = class_weights(class_weight, info) if targets else None
 
-    def __call__(self, x: np.ndarray, rows: np.ndarray):
-        """Fill, scale, shape and pair the values of ``rows`` with their targets, as ``read_batch`` returns them."""
+    def __call__(self, x: np.ndarray, targets: np.ndarray | None):
+        """Fill, scale and shape a batch's values ``x`` and pair them with ``targets`` (the stored targets of
+        its rows), as ``read_batch`` returns them."""
         if self.prepare is not None:
             if x.dtype.kind != "f":  # filled and scaled values need a float array
                 x = x.astype(np.float32)
@@ -49,13 +50,12 @@ class BatchFinisher:
             x = x.reshape((x.shape[0],) + tuple(self.sample_shape))
         if not self.targets:
             return x if self.transform is None else self.transform(x, None)[0]
-        y = self.info.target[rows]
         if self.info.task == "classification":
-            codes = y.astype(np.int32)
+            codes = targets.astype(np.int32)  # a copy: the epoch's targets are shared, never handed out
             y = np.eye(len(self.info.classes), dtype=np.float32)[codes] if self.one_hot else codes
             weights = self.sample_weights[codes] if self.sample_weights is not None else None
         else:
-            y = y.astype(np.float32)
+            y = targets.astype(np.float32)  # a copy, as above
             weights = None
         if self.transform is not None:
             x, y = self.transform(x, y)

@@ -2,7 +2,8 @@
 
 ``epoch_order`` is a pure function of ``(seed, epoch)`` and the rows' count;
 ``choose_order`` settles ``auto`` (and the plan of ``blocks``) once, from the
-memory budget; ``EpochOrders`` keeps the last orders a sequence asked for;
+memory budget; ``EpochOrders`` keeps the last orders a sequence asked for, and
+each epoch's batches as read (``EpochBatches``: rows sorted, targets looked up);
 ``split_rows`` splits a sequence's rows into training and validation.
 """
 
@@ -110,11 +111,22 @@ def choose_order(
     return OrderChoice(shuffle, reason, plan, memory.bytes)
 
 
+class EpochBatches(NamedTuple):
+    """An epoch's batches as they are read, made once an epoch rather than once a batch."""
+
+    rows: np.ndarray  # batch i reads the file rows rows[i * batch_size:(i + 1) * batch_size], in file order
+    targets: np.ndarray | None  # the stored targets of those rows, position for position (None: none asked for)
+
+
 class EpochOrders:
-    """File rows in each epoch's order, for one sequence: the two epochs asked for last are kept.
+    """File rows in each epoch's order, and each epoch's batches as read: the two epochs asked for last are kept.
 
     Thread-safe: a pipeline that reads ahead asks for the next epoch while finishing this one.
     Pickled without the orders (a worker makes its own).
+
+    Args:
+        read_rows: how many positions of an epoch batches read (``batches_per_epoch`` may stop early).
+        targets: the file's stored targets, looked up for a whole epoch at once; None for none.
     """
 
     def __init__(
@@ -127,24 +139,53 @@ class EpochOrders:
         chunk_rows: int,
         plan: BlockPlan | None,
         indices: np.ndarray | None,
+        read_rows: int | None = None,
+        targets: np.ndarray | None = None,
     ) -> None:
         self.shuffle, self.seed, self.num_rows, self.batch_size = shuffle, seed, num_rows, batch_size
         self.chunk_rows, self.plan, self.indices = chunk_rows, plan, indices
+        self.read_rows = num_rows if read_rows is None else min(num_rows, read_rows)
+        self.targets = targets
         self._orders: dict[int, np.ndarray] = {}
+        self._batches: dict[int, EpochBatches] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._orders)
+        """Epochs held (each kind is kept for two epochs at most)."""
+        return max(len(self._orders), len(self._batches))
 
     def get(self, epoch: int) -> np.ndarray:
+        """File rows in epoch ``epoch``'s order."""
         with self._lock:
             order = self._orders.get(epoch)
             if order is None:
-                for old in sorted(self._orders)[:-1]:  # free all but the newest before making another
-                    del self._orders[old]
-                order = self._make(epoch)
-                self._orders[epoch] = order
+                _keep_newest(self._orders)
+                order = self._orders[epoch] = self._make(epoch)
         return order
+
+    def batches(self, epoch: int) -> EpochBatches:
+        """Epoch ``epoch``'s batches as read: each batch's rows sorted into file order, their targets looked up."""
+        batches = self._batches.get(epoch)  # the usual case, without the lock: a dict read is atomic
+        if batches is not None:
+            return batches
+        with self._lock:
+            batches = self._batches.get(epoch)
+            if batches is None:
+                _keep_newest(self._batches)
+                order = self._orders.get(epoch)
+                batches = self._batches[epoch] = self._read_as(self._make(epoch) if order is None else order)
+        return batches
+
+    def _read_as(self, order: np.ndarray) -> EpochBatches:
+        rows = order[: self.read_rows]
+        if self.shuffle != "none":  # the same rows, each batch read in file order: much faster to gather
+            # As numpy's index type (what a gather converts to, batch after batch), but for blocks, whose
+            # data does not fit in memory: its reader takes any integer, and half the bytes leave more to the pool.
+            rows = rows.astype(rows.dtype if self.plan is not None else np.intp)
+            full = rows.size - rows.size % self.batch_size
+            rows[:full].reshape(-1, self.batch_size).sort(axis=1)  # every batch in one call
+            rows[full:].sort()
+        return EpochBatches(rows, None if self.targets is None else self.targets[rows])
 
     def _make(self, epoch: int) -> np.ndarray:
         indices = self.indices
@@ -166,13 +207,19 @@ class EpochOrders:
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
-        state["_orders"] = {}
+        state["_orders"], state["_batches"] = {}, {}
         del state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+def _keep_newest(kept: dict[int, object]) -> None:
+    """Free all but the newest epoch before another is made."""
+    for old in sorted(kept)[:-1]:
+        del kept[old]
 
 
 def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,8 @@ class ProcessReaders:
         self._pid: int | None = None
 
     def source(self) -> RowSource | PartsRows:
+        if self._pid == os.getpid():  # the usual case, without the lock (_pid is set after rows, below)
+            return self.rows
         with self._lock:  # one handle per process, even when threads ask at once
             if self.rows is None or self._pid != os.getpid():  # reopen in each process
                 info = self.info

@@ -112,6 +112,8 @@ class HDF5Sequence(keras.utils.PyDataset):
             chunk_rows=info.chunk_rows,
             plan=self.block_plan,
             indices=rows,
+            read_rows=len(self) * options.batch_size,
+            targets=info.target if options.targets else None,
         )
         self._readers = ProcessReaders(
             self.paths, info, plan=self.block_plan, batch_size=options.batch_size, scattered=self.shuffle == "blocks"
@@ -170,7 +172,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         return self._orders.get(self.epoch if epoch is None else int(epoch))
 
     def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        return [self._batch_rows(i, epoch) for i in range(len(self))]
+        return [self._batch(i, epoch)[0] for i in range(len(self))]
 
     def __getitem__(self, index: int):
         return self.read_batch(index, epoch=self.epoch)
@@ -182,29 +184,25 @@ class HDF5Sequence(keras.utils.PyDataset):
         """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} is out of range for {len(self)} batches")
-        rows = self._batch_rows(index, epoch)
+        rows, targets = self._batch(index, epoch)
         if self.block_plan is not None:
-            x = (
-                self._readers.block_reader(self, self._epoch_batches)
-                .take(rows, epoch=epoch, index=index)
-                .astype(self.dtype, copy=False)
-            )
+            x = self._readers.block_reader(self, self._epoch_batches).take(rows, epoch=epoch, index=index)
         else:
-            x = self._readers.source().take(rows).astype(self.dtype, copy=False)
-        return self._finish(x, rows)
+            x = self._readers.source().take(rows)
+        return self._finish(x.astype(self.dtype, copy=False), targets)
 
-    def _batch_rows(self, index: int, epoch: int) -> np.ndarray:
-        """The file rows batch ``index`` of epoch ``epoch`` reads (this worker's slice), in file order."""
-        rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
-        if self.shuffle != "none":
-            rows = np.sort(rows)  # the same rows, read in file order: much faster to gather
+    def _batch(self, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The file rows batch ``index`` of epoch ``epoch`` reads (this worker's slice), in file order, and their targets."""
+        batches = self._orders.batches(epoch)  # sorted and looked up for the whole epoch at once
+        start = index * self.batch_size
+        stop = start + self.batch_size
         if self.batch_slice is not None:
             # A slice of the batch as one process reads it: the workers' slices, side by side, are that batch
             # row for row, so position-wise randomness (dropout masks) meets the same rows as in one process.
             part, count = self.batch_slice
             width = self.batch_size // count
-            rows = rows[part * width : (part + 1) * width]
-        return rows
+            start, stop = start + part * width, start + (part + 1) * width
+        return batches.rows[start:stop], None if batches.targets is None else batches.targets[start:stop]
 
     # -- subsets ----------------------------------------------------------------------------------
 

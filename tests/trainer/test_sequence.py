@@ -340,3 +340,22 @@ def test_batch_slices_of_the_workers_make_up_the_global_batch(data, count):
         HDF5Sequence(path, batch_size=20, batch_slice=(0, 3))
     with pytest.raises(DataOptionError, match="0 <= index < count"):
         HDF5Sequence(path, batch_size=20, batch_slice=(2, 2))
+
+
+@pytest.mark.parametrize("shuffle", ["global", "none"])
+def test_batches_cut_short_and_changed_by_the_caller_stay_right(data, shuffle):
+    """With batches_per_epoch, the read batches are the epoch's first ones; a caller changing the targets
+    (or rows) it got does not change what the next read returns (the epoch's batches are made once, shared)."""
+    path, x, y = data
+    seq = HDF5Sequence(path, batch_size=10, shuffle=shuffle, seed=5, scale=None, batches_per_epoch=4)
+    assert len(seq) == 4
+    for epoch in (0, 2):
+        order = epoch_order(ROWS, seed=5, epoch=epoch, mode=shuffle)
+        for index in range(len(seq)):
+            xb, yb = seq.read_batch(index, epoch=epoch)
+            xb += 1
+            yb += 1
+            xb, yb = seq.read_batch(index, epoch=epoch)
+            rows = order[index * 10 : (index + 1) * 10]
+            rows = rows if shuffle == "none" else np.sort(rows)
+            assert np.array_equal(xb, x[rows].astype(np.float32)) and np.array_equal(yb, y[rows])
