@@ -34,6 +34,7 @@ class FeatureRows:
         self._placeable = False  # /features was made for rows copied in by parser processes
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
+        self._layout: tuple[np.dtype, int, int, bool] | None = None  # /features' dtype, chunk rows, columns, whole-row chunks
         self._pending: list[np.ndarray] = []
         self._pending_rows = 0
         self.widened = False  # rows written were rewritten in a wider dtype: the file has space to reclaim
@@ -141,6 +142,7 @@ class FeatureRows:
         del self.file[FEATURES]
         self.file.move(new.name.lstrip("/"), FEATURES)
         self._features = None
+        self._layout = None
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
         if not self._pending_rows:
@@ -174,13 +176,18 @@ class FeatureRows:
         theirs. The rows queued before them are written first; /features grows by
         ``rows`` at once, its chunks allocated, and the copy is left to ``rowcopies``.
         """
+        if not self._placeable or self._regrow:
+            return False
         ds = self.dataset
-        if not self._placeable or self._regrow or np.dtype(dtype) != ds.dtype or ds.chunks[1] != ds.shape[1]:
+        if self._layout is None:  # looked up once: each h5py property costs about as much as the rest of a block here
+            self._layout = (ds.dtype, ds.chunks[0], ds.shape[1], ds.chunks[1] == ds.shape[1])
+        stored, chunk, width, whole_rows = self._layout
+        if np.dtype(dtype) != stored or not whole_rows:
             return False
         self._write_pending(whole_chunks_only=False)
         start = ds.shape[0]
-        ds.resize(start + rows, axis=0)
-        self._copies.add(name, _pieces(ds, start, rows))
+        ds.id.set_extent((start + rows, width))  # Dataset.resize, without its lookups
+        self._copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize))
         return True
 
     def _drain(self) -> None:
@@ -239,14 +246,12 @@ def _allocated_unfilled() -> h5py.h5p.PropDCID:
     return dcpl
 
 
-def _pieces(ds: h5py.Dataset, start: int, rows: int) -> list[Piece]:
+def _pieces(ds: h5py.Dataset, start: int, rows: int, chunk: int, row_bytes: int) -> list[Piece]:
     """Where rows ``start`` to ``start + rows`` of ``ds`` lie in the file: (file offset, offset among the rows, bytes).
 
-    A chunk spans whole rows (``(chunk rows, features)``), so its bytes are its
-    rows in C order; adjacent chunks (the usual case) make one piece.
+    A chunk spans whole rows (``(chunk rows, features)``, ``row_bytes`` each), so
+    its bytes are its rows in C order; adjacent chunks (the usual case) make one piece.
     """
-    chunk = ds.chunks[0]
-    row_bytes = ds.shape[1] * ds.dtype.itemsize
     pieces: list[Piece] = []
     row, end = start, start + rows
     while row < end:

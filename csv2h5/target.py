@@ -10,7 +10,9 @@ to or converted --like, which keep their codes), or as float32 numbers.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +20,11 @@ from .errors import BadValueError, SchemaError, excerpt
 from .layout import CLASSES, COLUMNS, TASK
 from .options import MAX_AUTO_CLASSES
 from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
+from .shared import SharedArray
 from .vocabulary import label_kind, unite
+
+if TYPE_CHECKING:
+    from .rowcopies import RowCopies
 
 _ROWS_PER_PASS = 1 << 20  # rows re-read from the scratch file at once
 
@@ -60,15 +66,30 @@ class TargetCollector:
         self._integral = True
         self._known = known_classes
         self._known_from = known_from  # the file the known classes come from, for messages
-        self._file = open(self.scratch, "wb")
+        self._file = open(self.scratch, "wb", buffering=0)
+        self._bytes = 0  # of the scratch file: where the next block's values go
+        # Where a parser process left a block's float64 values in shared memory, one of them copies
+        # them into the scratch file (``rowcopies``) and this process never maps them; None: mapped here.
+        self.copies: RowCopies | None = None
 
     def add(
-        self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None, distinct: np.ndarray | None = None
+        self,
+        values: np.ndarray | SharedArray,
+        *,
+        source: str,
+        first_line: int,
+        lines: np.ndarray | None,
+        distinct: np.ndarray | None = None,
     ) -> None:
         """Append one block's target values (numbers, bool for true/false labels, or object array of text).
 
         ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
+        ``values`` may be a ``SharedArray`` a parser process left (see ``copies``).
         """
+        if isinstance(values, SharedArray):
+            if self._copied(values, distinct):
+                return
+            values = values.open()
         if values.dtype == bool and (values.ndim > 1 or self.task == "regression"):
             values = values.astype(np.float64)  # booleans as 1/0 where the target is numbers
         kind = {np.dtype(object): "text", np.dtype(bool): "boolean"}.get(values.dtype, "number")
@@ -103,24 +124,48 @@ class TargetCollector:
                 if code is None:
                     code = vocab[label] = len(vocab)
                 codes[i] = code
-            self._file.write(codes.tobytes())
+            self._write(codes)
         else:
             values = np.asarray(values)
             if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
                 raise BadValueError(
                     f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly"
                 )
-            as_float = values.astype(np.float64)
-            if distinct is None and (self._integral or self._distinct is not None):
-                distinct = np.unique(as_float)  # not tallied by a parser, or more labels than it keeps
-            if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
-                self._integral = False
-            if self._distinct is not None:
-                self._distinct.update(distinct.tolist())
-                if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
-                    self._distinct = None
-            self._file.write(np.ascontiguousarray(as_float).tobytes())
+            as_float = values.astype(np.float64, copy=False)  # float64 already when a parser process read it
+            self._tally(as_float, distinct)
+            self._write(np.ascontiguousarray(as_float))
         self.rows += len(values)
+
+    def _copied(self, values: SharedArray, distinct: np.ndarray | None) -> bool:
+        """Have a parser process copy a block's float64 values into the scratch file, if they need no look here."""
+        if self.copies is None or np.dtype(values.dtype) != np.float64 or self._kind not in (None, "number"):
+            return False  # not numbers read exactly as float64 (integers beyond 2**53), or a kind to refuse here
+        if distinct is None and (self._integral or self._distinct is not None):
+            return False  # the distinct values are wanted, and only these values tell them
+        self._kind = "number"
+        self._tally(None, distinct)
+        self.copies.add(values.name, [(self._bytes, 0, values.nbytes)], path=self.scratch)
+        self._bytes += values.nbytes
+        self.rows += values.shape[0]
+        return True
+
+    def _tally(self, values: np.ndarray | None, distinct: np.ndarray | None) -> None:
+        """Note a block's numeric labels: whether all are integers, and which there are (up to the limit)."""
+        if distinct is None and (self._integral or self._distinct is not None):
+            distinct = np.unique(values)  # not tallied by a parser, or more labels than it keeps
+        if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
+            self._integral = False
+        if self._distinct is not None:
+            self._distinct.update(distinct.tolist())
+            if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
+                self._distinct = None
+
+    def _write(self, values: np.ndarray) -> None:
+        """Write a block's values at their place in the scratch file (blocks copied in by parsers lie between)."""
+        view = memoryview(values).cast("B")
+        while view:
+            written = os.pwrite(self._file.fileno(), view, self._bytes)
+            view, self._bytes = view[written:], self._bytes + written
 
     @property
     def _labels_are_text(self) -> bool:
@@ -197,6 +242,8 @@ class TargetCollector:
             order = np.argsort(lookup_keys)
             sorted_keys = lookup_keys[order]
             convert = lambda block: order[np.searchsorted(sorted_keys, block)]  # noqa: E731
+            if np.array_equal(lookup_keys, np.arange(len(ordered))):  # labels 0..K-1 in order: each is its own code
+                convert = lambda block: block.astype(class_code_dtype(max(len(ordered), 1)))  # noqa: E731
             integral = all(float(x).is_integer() for x in ordered)
             classes = [int(x) if integral else float(x) for x in ordered]
             raw_dtype = np.float64
@@ -207,8 +254,8 @@ class TargetCollector:
         )
         for block in self._passes(raw_dtype, 1):
             codes = convert(block)
-            counts += np.bincount(codes, minlength=len(classes))
-            writer.append_target(codes.astype(code_dtype))
+            counts += _class_counts(codes, len(classes))
+            writer.append_target(codes.astype(code_dtype, copy=False))
         return TargetSummary(task, classes, counts, self._single_class_warning(classes, counts))
 
     def _passes(self, dtype: type, width: int):
@@ -226,6 +273,26 @@ class TargetCollector:
         self.scratch.unlink(missing_ok=True)
 
 
+def _class_counts(codes: np.ndarray, classes: int) -> np.ndarray:
+    """How many of ``codes`` hold each class: a pass per class for a few (no int64 copy as bincount makes), else bincount."""
+    if classes <= 8:
+        return np.array([np.count_nonzero(codes == k) for k in range(classes)], dtype=np.int64)
+    return np.bincount(codes, minlength=classes)
+
+
+def target_numbers(values: np.ndarray) -> np.ndarray:
+    """Numeric target values as the float64 the scratch file holds, where that is exact (run in the parser processes).
+
+    Integers of 2**53 or more stay as they are: the main process refuses them, naming the line.
+    Booleans and text stay too (their kind decides how they are stored).
+    """
+    exact = values.dtype.kind == "f" or (
+        values.dtype.kind in "iu"
+        and (not values.size or -FLOAT64_MAX_EXACT_INT <= values.min() <= values.max() <= FLOAT64_MAX_EXACT_INT)
+    )
+    return values.astype(np.float64, copy=False) if exact else values
+
+
 def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES) -> np.ndarray | None:
     """The distinct values of a numeric target as float64, sorted; None if there are more than ``limit``.
 
@@ -233,7 +300,7 @@ def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES)
     main process only unites small sets. Past ``limit`` the task is regression
     unless --task classification says otherwise (the main process then tallies).
     """
-    found = np.unique(np.asarray(values).astype(np.float64))
+    found = np.unique(np.asarray(values).astype(np.float64, copy=False))
     return None if limit is not None and found.size > limit else found
 
 
