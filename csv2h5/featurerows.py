@@ -120,9 +120,8 @@ class FeatureRows:
     def _take_back_rows(self, rows: int | None = None) -> None:
         """Move the rows written so far (at most one chunk) back to the queue, in a fresh dataset of ``rows``-row chunks.
 
-        For a small file: its chunk is cut to its rows at the end, and grows again
-        when rows are appended to it. The rows moved are fewer than a default chunk
-        (about 1 MiB); the space they held is reused by the next writes.
+        For a small file (its chunk cut to its rows at the end) that grows again: fewer rows
+        than a default chunk (about 1 MiB) move, and the next writes reuse their space.
         """
         self._encoders.write_encoded()
         self._drain()
@@ -171,22 +170,18 @@ class FeatureRows:
     def place(self, name: str, rows: int, dtype: np.dtype) -> bool:
         """Have a parser process copy ``rows`` rows of ``dtype``, left in the shared file ``name``, into the file.
 
-        Returns False, and does nothing, when they must come through :meth:`append`
-        instead: /features is compressed or was not made here, or its dtype is not
-        theirs. The rows queued before them are written first; /features grows by
-        ``rows`` at once, its chunks allocated, and the copy is left to ``rowcopies``.
-        """
+        False, and nothing done, when they must come through :meth:`append` (/features compressed,
+        not made here, of another dtype). Else earlier rows are written, /features grows by ``rows``
+        (its chunks allocated), and ``rowcopies`` copies them."""
         if not self._placeable or self._regrow:
             return False
         ds = self.dataset
-        if self._layout is None:  # looked up once: each h5py property costs about as much as the rest of a block here
-            self._layout = (ds.dtype, ds.chunks[0], ds.shape[1], ds.chunks[1] == ds.shape[1])
-        stored, chunk, width, whole_rows = self._layout
+        stored, chunk, width, whole_rows = self._layout = self._layout or _layout(ds)  # h5py's lookups: once
         if np.dtype(dtype) != stored or not whole_rows:
             return False
         self._write_pending(whole_chunks_only=False)
         start = ds.shape[0]
-        ds.id.set_extent((start + rows, width))  # Dataset.resize, without its lookups
+        ds.id.set_extent((start + rows, width))  # Dataset.resize, without its lookups (as costly as the rest)
         self._copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize))
         return True
 
@@ -221,16 +216,19 @@ class FeatureRows:
     def end(self) -> None:
         """Write the last, partial chunk of /features now that no more rows come.
 
-        Chunks are then back to back in the file (one run), so a reader can map
-        all rows as one array. Fewer rows than a chunk holds (a small file) make
-        one chunk of exactly those rows, unless the chunk rows were asked for: HDF5
-        stores whole chunks, and a 1,000-row file need not take a chunk of 1 MiB.
-        """
+        Chunks are then back to back (one run a reader maps as one array). A small file's rows
+        make one chunk of exactly those rows unless chunk rows were asked for: HDF5 stores
+        whole chunks, and a 1,000-row file need not take a chunk of 1 MiB."""
         self._drain()
         if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
+
+
+def _layout(ds: h5py.Dataset) -> tuple[np.dtype, int, int, bool]:
+    """A features dataset's dtype, chunk rows, columns, and whether its chunks span whole rows."""
+    return ds.dtype, ds.chunks[0], ds.shape[1], ds.chunks[1] == ds.shape[1]
 
 
 def _allocated_unfilled() -> h5py.h5p.PropDCID:

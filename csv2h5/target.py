@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,16 +199,6 @@ class TargetCollector:
                 "alike: all text or all numbers"
             )
 
-    def _single_class_warning(self, classes: list[object], counts: np.ndarray) -> str | None:
-        present = np.flatnonzero(counts)
-        if present.size != 1:
-            return None
-        return (
-            single_class_problem(self.names[0], classes[int(present[0])], "every row")
-            + " alone; fine for a part of data that comes in parts: train on it with the others"
-            " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number"
-        )
-
     def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
         """Write ``/target`` through ``writer`` and return what was stored."""
         self._file.close()
@@ -223,29 +214,13 @@ class TargetCollector:
             return TargetSummary(task, [], None)
         self._check_known_kind()
         if self._labels_are_text:
-            labels = unite([self._known or [], sorted(self._vocabulary, key=str)])  # known codes stay
-            position = {label: i for i, label in enumerate(labels)}
-            remap = np.empty(len(self._vocabulary), dtype=np.int64)
-            for label, code in self._vocabulary.items():
-                remap[code] = position[label]
-            classes: list[object] = [str(x) for x in labels]
+            classes, convert = _text_codes(self._vocabulary, self._known)
             check_storable_text(classes, column=self.names[0])
-            convert = lambda block: remap[block]  # noqa: E731
             raw_dtype = np.int64
         else:
             if self._distinct is None:
                 raise SchemaError(f"target {self.names[0]!r} has too many distinct values for classification")
-            found = sorted(self._distinct)
-            known = [float(x) for x in self._known] if self._known is not None else []
-            ordered = unite([known, found])
-            lookup_keys = np.asarray(ordered, dtype=np.float64)
-            order = np.argsort(lookup_keys)
-            sorted_keys = lookup_keys[order]
-            convert = lambda block: order[np.searchsorted(sorted_keys, block)]  # noqa: E731
-            if np.array_equal(lookup_keys, np.arange(len(ordered))):  # labels 0..K-1 in order: each is its own code
-                convert = lambda block: block.astype(class_code_dtype(max(len(ordered), 1)))  # noqa: E731
-            integral = all(float(x).is_integer() for x in ordered)
-            classes = [int(x) if integral else float(x) for x in ordered]
+            classes, convert = _number_codes(self._distinct, self._known)
             raw_dtype = np.float64
         code_dtype = class_code_dtype(max(len(classes), 1))
         counts = np.zeros(len(classes), dtype=np.int64)
@@ -256,7 +231,7 @@ class TargetCollector:
             codes = convert(block)
             counts += _class_counts(codes, len(classes))
             writer.append_target(codes.astype(code_dtype, copy=False))
-        return TargetSummary(task, classes, counts, self._single_class_warning(classes, counts))
+        return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
 
     def _passes(self, dtype: type, width: int):
         with open(self.scratch, "rb") as fh:
@@ -271,6 +246,40 @@ class TargetCollector:
         if not self._file.closed:
             self._file.close()
         self.scratch.unlink(missing_ok=True)
+
+
+def _single_class_warning(name: str, classes: list[object], counts: np.ndarray) -> str | None:
+    present = np.flatnonzero(counts)
+    if present.size != 1:
+        return None
+    return (
+        single_class_problem(name, classes[int(present[0])], "every row")
+        + " alone; fine for a part of data that comes in parts: train on it with the others"
+        " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number"
+    )
+
+
+def _text_codes(vocabulary: dict[object, int], known: list[object] | None) -> tuple[list[object], Callable]:
+    """Text labels' classes (the known first, keeping their codes) and a function from first-appearance codes to theirs."""
+    labels = unite([known or [], sorted(vocabulary, key=str)])
+    position = {label: i for i, label in enumerate(labels)}
+    remap = np.empty(len(vocabulary), dtype=np.int64)
+    for label, code in vocabulary.items():
+        remap[code] = position[label]
+    return [str(x) for x in labels], lambda block: remap[block]
+
+
+def _number_codes(distinct: set[object], known: list[object] | None) -> tuple[list[object], Callable]:
+    """Numeric labels' classes (the known first, keeping their codes) and a function from float64 labels to codes."""
+    ordered = unite([[float(x) for x in known] if known is not None else [], sorted(distinct)])
+    lookup_keys = np.asarray(ordered, dtype=np.float64)
+    integral = all(float(x).is_integer() for x in ordered)
+    classes = [int(x) if integral else float(x) for x in ordered]
+    if np.array_equal(lookup_keys, np.arange(len(ordered))):  # labels 0..K-1 in order: each is its own code
+        return classes, lambda block: block.astype(class_code_dtype(max(len(ordered), 1)))
+    order = np.argsort(lookup_keys)
+    sorted_keys = lookup_keys[order]
+    return classes, lambda block: order[np.searchsorted(sorted_keys, block)]
 
 
 def _class_counts(codes: np.ndarray, classes: int) -> np.ndarray:
