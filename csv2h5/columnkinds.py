@@ -74,6 +74,7 @@ class ColumnKinds:
         self.not_dates = np.zeros(count, dtype=bool)  # a text cell that is not an ISO date was found
         self.not_commas = np.zeros(count, dtype=bool)  # a text cell that is not a number with a decimal comma
         self._window: list[Held] | None = [] if stored is None else None
+        self._checked: bytes | None = None  # cells of a block checked that brought nothing new (see ``_check``)
         self._held_bytes = 0
         self.window_end: tuple[str, int] | None = None  # the last line that decided, for messages
         self.decided_late: dict[int, tuple[str, int]] = {}  # columns empty until a later block decided them
@@ -144,7 +145,7 @@ class ColumnKinds:
 
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
         """The block as the current plan reads it: parsed again if it lacks codes of a categorical column."""
-        if any(j not in parsed.categories for j in np.flatnonzero(self.kind == CATEGORY)):
+        if self.plan.categorical and any(j not in parsed.categories for j in np.flatnonzero(self.kind == CATEGORY)):
             parsed = self._reparse(block, self.plan)
         return block, parsed
 
@@ -170,6 +171,10 @@ class ColumnKinds:
     def _check(self, block: TextBlock, parsed: ParsedBlock) -> None:
         """Raise if the block holds cells its columns' kinds do not take; decide columns seen for the first time."""
         cells = parsed.cells
+        # Most blocks hold the kinds of cell the one before did: checked then, and nothing to see again.
+        key = cells.tobytes()
+        if key == self._checked:
+            return
         wrong = cells & ~_ALLOWED[self.kind] & _CELLS
         if wrong.any():
             raise self.advice.late_error(block, parsed, wrong)
@@ -179,6 +184,8 @@ class ColumnKinds:
             self._decide([(block, parsed)])
             for j in np.flatnonzero(new):
                 self.decided_late[int(j)] = (block.source, block.first_line)
+        else:  # a later block with these cells passes and decides nothing (kinds only ever get decided)
+            self._checked = key
 
     def auto_columns(self) -> list[int]:
         """Positions of the columns --categorical auto made categorical."""

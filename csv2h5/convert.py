@@ -95,6 +95,8 @@ class _Conversion:
         self.vocabularies = begun.vocabularies
         self.stats = begun.stats
         self.targets = begun.targets
+        if self.targets is not None:  # numeric labels a parser process left in shared memory are copied by one
+            self.targets.copies = self.writer.row_copies
         self.existing_rows = begun.existing_rows
         self.tally = tally
         self.warnings = warnings
@@ -112,6 +114,8 @@ class _Conversion:
         for block, parsed in parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies):
             if not self._rows_by_parsers(block):
                 parsed.features = received(parsed.features)
+            if self.kinds.deciding:  # held back, perhaps until the parsers' shared files are cleaned up
+                parsed.target = received(parsed.target)
             for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
                 self._consume(readable, ready)
         for ready, readable in self.kinds.flush():

@@ -22,6 +22,7 @@ class FeatureDtype:
         self.requested = requested
         self.value_range = start  # --like and --append start from their file's dtype and widen only if needed
         self.widened: list[str] = []  # e.g. "uint8 -> float32 at row 4096"
+        self._settled: ValueRange | None = None  # the range the writer's dtype was last checked against
 
     def start_dtype(self) -> np.dtype:
         """The dtype of a new file's features."""
@@ -31,6 +32,8 @@ class FeatureDtype:
         """Take a block's value range; widen the rows written so far if it needs it, or refuse it."""
         written = self.value_range  # of the rows before this block: how stored float32 values read back
         self.value_range = written.merge(block_range)
+        if self.value_range == self._settled:  # most blocks: nothing new, the dtype already holds them
+            return
         needed = self._needed(source)
         exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
         auto = self.requested == "auto"
@@ -43,6 +46,7 @@ class FeatureDtype:
             wider = np.promote_types(writer.dtype, needed)
             self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
             writer.widen(wider, float32_exact=exact)
+        self._settled = self.value_range
 
     def _needed(self, source: str) -> np.dtype:
         needed = np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)

@@ -34,6 +34,7 @@ class FeatureRows:
         self._placeable = False  # /features was made for rows copied in by parser processes
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
+        self._layout: tuple[np.dtype, int, int, bool] | None = None  # /features' dtype, chunk rows, columns, whole-row chunks
         self._pending: list[np.ndarray] = []
         self._pending_rows = 0
         self.widened = False  # rows written were rewritten in a wider dtype: the file has space to reclaim
@@ -119,9 +120,8 @@ class FeatureRows:
     def _take_back_rows(self, rows: int | None = None) -> None:
         """Move the rows written so far (at most one chunk) back to the queue, in a fresh dataset of ``rows``-row chunks.
 
-        For a small file: its chunk is cut to its rows at the end, and grows again
-        when rows are appended to it. The rows moved are fewer than a default chunk
-        (about 1 MiB); the space they held is reused by the next writes.
+        For a small file (its chunk cut to its rows at the end) that grows again: fewer rows
+        than a default chunk (about 1 MiB) move, and the next writes reuse their space.
         """
         self._encoders.write_encoded()
         self._drain()
@@ -141,6 +141,7 @@ class FeatureRows:
         del self.file[FEATURES]
         self.file.move(new.name.lstrip("/"), FEATURES)
         self._features = None
+        self._layout = None
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
         if not self._pending_rows:
@@ -169,18 +170,19 @@ class FeatureRows:
     def place(self, name: str, rows: int, dtype: np.dtype) -> bool:
         """Have a parser process copy ``rows`` rows of ``dtype``, left in the shared file ``name``, into the file.
 
-        Returns False, and does nothing, when they must come through :meth:`append`
-        instead: /features is compressed or was not made here, or its dtype is not
-        theirs. The rows queued before them are written first; /features grows by
-        ``rows`` at once, its chunks allocated, and the copy is left to ``rowcopies``.
-        """
+        False, and nothing done, when they must come through :meth:`append` (/features compressed,
+        not made here, of another dtype). Else earlier rows are written, /features grows by ``rows``
+        (its chunks allocated), and ``rowcopies`` copies them."""
+        if not self._placeable or self._regrow:
+            return False
         ds = self.dataset
-        if not self._placeable or self._regrow or np.dtype(dtype) != ds.dtype or ds.chunks[1] != ds.shape[1]:
+        stored, chunk, width, whole_rows = self._layout = self._layout or _layout(ds)  # h5py's lookups: once
+        if np.dtype(dtype) != stored or not whole_rows:
             return False
         self._write_pending(whole_chunks_only=False)
         start = ds.shape[0]
-        ds.resize(start + rows, axis=0)
-        self._copies.add(name, _pieces(ds, start, rows))
+        ds.id.set_extent((start + rows, width))  # Dataset.resize, without its lookups (as costly as the rest)
+        self._copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize))
         return True
 
     def _drain(self) -> None:
@@ -214,16 +216,19 @@ class FeatureRows:
     def end(self) -> None:
         """Write the last, partial chunk of /features now that no more rows come.
 
-        Chunks are then back to back in the file (one run), so a reader can map
-        all rows as one array. Fewer rows than a chunk holds (a small file) make
-        one chunk of exactly those rows, unless the chunk rows were asked for: HDF5
-        stores whole chunks, and a 1,000-row file need not take a chunk of 1 MiB.
-        """
+        Chunks are then back to back (one run a reader maps as one array). A small file's rows
+        make one chunk of exactly those rows unless chunk rows were asked for: HDF5 stores
+        whole chunks, and a 1,000-row file need not take a chunk of 1 MiB."""
         self._drain()
         if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
+
+
+def _layout(ds: h5py.Dataset) -> tuple[np.dtype, int, int, bool]:
+    """A features dataset's dtype, chunk rows, columns, and whether its chunks span whole rows."""
+    return ds.dtype, ds.chunks[0], ds.shape[1], ds.chunks[1] == ds.shape[1]
 
 
 def _allocated_unfilled() -> h5py.h5p.PropDCID:
@@ -239,14 +244,12 @@ def _allocated_unfilled() -> h5py.h5p.PropDCID:
     return dcpl
 
 
-def _pieces(ds: h5py.Dataset, start: int, rows: int) -> list[Piece]:
+def _pieces(ds: h5py.Dataset, start: int, rows: int, chunk: int, row_bytes: int) -> list[Piece]:
     """Where rows ``start`` to ``start + rows`` of ``ds`` lie in the file: (file offset, offset among the rows, bytes).
 
-    A chunk spans whole rows (``(chunk rows, features)``), so its bytes are its
-    rows in C order; adjacent chunks (the usual case) make one piece.
+    A chunk spans whole rows (``(chunk rows, features)``, ``row_bytes`` each), so
+    its bytes are its rows in C order; adjacent chunks (the usual case) make one piece.
     """
-    chunk = ds.chunks[0]
-    row_bytes = ds.shape[1] * ds.dtype.itemsize
     pieces: list[Piece] = []
     row, end = start, start + rows
     while row < end:

@@ -23,8 +23,8 @@ from .options import ConvertOptions
 from .processes import ParserProcesses
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 from .rowcopies import Job, RowCopies, copy_rows
-from .shared import new_owner, received, remove_left_over, share
-from .target import distinct_labels
+from .shared import new_owner, remove_left_over, share
+from .target import distinct_labels, target_numbers
 
 
 def worker_count(options: ConvertOptions, total_bytes: int) -> int:
@@ -128,6 +128,7 @@ def _parse_in_worker(
         raise
     parsed.features = share(parsed.features, owner)
     if parsed.target is not None:
+        parsed.target = target_numbers(parsed.target)
         if parsed.target.ndim == 1 and parsed.target.dtype.kind in "iuf":  # numbers: tallied here, not in the main process
             parsed.target_distinct = distinct_labels(parsed.target)
         parsed.target = share(parsed.target, owner)
@@ -138,12 +139,12 @@ _UNPARSED = Csv2H5Error("not parsed: the block ends inside quotes")
 
 
 def _received(parsed: ParsedBlock) -> ParsedBlock:
-    """A parser's result as the main process uses it: the target mapped here.
+    """A parser's result as the main process uses it.
 
-    The features may stay in shared memory (a ``SharedArray``): the caller maps
-    them (``shared.received``) or has them copied into the output (``rowcopies``).
+    The features and the target may stay in shared memory (``SharedArray``s):
+    the caller maps them (``shared.received``) or has them copied into the
+    output or the target's scratch file (``rowcopies``).
     """
-    parsed.target = received(parsed.target)
     return parsed
 
 
@@ -251,7 +252,7 @@ def parse_in_order(
         for block in blocks:
             sent = plan()
             jobs = copies.take() if copies is not None else []
-            future = pool.submit(_parse_in_worker, block, sent, owner, jobs)
+            future = pool.submit(_parse_in_worker, block, sent, owner, jobs, kept=1)  # the plan: sent when it changes
             if jobs:
                 copies.carried_by(future)
             pending.append((block, sent, future))

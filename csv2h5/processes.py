@@ -85,9 +85,16 @@ class _Worker:
         self.process.start()
         child.close()
         self.waiting: collections.deque[Task] = collections.deque()
+        self.kept: object = None  # the argument last sent in the ``kept`` place (see ``send``)
 
-    def send(self, fn: Callable[..., Any], args: tuple) -> Task:
-        payload = ForkingPickler.dumps((fn, args))  # before the task is counted: a pickling error sends nothing
+    def send(self, fn: Callable[..., Any], args: tuple, kept: int | None = None) -> Task:
+        """Send ``fn(*args)``; ``args[kept]`` goes only if it is not the object this worker was sent there last."""
+        same = kept is not None and args[kept] is self.kept
+        if same:
+            args = args[:kept] + (None,) + args[kept + 1 :]
+        payload = ForkingPickler.dumps((fn, args, kept, same))  # before the task is counted: a pickling error sends nothing
+        if kept is not None and not same:
+            self.kept = args[kept]
         task = Task(self)
         self.waiting.append(task)
         try:
@@ -139,14 +146,18 @@ class ParserProcesses:
             raise
         self._turn = itertools.cycle(range(count))
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Task:
-        """Run ``fn(*args)`` in the worker with the fewest tasks waiting (in turn among equals)."""
+    def submit(self, fn: Callable[..., Any], *args: Any, kept: int | None = None) -> Task:
+        """Run ``fn(*args)`` in the worker with the fewest tasks waiting (in turn among equals).
+
+        ``kept``: the position of an argument that stays the same object over many
+        tasks (a parse plan): pickled and sent to a worker only when it changes.
+        """
         for worker in self._workers:  # answers already there (read in order later) do not count as work waiting
             worker.read_ready()
         first = next(self._turn)
         order = self._workers[first:] + self._workers[:first]
         worker = min(order, key=lambda w: len(w.waiting))
-        return worker.send(fn, args)
+        return worker.send(fn, args, kept)
 
     def shutdown(self) -> None:
         """Stop every worker (tasks not begun are dropped) and wait until they have ended."""
@@ -159,11 +170,16 @@ def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple) 
     initializer(*initargs)
     tasks: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_tasks, args=(conn, tasks), daemon=True).start()
+    kept: object = None  # the argument sent last in a ``kept`` place, for the tasks sent without it
     while True:
         task = tasks.get()
         if task == _STOP or task is None:
             break
-        fn, args = task
+        fn, args, place, same = task
+        if same:
+            args = args[:place] + (kept,) + args[place + 1 :]
+        elif place is not None:
+            kept = args[place]
         try:
             answer = (True, fn(*args))
         except BaseException as exc:  # sent back to be raised where the result is wanted

@@ -80,9 +80,9 @@ class RowCopies:
         self._waiting: list[Job] = []
         self._carriers: collections.deque[Task] = collections.deque()  # tasks that carry jobs, oldest first
 
-    def add(self, name: str, pieces: list[Piece]) -> None:
-        """Copy the shared file ``name`` to ``pieces`` of the output (sent with the next task)."""
-        self._waiting.append((self.output, name, tuple(pieces)))
+    def add(self, name: str, pieces: list[Piece], path: Path | None = None) -> None:
+        """Copy the shared file ``name`` to ``pieces`` of the output, or of the file at ``path`` (sent with the next task)."""
+        self._waiting.append((self.output if path is None else str(path), name, tuple(pieces)))
 
     def take(self) -> list[Job]:
         """The jobs waiting, for the task about to be sent (which must then be passed to :meth:`carried_by`)."""

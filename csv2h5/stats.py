@@ -101,11 +101,10 @@ class ColumnStats:
             share = np.where(count > 0, other.count / np.maximum(count, 1), 0.0)
             mean = self.mean + delta * share
             m2 = self.m2 + other.m2 + delta**2 * self.count * share
-        # Infinite values make delta NaN; fall back to the plain mean of the two.
-        with np.errstate(invalid="ignore", over="ignore"):
-            mean = np.where(
-                np.isnan(mean) & (count > 0), (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean
-            )
+            # Infinite values make delta NaN; fall back to the plain mean of the two (rare: only then computed).
+            fallback = np.isnan(mean) & (count > 0)
+            if fallback.any():
+                mean = np.where(fallback, (self.mean * self.count + other.mean * other.count) / np.maximum(count, 1), mean)
         return ColumnStats(
             count, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max), self.nan_count + other.nan_count
         )

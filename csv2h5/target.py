@@ -10,7 +10,10 @@ to or converted --like, which keep their codes), or as float32 numbers.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +21,11 @@ from .errors import BadValueError, SchemaError, excerpt
 from .layout import CLASSES, COLUMNS, TASK
 from .options import MAX_AUTO_CLASSES
 from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
+from .shared import SharedArray
 from .vocabulary import label_kind, unite
+
+if TYPE_CHECKING:
+    from .rowcopies import RowCopies
 
 _ROWS_PER_PASS = 1 << 20  # rows re-read from the scratch file at once
 
@@ -60,15 +67,30 @@ class TargetCollector:
         self._integral = True
         self._known = known_classes
         self._known_from = known_from  # the file the known classes come from, for messages
-        self._file = open(self.scratch, "wb")
+        self._file = open(self.scratch, "wb", buffering=0)
+        self._bytes = 0  # of the scratch file: where the next block's values go
+        # Where a parser process left a block's float64 values in shared memory, one of them copies
+        # them into the scratch file (``rowcopies``) and this process never maps them; None: mapped here.
+        self.copies: RowCopies | None = None
 
     def add(
-        self, values: np.ndarray, *, source: str, first_line: int, lines: np.ndarray | None, distinct: np.ndarray | None = None
+        self,
+        values: np.ndarray | SharedArray,
+        *,
+        source: str,
+        first_line: int,
+        lines: np.ndarray | None,
+        distinct: np.ndarray | None = None,
     ) -> None:
         """Append one block's target values (numbers, bool for true/false labels, or object array of text).
 
         ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
+        ``values`` may be a ``SharedArray`` a parser process left (see ``copies``).
         """
+        if isinstance(values, SharedArray):
+            if self._copied(values, distinct):
+                return
+            values = values.open()
         if values.dtype == bool and (values.ndim > 1 or self.task == "regression"):
             values = values.astype(np.float64)  # booleans as 1/0 where the target is numbers
         kind = {np.dtype(object): "text", np.dtype(bool): "boolean"}.get(values.dtype, "number")
@@ -103,24 +125,48 @@ class TargetCollector:
                 if code is None:
                     code = vocab[label] = len(vocab)
                 codes[i] = code
-            self._file.write(codes.tobytes())
+            self._write(codes)
         else:
             values = np.asarray(values)
             if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
                 raise BadValueError(
                     f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly"
                 )
-            as_float = values.astype(np.float64)
-            if distinct is None and (self._integral or self._distinct is not None):
-                distinct = np.unique(as_float)  # not tallied by a parser, or more labels than it keeps
-            if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
-                self._integral = False
-            if self._distinct is not None:
-                self._distinct.update(distinct.tolist())
-                if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
-                    self._distinct = None
-            self._file.write(np.ascontiguousarray(as_float).tobytes())
+            as_float = values.astype(np.float64, copy=False)  # float64 already when a parser process read it
+            self._tally(as_float, distinct)
+            self._write(np.ascontiguousarray(as_float))
         self.rows += len(values)
+
+    def _copied(self, values: SharedArray, distinct: np.ndarray | None) -> bool:
+        """Have a parser process copy a block's float64 values into the scratch file, if they need no look here."""
+        if self.copies is None or np.dtype(values.dtype) != np.float64 or self._kind not in (None, "number"):
+            return False  # not numbers read exactly as float64 (integers beyond 2**53), or a kind to refuse here
+        if distinct is None and (self._integral or self._distinct is not None):
+            return False  # the distinct values are wanted, and only these values tell them
+        self._kind = "number"
+        self._tally(None, distinct)
+        self.copies.add(values.name, [(self._bytes, 0, values.nbytes)], path=self.scratch)
+        self._bytes += values.nbytes
+        self.rows += values.shape[0]
+        return True
+
+    def _tally(self, values: np.ndarray | None, distinct: np.ndarray | None) -> None:
+        """Note a block's numeric labels: whether all are integers, and which there are (up to the limit)."""
+        if distinct is None and (self._integral or self._distinct is not None):
+            distinct = np.unique(values)  # not tallied by a parser, or more labels than it keeps
+        if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
+            self._integral = False
+        if self._distinct is not None:
+            self._distinct.update(distinct.tolist())
+            if len(self._distinct) > MAX_AUTO_CLASSES and self.task == "auto":
+                self._distinct = None
+
+    def _write(self, values: np.ndarray) -> None:
+        """Write a block's values at their place in the scratch file (blocks copied in by parsers lie between)."""
+        view = memoryview(values).cast("B")
+        while view:
+            written = os.pwrite(self._file.fileno(), view, self._bytes)
+            view, self._bytes = view[written:], self._bytes + written
 
     @property
     def _labels_are_text(self) -> bool:
@@ -153,16 +199,6 @@ class TargetCollector:
                 "alike: all text or all numbers"
             )
 
-    def _single_class_warning(self, classes: list[object], counts: np.ndarray) -> str | None:
-        present = np.flatnonzero(counts)
-        if present.size != 1:
-            return None
-        return (
-            single_class_problem(self.names[0], classes[int(present[0])], "every row")
-            + " alone; fine for a part of data that comes in parts: train on it with the others"
-            " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number"
-        )
-
     def finish(self, writer, *, chunk_rows: int) -> TargetSummary:
         """Write ``/target`` through ``writer`` and return what was stored."""
         self._file.close()
@@ -178,27 +214,13 @@ class TargetCollector:
             return TargetSummary(task, [], None)
         self._check_known_kind()
         if self._labels_are_text:
-            labels = unite([self._known or [], sorted(self._vocabulary, key=str)])  # known codes stay
-            position = {label: i for i, label in enumerate(labels)}
-            remap = np.empty(len(self._vocabulary), dtype=np.int64)
-            for label, code in self._vocabulary.items():
-                remap[code] = position[label]
-            classes: list[object] = [str(x) for x in labels]
+            classes, convert = _text_codes(self._vocabulary, self._known)
             check_storable_text(classes, column=self.names[0])
-            convert = lambda block: remap[block]  # noqa: E731
             raw_dtype = np.int64
         else:
             if self._distinct is None:
                 raise SchemaError(f"target {self.names[0]!r} has too many distinct values for classification")
-            found = sorted(self._distinct)
-            known = [float(x) for x in self._known] if self._known is not None else []
-            ordered = unite([known, found])
-            lookup_keys = np.asarray(ordered, dtype=np.float64)
-            order = np.argsort(lookup_keys)
-            sorted_keys = lookup_keys[order]
-            convert = lambda block: order[np.searchsorted(sorted_keys, block)]  # noqa: E731
-            integral = all(float(x).is_integer() for x in ordered)
-            classes = [int(x) if integral else float(x) for x in ordered]
+            classes, convert = _number_codes(self._distinct, self._known)
             raw_dtype = np.float64
         code_dtype = class_code_dtype(max(len(classes), 1))
         counts = np.zeros(len(classes), dtype=np.int64)
@@ -207,9 +229,9 @@ class TargetCollector:
         )
         for block in self._passes(raw_dtype, 1):
             codes = convert(block)
-            counts += np.bincount(codes, minlength=len(classes))
-            writer.append_target(codes.astype(code_dtype))
-        return TargetSummary(task, classes, counts, self._single_class_warning(classes, counts))
+            counts += _class_counts(codes, len(classes))
+            writer.append_target(codes.astype(code_dtype, copy=False))
+        return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
 
     def _passes(self, dtype: type, width: int):
         with open(self.scratch, "rb") as fh:
@@ -226,6 +248,60 @@ class TargetCollector:
         self.scratch.unlink(missing_ok=True)
 
 
+def _single_class_warning(name: str, classes: list[object], counts: np.ndarray) -> str | None:
+    present = np.flatnonzero(counts)
+    if present.size != 1:
+        return None
+    return (
+        single_class_problem(name, classes[int(present[0])], "every row")
+        + " alone; fine for a part of data that comes in parts: train on it with the others"
+        " (a glob of parts, or csv2h5 merge), or pass --task regression if the target is a number"
+    )
+
+
+def _text_codes(vocabulary: dict[object, int], known: list[object] | None) -> tuple[list[object], Callable]:
+    """Text labels' classes (the known first, keeping their codes) and a function from first-appearance codes to theirs."""
+    labels = unite([known or [], sorted(vocabulary, key=str)])
+    position = {label: i for i, label in enumerate(labels)}
+    remap = np.empty(len(vocabulary), dtype=np.int64)
+    for label, code in vocabulary.items():
+        remap[code] = position[label]
+    return [str(x) for x in labels], lambda block: remap[block]
+
+
+def _number_codes(distinct: set[object], known: list[object] | None) -> tuple[list[object], Callable]:
+    """Numeric labels' classes (the known first, keeping their codes) and a function from float64 labels to codes."""
+    ordered = unite([[float(x) for x in known] if known is not None else [], sorted(distinct)])
+    lookup_keys = np.asarray(ordered, dtype=np.float64)
+    integral = all(float(x).is_integer() for x in ordered)
+    classes = [int(x) if integral else float(x) for x in ordered]
+    if np.array_equal(lookup_keys, np.arange(len(ordered))):  # labels 0..K-1 in order: each is its own code
+        return classes, lambda block: block.astype(class_code_dtype(max(len(ordered), 1)))
+    order = np.argsort(lookup_keys)
+    sorted_keys = lookup_keys[order]
+    return classes, lambda block: order[np.searchsorted(sorted_keys, block)]
+
+
+def _class_counts(codes: np.ndarray, classes: int) -> np.ndarray:
+    """How many of ``codes`` hold each class: a pass per class for a few (no int64 copy as bincount makes), else bincount."""
+    if classes <= 8:
+        return np.array([np.count_nonzero(codes == k) for k in range(classes)], dtype=np.int64)
+    return np.bincount(codes, minlength=classes)
+
+
+def target_numbers(values: np.ndarray) -> np.ndarray:
+    """Numeric target values as the float64 the scratch file holds, where that is exact (run in the parser processes).
+
+    Integers of 2**53 or more stay as they are: the main process refuses them, naming the line.
+    Booleans and text stay too (their kind decides how they are stored).
+    """
+    exact = values.dtype.kind == "f" or (
+        values.dtype.kind in "iu"
+        and (not values.size or -FLOAT64_MAX_EXACT_INT <= values.min() <= values.max() <= FLOAT64_MAX_EXACT_INT)
+    )
+    return values.astype(np.float64, copy=False) if exact else values
+
+
 def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES) -> np.ndarray | None:
     """The distinct values of a numeric target as float64, sorted; None if there are more than ``limit``.
 
@@ -233,7 +309,7 @@ def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES)
     main process only unites small sets. Past ``limit`` the task is regression
     unless --task classification says otherwise (the main process then tallies).
     """
-    found = np.unique(np.asarray(values).astype(np.float64))
+    found = np.unique(np.asarray(values).astype(np.float64, copy=False))
     return None if limit is not None and found.size > limit else found
 
 

@@ -104,14 +104,16 @@ def read_header(
     at_eof = False
     lines = 0
 
-    def more() -> None:
+    def more(size: int = max(block_bytes, 1 << 16)) -> None:
         nonlocal data, at_eof
-        chunk = source.read(max(block_bytes, 1 << 16))
+        chunk = source.read(size)
         if not chunk:
             at_eof = True
         data += chunk
 
-    more()
+    # A header is usually far shorter than a block: reading a whole block first costs its pages for nothing
+    # when the parser processes read the data themselves (more is read below if the header is longer).
+    more(1 << 16)
     if data.startswith(BOM):
         data = data[len(BOM) :]
     for _ in range(skip_rows):
