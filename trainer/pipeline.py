@@ -105,7 +105,7 @@ def _read_ahead(
         while k < stop or pending:
             try:
                 while k < stop and len(pending) < AHEAD_PER_WORKER * workers:
-                    pending.append(pool.submit(read, *divmod(k, batches)))
+                    pending.append(_submit(pool, read, *divmod(k, batches)))
                     k += 1
                 batch = pending.popleft().result()
             except concurrent.futures.process.BrokenProcessPool:  # the pool says so at once: no hang
@@ -113,6 +113,23 @@ def _read_ahead(
             yield batch
     finally:  # also when Keras stops early or Ctrl-C ends training: nothing left running
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _submit(pool: concurrent.futures.Executor, read: Callable, epoch: int, index: int) -> concurrent.futures.Future:
+    """``pool.submit``, with a process pool's failure to replace a worker that died reported as the pool being broken.
+
+    A process pool that spawns its workers starts a new one on ``submit`` when
+    it has none idle; if a worker has just died, the pool's manager thread may
+    be closing the pool's pipes at that moment, and the new worker cannot be
+    handed them (``OSError: handle is closed``) before the pool marks itself
+    broken.
+    """
+    try:
+        return pool.submit(read, epoch, index)
+    except OSError as error:
+        if not isinstance(pool, concurrent.futures.ProcessPoolExecutor):
+            raise
+        raise concurrent.futures.process.BrokenProcessPool(f"a reading process could not be started: {error}") from error
 
 
 def _read(sequence: HDF5Sequence, epoch: int, index: int) -> tuple[np.ndarray, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from csv2h5.trainer import HDF5Sequence, epoch_order
+from csv2h5.trainer.errors import LoaderError
 from csv2h5.trainer.pipeline import training_input, validation_input
 
 ROWS = 103  # as in conftest.make_file
@@ -50,3 +51,39 @@ def test_validation_as_tf_data_is_one_epoch_in_file_order_each_time(data):
         xs, ys = zip(*(_as_numpy(b) for b in dataset))
         assert np.array_equal(np.concatenate(xs), x.astype(np.float32)) and np.array_equal(np.concatenate(ys), y)
     assert validation_input(val, tf_data=False) is val
+
+
+def test_a_process_pool_that_cannot_replace_a_dead_worker_is_a_loader_error(data, monkeypatch):
+    """A worker that dies while the pool spawns its replacement makes ``submit`` fail on the pool's closed pipes.
+
+    That is the same event as the pool reporting itself broken, and must end the same way: a LoaderError the
+    command line turns into one line and exit 2, not an OSError traceback.
+    """
+    import concurrent.futures
+
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=16, seed=1, shuffle="global", scale=None)
+
+    def submit(self, *args, **kwargs):
+        raise OSError("handle is closed")
+
+    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "submit", submit)
+    stream = training_input(seq, first_epoch=0, epochs=1, tf_data=False, workers=2, processes=True).data
+    with pytest.raises(LoaderError, match=LoaderError.MARK):
+        next(iter(stream))
+
+
+def test_an_os_error_on_a_thread_pool_is_not_taken_for_a_dead_worker(data, monkeypatch):
+    """Threads cannot die alone: an OSError there is the reader's own and keeps its type."""
+    import concurrent.futures
+
+    path, _, _ = data
+    seq = HDF5Sequence(path, batch_size=16, seed=1, shuffle="global", scale=None)
+
+    def submit(self, *args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", submit)
+    stream = training_input(seq, first_epoch=0, epochs=1, tf_data=False, workers=2, processes=False).data
+    with pytest.raises(OSError, match="disk gone"):
+        next(iter(stream))
