@@ -13,6 +13,7 @@ bench_tabular.py's figures.
     python scripts/bench_kept_epoch.py --plateau 0.5,3     # the learning rate halved after 3 epochs without a lower val loss
     python scripts/bench_kept_epoch.py --deep-scale 0.3    # the MLP's logits scaled before they join the linear path
     python scripts/bench_kept_epoch.py --batches 64 --smallest-batch 8   # more, smaller batches for small tables
+    python scripts/bench_kept_epoch.py --deep-l2 0.001     # an L2 penalty on the MLP's kernels (not the linear path's)
 
 Variants that do not depend on the number of epochs (all of these) give both
 columns (10 and 50 epochs) from one run, as the current defaults do.
@@ -69,6 +70,7 @@ class Variant:
     deep_scale: float = 1.0  # the MLP's logits times this before they are added to the linear path's
     batches: int | None = None  # auto batch size: at least this many steps an epoch (h5train: 32)
     smallest_batch: int | None = None  # auto batch size: no smaller than this (h5train: 16)
+    deep_l2: float = 0.0  # an L2 penalty on the MLP's kernels (Keras adds it to the training and validation loss)
 
 
 def _scaled_tabular(scale: float) -> Callable[..., object]:
@@ -83,6 +85,22 @@ def _scaled_tabular(scale: float) -> Callable[..., object]:
         scaled = keras.layers.Rescaling(scale, name="deep_scale")(deep)
         logits = keras.layers.Add(name="logits")([scaled, wide])
         return keras.Model(body.inputs, keras.layers.Activation(output.activation, name="output")(logits), name="tabular")
+
+    return build
+
+
+def _penalised_tabular(l2: float) -> Callable[..., object]:
+    """The tabular body with an L2 penalty of ``l2`` on every kernel of its MLP (the linear path left free)."""
+    import keras
+    from csv2h5.trainer import models
+
+    def build(sample_shape: tuple[int, ...], output: object, *, hidden: tuple[int, ...], dropout: float, activation: str):
+        body = models._tabular(sample_shape, output, hidden=hidden, dropout=dropout, activation=activation)
+        wide = body.get_layer("wide_logits")
+        for layer in body.layers:
+            if isinstance(layer, keras.layers.Dense) and layer is not wide:
+                layer.kernel.regularizer = keras.regularizers.L2(l2)
+        return body
 
     return build
 
@@ -126,6 +144,8 @@ def train_and_score(train: Path, test: Path, run_dir: Path, variant: Variant) ->
         fit_module.compile_model = compile_with_ema
     if variant.deep_scale != 1.0:
         models.BUILDERS["tabular"] = _scaled_tabular(variant.deep_scale)
+    if variant.deep_l2:
+        models.BUILDERS["tabular"] = _penalised_tabular(variant.deep_l2)
     if variant.batches or variant.smallest_batch:
         sizes = {"batches": variant.batches or 32, "smallest": variant.smallest_batch or 16}
         options.auto_batch_size = lambda rows, **kw: batch_size(rows, **{**kw, **sizes})
@@ -163,13 +183,14 @@ def main() -> None:
     parser.add_argument("--deep-scale", type=float, default=1.0, help="the MLP's logits times this (1: as h5train)")
     parser.add_argument("--batches", type=int, default=None, help="auto batch size: at least this many steps an epoch")
     parser.add_argument("--smallest-batch", type=int, default=None, help="auto batch size: no smaller than this")
+    parser.add_argument("--deep-l2", type=float, default=0.0, help="an L2 penalty on the MLP's kernels (0: none)")
     parser.add_argument("--json", default=None, help="write every run's curves here")
     args = parser.parse_args()
     plateau = None
     if args.plateau:
         factor, patience = args.plateau.split(",")
         plateau = (float(factor), int(patience))
-    variant = Variant(args.dropout, args.ema, plateau, args.deep_scale, args.batches, args.smallest_batch)
+    variant = Variant(args.dropout, args.ema, plateau, args.deep_scale, args.batches, args.smallest_batch, args.deep_l2)
     results = []
     for table in [t for t in bt.TABLES if not args.only or t.name in args.only.split(",")]:
         work = Path(args.out) / f"{table.name}-split{args.split_seed}"
