@@ -35,6 +35,7 @@ class FeatureRows:
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
         self._layout: tuple[np.dtype, int, int, bool] | None = None  # /features' dtype, chunk rows, columns, whole-row chunks
+        self._extent: int | None = None  # /features' rows as :meth:`place` last set them (None: ask h5py, ~0.1 ms)
         self._pending: list[np.ndarray] = []
         self._pending_rows = 0
         self.widened = False  # rows written were rewritten in a wider dtype: the file has space to reclaim
@@ -101,7 +102,7 @@ class FeatureRows:
 
     @property
     def rows(self) -> int:
-        return self.dataset.shape[0] + self._pending_rows
+        return (self.dataset.shape[0] if self._extent is None else self._extent) + self._pending_rows
 
     def append(self, block: np.ndarray) -> None:
         """Queue rows (already in the dataset's dtype); write every whole chunk."""
@@ -142,6 +143,7 @@ class FeatureRows:
         self.file.move(new.name.lstrip("/"), FEATURES)
         self._features = None
         self._layout = None
+        self._extent = None
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
         if not self._pending_rows:
@@ -160,6 +162,7 @@ class FeatureRows:
     def _write_rows(self, ds: h5py.Dataset, start: int, rows: np.ndarray) -> None:
         """Write ``rows`` at row ``start``: whole aligned chunks through the encoders when there are any."""
         end = start + rows.shape[0]
+        self._extent = None
         if ds.shape[0] < end:
             ds.resize(end, axis=0)
         if not self._direct:
@@ -180,8 +183,9 @@ class FeatureRows:
         if np.dtype(dtype) != stored or not whole_rows:
             return False
         self._write_pending(whole_chunks_only=False)
-        start = ds.shape[0]
+        start = ds.shape[0] if self._extent is None else self._extent
         ds.id.set_extent((start + rows, width))  # Dataset.resize, without its lookups (as costly as the rest)
+        self._extent = start + rows
         self._copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize))
         return True
 

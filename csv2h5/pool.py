@@ -25,6 +25,9 @@ from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, remove_left_over, share
 from .target import distinct_labels, target_numbers
+from .wire import register_reducers
+
+register_reducers()
 
 
 def worker_count(options: ConvertOptions, total_bytes: int) -> int:
