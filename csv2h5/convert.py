@@ -34,12 +34,15 @@ from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
 from .shared import SharedArray, received
 from .start import Start, start
+from .stats import ColumnStats
 from .tally import Tally
 from .target import TargetSummary
 
 __all__ = ["ConversionReport", "Progress", "convert"]
 
 Headers = Iterator[tuple[Source, object]]  # each input, open, with its header
+# Blocks' summaries merged at once: one pass over 16 blocks' columns costs about what one merge did.
+_STATS_BATCH = 16
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -94,6 +97,7 @@ class _Conversion:
         self.dtype = begun.dtype
         self.vocabularies = begun.vocabularies
         self.stats = begun.stats
+        self._block_stats: list[ColumnStats] = []  # blocks' summaries not merged yet (merged in batches)
         self.targets = begun.targets
         if self.targets is not None:  # numeric labels a parser process left in shared memory are copied by one
             self.targets.copies = self.writer.row_copies
@@ -169,12 +173,19 @@ class _Conversion:
                 features = received(features)
         if features is not None:
             self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
-        self.stats = self.stats.merge(stats)
+        self._block_stats.append(stats)
+        if len(self._block_stats) >= _STATS_BATCH:
+            self._merge_stats()
         if self.targets is not None and parsed.target is not None:
             self.targets.add(
                 parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None, distinct=parsed.target_distinct
             )
         self.tally.add(parsed)
+
+    def _merge_stats(self) -> None:
+        if self._block_stats:
+            self.stats = self.stats.merge(ColumnStats.combine(self._block_stats))
+            self._block_stats = []
 
     # -- the end --------------------------------------------------------------------------
 
@@ -186,6 +197,7 @@ class _Conversion:
             self.targets.close()
             if self.summary.warning:
                 self.warnings.append(self.summary.warning)
+        self._merge_stats()
         for name, values in self.stats.finish().items():
             writer.write_array(stats_path(name), values)
         if self.summary is not None and self.summary.class_counts is not None:
