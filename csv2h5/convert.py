@@ -115,17 +115,22 @@ class _Conversion:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         chained = itertools.chain([first], blocks)
-        for block, parsed in parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies):
-            if not self._rows_by_parsers(block):
-                parsed.features = received(parsed.features)
-            if self.kinds.deciding:  # held back, perhaps until the parsers' shared files are cleaned up
-                parsed.target = received(parsed.target)
-            for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
-                self._consume(readable, ready)
-        for ready, readable in self.kinds.flush():
-            self._consume(readable, ready)
+        parsed_blocks = parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held)
+        with contextlib.closing(parsed_blocks):  # an error here cleans up the parsers' shared files at once
+            for block, parsed in parsed_blocks:
+                if not self._rows_by_parsers(block):
+                    parsed.features = received(parsed.features)
+                if self.kinds.deciding:  # held back, perhaps until the parsers' shared files are cleaned up
+                    parsed.target = received(parsed.target)
+                for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
+                    self._consume(readable, ready)
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+
+    def _flush_held(self) -> None:
+        """The blocks still held to decide the kinds (a short input), written before the parsers' shared files go."""
+        for ready, readable in self.kinds.flush():
+            self._consume(readable, ready)
 
     def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None) -> Iterator[TextBlock]:
         o = self.options
@@ -152,10 +157,12 @@ class _Conversion:
         """Whether a block's rows may stay in shared memory, to be copied into the output by a parser process.
 
         Only for new, uncompressed output (the writer decides), blocks the parsers read by
-        offset from a plain file, once the kinds are decided (held blocks are read here), and
-        with no categorical column (its codes are rewritten here). Else the rows come here.
+        offset from a plain file, and with no categorical column (its codes are rewritten
+        here). Blocks held while the kinds are decided qualify too: one that a decision makes
+        categorical is parsed again here, and the advice that counts a column's values maps
+        the rows it needs. Else the rows come here.
         """
-        return self.writer.places_rows and block.data is None and not self.kinds.deciding and not self.kinds.plan.categorical
+        return self.writer.places_rows and block.data is None and not self.kinds.plan.categorical
 
     def _consume(self, parsed: ParsedBlock, block: TextBlock) -> None:
         if parsed.refusal:  # after the kinds check, which names a text cell first

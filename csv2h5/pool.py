@@ -227,6 +227,7 @@ def parse_in_order(
     pool: ParserProcesses | None,
     workers: int,
     copies: RowCopies | None = None,
+    before_end: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[TextBlock, ParsedBlock]]:
     """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
 
@@ -234,11 +235,14 @@ def parse_in_order(
     Speculative blocks come out numbered and checked (``_InOrder``). Features
     may come out still in shared memory (see ``_received``). The row ``copies``
     left by the time a block is sent go with it; every copy is done when the
-    last block has been taken (before the shared files are cleaned up).
+    last block has been taken (before the shared files are cleaned up), after
+    ``before_end`` (the caller's last use of the blocks it held, whose rows may still
+    be in shared memory).
     """
     if pool is None:
         for block in blocks:
             yield block, parse_block(block, plan())
+        before_end()
         return
     owner = new_owner()
     pending: collections.deque = collections.deque()
@@ -264,6 +268,7 @@ def parse_in_order(
         while pending:
             yield from oldest()
         yield from order.flush()
+        before_end()
         if copies is not None:
             copies.drain()
     finally:
