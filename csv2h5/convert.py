@@ -41,6 +41,8 @@ from .target import TargetSummary
 __all__ = ["ConversionReport", "Progress", "convert"]
 
 Headers = Iterator[tuple[Source, object]]  # each input, open, with its header
+# Parsers' results taken at once by the main process (``pool.parse_in_order``), once the kinds are decided.
+_BATCH = 4
 # Blocks' summaries merged at once: one pass over 16 blocks' columns costs about what one merge did.
 _STATS_BATCH = 16
 
@@ -115,7 +117,10 @@ class _Conversion:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         chained = itertools.chain([first], blocks)
-        parsed_blocks = parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held)
+        batch = lambda: 1 if self.kinds.deciding else _BATCH  # noqa: E731  (blocks sent before the decision may be parsed again)
+        parsed_blocks = parse_in_order(
+            chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, batch
+        )
         with contextlib.closing(parsed_blocks):  # an error here cleans up the parsers' shared files at once
             for block, parsed in parsed_blocks:
                 if not self._rows_by_parsers(block):
