@@ -272,7 +272,9 @@ def parse_in_order(
             pending.append((block, sent, future))
             taken = batch()
             if len(pending) >= 2 * workers + taken - 1:  # bounded read-ahead bounds memory
-                pending[taken - 1][2].result()  # the batch's last: the ones before it are in too (pipes answer in order)
+                # Wait for the batch's last (the ones before it are in too: each pipe answers in order); its
+                # error, if any, is raised in its turn, after those of the blocks before it.
+                pending[taken - 1][2].exception()
                 for _ in range(taken):
                     yield from oldest()
         while pending:
