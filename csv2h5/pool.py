@@ -272,8 +272,8 @@ def parse_in_order(
             pending.append((block, sent, future))
             taken = batch()
             if len(pending) >= 2 * workers + taken - 1:  # bounded read-ahead bounds memory
-                # Wait for the batch's last (the ones before it are in too: each pipe answers in order); its
-                # error, if any, is raised in its turn, after those of the blocks before it.
+                # Wait for the batch's last (the older ones, sent earlier, are most likely in by then; each is
+                # still waited for in turn); its error, if any, is raised in its turn, after theirs.
                 pending[taken - 1][2].exception()
                 for _ in range(taken):
                     yield from oldest()
