@@ -79,6 +79,7 @@ class RowCopies:
         self._submit = submit
         self._waiting: list[Job] = []
         self._carriers: collections.deque[Task] = collections.deque()  # tasks that carry jobs, oldest first
+        self.before_take: Callable[[], None] = lambda: None  # leaves the jobs added lazily (``FeatureRows``)
 
     def add(self, name: str, pieces: list[Piece], path: Path | None = None) -> None:
         """Copy the shared file ``name`` to ``pieces`` of the output, or of the file at ``path`` (sent with the next task)."""
@@ -86,6 +87,7 @@ class RowCopies:
 
     def take(self) -> list[Job]:
         """The jobs waiting, for the task about to be sent (which must then be passed to :meth:`carried_by`)."""
+        self.before_take()
         jobs, self._waiting = self._waiting, []
         return jobs
 
@@ -97,10 +99,12 @@ class RowCopies:
 
     @property
     def pending(self) -> bool:
+        self.before_take()
         return bool(self._waiting or self._carriers)
 
     def drain(self) -> None:
         """Send the waiting jobs and wait until every job is done; a failed copy raises here."""
+        self.before_take()
         if self._waiting:
             self.carried_by(self._submit(copy_rows, self.take()))
         while self._carriers:
