@@ -5,9 +5,10 @@ copying them into the page cache: 0.3-0.9 ms per MB of CSV). For an
 uncompressed /features whose chunks span whole rows, a chunk's bytes are its
 rows in C order, and with the chunks allocated when the dataset is extended
 (``alloc_time`` early, ``fill_time`` never: see ``featurerows``) their file
-offsets are known before any row is written. So the main process, taking a
-block in order, extends /features, reads the offsets of the chunks the block's
-rows fall in, and leaves a job: copy these bytes of the shared-memory file
+offsets are known before any row is written. So the main process, taking
+blocks in order, extends /features (once for the blocks taken since the last
+task was sent: ``FeatureRows._reserve``), reads the offsets of the chunks each
+block's rows fall in, and leaves a job: copy these bytes of the shared-memory file
 the parser left the rows in (``shared``) to these offsets of the output. Jobs
 ride along with the next block sent to a parser (``pool.parse_in_order``),
 which runs them before parsing (:func:`copy_rows`), so they cost no message
