@@ -28,6 +28,7 @@ from .errors import OptionError
 from .kinds import BOOLEAN, CATEGORY, DATETIME, NUMBER, UNDECIDED, Held, KindAdvice, StoredKinds, kind_name
 from .reader import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, parse_block
 from .schema import ColumnRoles
+from .shared import discard
 
 _CELLS = NUMBERS | BOOLEANS | TEXT
 # The kinds of cell each kind of column takes (categorical and datetime columns are read as such).
@@ -146,6 +147,7 @@ class ColumnKinds:
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
         """The block as the current plan reads it: parsed again if it lacks codes of a categorical column."""
         if self.plan.categorical and any(j not in parsed.categories for j in np.flatnonzero(self.kind == CATEGORY)):
+            discard(parsed.features)  # rows a parser left in shared memory, now read again here
             parsed = self._reparse(block, self.plan)
         return block, parsed
 

@@ -34,12 +34,17 @@ from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
 from .shared import SharedArray, received
 from .start import Start, start
+from .stats import ColumnStats
 from .tally import Tally
 from .target import TargetSummary
 
 __all__ = ["ConversionReport", "Progress", "convert"]
 
 Headers = Iterator[tuple[Source, object]]  # each input, open, with its header
+# Parsers' results taken at once by the main process (``pool.parse_in_order``), once the kinds are decided.
+_BATCH = 4
+# Blocks' summaries merged at once: one pass over 16 blocks' columns costs about what one merge did.
+_STATS_BATCH = 16
 
 
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
@@ -94,6 +99,7 @@ class _Conversion:
         self.dtype = begun.dtype
         self.vocabularies = begun.vocabularies
         self.stats = begun.stats
+        self._block_stats: list[ColumnStats] = []  # blocks' summaries not merged yet (merged in batches)
         self.targets = begun.targets
         if self.targets is not None:  # numeric labels a parser process left in shared memory are copied by one
             self.targets.copies = self.writer.row_copies
@@ -111,17 +117,25 @@ class _Conversion:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         chained = itertools.chain([first], blocks)
-        for block, parsed in parse_in_order(chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies):
-            if not self._rows_by_parsers(block):
-                parsed.features = received(parsed.features)
-            if self.kinds.deciding:  # held back, perhaps until the parsers' shared files are cleaned up
-                parsed.target = received(parsed.target)
-            for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
-                self._consume(readable, ready)
-        for ready, readable in self.kinds.flush():
-            self._consume(readable, ready)
+        batch = lambda: 1 if self.kinds.deciding else _BATCH  # noqa: E731  (blocks sent before the decision may be parsed again)
+        parsed_blocks = parse_in_order(
+            chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, batch
+        )
+        with contextlib.closing(parsed_blocks):  # an error here cleans up the parsers' shared files at once
+            for block, parsed in parsed_blocks:
+                if not self._rows_by_parsers(block):
+                    parsed.features = received(parsed.features)
+                if self.kinds.deciding:  # held back, perhaps until the parsers' shared files are cleaned up
+                    parsed.target = received(parsed.target)
+                for ready, readable in self.kinds.admit(block, parsed):  # held back while kinds are decided
+                    self._consume(readable, ready)
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+
+    def _flush_held(self) -> None:
+        """The blocks still held to decide the kinds (a short input), written before the parsers' shared files go."""
+        for ready, readable in self.kinds.flush():
+            self._consume(readable, ready)
 
     def _blocks(self, headers: Iterable[tuple[Source, object]], pool: ParserProcesses | None) -> Iterator[TextBlock]:
         o = self.options
@@ -148,10 +162,12 @@ class _Conversion:
         """Whether a block's rows may stay in shared memory, to be copied into the output by a parser process.
 
         Only for new, uncompressed output (the writer decides), blocks the parsers read by
-        offset from a plain file, once the kinds are decided (held blocks are read here), and
-        with no categorical column (its codes are rewritten here). Else the rows come here.
+        offset from a plain file, and with no categorical column (its codes are rewritten
+        here). Blocks held while the kinds are decided qualify too: one that a decision makes
+        categorical is parsed again here, and the advice that counts a column's values maps
+        the rows it needs. Else the rows come here.
         """
-        return self.writer.places_rows and block.data is None and not self.kinds.deciding and not self.kinds.plan.categorical
+        return self.writer.places_rows and block.data is None and not self.kinds.plan.categorical
 
     def _consume(self, parsed: ParsedBlock, block: TextBlock) -> None:
         if parsed.refusal:  # after the kinds check, which names a text cell first
@@ -169,12 +185,19 @@ class _Conversion:
                 features = received(features)
         if features is not None:
             self.writer.append(widen_values(features, self.writer.dtype, exact=vr.float32_equal))
-        self.stats = self.stats.merge(stats)
+        self._block_stats.append(stats)
+        if len(self._block_stats) >= _STATS_BATCH:
+            self._merge_stats()
         if self.targets is not None and parsed.target is not None:
             self.targets.add(
                 parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None, distinct=parsed.target_distinct
             )
         self.tally.add(parsed)
+
+    def _merge_stats(self) -> None:
+        if self._block_stats:
+            self.stats = self.stats.merge(ColumnStats.combine(self._block_stats))
+            self._block_stats = []
 
     # -- the end --------------------------------------------------------------------------
 
@@ -186,6 +209,7 @@ class _Conversion:
             self.targets.close()
             if self.summary.warning:
                 self.warnings.append(self.summary.warning)
+        self._merge_stats()
         for name, values in self.stats.finish().items():
             writer.write_array(stats_path(name), values)
         if self.summary is not None and self.summary.class_counts is not None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import BadValueError, excerpt
 from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
+from .shared import received
 
 if TYPE_CHECKING:
     from .columnkinds import ColumnKinds
@@ -158,6 +159,7 @@ class KindAdvice:
         values: set[object] = set()
         cells = 0
         for _, parsed in blocks:
+            parsed.features = received(parsed.features)  # a held block's rows may still be in shared memory
             codes = parsed.features[:, column]
             valid = ~np.isnan(codes) if codes.dtype.kind == "f" else np.ones(codes.shape, dtype=bool)
             cells += int(np.count_nonzero(valid))

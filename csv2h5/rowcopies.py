@@ -5,9 +5,10 @@ copying them into the page cache: 0.3-0.9 ms per MB of CSV). For an
 uncompressed /features whose chunks span whole rows, a chunk's bytes are its
 rows in C order, and with the chunks allocated when the dataset is extended
 (``alloc_time`` early, ``fill_time`` never: see ``featurerows``) their file
-offsets are known before any row is written. So the main process, taking a
-block in order, extends /features, reads the offsets of the chunks the block's
-rows fall in, and leaves a job: copy these bytes of the shared-memory file
+offsets are known before any row is written. So the main process, taking
+blocks in order, extends /features (once for the blocks taken since the last
+task was sent: ``FeatureRows._reserve``), reads the offsets of the chunks each
+block's rows fall in, and leaves a job: copy these bytes of the shared-memory file
 the parser left the rows in (``shared``) to these offsets of the output. Jobs
 ride along with the next block sent to a parser (``pool.parse_in_order``),
 which runs them before parsing (:func:`copy_rows`), so they cost no message
@@ -79,6 +80,7 @@ class RowCopies:
         self._submit = submit
         self._waiting: list[Job] = []
         self._carriers: collections.deque[Task] = collections.deque()  # tasks that carry jobs, oldest first
+        self.before_take: Callable[[], None] = lambda: None  # leaves the jobs added lazily (``FeatureRows``)
 
     def add(self, name: str, pieces: list[Piece], path: Path | None = None) -> None:
         """Copy the shared file ``name`` to ``pieces`` of the output, or of the file at ``path`` (sent with the next task)."""
@@ -86,6 +88,7 @@ class RowCopies:
 
     def take(self) -> list[Job]:
         """The jobs waiting, for the task about to be sent (which must then be passed to :meth:`carried_by`)."""
+        self.before_take()
         jobs, self._waiting = self._waiting, []
         return jobs
 
@@ -97,10 +100,12 @@ class RowCopies:
 
     @property
     def pending(self) -> bool:
+        self.before_take()
         return bool(self._waiting or self._carriers)
 
     def drain(self) -> None:
         """Send the waiting jobs and wait until every job is done; a failed copy raises here."""
+        self.before_take()
         if self._waiting:
             self.carried_by(self._submit(copy_rows, self.take()))
         while self._carriers:

@@ -92,6 +92,12 @@ def received(value: object) -> object:
     return value.open() if isinstance(value, SharedArray) else value
 
 
+def discard(value: object) -> None:
+    """Remove the file of an array sent by ``share`` that will not be used (e.g. a block parsed again)."""
+    if isinstance(value, SharedArray):
+        (SHARED_DIR / value.name).unlink(missing_ok=True)
+
+
 def remove_left_over(owner: str | None) -> None:
     """Remove the shared files of conversion ``owner`` never opened, and those of processes now gone."""
     if not SHARED_DIR.is_dir():

@@ -109,6 +109,40 @@ class ColumnStats:
             count, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max), self.nan_count + other.nan_count
         )
 
+    @classmethod
+    def combine(cls, parts: list[ColumnStats]) -> ColumnStats:
+        """The summary of several blocks at once (the main process merges blocks in batches: one pass, not one a block).
+
+        Each block's mean weighs by its share of the rows, and m2 gains each block's
+        squared distance from the common mean (the k-way form of :meth:`merge`).
+        Infinite values (or an overflow) fall back to merging one by one, as before.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        count = np.stack([p.count for p in parts])
+        means = np.stack([p.mean for p in parts])
+        total = count.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            share = count / np.maximum(total, 1)
+            mean = (share * means).sum(axis=0)
+            if not np.isfinite(mean).all():
+                merged = parts[0]
+                for part in parts[1:]:
+                    merged = merged.merge(part)
+                return merged
+            deviation = means - mean
+            deviation *= deviation
+            deviation *= count
+            m2 = np.stack([p.m2 for p in parts]).sum(axis=0) + deviation.sum(axis=0)
+        return ColumnStats(
+            total,
+            mean,
+            m2,
+            np.stack([p.min for p in parts]).min(axis=0),
+            np.stack([p.max for p in parts]).max(axis=0),
+            np.stack([p.nan_count for p in parts]).sum(axis=0),
+        )
+
     def replace_columns(self, columns: list[int], other: ColumnStats) -> None:
         """Overwrite the summaries of ``columns`` with those of ``other`` (same order)."""
         for field in dataclasses.fields(self):

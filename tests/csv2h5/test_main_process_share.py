@@ -1,5 +1,6 @@
 """What the main process no longer does per block: map numeric labels (a parser copies them into the target's
-scratch file), receive the parse plan again (sent to a worker only when it changes)."""
+scratch file) or feature rows (copied into the output), receive the parse plan again (sent to a worker only
+when it changes)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def test_numeric_labels_are_copied_by_parsers_not_mapped_here(tmp_path, monkeypa
     convert([src], out, options=ConvertOptions(target=("y",), block_bytes=256 << 10, infer_bytes=512 << 10, workers=2))
     labels_mapped = [shape for shape in opened if len(shape) == 1]
     assert len(labels_mapped) <= 3, f"{len(labels_mapped)} blocks' labels were mapped by the main process"
+    # Feature rows, held or not while the kinds are decided, are copied into the file by the parsers.
+    rows_mapped = [shape for shape in opened if len(shape) == 2]
+    assert not rows_mapped, f"{len(rows_mapped)} blocks' feature rows were mapped by the main process"
     with h5py.File(out) as f:
         np.testing.assert_array_equal(f["target"][()], frame["y"].to_numpy())
         np.testing.assert_array_equal(f[stats_path(CLASS_COUNTS)][()], np.bincount(frame["y"].to_numpy()))
