@@ -53,12 +53,16 @@ def test_validation_as_tf_data_is_one_epoch_in_file_order_each_time(data):
     assert validation_input(val, tf_data=False) is val
 
 
-def test_a_process_pool_that_cannot_replace_a_dead_worker_is_a_loader_error(data, monkeypatch):
-    """A worker that dies while the pool spawns its replacement makes ``submit`` fail on the pool's closed pipes.
-
-    That is the same event as the pool reporting itself broken, and must end the same way: a LoaderError the
-    command line turns into one line and exit 2, not an OSError traceback.
-    """
+@pytest.mark.parametrize(
+    "processes,expected",
+    [
+        # A worker that dies while the pool spawns its replacement makes submit fail on the pool's closed pipes:
+        # the same event as the pool reporting itself broken, which the command line turns into one line, exit 2.
+        (True, LoaderError),
+        (False, OSError),  # threads cannot die alone: an OSError there is the reader's own and keeps its type
+    ],
+)
+def test_an_os_error_from_submit_is_a_dead_worker_only_on_a_process_pool(data, monkeypatch, processes, expected):
     import concurrent.futures
 
     path, _, _ = data
@@ -67,23 +71,9 @@ def test_a_process_pool_that_cannot_replace_a_dead_worker_is_a_loader_error(data
     def submit(self, *args, **kwargs):
         raise OSError("handle is closed")
 
-    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "submit", submit)
-    stream = training_input(seq, first_epoch=0, epochs=1, tf_data=False, workers=2, processes=True).data
-    with pytest.raises(LoaderError, match=LoaderError.MARK):
+    pool = concurrent.futures.ProcessPoolExecutor if processes else concurrent.futures.ThreadPoolExecutor
+    monkeypatch.setattr(pool, "submit", submit)
+    stream = training_input(seq, first_epoch=0, epochs=1, tf_data=False, workers=2, processes=processes).data
+    with pytest.raises(expected) as raised:
         next(iter(stream))
-
-
-def test_an_os_error_on_a_thread_pool_is_not_taken_for_a_dead_worker(data, monkeypatch):
-    """Threads cannot die alone: an OSError there is the reader's own and keeps its type."""
-    import concurrent.futures
-
-    path, _, _ = data
-    seq = HDF5Sequence(path, batch_size=16, seed=1, shuffle="global", scale=None)
-
-    def submit(self, *args, **kwargs):
-        raise OSError("disk gone")
-
-    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", submit)
-    stream = training_input(seq, first_epoch=0, epochs=1, tf_data=False, workers=2, processes=False).data
-    with pytest.raises(OSError, match="disk gone"):
-        next(iter(stream))
+    assert (LoaderError.MARK in str(raised.value)) == processes
