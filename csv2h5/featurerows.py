@@ -31,15 +31,11 @@ class FeatureRows:
         self.file = file
         self._encoders = encoders
         self._copies = copies  # None: every row is written here
-        self._placeable = False  # /features was made for rows copied in by parser processes
+        # Rows may be copied in by parser processes (:meth:`place`): a new, uncompressed /features made for it.
+        self.placeable = False
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
-        self._layout: tuple[np.dtype, int, int, bool] | None = None  # /features' dtype, chunk rows, columns, whole-row chunks
-        self._extent: int | None = None  # /features' rows as :meth:`place` last set them (None: ask h5py, ~0.1 ms)
-        # Blocks placed whose rows are not reserved yet (shared file, rows): reserved together when their
-        # copy jobs are taken (one extent change and one chunk lookup per chunk for several blocks).
-        self._unreserved: list[tuple[str, int]] = []
-        self._unreserved_rows = 0
+        self._placed = _Placed()
         if copies is not None:
             copies.before_take = self._reserve
         self._pending: list[np.ndarray] = []
@@ -62,7 +58,7 @@ class FeatureRows:
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
         self._direct = self._encoders.can_encode(compression[0])
-        self._placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
+        self.placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
         self._make(FEATURES, len(columns), np.dtype(dtype))
         self.dataset.attrs[COLUMNS] = [str(c) for c in columns]
 
@@ -94,7 +90,7 @@ class FeatureRows:
             chunks=(rows, num_features),
             compression=compression,
             compression_opts=opts,
-            dcpl=_allocated_unfilled() if self._placeable else None,
+            dcpl=_allocated_unfilled() if self.placeable else None,
         )
 
     @property
@@ -102,14 +98,8 @@ class FeatureRows:
         return self.dataset.dtype
 
     @property
-    def placeable(self) -> bool:
-        """Whether rows may be copied in by parser processes (:meth:`place`): a new, uncompressed /features."""
-        return self._placeable
-
-    @property
     def rows(self) -> int:
-        rows = self.dataset.shape[0] if self._extent is None else self._extent
-        return rows + self._unreserved_rows + self._pending_rows
+        return self._placed.extent(self.dataset) + self._placed.rows + self._pending_rows
 
     def append(self, block: np.ndarray) -> None:
         """Queue rows (already in the dataset's dtype); write every whole chunk."""
@@ -149,8 +139,7 @@ class FeatureRows:
         del self.file[FEATURES]
         self.file.move(new.name.lstrip("/"), FEATURES)
         self._features = None
-        self._layout = None
-        self._extent = None
+        self._placed.forget()
 
     def _write_pending(self, *, whole_chunks_only: bool) -> None:
         if not self._pending_rows:
@@ -170,7 +159,7 @@ class FeatureRows:
     def _write_rows(self, ds: h5py.Dataset, start: int, rows: np.ndarray) -> None:
         """Write ``rows`` at row ``start``: whole aligned chunks through the encoders when there are any."""
         end = start + rows.shape[0]
-        self._extent = None
+        self._placed.forget(layout=False)
         if ds.shape[0] < end:
             ds.resize(end, axis=0)
         if not self._direct:
@@ -184,31 +173,17 @@ class FeatureRows:
         False, and nothing done, when they must come through :meth:`append` (/features compressed,
         not made here, of another dtype). Else earlier rows are written, /features grows by ``rows``
         (its chunks allocated), and ``rowcopies`` copies them."""
-        if not self._placeable or self._regrow:
+        if not self.placeable or self._regrow:
             return False
-        ds = self.dataset
-        stored, chunk, width, whole_rows = self._layout = self._layout or _layout(ds)  # h5py's lookups: once
-        if np.dtype(dtype) != stored or not whole_rows:
+        if not self._placed.fits(self.dataset, dtype):
             return False
         self._write_pending(whole_chunks_only=False)
-        self._unreserved.append((name, rows))
-        self._unreserved_rows += rows
+        self._placed.add(name, rows)
         return True
 
     def _reserve(self) -> None:
         """Grow /features by the rows of the blocks placed since the last time, and leave their copy jobs."""
-        if not self._unreserved:
-            return
-        ds = self.dataset
-        stored, chunk, width, _ = self._layout
-        start = ds.shape[0] if self._extent is None else self._extent
-        ds.id.set_extent((start + self._unreserved_rows, width))  # Dataset.resize, without its lookups
-        self._extent = start + self._unreserved_rows
-        offsets: dict[int, object] = {}  # chunk infos of this reservation: a chunk two blocks share is asked once
-        for name, rows in self._unreserved:
-            self._copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize, offsets))
-            start += rows
-        self._unreserved, self._unreserved_rows = [], 0
+        self._placed.reserve(self.dataset, self._copies)
 
     def _drain(self) -> None:
         """Wait for the rows being copied in by parser processes (before the rows written are read, or the end)."""
@@ -249,6 +224,55 @@ class FeatureRows:
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
+
+
+class _Placed:
+    """Blocks whose rows parser processes copy into /features, and what placing them needs to know of it.
+
+    Blocks placed are reserved together when their copy jobs are taken: one
+    extent change, and one chunk lookup per chunk, for several blocks. The
+    dataset's layout and extent are kept, as h5py's lookups cost more than a
+    small block's other work.
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, int]] = []  # placed, not reserved yet: (shared file, rows)
+        self.rows = 0  # their rows
+        self._layout: tuple[np.dtype, int, int, bool] | None = None  # dtype, chunk rows, columns, whole-row chunks
+        self._extent: int | None = None  # the dataset's rows as last set here (None: ask h5py, ~0.1 ms)
+
+    def forget(self, *, layout: bool = True) -> None:
+        """The dataset was replaced (``layout``), or grown elsewhere: ask h5py again."""
+        self._extent = None
+        if layout:
+            self._layout = None
+
+    def extent(self, ds: h5py.Dataset) -> int:
+        return ds.shape[0] if self._extent is None else self._extent
+
+    def fits(self, ds: h5py.Dataset, dtype: np.dtype) -> bool:
+        """Whether rows of ``dtype`` can be copied into ``ds`` as they are: its dtype, and chunks of whole rows."""
+        self._layout = self._layout or _layout(ds)
+        stored, _, _, whole_rows = self._layout
+        return np.dtype(dtype) == stored and whole_rows
+
+    def add(self, name: str, rows: int) -> None:
+        self.blocks.append((name, rows))
+        self.rows += rows
+
+    def reserve(self, ds: h5py.Dataset, copies: RowCopies) -> None:
+        """Grow ``ds`` by the rows of the blocks added since the last time, and leave their copy jobs with ``copies``."""
+        if not self.blocks:
+            return
+        stored, chunk, width, _ = self._layout
+        start = self.extent(ds)
+        self._extent = start + self.rows
+        ds.id.set_extent((self._extent, width))  # Dataset.resize, without its lookups
+        offsets: dict[int, object] = {}  # chunk infos of this reservation: a chunk two blocks share is asked once
+        for name, rows in self.blocks:
+            copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize, offsets))
+            start += rows
+        self.blocks, self.rows = [], 0
 
 
 def _layout(ds: h5py.Dataset) -> tuple[np.dtype, int, int, bool]:
