@@ -69,3 +69,24 @@ def arrow_array(values):
     if values.dtype == bool:
         return pa.Array.from_buffers(pa.bool_(), values.size, [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
     return pa.Array.from_buffers(pa.int64(), values.size, [None, pa.py_buffer(np.ascontiguousarray(values, dtype=np.int64))])
+
+
+def string_bytes(column) -> bytes | None:
+    """The text of a pyarrow string (chunked) array's cells, one after another; None if it has empty cells (nulls).
+
+    Read from the offsets and data buffers: a cheap look at which bytes the cells hold
+    (an empty cell's bytes are not defined, so a column with some gives None).
+    """
+    import pyarrow as pa
+
+    parts = []
+    for chunk in getattr(column, "chunks", [column]):
+        if chunk.null_count or not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return None
+        if not len(chunk):
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width, count=chunk.offset + len(chunk) + 1)
+        start, end = int(offsets[chunk.offset]), int(offsets[-1])
+        parts.append(chunk.buffers()[2][start:end].to_pybytes() if end > start else b"")
+    return b"".join(parts)

@@ -28,7 +28,7 @@ from collections.abc import Collection
 import numpy as np
 
 from ..schema import FLOAT64_MAX_EXACT_INT
-from .arrow import read_table
+from .arrow import missing_spellings, read_table
 from .blocks import TextBlock
 from .buffers import to_numpy
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
@@ -65,7 +65,7 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
 
     types = _column_types(plan)
     try:  # no handler for ragged lines: pyarrow stops at the first, and the text path reports it
-        table = read_table(data, plan, types, on_invalid_row=None)
+        table = read_table(data, plan, types, on_invalid_row=None, null_values=missing_spellings(data))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, a ragged line, ...
         return None
     position = {col: i for i, col in enumerate(sorted(types))}  # the table holds the used columns in CSV order

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pandas_missing import PANDAS_DEFAULT_NA
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
 from csv2h5.reader import parse as parse_module
+from csv2h5.reader import typed as typed_module
 from csv2h5.reader import wide as wide_module
+from csv2h5.reader.arrow import NA_VALUES
 
 ODD_CELLS = st.sampled_from(
     [
@@ -47,6 +50,7 @@ ODD_CELLS = st.sampled_from(
         "1\u00a0",
         "\ufeff1",
         "1.5.5",
+        *PANDAS_DEFAULT_NA,  # each of pandas' missing spellings, among numbers
     ]
 )
 KINDS = {
@@ -71,10 +75,16 @@ def csv_texts(draw) -> tuple[str, bool]:
     return "\n".join([header] + rows) + "\n", draw(st.booleans())
 
 
-def _outcome(text: str, *, block_bytes: int, typed: bool, target: bool, wide: bool = False) -> object:
-    """The converted arrays and attributes, or the error message (``wide``: every block tries the wide path)."""
+def _outcome(
+    text: str, *, block_bytes: int, typed: bool, target: bool, wide: bool = False, every_spelling: bool = False
+) -> object:
+    """The converted arrays and attributes, or the error message (``wide``: every block tries the wide path;
+    ``every_spelling``: every block is read with all of pandas' missing spellings, never with the empty one alone)."""
     with (
         tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(
+            typed_module, "missing_spellings", (lambda data: NA_VALUES) if every_spelling else typed_module.missing_spellings
+        ),
         mock.patch.object(parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None),
         mock.patch.object(wide_module, "WIDE_COLUMNS", 1 if wide else wide_module.WIDE_COLUMNS),
     ):
@@ -112,6 +122,27 @@ def test_typed_and_text_paths_make_the_same_file_or_error(case, block_bytes):
     typed = _outcome(text, block_bytes=block_bytes, typed=True, target=target)
     fallback = _outcome(text, block_bytes=block_bytes, typed=False, target=target)
     assert _same(typed, fallback), (typed, fallback)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=csv_texts(), block_bytes=st.sampled_from([32, 1 << 20]))
+def test_blocks_read_with_only_empty_cells_missing_make_the_same_file_or_error(case, block_bytes):
+    # A block without an N or n is read with the empty cell as the only missing spelling: the
+    # same file, or the same error, as with all of pandas' spellings (blocks of 32 bytes: some
+    # blocks with a spelling, some without).
+    text, target = case
+    chosen = _outcome(text, block_bytes=block_bytes, typed=True, target=target)
+    every = _outcome(text, block_bytes=block_bytes, typed=True, target=target, every_spelling=True)
+    assert _same(chosen, every), (chosen, every)
+
+
+def test_every_missing_spelling_but_the_empty_one_holds_an_n():
+    # What lets a block without the bytes N and n be read with only empty cells missing.
+    assert sorted(NA_VALUES) == sorted(PANDAS_DEFAULT_NA)
+    assert all("N" in spelling or "n" in spelling for spelling in PANDAS_DEFAULT_NA if spelling)
+    assert typed_module.missing_spellings(b"1,2\n,3\n") == ("",)
+    for spelling in PANDAS_DEFAULT_NA[1:]:
+        assert typed_module.missing_spellings(f"1,{spelling}\n".encode()) == NA_VALUES
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -253,3 +284,18 @@ def test_numbers_from_arrow_buffers_respect_offsets_and_empty_cells():
     ints = pa.array([5, 6, 2**60, None], pa.int64())
     assert to_numpy(ints[:3]).tolist() == [5, 6, 2**60] and to_numpy(ints[:3]).dtype == np.int64
     assert np.array_equal(to_numpy(ints[1:]), [6.0, 2.0**60, np.nan], equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.text(alphabet="+-0123456789xX. e", max_size=6) | st.none(), max_size=8), skip=st.integers(0, 3))
+def test_integer_and_hex_looks_agree_with_the_regular_expressions(cells, skip):
+    import re
+
+    import pyarrow as pa
+
+    from csv2h5.reader import text as text_module
+
+    column = pa.array(cells, type=pa.string()).slice(min(skip, len(cells)))  # a slice: offsets into the buffers
+    values = [v for v in column.to_pylist() if v is not None]
+    assert text_module._all_int_like(column) == all(re.fullmatch(r"[+-]?[0-9]+", v) for v in values)
+    assert text_module._some_hex_like(column) == any(re.match(r"[+-]?0[xX]", v) for v in values)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pandas_missing import PANDAS_DEFAULT_NA
 
 from csv2h5 import ConvertOptions, convert
 
@@ -34,8 +35,12 @@ MIXED = st.one_of(*CELLS.values())
 
 
 def _dress(draw, cell: str, allow_empty: bool) -> str:
-    """Spell a cell as files do: maybe empty, quoted, or with spaces around it."""
-    how = draw(st.sampled_from(["plain"] * 6 + ["quoted", "spaces"] + (["empty"] if allow_empty else [])))
+    """Spell a cell as files do: maybe empty, one of pandas' missing spellings, quoted, or with spaces around it."""
+    how = draw(st.sampled_from(["plain"] * 6 + ["quoted", "spaces"] + (["empty", "missing"] if allow_empty else [])))
+    if how == "missing":
+        return draw(
+            st.sampled_from(PANDAS_DEFAULT_NA[1:]).map(lambda spelling: draw(st.sampled_from([spelling, f'"{spelling}"'])))
+        )
     return {"plain": cell, "quoted": f'"{cell}"', "spaces": f" {cell} ", "empty": ""}[how]
 
 
@@ -53,6 +58,8 @@ def csv_texts(draw):
 
 
 def _value(cell: str) -> float | int:
+    if cell.strip('"') in PANDAS_DEFAULT_NA:  # pandas' missing spellings, as written (quoted or not)
+        return float("nan")
     text = cell.strip().strip('"').strip()
     if text == "":
         return float("nan")
