@@ -67,9 +67,10 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
     has_null = bool(pc.any(nulls).as_py()) if len(column) else False
     # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
     # a hex-looking cell is usually an identifier, not a quantity.
-    hex_like = bool(len(column)) and _some_hex_like(column)
+    text = string_bytes(column) if len(column) else None  # the cells' bytes, looked at by both checks
+    hex_like = bool(len(column)) and _some_hex_like(column, text)
     # A failed cast costs ten times a successful one: try int64 only where every cell looks like one.
-    int_like = not len(column) or _all_int_like(column)
+    int_like = not len(column) or _all_int_like(column, text)
     for target_type in (pa.int64(), pa.float64()) if int_like else (pa.float64(),):
         if hex_like:
             break
@@ -109,21 +110,19 @@ _NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever it
 _INTEGER_BYTES = b"+-0123456789"
 
 
-def _some_hex_like(column) -> bool:
-    """Whether some cell starts as a hexadecimal number does (0x1F, -0X2)."""
+def _some_hex_like(column, text: bytes | None) -> bool:
+    """Whether some cell starts as a hexadecimal number does (0x1F, -0X2); ``text``: the cells' bytes, or None."""
     import pyarrow.compute as pc
 
-    text = string_bytes(column)
     if text is not None and b"x" not in text and b"X" not in text:
         return False
     return bool(pc.any(pc.match_substring_regex(column, r"^[+-]?0[xX]")).as_py())
 
 
-def _all_int_like(column) -> bool:
-    """Whether every non-empty cell is written as an integer (digits, a sign before them)."""
+def _all_int_like(column, text: bytes | None) -> bool:
+    """Whether every non-empty cell is written as an integer (digits, a sign before them); ``text`` as above."""
     import pyarrow.compute as pc
 
-    text = string_bytes(column)
     if text is not None and text.translate(None, _INTEGER_BYTES):
         return False
     return pc.all(pc.match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
