@@ -117,9 +117,8 @@ class _Conversion:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         chained = itertools.chain([first], blocks)
-        batch = lambda: 1 if self.kinds.deciding else _BATCH  # noqa: E731  (blocks sent before the decision may be parsed again)
         parsed_blocks = parse_in_order(
-            chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, batch
+            chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, self._batch
         )
         with contextlib.closing(parsed_blocks):  # an error here cleans up the parsers' shared files at once
             for block, parsed in parsed_blocks:
@@ -131,6 +130,10 @@ class _Conversion:
                     self._consume(readable, ready)
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+
+    def _batch(self) -> int:
+        """Parsers' results to take at once: one while the kinds are decided (blocks sent before it may be parsed again)."""
+        return 1 if self.kinds.deciding else _BATCH
 
     def _flush_held(self) -> None:
         """The blocks still held to decide the kinds (a short input), written before the parsers' shared files go."""
