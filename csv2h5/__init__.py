@@ -11,9 +11,11 @@ stack is installed. ``csv2h5.HDF5Sequence`` is a lazy shortcut to the trainer's 
 
 from __future__ import annotations
 
+import sys
+import types
+
 from ._version import __version__
-from .convert import ConversionReport, Progress, convert  # noqa: E402
-from .errors import (  # noqa: E402
+from .errors import (
     BadLineError,
     BadValueError,
     ColumnNotFoundError,
@@ -26,7 +28,26 @@ from .errors import (  # noqa: E402
     OutputExistsError,
     SchemaError,
 )
-from .options import ConvertOptions  # noqa: E402
+
+# Loaded on first use (PEP 562): the engine pulls in numpy and h5py, and ``csv2h5 --version``,
+# ``--help`` and ``h5train`` need neither; the command line also sets up the process before numpy loads.
+_LAZY = {"ConversionReport": "convert", "Progress": "convert", "convert": "convert", "ConvertOptions": "options"}
+
+
+class _Package(types.ModuleType):
+    """This package, whose ``convert`` stays the function when the module ``csv2h5.convert`` loads.
+
+    Importing a submodule sets it as an attribute of its package; the eager import this
+    replaces bound the function over it, and so does this.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "convert" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "BadLineError",
@@ -49,7 +70,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``csv2h5.HDF5Sequence``: imports the trainer (and Keras) on first use only."""
+    """The engine's names on first use; ``csv2h5.HDF5Sequence`` imports the trainer (and Keras) only then."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # looked up here from now on
+        return value
     if name == "HDF5Sequence":
         from .trainer import HDF5Sequence
 

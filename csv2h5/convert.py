@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,11 +25,19 @@ from .kinds import BOOLEAN, CATEGORY, DATETIME, identifiers_as_codes
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .like import Template, read_template
 from .lists import header_difference
-from .options import ConvertOptions
+from .options import ConvertOptions, worker_count
 from .output import AtomicOutput, check_output
-from .pool import parse_in_order, worker_count, worker_pool
-from .processes import ParserProcesses
-from .reader import Dialect, ParsedBlock, ParsePlan, Source, TextBlock, iter_blocks, iter_blocks_at_offsets, read_header
+from .reader import (
+    Dialect,
+    ParsedBlock,
+    ParsePlan,
+    Source,
+    TextBlock,
+    iter_blocks,
+    iter_blocks_at_offsets,
+    parse_block,
+    read_header,
+)
 from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
@@ -37,6 +46,9 @@ from .start import Start, start
 from .stats import ColumnStats
 from .tally import Tally
 from .target import TargetSummary
+
+if TYPE_CHECKING:  # the parser processes' modules (and multiprocessing) load only when a pool starts
+    from .processes import ParserProcesses
 
 __all__ = ["ConversionReport", "Progress", "convert"]
 
@@ -117,9 +129,14 @@ class _Conversion:
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
         # Each block is parsed with the plan of its time: deciding the kinds changes it (codes for a text column).
         chained = itertools.chain([first], blocks)
-        parsed_blocks = parse_in_order(
-            chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, self._batch
-        )
+        if pool is None:
+            parsed_blocks = self._parse_here(chained)
+        else:
+            from .pool import parse_in_order
+
+            parsed_blocks = parse_in_order(
+                chained, lambda: self.kinds.plan, pool, workers, self.writer.row_copies, self._flush_held, self._batch
+            )
         with contextlib.closing(parsed_blocks):  # an error here cleans up the parsers' shared files at once
             for block, parsed in parsed_blocks:
                 if not self._rows_by_parsers(block):
@@ -130,6 +147,12 @@ class _Conversion:
                     self._consume(readable, ready)
         if self.tally.rows == 0 and not self.options.append:  # e.g. only blank lines, or every line skipped as bad
             raise SchemaError(f"{self.sources[0]}: no data rows after the header; nothing to convert")
+
+    def _parse_here(self, blocks: Iterator[TextBlock]) -> Iterator[tuple[TextBlock, ParsedBlock]]:
+        """Each block parsed in this process, with the plan of its time (no parser processes: a small input)."""
+        for block in blocks:
+            yield block, parse_block(block, self.kinds.plan)
+        self._flush_held()
 
     def _batch(self) -> int:
         """Parsers' results to take at once: one while the kinds are decided (blocks sent before it may be parsed again)."""
@@ -299,7 +322,7 @@ def _run(
     try:
         workers = worker_count(o, tally.total_bytes if not tally.from_pipe else 1 << 62)
         # The pool lives as long as the conversion: the writer's chunk encoders run in it too.
-        pool = pools.enter_context(worker_pool(workers))
+        pool = pools.enter_context(_worker_pool(workers))
         encoders = {"submit": pool.submit, "encode_ahead": 2 * workers} if pool is not None else {}
         if pool is not None and not o.like:  # --append's file and compressed output decline it in the writer
             encoders["rows_by_parsers"] = True
@@ -324,6 +347,15 @@ def _run(
         headers.close()  # a failure leaves it waiting at an open input: close that now, not at garbage collection
         pools.close()
     return conversion.report(output_file.output, time.perf_counter() - started)
+
+
+def _worker_pool(workers: int) -> contextlib.AbstractContextManager[ParserProcesses | None]:
+    """The parser processes, or None for none: then their modules (and multiprocessing) are not even loaded."""
+    if workers <= 0:
+        return contextlib.nullcontext()
+    from .pool import worker_pool
+
+    return worker_pool(workers)
 
 
 def _options_record(options: ConvertOptions) -> dict[str, object]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import collections
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 
-from .processes import Task
+if TYPE_CHECKING:  # the processes (and multiprocessing) load only with a pool
+    from .processes import Task
+
 
 _DIRECT_FILTERS = ("gzip", "lzf")  # built into h5py, so every process can encode them
 _ENCODERS: dict[tuple[object, ...], h5py.Dataset] = {}  # per process: one in-memory dataset per chunk layout

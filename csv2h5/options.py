@@ -167,3 +167,15 @@ def _plugin_filter(name: str, level: str) -> tuple[str | None, object] | None:
     else:
         plugin = hdf5plugin.Blosc(clevel=int(level)) if level else hdf5plugin.Blosc()
     return plugin.filter_id, tuple(plugin.filter_options)
+
+
+def worker_count(options: ConvertOptions, total_bytes: int) -> int:
+    """Parser processes for an input of ``total_bytes``: --workers, else one per usable core, none for small inputs."""
+    if options.workers is not None:
+        return options.workers
+    if total_bytes <= 2 * options.block_bytes:
+        return 0  # starting processes costs more than parsing a small input
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

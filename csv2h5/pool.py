@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Iterator
 
 from .errors import Csv2H5Error
-from .options import ConvertOptions
 from .processes import ParserProcesses
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
 from .rowcopies import Job, RowCopies, copy_rows
@@ -28,18 +27,6 @@ from .target import distinct_labels, target_numbers
 from .wire import register_reducers
 
 register_reducers()
-
-
-def worker_count(options: ConvertOptions, total_bytes: int) -> int:
-    """Parser processes for an input of ``total_bytes``: --workers, else one per usable core, none for small inputs."""
-    if options.workers is not None:
-        return options.workers
-    if total_bytes <= 2 * options.block_bytes:
-        return 0  # starting processes costs more than parsing a small input
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _start_worker(parent: int) -> None:

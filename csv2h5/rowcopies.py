@@ -27,9 +27,12 @@ import collections
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .processes import Task
 from .shared import SHARED_DIR
+
+if TYPE_CHECKING:  # the processes (and multiprocessing) load only with a pool
+    from .processes import Task
 
 # (file offset in the output, byte offset in the shared file, bytes)
 Piece = tuple[int, int, int]

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import re
-import socket
 from pathlib import Path
 
 _SUFFIXES = ("tmp", "target.tmp", "tmp.repack")
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "localhost"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", platform.node()) or "localhost"
 
 
 def temporary_path(output: Path, suffix: str = "tmp") -> Path:

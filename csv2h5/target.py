@@ -10,6 +10,7 @@ to or converted --like, which keep their codes), or as float32 numbers.
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -234,12 +235,17 @@ class TargetCollector:
         return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
 
     def _passes(self, dtype: type, width: int):
+        """The scratch file's values, ``_ROWS_PER_PASS`` rows at a time, mapped (a read would copy them once more).
+
+        The map is not closed here: the caller may still hold the last rows; it goes with the last view of it.
+        """
+        if not self._bytes:
+            return
         with open(self.scratch, "rb") as fh:
-            while True:
-                raw = fh.read(_ROWS_PER_PASS * width * np.dtype(dtype).itemsize)
-                if not raw:
-                    return
-                yield np.frombuffer(raw, dtype=dtype)
+            values = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=dtype)
+        step = _ROWS_PER_PASS * width
+        for start in range(0, values.size, step):
+            yield values[start : start + step]
 
     def close(self) -> None:
         """Remove the scratch file."""

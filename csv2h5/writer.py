@@ -12,6 +12,7 @@ import datetime
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -31,9 +32,11 @@ from .layout import (
     categories_path,
     category_counts_path,
 )
-from .processes import Task
 from .rowcopies import RowCopies
 from .schema import CHUNK_BYTES
+
+if TYPE_CHECKING:  # the processes (and multiprocessing) load only with a pool
+    from .processes import Task
 
 # HDF5 1.8's object headers at the least: they keep attributes over 64 KiB (the column names of
 # a 100,000-column file) in dense storage; the 1.6 format refuses them. Readers need HDF5 >= 1.8 (2008).

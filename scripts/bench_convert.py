@@ -258,15 +258,20 @@ def _print_cpu_split(splits: dict[str, dict[str, float]]) -> None:
 
 
 def startup_seconds(work: Path, runs: int = 5) -> float:
-    """``csv2h5 convert`` of a 2-row file from the command line, median of ``runs``."""
+    """``csv2h5 convert`` of a 2-row file from the command line, median of ``runs`` after one run not counted.
+
+    The run not counted writes the bytecode caches a fresh checkout lacks (an installed wheel
+    compiles them at install, and a user's second run has them) and warms the page cache.
+    """
     small = work / "two_rows.csv"
     small.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
     out = work / "two_rows.h5"
     cmd = [python(), "-m", "csv2h5", "convert", str(small), "-o", str(out), "--target", "label", "--overwrite", "--quiet"]
+    env = {"PYTHONDONTWRITEBYTECODE": ""}  # bytecode caches written and kept (an empty value unsets the variable)
+    run_measured(cmd, env=env)
     times = []
     for _ in range(runs):
-        # bytecode caches kept, as an installed package has them (an empty value unsets the variable)
-        seconds, _, _ = run_measured(cmd, env={"PYTHONDONTWRITEBYTECODE": ""})
+        seconds, _, _ = run_measured(cmd, env=env)
         times.append(seconds)
     out.unlink(missing_ok=True)
     return median(times)
@@ -313,7 +318,11 @@ def main() -> int:
         _warm(csv)
         splits[shape.name] = cpu_split(shape, csv, args.runs)
     _print_cpu_split(splits)
-    print(f"csv2h5 convert of a 2-row file: {startup_seconds(work):.2f} s (target <= 0.4 s)", flush=True)
+    print(
+        f"csv2h5 convert of a 2-row file: {startup_seconds(work):.2f} s, median of 5 after one warm-up run"
+        " that writes the bytecode caches (target <= 0.4 s)",
+        flush=True,
+    )
     if args.no_tools:
         return 0
     results = {shape.name: {tool: [] for tool in tools} for shape in shapes}

@@ -39,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchutil import machine, median, python  # noqa: E402
 
 TWO_ROWS = "a,b,label\n1,2.5,x\n3,4.5,y\n"
+# The children run here: ``python -m`` puts the working directory first on sys.path, before
+# PYTHONPATH, so run from a checkout every setup would import that checkout's csv2h5.
+_OUTSIDE = tempfile.gettempdir()
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| *(\S+)")
 
 
@@ -68,7 +71,9 @@ def _once(args: list[str], paths: str | None) -> tuple[float, float]:
     """(wall seconds, CPU seconds user + system) of one fresh ``python -m csv2h5 ARGS``."""
     env = _environment(paths)
     start = time.perf_counter()
-    proc = subprocess.Popen([python(), "-m", "csv2h5", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [python(), "-m", "csv2h5", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=_OUTSIDE
+    )
     stderr = proc.stderr.read() if proc.stderr else b""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
@@ -84,7 +89,12 @@ def import_breakdown(args: list[str], paths: str | None, runs: int) -> tuple[flo
     totals: dict[str, list[float]] = collections.defaultdict(list)
     for run in range(runs):
         result = subprocess.run(
-            [python(), "-X", "importtime", "-m", "csv2h5", *args], capture_output=True, text=True, env=env, check=True
+            [python(), "-X", "importtime", "-m", "csv2h5", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            cwd=_OUTSIDE,
         )
         for line in result.stderr.splitlines():
             match = IMPORT_LINE.match(line)

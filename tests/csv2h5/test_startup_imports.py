@@ -72,3 +72,44 @@ def test_version_and_help_import_no_data_stack_beyond_the_package(tmp_path):
     assert version.isdisjoint(NEVER + ("rich", "pyarrow")), sorted(version & set(NEVER + ("rich", "pyarrow")))
     helped = _imported_by("convert", "--help")
     assert helped.isdisjoint(NEVER + ("pyarrow",)), sorted(helped & set(NEVER + ("pyarrow",)))
+
+
+def test_version_and_a_command_s_help_load_no_engine():
+    # The engine (numpy, h5py, pyarrow) loads in the command that uses it, once main() has set up the process.
+    engine = {"numpy", "h5py", "pyarrow", "multiprocessing"}
+    version = _imported_by("--version")
+    assert version.isdisjoint(engine), sorted(version & engine)
+    helped = _imported_by("info", "--help")
+    assert helped.isdisjoint(engine), sorted(helped & engine)
+
+
+def test_a_small_conversion_starts_no_parser_processes(tmp_path):
+    # Input smaller than a block is parsed in the one process: no pool, not even its modules.
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
+    out = tmp_path / "two.h5"
+    code = (
+        "import multiprocessing.process as mp, sys\n"  # only to ask it for children below
+        "loaded = set(sys.modules)\n"
+        "from csv2h5 import ConvertOptions, convert\n"
+        f"convert({str(csv)!r}, {str(out)!r}, options=ConvertOptions(target=('label',)))\n"
+        "new = set(sys.modules) - loaded\n"
+        "print(sorted(m for m in new if m.split('.')[0] == 'multiprocessing' or m in ('csv2h5.pool', 'csv2h5.processes')))\n"
+        "print(len(mp.active_children()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["[]", "0"]
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["features"][()], [[1.0, 2.5], [3.0, 4.5]])
+
+
+def test_the_package_loads_its_engine_on_first_use():
+    code = (
+        "import sys, csv2h5\n"
+        "print('numpy' in sys.modules)\n"
+        "import csv2h5.convert\n"  # the module loaded first: the package's name still means the function
+        "from csv2h5 import ConvertOptions, convert\n"
+        "print(callable(convert), convert is csv2h5.convert, ConvertOptions.__name__, 'numpy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["False", "True True ConvertOptions True"]
