@@ -204,18 +204,25 @@ def _in_float16(values: np.ndarray) -> np.ndarray:
 
 
 def _all_of(test, values: np.ndarray) -> bool:
-    """Whether ``test`` holds for every value (a sample first: most sets that fail, fail early)."""
-    if not test(values[:_SAMPLE]).all():
+    """Whether ``test`` holds for every value of a 2-D block (its first rows first: most sets that fail, fail early).
+
+    The block may be in either memory order: the tests work element by element.
+    """
+    head = max(1, _SAMPLE // max(1, values.shape[1]))
+    if not test(values[:head]).all():
         return False
-    return bool(test(values[_SAMPLE:]).all())
+    return bool(test(values[head:]).all())
 
 
-def _all_whole(values: np.ndarray) -> bool:
-    """Whether every (finite) value is a whole number; a sample first, as decimals fail at once."""
-    head = values[:_SAMPLE]
-    if not np.array_equal(head, np.rint(head)):
-        return False
-    return bool(np.array_equal(values, np.rint(values)))
+def _whole(values: np.ndarray) -> np.ndarray:
+    return values == np.rint(values)
+
+
+def _float32_equal(values: np.ndarray) -> np.ndarray:
+    """True where a value equals its float32 (float64(float32(x)) == x), or is NaN."""
+    with np.errstate(over="ignore"):
+        equal = values.astype(np.float32) == values
+    return equal if equal.all() else equal | np.isnan(values)
 
 
 def value_range(values: np.ndarray) -> ValueRange:
@@ -234,25 +241,21 @@ def value_range(values: np.ndarray) -> ValueRange:
             float16_exact=max(-low, high) <= FLOAT16_MAX_EXACT_INT,
             empty=False,
         )
-    values = np.asarray(values, dtype=np.float64).ravel()
-    finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+    values = np.asarray(values, dtype=np.float64)
+    values = values.reshape(values.shape[0], -1) if values.ndim != 2 else values  # rows of a block, in any memory order
+    low, high = values.min(), values.max()  # both NaN where some value is: a NaN is no whole number
+    finite = bool(np.isfinite(low) and np.isfinite(high))
     # Huge whole numbers read as floats (1e300) are floats: float64 holds them as read.
-    integral = bool(
-        finite.size == values.size and _all_whole(finite) and (finite.size == 0 or np.abs(finite).max() <= FLOAT64_MAX_EXACT_INT)
-    )
-    low = int(finite.min()) if finite.size and integral else 0
-    high = int(finite.max()) if finite.size and integral else 0
-    with np.errstate(over="ignore"):
-        as32 = values.astype(np.float32)
-    equal32 = (as32.astype(np.float64) == values) | np.isnan(values)
-    float32_equal = bool(equal32.all())
-    float32_shortest = _all_of(_shortest_decimal_of_float32, finite)
+    integral = finite and max(-low, high) <= FLOAT64_MAX_EXACT_INT and _all_of(_whole, values)
+    float32_equal = _all_of(_float32_equal, values)
+    # Both tests below pass NaN and infinities: only finite values decide.
+    float32_shortest = _all_of(_shortest_decimal_of_float32, values)
     # float16 holds a subset of what float32 holds
     float16_exact = (float32_equal or float32_shortest) and _all_of(_in_float16, values)
     return ValueRange(
         integral=integral,
-        low=low,
-        high=high,
+        low=int(low) if integral else 0,
+        high=int(high) if integral else 0,
         float32_equal=float32_equal,
         float32_shortest=float32_shortest,
         float16_exact=float16_exact,

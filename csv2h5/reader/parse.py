@@ -59,7 +59,8 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     if not categories and not vr.integral and vr.float32_exact:
         # Half the bytes to send back. The value range says how the float32 values read
         # back, should the file need float64 after all (see featurerows.widen_values).
-        features = features.astype(np.float32)
+        features = features.astype(np.float32, order="C")
+    features = np.ascontiguousarray(features)  # rows, as they are written (the typed path fills columns)
     return ParsedBlock(
         index=block.index,
         source=block.source,

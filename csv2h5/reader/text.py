@@ -106,7 +106,8 @@ _NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever it
 
 # The regular expressions below cost more than the cast they guard (0.5 ms each per 4 MiB block of
 # HIGGS-shaped labels): the bytes of the cells answer first where they can. Both answers are exact:
-# a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits.
+# a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits
+# (and where it holds no sign either, its cells are integers unless one is empty text).
 _INTEGER_BYTES = b"+-0123456789"
 
 
@@ -123,8 +124,12 @@ def _all_int_like(column, text: bytes | None) -> bool:
     """Whether every non-empty cell is written as an integer (digits, a sign before them); ``text`` as above."""
     import pyarrow.compute as pc
 
-    if text is not None and text.translate(None, _INTEGER_BYTES):
-        return False
+    if text is not None:
+        if text[:64].translate(None, _INTEGER_BYTES) or text.translate(None, _INTEGER_BYTES):  # decimals: at once
+            return False
+        if b"+" not in text and b"-" not in text:  # digits alone (no sign misplaced): each cell that has some
+            shortest = pc.min(pc.binary_length(column)).as_py()
+            return shortest is None or shortest > 0
     return pc.all(pc.match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
 
 

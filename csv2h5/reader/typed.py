@@ -95,7 +95,9 @@ def typed_columns(
     """
     import pyarrow as pa
 
-    features = np.empty((rows, len(plan.features)), dtype=np.float64)
+    # Column by column (order="F"): each column is one contiguous copy, and the checks and
+    # statistics that follow run down columns; parse_block hands the rows on row by row.
+    features = np.empty((rows, len(plan.features)), dtype=np.float64, order="F")
     cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
     widened: list[int] = []  # feature positions of integer columns that empty cells made float
