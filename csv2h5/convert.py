@@ -21,7 +21,7 @@ import numpy as np
 from ._version import __version__
 from .errors import BadValueError, HeaderMismatchError, SchemaError
 from .featurerows import widen_values
-from .kinds import BOOLEAN, CATEGORY, DATETIME, identifiers_as_codes
+from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .like import Template, read_template
 from .lists import header_difference
@@ -244,7 +244,7 @@ class _Conversion:
             del writer.file[stats_path(CLASS_COUNTS)]
         self.vocabularies.write(writer, self.roles.feature_names)
         writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
-        self._kind_warnings()
+        self.warnings.extend(code_warnings(self.kinds.dates_as_codes(), self.roles.feature_names, self.vocabularies.counts))
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs(FEATURES, {FLOAT32_VALUES: self.dtype.float32_readings()})
@@ -264,21 +264,6 @@ class _Conversion:
             sources=previous_sources + self.tally.sources_record(self.sources),
             extra=extra,
         )
-
-    def _kind_warnings(self) -> None:
-        """Text columns stored as codes that look like dates or identifiers."""
-        dates = self.kinds.dates_as_codes()
-        for name in dates:
-            self.warnings.append(
-                f"column {name!r} looks like dates and is stored as categorical codes;"
-                f" pass --datetime {name} for seconds since 1970 instead"
-            )
-        names = self.roles.feature_names
-        for name in [n for n in identifiers_as_codes(names, self.vocabularies.counts) if n not in dates]:
-            self.warnings.append(
-                f"column {name!r} looks like an identifier (a distinct value in almost every row)"
-                f" and is stored as categorical codes, which mean nothing to a model; --drop {name}"
-            )
 
     def report(self, output: Path, seconds: float) -> ConversionReport:
         t = self.tally

@@ -58,6 +58,21 @@ def identifiers_as_codes(names: Sequence[str], category_counts: dict[int, np.nda
     return found
 
 
+def code_warnings(dates: Sequence[str], names: Sequence[str], category_counts: dict[int, np.ndarray]) -> list[str]:
+    """Warnings for text columns stored as codes that look like dates (``dates``) or identifiers."""
+    found = [
+        f"column {name!r} looks like dates and is stored as categorical codes;"
+        f" pass --datetime {name} for seconds since 1970 instead"
+        for name in dates
+    ]
+    for name in [n for n in identifiers_as_codes(names, category_counts) if n not in dates]:
+        found.append(
+            f"column {name!r} looks like an identifier (a distinct value in almost every row)"
+            f" and is stored as categorical codes, which mean nothing to a model; --drop {name}"
+        )
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class StoredKinds:
     """The kinds of an existing file's columns (``--append``, ``--like``): every column is decided."""

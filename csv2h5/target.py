@@ -210,7 +210,7 @@ class TargetCollector:
         if task == "regression":
             tail = () if width == 1 else (width,)
             writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task}, rows=self.rows)
-            for block in self._passes(np.float64, width):
+            for block in _scratch_passes(self.scratch, self._bytes, np.float64, width):
                 writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
             return TargetSummary(task, [], None)
         self._check_known_kind()
@@ -228,30 +228,32 @@ class TargetCollector:
         writer.create_target(
             (), code_dtype, attrs={COLUMNS: self.names, TASK: task, CLASSES: _classes_attr(classes)}, rows=self.rows
         )
-        for block in self._passes(raw_dtype, 1):
+        for block in _scratch_passes(self.scratch, self._bytes, raw_dtype, 1):
             codes = convert(block)
             counts += _class_counts(codes, len(classes))
             writer.append_target(codes.astype(code_dtype, copy=False))
         return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
-
-    def _passes(self, dtype: type, width: int):
-        """The scratch file's values, ``_ROWS_PER_PASS`` rows at a time, mapped (a read would copy them once more).
-
-        The map is not closed here: the caller may still hold the last rows; it goes with the last view of it.
-        """
-        if not self._bytes:
-            return
-        with open(self.scratch, "rb") as fh:
-            values = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=dtype)
-        step = _ROWS_PER_PASS * width
-        for start in range(0, values.size, step):
-            yield values[start : start + step]
 
     def close(self) -> None:
         """Remove the scratch file."""
         if not self._file.closed:
             self._file.close()
         self.scratch.unlink(missing_ok=True)
+
+
+def _scratch_passes(scratch: Path, size: int, dtype: type, width: int):
+    """The scratch file's values, ``_ROWS_PER_PASS`` rows at a time, mapped (a read would copy them once more).
+
+    ``size``: the bytes written to it (an empty file cannot be mapped). The map is not closed here:
+    the caller may still hold the last rows; it goes with the last view of it.
+    """
+    if not size:
+        return
+    with open(scratch, "rb") as fh:
+        values = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=dtype)
+    step = _ROWS_PER_PASS * width
+    for start in range(0, values.size, step):
+        yield values[start : start + step]
 
 
 def _single_class_warning(name: str, classes: list[object], counts: np.ndarray) -> str | None:
