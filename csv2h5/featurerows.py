@@ -293,22 +293,23 @@ def _allocated_unfilled() -> h5py.h5p.PropDCID:
     return dcpl
 
 
-def _pieces(ds: h5py.Dataset, start: int, rows: int, chunk: int, row_bytes: int, infos: dict | None = None) -> list[Piece]:
+def _pieces(ds: h5py.Dataset, start: int, rows: int, chunk: int, row_bytes: int, infos: dict) -> list[Piece]:
     """Where rows ``start`` to ``start + rows`` of ``ds`` lie in the file: (file offset, offset among the rows, bytes).
 
     A chunk spans whole rows (``(chunk rows, features)``, ``row_bytes`` each), so
     its bytes are its rows in C order; adjacent chunks (the usual case) make one piece.
+    ``infos``: the chunks' infos asked so far (first row -> info), filled here: one reservation's
+    blocks may share a chunk.
     """
     pieces: list[Piece] = []
     row, end = start, start + rows
     while row < end:
         first = row // chunk * chunk
         stop = min(end, first + chunk)
-        info = infos.get(first) if infos is not None else None
+        info = infos.get(first)
         if info is None:
             info = ds.id.get_chunk_info_by_coord((first, 0))
-            if infos is not None:
-                infos[first] = info
+            infos[first] = info
         if info.byte_offset is None or info.size != chunk * row_bytes:  # not allocated, or not whole rows: a bug
             raise RuntimeError(f"chunk at row {first} of /features has no place of {chunk * row_bytes} bytes in the file")
         offset, source, length = info.byte_offset + (row - first) * row_bytes, (row - start) * row_bytes, (stop - row) * row_bytes

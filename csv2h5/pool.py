@@ -64,11 +64,12 @@ def _keep_freed_memory(libc) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ParserProcesses | None]:
-    """``workers`` processes that parse blocks, compress chunks and copy rows (None for 0: all work stays here)."""
-    if workers <= 0:
-        yield None
-        return
+def worker_pool(workers: int) -> Iterator[ParserProcesses]:
+    """``workers`` (at least 1) processes that parse blocks, compress chunks and copy rows.
+
+    With none, a conversion does all its work in its own process and never loads this module
+    (``convert._worker_pool``).
+    """
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
         for module in ("pyarrow.csv", "pyarrow.compute"):  # imported once here, not in every forked worker
@@ -211,13 +212,13 @@ def _renumbered(parsed: ParsedBlock, lines: int) -> ParsedBlock:
 def parse_in_order(
     blocks: Iterator[TextBlock],
     plan: Callable[[], ParsePlan],
-    pool: ParserProcesses | None,
+    pool: ParserProcesses,
     workers: int,
     copies: RowCopies | None = None,
     before_end: Callable[[], None] = lambda: None,
     batch: Callable[[], int] = lambda: 1,
 ) -> Iterator[tuple[TextBlock, ParsedBlock]]:
-    """Parse blocks in the pool's ``workers`` processes (or here), yielding them with their results in input order.
+    """Parse blocks in the pool's ``workers`` processes, yielding them with their results in input order.
 
     Each block is parsed with the plan current when it is sent (``plan()``).
     Speculative blocks come out numbered and checked (``_InOrder``). Features
@@ -233,11 +234,6 @@ def parse_in_order(
     millisecond a block for a few dozen microseconds of work); waking once for several
     blocks pays that once. The parsers keep ``2 * workers`` tasks beside the batch.
     """
-    if pool is None:
-        for block in blocks:
-            yield block, parse_block(block, plan())
-        before_end()
-        return
     owner = new_owner()
     pending: collections.deque = collections.deque()
     order = _InOrder()
