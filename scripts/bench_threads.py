@@ -39,20 +39,20 @@ def _record(csv: Path, target: str, header: bool, blocks: int) -> None:
 
     convert_module = sys.modules["csv2h5.convert"]  # the package exports a function of that name
 
-    real = convert_module.parse_in_order
+    # With no parser processes a conversion parses every block in its own process, through this name.
+    real = convert_module.parse_block
 
-    def recording(stream, plan, pool, workers):
-        for block, parsed in real(stream, plan, pool, workers):
-            if len(_BLOCKS) < blocks:
-                _BLOCKS.append((block, plan()))
-            yield block, parsed
+    def recording(block, plan):
+        if len(_BLOCKS) < blocks:
+            _BLOCKS.append((block, plan))
+        return real(block, plan)
 
-    convert_module.parse_in_order = recording
+    convert_module.parse_block = recording
     try:
         with tempfile.TemporaryDirectory() as scratch:
             convert(csv, Path(scratch) / "out.h5", options=ConvertOptions(target=(target,), header=header, workers=0))
     finally:
-        convert_module.parse_in_order = real
+        convert_module.parse_block = real
 
 
 def _keep_freed_memory() -> None:
