@@ -15,7 +15,14 @@ parses each block's bytes, in one thread each, in these ways:
   with ``POLARS_MAX_THREADS=1``, so it parses with one thread as each parser process does;
 - ``polars target as text, only empty cells missing`` — the same without the missing-value list
   (polars' default: only an empty cell is missing);
-- ``polars all float64`` — every column float64, polars' default missing values.
+- ``polars all float64`` — every column float64, polars' default missing values;
+- ``csv2h5 parse_block, polars' parse`` — a sketch of parse_block with polars as its engine
+  for blocks of plain numbers: ``polars all float64``, the features taken column-major, the
+  target as float64, then the same checks and summaries as the pyarrow path (typed_columns,
+  value range, float32 exactness, statistics); no fallbacks, so only for files that need none.
+
+And the CPU seconds of ``import polars`` in that child (pyarrow and csv2h5 already
+imported there, as in a parser process): a parser process would pay it once.
 
 CPU seconds of the process (``time.process_time``) per MB of CSV, the median of
 ``--runs`` passes over all the blocks after one untimed pass. Prints JSON.
@@ -64,10 +71,12 @@ def _timed(parse, blocks: list[bytes], runs: int) -> float:
     return statistics.median(passes)
 
 
-def _polars(args: argparse.Namespace, names: list[str], target: int) -> dict[str, float]:
+def _polars(args: argparse.Namespace, names: list[str], target: int, plan) -> tuple[dict[str, float], float]:
     """Runs in a child process with POLARS_MAX_THREADS=1 (the pool's size is fixed at import)."""
+    started = time.process_time()
     import polars as pl
 
+    imported = time.process_time() - started
     from csv2h5.reader.arrow import NA_VALUES
 
     blocks, _ = _blocks(args.csv, not args.no_header, args.blocks)
@@ -82,7 +91,33 @@ def _polars(args: argparse.Namespace, names: list[str], target: int) -> dict[str
         "polars": _timed(read(with_text, list(NA_VALUES)), blocks, args.runs),
         "polars target as text, only empty cells missing": _timed(read(with_text, None), blocks, args.runs),
         "polars all float64": _timed(read(numbers, None), blocks, args.runs),
-    }
+        "csv2h5 parse_block, polars' parse": _parse_block_with_polars(args, blocks, plan, read(numbers, None)),
+    }, imported * 1e3
+
+
+def _parse_block_with_polars(args: argparse.Namespace, blocks: list[bytes], plan, read) -> float:
+    """parse_block with polars' parse of every column as float64 in place of the pyarrow one (a sketch, no fallbacks)."""
+    from unittest import mock
+
+    from csv2h5.reader import parse as parse_module
+    from csv2h5.reader import parse_block
+    from csv2h5.reader.blocks import TextBlock
+    from csv2h5.reader.plan import ParsePlan
+    from csv2h5.reader.typed import first_row_line, typed_columns
+
+    features = [plan.names[i] for i in plan.features]
+    bare = ParsePlan(plan.names, plan.dialect, plan.features, (), ())  # the target is read here, as float64
+
+    def parse(block, data, _plan):
+        frame = read(data)
+        columns = typed_columns(
+            bare, frame.height, None, first_row_line(block, data), numbers=frame.select(features).to_numpy(order="fortran")
+        )
+        columns.target = frame.get_column(plan.names[plan.target[0]]).to_numpy()
+        return columns
+
+    with mock.patch.object(parse_module, "parse_typed", parse):
+        return _timed(lambda data: parse_block(TextBlock(str(args.csv), 0, 1, data), plan), blocks, args.runs)
 
 
 def main() -> int:
@@ -107,10 +142,10 @@ def main() -> int:
         names, target=(args.target,), features=None, drop=(), categorical=(), datetime=(), header=not args.no_header
     )
     target = roles.target[0]
-    if args.polars_child:
-        json.dump(_polars(args, names, target), sys.stdout)
-        return 0
     plan = ParsePlan(tuple(names), header.dialect, roles.features, roles.target, roles.categorical)
+    if args.polars_child:
+        json.dump(_polars(args, names, target, plan), sys.stdout)
+        return 0
     with_text = {i: (pa.string() if i == target else pa.float64()) for i in range(len(names))}
     numbers = dict.fromkeys(range(len(names)), pa.float64())
     results = {
@@ -125,10 +160,17 @@ def main() -> int:
         capture_output=True,
         text=True,
     )
-    results.update(json.loads(child.stdout))
+    polars_results, import_ms = json.loads(child.stdout)
+    results.update(polars_results)
     mb = sum(len(b) for b in blocks) / 1e6
     json.dump(
-        {"csv": args.csv.name, "mb": round(mb, 1), "cpu_ms_per_mb": {k: round(v, 2) for k, v in results.items()}}, sys.stdout
+        {
+            "csv": args.csv.name,
+            "mb": round(mb, 1),
+            "cpu_ms_per_mb": {k: round(v, 2) for k, v in results.items()},
+            "import_polars_cpu_ms": round(import_ms, 1),
+        },
+        sys.stdout,
     )
     print()
     return 0
