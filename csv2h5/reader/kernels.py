@@ -10,7 +10,9 @@ nowhere else, and a pyarrow without it makes this module fall back to
 pyarrow's own array methods (``cast``, ``is_null``, ``is_valid``, ``take``,
 ``filter``, ``dictionary_encode``, ...) import ``pyarrow.compute`` on first use:
 the reader calls the functions below instead. Each passes the options the public
-function of the same name passes, so results are the same.
+function of its kernel's name passes, so results are the same. Four are named apart
+from their kernel so as not to hide a builtin: ``filtered`` (``filter``), ``any_true``,
+``all_true`` and ``smallest`` (``min``).
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ def take(values, indices):
     return _call("take", values, indices, options=_compute().TakeOptions(boundscheck=True))
 
 
-def filter(values, mask):  # noqa: A001 - the kernel's name
-    """The cells where the boolean array ``mask`` is true."""
+def filtered(values, mask):
+    """(``filter``) The cells where the boolean array ``mask`` is true."""
     return _call("filter", values, mask, options=_compute().FilterOptions("drop"))
 
 
@@ -112,16 +114,16 @@ def if_else(condition, left, right):
     return _call("if_else", condition, left, right)
 
 
-def any(values):  # noqa: A001 - the kernel's name
-    """Whether a boolean array has a true cell (a scalar; null for no cells but nulls)."""
+def any_true(values):
+    """(``any``) Whether a boolean array has a true cell (a scalar; null for no cells but nulls)."""
     return _call("any", values)
 
 
-def all(values):  # noqa: A001 - the kernel's name
-    """Whether every non-null cell of a boolean array is true (a scalar; null for no cells but nulls)."""
+def all_true(values):
+    """(``all``) Whether every non-null cell of a boolean array is true (a scalar; null for no cells but nulls)."""
     return _call("all", values)
 
 
-def min(values):  # noqa: A001 - the kernel's name
-    """The smallest non-null value (a scalar; null if there is none)."""
+def smallest(values):
+    """(``min``) The smallest non-null value (a scalar; null if there is none)."""
     return _call("min", values)

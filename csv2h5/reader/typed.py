@@ -28,11 +28,11 @@ from collections.abc import Collection
 import numpy as np
 
 from ..schema import FLOAT64_MAX_EXACT_INT
-from . import kernels
 from .arrow import missing_spellings, read_table
 from .blocks import TextBlock
 from .buffers import to_numpy
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
+from .kernels import cast
 from .plan import BlockColumns, ParsePlan
 from .text import RoundedInteger, category_codes, classify, target_values
 
@@ -124,7 +124,7 @@ def typed_columns(
             except NotADate:  # the text path says where
                 return None
         elif pa.types.is_boolean(column.type):
-            features[:, j] = to_numpy(kernels.cast(column, pa.float64()))
+            features[:, j] = to_numpy(cast(column, pa.float64()))
             cells[j] = BOOLEANS if column.null_count < len(column) else 0
         else:  # strings (the wide path): booleans expected, or cells of any kind
             try:

@@ -22,10 +22,10 @@ import io
 
 import numpy as np
 
-from . import kernels
 from .arrow import NA_VALUES
 from .blocks import TextBlock
 from .buffers import arrow_array, to_bools, to_numpy
+from .kernels import is_valid, match_substring_regex, take
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
 
@@ -71,7 +71,7 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     width = len(other_columns)
 
     def column_of(col: int):  # as the typed path gives its columns: chunked
-        return pa.chunked_array([kernels.take(others, arrow_array(np.arange(position[col], rows * width, width)))])
+        return pa.chunked_array([take(others, arrow_array(np.arange(position[col], rows * width, width)))])
 
     return typed_columns(plan, rows, column_of, first_row_line(block, data), numbers=values, classified=classified)
 
@@ -109,7 +109,7 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     if cells is None:
         return set(columns)
     # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
-    numbers = to_bools(kernels.match_substring_regex(cells, _NUMBER)) | ~to_bools(kernels.is_valid(cells))
+    numbers = to_bools(match_substring_regex(cells, _NUMBER)) | ~to_bools(is_valid(cells))
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 

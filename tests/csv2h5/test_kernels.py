@@ -27,16 +27,16 @@ def _cases():
         (kernels.match_substring_regex, pc.match_substring_regex, (STRINGS, r"^[+-]?0[xX]")),
         (kernels.replace_substring, pc.replace_substring, (STRINGS, ",", ".")),
         (kernels.take, lambda v, i: v.take(i), (STRINGS, pa.array([8, 0, 2]))),
-        (kernels.filter, lambda v, m: v.filter(m), (NUMBERS, pa.array([True, True, False, True]))),
+        (kernels.filtered, lambda v, m: v.filter(m), (NUMBERS, pa.array([True, True, False, True]))),
         (kernels.cast, pc.cast, (pa.array(["1", None, "-2.5e3"]), pa.float64())),
         (kernels.cast, lambda v, t: v.cast(t), (pa.array([True, None, False]), pa.float64())),
         (kernels.cast, pc.cast, (pa.array(["2024-01-02T03:04:05", None]), pa.timestamp("ns"))),
         (kernels.fill_null, pc.fill_null, (NUMBERS, pa.array([9])[0])),
         (kernels.if_else, pc.if_else, (pa.array([True, False, None]), pa.array(["x"])[0], pa.array(["a", "b", "c"]))),
-        (kernels.any, pc.any, (pa.array([False, None, True]),)),
-        (kernels.all, pc.all, (pa.array([True, None, False]),)),
-        (kernels.all, pc.all, (pa.array([None], type=pa.bool_()),)),
-        (kernels.min, pc.min, (NUMBERS,)),
+        (kernels.any_true, pc.any, (pa.array([False, None, True]),)),
+        (kernels.all_true, pc.all, (pa.array([True, None, False]),)),
+        (kernels.all_true, pc.all, (pa.array([None], type=pa.bool_()),)),
+        (kernels.smallest, pc.min, (NUMBERS,)),
     ]
 
 
