@@ -23,7 +23,6 @@ from .errors import BadValueError, HeaderMismatchError, SchemaError
 from .featurerows import widen_values
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
-from .like import Template, read_template
 from .lists import header_difference
 from .options import ConvertOptions, worker_count
 from .output import AtomicOutput, check_output
@@ -48,6 +47,7 @@ from .tally import Tally
 from .target import TargetSummary
 
 if TYPE_CHECKING:  # the parser processes' modules (and multiprocessing) load only when a pool starts
+    from .like import Template  # and the template's only with --like
     from .processes import ParserProcesses
 
 __all__ = ["ConversionReport", "Progress", "convert"]
@@ -381,5 +381,9 @@ def convert(
     out = Path(output)
     _check_paths(paths, out, options)
     output_file = AtomicOutput(out, on_notice=on_notice)
-    template = read_template(options.like) if options.like else None
+    template = None
+    if options.like:
+        from .like import read_template
+
+        template = read_template(options.like)
     return _run(paths, output_file, options, template, on_progress)

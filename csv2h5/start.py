@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +20,6 @@ from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError
 from .kinds import StoredKinds
 from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
-from .like import Template
 from .lists import header_difference
 from .options import ConvertOptions, parse_compression
 from .output import AtomicOutput
@@ -29,6 +29,9 @@ from .stats import ColumnStats
 from .target import TargetCollector
 from .vocabulary import unite
 from .writer import H5Writer
+
+if TYPE_CHECKING:  # the template module loads only with --like
+    from .like import Template
 
 
 @dataclasses.dataclass

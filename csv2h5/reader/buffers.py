@@ -54,7 +54,7 @@ def to_bools(column) -> np.ndarray:
 
 
 def arrow_array(values):
-    """A pyarrow array of a list of str, or of a numpy bool or integer array, built from its buffers.
+    """A pyarrow array of a list of str, or of a numpy bool, integer or float array, built from its buffers.
 
     ``pa.array`` imports pandas on first use (0.15-0.3 s of a small file's conversion).
     """
@@ -68,6 +68,10 @@ def arrow_array(values):
     values = np.asarray(values)
     if values.dtype == bool:
         return pa.Array.from_buffers(pa.bool_(), values.size, [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    if values.dtype.kind == "f":
+        return pa.Array.from_buffers(
+            pa.float64(), values.size, [None, pa.py_buffer(np.ascontiguousarray(values, dtype=np.float64))]
+        )
     return pa.Array.from_buffers(pa.int64(), values.size, [None, pa.py_buffer(np.ascontiguousarray(values, dtype=np.int64))])
 
 

@@ -17,6 +17,19 @@ import itertools
 import numpy as np
 
 from .buffers import arrow_array, to_bools, to_numpy
+from .kernels import (
+    all_true,
+    any_true,
+    cast,
+    drop_null,
+    is_in,
+    is_valid,
+    match_substring,
+    match_substring_regex,
+    take,
+    utf8_lower,
+    utf8_trim_whitespace,
+)
 
 NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
@@ -60,10 +73,8 @@ class MixedBooleans(Exception):
 
 def boolean_mask(column) -> np.ndarray:
     """Which cells of a string column are true or false (any letter case, spaces around allowed)."""
-    import pyarrow.compute as pc
-
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-    return to_bools(pc.is_in(lowered, value_set=_pa_array(["true", "false"])))
+    lowered = utf8_lower(utf8_trim_whitespace(column))
+    return to_bools(is_in(lowered, value_set=_pa_array(["true", "false"])))
 
 
 def booleans(column) -> np.ndarray | None:
@@ -72,11 +83,9 @@ def booleans(column) -> np.ndarray | None:
     Raises:
         MixedBooleans: the column has booleans and other cells.
     """
-    import pyarrow.compute as pc
-
     if not len(column):
         return None
-    valid = to_bools(column.is_valid())
+    valid = to_bools(is_valid(column))
     is_boolean = boolean_mask(column)
     if not is_boolean.any():
         return None
@@ -85,16 +94,14 @@ def booleans(column) -> np.ndarray | None:
         row = int(np.flatnonzero(others)[0])
         raise MixedBooleans(row, column[row].as_py())
     # is_in, not equal(.., "true"): a Python scalar makes pyarrow import pandas
-    truth = to_bools(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=arrow_array(["true"])))
+    truth = to_bools(is_in(utf8_lower(utf8_trim_whitespace(column)), value_set=arrow_array(["true"])))
     return np.where(valid, truth.astype(np.float64), np.nan)
 
 
 def looks_like_dates(column) -> bool:
     """Whether every non-empty cell is an ISO-8601 date or date-time (and there is one)."""
-    import pyarrow.compute as pc
-
-    cells = pc.drop_null(pc.utf8_trim_whitespace(column))
-    return len(cells) > 0 and bool(pc.all(pc.match_substring_regex(cells, ISO_DATETIME)).as_py())
+    cells = drop_null(utf8_trim_whitespace(column))
+    return len(cells) > 0 and bool(all_true(match_substring_regex(cells, ISO_DATETIME)).as_py())
 
 
 # A number with a decimal comma (70,5 or -0,25e3), or a plain integer beside such numbers.
@@ -103,13 +110,11 @@ _COMMA_NUMBER = r"^[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?$"
 
 def looks_like_decimal_commas(column) -> bool:
     """Whether every non-empty cell is a number written with a decimal comma, or an integer (and one has a comma)."""
-    import pyarrow.compute as pc
-
-    cells = pc.drop_null(pc.utf8_trim_whitespace(column))
+    cells = drop_null(utf8_trim_whitespace(column))
     return (
         len(cells) > 0
-        and bool(pc.any(pc.match_substring(cells, ",")).as_py())
-        and bool(pc.all(pc.match_substring_regex(cells, _COMMA_NUMBER)).as_py())
+        and bool(any_true(match_substring(cells, ",")).as_py())
+        and bool(all_true(match_substring_regex(cells, _COMMA_NUMBER)).as_py())
     )
 
 
@@ -123,21 +128,19 @@ def seconds_since_epoch(column) -> np.ndarray:
     Raises:
         NotADate: for the first non-empty cell that is not one.
     """
-    import pyarrow.compute as pc
-
-    cells = pc.utf8_trim_whitespace(column)
-    valid = to_bools(cells.is_valid())
+    cells = utf8_trim_whitespace(column)
+    valid = to_bools(is_valid(cells))
     # Empty cells (nulls) count as dates here and as without an offset below; no fill_null(.., True):
     # a Python scalar makes pyarrow import pandas.
-    iso = to_bools(pc.match_substring_regex(cells, ISO_DATETIME)) | ~valid
+    iso = to_bools(match_substring_regex(cells, ISO_DATETIME)) | ~valid
     if not iso.all():
         row = int(np.flatnonzero(~iso)[0])
         raise NotADate(row, column[row].as_py())
-    aware = to_bools(pc.match_substring_regex(cells, _WITH_OFFSET))
+    aware = to_bools(match_substring_regex(cells, _WITH_OFFSET))
     seconds = np.full(len(cells), np.nan)
     for rows, zone in ((np.flatnonzero(valid & ~aware), None), (np.flatnonzero(valid & aware), "UTC")):
         if rows.size:
-            seconds[rows] = _timestamps(cells.take(_pa_array(rows)), zone, rows, column)
+            seconds[rows] = _timestamps(take(cells, _pa_array(rows)), zone, rows, column)
     return seconds
 
 
@@ -161,11 +164,10 @@ def _timestamps(cells, zone: str | None, rows: np.ndarray, column) -> np.ndarray
 def _cast_seconds(cells, zone: str | None) -> np.ndarray | None:
     """Seconds since the epoch through pyarrow's ISO-8601 parser, or None if a cell does not parse."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     for unit, per_second in (("ns", 10**9), ("us", 10**6)):  # ns first: its range ends in 2262
         try:
-            ticks = to_numpy(pc.cast(cells, pa.timestamp(unit, zone)).cast(pa.int64()))
+            ticks = to_numpy(cast(cast(cells, pa.timestamp(unit, zone)), pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         whole, part = np.divmod(ticks, per_second)

@@ -34,6 +34,24 @@ from .cells import (
     looks_like_decimal_commas,
     seconds_since_epoch,
 )
+from .kernels import (
+    all_true,
+    any_true,
+    binary_length,
+    cast,
+    dictionary_encode,
+    fill_null,
+    filtered,
+    if_else,
+    is_null,
+    is_valid,
+    match_substring,
+    match_substring_regex,
+    replace_substring,
+    smallest,
+    take,
+    utf8_trim_whitespace,
+)
 from .lines import bad_line_error, record_lines
 from .plan import BlockColumns, ParsePlan
 
@@ -58,13 +76,12 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
         NotANumber: for the first cell that is neither empty nor a decimal number.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    column = original = pc.utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
+    column = original = utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
     if decimal != ".":
         column = _with_decimal_point(column, decimal)
-    nulls = column.is_null()
-    has_null = bool(pc.any(nulls).as_py()) if len(column) else False
+    nulls = is_null(column)
+    has_null = bool(any_true(nulls).as_py()) if len(column) else False
     # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
     # a hex-looking cell is usually an identifier, not a quantity.
     text = string_bytes(column) if len(column) else None  # the cells' bytes, looked at by both checks
@@ -75,11 +92,11 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
         if hex_like:
             break
         try:
-            converted = pc.cast(column, target_type)
+            converted = cast(column, target_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         if target_type == pa.int64() and has_null and fill is not None and float(fill).is_integer():
-            converted = pc.fill_null(converted, int(fill))
+            converted = fill_null(converted, _scalar(np.array([int(fill)])))
         # int64 with empty cells comes back as float64 with NaN; float64 as is
         values = to_numpy(converted)
         if values.dtype.kind == "f":
@@ -104,6 +121,15 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
 _NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
 
 
+def _scalar(values):
+    """The arrow scalar of the one value of a list of str or a numpy array.
+
+    Not ``pa.scalar``, nor a Python value handed to a kernel (pyarrow makes it one with
+    ``pa.scalar``): that imports pandas, 0.15-0.3 s of a small file's conversion.
+    """
+    return arrow_array(values)[0]
+
+
 # The regular expressions below cost more than the cast they guard (0.5 ms each per 4 MiB block of
 # HIGGS-shaped labels): the bytes of the cells answer first where they can. Both answers are exact:
 # a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits
@@ -113,24 +139,20 @@ _INTEGER_BYTES = b"+-0123456789"
 
 def _some_hex_like(column, text: bytes | None) -> bool:
     """Whether some cell starts as a hexadecimal number does (0x1F, -0X2); ``text``: the cells' bytes, or None."""
-    import pyarrow.compute as pc
-
     if text is not None and b"x" not in text and b"X" not in text:
         return False
-    return bool(pc.any(pc.match_substring_regex(column, r"^[+-]?0[xX]")).as_py())
+    return bool(any_true(match_substring_regex(column, r"^[+-]?0[xX]")).as_py())
 
 
 def _all_int_like(column, text: bytes | None) -> bool:
     """Whether every non-empty cell is written as an integer (digits, a sign before them); ``text`` as above."""
-    import pyarrow.compute as pc
-
     if text is not None:
         if text[:64].translate(None, _INTEGER_BYTES) or text.translate(None, _INTEGER_BYTES):  # decimals: at once
             return False
         if b"+" not in text and b"-" not in text:  # digits alone (no sign misplaced): each cell that has some
-            shortest = pc.min(pc.binary_length(column)).as_py()
+            shortest = smallest(binary_length(column)).as_py()
             return shortest is None or shortest > 0
-    return pc.all(pc.match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
+    return all_true(match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
 
 
 def _with_decimal_point(column, decimal: str):
@@ -139,10 +161,8 @@ def _with_decimal_point(column, decimal: str):
     A cell holding a point is no number then (1.5 where 70,5 is 70.5): it becomes a
     cell that no cast reads, so it is reported as text, as pandas reads it.
     """
-    import pyarrow.compute as pc
-
-    dotted = pc.match_substring(column, ".")
-    return pc.if_else(dotted, _NOT_A_NUMBER, pc.replace_substring(column, decimal, "."))
+    dotted = match_substring(column, ".")
+    return if_else(dotted, _scalar([_NOT_A_NUMBER]), replace_substring(column, decimal, "."))
 
 
 class RoundedInteger(Exception):
@@ -160,23 +180,19 @@ def refuse_rounded_integers(column, values: np.ndarray) -> None:
     A column with empty cells or decimals is read as float64, and no float type holds
     every integer beyond 2**53.
     """
-    import pyarrow.compute as pc
-
     suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
     if not suspects.size:
         return
-    texts = column.take(arrow_array(suspects))
-    integers = to_bools(pc.match_substring_regex(texts, r"^[+-]?[0-9]+$"))
-    for row, text in zip(suspects[integers], texts.filter(arrow_array(integers)).to_pylist()):
+    texts = take(column, arrow_array(suspects))
+    integers = to_bools(match_substring_regex(texts, r"^[+-]?[0-9]+$"))
+    for row, text in zip(suspects[integers], filtered(texts, arrow_array(integers)).to_pylist()):
         if int(text) != float(values[row]):
             raise RoundedInteger(int(row), text)
 
 
 def category_codes(column) -> tuple[np.ndarray, list[str]]:
     """Block-local codes (float64, NaN for empty cells) and vocabulary of a string column."""
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(column).combine_chunks()
+    encoded = dictionary_encode(column).combine_chunks()
     codes = to_numpy(encoded.indices).astype(np.float64)  # nulls become NaN
     return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
@@ -227,8 +243,8 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
     try:
         truth = booleans(column)
     except MixedBooleans:  # which kind the other cells are: numbers, or text
-        valid = to_bools(column.is_valid())
-        others = column.filter(arrow_array(valid & ~boolean_mask(column)))
+        valid = to_bools(is_valid(column))
+        others = filtered(column, arrow_array(valid & ~boolean_mask(column)))
         try:
             to_numbers(others, decimal=decimal)
             found = BOOLEANS | NUMBERS
@@ -333,7 +349,7 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
         name = plan.names[col]
         column = table.column(name)
         if column.null_count:
-            row = int(np.flatnonzero(to_bools(column.is_null()))[0])
+            row = int(np.flatnonzero(to_bools(is_null(column)))[0])
             raise BadValueError(
                 f"{block.source}:{int(lines[row])}: target column {name!r} is empty; drop or fill the rows with no target"
             )

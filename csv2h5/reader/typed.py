@@ -32,6 +32,7 @@ from .arrow import missing_spellings, read_table
 from .blocks import TextBlock
 from .buffers import to_numpy
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
+from .kernels import cast
 from .plan import BlockColumns, ParsePlan
 from .text import RoundedInteger, category_codes, classify, target_values
 
@@ -123,7 +124,7 @@ def typed_columns(
             except NotADate:  # the text path says where
                 return None
         elif pa.types.is_boolean(column.type):
-            features[:, j] = to_numpy(column.cast(pa.float64()))
+            features[:, j] = to_numpy(cast(column, pa.float64()))
             cells[j] = BOOLEANS if column.null_count < len(column) else 0
         else:  # strings (the wide path): booleans expected, or cells of any kind
             try:

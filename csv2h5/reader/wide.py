@@ -25,6 +25,7 @@ import numpy as np
 from .arrow import NA_VALUES
 from .blocks import TextBlock
 from .buffers import arrow_array, to_bools, to_numpy
+from .kernels import is_valid, match_substring_regex, take
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
 
@@ -70,7 +71,7 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
     width = len(other_columns)
 
     def column_of(col: int):  # as the typed path gives its columns: chunked
-        return pa.chunked_array([others.take(arrow_array(np.arange(position[col], rows * width, width)))])
+        return pa.chunked_array([take(others, arrow_array(np.arange(position[col], rows * width, width)))])
 
     return typed_columns(plan, rows, column_of, first_row_line(block, data), numbers=values, classified=classified)
 
@@ -105,12 +106,10 @@ _NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:inf|infin
 
 def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     """The columns (CSV positions) of ``cells`` (row by row, as strings) with a cell that is not a number."""
-    import pyarrow.compute as pc
-
     if cells is None:
         return set(columns)
     # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
-    numbers = to_bools(pc.match_substring_regex(cells, _NUMBER)) | ~to_bools(cells.is_valid())
+    numbers = to_bools(match_substring_regex(cells, _NUMBER)) | ~to_bools(is_valid(cells))
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 
@@ -124,7 +123,7 @@ def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int
     import pyarrow.csv as pacsv
 
     if not columns:
-        return pa.array([], type=pa.float64() if kind == "float64" else pa.string())
+        return arrow_array(np.zeros(0) if kind == "float64" else [])
     wanted = np.zeros(ncol, dtype=bool)
     wanted[columns] = True
     cut = text[np.repeat(np.tile(wanted, rows), lengths)]

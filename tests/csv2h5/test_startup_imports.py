@@ -10,6 +10,7 @@ import sys
 
 import h5py
 import numpy as np
+import pytest
 
 
 def test_small_conversion_does_not_import_pandas(tmp_path):
@@ -113,3 +114,46 @@ def test_the_package_loads_its_engine_on_first_use():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["False", "True True ConvertOptions True"]
+
+
+# pyarrow.compute costs every run 50-70 ms (it writes a Python function and docstring for each of
+# arrow's ~300 kernels); the reader calls the kernels by name instead. Each case runs one path:
+# numbers only; text target with text, boolean, date and categorical features (the text path);
+# the typed path's booleans, integers with empty cells filled and a decimal comma; a wide file.
+_WIDE = (
+    ",".join(f"c{i}" for i in range(2100))
+    + ",word,label\n"
+    + "".join(",".join(str(r * i % 7) for i in range(2100)) + f",w{r % 3},{r % 2}\n" for r in range(3))
+)
+_PATHS = {
+    "numbers": ("a,b,label\n1,2.5,x\n3,4.5,y\n", "target=('label',)"),
+    "text": (
+        "a,big,flag,when,color,word,label\n1,1e16,true,2024-01-02,red,p,x\n,2.5,FALSE,2024-01-03T04:05:06Z,blue,q,y\n"
+        "3,-7,,,red,7,x\n",
+        "target=('label',), datetime=('when',), categorical=('auto',), fill=0",
+    ),
+    "typed": ("a;b;flag;label\n1;2,5;true;1\n;-3;false;0\n", "target=('label',), decimal=','"),
+    "wide": (_WIDE, "target=('label',), categorical=('auto',)"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(_PATHS))
+def test_a_conversion_does_not_import_pyarrow_compute(tmp_path, path):
+    text, options = _PATHS[path]
+    csv = tmp_path / "small.csv"
+    csv.write_text(text)
+    out = tmp_path / "small.h5"
+    code = (
+        "import sys\nfrom csv2h5 import ConvertOptions, convert\n"
+        f"convert({str(csv)!r}, {str(out)!r}, options=ConvertOptions({options}))\n"
+        "print('pyarrow' in sys.modules, 'pyarrow.compute' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[-2] == "True False"  # pyarrow did the parsing, without pyarrow.compute
+    with h5py.File(out) as f:
+        features = f["features"][()]
+    assert features.shape[0] == text.count("\n") - 1
+    if path == "text":  # the empty integer cell filled, and 1e16 (no integer as written) kept
+        np.testing.assert_array_equal(features[:, :2], [[1, 1e16], [0, 2.5], [3, -7]])
+    if path == "typed":  # decimal commas
+        np.testing.assert_array_equal(features[:, 1], [2.5, -3])
