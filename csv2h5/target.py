@@ -154,7 +154,7 @@ class TargetCollector:
     def _tally(self, values: np.ndarray | None, distinct: np.ndarray | None) -> None:
         """Note a block's numeric labels: whether all are integers, and which there are (up to the limit)."""
         if distinct is None and (self._integral or self._distinct is not None):
-            distinct = np.unique(values)  # not tallied by a parser, or more labels than it keeps
+            distinct = sorted_distinct(values)  # not tallied by a parser, or more labels than it keeps
         if self._integral and not np.all(distinct == np.rint(distinct)):  # NaN too is not integral
             self._integral = False
         if self._distinct is not None:
@@ -317,8 +317,26 @@ def distinct_labels(values: np.ndarray, *, limit: int | None = MAX_AUTO_CLASSES)
     main process only unites small sets. Past ``limit`` the task is regression
     unless --task classification says otherwise (the main process then tallies).
     """
-    found = np.unique(np.asarray(values).astype(np.float64, copy=False))
+    found = sorted_distinct(np.asarray(values).astype(np.float64, copy=False))
     return None if limit is not None and found.size > limit else found
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D numeric array, sorted, NaN (if any) once at the end: ``np.unique``'s answer.
+
+    Not ``np.unique`` itself: its first call imports ``numpy.ma`` (10-25 ms), which every
+    parser process paid on its first block.
+    """
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    new = np.empty(ordered.size, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])  # -0.0 == 0.0; every NaN differs
+    found = ordered[new]
+    if ordered.dtype.kind == "f" and np.isnan(found[-1]):
+        found = found[: found.size - int(np.count_nonzero(np.isnan(found))) + 1]  # NaNs sort last
+    return found
 
 
 def _classes_attr(classes: list[object]) -> object:
