@@ -213,6 +213,8 @@ def h5train(train: Path, test: Path, run_dir: Path, extra: list[str]) -> dict[st
     if done.returncode:
         return {"accuracy": None, "error": done.stderr.strip().splitlines()[-1], "seconds": seconds}
     scored = run([str(BIN / "h5train"), "evaluate", str(run_dir), str(test), "--json"])
+    if scored.returncode:
+        return {"accuracy": None, "error": scored.stderr.strip().splitlines()[-1], "seconds": seconds}
     metrics = json.loads(scored.stdout)
     history = pd.read_csv(run_dir / "history.csv")
     finite = bool(np.isfinite(history["loss"]).all()) and math.isfinite(metrics["loss"])
@@ -419,9 +421,12 @@ def main() -> None:
         for key, label in (("default", "defaults"), ("epochs50", "--epochs 50")):
             gaps = [100 * ((r[key]["accuracy"] or 0) - r["boosting"]) for r in results]
             lr = [100 * ((r[key]["accuracy"] or 0) - r["logistic"]) for r in results]
+            within = sum(gap >= -1.0 - 1e-9 for gap in lr)
+            seconds = sum(r[key]["seconds"] for r in results)
             print(
                 f"{label}: mean gap to boosting {np.mean(gaps):+.2f} points; worst gap to logistic "
-                f"{min(lr):+.2f} points ({results[int(np.argmin(lr))]['table']})"
+                f"{min(lr):+.2f} points ({results[int(np.argmin(lr))]['table']}); within 1 point of logistic "
+                f"or above on {within} of {len(results)} tables; fit time {seconds:.0f} s in all"
             )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
