@@ -12,13 +12,15 @@ once they exit at the end of each conversion). The arguments after ``--`` are
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import conversion_arguments, conversion_options  # noqa: E402
 
 
 def _cpu(who: int) -> float:
@@ -27,16 +29,11 @@ def _cpu(who: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", type=Path)
-    parser.add_argument("--workers", type=int, required=True)
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--target", action="append", default=[])
-    parser.add_argument("--no-header", action="store_true")
+    parser = conversion_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    from csv2h5 import ConvertOptions, convert
+    from csv2h5 import convert
 
-    options = ConvertOptions(target=tuple(args.target), header=not args.no_header, overwrite=True, workers=args.workers)
+    options = conversion_options(args)
     runs = []
     with tempfile.TemporaryDirectory(dir=args.csv.parent) as scratch:
         out = Path(scratch) / "out.h5"

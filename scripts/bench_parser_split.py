@@ -17,7 +17,6 @@ Parts nest: the pread of a block that is not speculative is inside ``parse_block
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
@@ -27,6 +26,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import conversion_arguments, conversion_options  # noqa: E402
 
 _sums: dict[str, list[float]] = {}
 
@@ -93,17 +95,12 @@ def _cpu(usage) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", type=Path)
-    parser.add_argument("--workers", type=int, required=True)
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--target", action="append", default=[])
-    parser.add_argument("--no-header", action="store_true")
+    parser = conversion_arguments(__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="where the output and the sums go (default: beside the CSV)")
     args = parser.parse_args()
-    from csv2h5 import ConvertOptions, convert
+    from csv2h5 import convert
 
-    options = ConvertOptions(target=tuple(args.target), header=not args.no_header, overwrite=True, workers=args.workers)
+    options = conversion_options(args)
     mb = args.csv.stat().st_size / 1e6
     runs = []
     with tempfile.TemporaryDirectory(dir=args.workdir or args.csv.parent) as scratch:

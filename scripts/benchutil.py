@@ -3,6 +3,7 @@ the page cache and memory cgroups."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -238,3 +239,21 @@ class MemoryCgroup:
             self.path.rmdir()
         except OSError:
             pass
+
+
+def conversion_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of the scripts that time ``csv2h5.convert`` of one CSV in their own process."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("csv", type=Path)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--target", action="append", default=[])
+    parser.add_argument("--no-header", action="store_true")
+    return parser
+
+
+def conversion_options(args: argparse.Namespace):
+    """The ``ConvertOptions`` those arguments ask for (the output replaced on every run)."""
+    from csv2h5 import ConvertOptions
+
+    return ConvertOptions(target=tuple(args.target), header=not args.no_header, overwrite=True, workers=args.workers)
