@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 from .errors import Csv2H5Error
 from .processes import ParserProcesses
-from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, parse_block
+from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, kernels, parse_block
 from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, remove_left_over, share
 from .target import distinct_labels, target_numbers
@@ -72,8 +72,8 @@ def worker_pool(workers: int) -> Iterator[ParserProcesses]:
     """
     if threading.active_count() == 1:
         context = multiprocessing.get_context("fork")  # fast start; safe with no other threads
-        for module in ("pyarrow.csv", "pyarrow.compute"):  # imported once here, not in every forked worker
-            importlib.import_module(module)
+        importlib.import_module("pyarrow.csv")  # imported once here, not in every forked worker
+        kernels.load()
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["csv2h5.reader", "csv2h5.writer"])

@@ -30,6 +30,11 @@ def _compute():
     return compute
 
 
+def load() -> None:
+    """Import the kernels' module now: before parser processes are forked, so that they share it."""
+    _compute()
+
+
 def _call(name: str, *args, options=None):
     return _compute().call_function(name, list(args), options)
 

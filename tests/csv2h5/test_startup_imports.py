@@ -134,6 +134,11 @@ _PATHS = {
     ),
     "typed": ("a;b;flag;label\n1;2,5;true;1\n;-3;false;0\n", "target=('label',), decimal=','"),
     "wide": (_WIDE, "target=('label',), categorical=('auto',)"),
+    # parser processes (blocks of 64 bytes): the modules loaded before they fork
+    "parsers": (
+        "a,b,label\n" + "".join(f"{r},{r / 4},{r % 3}\n" for r in range(40)),
+        "target=('label',), block_bytes=64, workers=2",
+    ),
 }
 
 
