@@ -35,6 +35,9 @@ class FeatureRows:
         self.placeable = False
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
+        # A new /features is made when first used, by then in the dtype the first block needs: made
+        # at the start, it was made again (and the first made deleted) by nearly every conversion.
+        self._planned: tuple[list[str], np.dtype] | None = None
         self._placed = _Placed()
         if copies is not None:
             copies.before_take = self._reserve
@@ -48,19 +51,32 @@ class FeatureRows:
     @property
     def dataset(self) -> h5py.Dataset:
         if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
+            if self._planned is not None:
+                self._make_planned()
             self._features = self.file[FEATURES]
         return self._features
+
+    def _make_planned(self, rows: int | None = None) -> None:
+        columns, dtype = self._planned
+        self._planned = None
+        self._make(FEATURES, len(columns), dtype, rows).attrs[COLUMNS] = columns
+
+    def _chunk_rows(self) -> int:
+        if self._planned is not None:  # the chunk it will be made with
+            columns, dtype = self._planned
+            return chunk_rows_for(len(columns), dtype.itemsize, self._chunk_rows_requested)
+        return self.dataset.chunks[0]
 
     def create(
         self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None, compression: tuple[str | None, object]
     ) -> None:
-        """Create the empty, resizable ``/features`` dataset."""
+        """Create the empty, resizable ``/features`` dataset (in HDF5 when first used: see ``dataset``)."""
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
         self._direct = self._encoders.can_encode(compression[0])
         self.placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
-        self._make(FEATURES, len(columns), np.dtype(dtype))
-        self.dataset.attrs[COLUMNS] = [str(c) for c in columns]
+        self._features = None
+        self._planned = ([str(c) for c in columns], np.dtype(dtype))
 
     def adopt(self) -> None:
         """Continue an existing file (``--append``) with its own chunking and filters.
@@ -95,10 +111,12 @@ class FeatureRows:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.dataset.dtype
+        return self._planned[1] if self._planned is not None else self.dataset.dtype
 
     @property
     def rows(self) -> int:
+        if self._planned is not None:  # not made yet: no rows written or placed
+            return self._pending_rows
         return self._placed.extent(self.dataset) + self._placed.rows + self._pending_rows
 
     def append(self, block: np.ndarray) -> None:
@@ -111,8 +129,7 @@ class FeatureRows:
             if self.rows < chunk_rows_for(self.dataset.shape[1], self.dtype.itemsize):
                 return
             self._take_back_rows()
-        chunk = self.dataset.chunks[0]
-        if self._pending_rows >= chunk:
+        if self._pending_rows >= self._chunk_rows():
             self._write_pending(whole_chunks_only=True)
 
     def _take_back_rows(self, rows: int | None = None) -> None:
@@ -183,7 +200,8 @@ class FeatureRows:
 
     def _reserve(self) -> None:
         """Grow /features by the rows of the blocks placed since the last time, and leave their copy jobs."""
-        self._placed.reserve(self.dataset, self._copies)
+        if self._placed.blocks:  # none yet: /features need not be made (see ``dataset``)
+            self._placed.reserve(self.dataset, self._copies)
 
     def _drain(self) -> None:
         """Wait for the rows being copied in by parser processes (before the rows written are read, or the end)."""
@@ -196,6 +214,10 @@ class FeatureRows:
         ``float32_exact``: stored float values are the CSV's values themselves;
         otherwise each stands for its shortest decimal (see :func:`widen_values`).
         """
+        if self._planned is not None:  # nothing written: made in the wider dtype when first used
+            self._planned = (self._planned[0], np.dtype(dtype))
+            self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
+            return
         if self._regrow:  # a small file appended to: its few rows are rewritten in the new chunking anyway
             self._take_back_rows()
         self._encoders.write_encoded()
@@ -220,7 +242,10 @@ class FeatureRows:
         make one chunk of exactly those rows unless chunk rows were asked for: HDF5 stores
         whole chunks, and a 1,000-row file need not take a chunk of 1 MiB."""
         self._drain()
-        if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
+        small = self._chunk_rows_requested is None and 0 < self.rows
+        if small and self._planned is not None and self.rows < self._chunk_rows():
+            self._make_planned(self.rows)  # all its rows still queued: made with that chunk at once
+        elif small and (self._regrow or self.rows < self.dataset.chunks[0]):
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
