@@ -273,3 +273,48 @@ def main() -> None:
         # The interpreter's last garbage collections walk every object numpy, pyarrow and h5py
         # made (50-60 ms); the process ends anyway. Exit handlers still run, files still flush.
         gc.freeze()
+
+
+def run() -> None:
+    """The ``csv2h5`` program (console script, ``python -m csv2h5``): :func:`main`, and the process
+    ends at once after a command that succeeded. ``main`` itself raises ``SystemExit`` as ever,
+    for callers that run it in their own process."""
+    try:
+        main()
+    except SystemExit as exc:
+        if not exc.code:
+            _end_at_once()  # returns where that could lose anything: the interpreter ends as ever
+        raise
+
+
+def _end_at_once() -> None:
+    """End a command that succeeded without the interpreter's teardown, which then frees every
+    object of numpy, pyarrow and h5py one by one (about 15 ms of a 2-row conversion, measured).
+
+    What a normal end does that counts is done first: exit handlers (``atexit``: logging,
+    ``multiprocessing``, temporary directories) and flushing stdout and stderr. Only when no
+    other thread runs (the interpreter would wait for it) and no HDF5 file is open (the
+    library would close it at exit); otherwise, or if stdout cannot be flushed (a closed
+    pipe, which the interpreter reports), this returns and the process ends as usual.
+    """
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    h5py = sys.modules.get("h5py")
+    if h5py is not None and h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        os._exit(120)  # what the interpreter exits with when it cannot flush stdout at the end
+    os._exit(0)

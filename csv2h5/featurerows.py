@@ -35,6 +35,7 @@ class FeatureRows:
         self.placeable = False
         self._direct = False  # whole chunks are encoded through ``encoders``
         self._features: h5py.Dataset | None = None
+        self._planned: tuple[list[str], np.dtype] | None = None  # a new /features' columns and dtype, until made
         self._placed = _Placed()
         if copies is not None:
             copies.before_take = self._reserve
@@ -48,57 +49,56 @@ class FeatureRows:
     @property
     def dataset(self) -> h5py.Dataset:
         if self._features is None:  # looked up once: a lookup by name costs more than writing a small block
+            if self._planned is not None:
+                self._make_planned()
             self._features = self.file[FEATURES]
         return self._features
+
+    def _make_planned(self, rows: int | None = None) -> None:
+        (columns, dtype), self._planned = self._planned, None
+        self._make(FEATURES, len(columns), dtype, rows).attrs[COLUMNS] = columns
+
+    def _chunk_rows(self) -> int:  # the dataset's, or the one a planned /features will be made with
+        if self._planned is None:
+            return self.dataset.chunks[0]
+        return chunk_rows_for(len(self._planned[0]), self._planned[1].itemsize, self._chunk_rows_requested)
 
     def create(
         self, columns: Sequence[str], dtype: np.dtype, *, chunk_rows: int | None, compression: tuple[str | None, object]
     ) -> None:
-        """Create the empty, resizable ``/features`` dataset."""
+        """Create the empty, resizable ``/features``: made in the file when first used, in the dtype the first
+        block needs (made here, it was made again, and this one deleted, by nearly every first block)."""
         self._chunk_rows_requested = chunk_rows
         self.compression = compression
         self._direct = self._encoders.can_encode(compression[0])
         self.placeable = self._copies is not None and compression[0] is None and _CHUNK_OFFSETS
-        self._make(FEATURES, len(columns), np.dtype(dtype))
-        self.dataset.attrs[COLUMNS] = [str(c) for c in columns]
+        self._features = None
+        self._planned = ([str(c) for c in columns], np.dtype(dtype))
 
     def adopt(self) -> None:
         """Continue an existing file (``--append``) with its own chunking and filters.
 
-        A small file's one chunk was cut to its rows (:meth:`end`); rows
-        appended to it are chunked as a new file's would be, so the chunk grows with
-        the data instead of staying as small as the first file was.
-        """
+        A small file's one chunk was cut to its rows (:meth:`end`); rows appended to it are chunked
+        as a new file's would be, so the chunk grows with the data instead of staying that small."""
         ds = self.dataset
         self._chunk_rows_requested = requested_chunk_rows(ds)
         self._regrow = self._chunk_rows_requested is None
         self.compression = (ds.compression, ds.compression_opts) if ds.compression else (None, None)
-        # Encoded elsewhere only when the file's filter pipeline is exactly the one encode_chunk builds.
-        self._direct = (
-            self._encoders.can_encode(ds.compression) and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None
-        )
+        self._direct = _encodable_elsewhere(ds, self._encoders)
 
     def _make(self, name: str, num_features: int, dtype: np.dtype, rows: int | None = None) -> h5py.Dataset:
         """An empty, resizable features dataset: chunks of ``rows`` rows, else the requested or default chunk."""
         rows = rows or chunk_rows_for(num_features, dtype.itemsize, self._chunk_rows_requested)
-        compression, opts = self.compression
-        return self.file.create_dataset(
-            name,
-            shape=(0, num_features),
-            maxshape=(None, num_features),
-            dtype=dtype,
-            chunks=(rows, num_features),
-            compression=compression,
-            compression_opts=opts,
-            dcpl=_allocated_unfilled() if self.placeable else None,
-        )
+        return _new_dataset(self.file, name, (rows, num_features), dtype, self.compression, self.placeable)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.dataset.dtype
+        return self._planned[1] if self._planned is not None else self.dataset.dtype
 
     @property
     def rows(self) -> int:
+        if self._planned is not None:  # not made yet: no rows written or placed
+            return self._pending_rows
         return self._placed.extent(self.dataset) + self._placed.rows + self._pending_rows
 
     def append(self, block: np.ndarray) -> None:
@@ -111,16 +111,14 @@ class FeatureRows:
             if self.rows < chunk_rows_for(self.dataset.shape[1], self.dtype.itemsize):
                 return
             self._take_back_rows()
-        chunk = self.dataset.chunks[0]
-        if self._pending_rows >= chunk:
+        if self._pending_rows >= self._chunk_rows():
             self._write_pending(whole_chunks_only=True)
 
     def _take_back_rows(self, rows: int | None = None) -> None:
         """Move the rows written so far (at most one chunk) back to the queue, in a fresh dataset of ``rows``-row chunks.
 
-        For a small file (its chunk cut to its rows at the end) that grows again: fewer rows
-        than a default chunk (about 1 MiB) move, and the next writes reuse their space.
-        """
+        For a small file (its chunk cut to its rows at the end) that grows again: fewer rows than a
+        default chunk (about 1 MiB) move, and the next writes reuse their space."""
         self._encoders.write_encoded()
         self._drain()
         old = self.dataset
@@ -170,9 +168,8 @@ class FeatureRows:
     def place(self, name: str, rows: int, dtype: np.dtype) -> bool:
         """Have a parser process copy ``rows`` rows of ``dtype``, left in the shared file ``name``, into the file.
 
-        False, and nothing done, when they must come through :meth:`append` (/features compressed,
-        not made here, of another dtype). Else earlier rows are written, /features grows by ``rows``
-        (its chunks allocated), and ``rowcopies`` copies them."""
+        False, and nothing done, when they must come through :meth:`append` (/features compressed, not made here,
+        of another dtype). Else earlier rows are written, /features grows by ``rows``, and ``rowcopies`` copies them."""
         if not self.placeable or self._regrow:
             return False
         if not self._placed.fits(self.dataset, dtype):
@@ -183,7 +180,8 @@ class FeatureRows:
 
     def _reserve(self) -> None:
         """Grow /features by the rows of the blocks placed since the last time, and leave their copy jobs."""
-        self._placed.reserve(self.dataset, self._copies)
+        if self._placed.blocks:  # none yet: /features need not be made (see ``dataset``)
+            self._placed.reserve(self.dataset, self._copies)
 
     def _drain(self) -> None:
         """Wait for the rows being copied in by parser processes (before the rows written are read, or the end)."""
@@ -191,11 +189,12 @@ class FeatureRows:
             self._copies.drain()
 
     def widen(self, dtype: np.dtype, *, float32_exact: bool = False) -> None:
-        """Rewrite the rows written so far in a wider dtype (exact: the caller checked).
-
-        ``float32_exact``: stored float values are the CSV's values themselves;
-        otherwise each stands for its shortest decimal (see :func:`widen_values`).
-        """
+        """Rewrite the rows written so far in a wider dtype (exact: the caller checked). ``float32_exact``: stored
+        float values are the CSV's values themselves, else each stands for its shortest decimal (:func:`widen_values`)."""
+        if self._planned is not None:  # nothing written: made in the wider dtype when first used
+            self._planned = (self._planned[0], np.dtype(dtype))
+            self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
+            return
         if self._regrow:  # a small file appended to: its few rows are rewritten in the new chunking anyway
             self._take_back_rows()
         self._encoders.write_encoded()
@@ -209,18 +208,19 @@ class FeatureRows:
         self._encoders.write_encoded()
         self._replace(old, new)
         self._pending = [widen_values(p, dtype, exact=float32_exact) for p in self._pending]
-        # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole
-        # copy of the file); none to reclaim when the first block already needed the wider dtype.
+        # Space freed by rows written in the old dtype is reclaimed at the end (a repack: a whole copy of the file).
         self.widened = self.widened or old_rows > 0
 
     def end(self) -> None:
         """Write the last, partial chunk of /features now that no more rows come.
 
-        Chunks are then back to back (one run a reader maps as one array). A small file's rows
-        make one chunk of exactly those rows unless chunk rows were asked for: HDF5 stores
-        whole chunks, and a 1,000-row file need not take a chunk of 1 MiB."""
+        Chunks are then back to back (one run a reader maps as one array). A small file's rows make one chunk of
+        exactly those rows unless chunk rows were asked for: a 1,000-row file need not take a chunk of 1 MiB."""
         self._drain()
-        if self._chunk_rows_requested is None and 0 < self.rows and (self._regrow or self.rows < self.dataset.chunks[0]):
+        small = self._chunk_rows_requested is None and 0 < self.rows
+        if small and self._planned is not None and self.rows < self._chunk_rows():
+            self._make_planned(self.rows)  # all its rows still queued: made with that chunk at once
+        elif small and (self._regrow or self.rows < self.dataset.chunks[0]):
             self._take_back_rows(self.rows)
         self._write_pending(whole_chunks_only=False)
         self._encoders.write_encoded()
@@ -273,6 +273,27 @@ class _Placed:
             copies.add(name, _pieces(ds, start, rows, chunk, width * stored.itemsize, offsets))
             start += rows
         self.blocks, self.rows = [], 0
+
+
+def _encodable_elsewhere(ds: h5py.Dataset, encoders: ChunkEncoders) -> bool:
+    """Whether ``ds``'s chunks can be encoded elsewhere: its filter pipeline is exactly the one encode_chunk builds."""
+    return encoders.can_encode(ds.compression) and not ds.shuffle and not ds.fletcher32 and ds.scaleoffset is None
+
+
+def _new_dataset(
+    file: h5py.File, name: str, chunks: tuple[int, int], dtype: np.dtype, compression: tuple[str | None, object], placeable: bool
+) -> h5py.Dataset:
+    """An empty features dataset of ``chunks``, resizable in its rows (``placeable``: for rows copied in by parsers)."""
+    return file.create_dataset(
+        name,
+        shape=(0, chunks[1]),
+        maxshape=(None, chunks[1]),
+        dtype=dtype,
+        chunks=chunks,
+        compression=compression[0],
+        compression_opts=compression[1],
+        dcpl=_allocated_unfilled() if placeable else None,
+    )
 
 
 def _layout(ds: h5py.Dataset) -> tuple[np.dtype, int, int, bool]:

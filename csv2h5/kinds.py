@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -272,4 +271,6 @@ def kind_name(kind: int) -> str:
 
 def _shell_list(names: Sequence[str]) -> str:
     """Names as one comma-separated option value, quoted for a shell when it needs to be."""
+    import shlex  # only for this advice: not loaded by every conversion
+
     return shlex.quote(",".join(names))

@@ -19,8 +19,12 @@ from pathlib import Path
 _SUFFIXES = ("tmp", "target.tmp", "tmp.repack")
 
 
+_HOST_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", platform.node()) or "localhost"
+    # Every other character as _ (no regular expression: compiling one costs a conversion 1 ms).
+    return "".join(c if c in _HOST_CHARACTERS else "_" for c in platform.node()) or "localhost"
 
 
 def temporary_path(output: Path, suffix: str = "tmp") -> Path:
@@ -65,16 +69,19 @@ class Swept:
 def sweep_stale(output: Path) -> Swept:
     """Remove temporaries of earlier runs to ``output`` on this host whose process is gone."""
     # Names without a host come from csv2h5 0.1, which wrote ".OUT.PID.tmp": taken as this host's.
+    prefix = f".{output.name}."
+    try:  # only names that start as a temporary's can be one (the expression costs 2-3 ms to compile)
+        entries = [entry for entry in output.parent.iterdir() if entry.name.startswith(prefix)]
+    except OSError:  # a missing or unreadable directory is reported by the caller's own checks
+        return Swept(output)
+    if not entries:
+        return Swept(output)
     suffixes = "|".join(map(re.escape, _SUFFIXES))
     pattern = re.compile(rf"^\.{re.escape(output.name)}\.(?:(?P<host>.+)-)?(?P<pid>\d+)\.(?:{suffixes})$")
     host = _host()
     removed: list[Path] = []
     pids: list[int] = []
     freed = 0
-    try:
-        entries = list(output.parent.iterdir())
-    except OSError:  # a missing or unreadable directory is reported by the caller's own checks
-        return Swept(output)
     for entry in sorted(entries):
         found = pattern.match(entry.name)
         if found is None or found["host"] not in (None, host):

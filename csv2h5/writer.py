@@ -24,6 +24,7 @@ from .layout import (
     CREATED_AT,
     CREATED_BY,
     DATETIME_COLUMNS,
+    FEATURES,
     FORMAT,
     FORMAT_VERSION,
     ROWS,
@@ -196,7 +197,7 @@ class H5Writer:
                 del self.features.attrs[key]
 
     def set_attrs(self, path: str, attrs: Mapping[str, object]) -> None:
-        node = self.file[path]
+        node = self.features if path == FEATURES else self.file[path]  # /features may not be made yet
         for key, value in attrs.items():
             node.attrs[key] = value
 

@@ -89,7 +89,13 @@ def iter_blocks(
     # so its memory is reused; fresh bytes objects for every block cost page faults (measured:
     # most of the main process's time on a plain file).
     margin = min(block_bytes, 1 << 16)  # read just past the block size: the tail to move is short
-    buffer = bytearray(max(block_bytes + margin, len(header.rest)))
+
+    def wanted(size: int) -> int:
+        # No more than a plain file still holds (and a margin, should it grow): a file smaller
+        # than a block gets a buffer of its size, not a block's, zeroed page by page.
+        return min(size, max(source.size - source.position, 0) + margin) if source.plain else size
+
+    buffer = bytearray(min(max(block_bytes + margin, len(header.rest)), len(header.rest) + wanted(block_bytes + margin)))
     buffer[: len(header.rest)] = header.rest
     filled = len(header.rest)
     line = header.lines + 1
@@ -98,6 +104,7 @@ def iter_blocks(
 
     def read(size: int) -> None:
         nonlocal filled, at_eof
+        size = wanted(size)
         if filled + size > len(buffer):
             buffer.extend(bytes(filled + size - len(buffer)))
         with memoryview(buffer) as view:

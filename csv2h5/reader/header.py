@@ -11,7 +11,6 @@ import csv
 import dataclasses
 import io
 import re
-import shlex
 from collections.abc import Iterator
 
 from ..errors import BadLineError, InputError, OptionError, SchemaError
@@ -189,6 +188,8 @@ def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int)
     if found:
         spelled = {"\t": "tab"}.get(found[0], found[0])
         words = {"\t": "tabs", ";": "semicolons", "|": "'|'", ",": "commas"}[found[0]]
+        import shlex  # only for this message: not loaded by every conversion
+
         raise SchemaError(
             f"{name}:{line}: the first line is one column holding {words}: is the file"
             f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)"

@@ -162,3 +162,61 @@ def test_a_conversion_does_not_import_pyarrow_compute(tmp_path, path):
         np.testing.assert_array_equal(features[:, :2], [[1, 1e16], [0, 2.5], [3, -7]])
     if path == "typed":  # decimal commas
         np.testing.assert_array_equal(features[:, 1], [2.5, -3])
+
+
+def test_a_small_conversion_loads_no_module_only_messages_need(tmp_path):
+    # shlex quotes an option in two messages (a column to --drop, a --delimiter to pass): loaded for
+    # them, not by every conversion; the first of those messages still quotes it.
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
+    imported = _imported_by("convert", str(csv), "-o", str(tmp_path / "two.h5"), "--target", "label")
+    assert "h5py" in imported and "shlex" not in imported
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("a;b;label\n1;2;x\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "csv2h5", "convert", str(semicolons), "-o", str(tmp_path / "s.h5"), "--target", "label"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "pass --delimiter ';' (or --delimiter auto to guess)" in result.stderr
+
+
+# The program ends at once after a command that succeeded (os._exit, no interpreter teardown): what a
+# normal end does that counts must still happen. The oracle: what the process printed and left.
+_RUN = (
+    "import atexit, sys\nfrom csv2h5.cli import run\n"
+    "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+    "sys.argv = ['csv2h5', *{argv!r}]\nrun()\n"
+)
+
+
+def test_a_command_that_succeeded_ends_with_exit_handlers_run_and_output_flushed(tmp_path):
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
+    out = tmp_path / "two.h5"
+    argv = ["convert", str(csv), "-o", str(out), "--target", "label"]
+    with open(tmp_path / "stdout.txt", "w") as stdout:  # a file: block-buffered, lost without a flush
+        result = subprocess.run([sys.executable, "-c", _RUN.format(argv=argv)], stdout=stdout, stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 0, result.stderr
+    printed = (tmp_path / "stdout.txt").read_text()
+    assert printed.startswith("wrote 2 rows x 2 features") and printed.endswith("exit handler ran\n")
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["features"][()], [[1.0, 2.5], [3.0, 4.5]])
+    # A failed command ends as ever: its exit code, its message, the handlers.
+    failed = subprocess.run([sys.executable, "-c", _RUN.format(argv=argv)], capture_output=True, text=True)
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("error: ") and "already exists" in failed.stderr
+    assert failed.stdout == "exit handler ran\n"
+
+
+def test_main_still_raises_system_exit_for_callers_in_their_own_process(tmp_path):
+    csv = tmp_path / "two.csv"
+    csv.write_text("a,b,label\n1,2.5,x\n3,4.5,y\n")
+    code = (
+        "import sys\nfrom csv2h5.cli import main\n"
+        f"sys.argv = ['csv2h5', 'convert', {str(csv)!r}, '-o', {str(tmp_path / 'two.h5')!r}, '--target', 'label', '-q']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    print('came back with', exc.code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "came back with 0"
