@@ -71,10 +71,19 @@ class MixedBooleans(Exception):
         self.cell = cell
 
 
+def _lowered(column):
+    """The cells as booleans are compared: in lower case, without the whitespace around them."""
+    return utf8_lower(utf8_trim_whitespace(column))
+
+
+def _among(lowered, words: list[str]) -> np.ndarray:
+    # is_in, not equal(.., "true"): a Python scalar makes pyarrow import pandas
+    return to_bools(is_in(lowered, value_set=arrow_array(words)))
+
+
 def boolean_mask(column) -> np.ndarray:
     """Which cells of a string column are true or false (any letter case, spaces around allowed)."""
-    lowered = utf8_lower(utf8_trim_whitespace(column))
-    return to_bools(is_in(lowered, value_set=_pa_array(["true", "false"])))
+    return _among(_lowered(column), ["true", "false"])
 
 
 def booleans(column) -> np.ndarray | None:
@@ -86,15 +95,15 @@ def booleans(column) -> np.ndarray | None:
     if not len(column):
         return None
     valid = to_bools(is_valid(column))
-    is_boolean = boolean_mask(column)
+    lowered = _lowered(column)  # once, for both questions below
+    is_boolean = _among(lowered, ["true", "false"])
     if not is_boolean.any():
         return None
     others = valid & ~is_boolean
     if others.any():
         row = int(np.flatnonzero(others)[0])
         raise MixedBooleans(row, column[row].as_py())
-    # is_in, not equal(.., "true"): a Python scalar makes pyarrow import pandas
-    truth = to_bools(is_in(utf8_lower(utf8_trim_whitespace(column)), value_set=arrow_array(["true"])))
+    truth = _among(lowered, ["true"])
     return np.where(valid, truth.astype(np.float64), np.nan)
 
 
@@ -140,7 +149,7 @@ def seconds_since_epoch(column) -> np.ndarray:
     seconds = np.full(len(cells), np.nan)
     for rows, zone in ((np.flatnonzero(valid & ~aware), None), (np.flatnonzero(valid & aware), "UTC")):
         if rows.size:
-            seconds[rows] = _timestamps(take(cells, _pa_array(rows)), zone, rows, column)
+            seconds[rows] = _timestamps(take(cells, arrow_array(rows)), zone, rows, column)
     return seconds
 
 
@@ -173,7 +182,3 @@ def _cast_seconds(cells, zone: str | None) -> np.ndarray | None:
         whole, part = np.divmod(ticks, per_second)
         return whole.astype(np.float64) + part / per_second  # one rounding: exact for whole seconds
     return None
-
-
-def _pa_array(values):
-    return arrow_array(values)
