@@ -327,7 +327,7 @@ def sorted_distinct(values: np.ndarray) -> np.ndarray:
     Not ``np.unique`` itself: its first call imports ``numpy.ma`` (10-25 ms), which every
     parser process paid on its first block.
     """
-    ordered = np.sort(values)
+    ordered = np.sort(values, axis=None)  # flattened, as np.unique reads several target columns
     if ordered.size < 2:
         return ordered
     new = np.empty(ordered.size, dtype=bool)
