@@ -36,6 +36,7 @@ from .reader import (
     iter_blocks_at_offsets,
     parse_block,
     read_header,
+    row_lines,
 )
 from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
@@ -216,7 +217,11 @@ class _Conversion:
             self._merge_stats()
         if self.targets is not None and parsed.target is not None:
             self.targets.add(
-                parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None, distinct=parsed.target_distinct
+                parsed.target,
+                source=parsed.source,
+                first_line=parsed.first_row_line,
+                lines=lambda: row_lines(block, self.kinds.plan),  # found again only for an error
+                distinct=parsed.target_distinct,
             )
         self.tally.add(parsed)
 

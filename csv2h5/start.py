@@ -156,7 +156,12 @@ def _targets(
     if appended is not None and appended.task is not None:
         task = appended.task
     targets = TargetCollector(
-        output_file.scratch("target.tmp"), names=roles.target_names, task=task, known_classes=known, known_from=known_from
+        output_file.scratch("target.tmp"),
+        names=roles.target_names,
+        task=task,
+        known_classes=known,
+        known_from=known_from,
+        decimal=options.decimal,
     )
     output_file.on_failure(targets.close)
     return targets
