@@ -71,7 +71,10 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
         here = json_labels(info.classes)
         new = [c for c in here if c not in classes]
         if new:
-            raise ModelError(f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}); {again}")
+            raise ModelError(  # --like keeps the known codes and adds these after them: converting again is no cure
+                f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}), which it"
+                " cannot score; leave their rows out of the data, or train on data that holds them"
+            )
         code = first_difference(here, classes[: len(here)])
         if code is not None:
             raise ModelError(

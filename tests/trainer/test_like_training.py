@@ -133,6 +133,7 @@ def test_other_columns_and_unknown_classes_are_refused(trained, tmp_path):
         _h5train("evaluate", trained["run"], _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"]))))
     )
     assert "has classes the model was not trained on ('bird')" in line
+    assert "--like" not in line and "leave their rows out" in line  # converted --like already: no use saying it
 
 
 def test_a_value_new_to_training_gets_a_code_after_the_known_ones(trained, tmp_path):
