@@ -125,6 +125,24 @@ def test_missing_error_refuses_a_table_with_empty_cells(table, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("normalize", ["standard", "none"])
+def test_infinite_values_are_refused_before_training(tmp_path, normalize):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200).round(3), "b": rng.normal(size=200).round(3)})
+    frame["label"] = np.where(frame.a + frame.b > 0, "yes", "no")
+    frame[["a", "b"]] = frame[["a", "b"]].astype(object)
+    frame.loc[17, "a"] = "inf"  # float() and pandas read it as infinity; so does csv2h5
+    frame.loc[30, "b"] = "-1e400"
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    convert([tmp_path / "inf.csv"], tmp_path / "inf.h5", options=ConvertOptions(target=("label",)))
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", tmp_path / "inf.h5", "--run-dir", run, "--normalize", normalize, "--progress", "none")
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "columns a (max inf), b (min -inf) hold infinite values" in lines[0], err
+    assert "trained" not in out and not run.exists()
+
+
 def test_val_split_0_trains_without_validation(table, tmp_path):
     run = tmp_path / "run"
     code, out, err = _h5train("fit", table["train"], "--run-dir", run, "--val-split", "0", "--epochs", "2", "--progress", "none")
