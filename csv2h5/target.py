@@ -229,8 +229,13 @@ class TargetCollector:
         if task == "regression":
             tail = () if width == 1 else (width,)
             writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task}, rows=self.rows)
+            done = 0
             for block in _scratch_passes(self.scratch, self._bytes, np.float64, width):
-                writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
+                with np.errstate(over="ignore"):  # a value beyond float32's range is refused below, not warned of
+                    stored = block.astype(np.float32)
+                self._refuse_overflow(block, stored, done)
+                writer.append_target(stored.reshape((-1,) + tail))
+                done += block.size
             return TargetSummary(task, [], None)
         self._check_known_kind()
         if self._labels_are_text:
@@ -252,6 +257,17 @@ class TargetCollector:
             counts += _class_counts(codes, len(classes))
             writer.append_target(codes.astype(code_dtype, copy=False))
         return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
+
+    def _refuse_overflow(self, values: np.ndarray, stored: np.ndarray, before: int) -> None:
+        """Refuse a finite regression target value that float32, its stored type, turns into infinity."""
+        over = np.flatnonzero(np.isinf(stored) & np.isfinite(values))
+        if over.size:
+            at = before + int(over[0])
+            width = len(self.names)
+            raise BadValueError(
+                f"target {self.names[at % width]!r} has {values[over[0]]:g} in data row {at // width + 1:,}, beyond"
+                " the range of float32 (3.4e38) in which a regression target is stored; scale the target in the CSV"
+            )
 
     def close(self) -> None:
         """Remove the scratch file."""

@@ -62,3 +62,18 @@ def test_several_target_columns_are_stored_as_pandas_reads_them(tmp_path, block_
         assert list(f["target"].attrs["columns"]) == ["y", "z"]
         assert np.array_equal(f["target"][()], expected[["y", "z"]].to_numpy(np.float32))
         assert np.array_equal(f["features"][()].ravel(), expected["a"].to_numpy())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_regression_target_beyond_float32_is_refused_not_stored_as_infinity(tmp_path, workers):
+    src = tmp_path / "y.csv"
+    src.write_text("a,y\n1,0.5\n2,3e38\n3,-1e39\n4,inf\n")  # 3e38 and inf fit float32; -1e39 does not
+    out = tmp_path / "y.h5"
+    options = ConvertOptions(target=("y",), task="regression", workers=workers)
+    with pytest.raises(BadValueError, match=r"target 'y' has -1e\+39 in data row 3, beyond the range of float32"):
+        convert([src], out, options=options)
+    assert not out.exists()
+    src.write_text("a,y\n1,0.5\n2,3e38\n4,inf\n")
+    convert([src], out, options=options)
+    with h5py.File(out, "r") as f:
+        assert np.array_equal(f["target"][()], pd.read_csv(src)["y"].to_numpy(np.float32))
