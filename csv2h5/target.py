@@ -107,7 +107,7 @@ class TargetCollector:
         if self._kind is None:
             self._kind = kind
         if kind != self._kind:
-            row = self._first_text_row(values) if self._kind == "number" else 0  # else the whole block differs
+            row = _first_text_row(values, self.decimal) if self._kind == "number" else 0  # else the whole block differs
             raise BadValueError(
                 f"{source}:{_line(lines, first_line, row)}: target column {self.names[0]!r} has"
                 f" {excerpt(str(values[row]))!r}, {_LABELS[kind]} from here on but {_LABELS[self._kind]} before;"
@@ -124,7 +124,7 @@ class TargetCollector:
                     f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)"
                 )
             if self.task == "regression":
-                row = self._first_text_row(values)
+                row = _first_text_row(values, self.decimal)
                 raise BadValueError(
                     f"{source}:{_line(lines, first_line, row)}: target {self.names[0]!r} has {excerpt(values[row])!r},"
                     " which is not a number; regression needs numbers: pass --task classification"
@@ -150,12 +150,6 @@ class TargetCollector:
             self._tally(as_float, distinct)
             self._write(np.ascontiguousarray(as_float))
         self.rows += len(values)
-
-    def _first_text_row(self, labels: np.ndarray) -> int:
-        """The row of the first label that is not a number, in a block read as text labels (0 if none is found)."""
-        from .reader import NUMBERS, cell_kind  # the parsers' reading of a cell; loaded only for this error
-
-        return next((i for i, label in enumerate(labels) if label is not None and cell_kind(label, self.decimal) != NUMBERS), 0)
 
     def _copied(self, values: SharedArray, distinct: np.ndarray | None) -> bool:
         """Have a parser process copy a block's float64 values into the scratch file, if they need no look here."""
@@ -227,15 +221,7 @@ class TargetCollector:
         if task == "classification" and width > 1:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
-            tail = () if width == 1 else (width,)
-            writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task}, rows=self.rows)
-            done = 0
-            for block in _scratch_passes(self.scratch, self._bytes, np.float64, width):
-                with np.errstate(over="ignore"):  # a value beyond float32's range is refused below, not warned of
-                    stored = block.astype(np.float32)
-                self._refuse_overflow(block, stored, done)
-                writer.append_target(stored.reshape((-1,) + tail))
-                done += block.size
+            _write_numbers(writer, self.scratch, self._bytes, self.names, rows=self.rows)
             return TargetSummary(task, [], None)
         self._check_known_kind()
         if self._labels_are_text:
@@ -258,22 +244,38 @@ class TargetCollector:
             writer.append_target(codes.astype(code_dtype, copy=False))
         return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
 
-    def _refuse_overflow(self, values: np.ndarray, stored: np.ndarray, before: int) -> None:
-        """Refuse a finite regression target value that float32, its stored type, turns into infinity."""
-        over = np.flatnonzero(np.isinf(stored) & np.isfinite(values))
-        if over.size:
-            at = before + int(over[0])
-            width = len(self.names)
-            raise BadValueError(
-                f"target {self.names[at % width]!r} has {values[over[0]]:g} in data row {at // width + 1:,}, beyond"
-                " the range of float32 (3.4e38) in which a regression target is stored; scale the target in the CSV"
-            )
-
     def close(self) -> None:
         """Remove the scratch file."""
         if not self._file.closed:
             self._file.close()
         self.scratch.unlink(missing_ok=True)
+
+
+def _first_text_row(labels: np.ndarray, decimal: str) -> int:
+    """The row of the first label that is not a number, in a block read as text labels (0 if none is found)."""
+    from .reader import NUMBERS, cell_kind  # the parsers' reading of a cell; loaded only for this error
+
+    return next((i for i, label in enumerate(labels) if label is not None and cell_kind(label, decimal) != NUMBERS), 0)
+
+
+def _write_numbers(writer, scratch: Path, size: int, names: list[str], *, rows: int) -> None:
+    """Write a regression target from the scratch file as float32, refusing a value float32 turns into infinity."""
+    width = len(names)
+    tail = () if width == 1 else (width,)
+    writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: names, TASK: "regression"}, rows=rows)
+    done = 0
+    for block in _scratch_passes(scratch, size, np.float64, width):
+        with np.errstate(over="ignore"):  # refused below, not warned of
+            stored = block.astype(np.float32)
+        over = np.flatnonzero(np.isinf(stored) & np.isfinite(block))
+        if over.size:
+            at = done + int(over[0])
+            raise BadValueError(
+                f"target {names[at % width]!r} has {block[over[0]]:g} in data row {at // width + 1:,}, beyond"
+                " the range of float32 (3.4e38) in which a regression target is stored; scale the target in the CSV"
+            )
+        writer.append_target(stored.reshape((-1,) + tail))
+        done += block.size
 
 
 def _line(lines: np.ndarray | Callable[[], np.ndarray] | None, first_line: int, row: int) -> int:
