@@ -73,7 +73,9 @@ def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
     out = tmp_path / "all.h5"
     convert([a], out)
     before = out.read_bytes()
-    with pytest.raises(HeaderMismatchError, match=r"feature columns 1 is 'z' there but 'y' here"):
+    with pytest.raises(
+        HeaderMismatchError, match=r"b\.csv does not match .*all\.h5: feature column 2 is 'z' in .*b\.csv but 'y' in .*all\.h5"
+    ):
         convert([b], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]
@@ -110,3 +112,11 @@ def test_quoted_fields_with_delimiters_and_newlines(tmp_path):
     with h5py.File(tmp_path / "q.h5") as f:
         classes = [c.decode() if isinstance(c, bytes) else c for c in f["target"].attrs["classes"]]
         assert [classes[i] for i in f["target"][()]] == ["x, y", "multi\nline", 'say "hi"']
+
+
+def test_inputs_of_two_headers_are_refused_naming_the_column_in_each(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y,w\n1,2,3\n")
+    b.write_text("x,z,w\n1,2,3\n")
+    with pytest.raises(HeaderMismatchError, match=r"column 2 is 'z' in .*b\.csv but 'y' in .*a\.csv"):
+        convert([a, b], tmp_path / "ab.h5")
