@@ -59,6 +59,12 @@ CASES = [
     ("stray text line", {"in.csv": b"a,b,label\n1,2,0\n# exported by tool\n3,4,1\n"}, [], ["in.csv:3", "found 1"]),
     ("invalid UTF-8", {"in.csv": b"a,b,label\n1,2,0\n1,\xff\xfe,1\n"}, [], ["in.csv:3", "not valid utf-8", "--encoding"]),
     (
+        "UTF-16 text (Excel's Unicode text) read as UTF-8",
+        {"in.csv": GOOD.decode().encode("utf-16")},
+        [],
+        ["in.csv:1", "utf-16 byte-order mark", "--encoding utf-16"],
+    ),
+    (
         "value too large for a forced dtype",
         {"in.csv": b"a,b,label\n1,2,0\n300,4,1\n"},
         ["--dtype", "uint8"],
@@ -256,7 +262,7 @@ def test_a_line_over_the_limit(tmp_path, monkeypatch):
 
 
 def test_the_catalogue_has_the_cases_the_readme_counts():
-    assert len(CASES) == 56
+    assert len(CASES) == 57
 
 
 # Runs the CLI in a child that, when it starts as root (who reads any file, as in CI), drops to an
