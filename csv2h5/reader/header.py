@@ -125,7 +125,8 @@ def read_header(
             more()
         cut = data.find(b"\n")
         if cut < 0:
-            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({lines + 1} lines)")
+            whole = lines + (1 if data else 0)  # a last line without its newline counts too
+            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({whole} lines)")
         data = data[cut + 1 :]
         lines += 1
     if dialect.delimiter == "auto":

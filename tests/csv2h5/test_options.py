@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, HeaderMismatchError
+from csv2h5.errors import BadValueError, HeaderMismatchError, SchemaError
 
 
 def _features(path):
@@ -120,3 +120,12 @@ def test_inputs_of_two_headers_are_refused_naming_the_column_in_each(tmp_path):
     b.write_text("x,z,w\n1,2,3\n")
     with pytest.raises(HeaderMismatchError, match=r"column 2 is 'z' in .*b\.csv but 'y' in .*a\.csv"):
         convert([a, b], tmp_path / "ab.h5")
+
+
+@pytest.mark.parametrize("text, lines", [("a,b\n1,2\n3,4\n", 3), ("a,b\n1,2\n3,4", 3), ("a,b\n", 1)])
+def test_skip_rows_past_the_end_counts_the_lines_of_the_file(tmp_path, text, lines):
+    src = tmp_path / "s.csv"
+    src.write_text(text)
+    assert len(text.splitlines()) == lines  # the oracle: Python's count of the lines
+    with pytest.raises(SchemaError, match=rf"--skip-rows 5 skips the whole file \({lines} lines\)"):
+        convert([src], tmp_path / "s.h5", options=ConvertOptions(skip_rows=5))

@@ -113,7 +113,7 @@ CASES = [
     ("two-character delimiter", {"in.csv": GOOD}, ["--delimiter", "::"], ["--delimiter must be one character"]),
     ("target also a feature", {"in.csv": GOOD}, ["--features", "a,label"], ["'label'", "both --target and --features"]),
     ("unknown encoding", {"in.csv": GOOD}, ["--encoding", "klingon"], ["--encoding 'klingon'"]),
-    ("skip-rows past the end", {"in.csv": GOOD}, ["--skip-rows", "10"], ["skips the whole file"]),
+    ("skip-rows past the end", {"in.csv": GOOD}, ["--skip-rows", "10"], ["skips the whole file (4 lines)"]),
     ("overwrite and append together", {"in.csv": GOOD}, ["--overwrite", "--append"], ["contradict"]),
     ("append to a file that is not there", {"in.csv": GOOD}, ["--append"], ["nothing to --append to"]),
     ("bad --sample-shape text", {"in.csv": GOOD}, ["--sample-shape", "a,b"], ["--sample-shape takes integers"]),
