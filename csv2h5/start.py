@@ -117,7 +117,10 @@ def _adopt(
     f = writer.file
     header = read_file_header(f, output)
     if header.columns != roles.feature_names:
-        raise HeaderMismatchError(header_difference(output, header.columns, source, roles.feature_names, what="feature columns"))
+        message = header_difference(output, header.columns, source, roles.feature_names, what="feature columns")
+        if sorted(header.columns) == sorted(roles.feature_names):  # --like takes the columns by name
+            message += f"; they are the same columns in another order: --append --like {output} takes them by name"
+        raise HeaderMismatchError(message)
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
         raise HeaderMismatchError(

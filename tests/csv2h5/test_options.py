@@ -129,3 +129,17 @@ def test_skip_rows_past_the_end_counts_the_lines_of_the_file(tmp_path, text, lin
     assert len(text.splitlines()) == lines  # the oracle: Python's count of the lines
     with pytest.raises(SchemaError, match=rf"--skip-rows 5 skips the whole file \({lines} lines\)"):
         convert([src], tmp_path / "s.h5", options=ConvertOptions(skip_rows=5))
+
+
+def test_append_of_the_same_columns_in_another_order_says_how_to_take_them_by_name(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y,label\n1,2,p\n")
+    b.write_text("y,x,label\n4,3,q\n")
+    out = tmp_path / "all.h5"
+    convert([a], out, options=ConvertOptions(target=("label",)))
+    with pytest.raises(HeaderMismatchError, match=r"same columns in another order: --append --like .*all\.h5 takes them"):
+        convert([b], out, options=ConvertOptions(append=True, target=("label",)))
+    convert([b], out, options=ConvertOptions(append=True, like=str(out)))  # the advice, followed
+    with h5py.File(out, "r") as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4]]  # by name: x then y, as pandas reads them
+        assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q"]
