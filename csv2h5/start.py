@@ -19,7 +19,7 @@ from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError
 from .kinds import StoredKinds
-from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
+from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, open_csv2h5, read_categories, read_file_header, read_stats
 from .lists import header_difference
 from .options import ConvertOptions, parse_compression
 from .output import AtomicOutput
@@ -78,6 +78,7 @@ def start(
     vocabularies = Vocabularies(o.max_categories)
     appended: _Appended | None = None
     if o.append:
+        open_csv2h5(output_file.output).close()  # not HDF5, or another tool's HDF5: said in one line, before the copy
         shutil.copyfile(output_file.output, output_file.temporary)  # the original stays untouched until the rename
         writer = H5Writer(output_file.temporary, mode="r+", expected_bytes=expected_bytes, **encoders)
         output_file.on_failure(writer.close)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, HeaderMismatchError, SchemaError
+from csv2h5.errors import BadValueError, HeaderMismatchError, NotCsv2H5FileError, SchemaError
 
 
 def _features(path):
@@ -143,3 +143,16 @@ def test_append_of_the_same_columns_in_another_order_says_how_to_take_them_by_na
     with h5py.File(out, "r") as f:
         assert f["features"][()].tolist() == [[1, 2], [3, 4]]  # by name: x then y, as pandas reads them
         assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q"]
+
+
+def test_append_to_an_hdf5_file_of_another_tool_is_one_error_and_leaves_it_unchanged(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_text("x,y\n1,2\n")
+    out = tmp_path / "theirs.h5"
+    with h5py.File(out, "w") as f:
+        f["x"] = np.arange(10)
+    before = out.read_bytes()
+    with pytest.raises(NotCsv2H5FileError, match=r"theirs\.h5 is not a csv2h5 file"):
+        convert([src], out, options=ConvertOptions(append=True))
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "theirs.h5"]
