@@ -32,7 +32,7 @@ def _check_fits(model: keras.Model, info: FileInfo) -> None:
         )
 
 
-def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
+def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
     """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
 
     The same number of columns is not enough: a file converted on its own codes its
@@ -95,7 +95,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     model = load(path)
     info = open_info(data)
     _check_fits(model, info)
-    _check_like_training(run_config(path), info, labels=True)
+    check_like_training(run_config(path), info, labels=True)
     seq = HDF5Sequence(
         data,
         batch_size=batch_size,
@@ -124,7 +124,7 @@ def predict(
     info = open_info(data)
     _check_fits(model, info)
     config = run_config(path) or {}
-    _check_like_training(config, info, labels=False)
+    check_like_training(config, info, labels=False)
     out = Path(output)
     if out.exists() and not overwrite:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
