@@ -156,3 +156,15 @@ def test_append_to_an_hdf5_file_of_another_tool_is_one_error_and_leaves_it_uncha
         convert([src], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "theirs.h5"]
+
+
+@pytest.mark.parametrize("name", ["a/b", "."])
+@pytest.mark.parametrize("categorical", ["named", "auto"])
+def test_a_categorical_column_whose_name_no_hdf5_path_holds_is_refused(tmp_path, name, categorical):
+    src = tmp_path / "c.csv"
+    src.write_text(f"x,{name},label\n1,p,y\n2,r,n\n")
+    out = tmp_path / "c.h5"
+    options = ConvertOptions(target=("label",), categorical=(name if categorical == "named" else "auto",))
+    with pytest.raises(SchemaError, match=rf"column {name!r} holds text to store as codes, but its name cannot"):
+        convert([src], out, options=options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
