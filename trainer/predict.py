@@ -94,6 +94,11 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     path = model_path(model_or_run)
     model = load(path)
     info = open_info(data)
+    if info.target is None:
+        raise ModelError(
+            f"{info.path} has no /target to score the model against; convert a CSV that holds the target column"
+            " (--like the training file), or use h5train predict for predictions without one"
+        )
     _check_fits(model, info)
     check_like_training(run_config(path), info, labels=True)
     seq = HDF5Sequence(
