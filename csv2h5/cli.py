@@ -115,7 +115,7 @@ def convert(
             datetime=_split(datetime),
             max_categories=max_categories,
             header=header,
-            names=_split([names]) if names else (),
+            names=tuple(names.split(",")) if names else (),  # an empty name is kept, to be refused
             delimiter=delimiter,
             decimal=decimal,
             skip_rows=skip_rows,

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import OptionError
 from .kinds import BOOLEAN, CATEGORY, DATETIME, NUMBER, UNDECIDED, Held, KindAdvice, StoredKinds, kind_name
 from .reader import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, parse_block
-from .schema import ColumnRoles
+from .schema import ColumnRoles, check_category_name
 from .shared import discard
 
 _CELLS = NUMBERS | BOOLEANS | TEXT
@@ -98,6 +98,9 @@ class ColumnKinds:
     def _plan(self, plan: ParsePlan) -> ParsePlan:
         def of(kind: int) -> tuple[int, ...]:
             return tuple(self.positions[j] for j in np.flatnonzero(self.kind == kind))
+
+        for j in np.flatnonzero(self.kind == CATEGORY):
+            check_category_name(self.names[j])
 
         return dataclasses.replace(plan, categorical=of(CATEGORY), boolean=of(BOOLEAN), datetime=of(DATETIME))
 

@@ -36,6 +36,7 @@ from .reader import (
     iter_blocks_at_offsets,
     parse_block,
     read_header,
+    row_lines,
 )
 from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
@@ -62,6 +63,8 @@ _STATS_BATCH = 16
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
+    if sum(map(is_stdin, sources)) > 1:  # the second would find it empty
+        raise SchemaError("- (standard input) is given more than once; it can be read once: pass it once")
     check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
 
 
@@ -216,7 +219,11 @@ class _Conversion:
             self._merge_stats()
         if self.targets is not None and parsed.target is not None:
             self.targets.add(
-                parsed.target, source=parsed.source, first_line=parsed.first_row_line, lines=None, distinct=parsed.target_distinct
+                parsed.target,
+                source=parsed.source,
+                first_line=parsed.first_row_line,
+                lines=lambda: row_lines(block, self.kinds.plan),  # found again only for an error
+                distinct=parsed.target_distinct,
             )
         self.tally.add(parsed)
 

@@ -23,7 +23,8 @@ def header_difference(first: object, a: list[str], second: object, b: list[str],
     i = first_difference(a, b)
     if i is not None and i < min(len(a), len(b)):
         return (
-            f"{second} does not match {first}: {what} {i} is {b[i]!r} there but {a[i]!r} here;"
+            f"{second} does not match {first}: {what.removesuffix('s')} {i + 1} is {b[i]!r} in {second} but {a[i]!r}"
+            f" in {first};"
             " inputs converted together must share one header"
         )
     return f"{second} has {len(b)} {what} but {first} has {len(a)}; inputs converted together must share one header"

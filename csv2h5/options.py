@@ -97,6 +97,8 @@ class ConvertOptions:
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
         if self.names and self.header:
             raise OptionError("--names replaces the header; pass --no-header with it")
+        if any(not name.strip() for name in self.names):
+            raise OptionError(f"--names has an empty name ({','.join(self.names)}); give every column a name")
         if len(set(self.names)) != len(self.names):
             raise OptionError("--names has a repeated name; column names must be unique")
         if self.sample_shape is not None and (not self.sample_shape or any(d <= 0 for d in self.sample_shape)):

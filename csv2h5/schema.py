@@ -368,3 +368,13 @@ def check_storable_text(values: Sequence[str], *, column: str) -> None:
                 f"column {column!r} has {excerpt(value)!r}, which holds a NUL byte that HDF5 text cannot store;"
                 f" is the file binary, or UTF-16 text (pass --encoding utf-16)? Or leave it out: --drop {column}"
             )
+
+
+def check_category_name(name: str) -> None:
+    """Raise unless a categorical column's name can name its vocabulary, /categories/<name>, in HDF5."""
+    if "/" in name or name in (".", ".."):  # "/" would nest groups; "." names the group itself
+        raise SchemaError(
+            f"column {name!r} holds text to store as codes, but its name cannot name its vocabulary in the"
+            f" file (/categories/{name}: HDF5 paths take no '/', '.' or '..' as a name); rename it in the header"
+            " (or pass --no-header --names ...), or --drop it"
+        )

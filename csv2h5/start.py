@@ -19,7 +19,7 @@ from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError
 from .kinds import StoredKinds
-from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, read_categories, read_file_header, read_stats
+from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, open_csv2h5, read_categories, read_file_header, read_stats
 from .lists import header_difference
 from .options import ConvertOptions, parse_compression
 from .output import AtomicOutput
@@ -78,6 +78,7 @@ def start(
     vocabularies = Vocabularies(o.max_categories)
     appended: _Appended | None = None
     if o.append:
+        open_csv2h5(output_file.output).close()  # not HDF5, or another tool's HDF5: said in one line, before the copy
         shutil.copyfile(output_file.output, output_file.temporary)  # the original stays untouched until the rename
         writer = H5Writer(output_file.temporary, mode="r+", expected_bytes=expected_bytes, **encoders)
         output_file.on_failure(writer.close)
@@ -117,7 +118,10 @@ def _adopt(
     f = writer.file
     header = read_file_header(f, output)
     if header.columns != roles.feature_names:
-        raise HeaderMismatchError(header_difference(output, header.columns, source, roles.feature_names, what="feature columns"))
+        message = header_difference(output, header.columns, source, roles.feature_names, what="feature columns")
+        if sorted(header.columns) == sorted(roles.feature_names):  # --like takes the columns by name
+            message += f"; they are the same columns in another order: --append --like {output} takes them by name"
+        raise HeaderMismatchError(message)
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
         raise HeaderMismatchError(
@@ -156,7 +160,12 @@ def _targets(
     if appended is not None and appended.task is not None:
         task = appended.task
     targets = TargetCollector(
-        output_file.scratch("target.tmp"), names=roles.target_names, task=task, known_classes=known, known_from=known_from
+        output_file.scratch("target.tmp"),
+        names=roles.target_names,
+        task=task,
+        known_classes=known,
+        known_from=known_from,
+        decimal=options.decimal,
     )
     output_file.on_failure(targets.close)
     return targets

@@ -55,14 +55,21 @@ class TargetCollector:
     """Streams target values to a scratch file and tracks the distinct labels."""
 
     def __init__(
-        self, scratch: Path, *, names: list[str], task: str, known_classes: list[object] | None = None, known_from: str = ""
+        self,
+        scratch: Path,
+        *,
+        names: list[str],
+        task: str,
+        known_classes: list[object] | None = None,
+        known_from: str = "",
+        decimal: str = ".",
     ) -> None:
         self.scratch = Path(scratch)
+        self.decimal = decimal  # the labels' decimal mark: which text labels are numbers, for messages
         self.names = names
         self.task = task
         self.rows = 0
         self._kind: str | None = None  # "number", "boolean" or "text", fixed by the first block
-        self._first_text: tuple[str, int, str] | None = None
         self._vocabulary: dict[object, int] = {}  # text label -> first-appearance code
         self._distinct: set[object] | None = set()  # numeric labels; None once past the limit
         self._integral = True
@@ -80,11 +87,13 @@ class TargetCollector:
         *,
         source: str,
         first_line: int,
-        lines: np.ndarray | None,
+        lines: np.ndarray | Callable[[], np.ndarray] | None,
         distinct: np.ndarray | None = None,
     ) -> None:
         """Append one block's target values (numbers, bool for true/false labels, or object array of text).
 
+        ``lines``: the line of each row, or a function that finds them (only an error needs them);
+        None: the block's rows are not in a CSV (``first_line`` stands for them all).
         ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
         ``values`` may be a ``SharedArray`` a parser process left (see ``copies``).
         """
@@ -98,10 +107,11 @@ class TargetCollector:
         if self._kind is None:
             self._kind = kind
         if kind != self._kind:
-            line = int(lines[0]) if lines is not None else first_line
+            row = _first_text_row(values, self.decimal) if self._kind == "number" else 0  # else the whole block differs
             raise BadValueError(
-                f"{source}:{line}: target column {self.names[0]!r} holds {_LABELS[kind]} from this block on but"
-                f" {_LABELS[self._kind]} before; make the labels all numbers, all true/false or all other text"
+                f"{source}:{_line(lines, first_line, row)}: target column {self.names[0]!r} has"
+                f" {excerpt(str(values[row]))!r}, {_LABELS[kind]} from here on but {_LABELS[self._kind]} before;"
+                " make the labels all numbers, all true/false or all other text"
             )
         if kind == "boolean":  # classes false, true: codes 0 and 1 whichever the block holds
             for label in ("false", "true"):
@@ -114,10 +124,10 @@ class TargetCollector:
                     f"target column {self.names[0]!r} holds text; several target columns must be numbers (regression)"
                 )
             if self.task == "regression":
-                line = int(lines[0]) if lines is not None else first_line
+                row = _first_text_row(values, self.decimal)
                 raise BadValueError(
-                    f"{source}:{line}: target {self.names[0]!r} has {excerpt(values[0])!r}, which is not a number;"
-                    " regression needs numbers: pass --task classification"
+                    f"{source}:{_line(lines, first_line, row)}: target {self.names[0]!r} has {excerpt(values[row])!r},"
+                    " which is not a number; regression needs numbers: pass --task classification"
                 )
             codes = np.empty(len(values), dtype=np.int64)
             vocab = self._vocabulary
@@ -130,8 +140,11 @@ class TargetCollector:
         else:
             values = np.asarray(values)
             if values.dtype.kind in "iu" and values.size and np.abs(values).max() > FLOAT64_MAX_EXACT_INT:
+                at = int(np.flatnonzero(np.abs(values).ravel() > FLOAT64_MAX_EXACT_INT)[0])
                 raise BadValueError(
-                    f"{source}:{first_line}: target {self.names[0]!r} has integers beyond 2**53, which cannot be stored exactly"
+                    f"{source}:{_line(lines, first_line, at // len(self.names))}: target {self.names[at % len(self.names)]!r} has"
+                    f" {values.flat[at]}, an integer beyond 2**53, which cannot be stored exactly (an identifier"
+                    " rather than a label?); pick another --target"
                 )
             as_float = values.astype(np.float64, copy=False)  # float64 already when a parser process read it
             self._tally(as_float, distinct)
@@ -208,10 +221,7 @@ class TargetCollector:
         if task == "classification" and width > 1:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
-            tail = () if width == 1 else (width,)
-            writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: self.names, TASK: task}, rows=self.rows)
-            for block in _scratch_passes(self.scratch, self._bytes, np.float64, width):
-                writer.append_target(block.astype(np.float32).reshape((-1,) + tail))
+            _write_numbers(writer, self.scratch, self._bytes, self.names, rows=self.rows)
             return TargetSummary(task, [], None)
         self._check_known_kind()
         if self._labels_are_text:
@@ -239,6 +249,40 @@ class TargetCollector:
         if not self._file.closed:
             self._file.close()
         self.scratch.unlink(missing_ok=True)
+
+
+def _first_text_row(labels: np.ndarray, decimal: str) -> int:
+    """The row of the first label that is not a number, in a block read as text labels (0 if none is found)."""
+    from .reader import NUMBERS, cell_kind  # the parsers' reading of a cell; loaded only for this error
+
+    return next((i for i, label in enumerate(labels) if label is not None and cell_kind(label, decimal) != NUMBERS), 0)
+
+
+def _write_numbers(writer, scratch: Path, size: int, names: list[str], *, rows: int) -> None:
+    """Write a regression target from the scratch file as float32, refusing a value float32 turns into infinity."""
+    width = len(names)
+    tail = () if width == 1 else (width,)
+    writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: names, TASK: "regression"}, rows=rows)
+    done = 0
+    for block in _scratch_passes(scratch, size, np.float64, width):
+        with np.errstate(over="ignore"):  # refused below, not warned of
+            stored = block.astype(np.float32)
+        over = np.flatnonzero(np.isinf(stored) & np.isfinite(block))
+        if over.size:
+            at = done + int(over[0])
+            raise BadValueError(
+                f"target {names[at % width]!r} has {block[over[0]]:g} in data row {at // width + 1:,}, beyond"
+                " the range of float32 (3.4e38) in which a regression target is stored; scale the target in the CSV"
+            )
+        writer.append_target(stored.reshape((-1,) + tail))
+        done += block.size
+
+
+def _line(lines: np.ndarray | Callable[[], np.ndarray] | None, first_line: int, row: int) -> int:
+    """The line of a block's ``row``, from ``lines`` as ``TargetCollector.add`` takes them."""
+    if lines is None:
+        return first_line
+    return int((lines() if callable(lines) else lines)[row])
 
 
 def _scratch_passes(scratch: Path, size: int, dtype: type, width: int):
@@ -327,7 +371,7 @@ def sorted_distinct(values: np.ndarray) -> np.ndarray:
     Not ``np.unique`` itself: its first call imports ``numpy.ma`` (10-25 ms), which every
     parser process paid on its first block.
     """
-    ordered = np.sort(values)
+    ordered = np.sort(values, axis=None)  # flattened, as np.unique reads several target columns
     if ordered.size < 2:
         return ordered
     new = np.empty(ordered.size, dtype=bool)

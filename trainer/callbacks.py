@@ -17,7 +17,7 @@ import numpy as np
 from .errors import NanLossError
 from .fileinfo import FileInfo
 from .modelfile import load, save_model
-from .preprocess import nan_summary
+from .preprocess import infinite_summary, nan_summary
 from .randomness import generator_states
 from .rundir import RunDir, append_history, write_json
 from .signals import signals_deferred, signals_interrupt
@@ -116,7 +116,11 @@ class NanGuard(keras.callbacks.Callback):
 
     def message(self, where: str) -> str:
         holes = nan_summary(self.info)
-        if holes != "no column" and self.missing is None:
+        infinite = infinite_summary(self.info)
+        if infinite is not None:  # the columns' plan refuses them before training; a run without one meets them here
+            cause = f"{infinite} in {self.info.path}"
+            fix = "replace them in the CSV (cells such as inf or 1e400 read as infinity), or --drop the column"
+        elif holes != "no column" and self.missing is None:
             cause = f"missing values (NaN) reach the model: {holes} of {self.info.path}"
             fix = "train with --normalize standard (it fills them) or convert with --fill VALUE"
         elif holes != "no column":

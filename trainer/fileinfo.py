@@ -206,6 +206,21 @@ def single_class(info: FileInfo, rows: np.ndarray | None) -> object | None:
     return info.classes[int(present[0])] if present.size == 1 else None
 
 
+def infinite_target(info: FileInfo, rows: np.ndarray | None) -> tuple[int, str, float] | None:
+    """The first file row of ``rows`` (None: every row) with an infinite regression target: (row, column, value)."""
+    if info.task != "regression" or info.target is None:
+        return None
+    values = info.target if rows is None else info.target[rows]
+    found = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+    if not found.size:
+        return None
+    row = int(found[0])
+    flat = values.reshape(len(values), -1)[row]
+    column = int(np.flatnonzero(~np.isfinite(flat))[0])
+    names = info.target_columns or ["target"]
+    return (row if rows is None else int(rows[row])), names[min(column, len(names) - 1)], float(flat[column])
+
+
 def _fingerprint(path: Path, f: h5py.File, target: np.ndarray | None, stats: dict[str, np.ndarray]) -> str:
     """A content hash that is cheap for any size: provenance, stats, target, and the file's two ends.
 

@@ -11,6 +11,8 @@ from .distribute import Plan
 from .errors import DataOptionError
 from .fileinfo import FileInfo, open_info
 from .options import FitOptions
+from .predict import check_like_training
+from .rundir import data_record
 from .sequence import HDF5Sequence
 
 
@@ -55,6 +57,9 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
                 f"--val {options.val} has classes {val_info.classes[:10]}, "
                 f"but {options.data} has {info.classes[:10]}; class codes would not match"
             )
+        # The same columns, and codes that mean the same values, as evaluate checks: else validation
+        # scores (and the epoch kept for them) would come from rows the model reads as other rows.
+        check_like_training({"data": data_record(info)}, val_info, labels=False)
         return train, HDF5Sequence(options.val, shuffle=False, **common)
     return train, None
 

@@ -32,7 +32,7 @@ def _check_fits(model: keras.Model, info: FileInfo) -> None:
         )
 
 
-def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
+def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
     """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
 
     The same number of columns is not enough: a file converted on its own codes its
@@ -71,7 +71,10 @@ def _check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -
         here = json_labels(info.classes)
         new = [c for c in here if c not in classes]
         if new:
-            raise ModelError(f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}); {again}")
+            raise ModelError(  # --like keeps the known codes and adds these after them: converting again is no cure
+                f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}), which it"
+                " cannot score; leave their rows out of the data, or train on data that holds them"
+            )
         code = first_difference(here, classes[: len(here)])
         if code is not None:
             raise ModelError(
@@ -91,8 +94,13 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     path = model_path(model_or_run)
     model = load(path)
     info = open_info(data)
+    if info.target is None:
+        raise ModelError(
+            f"{info.path} has no /target to score the model against; convert a CSV that holds the target column"
+            " (--like the training file), or use h5train predict for predictions without one"
+        )
     _check_fits(model, info)
-    _check_like_training(run_config(path), info, labels=True)
+    check_like_training(run_config(path), info, labels=True)
     seq = HDF5Sequence(
         data,
         batch_size=batch_size,
@@ -121,7 +129,7 @@ def predict(
     info = open_info(data)
     _check_fits(model, info)
     config = run_config(path) or {}
-    _check_like_training(config, info, labels=False)
+    check_like_training(config, info, labels=False)
     out = Path(output)
     if out.exists() and not overwrite:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")

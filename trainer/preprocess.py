@@ -113,6 +113,12 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
             "refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
             "convert with --fill VALUE"
         )
+    infinite = infinite_summary(info)
+    if infinite is not None:  # (inf - mean) / std is NaN for every row: the model would learn nothing
+        raise DataOptionError(
+            f"{info.path}: {infinite}, which a model cannot learn from (its loss turns NaN); replace them in the CSV"
+            " (cells such as inf or 1e400 read as infinity), or --drop the column"
+        )
     numeric = np.array([k in ("number", "date") for k in kinds])
     filled_mean = np.nan_to_num(mean)  # a column of NaN only has no mean: 0
     std = np.nan_to_num(std, nan=1.0)
@@ -133,6 +139,27 @@ def nan_summary(info: FileInfo, *, limit: int = 8) -> str:
         return "no column"
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
     return ("columns " if len(found) > 1 else "column ") + ", ".join(found[:limit]) + more
+
+
+def infinite_summary(info: FileInfo, *, limit: int = 8) -> str | None:
+    """The columns that hold infinite values in the stats ("column a (max inf) holds infinite values"), or None."""
+    low = np.asarray(info.stats.get("min", np.zeros(info.num_features)), dtype=np.float64)
+    high = np.asarray(info.stats.get("max", np.zeros(info.num_features)), dtype=np.float64)
+    found = []
+    for i in np.flatnonzero(np.isinf(low) | np.isinf(high)):
+        ends = ", ".join(f"{end} {value}" for end, value in (("min", low[i]), ("max", high[i])) if np.isinf(value))
+        found.append(f"{info.columns[i] if i < len(info.columns) else i} ({ends})")
+    if not found:
+        return None
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    many = len(found) > 1
+    return (
+        ("columns " if many else "column ")
+        + ", ".join(found[:limit])
+        + more
+        + (" hold" if many else " holds")
+        + " infinite values"
+    )
 
 
 class BatchPreprocessor:

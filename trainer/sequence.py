@@ -28,7 +28,7 @@ from csv2h5.target import single_class_problem
 
 from .batches import BatchFinisher
 from .errors import DataOptionError
-from .fileinfo import FileInfo, expand_paths, read_infos, single_class
+from .fileinfo import FileInfo, expand_paths, infinite_target, read_infos, single_class
 from .orders import SHUFFLE_MODES, EpochOrders, choose_order, epoch_order, split_rows
 from .readers import ProcessReaders
 from .sequence_options import OPTION_NAMES, SequenceOptions, take_options, with_options_signature
@@ -242,6 +242,13 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
                 f"{path}: {single_class_problem(name, label, used)}; train on every part "
                 "(a glob such as 'parts/*.h5', or csv2h5 merge), or pass --task regression to "
                 "csv2h5 convert if the target is a number"
+            )
+        infinite = infinite_target(info, rows)
+        if infinite is not None:  # or NaN (a cell such as +nan: empty targets are refused when converting)
+            row, name, value = infinite
+            raise DataOptionError(
+                f"{path}: target {name!r} is {value} in row {row:,} of the file, which a model cannot learn"
+                " from (its loss becomes infinite or NaN); replace the value in the CSV, or leave the row out"
             )
     if options.shard is not None:
         index, count = options.shard

@@ -57,6 +57,11 @@ def _split_first_record(
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as bad:
+            if first_line == 1 and chunk.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text", PowerShell
+                raise InputError(
+                    f"{name}:1: the file starts with a UTF-16 byte-order mark: it is UTF-16 text, not UTF-8;"
+                    " pass --encoding utf-16"
+                ) from None
             shown = chunk[max(0, bad.start - 10) : bad.start + 10].decode("utf-8", "backslashreplace")
             line = first_line + chunk.count(b"\n", 0, bad.start)
             raise InputError(
@@ -120,7 +125,8 @@ def read_header(
             more()
         cut = data.find(b"\n")
         if cut < 0:
-            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({lines + 1} lines)")
+            whole = lines + (1 if data else 0)  # a last line without its newline counts too
+            raise SchemaError(f"{source.name}: --skip-rows {skip_rows} skips the whole file ({whole} lines)")
         data = data[cut + 1 :]
         lines += 1
     if dialect.delimiter == "auto":

@@ -316,10 +316,14 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         try:
             found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
+            beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
+                "beyond int64 (2**63) that no dtype holds exactly"
+                if not -(2**63) <= int(big.cell) < 2**63
+                else "beyond 2**53 that no float holds exactly, among empty cells or decimals"
+            )
             raise BadValueError(
-                f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer beyond"
-                f" 2**53 that no float holds exactly, among empty cells or decimals; pass --drop {name}, or"
-                f" --categorical {name} to store it as codes"
+                f"{block.source}:{int(lines[big.row])}: column {name!r} has {excerpt(big.cell)!r}, an integer {beyond};"
+                f" pass --drop {name}, or --categorical {name} to store it as codes"
             ) from None
         cells[j] = found.cells
         if found.vocabulary is not None:

@@ -45,6 +45,18 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(digits_csv, tmp_path)
         (("convert", str(digits_csv), "-o", str(tmp_path / "nodir" / "o.h5")), f"error: {tmp_path / 'nodir'} does not exist"),
         (("convert", str(digits_csv), "-o", str(out), "--dtype", "int4"), "error: --dtype 'int4' is not one of"),
         (("info", str(digits_csv)), f"error: {digits_csv} is not a readable HDF5 file"),
+        (  # not "--names gives 784 names but the first line has 785 fields": the empty name was dropped
+            (
+                "convert",
+                str(digits_csv),
+                "-o",
+                str(out),
+                "--no-header",
+                "--names",
+                "label,," + ",".join(f"p{i}" for i in range(783)),
+            ),
+            "error: --names has an empty name (label,,p0,",
+        ),
     ]
     for args, start in cases:
         done = _run(*args)

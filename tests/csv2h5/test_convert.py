@@ -226,8 +226,13 @@ BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
             ConvertOptions(categorical=("a",)),
             f"f.csv:3: column 'b' has '{BEYOND_FLOAT64}', an integer beyond 2**53, while column 'a' holds text",
         ),
+        (  # beyond int64, with no empty cell or decimal anywhere: so the message says
+            "a,b\n1,2\n18446744073709551615,3\n",
+            ConvertOptions(),
+            "f.csv:3: column 'a' has '18446744073709551615', an integer beyond int64 (2**63) that no dtype holds exactly;",
+        ),
     ],
-    ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes"],
+    ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes", "beyond int64"],
 )
 def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, options, words):
     src = tmp_path / "f.csv"

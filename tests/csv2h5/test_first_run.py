@@ -194,6 +194,13 @@ def test_errors_in_standard_input_name_it(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_standard_input_given_twice_is_refused_not_read_as_empty(tmp_path):
+    done = _convert("-", tmp_path / "t.h5", "-", input=b"a,b\n1,2\n")  # "csv2h5 convert - -o t.h5 -q -"
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("error: - (standard input) is given more than once"), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- identifiers, dates: advice that leads somewhere good ---------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, HeaderMismatchError
+from csv2h5.errors import BadValueError, HeaderMismatchError, NotCsv2H5FileError, SchemaError
 
 
 def _features(path):
@@ -73,7 +73,9 @@ def test_append_of_another_schema_leaves_the_file_unchanged(tmp_path):
     out = tmp_path / "all.h5"
     convert([a], out)
     before = out.read_bytes()
-    with pytest.raises(HeaderMismatchError, match=r"feature columns 1 is 'z' there but 'y' here"):
+    with pytest.raises(
+        HeaderMismatchError, match=r"b\.csv does not match .*all\.h5: feature column 2 is 'z' in .*b\.csv but 'y' in .*all\.h5"
+    ):
         convert([b], out, options=ConvertOptions(append=True))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "all.h5", "b.csv"]
@@ -110,3 +112,59 @@ def test_quoted_fields_with_delimiters_and_newlines(tmp_path):
     with h5py.File(tmp_path / "q.h5") as f:
         classes = [c.decode() if isinstance(c, bytes) else c for c in f["target"].attrs["classes"]]
         assert [classes[i] for i in f["target"][()]] == ["x, y", "multi\nline", 'say "hi"']
+
+
+def test_inputs_of_two_headers_are_refused_naming_the_column_in_each(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y,w\n1,2,3\n")
+    b.write_text("x,z,w\n1,2,3\n")
+    with pytest.raises(HeaderMismatchError, match=r"column 2 is 'z' in .*b\.csv but 'y' in .*a\.csv"):
+        convert([a, b], tmp_path / "ab.h5")
+
+
+@pytest.mark.parametrize("text, lines", [("a,b\n1,2\n3,4\n", 3), ("a,b\n1,2\n3,4", 3), ("a,b\n", 1)])
+def test_skip_rows_past_the_end_counts_the_lines_of_the_file(tmp_path, text, lines):
+    src = tmp_path / "s.csv"
+    src.write_text(text)
+    assert len(text.splitlines()) == lines  # the oracle: Python's count of the lines
+    with pytest.raises(SchemaError, match=rf"--skip-rows 5 skips the whole file \({lines} lines\)"):
+        convert([src], tmp_path / "s.h5", options=ConvertOptions(skip_rows=5))
+
+
+def test_append_of_the_same_columns_in_another_order_says_how_to_take_them_by_name(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y,label\n1,2,p\n")
+    b.write_text("y,x,label\n4,3,q\n")
+    out = tmp_path / "all.h5"
+    convert([a], out, options=ConvertOptions(target=("label",)))
+    with pytest.raises(HeaderMismatchError, match=r"same columns in another order: --append --like .*all\.h5 takes them"):
+        convert([b], out, options=ConvertOptions(append=True, target=("label",)))
+    convert([b], out, options=ConvertOptions(append=True, like=str(out)))  # the advice, followed
+    with h5py.File(out, "r") as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4]]  # by name: x then y, as pandas reads them
+        assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q"]
+
+
+def test_append_to_an_hdf5_file_of_another_tool_is_one_error_and_leaves_it_unchanged(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_text("x,y\n1,2\n")
+    out = tmp_path / "theirs.h5"
+    with h5py.File(out, "w") as f:
+        f["x"] = np.arange(10)
+    before = out.read_bytes()
+    with pytest.raises(NotCsv2H5FileError, match=r"theirs\.h5 is not a csv2h5 file"):
+        convert([src], out, options=ConvertOptions(append=True))
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "theirs.h5"]
+
+
+@pytest.mark.parametrize("name", ["a/b", "."])
+@pytest.mark.parametrize("categorical", ["named", "auto"])
+def test_a_categorical_column_whose_name_no_hdf5_path_holds_is_refused(tmp_path, name, categorical):
+    src = tmp_path / "c.csv"
+    src.write_text(f"x,{name},label\n1,p,y\n2,r,n\n")
+    out = tmp_path / "c.h5"
+    options = ConvertOptions(target=("label",), categorical=(name if categorical == "named" else "auto",))
+    with pytest.raises(SchemaError, match=rf"column {name!r} holds text to store as codes, but its name cannot"):
+        convert([src], out, options=options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]

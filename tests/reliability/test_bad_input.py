@@ -59,6 +59,12 @@ CASES = [
     ("stray text line", {"in.csv": b"a,b,label\n1,2,0\n# exported by tool\n3,4,1\n"}, [], ["in.csv:3", "found 1"]),
     ("invalid UTF-8", {"in.csv": b"a,b,label\n1,2,0\n1,\xff\xfe,1\n"}, [], ["in.csv:3", "not valid utf-8", "--encoding"]),
     (
+        "UTF-16 text (Excel's Unicode text) read as UTF-8",
+        {"in.csv": GOOD.decode().encode("utf-16")},
+        [],
+        ["in.csv:1", "utf-16 byte-order mark", "--encoding utf-16"],
+    ),
+    (
         "value too large for a forced dtype",
         {"in.csv": b"a,b,label\n1,2,0\n300,4,1\n"},
         ["--dtype", "uint8"],
@@ -107,7 +113,7 @@ CASES = [
     ("two-character delimiter", {"in.csv": GOOD}, ["--delimiter", "::"], ["--delimiter must be one character"]),
     ("target also a feature", {"in.csv": GOOD}, ["--features", "a,label"], ["'label'", "both --target and --features"]),
     ("unknown encoding", {"in.csv": GOOD}, ["--encoding", "klingon"], ["--encoding 'klingon'"]),
-    ("skip-rows past the end", {"in.csv": GOOD}, ["--skip-rows", "10"], ["skips the whole file"]),
+    ("skip-rows past the end", {"in.csv": GOOD}, ["--skip-rows", "10"], ["skips the whole file (4 lines)"]),
     ("overwrite and append together", {"in.csv": GOOD}, ["--overwrite", "--append"], ["contradict"]),
     ("append to a file that is not there", {"in.csv": GOOD}, ["--append"], ["nothing to --append to"]),
     ("bad --sample-shape text", {"in.csv": GOOD}, ["--sample-shape", "a,b"], ["--sample-shape takes integers"]),
@@ -256,7 +262,7 @@ def test_a_line_over_the_limit(tmp_path, monkeypatch):
 
 
 def test_the_catalogue_has_the_cases_the_readme_counts():
-    assert len(CASES) == 56
+    assert len(CASES) == 57
 
 
 # Runs the CLI in a child that, when it starts as root (who reads any file, as in CI), drops to an

@@ -304,6 +304,7 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["fit", "--resume", "{tmp}/nothing"], "is not a run directory"),
         (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
         (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
+        (["evaluate", "{run}", "{unlabelled}"], "has no /target to score the model against"),
         (["predict", "{run}", "{train}", "-o", "{tmp}/missing_dir/p.csv"], "cannot write"),
     ],
 )

@@ -133,6 +133,7 @@ def test_other_columns_and_unknown_classes_are_refused(trained, tmp_path):
         _h5train("evaluate", trained["run"], _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"]))))
     )
     assert "has classes the model was not trained on ('bird')" in line
+    assert "--like" not in line and "leave their rows out" in line  # converted --like already: no use saying it
 
 
 def test_a_value_new_to_training_gets_a_code_after_the_known_ones(trained, tmp_path):
@@ -142,3 +143,16 @@ def test_a_value_new_to_training_gets_a_code_after_the_known_ones(trained, tmp_p
     result = _h5train("predict", trained["run"], data, "-o", tmp_path / "p.csv")
     assert result.exit_code == 0, result.stderr
     assert len(_predicted(tmp_path / "p.csv")) == len(frame)
+
+
+def test_a_validation_file_coded_otherwise_is_refused_by_fit(trained, tmp_path):
+    alone = _write(trained["reversed"], tmp_path / "alone.h5")  # its colours coded in another order
+    run = tmp_path / "run"
+    args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--batch-size", "32", "--progress", "none"]
+    line = _one_line_error(_h5train("fit", trained["train"], "--val", alone, *args))
+    assert "codes column 'color' otherwise than the training data" in line
+    assert f"--like {trained['train'].resolve()}" in line and not run.exists()
+
+    like = _write(trained["reversed"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
+    assert result.exit_code == 0, result.stderr

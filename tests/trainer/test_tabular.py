@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from backends import on_backend
 from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.errors import DataOptionError
 from csv2h5.trainer.fileinfo import open_info
 from csv2h5.trainer.models import OutputSpec, build_model
 from csv2h5.trainer.preprocess import ONE_HOT_MAX, TabularEncoding
@@ -123,6 +124,42 @@ def test_missing_error_refuses_a_table_with_empty_cells(table, tmp_path):
     code, out, err = _h5train("fit", table["train"], "--run-dir", tmp_path / "run", "--missing", "error", "--progress", "none")
     assert code == 2 and "age" in err and "--missing mean" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("normalize", ["standard", "none"])
+def test_infinite_values_are_refused_before_training(tmp_path, normalize):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200).round(3), "b": rng.normal(size=200).round(3)})
+    frame["label"] = np.where(frame.a + frame.b > 0, "yes", "no")
+    frame[["a", "b"]] = frame[["a", "b"]].astype(object)
+    frame.loc[17, "a"] = "inf"  # float() and pandas read it as infinity; so does csv2h5
+    frame.loc[30, "b"] = "-1e400"
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    convert([tmp_path / "inf.csv"], tmp_path / "inf.h5", options=ConvertOptions(target=("label",)))
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", tmp_path / "inf.h5", "--run-dir", run, "--normalize", normalize, "--progress", "none")
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "columns a (max inf), b (min -inf) hold infinite values" in lines[0], err
+    assert "trained" not in out and not run.exists()
+
+
+def test_an_infinite_regression_target_is_refused_before_training(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=200).round(3), "b": rng.normal(size=200).round(3)})
+    frame["y"] = (frame.a - frame.b).round(3).astype(object)
+    frame.loc[42, "y"] = "-inf"  # float() and pandas read it as minus infinity; the file stores it so
+    frame.to_csv(tmp_path / "y.csv", index=False)
+    convert([tmp_path / "y.csv"], tmp_path / "y.h5", options=ConvertOptions(target=("y",)))
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", tmp_path / "y.h5", "--run-dir", run, "--val-split", "0", "--progress", "none")
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "target 'y' is -inf in row 42 of the file" in lines[0], err
+    assert "trained" not in out and not run.exists()
+    with pytest.raises(DataOptionError, match=r"target 'y' is -inf in row 42"):
+        HDF5Sequence(tmp_path / "y.h5", training=True)
+    HDF5Sequence(tmp_path / "y.h5", indices=np.delete(np.arange(200), 42), training=True)  # the other rows train
 
 
 def test_val_split_0_trains_without_validation(table, tmp_path):
