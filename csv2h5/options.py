@@ -95,6 +95,8 @@ class ConvertOptions:
             raise OptionError(f"workers must be >= 0, got {self.workers}")
         if self.fill is not None and math.isnan(self.fill):
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
+        if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
+            raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
         if self.names and self.header:
             raise OptionError("--names replaces the header; pass --no-header with it")
         if any(not name.strip() for name in self.names):

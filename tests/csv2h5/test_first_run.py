@@ -325,3 +325,29 @@ def test_unique_dates_stored_as_codes_get_the_dates_warning_alone(tmp_path):
     assert report.warnings == (
         "column 'day' looks like dates and is stored as categorical codes; pass --datetime day for seconds since 1970 instead",
     )
+
+
+def test_one_file_given_twice_is_refused_not_stored_twice(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_bytes(b"a,b\n1,2\n3,4\n")
+    (tmp_path / "link.csv").symlink_to(src)
+    for second in (src, tmp_path / "link.csv", tmp_path / "." / "a.csv"):
+        done = _convert(src, tmp_path / "t.h5", str(second))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.decode().startswith(f"error: {second} is given twice"), done.stderr
+        assert "pass each input once" in done.stderr.decode()
+        assert not (tmp_path / "t.h5").exists()
+    other = tmp_path / "b.csv"
+    other.write_bytes(src.read_bytes())  # the same bytes in another file: two inputs, every row kept
+    assert _convert(src, tmp_path / "t.h5", str(other)).returncode == 0
+    assert len(_features(tmp_path / "t.h5")) == 4
+
+
+def test_fill_must_be_finite(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_bytes(b"a,b\n1,\n3,4\n")
+    for value in ("inf", "-inf"):
+        done = _convert(src, tmp_path / "t.h5", "--fill", value)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.decode().startswith("error: --fill must be a finite number"), done.stderr
+        assert not (tmp_path / "t.h5").exists()
