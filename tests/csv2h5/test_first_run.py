@@ -341,13 +341,3 @@ def test_one_file_given_twice_is_refused_not_stored_twice(tmp_path):
     other.write_bytes(src.read_bytes())  # the same bytes in another file: two inputs, every row kept
     assert _convert(src, tmp_path / "t.h5", str(other)).returncode == 0
     assert len(_features(tmp_path / "t.h5")) == 4
-
-
-def test_fill_must_be_finite(tmp_path):
-    src = tmp_path / "a.csv"
-    src.write_bytes(b"a,b\n1,\n3,4\n")
-    for value in ("inf", "-inf"):
-        done = _convert(src, tmp_path / "t.h5", "--fill", value)
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.decode().startswith("error: --fill must be a finite number"), done.stderr
-        assert not (tmp_path / "t.h5").exists()

@@ -211,6 +211,8 @@ CASES = [
         ["--categorical", "auto", "--max-categories", "2"],
         ["in.csv:4", "'day'", "ISO dates", "--datetime day"],
     ),
+    ("one input given twice", {"in.csv": GOOD}, ["{d}/in.csv"], ["in.csv is given twice", "pass each input once"]),
+    ("an infinite --fill", {"in.csv": b"a,b,label\n1,,0\n"}, ["--fill", "inf"], ["--fill", "finite number"]),
 ]
 
 
@@ -262,7 +264,7 @@ def test_a_line_over_the_limit(tmp_path, monkeypatch):
 
 
 def test_the_catalogue_has_the_cases_the_readme_counts():
-    assert len(CASES) == 57
+    assert len(CASES) == 59
 
 
 # Runs the CLI in a child that, when it starts as root (who reads any file, as in CI), drops to an
