@@ -85,6 +85,9 @@ def convert(
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
     dtype: Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|float16|float32|float64.")] = "auto",
     fill: Annotated[float | None, typer.Option(help="Value for empty feature cells (default: NaN).")] = None,
+    na_values: Annotated[
+        list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")
+    ] = [],
     task: Annotated[str, typer.Option(help="Target task: auto|classification|regression.")] = "auto",
     sample_shape: Annotated[str | None, typer.Option(help="Shape of one row for image models, e.g. 28,28,1.")] = None,
     chunk_rows: Annotated[int | None, typer.Option(help="Rows per HDF5 chunk (default: about 1 MiB).")] = None,
@@ -123,6 +126,7 @@ def convert(
             encoding=encoding,
             dtype=dtype,
             fill=fill,
+            na_values=tuple(na_values),  # not split at commas: a spelling is taken whole
             task=task,
             sample_shape=parse_ints(sample_shape, "--sample-shape"),
             chunk_rows=chunk_rows,

@@ -38,7 +38,7 @@ from .reader import (
     read_header,
     row_lines,
 )
-from .reader.source import default_delimiter, is_stdin
+from .reader.source import check_read_once, default_delimiter, is_stdin
 from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
 from .shared import SharedArray, received
@@ -63,31 +63,15 @@ _STATS_BATCH = 16
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
-    if sum(map(is_stdin, sources)) > 1:  # the second would find it empty
-        raise SchemaError("- (standard input) is given more than once; it can be read once: pass it once")
-    _check_distinct_files([s for s in sources if not is_stdin(s)])
+    check_read_once(sources)
     check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
-
-
-def _check_distinct_files(sources: Sequence[Path]) -> None:
-    """Refuse one file given twice (by two spellings, a link, or a glob and its name): its rows would be stored twice."""
-    seen: dict[tuple[int, int], Path] = {}
-    for source in sources:
-        try:
-            found = os.stat(source)
-        except OSError:
-            continue  # said when it is opened
-        first = seen.get((found.st_dev, found.st_ino))
-        if first is not None:
-            also = "" if str(first) == str(source) else f" (as {first} too)"
-            raise SchemaError(f"{source} is given twice{also}; its rows would be stored twice: pass each input once")
-        seen[(found.st_dev, found.st_ino)] = source
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
     """Each input opened with its header read (closed when the next one opens); every header must be the first's."""
     o = options
-    dialect = Dialect(delimiter=o.delimiter or default_delimiter(sources[0], o.decimal), comment=o.comment, decimal=o.decimal)
+    delimiter = o.delimiter or default_delimiter(sources[0], o.decimal)
+    dialect = Dialect(delimiter=delimiter, comment=o.comment, decimal=o.decimal, na_values=o.na_values)
     first_names: list[str] | None = None
     for path in sources:
         source = Source(path, encoding=o.encoding)

@@ -123,6 +123,7 @@ class KindAdvice:
         columns = sorted(set(text.tolist()) | set(mixed.tolist()))
         others = [self.kinds.names[k] for k in columns if k != j]
         message = f"{source}:{line}: column {self.kinds.names[j]!r} has {excerpt(cell)!r}, which is not a number"
+        message += _missing_mark(cell)
         if others:
             message += (
                 f", and {len(others)} more column{'s hold' if len(others) > 1 else ' holds'} text"
@@ -225,7 +226,7 @@ class KindAdvice:
             before = f"the first rows (to {end}), which decide each column's kind, held only {_WORDS[kind]}"
         others = [self.kinds.names[k] for k in columns if k != j]
         also = f"; so do {excerpt(', '.join(others), 200)} in this block" if others else ""
-        head = f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}, but {before}{also}"
+        head = f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, {what}{_missing_mark(cell)}, but {before}{also}"
         codes = [k for k in columns if not named_like_identifier(self.kinds.names[k])]
         if len(codes) < len(columns):  # identifiers are never suggested as codes
             ids = [k for k in columns if k not in codes]
@@ -267,6 +268,14 @@ class KindAdvice:
 
 def kind_name(kind: int) -> str:
     return {NUMBER: "numbers", BOOLEAN: "booleans", CATEGORY: "categorical codes", DATETIME: "dates"}[kind]
+
+
+def _missing_mark(cell: str) -> str:
+    """For a cell of a few punctuation marks ("?" in UCI's tables, "-"): the option that reads it as a missing cell."""
+    mark = cell.strip()
+    if not mark or len(mark) > 3 or any(c.isalnum() for c in mark):
+        return ""
+    return f" (if {mark!r} marks a missing cell: --na-values {_shell_list([mark])})"
 
 
 def _shell_list(names: Sequence[str]) -> str:

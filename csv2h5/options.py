@@ -48,6 +48,9 @@ class ConvertOptions:
     encoding: str = "utf-8"
     dtype: str = "auto"  # the smallest type that holds every value exactly
     fill: float | None = None  # value for empty feature cells; None keeps NaN
+    # More spellings of a missing cell besides pandas' defaults (which stay), as pandas' na_values=:
+    # "?" in UCI's tables, "-" or "n.a." elsewhere; a cell equal to one is missing, as an empty one is.
+    na_values: tuple[str, ...] = ()
     task: str = "auto"
     sample_shape: tuple[int, ...] | None = None
     chunk_rows: int | None = None  # None: about 1 MiB of rows per chunk
@@ -97,6 +100,8 @@ class ConvertOptions:
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
         if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
             raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
+        if any(not value or "\n" in value or "\r" in value for value in self.na_values):
+            raise OptionError("--na-values takes non-empty spellings on one line (an empty cell is missing already)")
         if self.names and self.header:
             raise OptionError("--names replaces the header; pass --no-header with it")
         if any(not name.strip() for name in self.names):

@@ -43,12 +43,14 @@ NA_VALUES = (
 EMPTY_ONLY = ("",)
 
 
-def missing_spellings(data: bytes) -> tuple[str, ...]:
-    """The missing-value spellings to read ``data`` with: pandas' all, or only the empty cell where no other can occur.
+def missing_spellings(data: bytes, plan: ParsePlan) -> tuple[str, ...]:
+    """The missing-value spellings to read ``data`` with: all of them, or only the empty cell where no other can occur.
 
     Both give the same table for such a block; reading it with one spelling is faster (BENCHMARKS.md).
     """
-    return NA_VALUES if b"N" in data or b"n" in data else EMPTY_ONLY
+    if b"N" in data or b"n" in data or any(value.encode() in data for value in plan.dialect.na_values):
+        return NA_VALUES + plan.dialect.na_values
+    return EMPTY_ONLY
 
 
 def read_table(
@@ -56,11 +58,12 @@ def read_table(
     plan: ParsePlan,
     column_types: Mapping[int, object],
     on_invalid_row: Callable[[object], str] | None,
-    null_values: tuple[str, ...] = NA_VALUES,
+    null_values: tuple[str, ...] | None = None,
 ):
     """Parse ``data`` into a pyarrow Table of the columns in ``column_types`` (position -> arrow type).
 
-    ``null_values``: the cells read as missing (``missing_spellings`` of the block gives the same table faster).
+    ``null_values``: the cells read as missing; None: pandas' spellings and the plan's own
+    (``missing_spellings`` of the block gives the same table faster).
 
     Raises pyarrow.ArrowInvalid for a cell that is not of its column's type, and
     for a line with the wrong number of fields unless ``on_invalid_row`` says "skip".
@@ -84,7 +87,7 @@ def read_table(
         convert_options=pacsv.ConvertOptions(
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
-            null_values=list(null_values),
+            null_values=list(NA_VALUES + plan.dialect.na_values if null_values is None else null_values),
             decimal_point=plan.dialect.decimal,
             **_boolean_spellings(column_types),
             strings_can_be_null=True,

@@ -22,12 +22,13 @@ BOM = b"\xef\xbb\xbf"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Dialect:
-    """How the text is delimited."""
+    """How the text is written: delimited, quoted, its decimal mark and its spellings of a missing cell."""
 
     delimiter: str = ","
     quotechar: str = '"'
     comment: str | None = None
     decimal: str = "."  # "," for numbers written 70,5 (with another delimiter)
+    na_values: tuple[str, ...] = ()  # missing-cell spellings besides pandas' (--na-values)
 
 
 @dataclasses.dataclass(slots=True)

@@ -66,7 +66,7 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
 
     types = _column_types(plan)
     try:  # no handler for ragged lines: pyarrow stops at the first, and the text path reports it
-        table = read_table(data, plan, types, on_invalid_row=None, null_values=missing_spellings(data))
+        table = read_table(data, plan, types, on_invalid_row=None, null_values=missing_spellings(data, plan))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, a ragged line, ...
         return None
     position = {col: i for i, col in enumerate(sorted(types))}  # the table holds the used columns in CSV order

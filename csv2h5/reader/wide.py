@@ -44,7 +44,8 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
         or plan.dialect.quotechar.encode() in data
         or b"\r" in data
         or plan.dialect.decimal != "."
-    ):  # decimal commas: the column paths read them
+        or plan.dialect.na_values
+    ):  # decimal commas, spellings of missing cells of the user's own: the column paths read them
         return None
     cells = _cells(data, ncol, delimiter[0])
     if cells is None:

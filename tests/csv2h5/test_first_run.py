@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, OptionError
+from csv2h5.errors import BadValueError, InputError, OptionError
 from csv2h5.kinds import counted_like_identifier, named_like_identifier
 
 
@@ -341,3 +341,54 @@ def test_one_file_given_twice_is_refused_not_stored_twice(tmp_path):
     other.write_bytes(src.read_bytes())  # the same bytes in another file: two inputs, every row kept
     assert _convert(src, tmp_path / "t.h5", str(other)).returncode == 0
     assert len(_features(tmp_path / "t.h5")) == 4
+
+
+def test_na_values_read_the_users_own_missing_spellings_as_pandas_does(tmp_path):
+    # UCI's tables write "?" for a missing cell; "-" and "n.a." are seen elsewhere. pandas' defaults stay.
+    text = "a,b,city,label\n1,?,Paris,0\n?,2.5,-,1\n3,NA,Lyon,0\nn.a.,4,?,1\n"
+    src = tmp_path / "t.csv"
+    src.write_text(text)
+    out = tmp_path / "t.h5"
+    done = _convert(
+        src, out, "--target", "label", "--na-values", "?", "--na-values", "-", "--na-values", "n.a.", "--categorical", "city"
+    )
+    assert done.returncode == 0, done.stderr
+    expected = pd.read_csv(src, na_values=["?", "-", "n.a."])
+    stored = _features(out)
+    np.testing.assert_array_equal(stored["a"].to_numpy(), expected["a"].to_numpy())
+    np.testing.assert_array_equal(stored["b"].to_numpy(), expected["b"].to_numpy())
+    with h5py.File(out, "r") as f:
+        vocabulary = [v.decode() for v in f["categories/city"][()]]
+    codes = stored["city"].to_numpy()
+    named = [vocabulary[int(c)] if c == c and c >= 0 else None for c in codes]
+    assert named == [None if v != v else v for v in expected["city"].tolist()]
+    # Without the option "?" is text, and the refusal names it.
+    refused = _convert(src, tmp_path / "u.h5", "--target", "label", "--categorical", "city")
+    assert refused.returncode == 2 and "(if '?' marks a missing cell: --na-values '?')" in refused.stderr.decode()
+
+
+def test_na_values_must_be_spellings(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_text("a,label\n1,0\n")
+    done = _convert(src, tmp_path / "t.h5", "--target", "label", "--na-values", "")
+    assert done.returncode == 2 and done.stderr.decode().startswith("error: --na-values takes non-empty spellings")
+
+
+def test_na_values_reach_the_parser_processes(tmp_path):
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 100, size=(3_000, 3)).astype(str).astype(object)
+    values[rng.random(values.shape) < 0.1] = "?"  # in every block of 64 bytes or so
+    src = tmp_path / "t.csv"
+    src.write_text("a,b,c,label\n" + "".join(f"{a},{b},{c},{i % 2}\n" for i, (a, b, c) in enumerate(values)))
+    out = tmp_path / "t.h5"
+    convert([src], out, options=ConvertOptions(target=("label",), na_values=("?",), workers=2, block_bytes=4096))
+    expected = pd.read_csv(src, na_values=["?"])
+    np.testing.assert_array_equal(_features(out).to_numpy(), expected[["a", "b", "c"]].to_numpy(dtype=np.float64))
+
+
+def test_one_path_given_twice_in_python_is_refused(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_bytes(b"a,label\n1,0\n2,1\n")
+    with pytest.raises(InputError, match="is given twice; its rows would be stored twice"):
+        convert([src, src], tmp_path / "t.h5", options=ConvertOptions(target=("label",)))
+    assert not (tmp_path / "t.h5").exists()

@@ -15,6 +15,7 @@ from pandas_missing import PANDAS_DEFAULT_NA
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.errors import BadLineError, BadValueError, Csv2H5Error, InputError
+from csv2h5.reader import Dialect, ParsePlan
 from csv2h5.reader import parse as parse_module
 from csv2h5.reader import typed as typed_module
 from csv2h5.reader import wide as wide_module
@@ -83,7 +84,9 @@ def _outcome(
     with (
         tempfile.TemporaryDirectory() as tmp,
         mock.patch.object(
-            typed_module, "missing_spellings", (lambda data: NA_VALUES) if every_spelling else typed_module.missing_spellings
+            typed_module,
+            "missing_spellings",
+            (lambda data, plan: NA_VALUES + plan.dialect.na_values) if every_spelling else typed_module.missing_spellings,
         ),
         mock.patch.object(parse_module, "parse_typed", parse_module.parse_typed if typed else lambda *args: None),
         mock.patch.object(wide_module, "WIDE_COLUMNS", 1 if wide else wide_module.WIDE_COLUMNS),
@@ -140,9 +143,15 @@ def test_every_missing_spelling_but_the_empty_one_holds_an_n():
     # What lets a block without the bytes N and n be read with only empty cells missing.
     assert sorted(NA_VALUES) == sorted(PANDAS_DEFAULT_NA)
     assert all("N" in spelling or "n" in spelling for spelling in PANDAS_DEFAULT_NA if spelling)
-    assert typed_module.missing_spellings(b"1,2\n,3\n") == ("",)
+    plan = ParsePlan(("a", "b"), Dialect(","), (0, 1), (), ())
+    assert typed_module.missing_spellings(b"1,2\n,3\n", plan) == ("",)
     for spelling in PANDAS_DEFAULT_NA[1:]:
-        assert typed_module.missing_spellings(f"1,{spelling}\n".encode()) == NA_VALUES
+        assert typed_module.missing_spellings(f"1,{spelling}\n".encode(), plan) == NA_VALUES
+    # The user's own spellings (--na-values) keep the fast path only where none of them occurs either.
+    own = ParsePlan(("a", "b"), Dialect(",", na_values=("?", "-9")), (0, 1), (), ())
+    assert typed_module.missing_spellings(b"1,2\n,3\n", own) == ("",)
+    assert typed_module.missing_spellings(b"1,2\n?,3\n", own) == NA_VALUES + ("?", "-9")
+    assert typed_module.missing_spellings(b"1,-9\n", own) == NA_VALUES + ("?", "-9")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
