@@ -294,6 +294,12 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["fit", "{train}", "--val", "{words}"], "has 2 features"),
         (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
         (["fit", "{train}", "--optimizer", "nadamx"], "--optimizer 'nadamx'"),
+        (["fit", "{train}", "--activation", "rleu"], "--activation 'rleu' is not a Keras activation"),
+        (["fit", "{train}", "--hidden", "0"], "--hidden takes layer widths of at least 1, got 0"),
+        (["fit", "{train}", "--seed", "-1"], "--seed takes an integer in 0..4294967295, got -1"),
+        (["fit", "{train}", "--learning-rate", "-0.01"], "--learning-rate must be a positive number, got -0.01"),
+        (["fit", "{train}", "--steps-per-epoch", "0"], "--steps-per-epoch must be at least 1, got 0"),
+        (["fit", "{train}", "--sample-shape", "27,28"], "holds 756 values"),  # a table's model would drop it unread
         (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
         (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
         (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
