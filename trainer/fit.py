@@ -332,6 +332,7 @@ def fit(
     callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
     _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
+        early.set_model(model)  # a resumed run with every epoch done never called fit, which sets it
         early.restore()
     seconds = time.perf_counter() - started
     if plan.chief:

@@ -143,6 +143,28 @@ def test_same_seed_same_weights_and_resume_is_exact(backend, files, tmp_path):
     assert not np.array_equal(_weights(tmp_path / "d" / "model.keras")[0], a[0])  # the seed matters
 
 
+def test_resuming_a_finished_run_keeps_its_best_epoch(tmp_path):
+    """Every epoch done (a run stopped while its last epoch's files were written): resume finishes it, no traceback."""
+    rng = np.random.default_rng(3)
+    noise = tmp_path / "noise.csv"  # labels unrelated to the columns: validation is best early, then overfits
+    noise.write_text(
+        "a,b,c,label\n"
+        + "".join(f"{a:.4f},{b:.4f},{c:.4f},{y}\n" for (a, b, c), y in zip(rng.normal(size=(300, 3)), rng.integers(0, 2, 300)))
+    )
+    convert([noise], tmp_path / "noise.h5", options=ConvertOptions(target=("label",)))
+    run = tmp_path / "run"
+    args = ["--batch-size", "64", "--epochs", "8", "--learning-rate", "0.01", "--val-split", "0.3", "--progress", "none"]
+    code, _, err = _run("jax", "fit", tmp_path / "noise.h5", "--run-dir", run, "--backend", "jax", *args)
+    assert code == 0, err
+    before = json.loads((run / "metrics.json").read_text())
+    assert before["model_epoch"] < 8  # the best epoch is not the last: its weights come from best.keras
+    code, out, err = _run("jax", "fit", "--resume", run, "--progress", "none")
+    assert code == 0, err
+    assert f"model.keras holds epoch {before['model_epoch']}'s weights" in out
+    for kept, best in zip(_weights(run / "model.keras"), _weights(run / "checkpoints" / "best.keras"), strict=True):
+        assert np.array_equal(kept, best)
+
+
 def test_evaluate_reports_the_models_loss_and_accuracy(backend, files, tmp_path):
     run = tmp_path / "run"
     _fit(backend, files, run, "--epochs", "2")
