@@ -66,6 +66,12 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
                     f"{info.path} codes column {name!r} otherwise than the training data"
                     f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}"
                 )
+    task = trained.get("task")
+    if labels and task and info.task and info.task != task:  # a score of class codes against numbers means nothing
+        raise ModelError(
+            f"{info.path} has a {info.task} target, but the model was trained for {task}; evaluate it on data"
+            f" whose target is the training data's ({again})"
+        )
     classes = trained.get("classes")
     if labels and classes and info.task == "classification":
         here = json_labels(info.classes)

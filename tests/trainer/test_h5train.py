@@ -41,6 +41,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
         make_digits_csv.write_csv(src, rows=rows, seed=seed, label=label)
         out[name] = work / f"{name}.h5"
         convert([src], out[name], options=ConvertOptions(target=("label",) if label else ()))
+    out["holdout_numbers"] = work / "holdout_numbers.h5"  # the digits' labels as a regression target
+    convert([work / "holdout.csv"], out["holdout_numbers"], options=ConvertOptions(target=("label",), task="regression"))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 2))
     words = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
@@ -333,6 +335,7 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
         (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
         (["evaluate", "{run}", "{unlabelled}"], "has no /target to score the model against"),
+        (["evaluate", "{run}", "{holdout_numbers}"], "has a regression target, but the model was trained for classification"),
         (["predict", "{run}", "{train}", "-o", "{tmp}/missing_dir/p.csv"], "cannot write"),
     ],
 )
