@@ -25,7 +25,7 @@ from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .lists import header_difference
 from .options import ConvertOptions, worker_count
-from .output import AtomicOutput, check_output
+from .output import AtomicOutput, check_output, given_twice
 from .reader import (
     Dialect,
     ParsedBlock,
@@ -65,23 +65,10 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
         raise SchemaError("no input files given; pass one or more CSV files")
     if sum(map(is_stdin, sources)) > 1:  # the second would find it empty
         raise SchemaError("- (standard input) is given more than once; it can be read once: pass it once")
-    _check_distinct_files([s for s in sources if not is_stdin(s)])
+    twice = given_twice([s for s in sources if not is_stdin(s)])
+    if twice:
+        raise SchemaError(f"{twice}; its rows would be stored twice: pass each input once")
     check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
-
-
-def _check_distinct_files(sources: Sequence[Path]) -> None:
-    """Refuse one file given twice (by two spellings, a link, or a glob and its name): its rows would be stored twice."""
-    seen: dict[tuple[int, int], Path] = {}
-    for source in sources:
-        try:
-            found = os.stat(source)
-        except OSError:
-            continue  # said when it is opened
-        first = seen.get((found.st_dev, found.st_ino))
-        if first is not None:
-            also = "" if str(first) == str(source) else f" (as {first} too)"
-            raise SchemaError(f"{source} is given twice{also}; its rows would be stored twice: pass each input once")
-        seen[(found.st_dev, found.st_ino)] = source
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
