@@ -20,6 +20,7 @@ import csv
 import datetime
 import json
 import os
+import shutil
 from pathlib import Path
 
 from csv2h5 import jsontext
@@ -61,9 +62,15 @@ class RunDir:
         return None
 
     def create(self) -> None:
-        """Make the directory; refuse one that already holds a run."""
-        if self.config.exists():
+        """Make the directory; refuse one that already holds a run.
+
+        A run stopped before its first epoch ended holds nothing to resume (and --resume
+        refuses it), so a new run starts there, as the stopped one's message says.
+        """
+        if self.config.exists() and (self.last.exists() or self.read_state()["epochs_done"] > 0):
             raise RunError(f"{self.path} already holds a run; pass another --run-dir, or --resume {self.path}")
+        if self.config.exists():  # only a stopped run's own: a directory h5train did not write keeps its logs/
+            shutil.rmtree(self.logs, ignore_errors=True)  # its TensorBoard events would show as a run of their own
         try:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -167,6 +167,22 @@ def test_resuming_a_finished_run_keeps_its_best_epoch(tmp_path):
         assert np.array_equal(kept, best)
 
 
+def test_a_run_stopped_before_its_first_epoch_starts_again_in_its_directory(files, tmp_path):
+    """Ctrl-C before epoch 1 ends says to start the run again; with --run-dir, the same command must be able to."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)  # what such a stop leaves: settings, no epoch, a start of logs
+    (run / "config.json").write_text('{"options": {"data": "train.h5"}}')
+    (run / "state.json").write_text('{"epochs_done": 0, "best_value": null, "best_epoch": null, "random_state": []}')
+    (run / "logs" / "train").mkdir(parents=True)
+    (run / "logs" / "train" / "events.out.tfevents.stale").write_bytes(b"")
+    _fit("jax", files, run, "--epochs", "1", data="words")  # --resume refuses it: no finished epoch
+    assert [r["epoch"] for r in _rows(run / "history.csv")] == ["1"]
+    assert json.loads((run / "config.json").read_text())["options"]["data"] == str(files["words"])
+    assert not (run / "logs" / "train" / "events.out.tfevents.stale").exists()
+    code, _, err = _run("jax", "fit", files["words"], "--run-dir", run, "--epochs", "1")
+    assert code == 2 and f"{run} already holds a run" in err  # one epoch done: a run to resume, kept
+
+
 def test_evaluate_reports_the_models_loss_and_accuracy(backend, files, tmp_path):
     run = tmp_path / "run"
     _fit(backend, files, run, "--epochs", "2")
