@@ -15,8 +15,9 @@ import keras
 import numpy as np
 
 from csv2h5.lists import first_difference
+from csv2h5.output import write_failure
 
-from .errors import ModelError, RunError
+from .errors import ModelError, RunError, TrainerError
 from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
@@ -171,6 +172,10 @@ def predict(
                     writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
                 row += scores.shape[0]
         os.replace(tmp, out)
+    except TrainerError:
+        raise
+    except OSError as exc:  # a full disk, a quota: one line, and the partial file goes (finally)
+        raise RunError(write_failure(out, exc)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return row
