@@ -69,6 +69,11 @@ def check_output(
 
 def write_failure(output: Path, exc: OSError) -> str:
     """One line for a failed write; h5py hides the errno inside its message."""
+    return f"cannot write {output}: {write_reason(exc)}; nothing was written"
+
+
+def write_reason(exc: OSError) -> str:
+    """Why a write failed, and what to do, in a few words."""
     code = exc.errno
     if code is None:
         found = re.search(r"errno = (\d+)", str(exc))
@@ -78,8 +83,7 @@ def write_failure(output: Path, exc: OSError) -> str:
         errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
         errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
     }
-    reason = reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
-    return f"cannot write {output}: {reason}; nothing was written"
+    return reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
 
 
 class AtomicOutput:

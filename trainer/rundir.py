@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 
 from csv2h5 import jsontext
+from csv2h5.output import write_reason
 
 from .errors import RunError
 from .fileinfo import FileInfo
@@ -103,8 +104,12 @@ class RunDir:
 def write_json(path: Path, value: object) -> None:
     """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(jsontext.dumps(value, indent=2, default=str) + "\n")  # null, never a bare NaN
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(jsontext.dumps(value, indent=2, default=str) + "\n")  # null, never a bare NaN
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: one line, the old file kept
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {write_reason(exc)}") from None
 
 
 def json_labels(classes: list[object]) -> list[object]:
