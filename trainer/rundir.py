@@ -141,11 +141,14 @@ def data_record(info: FileInfo) -> dict[str, object]:
 def append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:
     """One row of history.csv (the header comes with the first row)."""
     fresh = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as fh:
-        writer = csv.writer(fh)
-        if fresh:
-            writer.writerow(["epoch", *sorted(logs)])
-        writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+    try:
+        with open(path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            if fresh:
+                writer.writerow(["epoch", *sorted(logs)])
+            writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+    except OSError as exc:  # a full disk; --resume rewrites the history up to its checkpoint (keep_history)
+        raise RunError(f"cannot write {path}: {write_reason(exc)}") from None
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
