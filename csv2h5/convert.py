@@ -25,7 +25,7 @@ from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .lists import header_difference
 from .options import ConvertOptions, worker_count
-from .output import AtomicOutput, check_output
+from .output import AtomicOutput, check_output, given_twice
 from .reader import (
     Dialect,
     ParsedBlock,
@@ -38,7 +38,7 @@ from .reader import (
     read_header,
     row_lines,
 )
-from .reader.source import check_read_once, default_delimiter, is_stdin
+from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
 from .shared import SharedArray, received
@@ -63,7 +63,11 @@ _STATS_BATCH = 16
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
-    check_read_once(sources)
+    if sum(map(is_stdin, sources)) > 1:  # the second would find it empty
+        raise SchemaError("- (standard input) is given more than once; it can be read once: pass it once")
+    twice = given_twice([s for s in sources if not is_stdin(s)])
+    if twice:
+        raise SchemaError(f"{twice}; its rows would be stored twice: pass each input once")
     check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
 
 

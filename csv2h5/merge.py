@@ -42,7 +42,7 @@ from .layout import (
     read_stats,
     stats_path,
 )
-from .output import AtomicOutput, check_output
+from .output import AtomicOutput, check_output, given_twice
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
 from .stats import merge_stored
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
@@ -78,6 +78,9 @@ def merge(
     out = Path(output)
     if len(paths) < 2:
         raise InputError("merge needs two or more files; pass the parts to join")
+    twice = given_twice(paths)
+    if twice:
+        raise InputError(f"{twice}; its rows would be stored twice: pass each part once")
     check_output(out, inputs=paths, overwrite=overwrite, example="merged.h5")
     infos = [open_header(p) for p in paths]
     problem = parts_disagree(infos, advice="merge files")

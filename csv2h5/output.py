@@ -21,6 +21,25 @@ from .errors import Csv2H5Error, OutputError, OutputExistsError
 from .scratch import sweep_stale, temporary_path
 
 
+def given_twice(sources: Sequence[str | os.PathLike[str]]) -> str | None:
+    """How one file given twice (by two spellings, a link, or a glob and its name) was named, or None.
+
+    Its rows would be stored or read twice, and a split of them would put the same rows
+    on both sides; callers refuse it with their own error.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for source in map(str, sources):
+        try:
+            found = os.stat(source)
+        except OSError:
+            continue  # said when it is opened
+        first = seen.get((found.st_dev, found.st_ino))
+        if first is not None:
+            return f"{source} is given twice" + ("" if first == source else f" (as {first} too)")
+        seen[(found.st_dev, found.st_ino)] = source
+    return None
+
+
 def check_output(
     output: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False, append: bool | None = None, example: str = "data.h5"
 ) -> None:
@@ -50,6 +69,11 @@ def check_output(
 
 def write_failure(output: Path, exc: OSError) -> str:
     """One line for a failed write; h5py hides the errno inside its message."""
+    return f"cannot write {output}: {write_reason(exc)}; nothing was written"
+
+
+def write_reason(exc: OSError) -> str:
+    """Why a write failed, and what to do, in a few words."""
     code = exc.errno
     if code is None:
         found = re.search(r"errno = (\d+)", str(exc))
@@ -59,8 +83,7 @@ def write_failure(output: Path, exc: OSError) -> str:
         errno.EFBIG: "the file grew too large for this system's file-size limit (ulimit -f) or file system",
         errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
     }
-    reason = reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
-    return f"cannot write {output}: {reason}; nothing was written"
+    return reasons.get(code) or (os.strerror(code) if code else str(exc).splitlines()[0][:200])
 
 
 class AtomicOutput:

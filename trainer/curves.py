@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from csv2h5.output import write_reason
+
+from .errors import RunError
 from .rundir import read_history
 
 
@@ -28,5 +32,12 @@ def plot_curves(history: Path, out: Path) -> None:
         ax.set_title(name)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
+    tmp = out.with_name(out.stem + ".tmp.png")
+    try:
+        fig.savefig(tmp, dpi=80)
+        os.replace(tmp, out)
+    except OSError as exc:  # a full disk: one line, and no half-drawn file
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {out}: {write_reason(exc)}") from None
+    finally:
+        plt.close(fig)

@@ -30,6 +30,7 @@ from csv2h5.layout import (
     read_file_header,
     read_stats,
 )
+from csv2h5.output import given_twice
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import code_table, set_code_stats, unite, unite_vocabularies, united_counts
@@ -126,6 +127,9 @@ def expand_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
     paths = [str(p) for p in spec]
     if not paths:
         raise DataFileError("no data files given")
+    twice = given_twice(paths)
+    if twice:  # its rows would be read twice, and split(), on both sides of it
+        raise DataFileError(f"{twice}; its rows would be read twice: pass each file once")
     return paths
 
 

@@ -256,6 +256,8 @@ def _train(
         raise NanLossError(
             f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}" if state["epochs_done"] else str(exc)
         ) from None
+    except RunError as exc:  # a checkpoint or state.json could not be written (a full disk)
+        raise RunError(f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}") from None
     except Exception as exc:
         if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
             raise LoaderError(
@@ -332,6 +334,7 @@ def fit(
     callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
     _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
+        early.set_model(model)  # a resumed run with every epoch done never called fit, which sets it
         early.restore()
     seconds = time.perf_counter() - started
     if plan.chief:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import keras
 
+from csv2h5.output import write_reason
+
 from . import preprocess  # noqa: F401 - registers the models' first layer (TabularEncoding) for loading
 from .errors import RunError
 from .rundir import RunDir
@@ -22,8 +24,12 @@ from .rundir import RunDir
 def save_model(model: keras.Model, path: Path) -> None:
     """``model.save`` to a temporary name, then rename: a crash leaves the old file or the new one."""
     tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: one line, and no half-written model left beside the old one
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {write_reason(exc)}") from None
 
 
 def model_path(model_or_run: str | os.PathLike[str]) -> Path:

@@ -185,14 +185,15 @@ def build_model(
     features = info.num_features
     tabular = kind == "tabular"
     shape = tuple(int(d) for d in sample_shape) if sample_shape else (info.sample_shape or (features,))
+    if math.prod(shape) != features:  # checked before a table drops it: a wrong shape given is refused, not ignored
+        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.path} has {features} features")
     if tabular:
         shape = (features,)  # a table is a row of columns, whatever shape the file records
-    if math.prod(shape) != features:
-        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.path} has {features} features")
     hidden = tuple(hidden) or DEFAULT_HIDDEN.get(kind, (50,))
     dropout = (TABULAR_DROPOUT if tabular else 0.0) if dropout is None else dropout
     if not 0.0 <= dropout < 1.0:
         raise ModelError(f"--dropout must be in [0, 1), got {dropout}")
+    _check_activation(activation)
     inputs = keras.Input((features,), name="rows")
     x = inputs
     layer = preprocessing(info, normalize, missing=missing, keep_width=not tabular)
@@ -209,6 +210,13 @@ def build_model(
     if body_shape != (int(x.shape[-1]),):
         x = keras.layers.Reshape(shape, name="sample_shape")(x)
     return keras.Model(inputs, body(x), name=f"{body.name}_on_rows")
+
+
+def _check_activation(activation: str) -> None:
+    try:
+        keras.activations.get(activation)
+    except ValueError:
+        raise ModelError(f"--activation {activation!r} is not a Keras activation (try relu, gelu, tanh)") from None
 
 
 def _check_body(kind: str, body: keras.Model, shape: tuple[int, ...], output: OutputSpec) -> None:

@@ -53,10 +53,18 @@ class FitOptions:
             raise DataOptionError("pass either --val FILE or --val-split FRACTION, not both")
         if self.val_split is not None and not 0.0 <= self.val_split < 1.0:
             raise DataOptionError(f"--val-split must be at least 0 (no validation) and below 1, got {self.val_split}")
+        if not 0 <= self.seed < 2**32:  # numpy's and Keras's seeds are unsigned 32-bit
+            raise DataOptionError(f"--seed takes an integer in 0..{2**32 - 1}, got {self.seed}")
+        if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise DataOptionError(f"--learning-rate must be a positive number, got {self.learning_rate}")
+        if any(width < 1 for width in self.hidden):
+            raise DataOptionError(f"--hidden takes layer widths of at least 1, got {', '.join(map(str, self.hidden))}")
         if self.loaders < 1:
             raise DataOptionError(f"--loaders must be at least 1, got {self.loaders}")
         if self.batch_size is not None and self.batch_size < 1:
             raise DataOptionError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise DataOptionError(f"--steps-per-epoch must be at least 1, got {self.steps_per_epoch}")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
         if not 0.0 <= self.tie_tolerance < 1.0:

@@ -15,8 +15,9 @@ import keras
 import numpy as np
 
 from csv2h5.lists import first_difference
+from csv2h5.output import write_failure
 
-from .errors import ModelError, RunError
+from .errors import ModelError, RunError, TrainerError
 from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
@@ -66,6 +67,12 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
                     f"{info.path} codes column {name!r} otherwise than the training data"
                     f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}"
                 )
+    task = trained.get("task")
+    if labels and task and info.task and info.task != task:  # a score of class codes against numbers means nothing
+        raise ModelError(
+            f"{info.path} has a {info.task} target, but the model was trained for {task}; evaluate it on data"
+            f" whose target is the training data's ({again})"
+        )
     classes = trained.get("classes")
     if labels and classes and info.task == "classification":
         here = json_labels(info.classes)
@@ -165,6 +172,10 @@ def predict(
                     writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
                 row += scores.shape[0]
         os.replace(tmp, out)
+    except TrainerError:
+        raise
+    except OSError as exc:  # a full disk, a quota: one line, and the partial file goes (finally)
+        raise RunError(write_failure(out, exc)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return row

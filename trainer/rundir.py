@@ -20,9 +20,11 @@ import csv
 import datetime
 import json
 import os
+import shutil
 from pathlib import Path
 
 from csv2h5 import jsontext
+from csv2h5.output import write_reason
 
 from .errors import RunError
 from .fileinfo import FileInfo
@@ -61,9 +63,15 @@ class RunDir:
         return None
 
     def create(self) -> None:
-        """Make the directory; refuse one that already holds a run."""
-        if self.config.exists():
+        """Make the directory; refuse one that already holds a run.
+
+        A run stopped before its first epoch ended holds nothing to resume (and --resume
+        refuses it), so a new run starts there, as the stopped one's message says.
+        """
+        if self.config.exists() and (self.last.exists() or self.read_state()["epochs_done"] > 0):
             raise RunError(f"{self.path} already holds a run; pass another --run-dir, or --resume {self.path}")
+        if self.config.exists():  # only a stopped run's own: a directory h5train did not write keeps its logs/
+            shutil.rmtree(self.logs, ignore_errors=True)  # its TensorBoard events would show as a run of their own
         try:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -96,8 +104,12 @@ class RunDir:
 def write_json(path: Path, value: object) -> None:
     """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(jsontext.dumps(value, indent=2, default=str) + "\n")  # null, never a bare NaN
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(jsontext.dumps(value, indent=2, default=str) + "\n")  # null, never a bare NaN
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: one line, the old file kept
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {write_reason(exc)}") from None
 
 
 def json_labels(classes: list[object]) -> list[object]:
@@ -129,11 +141,14 @@ def data_record(info: FileInfo) -> dict[str, object]:
 def append_history(path: Path, epoch: int, logs: dict[str, float]) -> None:
     """One row of history.csv (the header comes with the first row)."""
     fresh = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as fh:
-        writer = csv.writer(fh)
-        if fresh:
-            writer.writerow(["epoch", *sorted(logs)])
-        writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+    try:
+        with open(path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            if fresh:
+                writer.writerow(["epoch", *sorted(logs)])
+            writer.writerow([epoch, *(repr(logs[k]) for k in sorted(logs))])
+    except OSError as exc:  # a full disk; --resume rewrites the history up to its checkpoint (keep_history)
+        raise RunError(f"cannot write {path}: {write_reason(exc)}") from None
 
 
 def read_history(path: Path) -> list[dict[str, str]]:

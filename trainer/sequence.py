@@ -158,6 +158,8 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s order from now on (e.g. when resuming)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise DataOptionError(f"set_epoch takes an epoch number of 0 or more, got {epoch!r}")
         self.epoch = int(epoch)
 
     def on_epoch_end(self) -> None:
@@ -229,7 +231,11 @@ class HDF5Sequence(keras.utils.PyDataset):
 
 def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarray | None:
     """The file rows a sequence uses (None: all), checked against the file, then this shard's share."""
-    rows = None if options.indices is None else np.asarray(options.indices, dtype=np.int64).ravel()
+    given = None if options.indices is None else np.asarray(options.indices)
+    if given is not None and given.size and given.dtype.kind not in "iu":  # int64 would make a mask rows 0 and 1
+        hint = "; for a boolean mask pass np.flatnonzero(mask)" if given.dtype.kind == "b" else ""
+        raise DataOptionError(f"indices takes integer row numbers, got an array of {given.dtype}{hint}")
+    rows = None if given is None else given.astype(np.int64).ravel()
     if rows is not None and rows.size and (rows.min() < 0 or rows.max() >= info.rows):
         bad = int(rows[(rows < 0) | (rows >= info.rows)][0])
         raise DataOptionError(f"indices has row {bad}, but {path} has rows 0..{info.rows - 1}")

@@ -88,6 +88,9 @@ class SequenceOptions:
         shuffle = ("auto" if self.shuffle else "none") if isinstance(self.shuffle, bool) else self.shuffle
         if shuffle not in SHUFFLE_MODES:
             raise DataOptionError(f"shuffle={shuffle!r} is not one of {', '.join(SHUFFLE_MODES)}, True or False")
+        seed = self.seed
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+            raise DataOptionError(f"seed must be an integer in 0..{2**32 - 1}, got {seed!r}")  # numpy's seed range
         if self.shard is not None:
             index, count = self.shard
             if not (isinstance(count, int) and count >= 1 and 0 <= index < count):

@@ -30,24 +30,6 @@ def is_stdin(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path) == "-"
 
 
-def check_read_once(paths: list[Path]) -> None:
-    """Refuse an input given twice: standard input (the second read would find it empty), or one file by two
-    spellings, a link, or a glob and its name (its rows would be stored twice)."""
-    if sum(map(is_stdin, paths)) > 1:
-        raise InputError("- (standard input) is given more than once; it can be read once: pass it once")
-    seen: dict[tuple[int, int], Path] = {}
-    for path in (p for p in paths if not is_stdin(p)):
-        try:
-            found = os.stat(path)
-        except OSError:
-            continue  # said when it is opened
-        key = (found.st_dev, found.st_ino)
-        if key in seen:
-            also = "" if str(seen[key]) == str(path) else f" (as {seen[key]} too)"
-            raise InputError(f"{path} is given twice{also}; its rows would be stored twice: pass each input once")
-        seen[key] = path
-
-
 def source_name(path: str | os.PathLike[str]) -> str:
     """An input's name in messages and in the file's ``sources`` record."""
     return STDIN_NAME if is_stdin(path) else str(path)

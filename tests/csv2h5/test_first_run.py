@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, InputError, OptionError
+from csv2h5.errors import BadValueError, OptionError, SchemaError
 from csv2h5.kinds import counted_like_identifier, named_like_identifier
 
 
@@ -389,6 +389,6 @@ def test_na_values_reach_the_parser_processes(tmp_path):
 def test_one_path_given_twice_in_python_is_refused(tmp_path):
     src = tmp_path / "a.csv"
     src.write_bytes(b"a,label\n1,0\n2,1\n")
-    with pytest.raises(InputError, match="is given twice; its rows would be stored twice"):
+    with pytest.raises(SchemaError, match="is given twice; its rows would be stored twice"):
         convert([src, src], tmp_path / "t.h5", options=ConvertOptions(target=("label",)))
     assert not (tmp_path / "t.h5").exists()

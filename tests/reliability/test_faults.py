@@ -258,3 +258,57 @@ def test_a_worker_process_that_dies_is_an_error_not_a_hang(good_file, tmp_path):
     last = err.strip().splitlines()[-1]
     assert proc.returncode == 2, err
     assert last.startswith("error: ") and "worker" in last, err
+
+
+@pytest.mark.slow
+def test_predict_past_the_file_size_limit_is_a_clear_error_with_no_output(tmp_path):
+    src = _digits(tmp_path / "in.csv", 300)
+    data = tmp_path / "in.h5"
+    convert([src], data, options=ConvertOptions(target=("label",), workers=0))
+    run = tmp_path / "run"
+    h5train = [sys.executable, "-m", "csv2h5.trainer"]
+    fit = [*h5train, "fit", str(data), "--run-dir", str(run), "--epochs", "1", "--hidden", "8", "--progress", "none"]
+    assert subprocess.run(fit, capture_output=True, timeout=300).returncode == 0
+    out = tmp_path / "p.csv"  # 10 probabilities a row, ~70 kB: past a 16 kB limit
+    command = [*h5train, "predict", str(run), str(data), "-o", str(out), "--probabilities"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size(16 << 10))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot write {out}: the file grew too large for this system's file-size limit"
+        " (ulimit -f) or file system; nothing was written"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "in.h5", "run"]
+
+
+@pytest.mark.slow
+def test_fit_past_the_file_size_limit_is_a_clear_error_with_no_half_written_file(tmp_path):
+    src = tmp_path / "in.csv"  # 20 columns: config.json stays small, the model (a layer of 512) does not
+    src.write_text("".join(",".join(f"{(r * 7 + c) % 11}" for c in range(20)) + f",{r % 2}\n" for r in range(300)))
+    data = tmp_path / "in.h5"
+    convert(
+        [src],
+        data,
+        options=ConvertOptions(header=False, names=(*(f"f{c}" for c in range(20)), "label"), target=("label",), workers=0),
+    )
+    run = tmp_path / "run"  # the first checkpoint (~150 kB with Adam's moments) is the first file past a 32 kB limit
+    command = [
+        sys.executable,
+        "-m",
+        "csv2h5.trainer",
+        "fit",
+        str(data),
+        "--run-dir",
+        str(run),
+        "--epochs",
+        "1",
+        "--hidden",
+        "512",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size(32 << 10))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write {run / 'checkpoints' / 'last.keras'}: the file grew too large for this system's"
+        f" file-size limit (ulimit -f) or file system; no epoch was finished, so {run} has nothing to resume;"
+        " start the run again"
+    )
+    assert not [p for p in run.rglob("*") if "tmp" in p.name]  # no half-written checkpoint beside the others

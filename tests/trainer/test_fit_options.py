@@ -47,3 +47,27 @@ def test_loader_threads_are_loaders_and_a_run_saved_as_workers_reads_back():
     assert FitOptions.from_json({"data": "train.h5", "missing": "mean", "loaders": 2}).loaders == 2
     with pytest.raises(DataOptionError, match="--loaders must be at least 1, got 0"):
         FitOptions(data="train.h5", loaders=0)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("seed", -1, "--seed takes an integer in 0..4294967295, got -1"),
+        ("seed", 2**32, "--seed takes an integer in 0..4294967295, got 4294967296"),
+        ("learning_rate", 0.0, "--learning-rate must be a positive number, got 0.0"),
+        ("learning_rate", -0.001, "--learning-rate must be a positive number, got -0.001"),
+        ("learning_rate", float("nan"), "--learning-rate must be a positive number, got nan"),
+        ("hidden", (64, 0), "--hidden takes layer widths of at least 1, got 64, 0"),
+        ("steps_per_epoch", 0, "--steps-per-epoch must be at least 1, got 0"),
+    ],
+)
+def test_settings_no_training_can_use_are_refused(field, value, message):
+    """A negative learning rate would train uphill without a word; the others failed deep inside numpy or Keras."""
+    with pytest.raises(DataOptionError) as caught:
+        FitOptions(data="train.h5", **{field: value})
+    assert str(caught.value) == message
+
+
+def test_the_edges_of_those_settings_are_accepted():
+    options = FitOptions(data="train.h5", seed=2**32 - 1, learning_rate=1e-6, hidden=(1,), steps_per_epoch=1)
+    assert (options.seed, options.learning_rate, options.hidden, options.steps_per_epoch) == (2**32 - 1, 1e-6, (1,), 1)

@@ -41,6 +41,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
         make_digits_csv.write_csv(src, rows=rows, seed=seed, label=label)
         out[name] = work / f"{name}.h5"
         convert([src], out[name], options=ConvertOptions(target=("label",) if label else ()))
+    out["holdout_numbers"] = work / "holdout_numbers.h5"  # the digits' labels as a regression target
+    convert([work / "holdout.csv"], out["holdout_numbers"], options=ConvertOptions(target=("label",), task="regression"))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 2))
     words = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
@@ -141,6 +143,44 @@ def test_same_seed_same_weights_and_resume_is_exact(backend, files, tmp_path):
     assert _rows(tmp_path / "a" / "history.csv") == _rows(tmp_path / "c" / "history.csv")
     _fit(backend, files, tmp_path / "d", "--epochs", "3", *same[:1], "8", *same[2:])
     assert not np.array_equal(_weights(tmp_path / "d" / "model.keras")[0], a[0])  # the seed matters
+
+
+def test_resuming_a_finished_run_keeps_its_best_epoch(tmp_path):
+    """Every epoch done (a run stopped while its last epoch's files were written): resume finishes it, no traceback."""
+    rng = np.random.default_rng(3)
+    noise = tmp_path / "noise.csv"  # labels unrelated to the columns: validation is best early, then overfits
+    noise.write_text(
+        "a,b,c,label\n"
+        + "".join(f"{a:.4f},{b:.4f},{c:.4f},{y}\n" for (a, b, c), y in zip(rng.normal(size=(300, 3)), rng.integers(0, 2, 300)))
+    )
+    convert([noise], tmp_path / "noise.h5", options=ConvertOptions(target=("label",)))
+    run = tmp_path / "run"
+    args = ["--batch-size", "64", "--epochs", "8", "--learning-rate", "0.01", "--val-split", "0.3", "--progress", "none"]
+    code, _, err = _run("jax", "fit", tmp_path / "noise.h5", "--run-dir", run, "--backend", "jax", *args)
+    assert code == 0, err
+    before = json.loads((run / "metrics.json").read_text())
+    assert before["model_epoch"] < 8  # the best epoch is not the last: its weights come from best.keras
+    code, out, err = _run("jax", "fit", "--resume", run, "--progress", "none")
+    assert code == 0, err
+    assert f"model.keras holds epoch {before['model_epoch']}'s weights" in out
+    for kept, best in zip(_weights(run / "model.keras"), _weights(run / "checkpoints" / "best.keras"), strict=True):
+        assert np.array_equal(kept, best)
+
+
+def test_a_run_stopped_before_its_first_epoch_starts_again_in_its_directory(files, tmp_path):
+    """Ctrl-C before epoch 1 ends says to start the run again; with --run-dir, the same command must be able to."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)  # what such a stop leaves: settings, no epoch, a start of logs
+    (run / "config.json").write_text('{"options": {"data": "train.h5"}}')
+    (run / "state.json").write_text('{"epochs_done": 0, "best_value": null, "best_epoch": null, "random_state": []}')
+    (run / "logs" / "train").mkdir(parents=True)
+    (run / "logs" / "train" / "events.out.tfevents.stale").write_bytes(b"")
+    _fit("jax", files, run, "--epochs", "1", data="words")  # --resume refuses it: no finished epoch
+    assert [r["epoch"] for r in _rows(run / "history.csv")] == ["1"]
+    assert json.loads((run / "config.json").read_text())["options"]["data"] == str(files["words"])
+    assert not (run / "logs" / "train" / "events.out.tfevents.stale").exists()
+    code, _, err = _run("jax", "fit", files["words"], "--run-dir", run, "--epochs", "1")
+    assert code == 2 and f"{run} already holds a run" in err  # one epoch done: a run to resume, kept
 
 
 def test_evaluate_reports_the_models_loss_and_accuracy(backend, files, tmp_path):
@@ -294,6 +334,12 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["fit", "{train}", "--val", "{words}"], "has 2 features"),
         (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
         (["fit", "{train}", "--optimizer", "nadamx"], "--optimizer 'nadamx'"),
+        (["fit", "{train}", "--activation", "rleu"], "--activation 'rleu' is not a Keras activation"),
+        (["fit", "{train}", "--hidden", "0"], "--hidden takes layer widths of at least 1, got 0"),
+        (["fit", "{train}", "--seed", "-1"], "--seed takes an integer in 0..4294967295, got -1"),
+        (["fit", "{train}", "--learning-rate", "-0.01"], "--learning-rate must be a positive number, got -0.01"),
+        (["fit", "{train}", "--steps-per-epoch", "0"], "--steps-per-epoch must be at least 1, got 0"),
+        (["fit", "{train}", "--sample-shape", "27,28"], "holds 756 values"),  # a table's model would drop it unread
         (["fit", "{train}", "--backend", "torch"], "--backend 'torch' is not one of auto, jax, tensorflow"),
         (["fit", "{train}", "--progress", "loud"], "--progress takes auto, bar, epoch or none"),
         (["fit", "{train}", "--coordinator", "localhost:1234"], "need --strategy multi-worker"),
@@ -305,6 +351,7 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["evaluate", "{tmp}/nothing.keras", "{train}"], "no such model file"),
         (["evaluate", "{run}", "{words}"], "takes rows of 784 features"),
         (["evaluate", "{run}", "{unlabelled}"], "has no /target to score the model against"),
+        (["evaluate", "{run}", "{holdout_numbers}"], "has a regression target, but the model was trained for classification"),
         (["predict", "{run}", "{train}", "-o", "{tmp}/missing_dir/p.csv"], "cannot write"),
     ],
 )

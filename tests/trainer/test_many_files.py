@@ -146,6 +146,26 @@ def test_merge_refuses_other_schemas_and_leaves_nothing(whole_and_parts, tmp_pat
     assert result.exit_code == 2 and "already exists" in result.stderr and out.read_text() == "keep me"
 
 
+def test_one_part_given_twice_is_refused_by_merge_and_by_reading_parts_as_one(whole_and_parts, tmp_path):
+    """Its rows would be stored or read twice, and a validation split would hold rows it also trains on."""
+    _, parts = whole_and_parts
+    (tmp_path / "link.h5").symlink_to(parts[0])
+    out = tmp_path / "all.h5"
+    for second in (parts[0], tmp_path / "link.h5", tmp_path / "." / parts[0].name):
+        result = CliRunner().invoke(csv2h5_app, ["merge", str(parts[0]), str(parts[1]), str(second), "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {second} is given twice") and "pass each part once" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+        with pytest.raises(DataFileError, match="is given twice.*its rows would be read twice: pass each file once"):
+            HDF5Sequence([parts[0], parts[1], second])
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(parts[0].read_bytes())  # the same bytes in another file: two parts, every row kept
+    assert len(HDF5Sequence([parts[0], copy], batch_size=1, shuffle=False)) == 2 * 31
+    assert CliRunner().invoke(csv2h5_app, ["merge", str(parts[0]), str(copy), "-o", str(out)]).exit_code == 0
+    with h5py.File(out) as merged:
+        assert merged["features"].shape[0] == 2 * 31
+
+
 def test_parts_take_rows_in_any_order(whole_and_parts):
     from csv2h5.trainer.rows import PartsRows
 

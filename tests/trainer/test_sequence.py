@@ -272,6 +272,14 @@ def test_errors_are_caught_in_init(tmp_path, data, make_data):
         HDF5Sequence(path, indices=[0, 500])
     with pytest.raises(DataOptionError, match="sample_shape"):
         HDF5Sequence(path, sample_shape=(5, 5))
+    with pytest.raises(DataOptionError, match=r"got an array of bool; for a boolean mask pass np.flatnonzero\(mask\)"):
+        HDF5Sequence(path, indices=np.arange(ROWS) < 50)  # read as rows 0 and 1, it would train on two rows
+    with pytest.raises(DataOptionError, match="indices takes integer row numbers, got an array of float64"):
+        HDF5Sequence(path, indices=[0.5, 2.0])
+    with pytest.raises(DataOptionError, match="seed must be an integer in 0..4294967295, got -1"):
+        HDF5Sequence(path, seed=-1)
+    with pytest.raises(DataOptionError, match="set_epoch takes an epoch number of 0 or more, got -1"):
+        HDF5Sequence(path).set_epoch(-1)
     with pytest.raises(DataOptionError, match="shuffle"):
         HDF5Sequence(path, shuffle="sometimes")
     no_target, _, _ = make_data(tmp_path, target=False, seed=9)
