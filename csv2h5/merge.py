@@ -78,11 +78,11 @@ def merge(
     out = Path(output)
     if len(paths) < 2:
         raise InputError("merge needs two or more files; pass the parts to join")
+    check_output(out, inputs=paths, overwrite=overwrite, example="merged.h5")
+    infos = [open_header(p) for p in paths]  # each part readable, and csv2h5's, before the set is judged
     twice = given_twice(paths)
     if twice:
         raise InputError(f"{twice}; its rows would be stored twice: pass each part once")
-    check_output(out, inputs=paths, overwrite=overwrite, example="merged.h5")
-    infos = [open_header(p) for p in paths]
     problem = parts_disagree(infos, advice="merge files")
     if problem:
         raise HeaderMismatchError(problem)
