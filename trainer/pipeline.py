@@ -121,12 +121,13 @@ def _submit(pool: concurrent.futures.Executor, read: Callable, epoch: int, index
     A process pool that spawns its workers starts a new one on ``submit`` when
     it has none idle; if a worker has just died, the pool's manager thread may
     be closing the pool's pipes at that moment, and the new worker cannot be
-    handed them (``OSError: handle is closed``) before the pool marks itself
+    handed them (``OSError: handle is closed``, or ``ValueError: bad value(s) in
+    fds_to_keep`` when a pipe is closed already) before the pool marks itself
     broken.
     """
     try:
         return pool.submit(read, epoch, index)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         if not isinstance(pool, concurrent.futures.ProcessPoolExecutor):
             raise
         raise concurrent.futures.process.BrokenProcessPool(f"a reading process could not be started: {error}") from error

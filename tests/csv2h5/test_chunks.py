@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -103,7 +104,10 @@ def test_merged_small_parts_are_bounded_by_their_rows_and_chunk_rows_asked_for_s
     _table(300, 0).to_csv(tmp_path / "p.csv", index=False)
     part = tmp_path / "p.h5"
     convert(tmp_path / "p.csv", part, options=ConvertOptions(target=("y",)))
-    merge([part, part, part], tmp_path / "m.h5")
+    parts = [part, tmp_path / "p2.h5", tmp_path / "p3.h5"]  # three files: one file given twice is refused
+    for copy in parts[1:]:
+        shutil.copyfile(part, copy)
+    merge(parts, tmp_path / "m.h5")
     features_chunk, target_chunk, rows = _chunks(tmp_path / "m.h5")
     assert rows == 900 and features_chunk == 900 and target_chunk <= 900
     asked = tmp_path / "asked.h5"
