@@ -63,12 +63,12 @@ _STATS_BATCH = 16
 def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions) -> None:
     if not sources:
         raise SchemaError("no input files given; pass one or more CSV files")
-    if sum(map(is_stdin, sources)) > 1:  # the second would find it empty
+    files = [s for s in sources if not is_stdin(s)]
+    if len(sources) - len(files) > 1:  # the second would find it empty
         raise SchemaError("- (standard input) is given more than once; it can be read once: pass it once")
-    twice = given_twice([s for s in sources if not is_stdin(s)])
-    if twice:
+    if twice := given_twice(files):
         raise SchemaError(f"{twice}; its rows would be stored twice: pass each input once")
-    check_output(output, inputs=[s for s in sources if not is_stdin(s)], overwrite=options.overwrite, append=options.append)
+    check_output(output, inputs=files, overwrite=options.overwrite, append=options.append)
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:

@@ -134,11 +134,8 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
 def nan_summary(info: FileInfo, *, limit: int = 8) -> str:
     """The columns that hold NaN in the stats, with counts: "columns age (12 NaN), city (3 NaN)"."""
     counts = np.asarray(info.stats.get("nan_count", np.zeros(info.num_features)))
-    found = [f"{info.columns[i] if i < len(info.columns) else i} ({int(counts[i]):,} NaN)" for i in np.flatnonzero(counts > 0)]
-    if not found:
-        return "no column"
-    more = f" and {len(found) - limit} more" if len(found) > limit else ""
-    return ("columns " if len(found) > 1 else "column ") + ", ".join(found[:limit]) + more
+    found = [f"{_column_name(info, i)} ({int(counts[i]):,} NaN)" for i in np.flatnonzero(counts > 0)]
+    return _columns(found, limit) if found else "no column"
 
 
 def infinite_summary(info: FileInfo, *, limit: int = 8) -> str | None:
@@ -148,18 +145,20 @@ def infinite_summary(info: FileInfo, *, limit: int = 8) -> str | None:
     found = []
     for i in np.flatnonzero(np.isinf(low) | np.isinf(high)):
         ends = ", ".join(f"{end} {value}" for end, value in (("min", low[i]), ("max", high[i])) if np.isinf(value))
-        found.append(f"{info.columns[i] if i < len(info.columns) else i} ({ends})")
+        found.append(f"{_column_name(info, i)} ({ends})")
     if not found:
         return None
+    return _columns(found, limit) + (" hold" if len(found) > 1 else " holds") + " infinite values"
+
+
+def _column_name(info: FileInfo, i: int) -> str:
+    return str(info.columns[i] if i < len(info.columns) else i)
+
+
+def _columns(found: list[str], limit: int) -> str:
+    """ "column a (...)" or "columns a (...), b (...) and 3 more": at most ``limit`` named."""
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
-    many = len(found) > 1
-    return (
-        ("columns " if many else "column ")
-        + ", ".join(found[:limit])
-        + more
-        + (" hold" if many else " holds")
-        + " infinite values"
-    )
+    return ("columns " if len(found) > 1 else "column ") + ", ".join(found[:limit]) + more
 
 
 class BatchPreprocessor:

@@ -49,8 +49,12 @@ def missing_spellings(data: bytes, plan: ParsePlan) -> tuple[str, ...]:
     Both give the same table for such a block; reading it with one spelling is faster (BENCHMARKS.md).
     """
     if b"N" in data or b"n" in data or any(value.encode() in data for value in plan.dialect.na_values):
-        return NA_VALUES + plan.dialect.na_values
+        return _every_spelling(plan)
     return EMPTY_ONLY
+
+
+def _every_spelling(plan: ParsePlan) -> tuple[str, ...]:
+    return NA_VALUES + plan.dialect.na_values
 
 
 def read_table(
@@ -87,7 +91,7 @@ def read_table(
         convert_options=pacsv.ConvertOptions(
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
-            null_values=list(NA_VALUES + plan.dialect.na_values if null_values is None else null_values),
+            null_values=list(_every_spelling(plan) if null_values is None else null_values),
             decimal_point=plan.dialect.decimal,
             **_boolean_spellings(column_types),
             strings_can_be_null=True,
