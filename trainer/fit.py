@@ -51,6 +51,7 @@ class FitResult:
     weights: str = ""  # a digest of the final weights
     chief: bool = True  # False on the workers of a multi-worker run that do not write the run directory
     restored_epoch: int | None = None  # the best epoch whose weights the model was given back at the end
+    epochs_before: int = 0  # epochs a resumed run had done before this call
 
     def summary(self) -> str:
         best = (
@@ -63,10 +64,17 @@ class FitResult:
         if self.restored_epoch is not None:
             best += f"; model.keras holds epoch {self.restored_epoch}'s weights"
         where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
+        if self.epochs_before and self.epochs_before >= self.epochs_done:
+            more = f"--epochs {self.epochs_done + 1} or more"
+            return (
+                f"nothing to train: the run has done the {self.epochs_done} epochs --epochs asks for (pass {more} to "
+                f"train on); {best}; weights {self.weights}; {where}"
+            )
         return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
-def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tuple[keras.Model, dict]:
+def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) -> tuple[keras.Model, dict]:
+    backend = options.backend
     config = run.read_json(run.config)
     if config["data"]["fingerprint"] != info.fingerprint:
         raise RunError(
@@ -78,6 +86,13 @@ def _resume_model(run: RunDir, info: FileInfo, backend: str, plan: Plan) -> tupl
     state = run.read_state()
     if not run.last.exists() or state["epochs_done"] == 0:
         raise RunError(f"{run.path} has no finished epoch to resume from; start it again without --resume")
+    done = state["epochs_done"]
+    if done > options.epochs:  # epochs cannot be taken back: training "to epoch 2" of a 3-epoch run is no request to honour
+        raise RunError(
+            f"{run.path} has trained {done} epochs, more than --epochs {options.epochs} asks for (--epochs counts every "
+            f"epoch of the run, those before --resume included); pass --epochs {done + 1} or more to train on, "
+            f"or use {run.path}'s model as it is"
+        )
     with plan.scope():
         model = load(run.last)
     # Random layers continue their streams where the checkpoint left them, not from the seed again
@@ -320,7 +335,8 @@ def fit(
     if note and on_note is not None and plan.chief:
         on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
-    model, state = _resume_model(run, info, options.backend, plan) if resume else _new_model(options, info, output, plan)
+    model, state = _resume_model(run, info, options, plan) if resume else _new_model(options, info, output, plan)
+    epochs_before = state["epochs_done"] if resume else 0
     _agree(plan, options, order, info, state, model)
     if plan.chief:
         if resume:
@@ -353,4 +369,5 @@ def fit(
         digest,
         chief=plan.chief,
         restored_epoch=early.restored_epoch if early else None,
+        epochs_before=epochs_before,
     )

@@ -167,6 +167,22 @@ def test_resuming_a_finished_run_keeps_its_best_epoch(tmp_path):
         assert np.array_equal(kept, best)
 
 
+def test_resume_with_no_more_epochs_than_done_trains_nothing_and_says_so(files, tmp_path):
+    """--epochs counts the whole run: fewer than done is refused, as many as done is said to be nothing to train."""
+    run = tmp_path / "run"
+    _fit("jax", files, run, "--epochs", "2")
+    weights, history = _weights(run / "model.keras"), (run / "history.csv").read_text()
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "1", "--progress", "none")
+    assert code == 2 and err.count("\n") == 1
+    assert "has trained 2 epochs, more than --epochs 1 asks for" in err and "--epochs 3 or more" in err
+    code, out, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("nothing to train: the run has done the 2 epochs")
+    assert len(_rows(run / "history.csv")) == 2 and (run / "history.csv").read_text() == history
+    for after, before in zip(_weights(run / "model.keras"), weights, strict=True):
+        assert np.array_equal(after, before)
+
+
 def test_a_run_stopped_before_its_first_epoch_starts_again_in_its_directory(files, tmp_path):
     """Ctrl-C before epoch 1 ends says to start the run again; with --run-dir, the same command must be able to."""
     run = tmp_path / "run"
