@@ -134,11 +134,7 @@ class KindAdvice:
     def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:
         """What to pass for these text columns, split by what they hold: categories, identifiers, dates, decimal commas."""
         dialect = self.kinds.plan.dialect
-        commas = [
-            k
-            for k in columns
-            if k not in mixed and not self.kinds.not_commas[k] and dialect.decimal == "." and dialect.delimiter != ","
-        ]
+        commas = [k for k in columns if k not in mixed and not self.kinds.not_commas[k] and dialect.decimal == "."]
         dates = [k for k in columns if k not in mixed and k not in commas and not self.kinds.not_dates[k]]
         identifiers = [k for k in columns if k not in commas and k not in dates and self._identifier(k, blocks)]
         codes = [k for k in columns if k not in commas and k not in dates and k not in identifiers]
@@ -162,7 +158,8 @@ class KindAdvice:
             options.append(f"--datetime {self._list(dates)}")
             why.append(f"{self._names(dates)}: ISO dates, stored as seconds since 1970")
         if commas:
-            options.append("--decimal ,")
+            # Comma-separated, the decimal commas were quoted; --decimal , alone would assume ';'.
+            options.append("--decimal , --delimiter ," if dialect.delimiter == "," else "--decimal ,")
             cell = next(iter(self._evidence(blocks, {commas[0]: TEXT}).values()))[3]
             why.append(f"{self._names(commas)}: numbers written with a decimal comma, such as {excerpt(cell)!r}")
         return f"; pass {' '.join(options)} ({'; '.join(why)})"

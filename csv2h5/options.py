@@ -80,8 +80,6 @@ class ConvertOptions:
                 raise OptionError(f"--delimiter {self.delimiter!r} cannot be a quote or a line break")
         if self.decimal not in (".", ","):
             raise OptionError(f"--decimal must be '.' or ',', got {self.decimal!r}")
-        if self.decimal == "," and self.delimiter == ",":
-            raise OptionError("--decimal , needs another --delimiter than ',' (such as ';', as European CSVs have)")
         if self.comment is not None and len(self.comment) != 1:
             raise OptionError(f"--comment must be one character, got {self.comment!r}")
         if self.skip_rows < 0:

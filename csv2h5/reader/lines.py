@@ -68,8 +68,12 @@ def record_lines(
     return np.asarray(lines_list, dtype=np.int64), bad_rows, bad_pos
 
 
-def bad_line_error(source: str, line: int, fields: int, ncol: int) -> BadLineError:
-    hint = " (a trailing delimiter?)" if fields == ncol + 1 else ""
+def bad_line_error(source: str, line: int, fields: int, ncol: int, *, comma_decimals: bool = False) -> BadLineError:
+    """A line with another number of fields than the header; ``comma_decimals``: the decimal mark is the delimiter too."""
+    if comma_decimals and fields > ncol:  # 70,5 splits in two unless quoted
+        hint = " (a decimal comma outside quotes? with --decimal , and --delimiter , each such number must be quoted)"
+    else:
+        hint = " (a trailing delimiter?)" if fields == ncol + 1 else ""
     return BadLineError(
         f"{source}:{line}: expected {ncol} fields as in the header, found {fields}{hint};"
         " fix the line, or pass --on-bad-lines skip (or warn)"

@@ -277,7 +277,8 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
     if bad and plan.on_bad_lines == "error":
         line, fields = bad[0]
-        raise bad_line_error(block.source, line, fields, ncol)
+        commas = plan.dialect.decimal == plan.dialect.delimiter
+        raise bad_line_error(block.source, line, fields, ncol, comma_decimals=commas)
     if bad_pos:
         lines = np.delete(lines, bad_pos)
     used = sorted(set(plan.features) | set(plan.target))

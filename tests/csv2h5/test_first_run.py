@@ -118,9 +118,32 @@ def test_decimal_commas_are_named_and_the_advice_converts(tmp_path, european_csv
     )
 
 
+def test_quoted_decimal_commas_in_a_comma_separated_file_are_named_and_read_as_pandas_reads_them(tmp_path):
+    """pandas reads ``"70,5"`` as 70.5 with decimal="," and sep=",": the advice says both, and they convert."""
+    src, out = tmp_path / "quoted.csv", tmp_path / "quoted.h5"
+    src.write_text('w,h,y\n"70,5","1,62",0\n81,"1,8",1\n"-0,25",,0\n')
+    done = _convert(src, out, "--target", "y")
+    assert done.returncode == 2 and not out.exists()
+    (line,) = done.stderr.decode().splitlines()
+    assert "w, h: numbers written with a decimal comma, such as '70,5'" in line, line
+    pasted = shlex.split(line.split("; pass ")[1].split(" (")[0])
+    assert pasted == ["--decimal", ",", "--delimiter", ","]
+    done = _convert(src, out, "--target", "y", *pasted)
+    assert done.returncode == 0, done.stderr
+    expected = pd.read_csv(src, decimal=",")
+    np.testing.assert_array_equal(_features(out).to_numpy(np.float32), expected[["w", "h"]].to_numpy(np.float32))
+
+
+def test_an_unquoted_decimal_comma_in_a_comma_separated_file_is_named(tmp_path):
+    src = tmp_path / "bare.csv"
+    src.write_text('w,h,y\n"70,5",1,0\n3,5,2,1\n')
+    done = _convert(src, tmp_path / "bare.h5", "--target", "y", "--decimal", ",", "--delimiter", ",")
+    assert done.returncode == 2
+    assert b"bare.csv:3: expected 3 fields as in the header, found 4 (a decimal comma outside quotes?" in done.stderr
+
+
 def test_decimal_options_are_checked():
-    with pytest.raises(OptionError, match="--decimal , needs another --delimiter"):
-        ConvertOptions(decimal=",", delimiter=",")
+    assert ConvertOptions(decimal=",", delimiter=",").delimiter == ","  # quoted decimal commas, as pandas allows
     with pytest.raises(OptionError, match="--decimal must be"):
         ConvertOptions(decimal=";")
 

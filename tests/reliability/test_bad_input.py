@@ -187,10 +187,10 @@ CASES = [
         ["in.txt:1", "one column holding tabs", "--delimiter tab"],
     ),
     (
-        "--decimal , with a comma delimiter",
-        {"in.csv": GOOD},
+        "--decimal , with a comma delimiter and a decimal comma outside quotes",
+        {"in.csv": b'a,b,label\n"1,5",2,0\n2,5,3,1\n'},
         ["--decimal", ",", "--delimiter", ","],
-        ["--decimal , needs another --delimiter"],
+        ["in.csv:3", "expected 3 fields", "found 4", "a decimal comma outside quotes"],
     ),
     ("unknown --decimal", {"in.csv": GOOD}, ["--decimal", ";"], ["--decimal must be '.' or ','"]),
     (
