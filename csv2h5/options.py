@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 
 from .errors import OptionError
@@ -18,6 +19,8 @@ MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is cla
 # not a category either. Real categories in public tables (countries, states, occupations, product
 # types) stay below it; a larger one is named with --categorical NAME (no bound) or a higher bound.
 MAX_CATEGORIES = MAX_AUTO_CLASSES
+_TEXT_TUPLES = ("target", "features", "drop", "categorical", "datetime", "names", "na_values")
+_INTEGERS = ("max_categories", "skip_rows", "chunk_rows", "block_bytes", "workers", "infer_bytes")
 _TAB_SPELLINGS = {"tab": "\t", "\\t": "\t"}  # --delimiter tab, --delimiter '\t' (the shell passes a backslash and a t)
 
 
@@ -66,6 +69,7 @@ class ConvertOptions:
     infer_bytes: int = 4 << 20
 
     def __post_init__(self) -> None:
+        self._settle_types()
         if self.dtype not in FEATURE_DTYPES:
             raise OptionError(f"--dtype {self.dtype!r} is not one of {', '.join(FEATURE_DTYPES)}")
         if self.task not in TASKS:
@@ -114,6 +118,24 @@ class ConvertOptions:
             object.__setattr__(self, "like", os.fspath(self.like))  # a Path too; stored in the file as text
             self._check_like()
         parse_compression(self.compression)
+
+    def _settle_types(self) -> None:
+        """Python callers' spellings made exact: one selector string is one column, not its letters."""
+        for name in _TEXT_TUPLES:
+            value = getattr(self, name)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):  # target="label", target=0 (header-less)
+                value = (value,)
+            if not isinstance(value, (tuple, list)) or not all(
+                isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+            ):
+                raise OptionError(f"{name} takes column names or indices (a string or a list of them), got {value!r}")
+            object.__setattr__(self, name, tuple(str(v) for v in value))
+        for name in _INTEGERS:
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise OptionError(f"{name} must be an integer, got {value!r}")
+            if value is not None:
+                object.__setattr__(self, name, int(value))
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""

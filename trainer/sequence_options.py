@@ -16,6 +16,7 @@ import numpy as np
 
 from .blocks import BLOCK_BYTES
 from .errors import DataOptionError
+from .memory import parse_bytes
 from .orders import SHUFFLE_MODES
 
 
@@ -92,12 +93,24 @@ class SequenceOptions:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
             raise DataOptionError(f"seed must be an integer in 0..{2**32 - 1}, got {seed!r}")  # numpy's seed range
         if self.shard is not None:
-            index, count = self.shard
-            if not (isinstance(count, int) and count >= 1 and 0 <= index < count):
+            index, count = self.shard if _is_pair(self.shard) else (None, None)
+            if not (isinstance(count, int) and isinstance(index, int) and count >= 1 and 0 <= index < count):
                 raise DataOptionError(f"shard must be (index, count) with 0 <= index < count, got {self.shard!r}")
         budget = self.memory_budget
-        if budget is not None and (isinstance(budget, bool) or int(budget) < 1):
-            raise DataOptionError(f"memory_budget must be a positive number of bytes, got {budget!r}")
+        if isinstance(budget, str):  # "8GB", as h5train's --memory-budget takes it
+            budget = parse_bytes(budget, option="memory_budget")
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float, np.number)) or budget < 1):
+            raise DataOptionError(f"memory_budget must be a positive number of bytes or a size such as '8GB', got {budget!r}")
+        for name in ("targets", "one_hot", "drop_remainder", "training"):
+            flag = getattr(self, name)  # bool("no") is True: a string here would silently mean the opposite
+            if not (isinstance(flag, (bool, np.bool_)) or (name == "training" and flag is None)):
+                raise DataOptionError(f"{name} must be True or False, got {flag!r}")
+        if self.transform is not None and not callable(self.transform):
+            raise DataOptionError(f"transform must be a callable taking (x, y), got {self.transform!r}")
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            raise DataOptionError(f"dtype {self.dtype!r} is not a numpy dtype; pass one such as 'float32'") from None
         batch_slice = _slice(self.batch_slice, int(batch_size))
         per_epoch = self.batches_per_epoch
         if per_epoch is not None and (isinstance(per_epoch, bool) or int(per_epoch) < 1):
@@ -108,7 +121,7 @@ class SequenceOptions:
             "seed": int(self.seed),
             "targets": bool(self.targets),
             "one_hot": bool(self.one_hot),
-            "dtype": np.dtype(self.dtype),
+            "dtype": dtype,
             "batch_slice": batch_slice,
             "drop_remainder": bool(self.drop_remainder) or batch_slice is not None,
             "batches_per_epoch": None if per_epoch is None else int(per_epoch),
@@ -122,6 +135,10 @@ class SequenceOptions:
 
 
 OPTION_NAMES = frozenset(field.name for field in dataclasses.fields(SequenceOptions))
+
+
+def _is_pair(value: object) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2
 
 
 def _slice(batch_slice: tuple[int, int] | None, batch_size: int) -> tuple[int, int] | None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, HeaderMismatchError, NotCsv2H5FileError, SchemaError
+from csv2h5.errors import BadValueError, HeaderMismatchError, NotCsv2H5FileError, OptionError, SchemaError
 
 
 def _features(path):
@@ -168,3 +168,28 @@ def test_a_categorical_column_whose_name_no_hdf5_path_holds_is_refused(tmp_path,
     with pytest.raises(SchemaError, match=rf"column {name!r} holds text to store as codes, but its name cannot"):
         convert([src], out, options=options)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
+
+
+def test_one_selector_string_is_one_column_not_its_letters(tmp_path):
+    """ConvertOptions(target="label") from Python: the column label (not columns l, a, b, e, l)."""
+    src = tmp_path / "t.csv"
+    src.write_text("x,label\n1.5,a\n2.5,b\n")
+    convert([src], tmp_path / "t.h5", options=ConvertOptions(target="label", na_values="?"))
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert list(f["target"].attrs["columns"]) == ["label"] and list(f["features"].attrs["columns"]) == ["x"]
+    assert ConvertOptions(target=0, header=False).target == ("0",)  # an index of a header-less file
+    assert ConvertOptions(block_bytes=np.int64(64)).block_bytes == 64
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"target": True}, "target takes column names or indices"),
+        ({"drop": [1.5]}, "drop takes column names or indices"),
+        ({"block_bytes": "4MB"}, "block_bytes must be an integer, got '4MB'"),
+        ({"workers": 1.5}, "workers must be an integer"),
+    ],
+)
+def test_python_callers_wrong_types_are_one_option_error(given, message):
+    with pytest.raises(OptionError, match=message):
+        ConvertOptions(**given)

@@ -287,6 +287,33 @@ def test_errors_are_caught_in_init(tmp_path, data, make_data):
         HDF5Sequence(no_target)
 
 
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"targets": "no"}, "targets must be True or False, got 'no'"),  # bool("no") is True: batches with targets
+        ({"one_hot": "yes"}, "one_hot must be True or False"),
+        ({"drop_remainder": 1}, "drop_remainder must be True or False"),
+        ({"indices": [[0, 1, 2]]}, r"indices takes a flat list of row numbers, got an array of shape \(1, 3\)"),
+        ({"shard": 3}, r"shard must be \(index, count\)"),
+        ({"shard": (0, 2, 1)}, r"shard must be \(index, count\)"),
+        ({"dtype": "int7"}, "dtype 'int7' is not a numpy dtype"),
+        ({"transform": 5}, "transform must be a callable"),
+        ({"memory_budget": "lots"}, "memory_budget takes a size such as 8GB"),
+        ({"memory_budget": [1]}, "memory_budget must be a positive number of bytes"),
+    ],
+)
+def test_python_callers_wrong_types_are_named_not_tracebacks_or_silent(data, given, message):
+    path, _, _ = data
+    with pytest.raises(DataOptionError, match=message):
+        HDF5Sequence(path, **given)
+
+
+def test_memory_budget_takes_a_size_as_h5train_does(data):
+    path, _, _ = data
+    assert HDF5Sequence(path, memory_budget="2 MB").memory_budget == 2_000_000
+    assert HDF5Sequence(path, memory_budget=2e6).memory_budget == 2_000_000
+
+
 def _tiny_model() -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
