@@ -67,10 +67,14 @@ class FitResult:
         if self.epochs_before and self.epochs_before >= self.epochs_done:
             more = f"--epochs {self.epochs_done + 1} or more"
             return (
-                f"nothing to train: the run has done the {self.epochs_done} epochs --epochs asks for (pass {more} to "
+                f"nothing to train: the run has done the {_epochs(self.epochs_done)} --epochs asks for (pass {more} to "
                 f"train on); {best}; weights {self.weights}; {where}"
             )
-        return f"trained {self.epochs_done} epochs in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
+        return f"trained {_epochs(self.epochs_done)} in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
+
+
+def _epochs(count: int) -> str:
+    return "1 epoch" if count == 1 else f"{count} epochs"
 
 
 def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) -> tuple[keras.Model, dict]:

@@ -71,3 +71,18 @@ def test_settings_no_training_can_use_are_refused(field, value, message):
 def test_the_edges_of_those_settings_are_accepted():
     options = FitOptions(data="train.h5", seed=2**32 - 1, learning_rate=1e-6, hidden=(1,), steps_per_epoch=1)
     assert (options.seed, options.learning_rate, options.hidden, options.steps_per_epoch) == (2**32 - 1, 1e-6, (1,), 1)
+
+
+@pytest.mark.parametrize(
+    "done, before, start",
+    [(1, 0, "trained 1 epoch in 2.0 s;"), (3, 0, "trained 3 epochs in 2.0 s;"), (3, 2, "trained 3 epochs in 2.0 s;"),
+     (3, 3, "nothing to train: the run has done the 3 epochs --epochs asks for (pass --epochs 4 or more to train on);")],
+)  # fmt: skip
+def test_the_summary_line_counts_epochs_in_words(done, before, start):
+    from pathlib import Path
+
+    from csv2h5.trainer.fit import FitResult
+
+    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", epochs_before=before)
+    assert result.summary().startswith(start)
+    assert result.summary().endswith("best val_loss 0.5000 at epoch 1; weights abc; run directory run")
