@@ -113,6 +113,29 @@ def test_blank_lines_at_every_block_boundary(tmp_path, workers):
         _assert_as_pandas(out, _pandas(text, True), True, report)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_blank_lines_among_quoted_line_breaks_at_every_block_boundary(tmp_path, workers, end):
+    # Whether a line of spaces is inside quotes is told by the quotes before it, in any block.
+    lines = ["n,w,label"]
+    for i in range(40):
+        cell = ["a", '"b\n   \nc"', '"  "', '"x\r\n \t\r\ny"', "d e"][i % 5]
+        lines += [f"{i},{cell},{i % 2}", BLANKS[i % len(BLANKS)]]
+    text = end.join(lines).encode()
+    src = tmp_path / "in.csv"
+    src.write_bytes(text)
+    expected = pd.read_csv(io.BytesIO(text))
+    for block_bytes in (7, 29):
+        out = tmp_path / f"o{block_bytes}.h5"
+        options = ConvertOptions(block_bytes=block_bytes, workers=workers, target=("label",), categorical=("w",))
+        report = convert([src], out, options=options)
+        with h5py.File(out, "r") as f:
+            vocabulary = [v.decode() for v in f["categories/w"][()]]
+            assert [vocabulary[int(code)] for code in f["features"][:, 1]] == expected["w"].tolist()
+            assert f["features"][:, 0].tolist() == expected["n"].tolist()
+        assert report.rows == len(expected) == 40
+
+
 def test_gzip_input_and_standard_input(tmp_path):
     text = b"   \nx,y,label\n1,2,0\n   \n3,4,1\n\t\n5,6,0\n  \n"
     expected = _pandas(text, True)
@@ -228,6 +251,16 @@ def test_lines_of_spaces_after_skipped_rows_and_among_bad_lines(tmp_path):
         assert report.bad_lines == 1 and report.rows == 2  # line 6 only: lines of spaces are not bad lines
         expected = pd.read_csv(io.BytesIO(text), skiprows=1, on_bad_lines="skip")
         _assert_as_pandas(out, expected, False)
+
+
+def test_spaces_before_a_comment_make_a_blank_line(tmp_path):
+    # The comment stripped, the line is one of spaces: skipped, as a line holding only a comment is.
+    # (pandas reads "   #c" as a row whose first cell is the spaces and the others empty.)
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"x,y\n1,2\n   # a note\n\t#\n3,4\n")
+    report = convert([src], tmp_path / "o.h5", options=ConvertOptions(comment="#", workers=0))
+    with h5py.File(tmp_path / "o.h5", "r") as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4]] and report.rows == 2
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t"])
