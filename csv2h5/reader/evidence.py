@@ -13,12 +13,17 @@ from .arrow import read_table
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS, TEXT
 from .header import strip_comments
-from .lines import record_lines
+from .lines import blank_whitespace_lines, record_lines
 from .plan import ParsePlan
 
 
 def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
-    """A block's bytes as the parse paths read them: comments stripped, line ends made \\n outside quotes."""
+    """A block's bytes as the parse paths read them: comments stripped, line ends made \\n outside quotes.
+
+    In a one-column file, lines of only spaces and tabs are emptied too. In others the
+    parse empties them where it finds some (parse._parse_columns); read again here,
+    such a line is a record of one field, which the rows found here leave out as well.
+    """
     data = block.text()
     if plan.dialect.comment:
         data = strip_comments(data, plan.dialect.comment)
@@ -26,6 +31,8 @@ def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
         # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
         # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.
         data = data.replace(b"\r\n", b"\n")
+    if len(plan.names) == 1:
+        data = blank_whitespace_lines(data, plan.dialect) or data
     return data
 
 

@@ -93,6 +93,7 @@ def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
     """Guess the delimiter from the first lines (``--delimiter auto``); never the decimal mark."""
     text = sample[:65536].decode("utf-8", errors="replace")
     text = text[: text.rfind("\n") + 1] or text
+    text = re.sub(r"(?m)^[ \t]+\r?$", "", text)  # lines of spaces and tabs only: blank, and they confuse the guess
     try:
         return csv.Sniffer().sniff(text, delimiters=",;\t|".replace(decimal, "")).delimiter
     except csv.Error:
@@ -135,19 +136,19 @@ def read_header(
             more()
         sample = strip_comments(data, dialect.comment) if dialect.comment else data
         dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
-    # Skip blank and comment lines before the header, as pandas does.
+    # Skip blank lines (empty, or spaces and tabs only) and comment lines before the header, as pandas does.
     while True:
         while b"\n" not in data and not at_eof:
             more()
         stripped = data.lstrip(b"\r\n")
-        skipped = data[: len(data) - len(stripped)].count(b"\n")
-        data, lines = stripped, lines + skipped
-        if dialect.comment and data.startswith(dialect.comment.encode()):
-            cut = data.find(b"\n")
-            data, lines = (data[cut + 1 :], lines + 1) if cut >= 0 else (b"", lines + 1)
-            continue
-        if not data and not at_eof:
+        data, lines = stripped, lines + data.count(b"\n", 0, len(data) - len(stripped))
+        cut = data.find(b"\n")
+        if cut < 0 and not at_eof:  # the first line is not read whole yet
             more()
+            continue
+        first = data[:cut] if cut >= 0 else data
+        if (dialect.comment and first.startswith(dialect.comment.encode())) or _blank(first, dialect):
+            data, lines = (data[cut + 1 :] if cut >= 0 else b""), lines + 1
             continue
         break
     if not data:
@@ -181,6 +182,17 @@ def read_header(
             )
         return Header(list(names), lines, data, dialect)
     return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
+
+
+def blank_bytes(dialect: Dialect) -> bytes:
+    """What a blank line may hold besides its line end: spaces and tabs, but not the delimiter (that ends a cell)."""
+    return b" \t".replace(dialect.delimiter.encode(), b"")
+
+
+def _blank(line: bytes, dialect: Dialect) -> bool:
+    """Whether a line (without its \\n) holds only spaces and tabs, and the \\r of a CRLF line end."""
+    line = line[:-1] if line.endswith(b"\r") else line
+    return bool(line) and not line.translate(None, blank_bytes(dialect))
 
 
 def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int) -> None:

@@ -1,14 +1,16 @@
-"""Where each record of a block starts, and which records have the wrong number of fields."""
+"""Where each record of a block starts, which records have the wrong number of fields, and which lines are blank."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 
 import numpy as np
 
 from ..errors import BadLineError
-from .header import long_fields
+from .header import Dialect, blank_bytes, long_fields
 from .plan import ParsePlan
 
 
@@ -78,3 +80,52 @@ def bad_line_error(source: str, line: int, fields: int, ncol: int, *, comma_deci
         f"{source}:{line}: expected {ncol} fields as in the header, found {fields}{hint};"
         " fix the line, or pass --on-bad-lines skip (or warn)"
     )
+
+
+def blank_whitespace_lines(data: bytes, dialect: Dialect) -> bytes | None:
+    """``data`` with each line of only spaces and tabs emptied, its line end kept; None if it has none.
+
+    pandas skips such a line as it skips an empty one (the ``\\r`` of a CRLF line
+    goes with it); pyarrow and Python's csv module read it as a record of one
+    field. Emptied, it is skipped by every parse path, and the lines keep their
+    numbers. A space or tab that is the delimiter ends a cell (a line of tabs in a
+    tab-separated file is a row of empty cells, as pandas reads it), and a line
+    inside quotes is a cell's text: both are kept.
+    """
+    spaces = blank_bytes(dialect)
+    if not any(c in data for c in (spaces[:1], spaces[1:]) if c):  # memchr: most blocks stop here
+        return None
+    within, first = _whitespace_line_patterns(spaces)
+    spans = [(m.start() + 1, m.end()) for m in within.finditer(data)]  # from just past the \n before the line
+    at_start = first.match(data)
+    if at_start:
+        spans.insert(0, (0, at_start.end()))
+    if not spans:
+        return None
+    quote = dialect.quotechar.encode()
+    if quote in data:  # a block starts outside quotes: a line end after an odd number of quotes is inside them
+        quotes, counted, outside = 0, 0, []
+        for start, end in spans:
+            quotes += data.count(quote, counted, start)
+            counted = start
+            if quotes % 2 == 0:
+                outside.append((start, end))
+        spans = outside
+        if not spans:
+            return None
+    pieces, kept = [], 0
+    for start, end in spans:
+        pieces.append(data[kept:start])
+        kept = end
+    pieces.append(data[kept:])
+    return b"".join(pieces) or b"\n"  # not no bytes at all, which pyarrow refuses (a last block of spaces)
+
+
+@functools.lru_cache(maxsize=4)
+def _whitespace_line_patterns(spaces: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """A line of ``spaces`` after a line end, and at the start: each its spaces and a \\r before the line end.
+
+    Not ``(?m)^``: with no literal to look for first, the search is ten times slower.
+    """
+    run = b"[" + re.escape(spaces) + rb"]+\r?(?=\n|\Z)"
+    return re.compile(rb"\n" + run), re.compile(run)

@@ -19,14 +19,31 @@ from .blocks import TextBlock
 from .cells import NUMBERS
 from .digits import as_slice, parse_digits
 from .evidence import block_data
-from .lines import record_lines
+from .lines import blank_whitespace_lines, record_lines
 from .plan import BlockColumns, ParsedBlock, ParsePlan
 from .text import parse_text
 from .typed import parse_typed
 from .wide import parse_wide
 
 
-def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
+def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[BlockColumns, bytes]:
+    """The block's columns, and the bytes they were read from (``block_data``'s, lines of only whitespace emptied).
+
+    With more than one column, a line of only spaces is one field where the header
+    has more, which every fast path refuses: such lines are looked for only in a
+    block they refuse, so the others pay nothing. With one column it is a cell to
+    every parser, and is looked for in every block (``block_data``).
+    """
+    parsed = _fast_paths(block, data, plan)
+    if parsed is None and len(plan.names) > 1:
+        blanked = blank_whitespace_lines(data, plan.dialect)
+        if blanked is not None:
+            data = blanked
+            parsed = _fast_paths(block, data, plan)
+    return parsed or parse_text(block, data, plan), data
+
+
+def _fast_paths(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns | None:
     if not plan.fixed and len(plan.dialect.delimiter.encode()) == 1:
         table = parse_digits(data, len(plan.names), plan.dialect.delimiter.encode()[0])
         if table is not None:
@@ -35,13 +52,12 @@ def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColum
                 target = target[:, 0]
             cells = np.full(len(plan.features), NUMBERS if table.shape[0] else 0, dtype=np.uint8)
             return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line, cells)
-    return parse_wide(block, data, plan) or parse_typed(block, data, plan) or parse_text(block, data, plan)
+    return parse_wide(block, data, plan) or parse_typed(block, data, plan)
 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
-    data = block_data(block, plan)
-    parsed = _parse_columns(block, data, plan)
+    parsed, data = _parse_columns(block, block_data(block, plan), plan)
     features, categories = parsed.features, parsed.categories
     if plan.fill is not None and features.dtype.kind == "f":
         features = np.where(np.isnan(features), plan.fill, features)

@@ -1,7 +1,7 @@
 """Fuzzing against oracles that are not the converter.
 
 Valid CSV text (integers, decimals, missing-value spellings, quoted and padded numbers,
-CRLF, blank lines) must convert, and every cell must come back as Python reads its
+CRLF, blank lines, lines of spaces) must convert, and every cell must come back as Python reads its
 text: an integer as ``int(text)``, a decimal as ``float(text)``, exactly, or, in a
 float32 file, as the float32's shortest text (``float(str(np.float32(stored))) ==
 float(text)``: 0.1), a missing-value spelling as NaN. Text with one bad cell or line of a known kind at a
@@ -114,7 +114,7 @@ def valid_tables(draw) -> Table:
     cells, numbers = [], []
     for _ in range(draw(st.integers(1, 8))):
         if draw(st.integers(0, 9)) == 0:
-            lines.append("")  # a blank line: skipped, but counted in line numbers
+            lines.append(draw(st.sampled_from(["", "", " ", "\t ", "   "])))  # blank: skipped, but counted in line numbers
         row = [cell() for _ in range(columns)]
         cells.append(row)
         numbers.append(len(lines) + 1)
