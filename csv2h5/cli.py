@@ -46,7 +46,7 @@ def convert(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header; - reads standard input.",
+            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header, or glob patterns for them; - reads standard input.",
             show_default=False,
             readable=False,
         ),
@@ -235,7 +235,11 @@ def info(
 def merge(
     parts: Annotated[
         list[Path],
-        typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False, readable=False),
+        typer.Argument(
+            help="Converted files of one schema, joined in this order; a glob pattern's files come sorted by name.",
+            show_default=False,
+            readable=False,
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,

@@ -25,6 +25,7 @@ import numpy as np
 from ._version import __version__
 from .errors import HeaderMismatchError, InputError
 from .featurerows import requested_chunk_rows, widen_values
+from .inputs import expand_patterns, given_twice
 from .layout import (
     CLASS_COUNTS,
     CLASSES,
@@ -42,7 +43,7 @@ from .layout import (
     read_stats,
     stats_path,
 )
-from .output import AtomicOutput, check_output, given_twice
+from .output import AtomicOutput, check_output
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
 from .stats import merge_stored
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
@@ -72,9 +73,13 @@ def merge(
     on_progress: Callable[[int, int], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> MergeReport:
-    """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
+    """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file.
+
+    ``parts`` may hold glob patterns (their files sorted by name). ``on_notice`` is told of
+    the temporaries an earlier killed merge left.
+    """
     started = time.perf_counter()
-    paths = [Path(p) for p in parts]
+    paths = expand_patterns([parts] if isinstance(parts, (str, os.PathLike)) else parts)
     out = Path(output)
     if len(paths) < 2:
         raise InputError("merge needs two or more files; pass the parts to join")
