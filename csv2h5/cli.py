@@ -214,21 +214,27 @@ class _progress:
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False, readable=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files written by csv2h5 convert, or glob patterns for them.", show_default=False, readable=False),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts: one file's object, or a list of them for several files.")
+    ] = False,
 ) -> None:
-    """Describe a converted file: rows, columns, dtype, chunks, target, stats."""
+    """Describe converted files: rows, columns, dtype, chunks, target, stats."""
     from . import jsontext
     from .info import describe, render
+    from .inputs import expand_patterns
 
-    try:
-        described = describe(path)
+    try:  # every file described before any is printed: an error leaves no half-printed JSON
+        described = [describe(path) for path in expand_patterns(paths)]
     except Csv2H5Error as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(jsontext.dumps(described, indent=2))
+        typer.echo(jsontext.dumps(described[0] if len(described) == 1 else described, indent=2))
     else:
-        typer.echo(render(described))
+        typer.echo("\n\n".join(map(render, described)))
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Glob patterns the commands expand themselves (a quoted pattern, or a shell that expands none).
+"""Glob patterns the commands expand themselves (a quoted pattern, or a shell that expands none), and
+several files described by ``csv2h5 info``.
 
 The commands run in subprocesses with their arguments as a list: no shell sees the patterns, as
 with Windows ``cmd`` or PowerShell.
@@ -113,3 +114,51 @@ def test_merge_expands_a_quoted_pattern_in_name_order(days, tmp_path):
     # a single string in Python is one pattern, not a list of characters
     merge(str(tmp_path / "parts" / "day-0*.h5"), tmp_path / "two.h5")
     np.testing.assert_array_equal(_rows(tmp_path / "two.h5"), _joined(sorted(days, key=lambda p: p.name)[:2]))
+
+
+def _converted(days: list[Path], tmp_path: Path) -> list[Path]:
+    outs = []
+    for csv in sorted(days, key=lambda p: p.name):
+        outs.append(tmp_path / csv.with_suffix(".h5").name)
+        convert([csv], outs[-1])
+    return outs
+
+
+def test_info_describes_each_file_in_turn(days, tmp_path):
+    outs = _converted(days, tmp_path)
+    single = [_run("info", str(p)) for p in outs]
+    assert all(done.returncode == 0 for done in single)
+    both = _run("info", str(outs[0]), str(outs[1]))
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == single[0].stdout + "\n" + single[1].stdout  # blocks as alone, a blank line between
+    quoted = _run("info", "day-*.h5", cwd=tmp_path)
+    assert quoted.returncode == 0, quoted.stderr
+    blocks = quoted.stdout.strip().split("\n\n")
+    assert [b.split(":")[0] for b in blocks] == ["day-01.h5", "day-02.h5", "day-10.h5"]
+    assert [b.splitlines()[1] for b in blocks] == ["rows      5"] * 3
+
+
+def test_info_json_is_one_object_for_one_file_and_a_list_for_several(days, tmp_path):
+    outs = _converted(days, tmp_path)
+    one = _run("info", str(outs[0]), "--json")
+    assert one.returncode == 0, one.stderr
+    alone = json.loads(one.stdout)
+    assert isinstance(alone, dict) and alone["path"] == str(outs[0]) and alone["rows"] == 5
+    assert alone["columns"] == ["a", "b"] and alone["stats"]["max"] == [4.0, 8.0]  # oracle: the CSV's values
+    several = _run("info", *map(str, outs), "--json")
+    assert several.returncode == 0, several.stderr
+    listed = json.loads(several.stdout)
+    assert isinstance(listed, list) and [d["path"] for d in listed] == list(map(str, outs))
+    assert listed[0] == alone
+    assert [d["stats"]["min"] for d in listed] == [[0.0, 0.0], [50.0, 100.0], [100.0, 200.0]]
+
+
+def test_info_with_a_bad_file_among_several_prints_one_error_and_nothing_else(days, tmp_path):
+    outs = _converted(days, tmp_path)
+    for bad, line in (
+        (days[0], f"error: {days[0]} is not a readable HDF5 file"),
+        (tmp_path / "no-*.h5", f"error: {tmp_path / 'no-*.h5'} matches no file; check the pattern"),
+    ):
+        done = _run("info", str(outs[0]), str(bad), "--json")
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith(line), done.stderr
