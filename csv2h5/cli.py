@@ -46,7 +46,7 @@ def convert(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header; - reads standard input.",
+            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header, or glob patterns for them; - reads standard input.",
             show_default=False,
             readable=False,
         ),
@@ -214,28 +214,38 @@ class _progress:
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A file written by csv2h5 convert.", show_default=False, readable=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files written by csv2h5 convert, or glob patterns for them.", show_default=False, readable=False),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts: one file's object, or a list of them for several files.")
+    ] = False,
 ) -> None:
-    """Describe a converted file: rows, columns, dtype, chunks, target, stats."""
+    """Describe converted files: rows, columns, dtype, chunks, target, stats."""
     from . import jsontext
     from .info import describe, render
+    from .inputs import expand_patterns
 
-    try:
-        described = describe(path)
+    try:  # every file described before any is printed: an error leaves no half-printed JSON
+        described = [describe(path) for path in expand_patterns(paths)]
     except Csv2H5Error as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(jsontext.dumps(described, indent=2))
+        typer.echo(jsontext.dumps(described[0] if len(described) == 1 else described, indent=2))
     else:
-        typer.echo(render(described))
+        typer.echo("\n\n".join(map(render, described)))
 
 
 @app.command()
 def merge(
     parts: Annotated[
         list[Path],
-        typer.Argument(help="Converted files of one schema, joined in this order.", show_default=False, readable=False),
+        typer.Argument(
+            help="Converted files of one schema, joined in this order; a glob pattern's files come sorted by name.",
+            show_default=False,
+            readable=False,
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,

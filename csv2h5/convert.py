@@ -21,11 +21,12 @@ import numpy as np
 from ._version import __version__
 from .errors import BadValueError, HeaderMismatchError, SchemaError
 from .featurerows import widen_values
+from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
 from .lists import header_difference
 from .options import ConvertOptions, worker_count
-from .output import AtomicOutput, check_output, given_twice
+from .output import AtomicOutput, check_output
 from .reader import (
     Dialect,
     ParsedBlock,
@@ -372,7 +373,8 @@ def convert(
     """Convert CSV files into one chunked HDF5 file (see DESIGN: the file, format 1).
 
     Args:
-        sources: one or more CSV files (plain, .gz, .bz2, .xz, or .zst), sharing one header.
+        sources: one or more CSV files (plain, .gz, .bz2, .xz, or .zst), sharing one header, or glob
+            patterns (``parts/*.csv``, sorted by name) for them; ``-`` is standard input.
         output: the HDF5 file to write; written under a temporary name and renamed at the end.
         options: how to read and store the data.
         on_progress: called after each block with the bytes consumed so far.
@@ -386,9 +388,7 @@ def convert(
         Csv2H5Error: bad input or options; nothing is left at ``output``.
     """
     options = options or ConvertOptions()
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    paths = [Path(s) for s in sources]
+    paths = expand_patterns([sources] if isinstance(sources, (str, os.PathLike)) else sources)
     out = Path(output)
     _check_paths(paths, out, options)
     output_file = AtomicOutput(out, on_notice=on_notice)

@@ -25,6 +25,7 @@ import numpy as np
 from ._version import __version__
 from .errors import HeaderMismatchError, InputError
 from .featurerows import requested_chunk_rows, widen_values
+from .inputs import expand_patterns, given_twice
 from .layout import (
     CLASS_COUNTS,
     CLASSES,
@@ -42,7 +43,7 @@ from .layout import (
     read_stats,
     stats_path,
 )
-from .output import AtomicOutput, check_output, given_twice
+from .output import AtomicOutput, check_output
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
 from .stats import merge_stored
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
@@ -72,9 +73,14 @@ def merge(
     on_progress: Callable[[int, int], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> MergeReport:
-    """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file."""
+    """Write the rows of ``parts`` (in order) to ``output`` as one csv2h5 file.
+
+    ``parts`` may hold glob patterns (their files sorted by name). ``on_notice`` is told of
+    an input that several parts hold (its rows would be in the output more than once) and
+    of the temporaries an earlier killed merge left.
+    """
     started = time.perf_counter()
-    paths = [Path(p) for p in parts]
+    paths = expand_patterns([parts] if isinstance(parts, (str, os.PathLike)) else parts)
     out = Path(output)
     if len(paths) < 2:
         raise InputError("merge needs two or more files; pass the parts to join")
@@ -86,6 +92,8 @@ def merge(
     problem = parts_disagree(infos, advice="merge files")
     if problem:
         raise HeaderMismatchError(problem)
+    for line in _repeated_inputs(infos) if on_notice is not None else ():
+        on_notice(line)
     classes = unite(p.classes for p in infos) if infos[0].task == "classification" else []
     total = sum(p.rows for p in infos)
     with AtomicOutput(out, on_notice=on_notice) as output_file:
@@ -94,6 +102,47 @@ def merge(
         _copy(writer, infos, classes, total, on_progress)
         output_file.commit()
     return MergeReport(out, len(infos), total, classes, time.perf_counter() - started)
+
+
+def _repeated_inputs(parts: Sequence[FileHeader]) -> list[str]:
+    """A line for each set of parts that hold one input (a CSV) alike: its rows would be in the output more than once.
+
+    As when a merged file is merged again with one of its own parts. Each part's
+    ``sources`` records its inputs' base names (``data.csv`` of ``day-01/data.csv``),
+    bytes and rows; an input is the same when all three agree, so two days' ``data.csv``
+    of other sizes are told apart. Two CSVs may still agree on all three, hence a notice,
+    not a refusal. Standard input (recorded as 0 bytes: its size is not known) and inputs
+    without rows are left out.
+    """
+    holders: dict[tuple[str, int, int], dict[str, int]] = {}  # input -> the parts holding it, and how often each
+    for part in parts:
+        for key in filter(None, map(_input_key, part.sources)):
+            held = holders.setdefault(key, {})
+            held[str(part.path)] = held.get(str(part.path), 0) + 1
+    shared: dict[tuple[tuple[str, ...], int], list[tuple[str, int, int]]] = {}
+    for key, held in holders.items():
+        if len(held) > 1:
+            shared.setdefault((tuple(held), sum(held.values())), []).append(key)
+    return [_repeated(holding, times, inputs) for (holding, times), inputs in shared.items()]
+
+
+def _input_key(source: dict[str, object]) -> tuple[str, int, int] | None:
+    """An input's name, bytes and rows as its record holds them; None for one that cannot be told (a pipe, no rows)."""
+    size, rows = source.get("bytes"), source.get("rows")
+    if not isinstance(size, int) or not isinstance(rows, int) or size <= 0 or rows <= 0:
+        return None
+    return str(source.get("name")), size, rows
+
+
+def _repeated(holding: tuple[str, ...], times: int, inputs: list[tuple[str, int, int]], shown: int = 3) -> str:
+    where = f"{', '.join(holding[:-1])} and {holding[-1]} {'both' if len(holding) == 2 else 'all'}"
+    listed = ", ".join(f"{name} ({size:,} bytes, {rows:,} rows)" for name, size, rows in inputs[:shown])
+    more = f" and {len(inputs) - shown} more" if len(inputs) > shown else ""
+    one = len(inputs) == 1
+    return (
+        f"{where} hold the input{'' if one else 's'} {listed}{more}: {'its' if one else 'their'} rows will be in the output"
+        f" {'twice' if times == 2 else f'{times} times'}, unless these are different CSVs that share a name, size and row count"
+    )
 
 
 def _common_dtype(infos: list[FileHeader]) -> tuple[np.dtype, ValueRange]:

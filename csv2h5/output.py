@@ -21,25 +21,6 @@ from .errors import Csv2H5Error, OutputError, OutputExistsError
 from .scratch import sweep_stale, temporary_path
 
 
-def given_twice(sources: Sequence[str | os.PathLike[str]]) -> str | None:
-    """How one file given twice (by two spellings, a link, or a glob and its name) was named, or None.
-
-    Its rows would be stored or read twice, and a split of them would put the same rows
-    on both sides; callers refuse it with their own error.
-    """
-    seen: dict[tuple[int, int], str] = {}
-    for source in map(str, sources):
-        try:
-            found = os.stat(source)
-        except OSError:
-            continue  # said when it is opened
-        first = seen.get((found.st_dev, found.st_ino))
-        if first is not None:
-            return f"{source} is given twice" + ("" if first == source else f" (as {first} too)")
-        seen[(found.st_dev, found.st_ino)] = source
-    return None
-
-
 def check_output(
     output: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False, append: bool | None = None, example: str = "data.h5"
 ) -> None:

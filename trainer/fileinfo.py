@@ -8,7 +8,6 @@ unites them; the row readers that go with it are in :mod:`.rows`.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
+from csv2h5.inputs import expand_patterns, given_twice
 from csv2h5.layout import (
     CLASS_COUNTS,
     FEATURES,
@@ -30,7 +30,6 @@ from csv2h5.layout import (
     read_file_header,
     read_stats,
 )
-from csv2h5.output import given_twice
 from csv2h5.schema import class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import code_table, set_code_stats, unite, unite_vocabularies, united_counts
@@ -115,15 +114,12 @@ def _file_info(header: FileHeader, target: np.ndarray | None, stats: dict[str, n
 
 
 def expand_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
-    """One path, a glob pattern (``parts/day-*.h5``, sorted), or a list of paths."""
+    """One path, a glob pattern (``parts/day-*.h5``, sorted; see :func:`csv2h5.inputs.expand_patterns`), or a list of paths."""
     if isinstance(spec, (str, Path)):
-        text = str(spec)
-        if any(c in text for c in "*?["):
-            found = sorted(glob.glob(text))
-            if not found:
-                raise DataFileError(f"{text} matches no file; check the pattern")
-            return found
-        return [text]
+        try:
+            return [str(p) for p in expand_patterns([spec])]
+        except Csv2H5Error as exc:
+            raise DataFileError(str(exc)) from None
     paths = [str(p) for p in spec]
     if not paths:
         raise DataFileError("no data files given")

@@ -7,6 +7,8 @@ and the Torgersen part holds a single class.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import csv2h5.merge
 from csv2h5 import ConvertOptions, HeaderMismatchError, SchemaError, convert
 from csv2h5.cli import app
 
@@ -273,3 +276,49 @@ def test_a_part_whose_text_column_is_blank_in_every_row(tmp_path):
     united = open_info([str(tmp_path / "blank.h5"), str(tmp_path / "full.h5")])
     for name in ("mean", "std", "min", "max", "nan_count"):
         np.testing.assert_array_equal(united.stats[name], merged["stats"][name], err_msg=name)
+
+
+def test_merge_says_when_an_input_is_in_two_parts(tmp_path):
+    """``merge a b -o ab; merge ab a`` stores a.csv's rows twice: said (two CSVs may agree on name, size, rows), not refused."""
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    (tmp_path / "b.csv").write_text("x,y\n5,6\n7,8\n9,0\n")
+    for name in ("a", "b"):
+        convert([tmp_path / f"{name}.csv"], tmp_path / f"{name}.h5")
+    ab, a, b, aba = (str(tmp_path / f"{n}.h5") for n in ("ab", "a", "b", "aba"))
+    assert runner.invoke(app, ["merge", a, b, "-o", ab]).stderr == ""
+    result = runner.invoke(app, ["merge", ab, a, "-o", aba, "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"note: {ab} and {a} both hold the input a.csv (12 bytes, 2 rows): its rows will be in the output twice,"
+        " unless these are different CSVs that share a name, size and row count"
+    ]
+    with h5py.File(aba) as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 0], [1, 2], [3, 4]]
+    notices: list[str] = []  # the Python API says it through on_notice
+    csv2h5.merge.merge([aba, ab, b], tmp_path / "all.h5", on_notice=notices.append)
+    assert notices == [
+        f"{aba} and {ab} both hold the input a.csv (12 bytes, 2 rows): its rows will be in the output 3 times,"
+        " unless these are different CSVs that share a name, size and row count",
+        f"{aba}, {ab} and {b} all hold the input b.csv (16 bytes, 3 rows): its rows will be in the output 3 times,"
+        " unless these are different CSVs that share a name, size and row count",
+    ]
+
+
+def test_merge_is_quiet_about_inputs_of_one_name_but_another_size_or_from_standard_input(tmp_path):
+    """``sources`` records base names: day-01/data.csv and day-02/data.csv are told apart by size and rows."""
+    for day, text in (("day-01", "x,y\n1,2\n3,4\n"), ("day-02", "x,y\n1,2\n3,4\n5,6\n"), ("day-03", "x,y\n5,6\n7,8\n")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "data.csv").write_text(text)
+        convert([tmp_path / day / "data.csv"], tmp_path / f"{day}.h5")
+    # two pipes of as many rows cannot be told apart (standard input's size is not recorded): no notice
+    for name in ("piped-1", "piped-2"):
+        command = [sys.executable, "-m", "csv2h5", "convert", "-", "-o", str(tmp_path / f"{name}.h5"), "-q"]
+        done = subprocess.run(command, input="x,y\n7,8\n", capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    notices: list[str] = []
+    parts = [tmp_path / f"{n}.h5" for n in ("day-01", "day-02", "piped-1", "piped-2")]
+    csv2h5.merge.merge(parts, tmp_path / "all.h5", on_notice=notices.append)
+    assert notices == []
+    # the same name, size and rows: said, though these two CSVs differ (nothing else tells them apart)
+    csv2h5.merge.merge([tmp_path / "day-01.h5", tmp_path / "day-03.h5"], tmp_path / "other.h5", on_notice=notices.append)
+    assert len(notices) == 1 and "both hold the input data.csv (12 bytes, 2 rows)" in notices[0]

@@ -90,6 +90,18 @@ def test_parts_with_other_classes_unite_them_and_refuse_text_with_numbers(tmp_pa
         HDF5Sequence(str(tmp_path / "nothing*.h5"))
 
 
+def test_a_file_whose_name_holds_pattern_characters_is_that_file(whole_and_parts, tmp_path):
+    """``run[1].h5`` exists: it is read, not taken as a pattern (which would match ``run1.h5``)."""
+    whole, parts = whole_and_parts
+    odd = tmp_path / "run[1].h5"
+    odd.write_bytes(parts[0].read_bytes())
+    (tmp_path / "run1.h5").write_bytes(parts[1].read_bytes())
+    seq = HDF5Sequence(str(odd), batch_size=100, shuffle=False)
+    assert seq.paths == (str(odd),) and seq.num_rows == 31
+    assert open_info(odd).rows == 31
+    assert HDF5Sequence(str(tmp_path / "run?.h5"), batch_size=100, shuffle=False).num_rows == 39  # a pattern still is one
+
+
 def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_path):
     whole, parts = whole_and_parts
     # a fourth part with a class the others lack, and without "cat"
