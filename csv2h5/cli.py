@@ -249,7 +249,7 @@ def merge(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No summary line.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")] = False,
 ) -> None:
     """Join converted files of one schema into one file (rows copied; stats merged exactly)."""
     from .merge import merge as run_merge

@@ -89,8 +89,15 @@ def render(info: dict[str, object], *, max_columns: int = 12) -> str:
             )
             lines.append(f"{label} {len(names)} ({meaning}): {listed}")
     sources = info["sources"]
-    lines.append("sources   " + ", ".join(f"{s['name']} ({s.get('rows', '?')} rows)" for s in sources))
+    lines.append("sources   " + ", ".join(f"{s['name']} ({_rows(s.get('rows'))})" for s in sources))
     if info["bad_lines"]:
         lines.append(f"bad lines skipped: {info['bad_lines']:,}")
     lines.append(f"size      {info['file_bytes'] / 1e6:,.1f} MB")
     return "\n".join(lines)
+
+
+def _rows(count: object) -> str:
+    """``1 row``, ``1,234 rows``, or ``? rows`` for a record without a count."""
+    if not isinstance(count, int):
+        return "? rows"
+    return "1 row" if count == 1 else f"{count:,} rows"

@@ -30,6 +30,16 @@ def test_convert_and_info(digits_csv, tmp_path):
     assert info["rows"] == 600 and info["sample_shape"] == [28, 28, 1] and info["target"]["task"] == "classification"
 
 
+def test_info_counts_each_source_s_rows_in_words_and_merge_takes_q(tmp_path):
+    for name, rows in (("one.csv", 1), ("many.csv", 1234)):
+        (tmp_path / name).write_text("a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(rows)))
+        assert _run("convert", str(tmp_path / name), "-o", str(tmp_path / f"{name}.h5"), "-q").returncode == 0
+    done = _run("merge", str(tmp_path / "one.csv.h5"), str(tmp_path / "many.csv.h5"), "-o", str(tmp_path / "m.h5"), "-q")
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    (line,) = [x for x in _run("info", str(tmp_path / "m.h5")).stdout.splitlines() if x.startswith("sources")]
+    assert line == "sources   one.csv (1 row), many.csv (1,234 rows)"
+
+
 def test_user_errors_are_one_line_exit_2_and_leave_nothing(digits_csv, tmp_path):
     out = tmp_path / "o.h5"
     cases = [  # arguments, and the start of the one line the user must see
