@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
@@ -193,3 +194,32 @@ def test_one_selector_string_is_one_column_not_its_letters(tmp_path):
 def test_python_callers_wrong_types_are_one_option_error(given, message):
     with pytest.raises(OptionError, match=message):
         ConvertOptions(**given)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.array(["label"]),
+        lambda: pd.Index(["label"]),
+        lambda: {"label"},
+        lambda: (name for name in ["label"]),
+        lambda: [np.str_("label")],
+    ],
+    ids=["numpy array", "pandas Index", "set", "generator", "numpy string"],
+)
+def test_selectors_as_any_collection_of_names_are_taken(tmp_path, make):
+    """Any iterable of names worked before the type checks: a numpy array or a DataFrame's columns among them."""
+    src = tmp_path / "t.csv"
+    src.write_text("x,label\n1.5,a\n2.5,b\n")
+    convert([src], tmp_path / "t.h5", options=ConvertOptions(target=make()))
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert list(f["target"].attrs["columns"]) == ["label"] and list(f["features"].attrs["columns"]) == ["x"]
+    columns = ConvertOptions(header=False, features=np.array([1, 2]), drop=[np.int64(0)])
+    assert (columns.features, columns.drop) == (("1", "2"), ("0",))
+
+
+def test_wrong_spellings_of_missing_cells_are_named_as_such():
+    with pytest.raises(OptionError, match=r"na_values takes spellings of a missing cell \(a string or a list of them\)"):
+        ConvertOptions(na_values=["?", -999.0])
+    with pytest.raises(OptionError, match=r"names takes column names \(a string or a list of them\)"):
+        ConvertOptions(header=False, names=["a", None])
