@@ -143,6 +143,16 @@ class ConvertOptions:
                 raise OptionError(f"{name} must be an integer, got {value!r}")
             if value is not None:
                 object.__setattr__(self, name, int(value))
+        shape = self.sample_shape
+        if shape is not None:
+            dims = tuple(shape) if isinstance(shape, Iterable) and not isinstance(shape, (str, bytes, Mapping)) else None
+            if dims is None or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+                raise OptionError(f"sample_shape takes a tuple of integers such as (28, 28, 1), got {shape!r}")
+            object.__setattr__(self, "sample_shape", tuple(int(d) for d in dims))
+        if self.fill is not None:
+            if isinstance(self.fill, bool) or not isinstance(self.fill, numbers.Real):
+                raise OptionError(f"fill must be a number, got {self.fill!r}")
+            object.__setattr__(self, "fill", float(self.fill))
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""
