@@ -6,6 +6,7 @@ import dataclasses
 import math
 import numbers
 import os
+from collections.abc import Iterable, Mapping
 
 from .errors import OptionError
 
@@ -20,6 +21,7 @@ MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is cla
 # types) stay below it; a larger one is named with --categorical NAME (no bound) or a higher bound.
 MAX_CATEGORIES = MAX_AUTO_CLASSES
 _TEXT_TUPLES = ("target", "features", "drop", "categorical", "datetime", "names", "na_values")
+_TEXT_TUPLE_WORDS = {"names": "column names", "na_values": "spellings of a missing cell"}
 _INTEGERS = ("max_categories", "skip_rows", "chunk_rows", "block_bytes", "workers", "infer_bytes")
 _TAB_SPELLINGS = {"tab": "\t", "\\t": "\t"}  # --delimiter tab, --delimiter '\t' (the shell passes a backslash and a t)
 
@@ -120,15 +122,20 @@ class ConvertOptions:
         parse_compression(self.compression)
 
     def _settle_types(self) -> None:
-        """Python callers' spellings made exact: one selector string is one column, not its letters."""
+        """Python callers' spellings made exact: one selector string is one column, not its letters.
+
+        A list, tuple, set, numpy array or pandas Index of strings or integers (numpy's too)
+        is taken, as any iterable was before these checks.
+        """
         for name in _TEXT_TUPLES:
             value = getattr(self, name)
-            if isinstance(value, (str, int)) and not isinstance(value, bool):  # target="label", target=0 (header-less)
+            if _one_item(value):  # target="label", target=0 (header-less)
                 value = (value,)
-            if not isinstance(value, (tuple, list)) or not all(
-                isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
-            ):
-                raise OptionError(f"{name} takes column names or indices (a string or a list of them), got {value!r}")
+            elif value is not None and not isinstance(value, (bytes, Mapping)) and isinstance(value, Iterable):
+                value = tuple(value)
+            if not isinstance(value, tuple) or not all(map(_one_item, value)):
+                what = _TEXT_TUPLE_WORDS.get(name, "column names or indices")
+                raise OptionError(f"{name} takes {what} (a string or a list of them), got {getattr(self, name)!r}")
             object.__setattr__(self, name, tuple(str(v) for v in value))
         for name in _INTEGERS:
             value = getattr(self, name)
@@ -136,6 +143,16 @@ class ConvertOptions:
                 raise OptionError(f"{name} must be an integer, got {value!r}")
             if value is not None:
                 object.__setattr__(self, name, int(value))
+        shape = self.sample_shape
+        if shape is not None:
+            dims = tuple(shape) if isinstance(shape, Iterable) and not isinstance(shape, (str, bytes, Mapping)) else None
+            if dims is None or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+                raise OptionError(f"sample_shape takes a tuple of integers such as (28, 28, 1), got {shape!r}")
+            object.__setattr__(self, "sample_shape", tuple(int(d) for d in dims))
+        if self.fill is not None:
+            if isinstance(self.fill, bool) or not isinstance(self.fill, numbers.Real):
+                raise OptionError(f"fill must be a number, got {self.fill!r}")
+            object.__setattr__(self, "fill", float(self.fill))
 
     def _check_like(self) -> None:
         """--like takes the column roles from its file: options that set them would contradict it."""
@@ -208,3 +225,8 @@ def worker_count(options: ConvertOptions, total_bytes: int) -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def _one_item(value: object) -> bool:
+    """A column name or index, or a spelling: a string, or an integer (numpy's too) that is not a bool."""
+    return isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool))

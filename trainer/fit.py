@@ -106,6 +106,14 @@ def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) 
     return model, state
 
 
+def _record_epochs(run: RunDir, epochs: int) -> None:
+    """A resume's --epochs becomes the run's, so that a later --resume without it (after Ctrl-C) goes on to them."""
+    config = run.read_json(run.config)
+    if config["options"].get("epochs") != epochs:
+        config["options"]["epochs"] = epochs
+        write_json(run.config, config)
+
+
 def _start_run(
     run: RunDir,
     options: FitOptions,
@@ -345,6 +353,7 @@ def fit(
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
+            _record_epochs(run, options.epochs)
         else:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:

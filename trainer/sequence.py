@@ -235,8 +235,9 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
     if given is not None and given.size and given.dtype.kind not in "iu":  # int64 would make a mask rows 0 and 1
         hint = "; for a boolean mask pass np.flatnonzero(mask)" if given.dtype.kind == "b" else ""
         raise DataOptionError(f"indices takes integer row numbers, got an array of {given.dtype}{hint}")
-    if given is not None and given.ndim > 1:  # a (1, n) array would be read as n rows without a word
-        raise DataOptionError(f"indices takes a flat list of row numbers, got an array of shape {given.shape}")
+    if given is not None and given.ndim != 1:  # a (1, n) array would be read as n rows without a word
+        got = f"the single number {given.item()!r}" if given.ndim == 0 else f"an array of shape {given.shape}"
+        raise DataOptionError(f"indices takes a flat list of row numbers, got {got}")
     rows = None if given is None else given.astype(np.int64)
     if rows is not None and rows.size and (rows.min() < 0 or rows.max() >= info.rows):
         bad = int(rows[(rows < 0) | (rows >= info.rows)][0])

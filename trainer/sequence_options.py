@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -94,12 +95,14 @@ class SequenceOptions:
             raise DataOptionError(f"seed must be an integer in 0..{2**32 - 1}, got {seed!r}")  # numpy's seed range
         if self.shard is not None:
             index, count = self.shard if _is_pair(self.shard) else (None, None)
-            if not (isinstance(count, int) and isinstance(index, int) and count >= 1 and 0 <= index < count):
+            if not (_integer(count) and _integer(index) and count >= 1 and 0 <= index < count):
                 raise DataOptionError(f"shard must be (index, count) with 0 <= index < count, got {self.shard!r}")
         budget = self.memory_budget
         if isinstance(budget, str):  # "8GB", as h5train's --memory-budget takes it
             budget = parse_bytes(budget, option="memory_budget")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float, np.number)) or budget < 1):
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, (int, float, np.number)) or not 1 <= budget < math.inf
+        ):
             raise DataOptionError(f"memory_budget must be a positive number of bytes or a size such as '8GB', got {budget!r}")
         for name in ("targets", "one_hot", "drop_remainder", "training"):
             flag = getattr(self, name)  # bool("no") is True: a string here would silently mean the opposite
@@ -129,12 +132,17 @@ class SequenceOptions:
             "memory_budget": None if budget is None else int(budget),
             "block_bytes": int(self.block_bytes),
             "sample_shape": None if self.sample_shape is None else tuple(self.sample_shape),
+            "shard": None if self.shard is None else (int(self.shard[0]), int(self.shard[1])),
         }
         for name, value in settled.items():
             object.__setattr__(self, name, value)  # frozen: settled once, here
 
 
 OPTION_NAMES = frozenset(field.name for field in dataclasses.fields(SequenceOptions))
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _is_pair(value: object) -> bool:

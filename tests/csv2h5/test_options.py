@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
@@ -188,8 +189,52 @@ def test_one_selector_string_is_one_column_not_its_letters(tmp_path):
         ({"drop": [1.5]}, "drop takes column names or indices"),
         ({"block_bytes": "4MB"}, "block_bytes must be an integer, got '4MB'"),
         ({"workers": 1.5}, "workers must be an integer"),
+        ({"sample_shape": "28,28,1"}, r"sample_shape takes a tuple of integers such as \(28, 28, 1\), got '28,28,1'"),
+        ({"sample_shape": [1.5, 2]}, "sample_shape takes a tuple of integers"),
+        ({"fill": "0"}, "fill must be a number, got '0'"),
     ],
 )
 def test_python_callers_wrong_types_are_one_option_error(given, message):
     with pytest.raises(OptionError, match=message):
         ConvertOptions(**given)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.array(["label"]),
+        lambda: pd.Index(["label"]),
+        lambda: {"label"},
+        lambda: (name for name in ["label"]),
+        lambda: [np.str_("label")],
+    ],
+    ids=["numpy array", "pandas Index", "set", "generator", "numpy string"],
+)
+def test_selectors_as_any_collection_of_names_are_taken(tmp_path, make):
+    """Any iterable of names worked before the type checks: a numpy array or a DataFrame's columns among them."""
+    src = tmp_path / "t.csv"
+    src.write_text("x,label\n1.5,a\n2.5,b\n")
+    convert([src], tmp_path / "t.h5", options=ConvertOptions(target=make()))
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert list(f["target"].attrs["columns"]) == ["label"] and list(f["features"].attrs["columns"]) == ["x"]
+    columns = ConvertOptions(header=False, features=np.array([1, 2]), drop=[np.int64(0)])
+    assert (columns.features, columns.drop) == (("1", "2"), ("0",))
+
+
+def test_wrong_spellings_of_missing_cells_are_named_as_such():
+    with pytest.raises(OptionError, match=r"na_values takes spellings of a missing cell \(a string or a list of them\)"):
+        ConvertOptions(na_values=["?", -999.0])
+    with pytest.raises(OptionError, match=r"names takes column names \(a string or a list of them\)"):
+        ConvertOptions(header=False, names=["a", None])
+
+
+def test_a_sample_shape_of_numpy_integers_is_stored(tmp_path):
+    """A numpy array or numpy integers for sample_shape, as a Python caller has them from x.shape[1:]."""
+    src = tmp_path / "t.csv"
+    src.write_text("a,b,c,d\n1,2,3,4\n5,6,7,8\n")
+    for shape in (np.array([2, 2]), (np.int64(2), 2)):
+        options = ConvertOptions(sample_shape=shape, overwrite=True)
+        assert options.sample_shape == (2, 2)
+        convert([src], tmp_path / "t.h5", options=options)
+        with h5py.File(tmp_path / "t.h5", "r") as f:
+            assert list(f["features"].attrs["sample_shape"]) == [2, 2]

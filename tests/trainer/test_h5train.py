@@ -183,6 +183,19 @@ def test_resume_with_no_more_epochs_than_done_trains_nothing_and_says_so(files, 
         assert np.array_equal(after, before)
 
 
+def test_a_resume_that_trained_longer_is_resumed_again_without_epochs(files, tmp_path):
+    """--epochs on --resume becomes the run's: 'h5train fit --resume RUN', as a stopped run says to go on, is not refused."""
+    run = tmp_path / "run"
+    _fit("jax", files, run, "--epochs", "1")
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["options"]["epochs"] == 2
+    code, out, err = _run("jax", "fit", "--resume", run, "--progress", "none")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("nothing to train: the run has done the 2 epochs")
+    assert len(_rows(run / "history.csv")) == 2
+
+
 def test_a_run_stopped_before_its_first_epoch_starts_again_in_its_directory(files, tmp_path):
     """Ctrl-C before epoch 1 ends says to start the run again; with --run-dir, the same command must be able to."""
     run = tmp_path / "run"

@@ -300,12 +300,21 @@ def test_errors_are_caught_in_init(tmp_path, data, make_data):
         ({"transform": 5}, "transform must be a callable"),
         ({"memory_budget": "lots"}, "memory_budget takes a size such as 8GB"),
         ({"memory_budget": [1]}, "memory_budget must be a positive number of bytes"),
+        ({"indices": 5}, "indices takes a flat list of row numbers, got the single number 5"),
+        ({"memory_budget": float("inf")}, "memory_budget must be a positive number of bytes"),
     ],
 )
 def test_python_callers_wrong_types_are_named_not_tracebacks_or_silent(data, given, message):
     path, _, _ = data
     with pytest.raises(DataOptionError, match=message):
         HDF5Sequence(path, **given)
+
+
+def test_a_shard_of_numpy_integers_is_taken(data):
+    path, x, _ = data
+    second = HDF5Sequence(path, batch_size=4, shuffle=False, scale=None, shard=(np.int64(1), np.int64(2)))
+    assert second.options.shard == (1, 2) and type(second.options.shard[0]) is int
+    np.testing.assert_array_equal(second[0][0], x[1::2][:4])
 
 
 def test_memory_budget_takes_a_size_as_h5train_does(data):
