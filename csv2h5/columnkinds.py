@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import OptionError
 from .kinds import BOOLEAN, CATEGORY, DATETIME, NUMBER, UNDECIDED, Held, KindAdvice, StoredKinds, kind_name
-from .reader import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, parse_block
+from .reader import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, parse_block
 from .schema import ColumnRoles, check_category_name
 from .shared import discard
 
@@ -74,6 +74,7 @@ class ColumnKinds:
         self.seen = np.zeros(count, dtype=np.uint8)  # cells found so far, per column
         self.not_dates = np.zeros(count, dtype=bool)  # a text cell that is not an ISO date was found
         self.not_commas = np.zeros(count, dtype=bool)  # a text cell that is not a number with a decimal comma
+        self.not_grouped = np.zeros(count, dtype=bool)  # a comma that does not group digits by three (70,5)
         self._window: list[Held] | None = [] if stored is None else None
         self._checked: bytes | None = None  # cells of a block checked that brought nothing new (see ``_check``)
         self._held_bytes = 0
@@ -146,6 +147,7 @@ class ColumnKinds:
         self.seen |= cells
         self.not_dates |= ((cells & TEXT) != 0) & ((cells & DATELIKE) == 0)
         self.not_commas |= ((cells & TEXT) != 0) & ((cells & DECIMAL_COMMA) == 0)
+        self.not_grouped |= ((cells & DECIMAL_COMMA) != 0) & ((cells & GROUPED) == 0)
 
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
         """The block as the current plan reads it: parsed again if it lacks codes of a categorical column."""

@@ -134,7 +134,15 @@ class KindAdvice:
     def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:
         """What to pass for these text columns, split by what they hold: categories, identifiers, dates, decimal commas."""
         dialect = self.kinds.plan.dialect
-        commas = [k for k in columns if k not in mixed and not self.kinds.not_commas[k] and dialect.decimal == "."]
+
+        def decimal_commas(k: int) -> bool:
+            if k in mixed or self.kinds.not_commas[k] or dialect.decimal != ".":
+                return False
+            # Comma-separated, quoted cells that all read like 1,234 more likely hold a thousands
+            # separator, which --decimal , would read as 1.234: no such advice for them.
+            return dialect.delimiter != "," or bool(self.kinds.not_grouped[k])
+
+        commas = [k for k in columns if decimal_commas(k)]
         dates = [k for k in columns if k not in mixed and k not in commas and not self.kinds.not_dates[k]]
         identifiers = [k for k in columns if k not in commas and k not in dates and self._identifier(k, blocks)]
         codes = [k for k in columns if k not in commas and k not in dates and k not in identifiers]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .arrow import NA_VALUES
 from .blocks import TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets
-from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, NUMBERS, TEXT
+from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT
 from .evidence import cell_kind, first_cells, row_lines
 from .header import BOM, Dialect, Header, read_header, sniff_delimiter
 from .limits import MAX_LINE_BYTES
@@ -30,6 +30,7 @@ __all__ = [
     "BOOLEANS",
     "DATELIKE",
     "DECIMAL_COMMA",
+    "GROUPED",
     "MAX_LINE_BYTES",
     "NA_VALUES",
     "NUMBERS",

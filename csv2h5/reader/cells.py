@@ -22,6 +22,7 @@ from .kernels import (
     any_true,
     cast,
     drop_null,
+    filtered,
     is_in,
     is_valid,
     match_substring,
@@ -34,6 +35,7 @@ from .kernels import (
 NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, as bit flags
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
 DECIMAL_COMMA = 16  # beside TEXT: every cell is a number, some written with a decimal comma (70,5: --decimal ,)
+GROUPED = 32  # beside DECIMAL_COMMA: every comma groups digits by three (1,234), as a thousands separator would
 
 
 def _spellings(word: str) -> list[str]:
@@ -125,6 +127,17 @@ def looks_like_decimal_commas(column) -> bool:
         and bool(any_true(match_substring(cells, ",")).as_py())
         and bool(all_true(match_substring_regex(cells, _COMMA_NUMBER)).as_py())
     )
+
+
+# Digits grouped by three after the first one to three: 1,234 and 12,345,678 (US thousands) or 1,234 (a decimal).
+_GROUPED_NUMBER = r"^[+-]?\d{1,3}(,\d{3})+$"
+
+
+def groups_by_thousands(column) -> bool:
+    """Whether every cell holding a comma groups digits by three, as a thousands separator does (1,234)."""
+    cells = drop_null(utf8_trim_whitespace(column))
+    with_comma = filtered(cells, match_substring(cells, ","))
+    return bool(all_true(match_substring_regex(with_comma, _GROUPED_NUMBER)).as_py())
 
 
 def seconds_since_epoch(column) -> np.ndarray:

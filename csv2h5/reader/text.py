@@ -24,12 +24,14 @@ from .cells import (
     BOOLEANS,
     DATELIKE,
     DECIMAL_COMMA,
+    GROUPED,
     NUMBERS,
     TEXT,
     MixedBooleans,
     NotADate,
     boolean_mask,
     booleans,
+    groups_by_thousands,
     looks_like_dates,
     looks_like_decimal_commas,
     seconds_since_epoch,
@@ -256,7 +258,7 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
     codes, vocabulary = category_codes(column)
     found = TEXT | (DATELIKE if looks_like_dates(column) else 0)
     if decimal == "." and looks_like_decimal_commas(column):
-        found |= DECIMAL_COMMA
+        found |= DECIMAL_COMMA | (GROUPED if groups_by_thousands(column) else 0)
     return FeatureColumn(codes, found, vocabulary)
 
 

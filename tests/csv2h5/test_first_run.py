@@ -134,6 +134,22 @@ def test_quoted_decimal_commas_in_a_comma_separated_file_are_named_and_read_as_p
     np.testing.assert_array_equal(_features(out).to_numpy(np.float32), expected[["w", "h"]].to_numpy(np.float32))
 
 
+@pytest.mark.parametrize(
+    "text, delimiter, advised",
+    [
+        ('x,y\n"1,234",0\n"56,789",1\n7,0\n', ",", False),  # US thousands separators: 1.234 would be wrong
+        ('x,y\n"1,234",0\n"70,5",1\n', ",", True),  # 70,5 groups no thousands: decimal commas
+        ("x;y\n1,234;0\n12,500;1\n", ";", True),  # ;-separated: the European reading
+    ],
+)
+def test_digits_grouped_by_three_in_a_comma_separated_file_get_no_decimal_comma_advice(tmp_path, text, delimiter, advised):
+    src = tmp_path / "n.csv"
+    src.write_text(text)
+    done = _convert(src, tmp_path / "n.h5", "--target", "y", "--delimiter", delimiter)
+    assert done.returncode == 2
+    assert ("--decimal ," in done.stderr.decode()) == advised, done.stderr
+
+
 def test_an_unquoted_decimal_comma_in_a_comma_separated_file_is_named(tmp_path):
     src = tmp_path / "bare.csv"
     src.write_text('w,h,y\n"70,5",1,0\n3,5,2,1\n')
