@@ -219,7 +219,8 @@ def info(
         typer.Argument(help="Files written by csv2h5 convert, or glob patterns for them.", show_default=False, readable=False),
     ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON for scripts: one file's object, or a list of them for several files.")
+        bool,
+        typer.Option("--json", help="Print JSON for scripts: one named file's object; a list for several files or a pattern."),
     ] = False,
 ) -> None:
     """Describe converted files: rows, columns, dtype, chunks, target, stats."""
@@ -228,11 +229,15 @@ def info(
     from .inputs import expand_patterns
 
     try:  # every file described before any is printed: an error leaves no half-printed JSON
-        described = [describe(path) for path in expand_patterns(paths)]
+        found = expand_patterns(paths)
+        described = [describe(path) for path in found]
     except Csv2H5Error as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(jsontext.dumps(described[0] if len(described) == 1 else described, indent=2))
+        # One file named as it is: its object. Several, or a pattern (however many it matched): a list,
+        # so a script's pattern gives one shape of output whatever it matches.
+        one = len(paths) == 1 and found == [Path(paths[0])]
+        typer.echo(jsontext.dumps(described[0] if one else described, indent=2))
     else:
         typer.echo("\n\n".join(map(render, described)))
 

@@ -114,13 +114,13 @@ def _file_info(header: FileHeader, target: np.ndarray | None, stats: dict[str, n
 
 
 def expand_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
-    """One path, a glob pattern (``parts/day-*.h5``, sorted; see :func:`csv2h5.inputs.expand_patterns`), or a list of paths."""
+    """One path, a glob pattern (``parts/day-*.h5``, sorted; see :func:`csv2h5.inputs.expand_patterns`), or a list of them."""
+    try:
+        paths = [str(p) for p in expand_patterns([spec] if isinstance(spec, (str, Path)) else list(spec))]
+    except Csv2H5Error as exc:
+        raise DataFileError(str(exc)) from None
     if isinstance(spec, (str, Path)):
-        try:
-            return [str(p) for p in expand_patterns([spec])]
-        except Csv2H5Error as exc:
-            raise DataFileError(str(exc)) from None
-    paths = [str(p) for p in spec]
+        return paths
     if not paths:
         raise DataFileError("no data files given")
     twice = given_twice(paths)

@@ -151,6 +151,9 @@ def test_info_json_is_one_object_for_one_file_and_a_list_for_several(days, tmp_p
     assert isinstance(listed, list) and [d["path"] for d in listed] == list(map(str, outs))
     assert listed[0] == alone
     assert [d["stats"]["min"] for d in listed] == [[0.0, 0.0], [50.0, 100.0], [100.0, 200.0]]
+    matched_one = _run("info", "day-1*.h5", "--json", cwd=tmp_path)  # a pattern: a list, however many it matches
+    assert matched_one.returncode == 0, matched_one.stderr
+    assert [d["rows"] for d in json.loads(matched_one.stdout)] == [5]
 
 
 def test_info_with_a_bad_file_among_several_prints_one_error_and_nothing_else(days, tmp_path):

@@ -100,6 +100,8 @@ def test_a_file_whose_name_holds_pattern_characters_is_that_file(whole_and_parts
     assert seq.paths == (str(odd),) and seq.num_rows == 31
     assert open_info(odd).rows == 31
     assert HDF5Sequence(str(tmp_path / "run?.h5"), batch_size=100, shuffle=False).num_rows == 39  # a pattern still is one
+    listed = HDF5Sequence([str(odd), str(tmp_path / "run?.h5")], batch_size=100, shuffle=False)  # a pattern in a list
+    assert listed.paths == (str(odd), str(tmp_path / "run1.h5")) and listed.num_rows == 31 + 39
 
 
 def test_merge_copies_rows_unites_classes_and_merges_stats(whole_and_parts, tmp_path):
