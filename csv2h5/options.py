@@ -22,6 +22,7 @@ MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is cla
 MAX_CATEGORIES = MAX_AUTO_CLASSES
 _TEXT_TUPLES = ("target", "features", "drop", "categorical", "datetime", "names", "na_values")
 _TEXT_TUPLE_WORDS = {"names": "column names", "na_values": "spellings of a missing cell"}
+_FLAGS = ("header", "overwrite", "append")
 _INTEGERS = ("max_categories", "skip_rows", "chunk_rows", "block_bytes", "workers", "infer_bytes")
 _TAB_SPELLINGS = {"tab": "\t", "\\t": "\t"}  # --delimiter tab, --delimiter '\t' (the shell passes a backslash and a t)
 
@@ -143,6 +144,12 @@ class ConvertOptions:
                 raise OptionError(f"{name} must be an integer, got {value!r}")
             if value is not None:
                 object.__setattr__(self, name, int(value))
+        for name in _FLAGS:  # a string or pandas' header=0 ("the first line") would mean the opposite
+            value = getattr(self, name)
+            if not _is_flag(value):
+                pandas = " (pandas' header=0, the first line, is header=True here)" if name == "header" and value == 0 else ""
+                raise OptionError(f"{name} must be True or False, got {value!r}{pandas}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
         shape = self.sample_shape
         if shape is not None:
             dims = tuple(shape) if isinstance(shape, Iterable) and not isinstance(shape, (str, bytes, Mapping)) else None
@@ -230,3 +237,8 @@ def worker_count(options: ConvertOptions, total_bytes: int) -> int:
 def _one_item(value: object) -> bool:
     """A column name or index, or a spelling: a string, or an integer (numpy's too) that is not a bool."""
     return isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
+
+
+def _is_flag(value: object) -> bool:
+    """True, False, or numpy's bools: not 0, 1 or "no", whose truth is not what a caller may have meant."""
+    return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # numpy's, without importing numpy

@@ -189,6 +189,8 @@ def test_one_selector_string_is_one_column_not_its_letters(tmp_path):
         ({"drop": [1.5]}, "drop takes column names or indices"),
         ({"block_bytes": "4MB"}, "block_bytes must be an integer, got '4MB'"),
         ({"workers": 1.5}, "workers must be an integer"),
+        ({"header": 0}, r"header must be True or False, got 0 \(pandas' header=0, the first line, is header=True here\)"),
+        ({"overwrite": "no"}, "overwrite must be True or False"),
         ({"sample_shape": "28,28,1"}, r"sample_shape takes a tuple of integers such as \(28, 28, 1\), got '28,28,1'"),
         ({"sample_shape": [1.5, 2]}, "sample_shape takes a tuple of integers"),
         ({"fill": "0"}, "fill must be a number, got '0'"),
