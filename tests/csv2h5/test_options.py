@@ -145,6 +145,24 @@ def test_append_of_the_same_columns_in_another_order_says_how_to_take_them_by_na
         assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q"]
 
 
+def test_append_without_the_options_the_file_was_made_with_names_them_rather_than_another_header(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("id,x,y,label\n1,1,2,p\n")
+    b.write_text("id,x,y,label\n2,3,4,q\n")  # the same header: only the options are missing
+    out = tmp_path / "all.h5"
+    convert([a], out, options=ConvertOptions(target=("label",), drop=("id",)))
+    with pytest.raises(HeaderMismatchError) as caught:
+        convert([b], out, options=ConvertOptions(append=True))
+    message = str(caught.value)
+    assert "must share one header" not in message
+    assert "pass them again (--target label --drop id), or pass --like" in message and "with --append" in message
+    convert([b], out, options=ConvertOptions(append=True, target=("label",), drop=("id",)))  # the advice, followed
+    convert([b], out, options=ConvertOptions(append=True, like=str(out)))  # and its other half
+    with h5py.File(out, "r") as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4], [3, 4]]
+        assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q", "q"]
+
+
 def test_append_to_an_hdf5_file_of_another_tool_is_one_error_and_leaves_it_unchanged(tmp_path):
     src = tmp_path / "a.csv"
     src.write_text("x,y\n1,2\n")
