@@ -53,9 +53,15 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
                 f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
             )
         if info.task == "classification" and val_info.classes != info.classes:
+            new = [c for c in val_info.classes if c not in info.classes]
+            cure = (  # --like keeps the training file's codes and adds new classes after them: no cure for those
+                f"leave the rows of {', '.join(map(repr, new[:5]))} out of it"
+                if new
+                else f"convert it with --like {options.data}"
+            )
             raise DataOptionError(
                 f"--val {options.val} has classes {val_info.classes[:10]}, "
-                f"but {options.data} has {info.classes[:10]}; class codes would not match"
+                f"but {options.data} has {info.classes[:10]}; class codes would not match: {cure}"
             )
         # The same columns, and codes that mean the same values, as evaluate checks: else validation
         # scores (and the epoch kept for them) would come from rows the model reads as other rows.

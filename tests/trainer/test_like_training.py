@@ -156,3 +156,20 @@ def test_a_validation_file_coded_otherwise_is_refused_by_fit(trained, tmp_path):
     like = _write(trained["reversed"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
     result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_validation_file_with_fewer_classes_is_refused_by_fit_with_the_cure(trained, tmp_path):
+    second = _write(trained["second"], tmp_path / "second.h5")  # one class, coded 0 on its own
+    run = tmp_path / "run"
+    args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--batch-size", "32", "--progress", "none"]
+    line = _one_line_error(_h5train("fit", trained["train"], "--val", second, *args))
+    assert "class codes would not match" in line and f"convert it with --like {trained['train']}" in line
+    assert not run.exists()
+    like = _write(trained["second"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    bird = trained["frame"].copy()
+    bird.loc[:9, "label"] = "bird"
+    bird = _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))
+    line = _one_line_error(_h5train("fit", trained["train"], "--val", bird, *args))
+    assert "leave the rows of 'bird' out of it" in line and "--like" not in line.split("would not match")[1]
+    result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
+    assert result.exit_code == 0, result.stderr
