@@ -60,7 +60,10 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     parsed, data = _parse_columns(block, block_data(block, plan), plan)
     features, categories = parsed.features, parsed.categories
     if plan.fill is not None and features.dtype.kind == "f":
-        features = np.where(np.isnan(features), plan.fill, features)
+        filled = np.isnan(features)
+        # A missing category stays missing: a filled code would be another value's (--fill 0: the first one).
+        filled[:, list(categories)] = False
+        features = np.where(filled, plan.fill, features)
     numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
     numeric = features if not categories else features[:, numeric_cols]
     if plan.dtype != "auto":

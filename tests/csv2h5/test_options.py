@@ -105,6 +105,25 @@ def test_fill_keeps_integer_columns_integer(tmp_path):
     assert x.dtype == np.uint8 and x.tolist() == [[1, 0], [2, 3]]
 
 
+@pytest.mark.parametrize("options", [{}, {"dtype": "float32"}, {"categorical": ("auto",)}])
+def test_fill_leaves_a_missing_category_missing_rather_than_another_value(tmp_path, options):
+    import pandas as pd
+
+    src = tmp_path / "f.csv"
+    src.write_text("a,city\n1,Paris\n,\n3,Lyon\n4,Paris\n")
+    options = {"categorical": ("city",), **options}
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=0, **options))
+    x, _, _ = _features(tmp_path / "f.h5")
+    with h5py.File(tmp_path / "f.h5") as f:
+        vocabulary = [v.decode() for v in f["categories/city"][()]]
+        counts = f["category_counts/city"][()].tolist()
+    read = pd.read_csv(src)  # the oracle: pandas' reading, the missing city NaN
+    decoded = [vocabulary[int(c)] if not np.isnan(c) else None for c in x[:, 1]]
+    assert decoded == [None if pd.isna(v) else v for v in read["city"]]
+    assert x[:, 0].tolist() == read["a"].fillna(0).tolist()  # numbers are filled as asked
+    assert counts == [int((read["city"] == v).sum()) for v in vocabulary]
+
+
 def test_quoted_fields_with_delimiters_and_newlines(tmp_path):
     src = tmp_path / "q.csv"
     src.write_text('a,label\n1,"x, y"\n2,"multi\nline"\n3,"say ""hi"""\n')
