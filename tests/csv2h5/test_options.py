@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -103,6 +105,27 @@ def test_fill_keeps_integer_columns_integer(tmp_path):
     convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=0))
     x, _, _ = _features(tmp_path / "f.h5")
     assert x.dtype == np.uint8 and x.tolist() == [[1, 0], [2, 3]]
+
+
+@pytest.mark.parametrize(  # values outside each type's range, or between its values
+    "fill, dtype",
+    [(999, "uint8"), (-1, "uint8"), (0.5, "int16"), (2**31, "int32"), (0.1234567891, "float32"), (100000, "float16")],
+)
+def test_a_fill_the_dtype_cannot_hold_is_refused_as_the_fill_not_as_a_cell(tmp_path, fill, dtype):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    message = f"--fill {fill} does not fit --dtype {dtype}; pass a --fill that {dtype} holds, or a wider --dtype"
+    with pytest.raises(OptionError, match=re.escape(message)):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill, dtype=dtype))
+
+
+@pytest.mark.parametrize("fill, dtype", [(255, "uint8"), (-128, "int8"), (0.5, "float16"), (0.1, "float32"), (0.1, "float64")])
+def test_a_fill_the_dtype_holds_fills(tmp_path, fill, dtype):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill, dtype=dtype))
+    x, _, _ = _features(tmp_path / "f.h5")
+    assert x.dtype == np.dtype(dtype) and x[0, 1] == np.dtype(dtype).type(fill)
 
 
 @pytest.mark.parametrize("options", [{}, {"dtype": "float32"}, {"categorical": ("auto",)}])
