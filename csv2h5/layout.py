@@ -264,7 +264,7 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
         if part.columns != first.columns:
             i = first_difference(first.columns, part.columns)
             where = (
-                f"column {i} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
+                f"column {i + 1} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
                 if i < min(len(first.columns), len(part.columns))
                 else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}"
             )
