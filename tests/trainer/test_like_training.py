@@ -173,3 +173,15 @@ def test_a_validation_file_with_fewer_classes_is_refused_by_fit_with_the_cure(tr
     assert "leave the rows of 'bird' out of it" in line and "--like" not in line.split("would not match")[1]
     result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
     assert result.exit_code == 0, result.stderr
+
+
+def test_predict_to_a_directory_names_a_file_to_write_and_overwrite_is_no_cure(trained, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for extra in ([], ["--overwrite"]):
+        line = _one_line_error(_h5train("predict", trained["run"], trained["train"], "-o", folder, *extra))
+        assert line == f"error: {folder} is a directory; name the file to write, e.g. -o {folder / 'predictions.csv'}"
+    result = _h5train("predict", trained["run"], trained["train"], "-o", folder / "predictions.csv")  # the advice, followed
+    assert result.exit_code == 0, result.stderr
+    assert len(_predicted(folder / "predictions.csv")) == len(trained["frame"])
+
