@@ -152,6 +152,8 @@ def predict(
     if classification and len(classes) != units:
         classes = list(range(units))  # no record of the labels: report class codes
     columns = target.get("columns") or ["prediction"]
+    if probabilities and not classification:  # else the values would come out under a name that promised otherwise
+        raise RunError("--probabilities is for classification, but the model predicts a number (regression); leave it out")
     if classification:
         header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
     else:

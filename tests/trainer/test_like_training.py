@@ -185,3 +185,16 @@ def test_predict_to_a_directory_names_a_file_to_write_and_overwrite_is_no_cure(t
     assert result.exit_code == 0, result.stderr
     assert len(_predicted(folder / "predictions.csv")) == len(trained["frame"])
 
+
+def test_probabilities_of_a_regression_model_are_refused_not_ignored(trained, tmp_path):
+    frame = trained["frame"].assign(label=trained["frame"]["x1"] * 2.0 + 1.0)  # a number to predict
+    data = _write(frame, tmp_path / "level.h5")
+    run = tmp_path / "run"
+    args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--progress", "none"]
+    assert _h5train("fit", data, *args).exit_code == 0
+    out = tmp_path / "p.csv"
+    line = _one_line_error(_h5train("predict", run, data, "-o", out, "--probabilities"))
+    assert "--probabilities is for classification" in line and "regression" in line and not out.exists()
+    assert _h5train("predict", run, data, "-o", out).exit_code == 0  # without it: the numbers
+    with open(out, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(frame)
