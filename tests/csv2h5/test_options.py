@@ -253,3 +253,16 @@ def test_one_selector_string_is_one_column_not_its_letters(tmp_path):
 def test_python_callers_wrong_types_are_one_option_error(given, message):
     with pytest.raises(OptionError, match=message):
         ConvertOptions(**given)
+
+
+def test_a_date_a_forced_dtype_cannot_hold_is_shown_as_the_date_with_its_seconds(tmp_path):
+    import pandas as pd
+
+    src = tmp_path / "d.csv"
+    src.write_text("when,v\n2024-01-01,1\n2024-01-01 01:00,2\n")
+    seconds = int(pd.Timestamp("2024-01-01 01:00", tz="UTC").timestamp())  # the oracle: pandas' reading, 1704070800
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "d.h5", options=ConvertOptions(datetime=("when",), dtype="float32"))
+    assert f"d.csv:3: column 'when' has 2024-01-01 01:00:00 UTC ({seconds} seconds since 1970), which float32" in str(
+        caught.value
+    )
