@@ -142,6 +142,18 @@ def test_on_bad_lines_warn_keeps_what_pandas_keeps_and_says_what_it_skipped(tmp_
     assert stored["attrs"]["bad_lines"] == 14 and json.loads(stored["attrs"]["bad_line_numbers"]) == bad
 
 
+def test_bad_lines_of_several_inputs_are_named_with_their_file(tmp_path):
+    first, second, out = tmp_path / "day-1.csv", tmp_path / "day-2.csv", tmp_path / "out.h5"
+    first.write_text("a,b\n1,2\n3,4\n5,6,7\n")  # line 4 of day-1.csv
+    second.write_text("a,b\n1,2\n3\n5,6\n")  # line 3 of day-2.csv
+    result = _cli("convert", str(first), str(second), "-o", str(out), "--on-bad-lines", "warn")
+    assert result.exit_code == 0, result.stderr
+    places = f"{first}:4, {second}:3"
+    assert result.stderr.splitlines() == [f"warning: skipped 2 lines with the wrong number of fields (first: {places})"]
+    assert f"skipped 2 bad lines (first: {places})" in result.stdout
+    assert json.loads(_h5(out)["attrs"]["bad_line_numbers"]) == [4, 3]  # the file's record: numbers, as before
+
+
 def test_overwrite_replaces_the_old_file_entirely(digits_csv, tmp_path):
     out = tmp_path / "out.h5"
     assert _cli("convert", str(digits_csv), "-o", str(out), "--target", "label", "--quiet").exit_code == 0
