@@ -147,8 +147,7 @@ def convert(
             fail(f"{output}: no space left (or file size limit); nothing was written. Free space and run again")
         raise
     if options.on_bad_lines == "warn" and report.bad_lines:
-        shown = report.first_bad_lines
-        typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+        typer.echo(f"warning: {report.bad_lines_skipped}", err=True)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not quiet:

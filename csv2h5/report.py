@@ -47,6 +47,12 @@ class ConversionReport:
         return ", ".join((self.bad_line_places or list(map(str, self.bad_line_numbers)))[:10])
 
     @property
+    def bad_lines_skipped(self) -> str:
+        """The warning of --on-bad-lines warn: how many lines were skipped, and the first of them."""
+        lines = f"{self.bad_lines:,} line{'s' if self.bad_lines != 1 else ''}"
+        return f"skipped {lines} with the wrong number of fields (first: {self.first_bad_lines})"
+
+    @property
     def mb_per_s(self) -> float:
         return self.input_bytes / 1e6 / self.seconds if self.seconds > 0 else float("inf")
 
@@ -69,7 +75,9 @@ class ConversionReport:
             f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",
         ]
         if self.bad_lines:
-            lines.append(f"skipped {self.bad_lines:,} bad lines (first: {self.first_bad_lines})")
+            lines.append(
+                f"skipped {self.bad_lines:,} bad line{'s' if self.bad_lines != 1 else ''} (first: {self.first_bad_lines})"
+            )
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
         if self.empty_cell_columns:

@@ -154,6 +154,15 @@ def test_bad_lines_of_several_inputs_are_named_with_their_file(tmp_path):
     assert json.loads(_h5(out)["attrs"]["bad_line_numbers"]) == [4, 3]  # the file's record: numbers, as before
 
 
+def test_one_bad_line_is_one_line_in_words(tmp_path):
+    src, out = tmp_path / "in.csv", tmp_path / "out.h5"
+    src.write_text("a,b\n1,2\n3\n")
+    result = _cli("convert", str(src), "-o", str(out), "--on-bad-lines", "warn")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["warning: skipped 1 line with the wrong number of fields (first: 3)"]
+    assert "skipped 1 bad line (first: 3)" in result.stdout.splitlines()
+
+
 def test_overwrite_replaces_the_old_file_entirely(digits_csv, tmp_path):
     out = tmp_path / "out.h5"
     assert _cli("convert", str(digits_csv), "-o", str(out), "--target", "label", "--quiet").exit_code == 0
