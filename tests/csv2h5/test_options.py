@@ -266,3 +266,28 @@ def test_a_date_a_forced_dtype_cannot_hold_is_shown_as_the_date_with_its_seconds
     assert f"d.csv:3: column 'when' has 2024-01-01 01:00:00 UTC ({seconds} seconds since 1970), which float32" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+def test_a_column_empty_in_early_blocks_then_decimal_is_no_integer_column_however_the_input_is_cut(tmp_path, block_bytes):
+    import pandas as pd
+
+    src = tmp_path / "late.csv"
+    src.write_text("a,x\n" + "".join(f"{i},\n" for i in range(50)) + "".join(f"{i},{i}.5\n" for i in range(50)))
+    read = pd.read_csv(src)["x"].dropna()  # the oracle: pandas finds decimals in x, so no --fill makes it integer
+    assert not (read == read.round()).all()
+    report = convert([src], tmp_path / "late.h5", options=ConvertOptions(block_bytes=block_bytes))
+    assert report.empty_cell_columns == [] and report.warnings == ()
+
+
+def test_a_column_empty_in_every_row_is_named_as_empty_with_drop_as_the_advice(tmp_path):
+    src = tmp_path / "e.csv"
+    src.write_text("a,x\n" + "".join(f"{i},\n" for i in range(50)))
+    report = convert([src], tmp_path / "e.h5")
+    assert report.empty_cell_columns == []  # no integers in it to keep
+    assert report.warnings == (
+        "column 'x' is empty in every row (stored as NaN, which also makes the file's type a float one); --drop x",
+    )
+    convert([src], tmp_path / "d.h5", options=ConvertOptions(drop=("x",)))  # the advice, followed
+    x, _, _ = _features(tmp_path / "d.h5")
+    assert x.dtype == np.uint8 and x[:, 0].tolist() == list(range(50))
