@@ -42,7 +42,10 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
         **common,
     )
     if options.val_split:
-        train, val = train.split(options.val_split, seed=options.seed)
+        try:
+            train, val = train.split(options.val_split, seed=options.seed)
+        except DataOptionError as exc:  # said as the option the command line gave, not as the Python call
+            raise DataOptionError(str(exc).replace(f"split({options.val_split})", f"--val-split {options.val_split}")) from None
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
         return train, val
     if options.val is not None:

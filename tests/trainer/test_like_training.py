@@ -198,3 +198,14 @@ def test_probabilities_of_a_regression_model_are_refused_not_ignored(trained, tm
     assert _h5train("predict", run, data, "-o", out).exit_code == 0  # without it: the numbers
     with open(out, newline="") as fh:
         assert len(list(csv.DictReader(fh))) == len(frame)
+
+
+@pytest.mark.parametrize("fraction, side, advice", [("0.999", "training", "a smaller"), ("0.001", "validation", "a larger")])
+def test_a_val_split_that_empties_a_side_is_named_as_the_option_and_which_side(trained, tmp_path, fraction, side, advice):
+    run = tmp_path / "run"
+    line = _one_line_error(_h5train("fit", trained["train"], "--val-split", fraction, "--run-dir", run, "--epochs", "1"))
+    rows = len(trained["frame"])
+    assert (
+        line == f"error: --val-split {fraction} of {rows} rows leaves no row for {side}; pass {advice} fraction, or use more data"
+    )
+    assert not run.exists()
