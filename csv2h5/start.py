@@ -73,7 +73,7 @@ def start(
     """
     o = options
     sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
-    check_sample_shape(sample_shape, len(roles.features))
+    check_sample_shape(sample_shape, len(roles.features), target=bool(roles.target))
     floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
     vocabularies = Vocabularies(o.max_categories)
     appended: _Appended | None = None

@@ -291,3 +291,15 @@ def test_a_column_empty_in_every_row_is_named_as_empty_with_drop_as_the_advice(t
     convert([src], tmp_path / "d.h5", options=ConvertOptions(drop=("x",)))  # the advice, followed
     x, _, _ = _features(tmp_path / "d.h5")
     assert x.dtype == np.uint8 and x[:, 0].tolist() == list(range(50))
+
+
+def test_a_sample_shape_one_short_without_a_target_says_to_pass_it(tmp_path):
+    src = tmp_path / "img.csv"
+    src.write_text("label," + ",".join(f"p{i}" for i in range(4)) + "\n3,0,1,2,3\n")
+    with pytest.raises(SchemaError) as caught:
+        convert([src], tmp_path / "img.h5", options=ConvertOptions(sample_shape=(2, 2, 1)))
+    assert str(caught.value).endswith("if one of them is the label, pass --target NAME")
+    convert([src], tmp_path / "img.h5", options=ConvertOptions(sample_shape=(2, 2, 1), target=("label",)))  # followed
+    with pytest.raises(SchemaError) as caught:  # with a target, the shape is simply wrong
+        convert([src], tmp_path / "img2.h5", options=ConvertOptions(sample_shape=(3, 1), target=("label",)))
+    assert "--target" not in str(caught.value)
