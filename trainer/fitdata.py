@@ -17,6 +17,9 @@ from .sequence import HDF5Sequence
 
 
 def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
+    for given, flag in ((options.one_hot, "--one-hot"), (options.class_weight, f"--class-weight {options.class_weight}")):
+        if given and info.task != "classification":  # said as the command line's option, not as the sequence's
+            raise DataOptionError(f"{flag} needs a classification target; {options.data} has {info.task or 'no target'}")
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.

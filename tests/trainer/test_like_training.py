@@ -209,3 +209,12 @@ def test_a_val_split_that_empties_a_side_is_named_as_the_option_and_which_side(t
         line == f"error: --val-split {fraction} of {rows} rows leaves no row for {side}; pass {advice} fraction, or use more data"
     )
     assert not run.exists()
+
+
+@pytest.mark.parametrize("flags", [["--one-hot"], ["--class-weight", "balanced"]])
+def test_classification_options_on_a_regression_file_are_named_as_given(trained, tmp_path, flags):
+    data = _write(trained["frame"].assign(label=trained["frame"]["x1"] * 2.0), tmp_path / "level.h5")
+    run = tmp_path / "run"
+    line = _one_line_error(_h5train("fit", data, *flags, "--run-dir", run, "--epochs", "1"))
+    assert line == f"error: {' '.join(flags)} needs a classification target; {data} has regression"
+    assert not run.exists()
