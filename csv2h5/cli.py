@@ -84,7 +84,7 @@ def convert(
     comment: Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
     dtype: Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|float16|float32|float64.")] = "auto",
-    fill: Annotated[float | None, typer.Option(help="Value for empty feature cells (default: NaN).")] = None,
+    fill: Annotated[float | None, typer.Option(help="Value for empty non-categorical cells (default: NaN).")] = None,
     na_values: Annotated[
         list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")
     ] = [],
@@ -147,8 +147,7 @@ def convert(
             fail(f"{output}: no space left (or file size limit); nothing was written. Free space and run again")
         raise
     if options.on_bad_lines == "warn" and report.bad_lines:
-        shown = ", ".join(map(str, report.bad_line_numbers[:10]))
-        typer.echo(f"warning: skipped {report.bad_lines:,} lines with the wrong number of fields (first: {shown})", err=True)
+        typer.echo(f"warning: {report.bad_lines_skipped}", err=True)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not quiet:

@@ -256,7 +256,8 @@ class _Conversion:
             del writer.file[stats_path(CLASS_COUNTS)]
         self.vocabularies.write(writer, self.roles.feature_names)
         writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
-        self.warnings.extend(code_warnings(self.kinds.dates_as_codes(), self.roles.feature_names, self.vocabularies.counts))
+        kinds, names = self.kinds, self.roles.feature_names
+        self.warnings.extend(code_warnings(kinds.dates_as_codes(), names, self.vocabularies.counts, self.stats))
         self.final_dtype = writer.dtype
         if writer.dtype == np.float32:
             writer.set_attrs(FEATURES, {FLOAT32_VALUES: self.dtype.float32_readings()})
@@ -291,8 +292,7 @@ class _Conversion:
             input_bytes=t.bytes_done,
             output_bytes=output.stat().st_size,
             seconds=seconds,
-            bad_lines=t.bad_lines,
-            bad_line_numbers=t.bad_line_numbers,
+            **t.bad_line_fields(),
             widened=self.dtype.widened,
             empty_cell_columns=t.empty_cell_columns,
             appended=self.options.append,

@@ -21,6 +21,7 @@ from .shared import received
 
 if TYPE_CHECKING:
     from .columnkinds import ColumnKinds
+    from .stats import ColumnStats
 
 UNDECIDED, NUMBER, BOOLEAN, CATEGORY, DATETIME = range(5)
 _WORDS = {NUMBER: "numbers", BOOLEAN: "booleans (true/false)"}
@@ -57,9 +58,16 @@ def identifiers_as_codes(names: Sequence[str], category_counts: dict[int, np.nda
     return found
 
 
-def code_warnings(dates: Sequence[str], names: Sequence[str], category_counts: dict[int, np.ndarray]) -> list[str]:
-    """Warnings for text columns stored as codes that look like dates (``dates``) or identifiers."""
+def code_warnings(
+    dates: Sequence[str], names: Sequence[str], category_counts: dict[int, np.ndarray], stats: ColumnStats | None = None
+) -> list[str]:
+    """Warnings for text columns stored as codes that look like dates (``dates``) or identifiers, and empty columns."""
+    empty = [] if stats is None else [n for n, c, nan in zip(names, stats.count, stats.nan_count) if c == 0 < nan]
     found = [
+        f"column {name!r} is empty in every row (stored as NaN, which also makes the file's type a float one); --drop {name}"
+        for name in empty
+    ]
+    found += [
         f"column {name!r} looks like dates and is stored as categorical codes;"
         f" pass --datetime {name} for seconds since 1970 instead"
         for name in dates

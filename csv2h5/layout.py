@@ -140,6 +140,21 @@ def is_filtered(ds: h5py.Dataset) -> bool:
     return ds.compression is not None or bool(ds._filters)
 
 
+_COMPRESSED = {".gz": b"\x1f\x8b", ".bz2": b"BZh", ".xz": b"\xfd7zXZ\x00", ".zst": b"\x28\xb5\x2f\xfd"}
+
+
+def _holds_csv(path: Path) -> bool:
+    """Whether ``path`` starts like a CSV (text, or a compressed stream csv2h5 reads) rather than HDF5 gone bad."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(4096)
+    except OSError:
+        return False
+    if not start or any(start.startswith(magic) for magic in _COMPRESSED.values()):
+        return bool(start)
+    return b"\0" not in start and b"HDF" not in start[:8]
+
+
 def open_csv2h5(path: str | Path) -> h5py.File:
     """Open a finished csv2h5 file for reading, or say in one line why it is not one."""
     path = Path(path)
@@ -152,6 +167,14 @@ def open_csv2h5(path: str | Path) -> h5py.File:
     try:
         f = h5py.File(path, "r")
     except OSError:
+        if _holds_csv(path):  # a CSV given where its converted file belongs: nothing is damaged
+            stem = path
+            while stem.suffix.lower() in _COMPRESSED:
+                stem = stem.with_suffix("")
+            raise NotCsv2H5FileError(
+                f"{path} is not a readable HDF5 file: it holds text (a CSV?); convert it first:"
+                f" csv2h5 convert {path} -o {stem.with_suffix('.h5')}"
+            ) from None
         raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
     version = f.attrs.get(FORMAT)
     problem = None
@@ -264,7 +287,7 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
         if part.columns != first.columns:
             i = first_difference(first.columns, part.columns)
             where = (
-                f"column {i} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
+                f"column {i + 1} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
                 if i < min(len(first.columns), len(part.columns))
                 else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}"
             )

@@ -105,6 +105,12 @@ class ConvertOptions:
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
         if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
             raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
+        # Else the first empty cell is refused as if the CSV held that value.
+        if self.fill is not None and self.dtype != "auto" and not _holds(self.dtype, self.fill):
+            raise OptionError(
+                f"--fill {int(self.fill) if float(self.fill).is_integer() else self.fill} does not fit --dtype {self.dtype};"
+                f" pass a --fill that {self.dtype} holds, or a wider --dtype"
+            )
         if any(not value or "\n" in value or "\r" in value for value in self.na_values):
             raise OptionError("--na-values takes non-empty spellings on one line (an empty cell is missing already)")
         if self.names and self.header:
@@ -242,3 +248,12 @@ def _one_item(value: object) -> bool:
 def _is_flag(value: object) -> bool:
     """True, False, or numpy's bools: not 0, 1 or "no", whose truth is not what a caller may have meant."""
     return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # numpy's, without importing numpy
+
+
+def _holds(dtype: str, value: float) -> bool:
+    """Whether ``--dtype`` ``dtype`` holds ``value`` as it holds a cell of that value."""
+    import numpy as np
+
+    from .schema import unrepresentable
+
+    return not unrepresentable(np.array([value], dtype=np.float64), np.dtype(dtype))[0]

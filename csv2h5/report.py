@@ -39,6 +39,18 @@ class ConversionReport:
     categorical_columns: tuple[str, ...] = ()  # stored as codes (named, or found by --categorical auto)
     boolean_columns: tuple[str, ...] = ()  # true/false, stored as 1/0
     datetime_columns: tuple[str, ...] = ()  # stored as seconds since 1970-01-01 UTC
+    bad_line_places: list[str] = dataclasses.field(default_factory=list)  # "12", or "day-2.csv:12" from several inputs
+
+    @property
+    def first_bad_lines(self) -> str:
+        """The first ten bad lines, for a message: line numbers, and their files when several were read."""
+        return ", ".join((self.bad_line_places or list(map(str, self.bad_line_numbers)))[:10])
+
+    @property
+    def bad_lines_skipped(self) -> str:
+        """The warning of --on-bad-lines warn: how many lines were skipped, and the first of them."""
+        lines = f"{self.bad_lines:,} line{'s' if self.bad_lines != 1 else ''}"
+        return f"skipped {lines} with the wrong number of fields (first: {self.first_bad_lines})"
 
     @property
     def mb_per_s(self) -> float:
@@ -63,8 +75,9 @@ class ConversionReport:
             f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",
         ]
         if self.bad_lines:
-            shown = ", ".join(map(str, self.bad_line_numbers[:10]))
-            lines.append(f"skipped {self.bad_lines:,} bad lines (first: {shown})")
+            lines.append(
+                f"skipped {self.bad_lines:,} bad line{'s' if self.bad_lines != 1 else ''} (first: {self.first_bad_lines})"
+            )
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
         if self.empty_cell_columns:

@@ -339,16 +339,17 @@ def chunk_rows_for(num_features: int, itemsize: int, requested: int | None = Non
     return max(1, CHUNK_BYTES // max(1, num_features * itemsize))
 
 
-def check_sample_shape(sample_shape: Sequence[int] | None, num_features: int) -> None:
-    """Raise unless ``sample_shape`` multiplies to the feature count."""
+def check_sample_shape(sample_shape: Sequence[int] | None, num_features: int, *, target: bool = True) -> None:
+    """Raise unless ``sample_shape`` multiplies to the feature count (``target``: whether a target was taken out)."""
     if sample_shape is None:
         return
     size = math.prod(sample_shape)
     if size != num_features:
         shape = ",".join(map(str, sample_shape))
+        label = "; if one of them is the label, pass --target NAME" if size == num_features - 1 and not target else ""
         raise SchemaError(
             f"--sample-shape {shape} holds {size} values but rows have {num_features} features;"
-            " the dimensions must multiply to the feature count"
+            f" the dimensions must multiply to the feature count{label}"
         )
 
 

@@ -73,7 +73,7 @@ def start(
     """
     o = options
     sample_shape = o.sample_shape or (template.sample_shape if template is not None else None)
-    check_sample_shape(sample_shape, len(roles.features))
+    check_sample_shape(sample_shape, len(roles.features), target=bool(roles.target))
     floor = template.floor() if template is not None and o.dtype == "auto" else ValueRange()
     vocabularies = Vocabularies(o.max_categories)
     appended: _Appended | None = None
@@ -121,6 +121,8 @@ def _adopt(
         message = header_difference(output, header.columns, source, roles.feature_names, what="feature columns")
         if sorted(header.columns) == sorted(roles.feature_names):  # --like takes the columns by name
             message += f"; they are the same columns in another order: --append --like {output} takes them by name"
+        elif advice := _roles_advice(header, roles, output):  # the same header, read with other options
+            message = message.removesuffix("; inputs converted together must share one header") + advice
         raise HeaderMismatchError(message)
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
@@ -143,6 +145,24 @@ def _adopt(
         else:
             target = old.astype(np.float64)
     return _Appended(header, kinds, target)
+
+
+def _roles_advice(header: FileHeader, roles: ColumnRoles, output: Path) -> str:
+    """The options to pass when the input holds every column ``output`` stores, but gives them other roles.
+
+    Empty when it does not: then the headers really differ.
+    """
+    target = header.target.columns if header.target is not None else []
+    if not set(header.columns) | set(target) <= set(roles.names):
+        return ""
+    dropped = [n for n in roles.names if n not in header.columns and n not in target]
+    given = [f"--target {','.join(target)}"] if target else []
+    given += [f"--drop {','.join(dropped)}"] if dropped else []
+    again = ""
+    if given and [n for n in roles.names if n in header.columns] == header.columns:  # the same order: the options do it
+        again = f" pass them again ({' '.join(given)}), or"
+    like = f"pass --like {output} with --append, which takes its columns and target by name"
+    return f"; {output} was converted with other options:{again} {like}"
 
 
 def _targets(

@@ -26,6 +26,8 @@ class Tally:
         self.rows_by_source: dict[str, int] = {}
         self.bad_lines = 0
         self.bad_line_numbers: list[int] = []
+        self.bad_line_sources: list[str] = []  # the source of each of bad_line_numbers
+        self.several = len(sources) > 1
         self.empty_cell_columns: list[str] = []  # integer columns stored as float because of empty cells
         self.bytes_done = 0  # of the sources read to their end
         self.bytes_done_current = 0  # of the source being read
@@ -49,7 +51,9 @@ class Tally:
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
             room = MAX_BAD_LINE_NUMBERS - len(self.bad_line_numbers)
-            self.bad_line_numbers.extend(line for line, _ in parsed.bad_lines[: max(room, 0)])
+            kept = parsed.bad_lines[: max(room, 0)]
+            self.bad_line_numbers.extend(line for line, _ in kept)
+            self.bad_line_sources.extend(parsed.source for _ in kept)
         for name in parsed.int_columns_with_empty:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
@@ -61,6 +65,14 @@ class Tally:
             else:
                 done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
                 self.on_progress(Progress(done, self.total_bytes, self.rows))
+
+    def bad_line_fields(self) -> dict[str, object]:
+        """The report's counts of bad lines; where they are says the file too when there were several."""
+        places = [
+            f"{source}:{line}" if self.several else str(line)
+            for source, line in zip(self.bad_line_sources, self.bad_line_numbers)
+        ]
+        return {"bad_lines": self.bad_lines, "bad_line_numbers": self.bad_line_numbers, "bad_line_places": places}
 
     def sources_record(self, sources: Sequence[Path]) -> list[dict[str, object]]:
         """Each source's name, size and rows, as the file records them."""

@@ -17,6 +17,9 @@ from .sequence import HDF5Sequence
 
 
 def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
+    for given, flag in ((options.one_hot, "--one-hot"), (options.class_weight, f"--class-weight {options.class_weight}")):
+        if given and info.task != "classification":  # said as the command line's option, not as the sequence's
+            raise DataOptionError(f"{flag} needs a classification target; {options.data} has {info.task or 'no target'}")
     # Several devices in one process need batches that split evenly: the last, smaller one is dropped.
     # Reading threads and processes for training are the pipeline's (trainer/pipeline.py); validation
     # reads in file order, so Keras's own loader threads cannot change it.
@@ -42,7 +45,10 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
         **common,
     )
     if options.val_split:
-        train, val = train.split(options.val_split, seed=options.seed)
+        try:
+            train, val = train.split(options.val_split, seed=options.seed)
+        except DataOptionError as exc:  # said as the option the command line gave, not as the Python call
+            raise DataOptionError(str(exc).replace(f"split({options.val_split})", f"--val-split {options.val_split}")) from None
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)
         return train, val
     if options.val is not None:
@@ -53,9 +59,15 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
                 f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
             )
         if info.task == "classification" and val_info.classes != info.classes:
+            new = [c for c in val_info.classes if c not in info.classes]
+            cure = (  # --like keeps the training file's codes and adds new classes after them: no cure for those
+                f"leave the rows of {', '.join(map(repr, new[:5]))} out of it"
+                if new
+                else f"convert it with --like {options.data}"
+            )
             raise DataOptionError(
                 f"--val {options.val} has classes {val_info.classes[:10]}, "
-                f"but {options.data} has {info.classes[:10]}; class codes would not match"
+                f"but {options.data} has {info.classes[:10]}; class codes would not match: {cure}"
             )
         # The same columns, and codes that mean the same values, as evaluate checks: else validation
         # scores (and the epoch kept for them) would come from rows the model reads as other rows.

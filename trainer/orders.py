@@ -241,5 +241,8 @@ def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int, 
         val = np.sort(rng.permutation(rows)[: int(round(fraction * rows.size))])
     train = np.setdiff1d(rows, val, assume_unique=False)
     if train.size == 0 or val.size == 0:
-        raise DataOptionError(f"split({fraction}) of {rows.size} rows leaves an empty side; use more data or another fraction")
+        side, other = ("validation", "a larger") if val.size == 0 else ("training", "a smaller")
+        raise DataOptionError(
+            f"split({fraction}) of {rows.size} rows leaves no row for {side}; pass {other} fraction, or use more data"
+        )
     return train, val

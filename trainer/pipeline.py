@@ -152,11 +152,14 @@ def _read_adopted(epoch: int, index: int) -> tuple[np.ndarray, ...]:
 def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
     """``sequence`` as a tf.data pipeline in which each pass is the sequence's next ``epochs`` epochs.
 
-    A pass starts by taking the epoch ``e = sequence.epoch`` and advancing it by
-    ``epochs`` (``set_epoch`` chooses where the next pass starts), then reads
-    epochs ``e..e+epochs-1``, each one's batches ``0..len-1`` as
-    ``read_batch(index, epoch=)`` reads them, on parallel calls with prefetch,
-    in order. Keras iterates a dataset afresh for each epoch unless it is given
+    A pass starts at the epoch ``e = sequence.epoch`` (``set_epoch`` chooses where
+    the next pass starts) and reads epochs ``e..e+epochs-1``, each one's batches
+    ``0..len-1`` as ``read_batch(index, epoch=)`` reads them, on parallel calls
+    with prefetch, in order. It moves ``sequence.epoch`` past an epoch when it
+    hands out that epoch's last batch, not when it starts: a pass Keras begins
+    and drops after a batch (on JAX, ``fit`` looks at one batch to build a model
+    whose optimizer is not built yet) leaves the epoch where it was, so the
+    training passes read every epoch, none skipped. Keras iterates a dataset afresh for each epoch unless it is given
     ``steps_per_epoch`` and the dataset has more batches than that: so
     ``fit(dataset, epochs=E)`` trains epochs ``e..e+E-1`` one pass each, and with
     ``epochs=E`` here and ``steps_per_epoch=len(sequence)`` in ``fit``, one pass
@@ -177,19 +180,38 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
 
     def next_epoch() -> np.int64:
         with lock:
-            epoch = sequence.epoch
-            sequence.set_epoch(epoch + epochs)
-        return np.int64(epoch)
+            return np.int64(sequence.epoch)
+
+    def handed_out(k: np.int64) -> np.int64:  # the last batch of epoch k // batches: the next pass starts after it
+        with lock:
+            sequence.set_epoch(int(k) // batches + 1)
+        return np.int64(0)
 
     def stream(epoch):  # positions in the stream of every epoch: epoch * batches + index
         return tf.data.Dataset.range(epoch * batches, (epoch + epochs) * batches)
+
+    load = _loader(sequence, batches)
+
+    def hand_out(k, *tensors):  # after the prefetch: runs as the consumer takes the batch, never ahead
+        last = tf.equal((k + 1) % batches, 0)
+        moved = tf.cond(
+            last, lambda: tf.numpy_function(handed_out, [k], tf.int64, stateful=True), lambda: tf.constant(0, tf.int64)
+        )
+        with tf.control_dependencies([moved]):
+            tensors = tuple(tf.identity(t) for t in tensors)
+        return tensors if len(tensors) > 1 else tensors[0]
 
     # The epoch is taken when a pass first asks for a batch (tf.data starts nothing before that), once per pass.
     start = tf.data.Dataset.from_tensors(np.int64(0)).map(
         lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ())
     )
     positions = start.flat_map(stream).apply(tf.data.experimental.assert_cardinality(epochs * batches))
-    return _prefetched(positions.map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
+    loaded = positions.map(lambda k: (k, *_as_tuple(load(k))), num_parallel_calls=tf.data.AUTOTUNE)
+    return _prefetched(loaded).map(hand_out)
+
+
+def _as_tuple(tensors) -> tuple:
+    return tensors if isinstance(tensors, tuple) else (tensors,)
 
 
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:

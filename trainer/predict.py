@@ -138,6 +138,8 @@ def predict(
     config = run_config(path) or {}
     check_like_training(config, info, labels=False)
     out = Path(output)
+    if out.is_dir():  # --overwrite would not help: a directory is not replaced by a file
+        raise RunError(f"{out} is a directory; name the file to write, e.g. -o {out / 'predictions.csv'}")
     if out.exists() and not overwrite:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
@@ -150,6 +152,8 @@ def predict(
     if classification and len(classes) != units:
         classes = list(range(units))  # no record of the labels: report class codes
     columns = target.get("columns") or ["prediction"]
+    if probabilities and not classification:  # else the values would come out under a name that promised otherwise
+        raise RunError("--probabilities is for classification, but the model predicts a number (regression); leave it out")
     if classification:
         header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
     else:

@@ -109,8 +109,8 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
     nan_columns = tuple(int(i) for i in np.flatnonzero(nan_count > 0))
     if missing == "error" and nan_columns:
         raise DataOptionError(
-            f"{info.path}: {nan_summary(info)} hold missing values (NaN), and missing='error' "
-            "refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
+            f"{info.path}: {nan_summary(info)} hold{'s' if len(nan_columns) == 1 else ''} missing values (NaN),"
+            " and missing='error' refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
             "convert with --fill VALUE"
         )
     infinite = infinite_summary(info)

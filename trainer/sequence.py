@@ -140,7 +140,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         """This sequence as a ``tf.data.Dataset`` for ``model.fit`` on TensorFlow: the same batches, faster.
 
         Each pass over the dataset reads the sequence's next ``epochs`` epochs:
-        from epoch ``self.epoch`` (then advanced by ``epochs``), batch for batch as
+        from epoch ``self.epoch`` (advanced past each epoch as its last batch goes out), batch for batch as
         ``seq[i]`` would, read ahead on parallel calls. ``set_epoch(n)`` first
         resumes at epoch n. Keras hands a ``PyDataset`` to TensorFlow one Python
         call at a time on the training thread; this is h5train's own pipeline::

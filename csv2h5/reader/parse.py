@@ -10,6 +10,8 @@ follow are the same, so the result does not depend on the path.
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 
 from ..errors import BadValueError, excerpt
@@ -60,7 +62,10 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     parsed, data = _parse_columns(block, block_data(block, plan), plan)
     features, categories = parsed.features, parsed.categories
     if plan.fill is not None and features.dtype.kind == "f":
-        features = np.where(np.isnan(features), plan.fill, features)
+        filled = np.isnan(features)
+        # A missing category stays missing: a filled code would be another value's (--fill 0: the first one).
+        filled[:, list(categories)] = False
+        features = np.where(filled, plan.fill, features)
     numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
     numeric = features if not categories else features[:, numeric_cols]
     if plan.dtype != "auto":
@@ -110,9 +115,13 @@ def _check_forced_dtype(
     if lines is None:  # the fast paths skip line numbering; the block had no bad lines to skip
         lines = record_lines(data, block.first_line, plan, block.source)[0]
     line = int(lines[row])
-    name = plan.names[plan.features[numeric_cols[col]]]
+    position = plan.features[numeric_cols[col]]
+    name = plan.names[position]
     value = values[row, col]
     shown = "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(excerpt(_format_number(value)))
+    if position in plan.datetime and shown != "an empty cell":  # the cell is a date: say which, not only its seconds
+        when = datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
+        shown = f"{when.isoformat(sep=' ').replace('+00:00', ' UTC')} ({shown.strip(chr(39))} seconds since 1970)"
     advice = "pass --fill VALUE or a float --dtype" if shown == "an empty cell" else "pass a wider --dtype, or --dtype auto"
     raise BadValueError(f"{block.source}:{line}: column {name!r} has {shown}, which {dtype.name} cannot hold exactly; {advice}")
 

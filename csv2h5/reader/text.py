@@ -263,8 +263,8 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
 
 
 def whole_numbers_with_empty(values: np.ndarray) -> bool:
-    """Whether a float column holds only whole numbers and NaN: integers that empty cells made float."""
-    return bool(np.all(np.isnan(values) | (values == np.rint(values))))
+    """Whether a float column holds whole numbers and NaN (not NaN alone): integers that empty cells made float."""
+    return bool(not (empty := np.isnan(values)).all() and np.all(empty | (values == np.rint(values))))
 
 
 def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:

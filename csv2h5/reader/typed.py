@@ -159,7 +159,7 @@ def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, num
     has_empty = empty.any(axis=0)
     if not has_empty.any():
         return []
-    whole = (empty | (numbers == np.rint(numbers))).all(axis=0)
+    whole = (empty | (numbers == np.rint(numbers))).all(axis=0) & ~empty.all(axis=0)  # only empty cells: no integers
     return [int(numeric[k]) for k in np.flatnonzero(has_empty & whole)]
 
 

@@ -77,6 +77,24 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(digits_csv, tmp_path)
         assert [p.name for p in tmp_path.iterdir()] == [digits_csv.name]
 
 
+@pytest.mark.parametrize("name", ["days.csv", "days.csv.gz"])
+def test_a_csv_given_for_a_converted_file_is_named_as_text_with_the_command_to_convert_it(tmp_path, name):
+    import gzip
+
+    text = "a,b,label\n1,2,0\n3,4,1\n"
+    src = tmp_path / name
+    src.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    done = _run("info", str(src))
+    advice = f"convert it first: csv2h5 convert {src} -o {tmp_path / 'days.h5'}"
+    assert done.returncode == 2 and done.stderr.strip() == (
+        f"error: {src} is not a readable HDF5 file: it holds text (a CSV?); {advice}"
+    ), done.stderr
+    assert "damaged" not in done.stderr
+    pasted = _run(*advice.removeprefix("convert it first: csv2h5 ").split())  # the advice, followed
+    assert pasted.returncode == 0, pasted.stderr
+    assert json.loads(_run("info", str(tmp_path / "days.h5"), "--json").stdout)["rows"] == 2  # the CSV's rows
+
+
 def _cli(*args: str):
     """The csv2h5 command in this process (quicker than a subprocess), stderr apart from stdout."""
     return CliRunner().invoke(app, list(args))
@@ -122,6 +140,27 @@ def test_on_bad_lines_warn_keeps_what_pandas_keeps_and_says_what_it_skipped(tmp_
     assert np.array_equal(stored["features"], expected[["a", "b"]].to_numpy())
     assert np.array_equal(np.asarray(stored["classes"])[stored["target"]], expected["label"].to_numpy())
     assert stored["attrs"]["bad_lines"] == 14 and json.loads(stored["attrs"]["bad_line_numbers"]) == bad
+
+
+def test_bad_lines_of_several_inputs_are_named_with_their_file(tmp_path):
+    first, second, out = tmp_path / "day-1.csv", tmp_path / "day-2.csv", tmp_path / "out.h5"
+    first.write_text("a,b\n1,2\n3,4\n5,6,7\n")  # line 4 of day-1.csv
+    second.write_text("a,b\n1,2\n3\n5,6\n")  # line 3 of day-2.csv
+    result = _cli("convert", str(first), str(second), "-o", str(out), "--on-bad-lines", "warn")
+    assert result.exit_code == 0, result.stderr
+    places = f"{first}:4, {second}:3"
+    assert result.stderr.splitlines() == [f"warning: skipped 2 lines with the wrong number of fields (first: {places})"]
+    assert f"skipped 2 bad lines (first: {places})" in result.stdout
+    assert json.loads(_h5(out)["attrs"]["bad_line_numbers"]) == [4, 3]  # the file's record: numbers, as before
+
+
+def test_one_bad_line_is_one_line_in_words(tmp_path):
+    src, out = tmp_path / "in.csv", tmp_path / "out.h5"
+    src.write_text("a,b\n1,2\n3\n")
+    result = _cli("convert", str(src), "-o", str(out), "--on-bad-lines", "warn")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["warning: skipped 1 line with the wrong number of fields (first: 3)"]
+    assert "skipped 1 bad line (first: 3)" in result.stdout.splitlines()
 
 
 def test_overwrite_replaces_the_old_file_entirely(digits_csv, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -106,6 +108,46 @@ def test_fill_keeps_integer_columns_integer(tmp_path):
     assert x.dtype == np.uint8 and x.tolist() == [[1, 0], [2, 3]]
 
 
+@pytest.mark.parametrize(  # values outside each type's range, or between its values
+    "fill, dtype",
+    [(999, "uint8"), (-1, "uint8"), (0.5, "int16"), (2**31, "int32"), (0.1234567891, "float32"), (100000, "float16")],
+)
+def test_a_fill_the_dtype_cannot_hold_is_refused_as_the_fill_not_as_a_cell(tmp_path, fill, dtype):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    message = f"--fill {fill} does not fit --dtype {dtype}; pass a --fill that {dtype} holds, or a wider --dtype"
+    with pytest.raises(OptionError, match=re.escape(message)):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill, dtype=dtype))
+
+
+@pytest.mark.parametrize("fill, dtype", [(255, "uint8"), (-128, "int8"), (0.5, "float16"), (0.1, "float32"), (0.1, "float64")])
+def test_a_fill_the_dtype_holds_fills(tmp_path, fill, dtype):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill, dtype=dtype))
+    x, _, _ = _features(tmp_path / "f.h5")
+    assert x.dtype == np.dtype(dtype) and x[0, 1] == np.dtype(dtype).type(fill)
+
+
+@pytest.mark.parametrize("options", [{}, {"dtype": "float32"}, {"categorical": ("auto",)}])
+def test_fill_leaves_a_missing_category_missing_rather_than_another_value(tmp_path, options):
+    import pandas as pd
+
+    src = tmp_path / "f.csv"
+    src.write_text("a,city\n1,Paris\n,\n3,Lyon\n4,Paris\n")
+    options = {"categorical": ("city",), **options}
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=0, **options))
+    x, _, _ = _features(tmp_path / "f.h5")
+    with h5py.File(tmp_path / "f.h5") as f:
+        vocabulary = [v.decode() for v in f["categories/city"][()]]
+        counts = f["category_counts/city"][()].tolist()
+    read = pd.read_csv(src)  # the oracle: pandas' reading, the missing city NaN
+    decoded = [vocabulary[int(c)] if not np.isnan(c) else None for c in x[:, 1]]
+    assert decoded == [None if pd.isna(v) else v for v in read["city"]]
+    assert x[:, 0].tolist() == read["a"].fillna(0).tolist()  # numbers are filled as asked
+    assert counts == [int((read["city"] == v).sum()) for v in vocabulary]
+
+
 def test_quoted_fields_with_delimiters_and_newlines(tmp_path):
     src = tmp_path / "q.csv"
     src.write_text('a,label\n1,"x, y"\n2,"multi\nline"\n3,"say ""hi"""\n')
@@ -144,6 +186,24 @@ def test_append_of_the_same_columns_in_another_order_says_how_to_take_them_by_na
     with h5py.File(out, "r") as f:
         assert f["features"][()].tolist() == [[1, 2], [3, 4]]  # by name: x then y, as pandas reads them
         assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q"]
+
+
+def test_append_without_the_options_the_file_was_made_with_names_them_rather_than_another_header(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("id,x,y,label\n1,1,2,p\n")
+    b.write_text("id,x,y,label\n2,3,4,q\n")  # the same header: only the options are missing
+    out = tmp_path / "all.h5"
+    convert([a], out, options=ConvertOptions(target=("label",), drop=("id",)))
+    with pytest.raises(HeaderMismatchError) as caught:
+        convert([b], out, options=ConvertOptions(append=True))
+    message = str(caught.value)
+    assert "must share one header" not in message
+    assert "pass them again (--target label --drop id), or pass --like" in message and "with --append" in message
+    convert([b], out, options=ConvertOptions(append=True, target=("label",), drop=("id",)))  # the advice, followed
+    convert([b], out, options=ConvertOptions(append=True, like=str(out)))  # and its other half
+    with h5py.File(out, "r") as f:
+        assert f["features"][()].tolist() == [[1, 2], [3, 4], [3, 4]]
+        assert [f["target"].attrs["classes"][c] for c in f["target"][()]] == ["p", "q", "q"]
 
 
 def test_append_to_an_hdf5_file_of_another_tool_is_one_error_and_leaves_it_unchanged(tmp_path):
@@ -240,3 +300,53 @@ def test_a_sample_shape_of_numpy_integers_is_stored(tmp_path):
         convert([src], tmp_path / "t.h5", options=options)
         with h5py.File(tmp_path / "t.h5", "r") as f:
             assert list(f["features"].attrs["sample_shape"]) == [2, 2]
+
+
+def test_a_date_a_forced_dtype_cannot_hold_is_shown_as_the_date_with_its_seconds(tmp_path):
+    import pandas as pd
+
+    src = tmp_path / "d.csv"
+    src.write_text("when,v\n2024-01-01,1\n2024-01-01 01:00,2\n")
+    seconds = int(pd.Timestamp("2024-01-01 01:00", tz="UTC").timestamp())  # the oracle: pandas' reading, 1704070800
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "d.h5", options=ConvertOptions(datetime=("when",), dtype="float32"))
+    assert f"d.csv:3: column 'when' has 2024-01-01 01:00:00 UTC ({seconds} seconds since 1970), which float32" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+def test_a_column_empty_in_early_blocks_then_decimal_is_no_integer_column_however_the_input_is_cut(tmp_path, block_bytes):
+    import pandas as pd
+
+    src = tmp_path / "late.csv"
+    src.write_text("a,x\n" + "".join(f"{i},\n" for i in range(50)) + "".join(f"{i},{i}.5\n" for i in range(50)))
+    read = pd.read_csv(src)["x"].dropna()  # the oracle: pandas finds decimals in x, so no --fill makes it integer
+    assert not (read == read.round()).all()
+    report = convert([src], tmp_path / "late.h5", options=ConvertOptions(block_bytes=block_bytes))
+    assert report.empty_cell_columns == [] and report.warnings == ()
+
+
+def test_a_column_empty_in_every_row_is_named_as_empty_with_drop_as_the_advice(tmp_path):
+    src = tmp_path / "e.csv"
+    src.write_text("a,x\n" + "".join(f"{i},\n" for i in range(50)))
+    report = convert([src], tmp_path / "e.h5")
+    assert report.empty_cell_columns == []  # no integers in it to keep
+    assert report.warnings == (
+        "column 'x' is empty in every row (stored as NaN, which also makes the file's type a float one); --drop x",
+    )
+    convert([src], tmp_path / "d.h5", options=ConvertOptions(drop=("x",)))  # the advice, followed
+    x, _, _ = _features(tmp_path / "d.h5")
+    assert x.dtype == np.uint8 and x[:, 0].tolist() == list(range(50))
+
+
+def test_a_sample_shape_one_short_without_a_target_says_to_pass_it(tmp_path):
+    src = tmp_path / "img.csv"
+    src.write_text("label," + ",".join(f"p{i}" for i in range(4)) + "\n3,0,1,2,3\n")
+    with pytest.raises(SchemaError) as caught:
+        convert([src], tmp_path / "img.h5", options=ConvertOptions(sample_shape=(2, 2, 1)))
+    assert str(caught.value).endswith("if one of them is the label, pass --target NAME")
+    convert([src], tmp_path / "img.h5", options=ConvertOptions(sample_shape=(2, 2, 1), target=("label",)))  # followed
+    with pytest.raises(SchemaError) as caught:  # with a target, the shape is simply wrong
+        convert([src], tmp_path / "img2.h5", options=ConvertOptions(sample_shape=(3, 1), target=("label",)))
+    assert "--target" not in str(caught.value)

@@ -322,3 +322,13 @@ def test_merge_is_quiet_about_inputs_of_one_name_but_another_size_or_from_standa
     # the same name, size and rows: said, though these two CSVs differ (nothing else tells them apart)
     csv2h5.merge.merge([tmp_path / "day-01.h5", tmp_path / "day-03.h5"], tmp_path / "other.h5", on_notice=notices.append)
     assert len(notices) == 1 and "both hold the input data.csv (12 bytes, 2 rows)" in notices[0]
+
+
+def test_merge_of_parts_with_other_columns_counts_them_from_1_as_every_message_does(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y\n1,2\n")
+    b.write_text("x,z\n3,4\n")  # the second column differs: column 2, as convert and h5train count
+    for src in (a, b):
+        convert([src], src.with_suffix(".h5"))
+    with pytest.raises(Exception, match=r"b\.h5 has other feature columns: column 2 is 'z' there but 'y' in"):
+        csv2h5.merge.merge([a.with_suffix(".h5"), b.with_suffix(".h5")], tmp_path / "all.h5")

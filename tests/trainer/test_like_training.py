@@ -156,3 +156,65 @@ def test_a_validation_file_coded_otherwise_is_refused_by_fit(trained, tmp_path):
     like = _write(trained["reversed"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
     result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_validation_file_with_fewer_classes_is_refused_by_fit_with_the_cure(trained, tmp_path):
+    second = _write(trained["second"], tmp_path / "second.h5")  # one class, coded 0 on its own
+    run = tmp_path / "run"
+    args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--batch-size", "32", "--progress", "none"]
+    line = _one_line_error(_h5train("fit", trained["train"], "--val", second, *args))
+    assert "class codes would not match" in line and f"convert it with --like {trained['train']}" in line
+    assert not run.exists()
+    like = _write(trained["second"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    bird = trained["frame"].copy()
+    bird.loc[:9, "label"] = "bird"
+    bird = _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))
+    line = _one_line_error(_h5train("fit", trained["train"], "--val", bird, *args))
+    assert "leave the rows of 'bird' out of it" in line and "--like" not in line.split("would not match")[1]
+    result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
+    assert result.exit_code == 0, result.stderr
+
+
+def test_predict_to_a_directory_names_a_file_to_write_and_overwrite_is_no_cure(trained, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for extra in ([], ["--overwrite"]):
+        line = _one_line_error(_h5train("predict", trained["run"], trained["train"], "-o", folder, *extra))
+        assert line == f"error: {folder} is a directory; name the file to write, e.g. -o {folder / 'predictions.csv'}"
+    result = _h5train("predict", trained["run"], trained["train"], "-o", folder / "predictions.csv")  # the advice, followed
+    assert result.exit_code == 0, result.stderr
+    assert len(_predicted(folder / "predictions.csv")) == len(trained["frame"])
+
+
+def test_probabilities_of_a_regression_model_are_refused_not_ignored(trained, tmp_path):
+    frame = trained["frame"].assign(label=trained["frame"]["x1"] * 2.0 + 1.0)  # a number to predict
+    data = _write(frame, tmp_path / "level.h5")
+    run = tmp_path / "run"
+    args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--progress", "none"]
+    assert _h5train("fit", data, *args).exit_code == 0
+    out = tmp_path / "p.csv"
+    line = _one_line_error(_h5train("predict", run, data, "-o", out, "--probabilities"))
+    assert "--probabilities is for classification" in line and "regression" in line and not out.exists()
+    assert _h5train("predict", run, data, "-o", out).exit_code == 0  # without it: the numbers
+    with open(out, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(frame)
+
+
+@pytest.mark.parametrize("fraction, side, advice", [("0.999", "training", "a smaller"), ("0.001", "validation", "a larger")])
+def test_a_val_split_that_empties_a_side_is_named_as_the_option_and_which_side(trained, tmp_path, fraction, side, advice):
+    run = tmp_path / "run"
+    line = _one_line_error(_h5train("fit", trained["train"], "--val-split", fraction, "--run-dir", run, "--epochs", "1"))
+    rows = len(trained["frame"])
+    assert (
+        line == f"error: --val-split {fraction} of {rows} rows leaves no row for {side}; pass {advice} fraction, or use more data"
+    )
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("flags", [["--one-hot"], ["--class-weight", "balanced"]])
+def test_classification_options_on_a_regression_file_are_named_as_given(trained, tmp_path, flags):
+    data = _write(trained["frame"].assign(label=trained["frame"]["x1"] * 2.0), tmp_path / "level.h5")
+    run = tmp_path / "run"
+    line = _one_line_error(_h5train("fit", data, *flags, "--run-dir", run, "--epochs", "1"))
+    assert line == f"error: {' '.join(flags)} needs a classification target; {data} has regression"
+    assert not run.exists()

@@ -91,6 +91,31 @@ def test_as_dataset_yields_the_sequence_batches_epoch_after_epoch(make_data, tmp
     _same([tuple(t.numpy() for t in batch) for batch in dataset], _oracle_batches(x, codes, seed=7, epoch=1, batch_size=16))
 
 
+def test_a_pass_dropped_after_a_batch_leaves_the_epoch_for_the_next_pass(make_data, tmp_path):
+    # Keras on JAX looks at one batch of a pass to build a model whose optimizer is not built, then starts afresh.
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    seq = HDF5Sequence(path, batch_size=16, shuffle="global", seed=7, scale=None)
+    seq.set_epoch(3)
+    dataset = seq.as_dataset(epochs=2)
+    peek = iter(dataset)
+    next(peek)
+    del peek
+    assert seq.epoch == 3
+    passed = [tuple(t.numpy() for t in batch) for batch in dataset]
+    _same(passed, [b for e in (3, 4) for b in _oracle_batches(x, codes, seed=7, epoch=e, batch_size=16)])
+    assert seq.epoch == 5
+
+
+def test_fit_on_a_fresh_model_trains_from_the_epoch_set(make_data, tmp_path):
+    path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
+    train = HDF5Sequence(path, batch_size=16, shuffle="global", seed=1, scale="unit")
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # its optimizer built by fit
+    train.set_epoch(2)
+    model.fit(train.as_dataset(epochs=2), epochs=2, steps_per_epoch=len(train), shuffle=False, verbose=0)
+    assert train.epoch == 4  # epochs 2 and 3, on any backend
+
+
 def test_as_dataset_trains_one_pass_per_epoch_from_where_set_epoch_put_it(make_data, tmp_path):
     path, x, codes = make_data(tmp_path, rows=103, chunk_rows=8)
     train = HDF5Sequence(path, batch_size=32, shuffle="global", seed=1, scale="unit")

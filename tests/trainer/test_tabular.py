@@ -257,3 +257,14 @@ def test_digits_keep_their_accuracy_with_the_defaults(tmp_path):
     code, out, err = _h5train("evaluate", run, tmp_path / "holdout.h5", "--json")
     assert code == 0, err
     assert json.loads(out)["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("empty, verb", [("b", "holds"), ("a,b", "hold")])
+def test_missing_error_names_one_column_or_several_in_agreeing_words(tmp_path, empty, verb):
+    src = tmp_path / "m.csv"
+    cells = {"a": "1" if "a" not in empty else "", "b": "2" if "b" not in empty else ""}
+    src.write_text("a,b,y\n" + f"{cells['a']},{cells['b']},0\n" + "3,4,1\n")
+    convert([src], tmp_path / "m.h5", options=ConvertOptions(target=("y",)))
+    with pytest.raises(DataOptionError) as caught:
+        HDF5Sequence(tmp_path / "m.h5", missing="error")
+    assert f"(1 NaN) {verb} missing values (NaN)" in str(caught.value)
