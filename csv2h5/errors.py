@@ -70,3 +70,8 @@ def excerpt(text: object, limit: int = 40) -> str:
     """Return ``text`` shortened for a one-line message (cells can be huge)."""
     s = str(text)
     return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 row``, ``1,234 rows``: a count and its noun, for messages and summaries (nouns that take an s)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import counted
 from .layout import CLASS_COUNTS, STAT_NAMES, open_csv2h5, read_file_header, read_stats
 
 
@@ -98,6 +99,4 @@ def render(info: dict[str, object], *, max_columns: int = 12) -> str:
 
 def _rows(count: object) -> str:
     """``1 row``, ``1,234 rows``, or ``? rows`` for a record without a count."""
-    if not isinstance(count, int):
-        return "? rows"
-    return "1 row" if count == 1 else f"{count:,} rows"
+    return counted(count, "row") if isinstance(count, int) else "? rows"

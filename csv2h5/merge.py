@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from ._version import __version__
-from .errors import HeaderMismatchError, InputError
+from .errors import HeaderMismatchError, InputError, counted
 from .featurerows import requested_chunk_rows, widen_values
 from .inputs import expand_patterns, given_twice
 from .layout import (
@@ -136,7 +136,7 @@ def _input_key(source: dict[str, object]) -> tuple[str, int, int] | None:
 
 def _repeated(holding: tuple[str, ...], times: int, inputs: list[tuple[str, int, int]], shown: int = 3) -> str:
     where = f"{', '.join(holding[:-1])} and {holding[-1]} {'both' if len(holding) == 2 else 'all'}"
-    listed = ", ".join(f"{name} ({size:,} bytes, {rows:,} rows)" for name, size, rows in inputs[:shown])
+    listed = ", ".join(f"{name} ({counted(size, 'byte')}, {counted(rows, 'row')})" for name, size, rows in inputs[:shown])
     more = f" and {len(inputs) - shown} more" if len(inputs) > shown else ""
     one = len(inputs) == 1
     return (

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import counted
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Progress:
@@ -49,8 +51,7 @@ class ConversionReport:
     @property
     def bad_lines_skipped(self) -> str:
         """The warning of --on-bad-lines warn: how many lines were skipped, and the first of them."""
-        lines = f"{self.bad_lines:,} line{'s' if self.bad_lines != 1 else ''}"
-        return f"skipped {lines} with the wrong number of fields (first: {self.first_bad_lines})"
+        return f"skipped {counted(self.bad_lines, 'line')} with the wrong number of fields (first: {self.first_bad_lines})"
 
     @property
     def mb_per_s(self) -> float:
@@ -75,9 +76,7 @@ class ConversionReport:
             f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",
         ]
         if self.bad_lines:
-            lines.append(
-                f"skipped {self.bad_lines:,} bad line{'s' if self.bad_lines != 1 else ''} (first: {self.first_bad_lines})"
-            )
+            lines.append(f"skipped {counted(self.bad_lines, 'bad line')} (first: {self.first_bad_lines})")
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
         if self.empty_cell_columns:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import keras
 
+from csv2h5.errors import counted
+
 from .backend import versions
 from .callbacks import BestWeights, Interruption, NanGuard, RunRecorder
 from .curves import plot_curves
@@ -67,14 +69,10 @@ class FitResult:
         if self.epochs_before and self.epochs_before >= self.epochs_done:
             more = f"--epochs {self.epochs_done + 1} or more"
             return (
-                f"nothing to train: the run has done the {_epochs(self.epochs_done)} --epochs asks for (pass {more} to "
+                f"nothing to train: the run has done the {counted(self.epochs_done, 'epoch')} --epochs asks for (pass {more} to "
                 f"train on); {best}; weights {self.weights}; {where}"
             )
-        return f"trained {_epochs(self.epochs_done)} in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
-
-
-def _epochs(count: int) -> str:
-    return "1 epoch" if count == 1 else f"{count} epochs"
+        return f"trained {counted(self.epochs_done, 'epoch')} in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
 def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) -> tuple[keras.Model, dict]:

@@ -133,11 +133,15 @@ def looks_like_decimal_commas(column) -> bool:
 _GROUPED_NUMBER = r"^[+-]?\d{1,3}(,\d{3})+$"
 
 
-def groups_by_thousands(column) -> bool:
-    """Whether every cell holding a comma groups digits by three, as a thousands separator does (1,234)."""
+def comma_number_flags(column) -> int:
+    """``DECIMAL_COMMA`` for a text column of numbers with decimal commas, with ``GROUPED`` when every comma
+    groups digits by three (1,234: perhaps a thousands separator); 0 for other text."""
+    if not looks_like_decimal_commas(column):
+        return 0
     cells = drop_null(utf8_trim_whitespace(column))
     with_comma = filtered(cells, match_substring(cells, ","))
-    return bool(all_true(match_substring_regex(with_comma, _GROUPED_NUMBER)).as_py())
+    grouped = bool(all_true(match_substring_regex(with_comma, _GROUPED_NUMBER)).as_py())
+    return DECIMAL_COMMA | (GROUPED if grouped else 0)
 
 
 def seconds_since_epoch(column) -> np.ndarray:

@@ -23,17 +23,14 @@ from .buffers import arrow_array, string_bytes, to_bools, to_numpy
 from .cells import (
     BOOLEANS,
     DATELIKE,
-    DECIMAL_COMMA,
-    GROUPED,
     NUMBERS,
     TEXT,
     MixedBooleans,
     NotADate,
     boolean_mask,
     booleans,
-    groups_by_thousands,
+    comma_number_flags,
     looks_like_dates,
-    looks_like_decimal_commas,
     seconds_since_epoch,
 )
 from .kernels import (
@@ -257,8 +254,8 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
         return FeatureColumn(truth, BOOLEANS)
     codes, vocabulary = category_codes(column)
     found = TEXT | (DATELIKE if looks_like_dates(column) else 0)
-    if decimal == "." and looks_like_decimal_commas(column):
-        found |= DECIMAL_COMMA | (GROUPED if groups_by_thousands(column) else 0)
+    if decimal == ".":
+        found |= comma_number_flags(column)
     return FeatureColumn(codes, found, vocabulary)
 
 
