@@ -178,32 +178,30 @@ def test_a_forced_dtype_error_has_the_line_after_blank_lines(tmp_path):
         convert([src], tmp_path / "o.h5", options=ConvertOptions(dtype="int8", workers=0))
 
 
-def test_quoted_spaces_are_a_cell_of_a_one_column_file(tmp_path):
+def _text_cells(tmp_path, text: bytes, column: int, block_bytes: int) -> tuple[list[str], int]:
+    """Column ``column`` of ``text`` converted with ``w`` categorical: its cells decoded, and the rows reported."""
+    src, out = tmp_path / "in.csv", tmp_path / f"o{block_bytes}.h5"
+    src.write_bytes(text)
+    report = convert([src], out, options=ConvertOptions(block_bytes=block_bytes, workers=0, categorical=("w",)))
+    with h5py.File(out, "r") as f:
+        vocabulary = [v.decode() for v in f["categories/w"][()]]
+        return [vocabulary[int(code)] for code in f["features"][:, column]], report.rows
+
+
+@pytest.mark.parametrize("block_bytes", [4, 1 << 20])
+def test_quoted_spaces_are_a_cell_of_a_one_column_file(tmp_path, block_bytes):
     # As pandas reads it: the quoted line is a row, the unquoted lines of spaces are not.
     text = b'w\na\n"   "\n   \nb\n\t\n'
-    src = tmp_path / "in.csv"
-    src.write_bytes(text)
-    for block_bytes in (4, 1 << 20):
-        out = tmp_path / f"o{block_bytes}.h5"
-        report = convert([src], out, options=ConvertOptions(block_bytes=block_bytes, workers=0, categorical=("w",)))
-        with h5py.File(out, "r") as f:
-            vocabulary = [v.decode() for v in f["categories/w"][()]]
-            cells = [vocabulary[int(code)] for code in f["features"][:, 0]]
-        assert cells == _pandas(text, True)["w"].tolist() == ["a", "   ", "b"]
-        assert report.rows == 3
+    cells, rows = _text_cells(tmp_path, text, 0, block_bytes)
+    assert cells == _pandas(text, True)["w"].tolist() == ["a", "   ", "b"]
+    assert rows == 3
 
 
-def test_lines_of_spaces_inside_quotes_are_text(tmp_path):
+@pytest.mark.parametrize("block_bytes", [4, 1 << 20])
+def test_lines_of_spaces_inside_quotes_are_text(tmp_path, block_bytes):
     text = b'n,w\n1,"a\n   \n\t\nb"\n  \n2,c\n'
-    src = tmp_path / "in.csv"
-    src.write_bytes(text)
-    for block_bytes in (4, 1 << 20):
-        out = tmp_path / f"o{block_bytes}.h5"
-        convert([src], out, options=ConvertOptions(block_bytes=block_bytes, workers=0, categorical=("w",)))
-        with h5py.File(out, "r") as f:
-            vocabulary = [v.decode() for v in f["categories/w"][()]]
-            cells = [vocabulary[int(code)] for code in f["features"][:, 1]]
-        assert cells == _pandas(text, True)["w"].tolist() == ["a\n   \n\t\nb", "c"]
+    cells, _ = _text_cells(tmp_path, text, 1, block_bytes)
+    assert cells == _pandas(text, True)["w"].tolist() == ["a\n   \n\t\nb", "c"]
 
 
 @pytest.mark.parametrize("delimiter", ["\t", " "])
