@@ -17,7 +17,7 @@ import numpy as np
 from .categories import Vocabularies
 from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
-from .errors import HeaderMismatchError
+from .errors import HeaderMismatchError, OptionError
 from .kinds import StoredKinds
 from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, open_csv2h5, read_categories, read_file_header, read_stats
 from .lists import header_difference
@@ -124,6 +124,7 @@ def _adopt(
         elif advice := _roles_advice(header, roles, output):  # the same header, read with other options
             message = message.removesuffix("; inputs converted together must share one header") + advice
         raise HeaderMismatchError(message)
+    _check_compression(header, options, output)
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
         raise HeaderMismatchError(
@@ -145,6 +146,19 @@ def _adopt(
         else:
             target = old.astype(np.float64)
     return _Appended(header, kinds, target)
+
+
+def _check_compression(header: FileHeader, options: ConvertOptions, output: Path) -> None:
+    """--append keeps the file's compression: asking for another is refused, not silently ignored."""
+    wanted = parse_compression(options.compression)
+    if options.compression == "none" or wanted[0] not in ("lzf", "gzip"):  # the default; plugin filters: not compared
+        return
+    if wanted != (header.compression, header.compression_opts if header.compression == "gzip" else None):
+        stored = f"{header.compression}{f':{header.compression_opts}' if header.compression == 'gzip' else ''}"
+        raise OptionError(
+            f"{output} is stored with --compression {stored if header.compression else 'none'}, and --append keeps it;"
+            f" drop --compression {options.compression}, or convert into a new file to change it"
+        )
 
 
 def _roles_advice(header: FileHeader, roles: ColumnRoles, output: Path) -> str:

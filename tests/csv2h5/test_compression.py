@@ -11,6 +11,7 @@ import pytest
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.encoders import encode_chunk
+from csv2h5.errors import OptionError
 
 
 def _decimals_csv(path, rows: int = 3000) -> None:
@@ -95,6 +96,26 @@ def test_append_to_a_compressed_file(tmp_path):
     convert([second], tmp_path / "ab.h5", options=ConvertOptions(target=("label",), append=True, workers=2, block_bytes=8192))
     expected, got = _arrays(tmp_path / "all.h5"), _arrays(tmp_path / "ab.h5")
     assert np.array_equal(expected["features"], got["features"]) and np.array_equal(expected["target"], got["target"])
+
+
+@pytest.mark.parametrize(
+    "made, asked, stored", [("lzf", "gzip:5", "lzf"), ("gzip:4", "gzip:9", "gzip:4"), ("none", "lzf", "none")]
+)
+def test_append_asking_for_another_compression_is_refused_and_leaves_the_file(tmp_path, made, asked, stored):
+    """--append keeps the file's compression: another one asked for is said, not silently ignored."""
+    src = tmp_path / "a.csv"
+    src.write_text("x,label\n" + "".join(f"{i / 8},{i % 2}\n" for i in range(50)))
+    out = tmp_path / "a.h5"
+    convert([src], out, options=ConvertOptions(target=("label",), compression=made))
+    before = out.read_bytes()
+    with pytest.raises(
+        OptionError, match=rf"is stored with --compression {stored}, and --append keeps it; drop --compression {asked}"
+    ):
+        convert([src], out, options=ConvertOptions(target=("label",), append=True, compression=asked))
+    assert out.read_bytes() == before
+    convert([src], out, options=ConvertOptions(target=("label",), append=True, compression=made))  # the same: taken
+    with h5py.File(out, "r") as f:
+        assert f["features"].shape == (100, 1)
 
 
 def test_uncompressed_features_stay_one_run_of_bytes(tmp_path):
