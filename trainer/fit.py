@@ -29,7 +29,7 @@ from .distribute import DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec,
 from .distribute import plan as make_plan
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
 from .fileinfo import FileInfo, open_info
-from .fitdata import data_order, left_out, order_note, training_sequences
+from .fitdata import data_order, fewer_steps, left_out, order_note, training_sequences
 from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .options import FitOptions
@@ -341,9 +341,9 @@ def fit(
         # The order depends on the memory found: a resumed run reads with the same figure, not a new look.
         options = dataclasses.replace(options, memory_budget=train.memory_budget)
     order = data_order(train)
-    note = left_out(train, val, plan)
-    if note and on_note is not None and plan.chief:
-        on_note(note)
+    for note in (left_out(train, val, plan), fewer_steps(train, options.steps_per_epoch)):
+        if note and on_note is not None and plan.chief:
+            on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
     model, state = _resume_model(run, info, options, plan) if resume else _new_model(options, info, output, plan)
     epochs_before = state["epochs_done"] if resume else 0

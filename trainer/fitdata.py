@@ -94,6 +94,16 @@ def left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str |
     )
 
 
+def fewer_steps(train: HDF5Sequence, steps_per_epoch: int | None) -> str | None:
+    """A --steps-per-epoch beyond what an epoch holds, said (an epoch is then every batch, once)."""
+    if steps_per_epoch is None or steps_per_epoch <= len(train):
+        return None
+    return (
+        f"--steps-per-epoch {steps_per_epoch} is more than the {len(train):,} batches of {train.batch_size} training rows"
+        f" an epoch holds: each epoch trains {len(train):,} steps"
+    )
+
+
 def data_order(train: HDF5Sequence) -> dict[str, object]:
     """Which order the training rows are read in, and why (config.json and the start line)."""
     plan = train.block_plan

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import keras
 import numpy as np
 import pytest
 from backends import on_backend
+from csv2h5.trainer.fileinfo import open_info
 from csv2h5.trainer.modelfile import load  # safe mode; either backend's models
 
 from csv2h5 import ConvertOptions, convert
@@ -194,6 +196,19 @@ def test_a_resume_that_trained_longer_is_resumed_again_without_epochs(files, tmp
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith("nothing to train: the run has done the 2 epochs")
     assert len(_rows(run / "history.csv")) == 2
+
+
+def test_more_steps_per_epoch_than_an_epoch_holds_is_said(files, tmp_path):
+    code, _, err = _run(
+        "jax", "fit", files["train"], "--run-dir", tmp_path / "r", *FAST, "--epochs", "1", "--steps-per-epoch", "100000"
+    )
+    assert code == 0, err
+    found = re.search(
+        r"note: --steps-per-epoch 100000 is more than the (\d+) batches of 64 training rows.*: each epoch trains (\d+) steps", err
+    )
+    assert found and found[1] == found[2], err
+    rows = open_info(files["train"]).rows  # 90% of them train (the default validation split), in batches of 64
+    assert 0.85 * rows <= int(found[1]) * 64 < 0.95 * rows + 64
 
 
 def test_a_run_stopped_before_its_first_epoch_starts_again_in_its_directory(files, tmp_path):
