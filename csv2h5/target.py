@@ -242,7 +242,13 @@ class TargetCollector:
             codes = convert(block)
             counts += _class_counts(codes, len(classes))
             writer.append_target(codes.astype(code_dtype, copy=False))
-        return TargetSummary(task, classes, counts, _single_class_warning(self.names[0], classes, counts))
+        warning = _single_class_warning(self.names[0], classes, counts)
+        if warning is None and not self._labels_are_text and len(classes) > MAX_AUTO_CLASSES:  # asked for: said, kept
+            warning = (
+                f"target {self.names[0]!r} holds {len(classes):,} classes, one per distinct number;"
+                " pass --task regression if it is a quantity"
+            )
+        return TargetSummary(task, classes, counts, warning)
 
     def close(self) -> None:
         """Remove the scratch file."""

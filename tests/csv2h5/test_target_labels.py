@@ -77,3 +77,18 @@ def test_a_regression_target_beyond_float32_is_refused_not_stored_as_infinity(tm
     convert([src], out, options=options)
     with h5py.File(out, "r") as f:
         assert np.array_equal(f["target"][()], pd.read_csv(src)["y"].to_numpy(np.float32))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_classification_asked_for_a_quantity_warns_and_keeps_every_class(tmp_path, workers):
+    """--task classification on 1,500 distinct prices: as asked, a class each, and a warning naming --task regression."""
+    src = tmp_path / "p.csv"
+    prices = np.round(np.random.default_rng(1).uniform(0, 1000, 1500), 3)
+    src.write_text("x,price\n" + "".join(f"{i},{p}\n" for i, p in enumerate(prices)))
+    report = convert([src], tmp_path / "p.h5", options=ConvertOptions(target=("price",), task="classification", workers=workers))
+    distinct = pd.read_csv(src)["price"].nunique()  # the oracle: pandas' count of distinct values
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        assert len(f["target"].attrs["classes"]) == distinct
+    assert f"target 'price' holds {distinct:,} classes, one per distinct number; pass --task regression" in " ".join(
+        report.warnings
+    )
