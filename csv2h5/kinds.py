@@ -61,7 +61,8 @@ def identifiers_as_codes(names: Sequence[str], category_counts: dict[int, np.nda
 def code_warnings(
     dates: Sequence[str], names: Sequence[str], category_counts: dict[int, np.ndarray], stats: ColumnStats | None = None
 ) -> list[str]:
-    """Warnings for text columns stored as codes that look like dates (``dates``) or identifiers, and empty columns."""
+    """Warnings for columns stored as codes that look like dates (``dates``) or identifiers, for columns named like
+    identifiers stored as numbers, and for empty columns."""
     empty = [] if stats is None else [n for n, c, nan in zip(names, stats.count, stats.nan_count) if c == 0 < nan]
     found = [
         f"column {name!r} is empty in every row (stored as NaN, which also makes the file's type a float one); --drop {name}"
@@ -77,6 +78,12 @@ def code_warnings(
             f"column {name!r} looks like an identifier (a distinct value in almost every row)"
             f" and is stored as categorical codes, which mean nothing to a model; --drop {name}"
         )
+    found += [
+        f"column {name!r} is named like an identifier and stored as numbers, which a model reads as a quantity;"
+        f" --drop {name} if it is one"
+        for j, name in enumerate(names)
+        if j not in category_counts and named_like_identifier(name)
+    ]
     return found
 
 

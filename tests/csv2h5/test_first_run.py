@@ -291,6 +291,18 @@ def test_an_identifier_stored_as_codes_is_warned_about(tmp_path, customers_csv, 
     ]
 
 
+def test_a_number_column_named_like_an_identifier_is_warned_about(tmp_path):
+    src = tmp_path / "c.csv"
+    src.write_text("customerID,age,valid,y\n" + "".join(f"{1000 + i},{20 + i % 50},{i % 2},{i % 3}\n" for i in range(60)))
+    done = _convert(src, tmp_path / "c.h5", "--target", "y")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().splitlines() == [  # valid holds "id" but is not named like one
+        "warning: column 'customerID' is named like an identifier and stored as numbers, which a model reads as"
+        " a quantity; --drop customerID if it is one"
+    ]
+    assert _convert(src, tmp_path / "d.h5", "--target", "y", "--drop", "customerID").stderr == b""
+
+
 def test_a_category_with_repeated_values_is_not_warned_about(tmp_path, customers_csv):
     options = ("--target", "churned", "--datetime", "signup", "--categorical", "city", "--drop", "customer_id")
     done = _convert(customers_csv, tmp_path / "c.h5", *options)
