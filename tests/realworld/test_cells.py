@@ -209,11 +209,14 @@ def test_text_beside_numbers_with_categorical_auto(tmp_path, stored, block_bytes
     assert not got.mismatches("id", expected["id"].astype(float).tolist())
     assert not got.mismatches("amount", expected["amount"].tolist())
     assert report.categorical_columns == ("city", "code", "zip", "day")
-    # zip, named, is stored as asked; with a distinct value in almost every row it is warned about
+    # zip, named, is stored as asked; with a distinct value in almost every row it is warned about, as id
+    # (numbers named like an identifier) is
     assert report.warnings == (
         "column 'day' looks like dates and is stored as categorical codes; pass --datetime day for seconds since 1970 instead",
         "column 'zip' looks like an identifier (a distinct value in almost every row) and is"
         " stored as categorical codes, which mean nothing to a model; --drop zip",
+        "column 'id' is named like an identifier and stored as numbers, which a model reads as a quantity;"
+        " --drop id if it is one",
     )
 
 
