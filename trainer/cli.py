@@ -74,6 +74,7 @@ def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     data: Annotated[Path | None, typer.Argument(help="Training file from csv2h5 convert.", show_default=False)] = None,
     val: Annotated[Path | None, typer.Option(help="Validation file (converted like DATA).")] = None,
     val_split: Annotated[
@@ -205,7 +206,15 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
     from .rundir import RunDir
 
     if given.resume is not None:
+        _check_resume_flags(given)
         options = resume_options(given.resume, epochs=given.epochs)
+        if given.data is not None:  # the run's data, perhaps moved: its fingerprint must still match
+            options = dataclasses.replace(options, data=str(given.data.resolve()))
+        elif not Path(options.data).exists():
+            raise OptionError(
+                f"{options.data}, the data {given.resume} trained on, is gone; if it moved, pass its new path:"
+                f" h5train fit NEW.h5 --resume {given.resume}"
+            )
         backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
         return dataclasses.replace(options, backend=backend), given.resume
     if given.data is None:
@@ -240,6 +249,26 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         missing=given.missing,
     )
     return options, given.run_dir
+
+
+# What --resume takes from the command line: how long and where to train, how to load and show it, and
+# the run's data file (moved, perhaps). Every other setting is the run's own (config.json): changing the
+# model, the batches or their order halfway would train neither run.
+_RESUME_TAKES = frozenset(
+    {"ctx", "data", "resume", "epochs", "backend", "loaders", "processes", "workers", "progress", "verbose"}
+    | {"coordinator", "num_workers", "worker_index", "join_timeout"}
+)
+
+
+def _check_resume_flags(given: SimpleNamespace) -> None:
+    """Refuse settings given with --resume that it would otherwise leave unused without a word."""
+    sources = {name: given.ctx.get_parameter_source(name) for name in vars(given) if name not in _RESUME_TAKES}
+    changed = ["--" + name.replace("_", "-") for name, source in sources.items() if getattr(source, "name", "") == "COMMANDLINE"]
+    if changed:
+        raise OptionError(
+            f"{' and '.join(changed)} cannot change on --resume: the run goes on with the settings it started with"
+            f" (its config.json); drop {'it' if len(changed) == 1 else 'them'}, or start a new run"
+        )
 
 
 def _loaders(loaders: int | None, workers: int | None) -> int:

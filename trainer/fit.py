@@ -53,7 +53,7 @@ class FitResult:
     weights: str = ""  # a digest of the final weights
     chief: bool = True  # False on the workers of a multi-worker run that do not write the run directory
     restored_epoch: int | None = None  # the best epoch whose weights the model was given back at the end
-    epochs_before: int = 0  # epochs a resumed run had done before this call
+    nothing: str | None = None  # why a resumed run trained no epoch (its epochs done, or it stopped early)
 
     def summary(self) -> str:
         best = (
@@ -66,12 +66,8 @@ class FitResult:
         if self.restored_epoch is not None:
             best += f"; model.keras holds epoch {self.restored_epoch}'s weights"
         where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
-        if self.epochs_before and self.epochs_before >= self.epochs_done:
-            more = f"--epochs {self.epochs_done + 1} or more"
-            return (
-                f"nothing to train: the run has done the {counted(self.epochs_done, 'epoch')} --epochs asks for (pass {more} to "
-                f"train on); {best}; weights {self.weights}; {where}"
-            )
+        if self.nothing is not None:
+            return f"nothing to train: {self.nothing}; {best}; weights {self.weights}; {where}"
         return f"trained {counted(self.epochs_done, 'epoch')} in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
@@ -79,9 +75,10 @@ def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) 
     backend = options.backend
     config = run.read_json(run.config)
     if config["data"]["fingerprint"] != info.fingerprint:
-        raise RunError(
-            f"{info.path} changed since {run.path} started (fingerprint differs); resume with the same file, or start a new run"
-        )
+        started = config["options"].get("data")
+        other = started is not None and Path(started) != Path(info.path)  # another file given to go on with
+        what = f"is not the data {run.path} started with ({started})" if other else f"changed since {run.path} started"
+        raise RunError(f"{info.path} {what} (fingerprint differs); resume with that file, or start a new run")
     trained_with = run.backend()
     if trained_with not in (None, backend):
         raise RunError(f"{run.path} was trained with the {trained_with} backend; resume it with --backend {trained_with}")
@@ -104,11 +101,27 @@ def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) 
     return model, state
 
 
-def _record_epochs(run: RunDir, epochs: int) -> None:
-    """A resume's --epochs becomes the run's, so that a later --resume without it (after Ctrl-C) goes on to them."""
+def _nothing_to_train(state: dict, options: FitOptions, monitor: str) -> str | None:
+    """Why a resumed run would train no epoch, or None: every epoch --epochs asks for is done, or it
+    stopped early (no better epoch within the patience) and would stop again after one more."""
+    done, best, patience = state["epochs_done"], state["best_epoch"], options.early_stopping
+    if done >= options.epochs:
+        return f"the run has done the {counted(done, 'epoch')} --epochs asks for (pass --epochs {done + 1} or more to train on)"
+    if patience and best is not None and done - best >= patience:
+        return (
+            f"the run stopped early: no better {monitor} in the {counted(done - best, 'epoch')} after epoch {best}"
+            f" (--early-stopping {patience}); its model is final, or start a new run with a larger --early-stopping"
+        )
+    return None
+
+
+def _record_resume(run: RunDir, options: FitOptions) -> None:
+    """A resume's --epochs and data path become the run's, so that a later --resume without them (after
+    Ctrl-C, as the message says to type) goes on to those epochs, from that file."""
     config = run.read_json(run.config)
-    if config["options"].get("epochs") != epochs:
-        config["options"]["epochs"] = epochs
+    given = {"epochs": options.epochs, "data": options.data}
+    if any(config["options"].get(name) != value for name, value in given.items()):
+        config["options"].update(given)
         write_json(run.config, config)
 
 
@@ -346,12 +359,12 @@ def fit(
             on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
     model, state = _resume_model(run, info, options, plan) if resume else _new_model(options, info, output, plan)
-    epochs_before = state["epochs_done"] if resume else 0
+    nothing = _nothing_to_train(state, options, monitor) if resume else None
     _agree(plan, options, order, info, state, model)
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
-            _record_epochs(run, options.epochs)
+            _record_resume(run, options)
         else:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:
@@ -359,7 +372,8 @@ def fit(
         if on_note is not None:  # after every check: a refused run prints its one error line only
             on_note(order_note(order))
     callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
-    _train(model, options, train, val, callbacks, interruption, run, plan, state, verbose)
+    trained = dataclasses.replace(options, epochs=state["epochs_done"]) if nothing else options  # none, when nothing
+    _train(model, trained, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
         early.set_model(model)  # a resumed run with every epoch done never called fit, which sets it
         early.restore()
@@ -380,5 +394,5 @@ def fit(
         digest,
         chief=plan.chief,
         restored_epoch=early.restored_epoch if early else None,
-        epochs_before=epochs_before,
+        nothing=nothing,
     )

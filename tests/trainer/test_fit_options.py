@@ -74,15 +74,32 @@ def test_the_edges_of_those_settings_are_accepted():
 
 
 @pytest.mark.parametrize(
-    "done, before, start",
-    [(1, 0, "trained 1 epoch in 2.0 s;"), (3, 0, "trained 3 epochs in 2.0 s;"), (3, 2, "trained 3 epochs in 2.0 s;"),
-     (3, 3, "nothing to train: the run has done the 3 epochs --epochs asks for (pass --epochs 4 or more to train on);")],
-)  # fmt: skip
-def test_the_summary_line_counts_epochs_in_words(done, before, start):
+    "done, nothing, start",
+    [(1, None, "trained 1 epoch in 2.0 s;"), (3, None, "trained 3 epochs in 2.0 s;"), (3, "why", "nothing to train: why;")],
+)
+def test_the_summary_line_counts_epochs_in_words(done, nothing, start):
     from pathlib import Path
 
     from csv2h5.trainer.fit import FitResult
 
-    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", epochs_before=before)
+    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", nothing=nothing)
     assert result.summary().startswith(start)
     assert result.summary().endswith("best val_loss 0.5000 at epoch 1; weights abc; run directory run")
+
+
+@pytest.mark.parametrize(
+    "done, best, epochs, patience, why",
+    [
+        (3, 1, 3, 10, "the run has done the 3 epochs --epochs asks for (pass --epochs 4 or more to train on)"),
+        (7, 4, 50, 3, "the run stopped early: no better val_loss in the 3 epochs after epoch 4 (--early-stopping 3)"),
+        (6, 4, 50, 3, None),  # one more epoch may still beat epoch 4
+        (7, 4, 50, 0, None),  # no early stopping
+        (7, None, 50, 3, None),  # no validation metric recorded
+    ],
+)
+def test_a_resume_trains_nothing_only_when_it_is_done_or_stopped_early(done, best, epochs, patience, why):
+    from csv2h5.trainer.fit import _nothing_to_train
+
+    options = FitOptions(data="d.h5", epochs=epochs, early_stopping=patience)
+    said = _nothing_to_train({"epochs_done": done, "best_epoch": best}, options, "val_loss")
+    assert said == why if why is None else said.startswith(why)

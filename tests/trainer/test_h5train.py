@@ -198,6 +198,50 @@ def test_a_resume_that_trained_longer_is_resumed_again_without_epochs(files, tmp
     assert len(_rows(run / "history.csv")) == 2
 
 
+def test_resume_refuses_changed_settings_and_takes_the_moved_data_file(files, tmp_path):
+    run, moved = tmp_path / "run", tmp_path / "moved.h5"
+    _fit("jax", files, run, "--epochs", "1")
+    config = (run / "config.json").read_text()
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--learning-rate", "0.5", "--batch-size", "7")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--batch-size and --learning-rate cannot change on --resume" in err, err
+    assert (run / "config.json").read_text() == config  # refused before anything was written
+    code, _, err = _run("jax", "fit", files["words"], "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 2 and f"is not the data {run} started with" in err, err
+    moved.write_bytes(Path(files["train"]).read_bytes())  # the run's data, moved
+    code, out, err = _run("jax", "fit", moved, "--resume", run, "--epochs", "2", "--progress", "none", "--loaders", "2")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("trained 2 epochs"), err
+    moved.unlink()  # gone: the message says how to go on
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "3", "--progress", "none")
+    assert code == 2 and err.strip() == (
+        f"error: {moved}, the data {run} trained on, is gone; if it moved, pass its new path: h5train fit NEW.h5 --resume {run}"
+    ), err
+
+
+def test_resuming_a_run_that_stopped_early_trains_nothing_and_says_why(tmp_path):
+    rng = np.random.default_rng(5)
+    noise = tmp_path / "noise.csv"  # labels unrelated to the columns: validation stops improving early
+    noise.write_text(
+        "a,b,label\n" + "".join(f"{a:.4f},{b:.4f},{y}\n" for (a, b), y in zip(rng.normal(size=(300, 2)), rng.integers(0, 2, 300)))
+    )
+    convert([noise], tmp_path / "noise.h5", options=ConvertOptions(target=("label",)))
+    run = tmp_path / "run"
+    args = ["--epochs", "60", "--early-stopping", "2", "--learning-rate", "0.05", "--val-split", "0.3", "--progress", "none"]
+    code, out, err = _run("jax", "fit", tmp_path / "noise.h5", "--run-dir", run, *args)
+    assert code == 0 and "(stopped early)" in out, err
+    state = json.loads((run / "state.json").read_text())
+    history = (run / "history.csv").read_text()
+    code, out, err = _run("jax", "fit", "--resume", run, "--progress", "none")
+    assert code == 0, err
+    done, best = state["epochs_done"], state["best_epoch"]
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith(f"nothing to train: the run stopped early: no better val_loss in the {done - best} epochs after epoch {best}")
+    )
+    assert (run / "history.csv").read_text() == history
+
+
 def test_more_steps_per_epoch_than_an_epoch_holds_is_said(files, tmp_path):
     code, _, err = _run(
         "jax", "fit", files["train"], "--run-dir", tmp_path / "r", *FAST, "--epochs", "1", "--steps-per-epoch", "100000"
