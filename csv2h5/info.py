@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import counted
-from .layout import CLASS_COUNTS, STAT_NAMES, open_csv2h5, read_file_header, read_stats
+from .layout import CLASS_COUNTS, STAT_NAMES, fill_text, open_csv2h5, read_file_header, read_stats
 
 
 def describe(path: str | Path) -> dict[str, object]:
@@ -30,6 +30,7 @@ def describe(path: str | Path) -> dict[str, object]:
         "sample_shape": list(header.sample_shape) if header.sample_shape is not None else None,
         "sources": header.sources,
         "bad_lines": header.bad_lines,
+        "fill": header.fill,  # None: empty cells are NaN
         "file_bytes": path.stat().st_size,
     }
     target = header.target
@@ -56,6 +57,8 @@ def render(info: dict[str, object], *, max_columns: int = 12) -> str:
         + (f"  sample_shape {tuple(info['sample_shape'])}" if info["sample_shape"] else ""),
         f"columns   {', '.join(map(str, shown))}",
     ]
+    if info.get("fill") is not None:
+        lines.append(f"fill      {fill_text(info['fill']).removeprefix('--fill ')} (empty feature cells, --fill)")
     target = info["target"]
     if target:
         lines.append(f"target    {', '.join(target['columns'])}: {target['task']} ({target['dtype']})")

@@ -50,6 +50,7 @@ FLOAT32_VALUES = "float32_values"
 # The columns of other kinds than numbers (categorical ones have /categories/<column>).
 BOOLEAN_COLUMNS = "boolean_columns"  # true/false, stored as 1/0
 DATETIME_COLUMNS = "datetime_columns"  # ISO-8601 dates, stored as seconds since 1970-01-01 UTC
+FILL = "fill"  # the value empty cells were stored as (--fill); absent: they are NaN
 
 # Attributes of /target.
 TASK = "task"  # "classification" or "regression"
@@ -121,6 +122,7 @@ class FileHeader:
     datetimes: list[str]
     vocabularies: dict[str, list[str]]  # categorical column -> its values, index = stored code
     target: TargetHeader | None
+    fill: float | None = None  # what empty feature cells were stored as (--fill); None: NaN
 
     @property
     def rows(self) -> int:
@@ -231,6 +233,7 @@ def read_file_header(f: h5py.File, path: str | Path) -> FileHeader:
         datetimes=_names(attrs.get(DATETIME_COLUMNS)),
         vocabularies=read_vocabularies(f),
         target=target,
+        fill=float(attrs[FILL]) if FILL in attrs else None,
     )
 
 
@@ -274,11 +277,18 @@ def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
     return found
 
 
+def fill_text(fill: float | None) -> str:
+    """How a file stores empty cells, for messages: ``--fill 0``, or ``NaN (no --fill)``."""
+    if fill is None:
+        return "NaN (no --fill)"
+    return f"--fill {int(fill) if fill.is_integer() else fill}"
+
+
 def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
     """Why files cannot be read or joined as one (in one line, naming the part), or None when they agree.
 
     They agree on the feature columns (names, in order), which of them hold
-    booleans and dates, the target (task and width), and class labels and
+    booleans and dates, the target (task and width), what empty cells were stored as (``--fill``), and class labels and
     categorical columns that can be united (:func:`csv2h5.vocabulary.parts_differ`).
     ``advice`` starts the fix: "merge files" gives "merge files converted alike".
     """
@@ -309,5 +319,10 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
             return (
                 f"{part.path} has {widths[0]} target columns but {first.path} has {widths[1]}; "
                 f"{advice} converted with the same --target"
+            )
+        if part.fill != first.fill:
+            return (
+                f"{part.path} stores empty cells as {fill_text(part.fill)} but {first.path} as {fill_text(first.fill)};"
+                f" {advice} converted with the same --fill"
             )
     return parts_differ([p.path for p in parts], [p.classes for p in parts], [p.vocabularies for p in parts])

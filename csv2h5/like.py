@@ -1,7 +1,7 @@
 """``convert NEW.csv --like OLD.h5``: a new part follows an existing file.
 
 The new file takes OLD.h5's column roles (feature columns in OLD.h5's order,
-target; categorical, boolean and datetime columns), its task and sample shape, starts from its dtype
+target; categorical, boolean and datetime columns), its task, sample shape and ``--fill``, starts from its dtype
 (widening, as ``--append`` does, only if new values need it), and codes every
 class label and categorical value OLD.h5 knows with OLD.h5's code; values new
 in NEW.csv get codes after the known ones (the rule of :mod:`csv2h5.vocabulary`).
@@ -41,6 +41,7 @@ class Template:
     sample_shape: tuple[int, ...] | None
     booleans: list[str] = dataclasses.field(default_factory=list)  # feature columns of true/false
     datetimes: list[str] = dataclasses.field(default_factory=list)  # feature columns of ISO-8601 dates
+    fill: float | None = None  # what empty feature cells were stored as (--fill); None: NaN
 
     def kinds(self) -> StoredKinds:
         """The kind of every feature column, which the new part keeps."""
@@ -102,4 +103,5 @@ def read_template(path: str | Path) -> Template:
         sample_shape=header.sample_shape,
         booleans=header.booleans,
         datetimes=header.datetimes,
+        fill=header.fill,
     )

@@ -31,6 +31,7 @@ from .layout import (
     CLASSES,
     COLUMNS,
     FEATURES,
+    FILL,
     FLOAT32_VALUES,
     MERGED_FROM,
     SAMPLE_SHAPE,
@@ -182,6 +183,8 @@ def _copy(
         writer.set_attrs(FEATURES, {FLOAT32_VALUES: float32_readings(readings)})
     if first.sample_shape is not None:
         writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(first.sample_shape)})
+    if first.fill is not None:  # the parts agree on it (parts_disagree)
+        writer.set_attrs(FEATURES, {FILL: first.fill})
     counts = {name: np.zeros(len(values)) for name, values in vocabularies.items()}
     targets: list[np.ndarray] = []
     stats: list[tuple[dict[str, np.ndarray], int]] = []

@@ -19,7 +19,19 @@ from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
 from .errors import HeaderMismatchError, OptionError
 from .kinds import StoredKinds
-from .layout import FEATURES, SAMPLE_SHAPE, TARGET, FileHeader, open_csv2h5, read_categories, read_file_header, read_stats
+from .layout import (
+    FEATURES,
+    FILL,
+    SAMPLE_SHAPE,
+    TARGET,
+    FileHeader,
+    fill_text,
+    open_csv2h5,
+    open_header,
+    read_categories,
+    read_file_header,
+    read_stats,
+)
 from .lists import header_difference
 from .options import ConvertOptions, parse_compression
 from .output import AtomicOutput
@@ -95,6 +107,8 @@ def start(
         )
         if sample_shape:
             writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(sample_shape)})
+        if o.fill is not None:  # --append and --like take it up (settled_fill)
+            writer.set_attrs(FEATURES, {FILL: o.fill})
         stats = ColumnStats.empty(len(roles.features))
     if template is not None:  # after the file appended to: its codes come first
         for name, values in template.vocabularies.items():
@@ -159,6 +173,34 @@ def _check_compression(header: FileHeader, options: ConvertOptions, output: Path
             f"{output} is stored with --compression {stored if header.compression else 'none'}, and --append keeps it;"
             f" drop --compression {options.compression}, or convert into a new file to change it"
         )
+
+
+def settled_fill(options: ConvertOptions, output: Path, template: Template | None) -> ConvertOptions:
+    """The options with the ``--fill`` of the file appended to, or of the ``--like`` template, when none is given.
+
+    Empty cells stored two ways in one file (0 in the old rows, NaN in the new) read as
+    different values, so a ``--fill`` other than the stored one is refused, as is one
+    given for a file whose empty cells are NaN.
+    """
+    fill = options.fill
+    if template is not None:
+        # Refused, not allowed, when it differs: a test set converted --like its training set
+        # must store an empty cell as training did, or the model reads it as another value.
+        fill = _same_fill(fill, template.fill, template.path, how="--like")
+    if options.append and output.exists():
+        fill = _same_fill(fill, open_header(output).fill, output, how="--append")
+    return options if fill == options.fill else dataclasses.replace(options, fill=fill)
+
+
+def _same_fill(given: float | None, stored: float | None, path: Path, *, how: str) -> float | None:
+    """The fill to use: the stored one; a given one only when it is the same."""
+    if given is None or given == stored:
+        return stored
+    again = "convert all the data again" if how == "--append" else f"convert {path}'s data again"
+    raise OptionError(
+        f"{path} stores empty cells as {fill_text(stored)}, and {how} keeps that; drop {fill_text(given)},"
+        f" or {again} with {fill_text(given)}"
+    )
 
 
 def _roles_advice(header: FileHeader, roles: ColumnRoles, output: Path) -> str:

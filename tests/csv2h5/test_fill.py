@@ -1,0 +1,141 @@
+"""--fill is recorded in the file, and --append, --like and merge keep one value for empty cells."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from csv2h5 import ConvertOptions, HeaderMismatchError, convert
+from csv2h5.cli import app
+from csv2h5.errors import OptionError
+from csv2h5.info import describe
+from csv2h5.merge import merge
+
+runner = CliRunner()
+DAY1 = "a,b,y\n1,,0\n,2.5,1\n3,4,0\n"
+DAY2 = "a,b,y\n,5,1\n6,,0\n7,8,1\n"
+
+
+@pytest.fixture
+def days(tmp_path):
+    (tmp_path / "day1.csv").write_text(DAY1)
+    (tmp_path / "day2.csv").write_text(DAY2)
+    return tmp_path
+
+
+def _features(path) -> np.ndarray:
+    with h5py.File(path, "r") as f:
+        return f["features"][()].astype(np.float64)
+
+
+def _expected(days, *names: str, fill: float | None) -> np.ndarray:
+    frame = pd.concat([pd.read_csv(days / name) for name in names], ignore_index=True)[["a", "b"]]
+    return (frame if fill is None else frame.fillna(fill)).to_numpy(dtype=np.float64)
+
+
+def _cli(*args: str):
+    return runner.invoke(app, [*map(str, args), "--quiet"])
+
+
+def test_fill_is_recorded_only_when_given(days):
+    convert(days / "day1.csv", days / "filled.h5", options=ConvertOptions(target=("y",), fill=-1))
+    convert(days / "day1.csv", days / "plain.h5", options=ConvertOptions(target=("y",)))
+    with h5py.File(days / "filled.h5", "r") as filled, h5py.File(days / "plain.h5", "r") as plain:
+        assert filled["features"].attrs["fill"] == -1
+        assert "fill" not in plain["features"].attrs
+
+
+def test_append_without_fill_takes_the_files(days):
+    out = days / "all.h5"
+    assert _cli("convert", days / "day1.csv", "-o", out, "--target", "y", "--fill", "0").exit_code == 0
+    result = _cli("convert", days / "day2.csv", "-o", out, "--target", "y", "--append")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_features(out), _expected(days, "day1.csv", "day2.csv", fill=0))
+    with h5py.File(out, "r") as f:
+        assert f["features"].attrs["fill"] == 0
+
+
+def test_append_with_the_same_fill(days):
+    out = days / "all.h5"
+    convert(days / "day1.csv", out, options=ConvertOptions(target=("y",), fill=9))
+    convert(days / "day2.csv", out, options=ConvertOptions(target=("y",), fill=9, append=True))
+    np.testing.assert_array_equal(_features(out), _expected(days, "day1.csv", "day2.csv", fill=9))
+
+
+@pytest.mark.parametrize(
+    ("made", "asked", "said"),
+    [
+        (["--fill", "0"], "1", ["--fill 0", "--fill 1", "drop --fill 1"]),
+        ([], "0", ["NaN (no --fill)", "drop --fill 0", "convert all the data again with --fill 0"]),
+    ],
+)
+def test_append_with_another_fill_is_refused_and_leaves_the_file(days, made, asked, said):
+    out = days / "all.h5"
+    assert _cli("convert", days / "day1.csv", "-o", out, "--target", "y", *made).exit_code == 0
+    before = out.read_bytes()
+    result = _cli("convert", days / "day2.csv", "-o", out, "--target", "y", "--append", "--fill", asked)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(out) in lines[0]
+    for words in said:
+        assert words in lines[0]
+    assert out.read_bytes() == before
+
+
+def test_like_takes_the_templates_fill(days):
+    train, test = days / "train.h5", days / "test.h5"
+    convert(days / "day1.csv", train, options=ConvertOptions(target=("y",), fill=0))
+    convert(days / "day2.csv", test, options=ConvertOptions(like=str(train)))
+    np.testing.assert_array_equal(_features(test), _expected(days, "day2.csv", fill=0))
+    with h5py.File(test, "r") as f:
+        assert f["features"].attrs["fill"] == 0
+    convert(days / "day2.csv", days / "same.h5", options=ConvertOptions(like=str(train), fill=0))  # the same value: fine
+    np.testing.assert_array_equal(_features(days / "same.h5"), _expected(days, "day2.csv", fill=0))
+
+
+@pytest.mark.parametrize(("made", "asked"), [(0.0, 1.0), (None, 0.0)])
+def test_like_with_another_fill_is_refused(days, made, asked):
+    train, test = days / "train.h5", days / "test.h5"
+    convert(days / "day1.csv", train, options=ConvertOptions(target=("y",), fill=made))
+    with pytest.raises(OptionError, match=r"--like keeps that; drop --fill"):
+        convert(days / "day2.csv", test, options=ConvertOptions(like=str(train), fill=asked))
+    assert not test.exists()
+
+
+def test_like_without_fill_keeps_nan(days):
+    train, test = days / "train.h5", days / "test.h5"
+    convert(days / "day1.csv", train, options=ConvertOptions(target=("y",)))
+    convert(days / "day2.csv", test, options=ConvertOptions(like=str(train)))
+    np.testing.assert_array_equal(_features(test), _expected(days, "day2.csv", fill=None))
+
+
+def test_info_shows_the_fill(days):
+    convert(days / "day1.csv", days / "filled.h5", options=ConvertOptions(target=("y",), fill=2.5))
+    convert(days / "day1.csv", days / "plain.h5", options=ConvertOptions(target=("y",)))
+    assert describe(days / "filled.h5")["fill"] == 2.5
+    assert describe(days / "plain.h5")["fill"] is None
+    shown = runner.invoke(app, ["info", str(days / "filled.h5")]).output
+    assert "fill      2.5 " in shown
+    assert "fill " not in runner.invoke(app, ["info", str(days / "plain.h5")]).output
+
+
+def test_merge_of_parts_with_other_fills_is_refused(days):
+    convert(days / "day1.csv", days / "one.h5", options=ConvertOptions(target=("y",), fill=0))
+    convert(days / "day2.csv", days / "two.h5", options=ConvertOptions(target=("y",)))
+    with pytest.raises(HeaderMismatchError, match=r"NaN \(no --fill\) but .*one\.h5 as --fill 0; .*the same --fill"):
+        merge([days / "one.h5", days / "two.h5"], days / "merged.h5")
+    assert not (days / "merged.h5").exists()
+    result = runner.invoke(app, ["merge", str(days / "one.h5"), str(days / "two.h5"), "-o", str(days / "merged.h5")])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+def test_merge_keeps_an_equal_fill(days):
+    convert(days / "day1.csv", days / "one.h5", options=ConvertOptions(target=("y",), fill=0))
+    convert(days / "day2.csv", days / "two.h5", options=ConvertOptions(target=("y",), fill=0))
+    merge([days / "one.h5", days / "two.h5"], days / "merged.h5")
+    np.testing.assert_array_equal(_features(days / "merged.h5"), _expected(days, "day1.csv", "day2.csv", fill=0))
+    with h5py.File(days / "merged.h5", "r") as f:
+        assert f["features"].attrs["fill"] == 0
