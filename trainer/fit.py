@@ -382,7 +382,6 @@ def fit(
         _finish_run(run, model, plan, state, monitor, seconds, restored=early.restored_epoch if early else None)
     digest = weights_digest(model)
     finish(plan)
-    stopped = bool(early is not None and early.stopped_epoch)
     return FitResult(
         run.path,
         state["epochs_done"],
@@ -390,7 +389,7 @@ def fit(
         state["best_value"],
         monitor,
         seconds,
-        stopped,
+        bool(early is not None and early.stopped_epoch),
         digest,
         chief=plan.chief,
         restored_epoch=early.restored_epoch if early else None,
