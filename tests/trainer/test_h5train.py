@@ -374,6 +374,10 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["fit", "{train}", "--model", "my_models:absent"], "has no function absent"),
         (["fit", "{train}", "--model", "my_models:wrong_size"], "outputs 11 values per row"),
         (["fit", "{train}", "--model", "cnn"], "needs rows shaped (height, width, channels)"),
+        (
+            ["fit", "{train}", "--model", "cnn", "--sample-shape", "1,784,1"],
+            "4 or more, got (1, 784, 1); pass --sample-shape 28,28,1",
+        ),
         (["fit", "{train}", "--sample-shape", "27,28,1", "--model", "cnn"], "holds 756 values"),
         (["fit", "{train}", "--val", "{words}"], "has 2 features"),
         (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),
