@@ -205,7 +205,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
     from .rundir import RunDir
 
     if given.resume is not None:
-        options = resume_options(given.resume, epochs=given.epochs)
+        options = resume_options(given.resume, epochs=given.epochs, data=given.data, val=given.val)
         backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
         return dataclasses.replace(options, backend=backend), given.resume
     if given.data is None:

@@ -104,11 +104,15 @@ def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) 
     return model, state
 
 
-def _record_epochs(run: RunDir, epochs: int) -> None:
-    """A resume's --epochs becomes the run's, so that a later --resume without it (after Ctrl-C) goes on to them."""
+def _record_resume(run: RunDir, options: FitOptions, info: FileInfo) -> None:
+    """A resume's --epochs and its files' places become the run's, so that a later --resume without them
+    (after Ctrl-C) goes on to those epochs, reading those files."""
     config = run.read_json(run.config)
-    if config["options"].get("epochs") != epochs:
-        config["options"]["epochs"] = epochs
+    given = {"epochs": options.epochs, "data": options.data, "val": options.val}
+    if any(config["options"].get(name) != value for name, value in given.items()):
+        config["options"].update(given)
+        record = data_record(info)
+        config["data"].update(path=record["path"], parts=record["parts"])
         write_json(run.config, config)
 
 
@@ -351,7 +355,7 @@ def fit(
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
-            _record_epochs(run, options.epochs)
+            _record_resume(run, options, info)
         else:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,6 +197,29 @@ def test_a_resume_that_trained_longer_is_resumed_again_without_epochs(files, tmp
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith("nothing to train: the run has done the 2 epochs")
     assert len(_rows(run / "history.csv")) == 2
+
+
+def test_a_run_whose_data_file_moved_says_so_and_resumes_from_its_new_place(files, tmp_path):
+    """A moved training file is named as moved (not 'convert your CSV first'), and DATA given with --resume is read."""
+    data = tmp_path / "a" / "level.h5"
+    data.parent.mkdir()
+    shutil.copy(files["level"], data)
+    run = tmp_path / "run"
+    code, _, err = _run("jax", "fit", data, "--run-dir", run, *FAST, "--epochs", "1")
+    assert code == 0, err
+    moved = tmp_path / "b" / "level.h5"
+    moved.parent.mkdir()
+    data.rename(moved)
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{data}, the file {run} trained on, is not there" in err and f"h5train fit NEW.h5 --resume {run}" in err
+    code, _, err = _run("jax", "fit", moved, "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert len(_rows(run / "history.csv")) == 2
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["data"] == config["data"]["path"] == str(moved)  # the next --resume reads it there
+    code, _, err = _run("jax", "fit", files["train"], "--resume", run, "--epochs", "3", "--progress", "none")
+    assert code == 2 and "fingerprint differs" in err  # another file is not taken for the moved one
 
 
 def test_more_steps_per_epoch_than_an_epoch_holds_is_said(files, tmp_path):
