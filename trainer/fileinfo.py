@@ -64,6 +64,14 @@ class FileInfo:
     datetime_columns: tuple[str, ...] = ()  # dates stored as seconds since 1970 UTC
     header: FileHeader | None = dataclasses.field(default=None, repr=False, compare=False)  # of the first file
 
+    @property
+    def named(self) -> str:
+        """The data as messages name it: its file, or the parts read as one (``path`` is then the first part's)."""
+        if len(self.parts) < 2:
+            return self.path
+        between = " and " if len(self.parts) == 2 else ", ..., "
+        return f"{self.parts[0]}{between}{self.parts[-1]} ({len(self.parts)} files read as one)"
+
 
 def read_info(path: str | Path) -> FileInfo:
     """Open ``path``, check it is a complete csv2h5 file, and read its small parts."""

@@ -53,7 +53,7 @@ class OutputSpec:
     @classmethod
     def for_file(cls, info: FileInfo, *, one_hot: bool = False) -> OutputSpec:
         if info.target is None:
-            raise ModelError(f"{info.path} has no /target to train on; convert it with --target COLUMN")
+            raise ModelError(f"{info.named} has no /target to train on; convert it with --target COLUMN")
         if info.task == "classification":
             loss = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
             return cls("classification", len(info.classes), "softmax", loss, ("accuracy",), "loss", "min")
@@ -198,7 +198,7 @@ def build_model(
     tabular = kind == "tabular"
     shape = tuple(int(d) for d in sample_shape) if sample_shape else (info.sample_shape or (features,))
     if math.prod(shape) != features:  # checked before a table drops it: a wrong shape given is refused, not ignored
-        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.path} has {features} features")
+        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.named} has {features} features")
     if tabular:
         shape = (features,)  # a table is a row of columns, whatever shape the file records
     hidden = tuple(hidden) or DEFAULT_HIDDEN.get(kind, (50,))

@@ -148,3 +148,21 @@ def test_parts_of_default_chunks_and_different_dtypes_give_the_merged_files_batc
     for a, b in zip(_batches(merged), _batches(united), strict=True):
         for left, right in zip(a, b):
             np.testing.assert_array_equal(left, right)
+
+
+def test_parts_read_as_one_are_named_as_all_the_parts_in_messages(tmp_path):
+    """A class new to training in the second part: the message names the parts, not the first alone (which lacks it)."""
+    from csv2h5.trainer.errors import ModelError
+    from csv2h5.trainer.predict import check_like_training
+
+    paths = []
+    for name, labels in (("a", "cat,dog"), ("b", "dog,emu")):
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text("x,label\n" + "".join(f"{i},{labels.split(',')[i % 2]}\n" for i in range(10)))
+        paths.append(tmp_path / f"{name}.h5")
+        convert([csv], paths[-1], options=ConvertOptions(target=("label",)))
+    info = open_info(str(tmp_path / "*.h5"))
+    trained = {"data": {"task": "classification", "classes": ["cat", "dog"], "columns": ["x"]}}
+    with pytest.raises(ModelError) as caught:
+        check_like_training(trained, info, labels=True)
+    assert str(caught.value).startswith(f"{paths[0]} and {paths[1]} (2 files read as one) has classes the model was not")
