@@ -76,8 +76,25 @@ def class_weights(class_weight: str | Mapping[int, float] | None, info: FileInfo
     if isinstance(class_weight, Mapping):
         weights = np.ones(k, dtype=np.float32)
         for code, weight in class_weight.items():
-            if not 0 <= int(code) < k:
-                raise DataOptionError(f"class_weight has class {code}, but classes are 0..{k - 1}")
-            weights[int(code)] = weight
+            weights[_class_code(code, info.classes)] = _weight(code, weight)
         return weights
     raise DataOptionError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")
+
+
+def _class_code(code: object, classes: list[object]) -> int:
+    """A key of a ``class_weight`` dict as the class code it must be (an integer 0..K-1; labels are refused by name)."""
+    whole = isinstance(code, (int, np.integer)) or (isinstance(code, (float, np.floating)) and float(code).is_integer())
+    if whole and not isinstance(code, bool) and 0 <= code < len(classes):
+        return int(code)  # np.unique of the codes gives numpy integers (or floats): taken as ints
+    shown = ", ".join(f"{c}: {label!r}" for c, label in enumerate(classes[:10])) + (", ..." if len(classes) > 10 else "")
+    raise DataOptionError(f"class_weight has class {code!r}, but its keys are class codes 0..{len(classes) - 1} ({shown})")
+
+
+def _weight(code: object, weight: object) -> float:
+    try:
+        value = float(weight)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(weight, bool) or not np.isfinite(value) or value < 0:
+        raise DataOptionError(f"class_weight of class {code!r} must be a number 0 or more, got {weight!r}")
+    return value

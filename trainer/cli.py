@@ -207,14 +207,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
 
     if given.resume is not None:
         _check_resume_flags(given)
-        options = resume_options(given.resume, epochs=given.epochs)
-        if given.data is not None:  # the run's data, perhaps moved: its fingerprint must still match
-            options = dataclasses.replace(options, data=str(given.data.resolve()))
-        elif not Path(options.data).exists():
-            raise OptionError(
-                f"{options.data}, the data {given.resume} trained on, is gone; if it moved, pass its new path:"
-                f" h5train fit NEW.h5 --resume {given.resume}"
-            )
+        options = resume_options(given.resume, epochs=given.epochs, data=given.data, val=given.val)
         backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
         return dataclasses.replace(options, backend=backend), given.resume
     if given.data is None:
@@ -252,10 +245,10 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
 
 
 # What --resume takes from the command line: how long and where to train, how to load and show it, and
-# the run's data file (moved, perhaps). Every other setting is the run's own (config.json): changing the
+# the run's data and validation files (moved, perhaps). Every other setting is the run's own (config.json): changing the
 # model, the batches or their order halfway would train neither run.
 _RESUME_TAKES = frozenset(
-    {"ctx", "data", "resume", "epochs", "backend", "loaders", "processes", "workers", "progress", "verbose"}
+    {"ctx", "data", "val", "resume", "epochs", "backend", "loaders", "processes", "workers", "progress", "verbose"}
     | {"coordinator", "num_workers", "worker_index", "join_timeout"}
 )
 

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from csv2h5.errors import Csv2H5Error
+from csv2h5.featurerows import requested_chunk_rows
 from csv2h5.inputs import expand_patterns, given_twice
 from csv2h5.layout import (
     CLASS_COUNTS,
@@ -30,7 +31,7 @@ from csv2h5.layout import (
     read_file_header,
     read_stats,
 )
-from csv2h5.schema import class_code_dtype
+from csv2h5.schema import chunk_rows_for, class_code_dtype
 from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import code_table, set_code_stats, unite, unite_vocabularies, united_counts
 
@@ -62,6 +63,14 @@ class FileInfo:
     boolean_columns: tuple[str, ...] = ()  # true/false columns stored as 1/0
     datetime_columns: tuple[str, ...] = ()  # dates stored as seconds since 1970 UTC
     header: FileHeader | None = dataclasses.field(default=None, repr=False, compare=False)  # of the first file
+
+    @property
+    def named(self) -> str:
+        """The data as messages name it: its file, or the parts read as one (``path`` is then the first part's)."""
+        if len(self.parts) < 2:
+            return self.path
+        between = " and " if len(self.parts) == 2 else ", ..., "
+        return f"{self.parts[0]}{between}{self.parts[-1]} ({len(self.parts)} files read as one)"
 
 
 def read_info(path: str | Path) -> FileInfo:
@@ -171,11 +180,13 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
     elif first.target is not None:
         target = np.concatenate([i.target for i in infos])
     starts = np.cumsum([0] + [i.rows for i in infos[:-1]])
+    rows = sum(i.rows for i in infos)
     digest = hashlib.sha256("".join(i.fingerprint for i in infos).encode()).hexdigest()[:32]
     return dataclasses.replace(
         first,
-        rows=sum(i.rows for i in infos),
+        rows=rows,
         dtype=dtype,
+        chunk_rows=_merged_chunk_rows(first.header, dtype, rows),
         compressed=any(i.compressed for i in infos),
         target=target,
         classes=classes,
@@ -186,6 +197,16 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
         part_codes=tuple(part_codes),
         vocabularies=vocabularies,
     )
+
+
+def _merged_chunk_rows(first: FileHeader, dtype: np.dtype, rows: int) -> int:
+    """The chunk rows ``csv2h5 merge`` gives the parts' merge: the orders cut by chunks (``window``, ``blocks``)
+    then equal the merged file's. The first part's chunk when it was asked for, else about 1 MiB of rows
+    in the united dtype, cut to the rows when they are fewer (as a small file's one chunk)."""
+    requested = requested_chunk_rows(first)
+    if requested is not None:
+        return requested
+    return max(1, min(chunk_rows_for(int(first.shape[1]), dtype.itemsize), rows))
 
 
 def _categories(path: str) -> dict[str, tuple[list[str], np.ndarray]]:

@@ -115,13 +115,15 @@ def _nothing_to_train(state: dict, options: FitOptions, monitor: str) -> str | N
     return None
 
 
-def _record_resume(run: RunDir, options: FitOptions) -> None:
-    """A resume's --epochs and data path become the run's, so that a later --resume without them (after
-    Ctrl-C, as the message says to type) goes on to those epochs, from that file."""
+def _record_resume(run: RunDir, options: FitOptions, info: FileInfo) -> None:
+    """A resume's --epochs and its files' places become the run's, so that a later --resume without them
+    (after Ctrl-C) goes on to those epochs, reading those files."""
     config = run.read_json(run.config)
-    given = {"epochs": options.epochs, "data": options.data}
+    given = {"epochs": options.epochs, "data": options.data, "val": options.val}
     if any(config["options"].get(name) != value for name, value in given.items()):
         config["options"].update(given)
+        record = data_record(info)
+        config["data"].update(path=record["path"], parts=record["parts"])
         write_json(run.config, config)
 
 
@@ -364,7 +366,7 @@ def fit(
     if plan.chief:
         if resume:
             keep_history(run.history, state["epochs_done"])
-            _record_resume(run, options)
+            _record_resume(run, options, info)
         else:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:

@@ -23,6 +23,7 @@ from .preprocess import encoding_layer
 
 NORMALIZE = ("standard", "unit", "none")
 DEFAULT_HIDDEN = {"mlp": (50,), "cnn": (50,), "tabular": (128, 64)}  # hidden widths when --hidden is not given
+CNN_MIN_SIDE = 4  # the cnn pools height and width twice by 2
 TABULAR_DROPOUT = 0.1  # the tabular model's dropout when --dropout is not given: tables of a few hundred rows overfit
 
 
@@ -52,7 +53,7 @@ class OutputSpec:
     @classmethod
     def for_file(cls, info: FileInfo, *, one_hot: bool = False) -> OutputSpec:
         if info.target is None:
-            raise ModelError(f"{info.path} has no /target to train on; convert it with --target COLUMN")
+            raise ModelError(f"{info.named} has no /target to train on; convert it with --target COLUMN")
         if info.task == "classification":
             loss = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
             return cls("classification", len(info.classes), "softmax", loss, ("accuracy",), "loss", "min")
@@ -130,16 +131,27 @@ def _tabular(
 def _cnn(
     sample_shape: tuple[int, ...], output: OutputSpec, *, hidden: Sequence[int], dropout: float, activation: str
 ) -> keras.Model:
-    if len(sample_shape) != 3:
-        raise ModelError(
-            f"--model cnn needs rows shaped (height, width, channels), got {sample_shape}; "
-            "pass --sample-shape 28,28,1 (or convert with --sample-shape)"
-        )
+    if len(sample_shape) != 3 or min(sample_shape[:2]) < CNN_MIN_SIDE:
+        need = "rows shaped (height, width, channels)" if len(sample_shape) != 3 else "a height and width of 4 or more"
+        raise ModelError(f"--model cnn needs {need}, got {sample_shape}; {_cnn_shape_advice(math.prod(sample_shape))}")
     layers: list[keras.layers.Layer] = [keras.Input(sample_shape)]
     for filters in (32, 64):
         layers += [keras.layers.Conv2D(filters, 3, padding="same", activation=activation), keras.layers.MaxPooling2D()]
     layers.append(keras.layers.Flatten())
     return keras.Sequential(layers + _dense_head(output, hidden=hidden, dropout=dropout, activation=activation), name="cnn")
+
+
+def _cnn_shape_advice(features: int) -> str:
+    """A --sample-shape for ``features`` values that the cnn takes (nearest a square, 1 or 3 channels), or why none."""
+    shapes = []
+    for channels in (1, 3):
+        pixels = features // channels if features % channels == 0 else 0
+        sides = [h for h in range(CNN_MIN_SIDE, math.isqrt(pixels) + 1) if pixels % h == 0 and pixels // h >= CNN_MIN_SIDE]
+        if sides:
+            shapes.append(f"{sides[-1]},{pixels // sides[-1]},{channels}")
+    if not shapes:
+        return f"no such shape holds the {features} features: use --model tabular or mlp"
+    return f"pass --sample-shape {shapes[0]} (or convert with --sample-shape)"
 
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {"mlp": _mlp, "cnn": _cnn, "tabular": _tabular}
@@ -186,7 +198,7 @@ def build_model(
     tabular = kind == "tabular"
     shape = tuple(int(d) for d in sample_shape) if sample_shape else (info.sample_shape or (features,))
     if math.prod(shape) != features:  # checked before a table drops it: a wrong shape given is refused, not ignored
-        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.path} has {features} features")
+        raise ModelError(f"sample shape {shape} holds {math.prod(shape)} values but {info.named} has {features} features")
     if tabular:
         shape = (features,)  # a table is a row of columns, whatever shape the file records
     hidden = tuple(hidden) or DEFAULT_HIDDEN.get(kind, (50,))

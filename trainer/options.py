@@ -7,12 +7,16 @@ Light on purpose: no Keras here, so that ``h5train`` can read a run's settings
 from __future__ import annotations
 
 import dataclasses
+import glob
 import math
 import os
+from pathlib import Path
 
-from .errors import DataOptionError
+from .errors import DataOptionError, RunError
 from .rundir import RunDir
 from .workers import STRATEGIES
+
+_PATTERN = frozenset("*?[")  # a recorded data path holding one of these may be a glob pattern of parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,11 +131,32 @@ def auto_batch_size(rows: int, *, largest: int = 256, smallest: int = 16, batche
     return int(min(largest, max(smallest, size)))
 
 
-def resume_options(run_dir: str | os.PathLike[str], *, epochs: int | None = None) -> FitOptions:
-    """The options a run was started with (``epochs`` may be raised to train longer)."""
+def resume_options(
+    run_dir: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    data: str | os.PathLike[str] | None = None,
+    val: str | os.PathLike[str] | None = None,
+) -> FitOptions:
+    """The options a run was started with (``epochs`` may be raised to train longer; ``data`` and ``val``
+    name where its files are now, when they moved: their fingerprints are checked against the run's)."""
     run = RunDir(run_dir)
     saved = run.read_json(run.config)
     options = FitOptions.from_json(saved["options"])
     if epochs is not None:
         options = dataclasses.replace(options, epochs=epochs)
+    if data is not None:
+        options = dataclasses.replace(options, data=str(Path(data).resolve()))
+    if val is not None:
+        options = dataclasses.replace(options, val=str(Path(val).resolve()))
+    for recorded, how in ((options.data, "h5train fit NEW.h5 --resume"), (options.val, "h5train fit --val NEW.h5 --resume")):
+        if recorded is not None and not _found(recorded):
+            raise RunError(
+                f"{recorded}, the file {run.path} trained on, is not there; if it moved, pass where it is now: {how} {run.path}"
+            )
     return options
+
+
+def _found(path: str) -> bool:
+    """Whether a recorded data path (a file, or a glob pattern of parts) names something that is there."""
+    return os.path.lexists(path) or (not _PATTERN.isdisjoint(path) and bool(glob.glob(path)))

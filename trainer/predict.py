@@ -28,7 +28,7 @@ def _check_fits(model: keras.Model, info: FileInfo) -> None:
     expected = model.input_shape[-1] if isinstance(model.input_shape, tuple) else None
     if expected is not None and expected != info.num_features:
         raise ModelError(
-            f"the model takes rows of {expected} features but {info.path} has {info.num_features}; "
+            f"the model takes rows of {expected} features but {info.named} has {info.num_features}; "
             "use data converted like the training file"
         )
 
@@ -50,7 +50,7 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
         ours = info.columns[diff] if diff < len(info.columns) else "(none)"
         theirs = columns[diff] if diff < len(columns) else "(none)"
         raise ModelError(
-            f"{info.path} has other feature columns than the data the model was trained on"
+            f"{info.named} has other feature columns than the data the model was trained on"
             f" (column {diff + 1} is {ours!r}, in training {theirs!r}); {again}"
         )
     vocabularies = trained.get("vocabularies")
@@ -59,18 +59,18 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
             known, found = vocabularies.get(name), info.vocabularies.get(name)
             if (known is None) != (found is None):
                 kind = "text (categorical)" if found is not None else "numbers"
-                raise ModelError(f"{info.path} holds column {name!r} as {kind}, unlike the training data; {again}")
+                raise ModelError(f"{info.named} holds column {name!r} as {kind}, unlike the training data; {again}")
             # Values new to training may follow the known ones (as --like codes them); known codes must agree.
             code = first_difference(known[: len(found)], found[: len(known)])
             if code is not None:
                 raise ModelError(
-                    f"{info.path} codes column {name!r} otherwise than the training data"
+                    f"{info.named} codes column {name!r} otherwise than the training data"
                     f" (code {code} is {found[code]!r} here, {known[code]!r} in training); {again}"
                 )
     task = trained.get("task")
     if labels and task and info.task and info.task != task:  # a score of class codes against numbers means nothing
         raise ModelError(
-            f"{info.path} has a {info.task} target, but the model was trained for {task}; evaluate it on data"
+            f"{info.named} has a {info.task} target, but the model was trained for {task}; evaluate it on data"
             f" whose target is the training data's ({again})"
         )
     classes = trained.get("classes")
@@ -79,13 +79,13 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
         new = [c for c in here if c not in classes]
         if new:
             raise ModelError(  # --like keeps the known codes and adds these after them: converting again is no cure
-                f"{info.path} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}), which it"
+                f"{info.named} has classes the model was not trained on ({', '.join(map(repr, new[:5]))}), which it"
                 " cannot score; leave their rows out of the data, or train on data that holds them"
             )
         code = first_difference(here, classes[: len(here)])
         if code is not None:
             raise ModelError(
-                f"{info.path} codes its classes otherwise than the training data"
+                f"{info.named} codes its classes otherwise than the training data"
                 f" (class {code} is {here[code]!r} here, {classes[code]!r} in training); {again}"
             )
 
@@ -103,7 +103,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     info = open_info(data)
     if info.target is None:
         raise ModelError(
-            f"{info.path} has no /target to score the model against; convert a CSV that holds the target column"
+            f"{info.named} has no /target to score the model against; convert a CSV that holds the target column"
             " (--like the training file), or use h5train predict for predictions without one"
         )
     _check_fits(model, info)

@@ -109,14 +109,14 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
     nan_columns = tuple(int(i) for i in np.flatnonzero(nan_count > 0))
     if missing == "error" and nan_columns:
         raise DataOptionError(
-            f"{info.path}: {nan_summary(info)} hold{'s' if len(nan_columns) == 1 else ''} missing values (NaN),"
+            f"{info.named}: {nan_summary(info)} hold{'s' if len(nan_columns) == 1 else ''} missing values (NaN),"
             " and missing='error' refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
             "convert with --fill VALUE"
         )
     infinite = infinite_summary(info)
     if infinite is not None:  # (inf - mean) / std is NaN for every row: the model would learn nothing
         raise DataOptionError(
-            f"{info.path}: {infinite}, which a model cannot learn from (its loss turns NaN); replace them in the CSV"
+            f"{info.named}: {infinite}, which a model cannot learn from (its loss turns NaN); replace them in the CSV"
             " (cells such as inf or 1e400 read as infinity), or --drop the column"
         )
     numeric = np.array([k in ("number", "date") for k in kinds])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,7 +215,8 @@ def test_resume_refuses_changed_settings_and_takes_the_moved_data_file(files, tm
     moved.unlink()  # gone: the message says how to go on
     code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "3", "--progress", "none")
     assert code == 2 and err.strip() == (
-        f"error: {moved}, the data {run} trained on, is gone; if it moved, pass its new path: h5train fit NEW.h5 --resume {run}"
+        f"error: {moved}, the file {run} trained on, is not there; if it moved, pass where it is now:"
+        f" h5train fit NEW.h5 --resume {run}"
     ), err
 
 
@@ -240,6 +242,29 @@ def test_resuming_a_run_that_stopped_early_trains_nothing_and_says_why(tmp_path)
         .startswith(f"nothing to train: the run stopped early: no better val_loss in the {done - best} epochs after epoch {best}")
     )
     assert (run / "history.csv").read_text() == history
+
+
+def test_a_run_whose_data_file_moved_says_so_and_resumes_from_its_new_place(files, tmp_path):
+    """A moved training file is named as moved (not 'convert your CSV first'), and DATA given with --resume is read."""
+    data = tmp_path / "a" / "level.h5"
+    data.parent.mkdir()
+    shutil.copy(files["level"], data)
+    run = tmp_path / "run"
+    code, _, err = _run("jax", "fit", data, "--run-dir", run, *FAST, "--epochs", "1")
+    assert code == 0, err
+    moved = tmp_path / "b" / "level.h5"
+    moved.parent.mkdir()
+    data.rename(moved)
+    code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{data}, the file {run} trained on, is not there" in err and f"h5train fit NEW.h5 --resume {run}" in err
+    code, _, err = _run("jax", "fit", moved, "--resume", run, "--epochs", "2", "--progress", "none")
+    assert code == 0, err
+    assert len(_rows(run / "history.csv")) == 2
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["data"] == config["data"]["path"] == str(moved)  # the next --resume reads it there
+    code, _, err = _run("jax", "fit", files["train"], "--resume", run, "--epochs", "3", "--progress", "none")
+    assert code == 2 and "fingerprint differs" in err  # another file is not taken for the moved one
 
 
 def test_more_steps_per_epoch_than_an_epoch_holds_is_said(files, tmp_path):
@@ -418,6 +443,10 @@ def test_user_model_factory(backend, files, tmp_path, monkeypatch):
         (["fit", "{train}", "--model", "my_models:absent"], "has no function absent"),
         (["fit", "{train}", "--model", "my_models:wrong_size"], "outputs 11 values per row"),
         (["fit", "{train}", "--model", "cnn"], "needs rows shaped (height, width, channels)"),
+        (
+            ["fit", "{train}", "--model", "cnn", "--sample-shape", "1,784,1"],
+            "4 or more, got (1, 784, 1); pass --sample-shape 28,28,1",
+        ),
         (["fit", "{train}", "--sample-shape", "27,28,1", "--model", "cnn"], "holds 756 values"),
         (["fit", "{train}", "--val", "{words}"], "has 2 features"),
         (["fit", "{train}", "--normalize", "zscore"], "--normalize 'zscore'"),

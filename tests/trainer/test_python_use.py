@@ -17,7 +17,9 @@ import sys
 import keras
 import numpy as np
 import pytest
-from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer import DataOptionError, HDF5Sequence
+
+from csv2h5 import ConvertOptions, convert
 
 REPORT = "import keras, os, sys; print(keras.backend.backend(), os.environ.get('KERAS_BACKEND'))\n"
 TINY_FIT = (
@@ -155,3 +157,20 @@ def test_as_dataset_refuses_a_number_of_epochs_that_is_not_positive(make_data, t
     path, _, _ = make_data(tmp_path, rows=40)
     with pytest.raises(DataOptionError, match="positive number of epochs"):
         HDF5Sequence(path, batch_size=16).as_dataset(epochs=epochs)
+
+
+def test_class_weight_keys_and_weights_that_are_not_codes_and_numbers_are_named(tmp_path):
+    """A class label as key (not its code) or a weight that is not a number: one DataOptionError, no traceback."""
+    csv = tmp_path / "t.csv"
+    csv.write_text("x,label\n" + "".join(f"{i},{'cat' if i % 3 else 'dog'}\n" for i in range(30)))
+    convert([csv], tmp_path / "t.h5", options=ConvertOptions(target=("label",)))
+    for weights, message in (
+        ({"dog": 2.0}, r"class 'dog', but its keys are class codes 0..1 \(0: 'cat', 1: 'dog'\)"),
+        ({1: "heavy"}, r"class_weight of class 1 must be a number 0 or more, got 'heavy'"),
+        ({0: -1.0}, r"must be a number 0 or more, got -1.0"),
+    ):
+        with pytest.raises(DataOptionError, match=message):
+            HDF5Sequence(tmp_path / "t.h5", batch_size=30, shuffle="none", class_weight=weights)
+    seq = HDF5Sequence(tmp_path / "t.h5", batch_size=30, shuffle="none", class_weight={np.int64(1): 2.0, 0.0: 0.5})
+    _, y, w = seq[0]
+    np.testing.assert_array_equal(w, np.where(y == 1, 2.0, 0.5))

@@ -268,3 +268,22 @@ def test_missing_error_names_one_column_or_several_in_agreeing_words(tmp_path, e
     with pytest.raises(DataOptionError) as caught:
         HDF5Sequence(tmp_path / "m.h5", missing="error")
     assert f"(1 NaN) {verb} missing values (NaN)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "features,advice",
+    [
+        (784, "pass --sample-shape 28,28,1"),
+        (3072, "pass --sample-shape 48,64,1"),  # 48 * 64 = 3072: the sides nearest a square
+        (673, "no such shape holds the 673 features: use --model tabular or mlp"),  # a prime
+        (12, "no such shape holds the 12 features"),  # 3 x 4 has a side under 4, which two poolings by 2 would empty
+    ],
+)
+def test_the_cnns_sample_shape_advice_works_when_pasted(features, advice):
+    from csv2h5.trainer.models import CNN_MIN_SIDE, _cnn_shape_advice
+
+    got = _cnn_shape_advice(features)
+    assert advice in got
+    if "pass" in got:  # the shape it gives holds the features, with sides the cnn takes
+        shape = [int(d) for d in got.split()[2].split(",")]
+        assert np.prod(shape) == features and min(shape[:2]) >= CNN_MIN_SIDE

@@ -125,3 +125,44 @@ def test_h5train_refuses_a_one_class_training_set_in_one_line(parts, tmp_path):
     assert result.exit_code == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and "single class ('Adelie')" in lines[0] and "csv2h5 merge" in lines[0]
     assert not run.exists()
+
+
+@pytest.mark.parametrize("mode", ["window", "blocks"])
+def test_parts_of_default_chunks_and_different_dtypes_give_the_merged_files_batches(tmp_path, mode):
+    """Parts converted with default chunks (a small one cut to its rows, uint8 beside float32) order as their merge."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, rows, values in (("a", 2000, rng.integers(0, 200, (2000, 300))), ("b", 1500, rng.normal(size=(1500, 300)))):
+        csv = tmp_path / f"{name}.csv"
+        labels = rng.integers(0, 2, (rows, 1))
+        np.savetxt(csv, np.hstack([values, labels]), delimiter=",", fmt="%.4g", comments="",
+                   header=",".join([f"f{i}" for i in range(300)] + ["label"]))  # fmt: skip
+        paths.append(tmp_path / f"{name}.h5")
+        convert([csv], paths[-1], options=ConvertOptions(target=("label",)))
+    merge(paths, tmp_path / "merged.h5")
+    with h5py.File(paths[0]) as a, h5py.File(tmp_path / "merged.h5") as m:
+        assert a["features"].dtype == np.uint8 and m["features"].chunks[0] != a["features"].chunks[0]
+    options = dict(batch_size=100, shuffle=mode, seed=5, memory_budget="1MB")
+    merged = HDF5Sequence(tmp_path / "merged.h5", **options)
+    united = HDF5Sequence([str(p) for p in paths], **options)
+    for a, b in zip(_batches(merged), _batches(united), strict=True):
+        for left, right in zip(a, b):
+            np.testing.assert_array_equal(left, right)
+
+
+def test_parts_read_as_one_are_named_as_all_the_parts_in_messages(tmp_path):
+    """A class new to training in the second part: the message names the parts, not the first alone (which lacks it)."""
+    from csv2h5.trainer.errors import ModelError
+    from csv2h5.trainer.predict import check_like_training
+
+    paths = []
+    for name, labels in (("a", "cat,dog"), ("b", "dog,emu")):
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text("x,label\n" + "".join(f"{i},{labels.split(',')[i % 2]}\n" for i in range(10)))
+        paths.append(tmp_path / f"{name}.h5")
+        convert([csv], paths[-1], options=ConvertOptions(target=("label",)))
+    info = open_info(str(tmp_path / "*.h5"))
+    trained = {"data": {"task": "classification", "classes": ["cat", "dog"], "columns": ["x"]}}
+    with pytest.raises(ModelError) as caught:
+        check_like_training(trained, info, labels=True)
+    assert str(caught.value).startswith(f"{paths[0]} and {paths[1]} (2 files read as one) has classes the model was not")
