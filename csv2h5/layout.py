@@ -142,17 +142,16 @@ def is_filtered(ds: h5py.Dataset) -> bool:
     return ds.compression is not None or bool(ds._filters)
 
 
-_COMPRESSED = {".gz": b"\x1f\x8b", ".bz2": b"BZh", ".xz": b"\xfd7zXZ\x00", ".zst": b"\x28\xb5\x2f\xfd"}
-
-
 def _holds_csv(path: Path) -> bool:
     """Whether ``path`` starts like a CSV (text, or a compressed stream csv2h5 reads) rather than HDF5 gone bad."""
+    from .reader.source import compression_of  # only on this error's path: the reader is not loaded to read a file
+
     try:
         with open(path, "rb") as fh:
             start = fh.read(4096)
     except OSError:
         return False
-    if not start or any(start.startswith(magic) for magic in _COMPRESSED.values()):
+    if not start or compression_of(start) is not None:
         return bool(start)
     return b"\0" not in start and b"HDF" not in start[:8]
 
@@ -170,9 +169,9 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError:
         if _holds_csv(path):  # a CSV given where its converted file belongs: nothing is damaged
-            stem = path
-            while stem.suffix.lower() in _COMPRESSED:
-                stem = stem.with_suffix("")
+            from .reader.source import without_compression_suffix
+
+            stem = without_compression_suffix(path)
             raise NotCsv2H5FileError(
                 f"{path} is not a readable HDF5 file: it holds text (a CSV?); convert it first:"
                 f" csv2h5 convert {path} -o {stem.with_suffix('.h5')}"

@@ -42,20 +42,27 @@ def default_delimiter(path: str | os.PathLike[str], decimal: str = ".") -> str:
     the rest comma-separated, or semicolon-separated with decimal commas (as spreadsheets
     in European locales write them: the comma is taken).
     """
-    name = os.fspath(path).lower()
-    for suffix in _COMPRESSED_SUFFIXES:
-        name = name.removesuffix(suffix)
+    name = os.fspath(without_compression_suffix(os.fspath(path).lower()))
     if name.endswith(_TAB_SUFFIXES):
         return "\t"
     return ";" if decimal == "," else ","
 
 
+def without_compression_suffix(path: str | os.PathLike[str]) -> Path:
+    """``path`` without the suffixes of the compressions csv2h5 reads: ``day.csv`` of ``day.csv.gz``."""
+    path = Path(path)
+    while path.suffix.lower() in _COMPRESSED_SUFFIXES:
+        path = path.with_suffix("")
+    return path
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a stream starting with ``head`` is in (gzip, bz2, xz, zstd), or None."""
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+
+
 def _compression_of(raw: io.BufferedReader) -> str | None:
-    head = raw.peek(6)[:6]  # peek, not read: a pipe cannot be rewound
-    for magic, name in _MAGIC.items():
-        if head.startswith(magic):
-            return name
-    return None
+    return compression_of(raw.peek(6)[:6])  # peek, not read: a pipe cannot be rewound
 
 
 class _Pipe(io.RawIOBase):
