@@ -43,7 +43,7 @@ from .reader.source import default_delimiter, is_stdin
 from .report import ConversionReport, Progress
 from .schema import ColumnRoles, resolve_columns
 from .shared import SharedArray, received
-from .start import Start, settled_fill, start
+from .start import Start, settled_options, start
 from .stats import ColumnStats
 from .tally import Tally
 from .target import TargetSummary
@@ -397,4 +397,4 @@ def convert(
         from .like import read_template
 
         template = read_template(options.like)
-    return _run(paths, output_file, settled_fill(options, out, template), template, on_progress)
+    return _run(paths, output_file, settled_options(options, out, template), template, on_progress)

@@ -107,7 +107,7 @@ def start(
         )
         if sample_shape:
             writer.set_attrs(FEATURES, {SAMPLE_SHAPE: list(sample_shape)})
-        if o.fill is not None:  # --append and --like take it up (settled_fill)
+        if o.fill is not None:  # --append and --like take it up (settled_options)
             writer.set_attrs(FEATURES, {FILL: o.fill})
         stats = ColumnStats.empty(len(roles.features))
     if template is not None:  # after the file appended to: its codes come first
@@ -138,7 +138,6 @@ def _adopt(
         elif advice := _roles_advice(header, roles, output):  # the same header, read with other options
             message = message.removesuffix("; inputs converted together must share one header") + advice
         raise HeaderMismatchError(message)
-    _check_compression(header, options, output)
     stored_target = header.target.columns if header.target is not None else []
     if stored_target != roles.target_names:
         raise HeaderMismatchError(
@@ -175,12 +174,13 @@ def _check_compression(header: FileHeader, options: ConvertOptions, output: Path
         )
 
 
-def settled_fill(options: ConvertOptions, output: Path, template: Template | None) -> ConvertOptions:
-    """The options with the ``--fill`` of the file appended to, or of the ``--like`` template, when none is given.
+def settled_options(options: ConvertOptions, output: Path, template: Template | None) -> ConvertOptions:
+    """The options as the ``--like`` template and the file appended to settle them, before anything is copied.
 
-    Empty cells stored two ways in one file (0 in the old rows, NaN in the new) read as
-    different values, so a ``--fill`` other than the stored one is refused, as is one
-    given for a file whose empty cells are NaN.
+    Their ``--fill`` is taken when none is given: empty cells stored two ways in one file
+    (0 in the old rows, NaN in the new) read as different values, so a ``--fill`` other than
+    the stored one is refused, as is one given for a file whose empty cells are NaN. The
+    file appended to keeps its compression: asking for another is refused too.
     """
     fill = options.fill
     if template is not None:
@@ -188,7 +188,9 @@ def settled_fill(options: ConvertOptions, output: Path, template: Template | Non
         # must store an empty cell as training did, or the model reads it as another value.
         fill = _same_fill(fill, template.fill, template.path, how="--like")
     if options.append and output.exists():
-        fill = _same_fill(fill, open_header(output).fill, output, how="--append")
+        header = open_header(output)
+        _check_compression(header, options, output)
+        fill = _same_fill(fill, header.fill, output, how="--append")
     return options if fill == options.fill else dataclasses.replace(options, fill=fill)
 
 
