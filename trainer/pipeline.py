@@ -155,7 +155,8 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
     A pass starts at the epoch ``e = sequence.epoch`` (``set_epoch`` chooses where
     the next pass starts) and reads epochs ``e..e+epochs-1``, each one's batches
     ``0..len-1`` as ``read_batch(index, epoch=)`` reads them, on parallel calls
-    with prefetch, in order. It moves ``sequence.epoch`` past an epoch when it
+    with prefetch, in order, but for each epoch's last batch, which is read as it
+    is taken. It moves ``sequence.epoch`` past an epoch when it
     hands out that epoch's last batch, not when it starts: a pass Keras begins
     and drops after a batch (on JAX, ``fit`` looks at one batch to build a model
     whose optimizer is not built yet) leaves the epoch where it was, so the
@@ -187,27 +188,29 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
             sequence.set_epoch(int(k) // batches + 1)
         return np.int64(0)
 
-    def stream(epoch):  # positions in the stream of every epoch: epoch * batches + index
-        return tf.data.Dataset.range(epoch * batches, (epoch + epochs) * batches)
-
     load = _loader(sequence, batches)
 
-    def hand_out(k, *tensors):  # after the prefetch: runs as the consumer takes the batch, never ahead
-        last = tf.equal((k + 1) % batches, 0)
-        moved = tf.cond(
-            last, lambda: tf.numpy_function(handed_out, [k], tf.int64, stateful=True), lambda: tf.constant(0, tf.int64)
-        )
+    def hand_out(k):  # the epoch's last batch: read when the consumer asks for it, then the epoch moves
+        tensors = _as_tuple(load(k))
+        moved = tf.numpy_function(handed_out, [k], tf.int64, stateful=True)
         with tf.control_dependencies([moved]):
             tensors = tuple(tf.identity(t) for t in tensors)
         return tensors if len(tensors) > 1 else tensors[0]
+
+    def epoch_batches(epoch):  # its batches but the last read ahead, then the last one read as it is taken
+        first, last = epoch * batches, (epoch + 1) * batches - 1
+        ahead = _prefetched(tf.data.Dataset.range(first, last).map(load, num_parallel_calls=tf.data.AUTOTUNE))
+        return ahead.concatenate(tf.data.Dataset.range(last, last + 1).map(hand_out))
 
     # The epoch is taken when a pass first asks for a batch (tf.data starts nothing before that), once per pass.
     start = tf.data.Dataset.from_tensors(np.int64(0)).map(
         lambda _: tf.ensure_shape(tf.numpy_function(next_epoch, [], tf.int64, stateful=True), ())
     )
-    positions = start.flat_map(stream).apply(tf.data.experimental.assert_cardinality(epochs * batches))
-    loaded = positions.map(lambda k: (k, *_as_tuple(load(k))), num_parallel_calls=tf.data.AUTOTUNE)
-    return _prefetched(loaded).map(hand_out)
+    passes = start.flat_map(lambda epoch: tf.data.Dataset.range(epoch, epoch + epochs)).flat_map(epoch_batches)
+    options = tf.data.Options()
+    # tf.data would add a prefetch after the last stage, which would read the last batch, and move the epoch, early.
+    options.experimental_optimization.inject_prefetch = False
+    return passes.apply(tf.data.experimental.assert_cardinality(epochs * batches)).with_options(options)
 
 
 def _as_tuple(tensors) -> tuple:
