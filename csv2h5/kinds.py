@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import BadValueError, excerpt
+from .errors import BadValueError, SchemaError, excerpt
 from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
 from .shared import received
 
@@ -259,6 +259,23 @@ class KindAdvice:
         return BadValueError(
             f"{head}; pass --categorical {self._categorical_list(columns)} to store the column as text codes from the"
             f" first row, or --drop {_shell_list([self.kinds.names[k] for k in columns])}"
+        )
+
+    def late_fill_error(self, j: int, block: TextBlock, parsed: ParsedBlock) -> SchemaError:
+        """Column ``j``, empty in every row before ``block``, holds booleans or text: those rows took --fill as numbers."""
+        boolean = self.kinds.kind[j] == BOOLEAN
+        _, source, line, cell = self._evidence([(block, parsed)], {j: BOOLEANS if boolean else TEXT})[j]
+        name, fill = self.kinds.names[j], float(self.kinds.plan.fill)
+        shown, missing = (int(fill) if fill.is_integer() else fill), ("boolean" if boolean else "category")
+        advice = (
+            f"convert without --fill (h5train fills NaN: --missing), or --drop {name}"
+            if boolean
+            else f"pass --categorical {name} to store it as codes from the first row"
+        )
+        return SchemaError(
+            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, its first value; the empty cells before it took"
+            f" --fill {shown} as a number column's, but a missing {missing} stays NaN"
+            f" (--fill fills number columns only); {advice}"
         )
 
     def too_many_values(self, column: int, block: TextBlock, row: int, cells: int | None = None) -> BadValueError:

@@ -312,7 +312,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                 ) from None
             continue
         try:
-            found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
+            found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
             beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
                 "beyond int64 (2**63) that no dtype holds exactly"
