@@ -68,3 +68,21 @@ def test_no_comment_hint_where_the_line_is_no_comment(tmp_path, text, options, l
     with pytest.raises(BadLineError, match=rf"in\.csv:{line}: expected 3 fields") as caught:
         convert([src], tmp_path / "out.h5", options=ConvertOptions(block_bytes=block_bytes, workers=0, **options))
     assert "--comment" not in str(caught.value)
+
+
+QUOTED = '1,"x#y",3\n4,"5 # no comment",6 # a comment, "quoted"\n# a line of "comment"\n7,"two\nlines # of text",9\n10,11,12\n'
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("block_bytes", [16, 64, 1 << 20])
+def test_a_comment_character_inside_quotes_is_text_as_pandas_reads_it(tmp_path, block_bytes, workers):
+    src = tmp_path / "in.csv"
+    src.write_text("a,b,c\n" + QUOTED * 3)
+    options = ConvertOptions(comment="#", categorical=("b",), block_bytes=block_bytes, workers=workers)
+    convert([src], tmp_path / "out.h5", options=options)
+    expected = pd.read_csv(src, comment="#")
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        words = [w.decode() for w in f["categories/b"][()]]
+        features = f["features"][()]
+    assert [words[int(c)] for c in features[:, 1]] == expected["b"].astype(str).tolist()
+    np.testing.assert_array_equal(features[:, [0, 2]], expected[["a", "c"]].to_numpy())
