@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadLineError
+from csv2h5.errors import BadLineError, BadValueError
 
 ROWS = "".join(f"{i},{i / 4},{i % 3}\n" for i in range(40))
 HALF = ROWS.index("10,")  # rows 0..9 before it
@@ -86,3 +86,24 @@ def test_a_comment_character_inside_quotes_is_text_as_pandas_reads_it(tmp_path, 
         features = f["features"][()]
     assert [words[int(c)] for c in features[:, 1]] == expected["b"].astype(str).tolist()
     np.testing.assert_array_equal(features[:, [0, 2]], expected[["a", "c"]].to_numpy())
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+@pytest.mark.parametrize(
+    "text, line, hinted",
+    [
+        ("a,b,c\n" + ROWS[:HALF] + "# x, y, z\n" + ROWS[HALF:], 12, True),  # a comment with the header's commas
+        ("# x, y, z\na,b,c\n" + ROWS, 2, True),  # read as the header: the real one is a row of text
+        ("# a,b,c\n1,x,3\n" + ROWS, 2, False),  # a commented header, and a text cell in the row after it
+    ],
+)
+def test_a_comment_line_read_as_a_row_of_text_is_hinted(tmp_path, text, line, hinted, block_bytes):
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError, match=rf"in\.csv:{line}: column .* which is not a number") as caught:
+        convert([src], tmp_path / "out.h5", options=ConvertOptions(block_bytes=block_bytes, workers=0))
+    assert ("pass --comment '#')" in str(caught.value)) == hinted
+    if hinted:
+        convert([src], tmp_path / "out.h5", options=ConvertOptions(block_bytes=block_bytes, workers=0, comment="#"))
+        with h5py.File(tmp_path / "out.h5", "r") as f:
+            np.testing.assert_array_equal(f["features"][()], pd.read_csv(src, comment="#").to_numpy(dtype=np.float64))
