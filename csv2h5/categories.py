@@ -15,6 +15,7 @@ import numpy as np
 from .columnkinds import ColumnKinds
 from .reader import ParsedBlock, TextBlock
 from .schema import ValueRange, check_storable_text, value_range
+from .shared import received
 from .stats import ColumnStats
 from .vocabulary import count_codes
 from .writer import H5Writer
@@ -43,7 +44,9 @@ class Vocabularies:
         self, parsed: ParsedBlock, block: TextBlock, kinds: ColumnKinds
     ) -> tuple[np.ndarray, ValueRange, ColumnStats]:
         """The block's features with the conversion's codes, and their value range and statistics."""
-        features = parsed.features.copy()
+        # A copy: codes are rewritten in place. The rows may still be in shared memory: the kinds
+        # were decided after they arrived (--categorical auto), and a parser had text codes for them.
+        features = received(parsed.features).copy()
         cols = sorted(parsed.categories)
         for j in cols:
             vocab = self.codes.setdefault(j, {})

@@ -150,8 +150,10 @@ class ColumnKinds:
         self.not_grouped |= ((cells & DECIMAL_COMMA) != 0) & ((cells & GROUPED) == 0)
 
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
-        """The block as the current plan reads it: parsed again if it lacks codes of a categorical column."""
-        if self.plan.categorical and any(j not in parsed.categories for j in np.flatnonzero(self.kind == CATEGORY)):
+        """The block as the current plan reads it: parsed again if it lacks codes of a categorical column,
+        or if --fill went into a column now found to hold booleans (read, empty in the block, as numbers)."""
+        codes = self.plan.categorical and any(j not in parsed.categories for j in np.flatnonzero(self.kind == CATEGORY))
+        if codes or (parsed.filled is not None and (parsed.filled & (self.kind == BOOLEAN)).any()):
             discard(parsed.features)  # rows a parser left in shared memory, now read again here
             parsed = self._reparse(block, self.plan)
         return block, parsed
@@ -191,8 +193,15 @@ class ColumnKinds:
             self._decide([(block, parsed)])
             for j in np.flatnonzero(new):
                 self.decided_late[int(j)] = (block.source, block.first_line)
+            self._check_late_fill(new, block, parsed)
         else:  # a later block with these cells passes and decides nothing (kinds only ever get decided)
             self._checked = key
+
+    def _check_late_fill(self, new: np.ndarray, block: TextBlock, parsed: ParsedBlock) -> None:
+        """Refuse --fill in the rows before a column found to hold booleans or text only now: they hold it as numbers."""
+        late = np.flatnonzero(new & ((self.kind == BOOLEAN) | (self.kind == CATEGORY)))
+        if self.plan.fill is not None and late.size:
+            raise self.advice.late_fill_error(int(late[0]), block, parsed)
 
     def auto_columns(self) -> list[int]:
         """Positions of the columns --categorical auto made categorical."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import BadValueError, excerpt
+from .errors import BadValueError, SchemaError, excerpt
 from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
 from .shared import received
 
@@ -144,7 +144,27 @@ class KindAdvice:
                 f", and {len(others)} more column{'s hold' if len(others) > 1 else ' holds'} text"
                 f" ({excerpt(', '.join(others), 200)})"
             )
+        message += self._comment_hint(j, found, blocks)
         return BadValueError(message + self._text_advice(columns, set(mixed.tolist()), blocks))
+
+    def _comment_hint(self, j: int, found: dict[int, tuple[int, str, int, str]], blocks: Sequence[Held]) -> str:
+        """A hint to pass --comment when the text found is a line, or the header, beginning with ``#``; else "".
+
+        The header is hinted at when it begins with ``#`` and the first row is text in
+        every column, as the real header below a comment is (not ``# a,b,c`` above rows).
+        """
+        plan = self.kinds.plan
+        if plan.dialect.comment is not None:
+            return ""
+        order, _, line, cell = found[j]
+        if self.kinds.positions[j] == 0 and cell.lstrip(" \t").startswith("#"):
+            return " (a comment line? pass --comment '#')"
+        first_block, first_parsed = blocks[0]
+        first_row = order == 0 and first_block.after_header and line == first_parsed.first_row_line
+        all_text = all(k in found and found[k][0] == 0 and found[k][2] == line for k in range(len(self.kinds.names)))
+        if first_row and all_text and plan.names and plan.names[0].lstrip(" \t").startswith("#"):
+            return " (the header begins with '#': a comment line above the real header? pass --comment '#')"
+        return ""
 
     def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:
         """What to pass for these text columns, split by what they hold: categories, identifiers, dates, decimal commas."""
@@ -259,6 +279,23 @@ class KindAdvice:
         return BadValueError(
             f"{head}; pass --categorical {self._categorical_list(columns)} to store the column as text codes from the"
             f" first row, or --drop {_shell_list([self.kinds.names[k] for k in columns])}"
+        )
+
+    def late_fill_error(self, j: int, block: TextBlock, parsed: ParsedBlock) -> SchemaError:
+        """Column ``j``, empty in every row before ``block``, holds booleans or text: those rows took --fill as numbers."""
+        boolean = self.kinds.kind[j] == BOOLEAN
+        _, source, line, cell = self._evidence([(block, parsed)], {j: BOOLEANS if boolean else TEXT})[j]
+        name, fill = self.kinds.names[j], float(self.kinds.plan.fill)
+        shown, missing = (int(fill) if fill.is_integer() else fill), ("boolean" if boolean else "category")
+        advice = (
+            f"convert without --fill (h5train fills NaN: --missing), or --drop {name}"
+            if boolean
+            else f"pass --categorical {name} to store it as codes from the first row"
+        )
+        return SchemaError(
+            f"{source}:{line}: column {name!r} has {excerpt(cell)!r}, its first value; the empty cells before it took"
+            f" --fill {shown} as a number column's, but a missing {missing} stays NaN"
+            f" (--fill fills number columns only); {advice}"
         )
 
     def too_many_values(self, column: int, block: TextBlock, row: int, cells: int | None = None) -> BadValueError:

@@ -106,7 +106,7 @@ class ConvertOptions:
         if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
             raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
         # Else the first empty cell is refused as if the CSV held that value.
-        if self.fill is not None and self.dtype != "auto" and not _holds(self.dtype, self.fill):
+        if self.fill is not None and self.dtype != "auto" and not dtype_holds(self.dtype, self.fill):
             raise OptionError(
                 f"--fill {int(self.fill) if float(self.fill).is_integer() else self.fill} does not fit --dtype {self.dtype};"
                 f" pass a --fill that {self.dtype} holds, or a wider --dtype"
@@ -250,7 +250,7 @@ def _is_flag(value: object) -> bool:
     return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # numpy's, without importing numpy
 
 
-def _holds(dtype: str, value: float) -> bool:
+def dtype_holds(dtype: str, value: float) -> bool:
     """Whether ``--dtype`` ``dtype`` holds ``value`` as it holds a cell of that value."""
     import numpy as np
 

@@ -187,7 +187,8 @@ class _InOrder:
         if not self.joined:
             return
         first, last = self.joined[0], self.joined[-1]
-        block = TextBlock(first.source, first.index, self.line, None, first.offset, last.offset + last.length - first.offset)
+        length = last.offset + last.length - first.offset
+        block = TextBlock(first.source, first.index, self.line, None, first.offset, length, after_header=first.after_header)
         self.joined = []
         parsed = parse_block(block, self.plan)
         data = block.text()

@@ -33,7 +33,7 @@ from .layout import (
     read_stats,
 )
 from .lists import header_difference
-from .options import ConvertOptions, parse_compression
+from .options import ConvertOptions, dtype_holds, parse_compression
 from .output import AtomicOutput
 from .reader import ParsePlan
 from .schema import ColumnRoles, ValueRange, check_sample_shape
@@ -179,19 +179,30 @@ def settled_options(options: ConvertOptions, output: Path, template: Template | 
 
     Their ``--fill`` is taken when none is given: empty cells stored two ways in one file
     (0 in the old rows, NaN in the new) read as different values, so a ``--fill`` other than
-    the stored one is refused, as is one given for a file whose empty cells are NaN. The
-    file appended to keeps its compression: asking for another is refused too.
+    the stored one is refused, as is one given for a file whose empty cells are NaN, and a
+    template and a file appended to that store them differently. The file appended to keeps
+    its compression: asking for another is refused too. Messages say which file a fill is
+    recorded in, and name a ``--fill`` only where one was given.
     """
-    fill = options.fill
+    given = fill = options.fill
     if template is not None:
         # Refused, not allowed, when it differs: a test set converted --like its training set
         # must store an empty cell as training did, or the model reads it as another value.
-        fill = _same_fill(fill, template.fill, template.path, how="--like")
+        fill = _same_fill(given, template.fill, template.path, how="--like")
     if options.append and output.exists():
         header = open_header(output)
         _check_compression(header, options, output)
+        if template is not None and template.fill != header.fill:
+            raise OptionError(
+                f"{output} stores empty cells as {fill_text(header.fill)} and {template.path} (--like) as"
+                f" {fill_text(template.fill)}, as each was converted: rows appended cannot store them as both;"
+                f" convert --like a file converted as {output} was, or into a new file"
+            )
         fill = _same_fill(fill, header.fill, output, how="--append")
-    return options if fill == options.fill else dataclasses.replace(options, fill=fill)
+    if fill != given:
+        taken = ("--like", template.path) if template is not None else ("--append", output)
+        _check_taken_fill(fill, options.dtype, *taken)
+    return options if fill == given else dataclasses.replace(options, fill=fill)
 
 
 def _same_fill(given: float | None, stored: float | None, path: Path, *, how: str) -> float | None:
@@ -203,6 +214,16 @@ def _same_fill(given: float | None, stored: float | None, path: Path, *, how: st
         f"{path} stores empty cells as {fill_text(stored)}, and {how} keeps that; drop {fill_text(given)},"
         f" or {again} with {fill_text(given)}"
     )
+
+
+def _check_taken_fill(fill: float | None, dtype: str, how: str, path: Path) -> None:
+    """Refuse a fill taken from ``path`` that an explicit ``--dtype`` cannot hold, naming the file, not a --fill."""
+    if fill is not None and dtype != "auto" and not dtype_holds(dtype, fill):
+        shown = int(fill) if fill.is_integer() else fill
+        raise OptionError(
+            f"{path} stores empty cells as {shown} (it was converted with --fill {shown}), and {how} keeps that,"
+            f" but --dtype {dtype} cannot hold {shown}; pass a --dtype that holds it, or --dtype auto"
+        )
 
 
 def _roles_advice(header: FileHeader, roles: ColumnRoles, output: Path) -> str:

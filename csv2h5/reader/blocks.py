@@ -32,6 +32,7 @@ class TextBlock:
     # line end is outside quotes, and the line the block starts at (but for a source's first block),
     # are known only once the blocks before it are counted, which the parser processes do.
     speculative: bool = False
+    after_header: bool = False  # a source's first block: its first line follows the header (for messages)
 
     @property
     def size(self) -> int:
@@ -134,9 +135,9 @@ def iter_blocks(
         if cut == 0:
             return
         if source.plain:
-            yield TextBlock(source.name, index, line, None, source.position - filled, cut)
+            yield TextBlock(source.name, index, line, None, source.position - filled, cut, after_header=index == start_index)
         else:
-            yield TextBlock(source.name, index, line, bytes(memoryview(buffer)[:cut]))
+            yield TextBlock(source.name, index, line, bytes(memoryview(buffer)[:cut]), after_header=index == start_index)
         line += count_byte(buffer, b"\n", 0, cut)
         buffer[: filled - cut] = buffer[cut:filled]  # same length: moved in place, no new buffer
         filled -= cut
@@ -174,7 +175,8 @@ def iter_blocks_at_offsets(
                 cut = _line_end_before(fd, boundary, pos)
             if cut < 0:
                 cut = _line_end_after(fd, pos + block_bytes - 1, end, source, header, start)
-            yield TextBlock(source.name, index, header.lines + 1 if pos == start else 0, None, pos, cut - pos, speculative=True)
+            line = header.lines + 1 if pos == start else 0
+            yield TextBlock(source.name, index, line, None, pos, cut - pos, speculative=True, after_header=pos == start)
             pos, index = cut, index + 1
     finally:
         os.close(fd)

@@ -134,7 +134,7 @@ def read_header(
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
-        sample = strip_comments(data, dialect.comment) if dialect.comment else data
+        sample = strip_comments(data, dialect.comment, dialect.quotechar) if dialect.comment else data
         dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
     # Skip blank lines (empty, or spaces and tabs only) and comment lines before the header, as pandas does.
     while True:
@@ -215,8 +215,27 @@ def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int)
         )
 
 
-def strip_comments(data: bytes, comment: str) -> bytes:
-    return re.sub(re.escape(comment.encode()) + rb"[^\n]*", b"", data)
+def strip_comments(data: bytes, comment: str, quotechar: str = '"') -> bytes:
+    """``data`` with each comment cut, from the comment character to the line end (kept), as pandas cuts them.
+
+    A comment character inside a quoted cell is the cell's text, as in pandas'
+    C parser (``"#5"``). ``data`` starts outside quotes (a block, or the file).
+    """
+    mark, quote = comment.encode(), quotechar.encode()
+    if quote not in data:
+        return re.sub(re.escape(mark) + rb"[^\n]*", b"", data)
+    pieces, pos, quoted = [], 0, False
+    while (at := data.find(mark, pos)) >= 0:
+        quoted ^= data.count(quote, pos, at) % 2 == 1
+        if quoted:
+            pieces.append(data[pos : at + 1])
+            pos = at + 1
+            continue
+        pieces.append(data[pos:at])
+        end = data.find(b"\n", at)
+        pos = len(data) if end < 0 else end  # the quotes of a comment count for nothing
+    pieces.append(data[pos:])
+    return b"".join(pieces)
 
 
 @contextlib.contextmanager

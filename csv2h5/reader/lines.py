@@ -6,12 +6,16 @@ import csv
 import functools
 import io
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import BadLineError
 from .header import Dialect, blank_bytes, long_fields
 from .plan import ParsePlan
+
+if TYPE_CHECKING:
+    from .blocks import TextBlock
 
 
 def record_lines(
@@ -70,16 +74,41 @@ def record_lines(
     return np.asarray(lines_list, dtype=np.int64), bad_rows, bad_pos
 
 
-def bad_line_error(source: str, line: int, fields: int, ncol: int, *, comma_decimals: bool = False) -> BadLineError:
-    """A line with another number of fields than the header; ``comma_decimals``: the decimal mark is the delimiter too."""
-    if comma_decimals and fields > ncol:  # 70,5 splits in two unless quoted
+def bad_line_error(block: TextBlock, data: bytes, line: int, fields: int, plan: ParsePlan) -> BadLineError:
+    """A line of ``block`` (its text ``data``) with another number of fields than the header."""
+    ncol = len(plan.names)
+    hint = comment_hint(block, data, line, plan)
+    if not hint and plan.dialect.decimal == plan.dialect.delimiter and fields > ncol:  # 70,5 splits in two unless quoted
         hint = " (a decimal comma outside quotes? with --decimal , and --delimiter , each such number must be quoted)"
-    else:
-        hint = " (a trailing delimiter?)" if fields == ncol + 1 else ""
+    elif not hint and fields == ncol + 1:
+        hint = " (a trailing delimiter?)"
     return BadLineError(
-        f"{source}:{line}: expected {ncol} fields as in the header, found {fields}{hint};"
+        f"{block.source}:{line}: expected {ncol} fields as in the header, found {fields}{hint};"
         " fix the line, or pass --on-bad-lines skip (or warn)"
     )
+
+
+def comment_hint(block: TextBlock, data: bytes, line: int, plan: ParsePlan) -> str:
+    """A hint for a refused ``line`` of ``block`` that may be a comment, when no --comment was given; else "".
+
+    It may be if it begins with ``#``, or if the header does and only ``#`` lines
+    (or blank ones) come between the header and it in the source's first block
+    (blocks are MiBs: the lines at the top are in it): the header then is likely a
+    comment line above the real one (``# exported 2026-01-01``), not a commented
+    header (``# a,b,c``, as numpy.savetxt writes) whose rows are read on.
+    Only ``#``: ``--comment`` ends a line at that character wherever it is, and
+    ``%`` or ``/`` in cells (50%, 1/2/2026) would be cut.
+    """
+    if plan.dialect.comment is not None:
+        return ""
+    physical = data.split(b"\n", line - block.first_line + 1)[: line - block.first_line + 1]
+    refused, before = physical[-1], physical[:-1]
+    if refused.lstrip(b" \t").startswith(b"#"):
+        return " (a comment line? pass --comment '#')"
+    if block.after_header and plan.names and plan.names[0].lstrip(" \t").startswith("#"):
+        if all(not b.strip(b" \t\r") or b.lstrip(b" \t").startswith(b"#") for b in before):
+            return " (the header begins with '#': a comment line above the real header? pass --comment '#')"
+    return ""
 
 
 def blank_whitespace_lines(data: bytes, dialect: Dialect) -> bytes | None:

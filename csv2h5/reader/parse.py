@@ -18,7 +18,7 @@ from ..errors import BadValueError, excerpt
 from ..schema import smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
 from .blocks import TextBlock
-from .cells import NUMBERS
+from .cells import BOOLEANS, NUMBERS
 from .digits import as_slice, parse_digits
 from .evidence import block_data
 from .lines import blank_whitespace_lines, record_lines
@@ -61,15 +61,13 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
     parsed, data = _parse_columns(block, block_data(block, plan), plan)
     features, categories = parsed.features, parsed.categories
-    if plan.fill is not None and features.dtype.kind == "f":
-        filled = np.isnan(features)
-        # A missing category stays missing: a filled code would be another value's (--fill 0: the first one).
-        filled[:, list(categories)] = False
-        features = np.where(filled, plan.fill, features)
+    filled = None
+    if plan.fill is not None:
+        features, filled = _filled(features, plan, categories, parsed.cells)
     numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
     numeric = features if not categories else features[:, numeric_cols]
     if plan.dtype != "auto":
-        _check_forced_dtype(numeric, np.dtype(plan.dtype), block, data, plan, parsed.lines, numeric_cols)
+        _check_forced_dtype(numeric, np.dtype(plan.dtype), block, data, plan, parsed, numeric_cols)
     vr = value_range(numeric)
     if not categories and vr.integral:
         if features.dtype.kind == "f":
@@ -96,7 +94,31 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         first_row_line=parsed.first_row_line,
         cells=parsed.cells,
         refusal=parsed.refusal,
+        filled=filled,
     )
+
+
+def _filled(
+    features: np.ndarray, plan: ParsePlan, categories: dict[int, list[str]], cells: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``features`` with the empty cells of number columns set to ``plan.fill``, and which columns took it.
+
+    A missing category, boolean or date stays missing (NaN): any code is some
+    value's, 0 and 1 are false and true, and any number is some date (--fill 0:
+    the first category, false, 1970-01-01). A column whose cells in this block
+    are booleans is one of booleans, though the plan may not know it yet; one of
+    only empty cells took the fill (the parse paths fill integer columns
+    themselves), whatever the plan learns of it later.
+    """
+    kept = {*plan.boolean, *plan.datetime}
+    fillable = np.ones(features.shape[1], dtype=bool)
+    fillable[[*categories, *(j for j, col in enumerate(plan.features) if col in kept or cells[j] & BOOLEANS)]] = False
+    took = fillable & (cells == 0) if features.shape[0] else np.zeros_like(fillable)
+    if features.dtype.kind == "f":
+        empty = np.isnan(features) & fillable
+        features = np.where(empty, plan.fill, features)
+        took |= empty.any(axis=0)
+    return features, took
 
 
 def _check_forced_dtype(
@@ -105,13 +127,14 @@ def _check_forced_dtype(
     block: TextBlock,
     data: bytes,
     plan: ParsePlan,
-    lines: np.ndarray | None,
+    parsed: BlockColumns,
     numeric_cols: list[int],
 ) -> None:
     bad = unrepresentable(values, dtype)
     if not bad.any():
         return
     row, col = (int(i) for i in np.argwhere(bad)[0])
+    lines = parsed.lines
     if lines is None:  # the fast paths skip line numbering; the block had no bad lines to skip
         lines = record_lines(data, block.first_line, plan, block.source)[0]
     line = int(lines[row])
@@ -122,7 +145,12 @@ def _check_forced_dtype(
     if position in plan.datetime and shown != "an empty cell":  # the cell is a date: say which, not only its seconds
         when = datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
         shown = f"{when.isoformat(sep=' ').replace('+00:00', ' UTC')} ({shown.strip(chr(39))} seconds since 1970)"
-    advice = "pass --fill VALUE or a float --dtype" if shown == "an empty cell" else "pass a wider --dtype, or --dtype auto"
+    if shown != "an empty cell":
+        advice = "pass a wider --dtype, or --dtype auto"
+    elif position in plan.datetime or position in plan.boolean or parsed.cells[numeric_cols[col]] & BOOLEANS:
+        advice = "pass a float --dtype (--fill fills number columns only: a missing boolean or date stays NaN)"
+    else:
+        advice = "pass --fill VALUE or a float --dtype"
     raise BadValueError(f"{block.source}:{line}: column {name!r} has {shown}, which {dtype.name} cannot hold exactly; {advice}")
 
 

@@ -50,6 +50,7 @@ class ParsedBlock:
     cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
     refusal: str | None = None  # raised by the main process after the kinds check (BlockColumns.refusal)
     target_distinct: np.ndarray | None = None  # a parser's tally of a numeric target (target.distinct_labels)
+    filled: np.ndarray | None = None  # per feature position: whether --fill went into empty cells (None: into none)
 
 
 @dataclasses.dataclass(slots=True)

@@ -272,12 +272,10 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     """
     import pyarrow as pa
 
-    ncol = len(plan.names)
     lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
     if bad and plan.on_bad_lines == "error":
         line, fields = bad[0]
-        commas = plan.dialect.decimal == plan.dialect.delimiter
-        raise bad_line_error(block.source, line, fields, ncol, comma_decimals=commas)
+        raise bad_line_error(block, data, line, fields, plan)
     if bad_pos:
         lines = np.delete(lines, bad_pos)
     used = sorted(set(plan.features) | set(plan.target))
@@ -314,7 +312,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                 ) from None
             continue
         try:
-            found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
+            found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
             beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
                 "beyond int64 (2**63) that no dtype holds exactly"

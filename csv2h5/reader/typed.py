@@ -128,7 +128,7 @@ def typed_columns(
             cells[j] = BOOLEANS if column.null_count < len(column) else 0
         else:  # strings (the wide path): booleans expected, or cells of any kind
             try:
-                found = classify(column, fill=plan.fill, decimal=plan.dialect.decimal)
+                found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
             except RoundedInteger:  # the text path says where
                 return None
             if found.values.dtype.kind == "i" and _beyond_exact_integers(found.values):

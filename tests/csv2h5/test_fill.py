@@ -139,3 +139,37 @@ def test_merge_keeps_an_equal_fill(days):
     np.testing.assert_array_equal(_features(days / "merged.h5"), _expected(days, "day1.csv", "day2.csv", fill=0))
     with h5py.File(days / "merged.h5", "r") as f:
         assert f["features"].attrs["fill"] == 0
+
+
+@pytest.mark.parametrize("how", ["--append", "--like"])
+def test_a_recorded_fill_an_explicit_dtype_cannot_hold_names_the_file_not_a_fill_option(days, how):
+    made = days / "made.h5"
+    assert _cli("convert", days / "day1.csv", "-o", made, "--target", "y", "--fill", "-1").exit_code == 0
+    before = made.read_bytes()
+    out = made if how == "--append" else days / "new.h5"
+    args = ["--append"] if how == "--append" else ["--like", made]
+    result = _cli("convert", days / "day2.csv", "-o", out, *args, "--dtype", "uint8")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {made} stores empty cells as -1")
+    for words in ("converted with --fill -1", f"{how} keeps that", "--dtype uint8 cannot hold -1", "--dtype auto"):
+        assert words in lines[0]
+    assert "does not fit" not in lines[0] and "pass a --fill" not in lines[0]  # no --fill was typed
+    assert made.read_bytes() == before and not (days / "new.h5").exists()
+
+
+@pytest.mark.parametrize(("template_fill", "appended_fill"), [("0", "1"), ("0", None), (None, "0")])
+def test_like_and_append_of_files_that_differ_in_fill_are_refused_naming_both(days, template_fill, appended_fill):
+    template, out = days / "template.h5", days / "all.h5"
+    for path, fill in ((template, template_fill), (out, appended_fill)):
+        fills = ["--fill", fill] if fill is not None else []
+        assert _cli("convert", days / "day1.csv", "-o", path, "--target", "y", *fills).exit_code == 0
+    before = out.read_bytes()
+    result = _cli("convert", days / "day2.csv", "-o", out, "--like", template, "--append")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    shown = {None: "NaN (no --fill)", "0": "--fill 0", "1": "--fill 1"}
+    assert len(lines) == 1
+    assert f"{out} stores empty cells as {shown[appended_fill]} and {template} (--like) as {shown[template_fill]}" in lines[0]
+    assert "drop --fill" not in lines[0]  # no --fill was typed
+    assert out.read_bytes() == before

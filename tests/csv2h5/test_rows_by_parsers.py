@@ -107,6 +107,23 @@ def test_a_block_in_another_dtype_is_written_here_between_blocks_the_parsers_wri
         np.testing.assert_array_equal(stored(f), values)
 
 
+def test_a_text_column_found_by_categorical_auto_gets_its_codes_here(tmp_path, written_here):
+    """Rows a parser left in shared memory before --categorical auto made a column text codes: coded here."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(20_000, 4)).round(3), columns=[f"x{i}" for i in range(4)])
+    frame["word"] = rng.choice(["low", "mid", "high"], size=len(frame))
+    frame["y"] = rng.integers(0, 2, size=len(frame))
+    src = tmp_path / "w.csv"
+    frame.to_csv(src, index=False)
+    convert([src], tmp_path / "w.h5", options=_options(categorical=("auto",)))
+    with h5py.File(tmp_path / "w.h5") as f:
+        words = [w.decode() for w in f["categories/word"][()]]
+        assert words == list(pd.unique(frame["word"]))  # codes in order of first appearance
+        codes = f["features"][:, 4].astype(np.int64)
+        assert [words[c] for c in codes] == frame["word"].tolist()
+        np.testing.assert_array_equal(f["features"][:, :4], frame.iloc[:, :4].to_numpy(dtype=np.float32))
+
+
 def _gzip(src: Path) -> Path:
     packed = src.with_suffix(".csv.gz")
     packed.write_bytes(gzip.compress(src.read_bytes(), compresslevel=1))
