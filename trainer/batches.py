@@ -63,6 +63,27 @@ class BatchFinisher:
         return (x, y) if weights is None else (x, y, weights)
 
 
+class OneHotTo:
+    """A ``transform`` one-hot coding class codes over ``width`` classes (picklable, for loader processes).
+
+    For a file whose classes are a leading subset of the training data's (codes that match, as
+    :func:`.predict.check_like_training` checks): ``one_hot=True`` would code them over its own, fewer classes.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x, np.eye(self.width, dtype=np.float32)[y]
+
+
+def one_hot_options(one_hot: bool, info: FileInfo, width: int | None) -> dict[str, object]:
+    """``HDF5Sequence`` options that give the targets of ``info`` one-hot over ``width`` classes when ``one_hot``."""
+    if not one_hot or info.task != "classification" or width is None or len(info.classes) >= width:
+        return {"one_hot": one_hot}
+    return {"one_hot": False, "transform": OneHotTo(width)}
+
+
 def class_weights(
     class_weight: str | Mapping[int, float] | None, info: FileInfo, rows: np.ndarray | None = None
 ) -> np.ndarray | None:
