@@ -99,15 +99,21 @@ def test_early_stopping_without_validation_is_refused_rather_than_left_unused(tm
 
 
 @pytest.mark.parametrize(
-    "done, nothing, start",
-    [(1, None, "trained 1 epoch in 2.0 s;"), (3, None, "trained 3 epochs in 2.0 s;"), (3, "why", "nothing to train: why;")],
+    "done, before, nothing, start",
+    [
+        (1, 0, None, "trained 1 epoch in 2.0 s;"),
+        (3, 0, None, "trained 3 epochs in 2.0 s;"),
+        (2, 1, None, "trained 1 more epoch (2 in all) in 2.0 s;"),  # a resume: what it added, and the run's total
+        (5, 2, None, "trained 3 more epochs (5 in all) in 2.0 s;"),
+        (3, 3, "why", "nothing to train: why;"),
+    ],
 )
-def test_the_summary_line_counts_epochs_in_words(done, nothing, start):
+def test_the_summary_line_counts_epochs_in_words(done, before, nothing, start):
     from pathlib import Path
 
     from csv2h5.trainer.fit import FitResult
 
-    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", nothing=nothing)
+    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", nothing=nothing, epochs_before=before)
     assert result.summary().startswith(start)
     assert result.summary().endswith("best val_loss 0.5000 at epoch 1; weights abc; run directory run")
 
