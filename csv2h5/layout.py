@@ -283,12 +283,18 @@ def fill_text(fill: float | None) -> str:
     return f"--fill {int(fill) if fill.is_integer() else fill}"
 
 
+def _shape_text(shape: tuple[int, ...] | None) -> str:
+    """A sample shape as ``--sample-shape`` spells it (``28,28,1``), or ``none``."""
+    return ",".join(map(str, shape)) if shape is not None else "none"
+
+
 def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
     """Why files cannot be read or joined as one (in one line, naming the part), or None when they agree.
 
     They agree on the feature columns (names, in order), which of them hold
-    booleans and dates, the target (task and width), what empty cells were stored as (``--fill``), and class labels and
-    categorical columns that can be united (:func:`csv2h5.vocabulary.parts_differ`).
+    booleans and dates, the target (task and width), the sample shape, what empty
+    cells were stored as (``--fill``), and class labels and categorical columns
+    that can be united (:func:`csv2h5.vocabulary.parts_differ`).
     ``advice`` starts the fix: "merge files" gives "merge files converted alike".
     """
     first = parts[0]
@@ -318,6 +324,11 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
             return (
                 f"{part.path} has {widths[0]} target columns but {first.path} has {widths[1]}; "
                 f"{advice} converted with the same --target"
+            )
+        if part.sample_shape != first.sample_shape:  # the rows would all be read in the first part's shape
+            return (
+                f"{part.path} has sample shape {_shape_text(part.sample_shape)} but {first.path} has"
+                f" {_shape_text(first.sample_shape)}; {advice} converted with the same --sample-shape"
             )
         if part.fill != first.fill:
             return (

@@ -32,12 +32,13 @@ class BatchFinisher:
         sample_shape: Sequence[int] | None,
         class_weight: str | Mapping[int, float] | None,
         transform: Callable | None,
+        weighed_rows: np.ndarray | None = None,
     ) -> None:
         self.info = info
         prepare = BatchPreprocessor(info, scale=scale, missing=missing)
         self.prepare = prepare if prepare.active else None
         self.targets, self.one_hot, self.sample_shape, self.transform = targets, one_hot, sample_shape, transform
-        self.sample_weights = class_weights(class_weight, info) if targets else None
+        self.sample_weights = class_weights(class_weight, info, weighed_rows) if targets else None
 
     def __call__(self, x: np.ndarray, targets: np.ndarray | None):
         """Fill, scale and shape a batch's values ``x`` and pair them with ``targets`` (the stored targets of
@@ -62,23 +63,58 @@ class BatchFinisher:
         return (x, y) if weights is None else (x, y, weights)
 
 
-def class_weights(class_weight: str | Mapping[int, float] | None, info: FileInfo) -> np.ndarray | None:
-    """A weight per class code for ``class_weight`` (``"balanced"``: from the stored class counts)."""
+class OneHotTo:
+    """A ``transform`` one-hot coding class codes over ``width`` classes (picklable, for loader processes).
+
+    For a file whose classes are a leading subset of the training data's (codes that match, as
+    :func:`.predict.check_like_training` checks): ``one_hot=True`` would code them over its own, fewer classes.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x, np.eye(self.width, dtype=np.float32)[y]
+
+
+def one_hot_options(one_hot: bool, info: FileInfo, width: int | None) -> dict[str, object]:
+    """``HDF5Sequence`` options that give the targets of ``info`` one-hot over ``width`` classes when ``one_hot``."""
+    if not one_hot or info.task != "classification" or width is None or len(info.classes) >= width:
+        return {"one_hot": one_hot}
+    return {"one_hot": False, "transform": OneHotTo(width)}
+
+
+def class_weights(
+    class_weight: str | Mapping[int, float] | None, info: FileInfo, rows: np.ndarray | None = None
+) -> np.ndarray | None:
+    """A weight per class code for ``class_weight`` (``"balanced"``: from the class counts of ``rows``, None: every row)."""
     if class_weight is None:
         return None
     if info.task != "classification":
         raise DataOptionError("class_weight needs a classification target")
     k = len(info.classes)
     if class_weight == "balanced":
-        counts = info.stats.get(CLASS_COUNTS)
-        counts = np.bincount(info.target, minlength=k) if counts is None else counts
-        return (counts.sum() / (k * np.maximum(counts, 1))).astype(np.float32)
+        counts = info.stats.get(CLASS_COUNTS) if rows is None else None
+        if counts is None:
+            codes = info.target if rows is None else info.target[rows]
+            counts = np.bincount(codes.astype(np.intp), minlength=k)
+        return balanced_weights(counts)
     if isinstance(class_weight, Mapping):
         weights = np.ones(k, dtype=np.float32)
         for code, weight in class_weight.items():
             weights[_class_code(code, info.classes)] = _weight(code, weight)
         return weights
     raise DataOptionError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")
+
+
+def balanced_weights(counts: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``compute_class_weight("balanced")`` over the classes that have rows:
+    rows / (classes with rows * rows of the class). A class without rows weighs nothing it could change: 1."""
+    counts = np.asarray(counts, dtype=np.float64)
+    present = counts > 0
+    weights = np.ones(len(counts))
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)
 
 
 def _class_code(code: object, classes: list[object]) -> int:

@@ -162,8 +162,9 @@ class BestWeights(keras.callbacks.Callback):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
 
-    def restore(self) -> None:
-        """Put the best epoch's weights back (when another epoch came last)."""
+    def restore(self, model: keras.Model) -> None:
+        """Put the best epoch's weights back into ``model`` (when another epoch came last)."""
+        self.set_model(model)  # a resumed run with every epoch done never called fit, which sets it
         best = self.state.get("best_epoch")
         if best is None or best == self.state.get("epochs_done"):
             return

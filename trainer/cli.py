@@ -127,7 +127,7 @@ def fit(
     processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,
     workers: Annotated[int | None, typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
-    class_weight: Annotated[str | None, typer.Option(help="balanced: weight classes by their stored counts.")] = None,
+    class_weight: Annotated[str | None, typer.Option(help="balanced: by class counts in the training rows.")] = None,
     early_stopping: Annotated[
         int | None,
         typer.Option(

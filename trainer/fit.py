@@ -30,6 +30,7 @@ from .distribute import plan as make_plan
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
 from .fileinfo import FileInfo, open_info
 from .fitdata import data_order, fewer_steps, left_out, order_note, training_sequences
+from .fitresult import FitResult
 from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
 from .options import FitOptions
@@ -39,36 +40,6 @@ from .randomness import restore_generator_states, seed_everything
 from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
 from .signals import signals_deferred
-
-
-@dataclasses.dataclass(frozen=True)
-class FitResult:
-    run_dir: Path
-    epochs_done: int
-    best_epoch: int | None
-    best_value: float | None
-    monitor: str
-    seconds: float
-    stopped_early: bool
-    weights: str = ""  # a digest of the final weights
-    chief: bool = True  # False on the workers of a multi-worker run that do not write the run directory
-    restored_epoch: int | None = None  # the best epoch whose weights the model was given back at the end
-    nothing: str | None = None  # why a resumed run trained no epoch (its epochs done, or it stopped early)
-
-    def summary(self) -> str:
-        best = (
-            f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
-            if self.best_value is not None
-            else "no validation metric"
-        )
-        if self.stopped_early:
-            best += " (stopped early)"
-        if self.restored_epoch is not None:
-            best += f"; model.keras holds epoch {self.restored_epoch}'s weights"
-        where = f"run directory {self.run_dir}" if self.chief else "worker 0 wrote the run directory"
-        if self.nothing is not None:
-            return f"nothing to train: {self.nothing}; {best}; weights {self.weights}; {where}"
-        return f"trained {counted(self.epochs_done, 'epoch')} in {self.seconds:.1f} s; {best}; weights {self.weights}; {where}"
 
 
 def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) -> tuple[keras.Model, dict]:
@@ -161,7 +132,7 @@ def _start_run(
 
 
 def _finish_run(
-    run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float, restored: int | None = None
+    run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float, restored: int | None, begun: int
 ) -> None:
     with signals_deferred(), plan.saving():
         save_model(model, run.model)
@@ -169,7 +140,8 @@ def _finish_run(
     write_json(
         run.metrics,
         {
-            "epochs": state["epochs_done"],
+            "epochs": state["epochs_done"],  # in all, those before a --resume included
+            "epochs_this_fit": state["epochs_done"] - begun,  # trained by the fit that wrote this file, in "seconds"
             "monitor": monitor,
             "best_value": state["best_value"],
             "best_epoch": state["best_epoch"],
@@ -361,7 +333,7 @@ def fit(
             on_note(note)
     monitor = f"val_{output.monitor}" if val is not None else output.monitor
     model, state = _resume_model(run, info, options, plan) if resume else _new_model(options, info, output, plan)
-    nothing = _nothing_to_train(state, options, monitor) if resume else None
+    nothing, begun = (_nothing_to_train(state, options, monitor) if resume else None), state["epochs_done"]  # before this fit
     _agree(plan, options, order, info, state, model)
     if plan.chief:
         if resume:
@@ -377,11 +349,10 @@ def fit(
     trained = dataclasses.replace(options, epochs=state["epochs_done"]) if nothing else options  # none, when nothing
     _train(model, trained, train, val, callbacks, interruption, run, plan, state, verbose)
     if early is not None:
-        early.set_model(model)  # a resumed run with every epoch done never called fit, which sets it
-        early.restore()
+        early.restore(model)
     seconds = time.perf_counter() - started
     if plan.chief:
-        _finish_run(run, model, plan, state, monitor, seconds, restored=early.restored_epoch if early else None)
+        _finish_run(run, model, plan, state, monitor, seconds, early.restored_epoch if early else None, begun)
     digest = weights_digest(model)
     finish(plan)
     return FitResult(
@@ -396,4 +367,5 @@ def fit(
         chief=plan.chief,
         restored_epoch=early.restored_epoch if early else None,
         nothing=nothing,
+        epochs_before=begun,
     )

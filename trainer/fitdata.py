@@ -7,8 +7,9 @@ line), and for the rows a multi-worker run leaves out (said before it starts, ne
 
 from __future__ import annotations
 
+from .batches import one_hot_options
 from .distribute import Plan
-from .errors import DataOptionError
+from .errors import DataOptionError, ModelError
 from .fileinfo import FileInfo, open_info
 from .options import FitOptions
 from .predict import check_like_training
@@ -58,21 +59,15 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
                 f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
                 f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
             )
-        if info.task == "classification" and val_info.classes != info.classes:
-            new = [c for c in val_info.classes if c not in info.classes]
-            cure = (  # --like keeps the training file's codes and adds new classes after them: no cure for those
-                f"leave the rows of {', '.join(map(repr, new[:5]))} out of it"
-                if new
-                else f"convert it with --like {options.data}"
-            )
-            raise DataOptionError(
-                f"--val {options.val} has classes {val_info.classes[:10]}, "
-                f"but {options.data} has {info.classes[:10]}; class codes would not match: {cure}"
-            )
-        # The same columns, and codes that mean the same values, as evaluate checks: else validation
-        # scores (and the epoch kept for them) would come from rows the model reads as other rows.
-        check_like_training({"data": data_record(info)}, val_info, labels=False)
-        return train, HDF5Sequence(options.val, shuffle=False, **common)
+        # The same columns, codes that mean the same values and classes that are the training data's
+        # (or the first of them), as evaluate checks: else validation scores (and the epoch kept for
+        # them) would come from rows the model reads as other rows.
+        try:
+            check_like_training({"data": data_record(info)}, val_info, labels=True)
+        except ModelError as exc:
+            raise DataOptionError(f"--val {exc}") from None
+        one_hot = one_hot_options(options.one_hot, val_info, len(info.classes))
+        return train, HDF5Sequence(options.val, shuffle=False, **{**common, **one_hot})
     return train, None
 
 

@@ -71,6 +71,11 @@ class FitOptions:
             raise DataOptionError(f"--steps-per-epoch must be at least 1, got {self.steps_per_epoch}")
         if self.early_stopping is not None and self.early_stopping < 0:
             raise DataOptionError(f"--early-stopping takes a patience in epochs (0: off), got {self.early_stopping}")
+        if self.early_stopping and self.val is None and self.val_split == 0:  # None: the default 0.1
+            raise DataOptionError(
+                f"--early-stopping {self.early_stopping} waits for a better validation metric, but --val-split 0 holds"
+                " no rows out for one; give --val FILE or a --val-split above 0, or leave --early-stopping out"
+            )
         if not 0.0 <= self.tie_tolerance < 1.0:
             raise DataOptionError(f"--tie-tolerance takes a fraction of the best value in [0, 1), got {self.tie_tolerance}")
         if self.missing not in ("mean", "zero", "error"):
@@ -101,6 +106,8 @@ class FitOptions:
                 dropout=values.get("dropout", 0.0),
                 batch_size=values.get("batch_size", 256),
             )
+        if not (values.get("val") or values.get("val_split")) and values.get("early_stopping"):
+            values["early_stopping"] = 0  # recorded before it was refused: without validation it never stopped a run
         values.setdefault("tie_tolerance", 0.0)  # a run from before ties: the first best epoch was kept
         return cls(**values)
 

@@ -17,6 +17,7 @@ import numpy as np
 from csv2h5.lists import first_difference
 from csv2h5.output import write_failure
 
+from .batches import one_hot_options
 from .errors import ModelError, RunError, TrainerError
 from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
@@ -90,6 +91,12 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
             )
 
 
+def _units(model: keras.Model) -> int | None:
+    """The width of the model's one output (None for a model of several)."""
+    shape = model.output_shape
+    return shape[-1] if isinstance(shape, tuple) else None
+
+
 def _one_hot(model: keras.Model) -> bool:
     loss = getattr(model, "loss", None)
     name = loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__
@@ -112,7 +119,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         data,
         batch_size=batch_size,
         shuffle=False,
-        one_hot=_one_hot(model),
+        **one_hot_options(_one_hot(model), info, _units(model)),  # a file may hold the first classes only
         sample_shape=(info.num_features,),
         scale=None,
         missing=None,

@@ -98,6 +98,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             sample_shape=self.sample_shape,
             class_weight=options.class_weight,
             transform=options.transform,
+            weighed_rows=None if options.indices is None else np.asarray(options.indices, dtype=np.int64),  # not a shard
         )
         if len(self) == 0 and self.num_rows:
             raise DataOptionError(

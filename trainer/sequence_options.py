@@ -45,7 +45,9 @@ class SequenceOptions:
             standardised; a categorical code K, one past its vocabulary), ``"zero"`` (0 before
             scaling), ``"error"`` (refuse a file whose stats count NaN), None (NaN as stored).
         sample_shape: shape of one row (e.g. (28, 28, 1)); default from the file.
-        class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights.
+        class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights. Balanced weights
+            are scikit-learn's, from the classes of the rows used (``indices``, before ``shard``); a class
+            without rows there weighs 1.
         transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
         shard: ``(index, count)``: this worker's share of the rows (every count-th row).
         batch_slice: ``(index, count)``: data-parallel training over ``count`` workers, where

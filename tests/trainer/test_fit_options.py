@@ -73,16 +73,47 @@ def test_the_edges_of_those_settings_are_accepted():
     assert (options.seed, options.learning_rate, options.hidden, options.steps_per_epoch) == (2**32 - 1, 1e-6, (1,), 1)
 
 
+def test_early_stopping_without_validation_is_refused_rather_than_left_unused(tmp_path):
+    """It waits for a better validation metric; with --val-split 0 there is none, and it would never act."""
+    from csv2h5.trainer.cli import app
+    from typer.testing import CliRunner
+
+    line = (
+        "--early-stopping 3 waits for a better validation metric, but --val-split 0 holds no rows out for one;"
+        " give --val FILE or a --val-split above 0, or leave --early-stopping out"
+    )
+    with pytest.raises(DataOptionError) as caught:
+        FitOptions(data="train.h5", val_split=0.0, early_stopping=3)
+    assert str(caught.value) == line
+    (tmp_path / "train.h5").write_bytes(b"")  # refused before the file is read
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["fit", str(tmp_path / "train.h5"), "--val-split", "0", "--early-stopping", "3", "--run-dir", str(run)]
+    )
+    assert result.exit_code == 2 and result.stderr == f"error: {line}\n" and not run.exists()
+    for given in ({"val_split": 0.0, "early_stopping": 0}, {"early_stopping": 3}, {"val": "val.h5", "early_stopping": 3}):
+        assert FitOptions(data="train.h5", **given).early_stopping == given["early_stopping"]
+    # A run recorded before the refusal trained without early stopping, and resumes so.
+    saved = FitOptions.from_json({"data": "train.h5", "missing": "mean", "val_split": 0.0, "early_stopping": 3})
+    assert saved.early_stopping == 0
+
+
 @pytest.mark.parametrize(
-    "done, nothing, start",
-    [(1, None, "trained 1 epoch in 2.0 s;"), (3, None, "trained 3 epochs in 2.0 s;"), (3, "why", "nothing to train: why;")],
+    "done, before, nothing, start",
+    [
+        (1, 0, None, "trained 1 epoch in 2.0 s;"),
+        (3, 0, None, "trained 3 epochs in 2.0 s;"),
+        (2, 1, None, "trained 1 more epoch (2 in all) in 2.0 s;"),  # a resume: what it added, and the run's total
+        (5, 2, None, "trained 3 more epochs (5 in all) in 2.0 s;"),
+        (3, 3, "why", "nothing to train: why;"),
+    ],
 )
-def test_the_summary_line_counts_epochs_in_words(done, nothing, start):
+def test_the_summary_line_counts_epochs_in_words(done, before, nothing, start):
     from pathlib import Path
 
     from csv2h5.trainer.fit import FitResult
 
-    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", nothing=nothing)
+    result = FitResult(Path("run"), done, 1, 0.5, "val_loss", 2.0, False, "abc", nothing=nothing, epochs_before=before)
     assert result.summary().startswith(start)
     assert result.summary().endswith("best val_loss 0.5000 at epoch 1; weights abc; run directory run")
 

@@ -186,6 +186,22 @@ def test_resume_with_no_more_epochs_than_done_trains_nothing_and_says_so(files, 
         assert np.array_equal(after, before)
 
 
+def test_a_resume_says_the_epochs_it_added_and_the_run_s_total(files, tmp_path):
+    """The summary and metrics.json ("epochs" stays the run's total) tell this fit's epochs from the run's."""
+    run = tmp_path / "run"
+    _fit("jax", files, run, "--epochs", "1")
+    first = json.loads((run / "metrics.json").read_text())
+    assert (first["epochs"], first["epochs_this_fit"]) == (1, 1)
+    code, out, err = _run("jax", "fit", "--resume", run, "--epochs", "3", "--progress", "none")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("trained 2 more epochs (3 in all) in ")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["epochs"], metrics["epochs_this_fit"]) == (3, 2) and len(_rows(run / "history.csv")) == 3
+    code, out, err = _run("jax", "fit", "--resume", run, "--epochs", "4", "--progress", "none")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("trained 1 more epoch (4 in all) in ")
+
+
 def test_a_resume_that_trained_longer_is_resumed_again_without_epochs(files, tmp_path):
     """--epochs on --resume becomes the run's: 'h5train fit --resume RUN', as a stopped run says to go on, is not refused."""
     run = tmp_path / "run"
@@ -211,7 +227,7 @@ def test_resume_refuses_changed_settings_and_takes_the_moved_data_file(files, tm
     assert code == 2 and f"is not the data {run} started with" in err, err
     moved.write_bytes(Path(files["train"]).read_bytes())  # the run's data, moved
     code, out, err = _run("jax", "fit", moved, "--resume", run, "--epochs", "2", "--progress", "none", "--loaders", "2")
-    assert code == 0 and out.strip().splitlines()[-1].startswith("trained 2 epochs"), err
+    assert code == 0 and out.strip().splitlines()[-1].startswith("trained 1 more epoch (2 in all)"), err
     moved.unlink()  # gone: the message says how to go on
     code, _, err = _run("jax", "fit", "--resume", run, "--epochs", "3", "--progress", "none")
     assert code == 2 and err.strip() == (

@@ -10,6 +10,7 @@ same rows as the training file coded them.
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -158,21 +159,46 @@ def test_a_validation_file_coded_otherwise_is_refused_by_fit(trained, tmp_path):
     assert result.exit_code == 0, result.stderr
 
 
-def test_a_validation_file_with_fewer_classes_is_refused_by_fit_with_the_cure(trained, tmp_path):
-    second = _write(trained["second"], tmp_path / "second.h5")  # one class, coded 0 on its own
+def test_a_validation_file_whose_class_codes_mean_other_classes_is_refused_by_fit_with_the_cure(trained, tmp_path):
+    second = _write(trained["second"], tmp_path / "second.h5")  # the second class only, coded 0 on its own
     run = tmp_path / "run"
     args = ["--run-dir", run, "--epochs", "1", "--hidden", "8", "--batch-size", "32", "--progress", "none"]
     line = _one_line_error(_h5train("fit", trained["train"], "--val", second, *args))
-    assert "class codes would not match" in line and f"convert it with --like {trained['train']}" in line
+    assert line.startswith(f"error: --val {second} codes its classes otherwise than the training data")
+    assert "(class 0 is 'dog' here, 'cat' in training)" in line and line.endswith(f"--like {trained['train'].resolve()}")
     assert not run.exists()
     like = _write(trained["second"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
     bird = trained["frame"].copy()
     bird.loc[:9, "label"] = "bird"
     bird = _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))
     line = _one_line_error(_h5train("fit", trained["train"], "--val", bird, *args))
-    assert "leave the rows of 'bird' out of it" in line and "--like" not in line.split("would not match")[1]
+    assert "has classes the model was not trained on ('bird')" in line
+    assert "--like" not in line and "leave their rows out" in line  # converted --like already: no use saying it
     result = _h5train("fit", trained["train"], "--val", like, *args)  # the advice, followed
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_validation_file_of_the_first_classes_only_is_taken_by_fit_as_by_evaluate(trained, tmp_path):
+    """Its class codes mean what they meant in training, so it scores as the same rows converted --like it."""
+    frame = trained["frame"]
+    first = frame[frame["label"] == sorted(set(frame["label"]))[0]]  # the first class only: code 0 either way
+    leaders = [first.index[first["color"] == c][0] for c in pd.unique(frame["color"])]  # colours coded as in training
+    first = pd.concat([first.loc[leaders], first.drop(index=leaders)])
+    alone = _write(first, tmp_path / "alone.h5")
+    like = _write(first, tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    args = ["--epochs", "1", "--hidden", "8", "--batch-size", "32", "--progress", "none"]
+    for flags in ([], ["--one-hot"]):  # one-hot targets are as wide as the training data's classes
+        scores = {}
+        for name, val in (("alone", alone), ("like", like)):
+            run = tmp_path / f"run_{name}_{len(flags)}"
+            result = _h5train("fit", trained["train"], "--val", val, "--run-dir", run, *flags, *args)
+            assert result.exit_code == 0, result.stderr
+            with open(run / "history.csv", newline="") as fh:
+                history = [(row["val_loss"], row["val_accuracy"]) for row in csv.DictReader(fh)]
+            evaluated = _h5train("evaluate", run, val, "--json")
+            assert evaluated.exit_code == 0, evaluated.stderr
+            scores[name] = history, json.loads(evaluated.stdout)
+        assert scores["alone"] == scores["like"]
 
 
 def test_predict_to_a_directory_names_a_file_to_write_and_overwrite_is_no_cure(trained, tmp_path):

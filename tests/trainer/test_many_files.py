@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -213,3 +214,24 @@ def test_h5train_fits_and_evaluates_a_glob_of_parts(whole_and_parts, tmp_path):
     assert on_parts.exit_code == 0 and on_whole.exit_code == 0, (on_parts.stderr, on_whole.stderr)
     a, b = json.loads(on_parts.stdout), json.loads(on_whole.stdout)
     assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-5 for k in a)  # the same rows, split or not
+
+
+def test_parts_of_other_sample_shapes_are_refused_by_merge_and_by_reading_them_as_one(tmp_path):
+    """Read as one, every row would take the first part's shape without a word."""
+    from csv2h5.trainer.cli import app as h5train_app
+
+    rng = np.random.default_rng(3)
+    parts = []
+    for k, shape in enumerate([(2, 3), (3, 2)]):
+        csv = _csv(tmp_path / f"part{k}.csv", np.round(rng.normal(size=(12, FEATURES)), 3), ["a", "b"] * 6)
+        parts.append(tmp_path / f"part{k}.h5")
+        convert([csv], parts[-1], options=ConvertOptions(target=("label",), sample_shape=shape))
+    line = f"{parts[1]} has sample shape 3,2 but {parts[0]} has 2,3; {{}} converted with the same --sample-shape"
+    with pytest.raises(DataFileError, match="^" + re.escape(line.format("files read as one must be")) + "$"):
+        HDF5Sequence(parts)
+    result = CliRunner().invoke(h5train_app, ["fit", str(tmp_path / "part*.h5"), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and result.stderr == f"error: {line.format('files read as one must be')}\n"
+    assert not (tmp_path / "run").exists()
+    out = tmp_path / "all.h5"
+    result = CliRunner().invoke(csv2h5_app, ["merge", *map(str, parts), "-o", str(out)])
+    assert result.exit_code == 2 and result.stderr == f"error: {line.format('merge files')}\n" and not out.exists()

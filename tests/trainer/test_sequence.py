@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import multiprocessing
 import pickle
+from pathlib import Path
 
 import h5py
 import keras
@@ -179,6 +180,31 @@ def test_options_one_hot_scale_shape_weights_transform_shard(data):
     shards = [HDF5Sequence(path, batch_size=7, shard=(i, 3), shuffle=False, scale=None) for i in range(3)]
     ids = sorted(i for s in shards for i in _row_ids(_epoch(s)[0], x))
     assert ids == list(range(ROWS))
+
+
+def test_balanced_weights_count_only_the_classes_of_the_rows_used(tmp_path):
+    """As scikit-learn's compute_class_weight("balanced", classes=present, y=codes): rows / (present * count)."""
+    from csv2h5 import ConvertOptions, convert
+
+    def csv(name: str, labels: str) -> Path:
+        path = tmp_path / name
+        path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{label}\n" for i, label in enumerate(labels)))
+        return path
+
+    convert([csv("all.csv", "xxxxxxyyyzzz")], tmp_path / "all.h5", options=ConvertOptions(target=("label",)))
+    like = ConvertOptions(like=str(tmp_path / "all.h5"))  # classes x, y, z; no row of z
+    convert([csv("no_z.csv", "xxxxyy")], tmp_path / "no_z.h5", options=like)
+    # 6 rows, 2 classes present: x 6 / (2 * 4), y 6 / (2 * 2); z has no row: 1
+    seq = HDF5Sequence(tmp_path / "no_z.h5", batch_size=6, shuffle=False, class_weight="balanced")
+    _, y, w = seq[0]
+    assert seq.info.classes == ["x", "y", "z"] and y.tolist() == [0, 0, 0, 0, 1, 1]
+    assert np.allclose(w, [0.75] * 4 + [1.5] * 2) and np.isclose(seq._finish.sample_weights[2], 1.0)
+    # the training rows of a file that holds z: the weights follow them, not the whole file; a shard keeps them
+    rows = np.arange(9)  # x x x x x x y y y: 9 / (2 * 6), 9 / (2 * 3)
+    for shard in (None, (1, 2)):
+        seq = HDF5Sequence(tmp_path / "all.h5", batch_size=4, shuffle=False, class_weight="balanced", indices=rows, shard=shard)
+        y, w = (np.concatenate(side) for side in zip(*(seq[i][1:] for i in range(len(seq)))))
+        assert np.allclose(w, np.where(y == 0, 0.75, 1.5)) and set(y.tolist()) == {0, 1}
 
 
 def _double(xb, yb):
