@@ -13,8 +13,9 @@ page cache counts against a container's memory limit and this epoch will not
 read them again.
 
 Batches may be read in any order and from several threads: a batch whose
-loads are not held (read again, read out of turn, or from another epoch) is
-read straight from the file, which is slower but gives the same rows.
+loads are not held (read again, read out of turn, from another epoch, or
+whose read ahead failed) is read straight from the file, which is slower but
+gives the same rows (or raises the read's error in the caller).
 """
 
 from __future__ import annotations
@@ -202,6 +203,8 @@ class BlockReader:
         self._slots = Arena(capacity_bytes, self.width, self.dtype)
         self._slot_of_load = np.zeros(0, dtype=np.int64)  # -1: not held
         self._planning = False  # a thread is planning the epoch's loads
+        self._unplanned: int | None = None  # an epoch whose planning failed: its batches are read directly
+        self._failed = np.zeros(0, dtype=bool)  # loads whose read failed: their batches read them directly
         self._held = 0
         self._next = 0  # the position in by_need of the next load the thread reads
         self._advised = 0  # loads by_need[:_advised] were announced to the kernel
@@ -222,7 +225,7 @@ class BlockReader:
                 self._epoch, self._schedule = epoch, None
                 self._generation += 1
                 self._cond.notify_all()
-            while self._schedule is None and self._epoch == epoch and not self._closed:
+            while self._schedule is None and self._epoch == epoch and not self._closed and self._unplanned != epoch:
                 self._cond.wait()
             schedule = self._schedule
             if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
@@ -257,7 +260,7 @@ class BlockReader:
     def _wait_for(self, load: int, schedule: Schedule) -> None:
         """Wait until the thread has read ``load``, unless it will not soon (its rows are then read directly)."""
         while self._slot_of_load[load] < 0:
-            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0:
+            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0 or self._failed[load]:
                 return
             if not self._slots.free and self._need_position[load] >= self._next:
                 return  # the arena is full of loads that batches not read yet still need
@@ -277,6 +280,7 @@ class BlockReader:
         self._slot_of_load = np.full(schedule.starts.size, -1, dtype=np.int64)
         self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
         self._need_position[schedule.by_need] = np.arange(schedule.starts.size)
+        self._failed = np.zeros(schedule.starts.size, dtype=bool)
         self._next = 0
         self._advised = 0
         self._schedule = schedule
@@ -288,7 +292,7 @@ class BlockReader:
             with self._cond:
                 while not self._closed and (
                     self._epoch is None
-                    or (self._schedule is None and self._planning)
+                    or (self._schedule is None and (self._planning or self._unplanned == self._epoch))
                     or (self._schedule is not None and (not self._slots.free or self._next >= self._schedule.by_need.size))
                 ):
                     self._cond.wait()
@@ -314,6 +318,10 @@ class BlockReader:
                     with self._cond:
                         if self._generation == generation:
                             self._install(planned)
+                except Exception:  # this epoch's batches read their rows directly (their own errors are the caller's)
+                    with self._cond:
+                        if self._generation == generation:
+                            self._unplanned = epoch
                 finally:
                     with self._cond:
                         self._planning = False
@@ -321,7 +329,16 @@ class BlockReader:
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
             ahead = [(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
-            _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
+            try:
+                _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
+            except Exception:  # the batches that need this load read it directly: a load never read would hang them
+                with self._cond:
+                    if self._slots.read_done(slot, arena):
+                        self._slots.release(slot)
+                    if self._schedule is schedule:
+                        self._failed[load] = True
+                    self._cond.notify_all()
+                continue
             with self._cond:
                 self.loads_read += 1
                 self.rows_loaded += stop - start

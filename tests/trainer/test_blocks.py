@@ -6,6 +6,7 @@ import concurrent.futures
 import errno
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,65 @@ def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_orde
             assert all(a // block == (b - 1) // block and a % chunk == 0 for a, b in loads)  # whole chunks of a block
             assert reader.rows_direct == 0 and reader.rows_loaded == rows
         assert reader.peak_bytes <= capacity
+    finally:
+        reader.close()
+
+
+class _FailingSource(_CountingSource):
+    """Rows of an array whose read-ahead threads' first ``failures`` reads fail (a disk error, a file on a lost mount)."""
+
+    def __init__(self, values: np.ndarray, failures: int) -> None:
+        super().__init__(values)
+        self.failures = failures
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        if threading.current_thread().name.startswith("h5train-readahead") and self.failures > 0:
+            self.failures -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return super().take(rows)
+
+
+@pytest.mark.parametrize("fails", ["a read", "the plan"])
+def test_a_read_ahead_that_fails_leaves_its_batches_to_read_their_rows_not_to_wait_forever(fails):
+    rows, chunk, block, pool, batch = 2_000, 10, 100, 4, 50
+    values = np.arange(rows * 3, dtype=np.int64).reshape(rows, 3)
+    plan = BlockPlan(block_rows=block, pool_blocks=pool, chunk_rows=chunk)
+    orders = {e: blocks_order(rows, seed=3, epoch=e, plan=plan, batch_size=batch) for e in (0, 1)}
+    batches = {e: [np.sort(order[i : i + batch]) for i in range(0, rows, batch)] for e, order in orders.items()}
+
+    def batches_of(epoch: int) -> list[np.ndarray]:
+        if fails == "the plan" and epoch == 0:
+            raise MemoryError("the plan of an epoch")
+        return batches[epoch]
+
+    reader = BlockReader(
+        _FailingSource(values, failures=2 if fails == "a read" else 0),
+        path=None,
+        batches_of=batches_of,
+        chunk_rows=chunk,
+        block_rows=block,
+        file_rows=rows,
+        dtype=values.dtype,
+        width=3,
+        capacity_bytes=(pool + 4) * block * values.itemsize * 3,
+        drop_cache=False,
+    )
+    got: dict[tuple[int, int], np.ndarray] = {}
+
+    def read_epochs() -> None:
+        for epoch in (0, 1):
+            for i, wanted in enumerate(batches[epoch]):
+                got[epoch, i] = reader.take(wanted, epoch=epoch, index=i)
+
+    try:
+        consumer = threading.Thread(target=read_epochs, daemon=True)
+        consumer.start()
+        consumer.join(timeout=30)
+        assert not consumer.is_alive(), f"batches waited forever for {fails} that failed"
+        for (epoch, i), x in got.items():
+            assert np.array_equal(x, values[batches[epoch][i]])
+        assert len(got) == 2 * len(batches[0])
+        assert reader.rows_direct > 0 and reader.rows_loaded > 0  # read directly where it failed, ahead elsewhere
     finally:
         reader.close()
 
