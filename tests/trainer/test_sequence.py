@@ -323,6 +323,25 @@ def test_memory_budget_takes_a_size_as_h5train_does(data):
     assert HDF5Sequence(path, memory_budget=2e6).memory_budget == 2_000_000
 
 
+def test_unit_scales_every_column_into_minus_one_to_one_by_its_largest_magnitude(tmp_path):
+    """A column of negative numbers (its min the larger magnitude) lands in -1..1 too, in HDF5Sequence and in
+    h5train's --normalize unit layer: both divide by max(|min|, |max|), as numpy on the CSV's values does."""
+    from csv2h5.trainer.models import preprocessing
+
+    from csv2h5 import ConvertOptions, convert
+
+    x = np.array([[-10.0, 2.0, 0.0, -0.5], [1.0, -4.0, 0.0, -2.0], [5.0, 8.0, 0.0, -1.0], [-3.0, 1.0, 0.0, -0.25]])
+    csv = tmp_path / "signed.csv"
+    csv.write_text("a,b,c,d,label\n" + "".join(",".join(map(str, row)) + f",{i % 2}\n" for i, row in enumerate(x)))
+    path = tmp_path / "signed.h5"
+    convert([csv], path, options=ConvertOptions(target=("label",)))
+    expected = x / np.where(np.abs(x).max(axis=0) == 0, 1, np.abs(x).max(axis=0))
+    seq = HDF5Sequence(path, batch_size=4, shuffle="none", scale="unit")
+    np.testing.assert_allclose(seq[0][0], expected, rtol=1e-6)
+    layer = preprocessing(seq.info, "unit")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x.astype(np.float32))), expected, rtol=1e-6)
+
+
 def _tiny_model() -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
