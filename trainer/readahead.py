@@ -33,6 +33,7 @@ AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they 
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
+STALE_BATCHES = 16  # a load is dropped once a batch this far past its last use is read, even if batches that use it were not
 
 
 @dataclasses.dataclass
@@ -47,6 +48,17 @@ class Schedule:
     batch_loads: np.ndarray  # the loads of batch i: batch_loads[batch_bounds[i]:batch_bounds[i + 1]]
     batch_bounds: np.ndarray
     batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
+    by_last_use: np.ndarray  # loads in the order of the last batch that reads each
+    last_use: np.ndarray  # the last batch that reads each load
+    stale: int = 0  # by_last_use[:stale] are dropped: past their last use by STALE_BATCHES batches
+
+    def loads_past(self, index: int) -> np.ndarray:
+        """Loads whose last batch lies STALE_BATCHES or more before batch ``index``, not given before: a process
+        given some of the batches (one of Keras's worker processes) never counts the others' uses down."""
+        start = self.stale
+        while self.stale < self.by_last_use.size and self.last_use[self.by_last_use[self.stale]] <= index - STALE_BATCHES:
+            self.stale += 1
+        return self.by_last_use[start : self.stale]
 
     def loads_of(self, index: int) -> np.ndarray:
         return self.batch_loads[self.batch_bounds[index] : self.batch_bounds[index + 1]]
@@ -92,6 +104,8 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
     batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
     bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
+    last_use = np.full(len(starts), -1, dtype=np.int64)
+    np.maximum.at(last_use, batch_loads, pair_batch)
     return Schedule(
         starts=np.array(starts, dtype=np.int64),
         stops=np.array(stops, dtype=np.int64),
@@ -101,6 +115,8 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
         batch_loads=batch_loads,
         batch_bounds=bounds,
         batches_done=np.zeros(len(batches), dtype=bool),
+        by_last_use=np.argsort(last_use, kind="stable"),
+        last_use=last_use,
     )
 
 
@@ -247,6 +263,9 @@ class BlockReader:
                 schedule.batches_done[index] = True
                 schedule.uses[loads] -= 1
                 for load in loads[schedule.uses[loads] == 0]:
+                    self._release(int(load))
+                for load in schedule.loads_past(index):  # batches this process skipped: not read here
+                    schedule.uses[load] = 0
                     self._release(int(load))
                 self._cond.notify_all()
         if out is None:

@@ -310,6 +310,21 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
 
+@pytest.mark.parametrize("every", [2, 3])
+def test_a_worker_process_given_some_of_the_batches_reads_them_ahead_too(sorted_file, every):
+    """Keras's worker processes each read the batches handed to them (about every other one, with two): the
+    loads of the batches a process never reads are dropped as it moves on, so its own stay read ahead."""
+    seq = _blocks(sorted_file)
+    for epoch in (0, 1):
+        order = seq.order(epoch)
+        for i in range(epoch % every, len(seq), every):
+            x, _ = seq.read_batch(i, epoch=epoch)
+            assert np.array_equal(_row_numbers(x), np.sort(order[i * 256 : (i + 1) * 256]))
+    reader = seq._readers.reader
+    assert reader.rows_direct == 0
+    assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
 def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_file):
     """Validation, evaluate and predict read in file order: block by block, each row once, no random gather."""
     everything = HDF5Sequence(sorted_file, scale=None, batch_size=256, shuffle=False, dtype="uint8")
