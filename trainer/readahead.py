@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .arena import Arena
 from .rowfile import RowFile
 from .rows import MappedRows, RowSource
 
@@ -33,7 +34,7 @@ AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they 
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
-STALE_BATCHES = 16  # a load is dropped once a batch this far past its last use is read, even if batches that use it were not
+STALE_BATCHES = 8  # a load is dropped once this many batches past its last use are read, even if some that use it were not
 
 
 @dataclasses.dataclass
@@ -50,13 +51,25 @@ class Schedule:
     batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
     by_last_use: np.ndarray  # loads in the order of the last batch that reads each
     last_use: np.ndarray  # the last batch that reads each load
-    stale: int = 0  # by_last_use[:stale] are dropped: past their last use by STALE_BATCHES batches
+    stale: int = 0  # by_last_use[:stale] are dropped: STALE_BATCHES batches past their last use were read
+    cursor: int = -1  # the last use of by_last_use[stale] (as far as counted)
+    after: int = 0  # batches read past the cursor
 
-    def loads_past(self, index: int) -> np.ndarray:
-        """Loads whose last batch lies STALE_BATCHES or more before batch ``index``, not given before: a process
-        given some of the batches (one of Keras's worker processes) never counts the others' uses down."""
+    def done(self, index: int) -> np.ndarray:
+        """Batch ``index`` is read: the loads that STALE_BATCHES read batches now lie past, not given before.
+
+        A process given some of the batches (one of Keras's worker processes) never counts the others' uses
+        of a load down; a look at a batch far ahead is one batch, and drops nothing."""
+        self.batches_done[index] = True
+        self.after += index > self.cursor
         start = self.stale
-        while self.stale < self.by_last_use.size and self.last_use[self.by_last_use[self.stale]] <= index - STALE_BATCHES:
+        while self.stale < self.by_last_use.size:
+            last = int(self.last_use[self.by_last_use[self.stale]])
+            if last > self.cursor:  # the cursor moves on: batches read up to it are no longer past it
+                self.after -= int(np.count_nonzero(self.batches_done[self.cursor + 1 : last + 1]))
+                self.cursor = last
+            if self.after < STALE_BATCHES:
+                break
             self.stale += 1
         return self.by_last_use[start : self.stale]
 
@@ -118,52 +131,6 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
         by_last_use=np.argsort(last_use, kind="stable"),
         last_use=last_use,
     )
-
-
-class Arena:
-    """Equal slots that loads are read into, each free, being read into, or holding a load.
-
-    One array, so a batch is one gather whatever the number of loads it draws from. Not locked by
-    itself: the reader calls it under its own lock.
-    """
-
-    def __init__(self, capacity_bytes: int, width: int, dtype: np.dtype) -> None:
-        self.capacity_bytes, self.width, self.dtype = int(capacity_bytes), int(width), np.dtype(dtype)
-        self.rows: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
-        self.slot_rows = 0
-        self.free: list[int] = []
-        self.in_flight: set[int] = set()  # slots being read into
-
-    def fit(self, largest: int) -> None:
-        """Every slot free but those being read into; the array is made anew when ``largest`` rows outgrow a slot."""
-        if self.rows is None or largest > self.slot_rows:
-            self.rows = None  # free the old one first
-            self.slot_rows = largest
-            slots = max(2, self.capacity_bytes // (largest * self.width * self.dtype.itemsize))
-            self.rows = np.empty((slots * largest, self.width), dtype=self.dtype)
-            self.in_flight = set()  # reads still running go into the old array, which they hold
-        slots = self.rows.shape[0] // self.slot_rows
-        self.free = [s for s in range(slots)[::-1] if s not in self.in_flight]
-
-    def claim(self) -> tuple[int, np.ndarray]:
-        """A free slot to read into, and the array it is in."""
-        slot = self.free.pop()
-        self.in_flight.add(slot)
-        return slot, self.rows
-
-    def read_done(self, slot: int, rows: np.ndarray) -> bool:
-        """A read into ``slot`` of ``rows`` has ended; False when the arena was made anew meanwhile."""
-        if self.rows is not rows:
-            return False
-        self.in_flight.discard(slot)
-        return True
-
-    def release(self, slot: int) -> None:
-        if slot not in self.free:
-            self.free.append(slot)
-
-    def close(self) -> None:
-        self.rows = None
 
 
 class BlockReader:
@@ -260,11 +227,10 @@ class BlockReader:
             else:
                 out = np.take(self._slots.rows, np.where(direct, 0, where), axis=0)
             if not schedule.batches_done[index]:
-                schedule.batches_done[index] = True
                 schedule.uses[loads] -= 1
                 for load in loads[schedule.uses[loads] == 0]:
                     self._release(int(load))
-                for load in schedule.loads_past(index):  # batches this process skipped: not read here
+                for load in schedule.done(index):  # left behind by batches this process is not given
                     schedule.uses[load] = 0
                     self._release(int(load))
                 self._cond.notify_all()

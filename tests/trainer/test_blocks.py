@@ -313,15 +313,17 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
 @pytest.mark.parametrize("every", [2, 3])
 def test_a_worker_process_given_some_of_the_batches_reads_them_ahead_too(sorted_file, every):
     """Keras's worker processes each read the batches handed to them (about every other one, with two): the
-    loads of the batches a process never reads are dropped as it moves on, so its own stay read ahead."""
+    loads of the batches a process never reads are dropped as it moves on, so its own stay read ahead; a look
+    at the epoch's last batch first drops nothing (it is one batch read, not many)."""
     seq = _blocks(sorted_file)
     for epoch in (0, 1):
         order = seq.order(epoch)
+        seq.read_batch(len(seq) - 1, epoch=epoch)  # read from the file: its loads are not read yet
         for i in range(epoch % every, len(seq), every):
             x, _ = seq.read_batch(i, epoch=epoch)
             assert np.array_equal(_row_numbers(x), np.sort(order[i * 256 : (i + 1) * 256]))
     reader = seq._readers.reader
-    assert reader.rows_direct == 0
+    assert reader.rows_direct <= 2 * 2 * 256  # the two looks ahead, and the last batches read again
     assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
 
