@@ -98,7 +98,7 @@ def fit(
         str,
         typer.Option(
             help="standard (stored mean/std, missing values filled, categories encoded), "
-            "unit (stored max) or none: a layer of the model."
+            "unit (over the stored largest magnitude) or none: a layer of the model."
         ),
     ] = "standard",
     missing: Annotated[

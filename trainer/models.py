@@ -15,11 +15,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import keras
-import numpy as np
 
 from .errors import ModelError
 from .fileinfo import FileInfo
-from .preprocess import encoding_layer
+from .preprocess import encoding_layer, unit_factor
 
 NORMALIZE = ("standard", "unit", "none")
 DEFAULT_HIDDEN = {"mlp": (50,), "cnn": (50,), "tabular": (128, 64)}  # hidden widths when --hidden is not given
@@ -67,15 +66,14 @@ def preprocessing(info: FileInfo, normalize: str, *, missing: str = "mean", keep
     ``standard``: the rule of ``preprocess`` (with ``keep_width`` the row keeps its width,
     codes passing as they are, for bodies that reshape it; else categories are one-hot or
     embedded and columns that held NaN get missing indicators). ``unit`` and ``none``
-    scale by the stored max or not at all, and fill nothing.
+    scale by each column's largest stored magnitude or not at all, and fill nothing.
     """
     if normalize not in NORMALIZE:
         raise ModelError(f"--normalize {normalize!r} is not one of {', '.join(NORMALIZE)}")
     if normalize == "none":
         return None
     if normalize == "unit":
-        top = np.nan_to_num(np.abs(info.stats["max"].astype(np.float64)), nan=1.0)
-        return keras.layers.Rescaling(scale=(1.0 / np.where(top == 0, 1.0, top)).astype("float32"), name="unit_scale")
+        return keras.layers.Rescaling(scale=unit_factor(info), name="unit_scale")
     return encoding_layer(info, missing=missing, keep_width=keep_width)
 
 

@@ -155,12 +155,13 @@ class EpochOrders:
         return max(len(self._orders), len(self._batches))
 
     def get(self, epoch: int) -> np.ndarray:
-        """File rows in epoch ``epoch``'s order."""
+        """File rows in epoch ``epoch``'s order (read-only: shared)."""
         with self._lock:
             order = self._orders.get(epoch)
             if order is None:
                 _keep_newest(self._orders)
                 order = self._orders[epoch] = self._make(epoch)
+                order.flags.writeable = False  # handed out, and read by the batches: a caller's sort must not reorder them
         return order
 
     def batches(self, epoch: int) -> EpochBatches:

@@ -161,6 +161,17 @@ def _columns(found: list[str], limit: int) -> str:
     return ("columns " if len(found) > 1 else "column ") + ", ".join(found[:limit]) + more
 
 
+def unit_factor(info: FileInfo) -> np.ndarray:
+    """What ``unit`` scales each column by: 1 over its largest stored magnitude (of its min and max, so a
+    column of negative numbers lands in -1..1 too); 1 for a column of zeros or of NaN alone."""
+    stats = info.stats
+    top = np.fmax(
+        np.abs(np.asarray(stats["max"], dtype=np.float64)), np.abs(np.asarray(stats.get("min", np.nan), dtype=np.float64))
+    )
+    top = np.nan_to_num(top, nan=1.0)
+    return (1.0 / np.where(top == 0, 1.0, top)).astype(np.float32)
+
+
 class BatchPreprocessor:
     """The rule in numpy, width kept (for ``HDF5Sequence``): fill NaN, standardise numbers and dates.
 
@@ -181,8 +192,7 @@ class BatchPreprocessor:
         if scale == "standard":
             self.offset, self.factor = plan.mean.astype(np.float32), plan.scale.astype(np.float32)
         elif scale == "unit":
-            top = np.nan_to_num(np.abs(np.asarray(info.stats["max"], dtype=np.float64)), nan=1.0)
-            self.factor = (1.0 / np.where(top == 0, 1.0, top)).astype(np.float32)
+            self.factor = unit_factor(info)
 
     @property
     def active(self) -> bool:

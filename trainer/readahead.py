@@ -13,8 +13,9 @@ page cache counts against a container's memory limit and this epoch will not
 read them again.
 
 Batches may be read in any order and from several threads: a batch whose
-loads are not held (read again, read out of turn, or from another epoch) is
-read straight from the file, which is slower but gives the same rows.
+loads are not held (read again, read out of turn, from another epoch, or
+whose read ahead failed) is read straight from the file, which is slower but
+gives the same rows (or raises the read's error in the caller).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .arena import Arena
 from .rowfile import RowFile
 from .rows import MappedRows, RowSource
 
@@ -32,6 +34,7 @@ AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they 
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
+STALE_BATCHES = 8  # a load is dropped once this many batches past its last use are read, even if some that use it were not
 
 
 @dataclasses.dataclass
@@ -46,6 +49,29 @@ class Schedule:
     batch_loads: np.ndarray  # the loads of batch i: batch_loads[batch_bounds[i]:batch_bounds[i + 1]]
     batch_bounds: np.ndarray
     batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
+    by_last_use: np.ndarray  # loads in the order of the last batch that reads each
+    last_use: np.ndarray  # the last batch that reads each load
+    stale: int = 0  # by_last_use[:stale] are dropped: STALE_BATCHES batches past their last use were read
+    cursor: int = -1  # the last use of by_last_use[stale] (as far as counted)
+    after: int = 0  # batches read past the cursor
+
+    def done(self, index: int) -> np.ndarray:
+        """Batch ``index`` is read: the loads that STALE_BATCHES read batches now lie past, not given before.
+
+        A process given some of the batches (one of Keras's worker processes) never counts the others' uses
+        of a load down; a look at a batch far ahead is one batch, and drops nothing."""
+        self.batches_done[index] = True
+        self.after += index > self.cursor
+        start = self.stale
+        while self.stale < self.by_last_use.size:
+            last = int(self.last_use[self.by_last_use[self.stale]])
+            if last > self.cursor:  # the cursor moves on: batches read up to it are no longer past it
+                self.after -= int(np.count_nonzero(self.batches_done[self.cursor + 1 : last + 1]))
+                self.cursor = last
+            if self.after < STALE_BATCHES:
+                break
+            self.stale += 1
+        return self.by_last_use[start : self.stale]
 
     def loads_of(self, index: int) -> np.ndarray:
         return self.batch_loads[self.batch_bounds[index] : self.batch_bounds[index + 1]]
@@ -91,6 +117,8 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
     change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
     batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
     bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
+    last_use = np.full(len(starts), -1, dtype=np.int64)
+    np.maximum.at(last_use, batch_loads, pair_batch)
     return Schedule(
         starts=np.array(starts, dtype=np.int64),
         stops=np.array(stops, dtype=np.int64),
@@ -100,53 +128,9 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
         batch_loads=batch_loads,
         batch_bounds=bounds,
         batches_done=np.zeros(len(batches), dtype=bool),
+        by_last_use=np.argsort(last_use, kind="stable"),
+        last_use=last_use,
     )
-
-
-class Arena:
-    """Equal slots that loads are read into, each free, being read into, or holding a load.
-
-    One array, so a batch is one gather whatever the number of loads it draws from. Not locked by
-    itself: the reader calls it under its own lock.
-    """
-
-    def __init__(self, capacity_bytes: int, width: int, dtype: np.dtype) -> None:
-        self.capacity_bytes, self.width, self.dtype = int(capacity_bytes), int(width), np.dtype(dtype)
-        self.rows: np.ndarray | None = None  # allocated on first use; pages are touched only when read into
-        self.slot_rows = 0
-        self.free: list[int] = []
-        self.in_flight: set[int] = set()  # slots being read into
-
-    def fit(self, largest: int) -> None:
-        """Every slot free but those being read into; the array is made anew when ``largest`` rows outgrow a slot."""
-        if self.rows is None or largest > self.slot_rows:
-            self.rows = None  # free the old one first
-            self.slot_rows = largest
-            slots = max(2, self.capacity_bytes // (largest * self.width * self.dtype.itemsize))
-            self.rows = np.empty((slots * largest, self.width), dtype=self.dtype)
-            self.in_flight = set()  # reads still running go into the old array, which they hold
-        slots = self.rows.shape[0] // self.slot_rows
-        self.free = [s for s in range(slots)[::-1] if s not in self.in_flight]
-
-    def claim(self) -> tuple[int, np.ndarray]:
-        """A free slot to read into, and the array it is in."""
-        slot = self.free.pop()
-        self.in_flight.add(slot)
-        return slot, self.rows
-
-    def read_done(self, slot: int, rows: np.ndarray) -> bool:
-        """A read into ``slot`` of ``rows`` has ended; False when the arena was made anew meanwhile."""
-        if self.rows is not rows:
-            return False
-        self.in_flight.discard(slot)
-        return True
-
-    def release(self, slot: int) -> None:
-        if slot not in self.free:
-            self.free.append(slot)
-
-    def close(self) -> None:
-        self.rows = None
 
 
 class BlockReader:
@@ -202,6 +186,8 @@ class BlockReader:
         self._slots = Arena(capacity_bytes, self.width, self.dtype)
         self._slot_of_load = np.zeros(0, dtype=np.int64)  # -1: not held
         self._planning = False  # a thread is planning the epoch's loads
+        self._unplanned: int | None = None  # an epoch whose planning failed: its batches are read directly
+        self._failed = np.zeros(0, dtype=bool)  # loads whose read failed: their batches read them directly
         self._held = 0
         self._next = 0  # the position in by_need of the next load the thread reads
         self._advised = 0  # loads by_need[:_advised] were announced to the kernel
@@ -222,7 +208,7 @@ class BlockReader:
                 self._epoch, self._schedule = epoch, None
                 self._generation += 1
                 self._cond.notify_all()
-            while self._schedule is None and self._epoch == epoch and not self._closed:
+            while self._schedule is None and self._epoch == epoch and not self._closed and self._unplanned != epoch:
                 self._cond.wait()
             schedule = self._schedule
             if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
@@ -241,9 +227,11 @@ class BlockReader:
             else:
                 out = np.take(self._slots.rows, np.where(direct, 0, where), axis=0)
             if not schedule.batches_done[index]:
-                schedule.batches_done[index] = True
                 schedule.uses[loads] -= 1
                 for load in loads[schedule.uses[loads] == 0]:
+                    self._release(int(load))
+                for load in schedule.done(index):  # left behind by batches this process is not given
+                    schedule.uses[load] = 0
                     self._release(int(load))
                 self._cond.notify_all()
         if out is None:
@@ -257,7 +245,7 @@ class BlockReader:
     def _wait_for(self, load: int, schedule: Schedule) -> None:
         """Wait until the thread has read ``load``, unless it will not soon (its rows are then read directly)."""
         while self._slot_of_load[load] < 0:
-            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0:
+            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0 or self._failed[load]:
                 return
             if not self._slots.free and self._need_position[load] >= self._next:
                 return  # the arena is full of loads that batches not read yet still need
@@ -277,6 +265,7 @@ class BlockReader:
         self._slot_of_load = np.full(schedule.starts.size, -1, dtype=np.int64)
         self._need_position = np.empty(schedule.starts.size, dtype=np.int64)
         self._need_position[schedule.by_need] = np.arange(schedule.starts.size)
+        self._failed = np.zeros(schedule.starts.size, dtype=bool)
         self._next = 0
         self._advised = 0
         self._schedule = schedule
@@ -288,7 +277,7 @@ class BlockReader:
             with self._cond:
                 while not self._closed and (
                     self._epoch is None
-                    or (self._schedule is None and self._planning)
+                    or (self._schedule is None and (self._planning or self._unplanned == self._epoch))
                     or (self._schedule is not None and (not self._slots.free or self._next >= self._schedule.by_need.size))
                 ):
                     self._cond.wait()
@@ -314,6 +303,10 @@ class BlockReader:
                     with self._cond:
                         if self._generation == generation:
                             self._install(planned)
+                except Exception:  # this epoch's batches read their rows directly (their own errors are the caller's)
+                    with self._cond:
+                        if self._generation == generation:
+                            self._unplanned = epoch
                 finally:
                     with self._cond:
                         self._planning = False
@@ -321,7 +314,16 @@ class BlockReader:
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
             ahead = [(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
-            _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
+            try:
+                _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
+            except Exception:  # the batches that need this load read it directly: a load never read would hang them
+                with self._cond:
+                    if self._slots.read_done(slot, arena):
+                        self._slots.release(slot)
+                    if self._schedule is schedule:
+                        self._failed[load] = True
+                    self._cond.notify_all()
+                continue
             with self._cond:
                 self.loads_read += 1
                 self.rows_loaded += stop - start

@@ -129,7 +129,7 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     @property
     def indices(self) -> np.ndarray:
-        """The file rows this sequence uses (built on demand when it uses them all)."""
+        """The file rows this sequence uses (built on demand when it uses them all); read-only."""
         return np.arange(self._info.rows, dtype=np.int64) if self._indices is None else self._indices
 
     def __len__(self) -> int:
@@ -167,7 +167,7 @@ class HDF5Sequence(keras.utils.PyDataset):
         self.epoch += 1
 
     def order(self, epoch: int | None = None) -> np.ndarray:
-        """File rows in epoch ``epoch``'s order (default: the current epoch).
+        """File rows in epoch ``epoch``'s order (default: the current epoch), read-only (copy it to change it).
 
         Thread-safe. The orders of the two epochs asked for last are kept: a
         pipeline that reads ahead asks for the next epoch while finishing this one.
@@ -263,4 +263,6 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
     if options.shard is not None:
         index, count = options.shard
         rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]
+    if rows is not None:
+        rows.flags.writeable = False  # seq.indices: the epochs' orders are made from it, a caller's change must not reach them
     return rows

@@ -6,6 +6,7 @@ import concurrent.futures
 import errno
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +241,65 @@ def test_the_reader_reads_each_row_once_in_large_reads_within_its_budget(in_orde
         reader.close()
 
 
+class _FailingSource(_CountingSource):
+    """Rows of an array whose read-ahead threads' first ``failures`` reads fail (a disk error, a file on a lost mount)."""
+
+    def __init__(self, values: np.ndarray, failures: int) -> None:
+        super().__init__(values)
+        self.failures = failures
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        if threading.current_thread().name.startswith("h5train-readahead") and self.failures > 0:
+            self.failures -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return super().take(rows)
+
+
+@pytest.mark.parametrize("fails", ["a read", "the plan"])
+def test_a_read_ahead_that_fails_leaves_its_batches_to_read_their_rows_not_to_wait_forever(fails):
+    rows, chunk, block, pool, batch = 2_000, 10, 100, 4, 50
+    values = np.arange(rows * 3, dtype=np.int64).reshape(rows, 3)
+    plan = BlockPlan(block_rows=block, pool_blocks=pool, chunk_rows=chunk)
+    orders = {e: blocks_order(rows, seed=3, epoch=e, plan=plan, batch_size=batch) for e in (0, 1)}
+    batches = {e: [np.sort(order[i : i + batch]) for i in range(0, rows, batch)] for e, order in orders.items()}
+
+    def batches_of(epoch: int) -> list[np.ndarray]:
+        if fails == "the plan" and epoch == 0:
+            raise MemoryError("the plan of an epoch")
+        return batches[epoch]
+
+    reader = BlockReader(
+        _FailingSource(values, failures=2 if fails == "a read" else 0),
+        path=None,
+        batches_of=batches_of,
+        chunk_rows=chunk,
+        block_rows=block,
+        file_rows=rows,
+        dtype=values.dtype,
+        width=3,
+        capacity_bytes=(pool + 4) * block * values.itemsize * 3,
+        drop_cache=False,
+    )
+    got: dict[tuple[int, int], np.ndarray] = {}
+
+    def read_epochs() -> None:
+        for epoch in (0, 1):
+            for i, wanted in enumerate(batches[epoch]):
+                got[epoch, i] = reader.take(wanted, epoch=epoch, index=i)
+
+    try:
+        consumer = threading.Thread(target=read_epochs, daemon=True)
+        consumer.start()
+        consumer.join(timeout=30)
+        assert not consumer.is_alive(), f"batches waited forever for {fails} that failed"
+        for (epoch, i), x in got.items():
+            assert np.array_equal(x, values[batches[epoch][i]])
+        assert len(got) == 2 * len(batches[0])
+        assert reader.rows_direct > 0 and reader.rows_loaded > 0  # read directly where it failed, ahead elsewhere
+    finally:
+        reader.close()
+
+
 def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
     seq = _blocks(sorted_file)
     for epoch in (0, 1):
@@ -248,6 +308,23 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
         reader = seq._readers.reader
         assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+@pytest.mark.parametrize("every", [2, 3])
+def test_a_worker_process_given_some_of_the_batches_reads_them_ahead_too(sorted_file, every):
+    """Keras's worker processes each read the batches handed to them (about every other one, with two): the
+    loads of the batches a process never reads are dropped as it moves on, so its own stay read ahead; a look
+    at the epoch's last batch first drops nothing (it is one batch read, not many)."""
+    seq = _blocks(sorted_file)
+    for epoch in (0, 1):
+        order = seq.order(epoch)
+        seq.read_batch(len(seq) - 1, epoch=epoch)  # read from the file: its loads are not read yet
+        for i in range(epoch % every, len(seq), every):
+            x, _ = seq.read_batch(i, epoch=epoch)
+            assert np.array_equal(_row_numbers(x), np.sort(order[i * 256 : (i + 1) * 256]))
+    reader = seq._readers.reader
+    assert reader.rows_direct <= 2 * 2 * 256  # the two looks ahead, and the last batches read again
+    assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
 
 def test_file_order_on_data_that_does_not_fit_is_read_ahead_in_blocks(sorted_file):

@@ -108,12 +108,14 @@ def _fit_weights(path, *, shuffle: str, **pool) -> tuple[list[np.ndarray], keras
         [keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
     )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    seq = HDF5Sequence(path, batch_size=16, shuffle=shuffle, scale="unit", seed=1, **pool)
+    small = dict(memory_budget=1000, block_bytes=16 * FEATURES) if shuffle == "blocks" else {}  # pools of 2 blocks of 16 rows
+    seq = HDF5Sequence(path, batch_size=16, shuffle=shuffle, scale="unit", seed=1, **small, **pool)
+    assert shuffle != "blocks" or seq.block_plan.pool_blocks == 2
     history = model.fit(seq, epochs=3, shuffle=False, verbose=0)
     return model.get_weights(), history
 
 
-@pytest.mark.parametrize("shuffle", ["global", "window", "batch", "none"])
+@pytest.mark.parametrize("shuffle", ["global", "window", "batch", "blocks", "none"])
 def test_fit_three_epochs_the_same_with_threads_and_processes(data, shuffle):
     """Batches arrive in order whatever the pool, so the weights match the single worker's."""
     path, _, _ = data

@@ -349,6 +349,47 @@ def test_memory_budget_takes_a_size_as_h5train_does(data):
     assert HDF5Sequence(path, memory_budget=2e6).memory_budget == 2_000_000
 
 
+@pytest.mark.parametrize("shuffle", ["global", "none", "blocks"])
+def test_an_order_or_indices_handed_out_cannot_be_changed_under_the_batches(data, shuffle):
+    """seq.order() and seq.indices are the arrays the batches are read by: a caller sorting the order it got
+    (to see which rows an epoch holds) would have put the epoch in file order, and changed indices its rows."""
+    path, x, _ = data
+    options = dict(
+        batch_size=10, shuffle=shuffle, seed=5, scale=None, indices=np.arange(3, ROWS), memory_budget=3000, block_bytes=120
+    )
+    seq, untouched = HDF5Sequence(path, **options), HDF5Sequence(path, **options)
+    order, indices = seq.order(1), seq.indices
+    with pytest.raises(ValueError, match="read-only"):
+        order.sort()
+    with pytest.raises(ValueError, match="read-only"):
+        indices[:] = 0
+    assert np.array_equal(np.sort(order), np.arange(3, ROWS)) and np.array_equal(indices, np.arange(3, ROWS))
+    for i in range(len(seq)):
+        rows = np.sort(untouched.order(1)[i * 10 : (i + 1) * 10])
+        assert np.array_equal(seq.read_batch(i, epoch=1)[0], x[rows].astype(np.float32))
+    mine = seq.order(1).copy()  # a copy is the caller's to change
+    mine.sort()
+
+
+def test_unit_scales_every_column_into_minus_one_to_one_by_its_largest_magnitude(tmp_path):
+    """A column of negative numbers (its min the larger magnitude) lands in -1..1 too, in HDF5Sequence and in
+    h5train's --normalize unit layer: both divide by max(|min|, |max|), as numpy on the CSV's values does."""
+    from csv2h5.trainer.models import preprocessing
+
+    from csv2h5 import ConvertOptions, convert
+
+    x = np.array([[-10.0, 2.0, 0.0, -0.5], [1.0, -4.0, 0.0, -2.0], [5.0, 8.0, 0.0, -1.0], [-3.0, 1.0, 0.0, -0.25]])
+    csv = tmp_path / "signed.csv"
+    csv.write_text("a,b,c,d,label\n" + "".join(",".join(map(str, row)) + f",{i % 2}\n" for i, row in enumerate(x)))
+    path = tmp_path / "signed.h5"
+    convert([csv], path, options=ConvertOptions(target=("label",)))
+    expected = x / np.where(np.abs(x).max(axis=0) == 0, 1, np.abs(x).max(axis=0))
+    seq = HDF5Sequence(path, batch_size=4, shuffle="none", scale="unit")
+    np.testing.assert_allclose(seq[0][0], expected, rtol=1e-6)
+    layer = preprocessing(seq.info, "unit")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x.astype(np.float32))), expected, rtol=1e-6)
+
+
 def _tiny_model() -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
