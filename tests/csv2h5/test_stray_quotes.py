@@ -3,7 +3,9 @@ so blocks are still cut at every line end, whatever their number; a quoted field
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from decimal_tables import stored
 
 from csv2h5 import ConvertOptions, convert, pool
 from csv2h5.errors import BadLineError
+from csv2h5.reader import Dialect, quoted_fields
 
 SIZES = ['27" monitor', '5" screen', '12"', 'a "b"', "plain", 'x""y', "", '"quoted ""too"""', '"two\nlines, ""and"" a comma"']
 
@@ -124,3 +127,43 @@ def test_a_quote_left_open_is_refused_not_read_to_the_end_of_the_file(tmp_path, 
         convert([src], tmp_path / "open.h5", options=ConvertOptions(block_bytes=4096, workers=0))
     with pytest.raises(BadLineError, match=rf"open\.csv:{line}: a quoted field runs over"):
         convert([src], tmp_path / "open.h5", options=ConvertOptions(block_bytes=4096, workers=2))
+
+
+def _record_ends(text: str) -> set[int]:
+    """The line ends of ``text`` that end a record, as Python's csv module reads it (an oracle apart from the cutter).
+
+    A line is added after the text: read to the end of its data inside quotes, the
+    csv module would end the record there, at a line end that is a cell's text.
+    """
+    lines = (text + "\nend\n").split("\n")
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines])  # where each physical line starts
+    reader = csv.reader(io.StringIO(text + "\nend\n", newline=""))
+    ends = set()
+    for _ in reader:
+        ends.add(int(starts[reader.line_num]) - 1)
+    return {end for end in ends if end < len(text)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_line_ends_inside_quotes_are_those_the_csv_module_reads_inside_a_record(seed):
+    rng = np.random.default_rng(seed)
+    pieces = ['"', '"', '""', ",", "\n", "\n", "a", "5", " ", '5" x', ',"', '",']
+    for _ in range(500):
+        text = "".join(rng.choice(pieces, size=rng.integers(0, 40)))
+        data = text.encode()
+        quoted = quoted_fields(data, Dialect())
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        outside = {int(p) for p, inside in zip(newlines, quoted.inside(newlines)) if not inside}
+        assert outside == _record_ends(text), text
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_quote_inside_a_header_name_ends_the_header_at_its_line(tmp_path, workers):
+    """Paired, the header's one quote took the lines after it into the header, and their rows were lost."""
+    src = tmp_path / "h.csv"
+    src.write_text('n,size ("),x\n' + "".join(f"{i},{i % 3},{i / 4}\n" for i in range(50)))
+    convert([src], tmp_path / "h.h5", options=ConvertOptions(block_bytes=64, workers=workers))
+    expected = pd.read_csv(src)
+    with h5py.File(tmp_path / "h.h5") as f:
+        assert list(f["features"].attrs["columns"]) == list(expected.columns)
+        np.testing.assert_array_equal(stored(f), expected.to_numpy(dtype=np.float64))
