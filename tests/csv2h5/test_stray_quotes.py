@@ -79,6 +79,8 @@ def test_a_quote_inside_a_comment_or_after_a_quote_in_a_cell_opens_nothing(tmp_p
             line += ' # a "note'  # a quote in a comment
         elif i % 7 == 5:
             line = f'{i},27" monitor,{i / 8}# and "more" here"'  # a quote in a cell, then a comment
+        elif i % 7 == 6:
+            line += ' # see,"this'  # a quote in a comment, where a field would open
         elif i % 11 == 0:
             line = f'# a comment line, "unclosed\n{line}'
         lines.append(line)
