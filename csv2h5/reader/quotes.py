@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _NONE = np.zeros(0, dtype=np.int64)
 _NO_COMMENTS = np.zeros((0, 2), dtype=np.int64)
+_FEW_RUNS = 256  # runs of paired quotes followed one by one (a few microseconds each); past that, by numpy
 _SNIFFED = b",;\t|"  # the delimiters --delimiter auto chooses from: field starts while it is not known yet
 
 
@@ -180,7 +181,7 @@ def _by_runs(q: np.ndarray, starts: np.ndarray, paired: np.ndarray, end: int) ->
     by_parity = (breaks[breaks % 2 == 0], breaks[breaks % 2 == 1])  # a run stops at the next of its first's parity
     firsts, stops = [], []
     k = 0  # the run that begins at first_at[k]
-    while k < first_at.size and len(firsts) < 32:
+    while k < first_at.size and len(firsts) < _FEW_RUNS:
         first = int(first_at[k])
         later = by_parity[first % 2]
         at = int(np.searchsorted(later, first, side="right"))
@@ -262,7 +263,7 @@ def _first_mark(marks: list[int], quotes: list[int], start: int, stop: int, firs
 def _from_runs(q: np.ndarray, firsts: np.ndarray, stops: np.ndarray, end: int) -> Quoted:
     """Fields from the runs of quotes ``[firsts[k], stops[k])`` read by pairing: the first, and every other after, opens one."""
     n = q.size
-    if firsts.size <= 64:  # a few runs (a few quotes in cells): sliced
+    if firsts.size <= _FEW_RUNS:  # a few quotes in cells: sliced
         opens = np.concatenate([_NONE, *(q[first:stop:2] for first, stop in zip(firsts, stops))])
         closes = np.concatenate([_NONE, *(q[first + 1 : stop : 2] for first, stop in zip(firsts, stops))])
         return Quoted(opens, _closes(closes, opens.size + closes.size, end), _NO_COMMENTS, end)

@@ -146,12 +146,16 @@ def _record_ends(text: str) -> set[int]:
     return {end for end in ends if end < len(text)}
 
 
+@pytest.mark.parametrize("few_runs", [2, 256])  # 2: the runs after the first two are chained by numpy
 @pytest.mark.parametrize("seed", range(4))
-def test_line_ends_inside_quotes_are_those_the_csv_module_reads_inside_a_record(seed):
+def test_line_ends_inside_quotes_are_those_the_csv_module_reads_inside_a_record(seed, few_runs, monkeypatch):
+    import csv2h5.reader.quotes
+
+    monkeypatch.setattr(csv2h5.reader.quotes, "_FEW_RUNS", few_runs)
     rng = np.random.default_rng(seed)
     pieces = ['"', '"', '""', ",", "\n", "\n", "a", "5", " ", '5" x', ',"', '",']
-    for _ in range(500):
-        text = "".join(rng.choice(pieces, size=rng.integers(0, 40)))
+    for trial in range(500):
+        text = "".join(rng.choice(pieces, size=rng.integers(0, 40) if trial % 10 else rng.integers(100, 1000)))
         data = text.encode()
         quoted = quoted_fields(data, Dialect())
         newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
