@@ -159,10 +159,11 @@ def iter_blocks_at_offsets(
     A block ends at the first line end past ``block_bytes`` (with ``cut_at``: the
     last one within the first ``cut_at`` bytes of data ends a block too), found
     by reading a few KiB there. Whether that line end lies inside quotes is not
-    known here: the blocks are ``speculative``, and the parser processes count
-    each block's quotes and lines so that the blocks can be checked, joined where
-    a line end was inside quotes, and numbered in order (``pool.parse_in_order``).
-    The main process thus never reads the data itself.
+    known here: the blocks are ``speculative``, and the parser processes find
+    each block's quoted fields and count its lines so that the blocks can be
+    checked, joined where a line end was inside quotes, and numbered in order
+    (``pool.parse_in_order``). The main process thus never reads the data itself
+    (but for blocks joined, rare: a quoted line end right at a block's end).
     """
     start = source.position - len(header.rest)  # the first byte of data in the file
     end = source.size
