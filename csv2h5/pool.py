@@ -18,9 +18,9 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 
-from .errors import Csv2H5Error
+from .errors import BadLineError, Csv2H5Error
 from .processes import ParserProcesses
-from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, kernels, parse_block
+from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, kernels, max_line_bytes, parse_block, quoted_fields
 from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, remove_left_over, share
 from .target import distinct_labels, target_numbers
@@ -89,25 +89,25 @@ def worker_pool(workers: int) -> Iterator[ParserProcesses]:
 def _parse_in_worker(
     block: TextBlock, plan: ParsePlan, owner: str | None, copies: list[Job]
 ) -> tuple[int, bool, ParsedBlock | Exception]:
-    """Parse a block in a parser process: (line ends, whether its quotes are odd, the result or the user error).
+    """Parse a block in a parser process: (line ends, whether it ends inside quotes, the result or the user error).
 
     First the rows of earlier blocks that came along are copied into the output
     (``rowcopies``; a failure raises, in the main process too). Large arrays go
     back through shared memory (``shared``). A speculative block
-    (cut without looking at quotes) is read here, its quotes and lines counted,
-    and parsed as if it began at line 1 (the main process renumbers it); with an
-    odd number of quotes it ends inside a quoted field and is not parsed at all.
+    (cut without looking at quotes) is read here, its lines counted and its quoted
+    fields found (``quotes``: as the parsers read them), and parsed as if it began
+    at line 1 (the main process renumbers it); if its last line end is inside a
+    quoted field, it is not parsed at all.
     """
     if copies:
         copy_rows(copies)
-    newlines, odd = 0, False
+    newlines, open_quote = 0, False
     if block.speculative:
         data = block.text()
         newlines = count_byte(data, b"\n", 0, len(data))
-        quote = plan.dialect.quotechar.encode()
-        odd = quote in data and count_byte(data, quote, 0, len(data)) % 2 == 1
-        if odd:
-            return newlines, odd, _UNPARSED
+        open_quote = quoted_fields(data, plan.dialect).ends_inside
+        if open_quote:
+            return newlines, open_quote, _UNPARSED
         block = dataclasses.replace(block, data=data, first_line=1)
     try:
         parsed = parse_block(block, plan)
@@ -115,7 +115,7 @@ def _parse_in_worker(
         # A speculative block may begin inside quotes (after one that ended there): whatever its
         # parse raised means nothing then, and the main process decides. Real bugs raise there again.
         if isinstance(exc, Csv2H5Error) or block.speculative:
-            return newlines, odd, exc
+            return newlines, open_quote, exc
         raise
     parsed.features = share(parsed.features, owner)
     if parsed.target is not None:
@@ -123,7 +123,7 @@ def _parse_in_worker(
         if parsed.target.ndim == 1 and parsed.target.dtype.kind in "iuf":  # numbers: tallied here, not in the main process
             parsed.target_distinct = distinct_labels(parsed.target)
         parsed.target = share(parsed.target, owner)
-    return newlines, odd, parsed
+    return newlines, open_quote, parsed
 
 
 _UNPARSED = Csv2H5Error("not parsed: the block ends inside quotes")
@@ -143,20 +143,21 @@ class _InOrder:
     """Blocks' results taken in input order: speculative blocks numbered, checked and joined where needed.
 
     A speculative block's first line is the line after the previous block's. Its
-    cut is right when every block before it held an even number of quotes; a block
-    with an odd number ends inside a quoted field, so it and the blocks after it,
-    up to the next odd one, are read again here as one block (rare: a quoted line
-    break right at a block's end).
+    cut is right when no block before it ended inside a quoted field (read from a
+    line start, as its parser read it). One that did (rare: a quoted line break
+    right at a block's end), and the blocks after it up to the one where that
+    field closes (read here, from inside the field), are read again here as one
+    block, of at most a line's bound (``limits``): a quote left open is refused,
+    not read to the end of the file.
     """
 
     def __init__(self) -> None:
         self.line = 0  # the first line of the next speculative block
         self.joined: list[TextBlock] = []  # speculative blocks since one that ended inside quotes
         self.plan: ParsePlan | None = None  # the plan the first of them was sent with
-        self.odd = False  # whether the joined blocks hold an odd number of quotes so far
 
     def take(
-        self, block: TextBlock, plan: ParsePlan, newlines: int, odd: bool, result: ParsedBlock | Exception
+        self, block: TextBlock, plan: ParsePlan, newlines: int, open_quote: bool, result: ParsedBlock | Exception
     ) -> Iterator[tuple[TextBlock, ParsedBlock]]:
         if not block.speculative:
             yield from self.flush()
@@ -167,12 +168,13 @@ class _InOrder:
             self.line = block.first_line
         if self.joined:
             self.joined.append(block)
-            self.odd ^= odd
-            if not self.odd:
+            if block.offset + block.length - self.joined[0].offset > max_line_bytes():
+                raise self.too_long()
+            if not quoted_fields(block.text(), plan.dialect, inside=True).ends_inside:
                 yield from self.flush()
             return
-        if odd:
-            self.joined, self.odd, self.plan = [block], True, plan
+        if open_quote:
+            self.joined, self.plan = [block], plan
             return
         numbered = dataclasses.replace(block, first_line=self.line, speculative=False)
         if isinstance(result, Exception) or result.refusal:
@@ -182,8 +184,19 @@ class _InOrder:
         self.line += newlines
         yield numbered, parsed
 
+    def too_long(self) -> BadLineError:
+        """The joined blocks are over a line's bound: the quoted field they begin in runs on (a quote left open)."""
+        first = self.joined[0]
+        data = first.text()
+        opened = int(quoted_fields(data, self.plan.dialect).opens[-1])
+        line = self.line + count_byte(data, b"\n", 0, opened)
+        return BadLineError(
+            f"{first.source}:{line}: a quoted field runs over {max_line_bytes() >> 20} MiB;"
+            " check --delimiter and for an unclosed quote"
+        )
+
     def flush(self) -> Iterator[tuple[TextBlock, ParsedBlock]]:
-        """The joined blocks as one, read here (at the end of a source, or once their quotes pair up)."""
+        """The joined blocks as one, read here (at the end of a source, or once the quoted field closes)."""
         if not self.joined:
             return
         first, last = self.joined[0], self.joined[-1]
@@ -241,10 +254,10 @@ def parse_in_order(
 
     def oldest() -> Iterator[tuple[TextBlock, ParsedBlock]]:
         block, sent, future = pending.popleft()
-        newlines, odd, result = future.result()
+        newlines, open_quote, result = future.result()
         if isinstance(result, ParsedBlock):
             result = _received(result)
-        return order.take(block, sent, newlines, odd, result)
+        return order.take(block, sent, newlines, open_quote, result)
 
     try:
         for block in blocks:

@@ -1,8 +1,9 @@
 """The only package that parses CSV: opening sources, cutting blocks, parsing them.
 
 A source is read as raw bytes (decompressed on the fly, ``source``) and cut into
-blocks at line ends outside quotes (``blocks``), so blocks can be parsed
-independently, in parallel, and give the same result whatever the block size.
+blocks at line ends outside quotes (``blocks``; ``quotes`` finds the quoted
+fields as the parsers read them), so blocks can be parsed independently, in
+parallel, and give the same result whatever the block size.
 ``parse_block`` turns one block into numbers (``parse``): a vectorised numpy
 path for the common all-small-integers case (``digits``), a row-major path for
 blocks of many columns (``wide``), and pyarrow column by column for everything
@@ -20,9 +21,10 @@ from .blocks import TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets
 from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT
 from .evidence import cell_kind, first_cells, row_lines
 from .header import BOM, Dialect, Header, read_header, sniff_delimiter
-from .limits import MAX_LINE_BYTES
+from .limits import MAX_LINE_BYTES, max_line_bytes
 from .parse import parse_block
 from .plan import ParsedBlock, ParsePlan
+from .quotes import quoted_fields
 from .source import Source
 
 __all__ = [
@@ -46,7 +48,9 @@ __all__ = [
     "first_cells",
     "iter_blocks",
     "iter_blocks_at_offsets",
+    "max_line_bytes",
     "parse_block",
+    "quoted_fields",
     "read_header",
     "row_lines",
     "sniff_delimiter",

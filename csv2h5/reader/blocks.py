@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import BadLineError, InputError
-from .header import Header
+from .header import Dialect, Header
 from .limits import max_line_bytes
+from .quotes import quoted_fields
 from .source import Source
 
 
@@ -57,23 +58,23 @@ def count_byte(data: bytes | bytearray, byte: bytes, start: int, end: int) -> in
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) == byte[0]))
 
 
-def _last_cut(data: bytes | bytearray, quotechar: bytes, end: int) -> int:
+def _last_cut(data: bytes | bytearray, dialect: Dialect, end: int) -> int:
     """Index just past the last line end in ``data[:end]`` that is outside quotes, or -1.
 
-    Blocks always start outside quotes, so a line end is outside quotes when an
-    even number of quote characters precede it. Counting bytes is C speed; only
-    the line ends from the last one backwards are tried, usually just one.
+    Blocks always start outside quotes, at a line start: where the quoted fields
+    are is found from there (``quotes``, at C speed on the usual quoting), and
+    only the line ends from the last one backwards are tried, usually just one.
     """
-    quotes = count_byte(data, quotechar, 0, end) if data.find(quotechar, 0, end) >= 0 else 0
+    quoted = quoted_fields(data, dialect, end)
     stop = end
     while True:
         newline = data.rfind(b"\n", 0, stop)
         if newline < 0:
             return -1
-        quotes -= data.count(quotechar, newline, stop)  # now: quotes before this line end
-        if quotes % 2 == 0:
+        field = int(np.searchsorted(quoted.opens, newline)) - 1  # the last quoted field opened before it
+        if field < 0 or quoted.closes[field] < newline:
             return newline + 1
-        stop = newline
+        stop = max(int(quoted.opens[field]), 0)  # inside that field: try the line ends before it
 
 
 def iter_blocks(
@@ -85,7 +86,7 @@ def iter_blocks(
     ``cut_at`` bytes of data, so the whole lines there form blocks of their own
     whatever the block size (the rows that decide the columns' kinds).
     """
-    quote = header.dialect.quotechar.encode()
+    dialect = header.dialect
     # One buffer for the whole source: blocks are cut off its front and the tail moved down,
     # so its memory is reused; fresh bytes objects for every block cost page faults (measured:
     # most of the main process's time on a plain file).
@@ -117,13 +118,13 @@ def iter_blocks(
     while True:
         if filled < block_bytes and not at_eof:
             read(block_bytes - filled + margin)
-        cut = _last_cut(buffer, quote, block_bytes) if filled > block_bytes else -1
+        cut = _last_cut(buffer, dialect, block_bytes) if filled > block_bytes else -1
         boundary = cut_at - consumed if cut_at is not None else 0
         if 0 < boundary < filled and boundary < max(cut, block_bytes):
-            within = _last_cut(buffer, quote, boundary)
+            within = _last_cut(buffer, dialect, boundary)
             cut = within if within > 0 else cut  # none: one line spans the boundary, whose block ends later
         if cut < 0:
-            cut = filled if at_eof else _last_cut(buffer, quote, filled)
+            cut = filled if at_eof else _last_cut(buffer, dialect, filled)
         while cut < 0:  # one line longer than a block: read on until it ends
             if filled > max_line_bytes():
                 raise BadLineError(
@@ -131,7 +132,7 @@ def iter_blocks(
                     " check --delimiter and for an unclosed quote"
                 )
             read(block_bytes)
-            cut = filled if at_eof else _last_cut(buffer, quote, filled)
+            cut = filled if at_eof else _last_cut(buffer, dialect, filled)
         if cut == 0:
             return
         if source.plain:
@@ -158,10 +159,11 @@ def iter_blocks_at_offsets(
     A block ends at the first line end past ``block_bytes`` (with ``cut_at``: the
     last one within the first ``cut_at`` bytes of data ends a block too), found
     by reading a few KiB there. Whether that line end lies inside quotes is not
-    known here: the blocks are ``speculative``, and the parser processes count
-    each block's quotes and lines so that the blocks can be checked, joined where
-    a line end was inside quotes, and numbered in order (``pool.parse_in_order``).
-    The main process thus never reads the data itself.
+    known here: the blocks are ``speculative``, and the parser processes find
+    each block's quoted fields and count its lines so that the blocks can be
+    checked, joined where a line end was inside quotes, and numbered in order
+    (``pool.parse_in_order``). The main process thus never reads the data itself
+    (but for blocks joined, rare: a quoted line end right at a block's end).
     """
     start = source.position - len(header.rest)  # the first byte of data in the file
     end = source.size

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from ..errors import BadLineError, InputError, OptionError, SchemaError
 from .limits import max_line_bytes
+from .quotes import quoted_fields
 from .source import Source
 
 BOM = b"\xef\xbb\xbf"
@@ -68,7 +69,7 @@ def _split_first_record(
             raise InputError(
                 f"{name}:{line}: not valid UTF-8 text (near {shown[:40]!r}); pass the file's --encoding (e.g. latin-1, cp1252)"
             ) from None
-        if text.count(dialect.quotechar) % 2 == 0 or end >= len(data):
+        if end >= len(data) or not quoted_fields(chunk, dialect).ends_inside:  # its last line end is outside quotes
             try:
                 with long_fields():
                     rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
@@ -134,7 +135,7 @@ def read_header(
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
-        sample = strip_comments(data, dialect.comment, dialect.quotechar) if dialect.comment else data
+        sample = strip_comments(data, dialect) if dialect.comment else data
         dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
     # Skip blank lines (empty, or spaces and tabs only) and comment lines before the header, as pandas does.
     while True:
@@ -215,25 +216,21 @@ def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int)
         )
 
 
-def strip_comments(data: bytes, comment: str, quotechar: str = '"') -> bytes:
+def strip_comments(data: bytes, dialect: Dialect) -> bytes:
     """``data`` with each comment cut, from the comment character to the line end (kept), as pandas cuts them.
 
     A comment character inside a quoted cell is the cell's text, as in pandas'
-    C parser (``"#5"``). ``data`` starts outside quotes (a block, or the file).
+    C parser (``"#5"``); a quote inside a comment, or inside an unquoted cell
+    (``27" monitor # note``), opens nothing (``quotes``). ``data`` starts outside
+    quotes (a block, or the file).
     """
-    mark, quote = comment.encode(), quotechar.encode()
-    if quote not in data:
+    mark = dialect.comment.encode()
+    if dialect.quotechar.encode() not in data:
         return re.sub(re.escape(mark) + rb"[^\n]*", b"", data)
-    pieces, pos, quoted = [], 0, False
-    while (at := data.find(mark, pos)) >= 0:
-        quoted ^= data.count(quote, pos, at) % 2 == 1
-        if quoted:
-            pieces.append(data[pos : at + 1])
-            pos = at + 1
-            continue
-        pieces.append(data[pos:at])
-        end = data.find(b"\n", at)
-        pos = len(data) if end < 0 else end  # the quotes of a comment count for nothing
+    pieces, pos = [], 0
+    for start, end in quoted_fields(data, dialect).comments.tolist():
+        pieces.append(data[pos:start])
+        pos = end
     pieces.append(data[pos:])
     return b"".join(pieces)
 

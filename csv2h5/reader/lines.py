@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import BadLineError
 from .header import Dialect, blank_bytes, long_fields
 from .plan import ParsePlan
+from .quotes import quoted_fields
 
 if TYPE_CHECKING:
     from .blocks import TextBlock
@@ -131,15 +132,10 @@ def blank_whitespace_lines(data: bytes, dialect: Dialect) -> bytes | None:
         spans.insert(0, (0, at_start.end()))
     if not spans:
         return None
-    quote = dialect.quotechar.encode()
-    if quote in data:  # a block starts outside quotes: a line end after an odd number of quotes is inside them
-        quotes, counted, outside = 0, 0, []
-        for start, end in spans:
-            quotes += data.count(quote, counted, start)
-            counted = start
-            if quotes % 2 == 0:
-                outside.append((start, end))
-        spans = outside
+    quoted = quoted_fields(data, dialect)
+    if quoted.opens.size:  # a line inside a quoted field is a cell's text
+        inside = quoted.inside(np.array([start for start, _ in spans], dtype=np.int64))
+        spans = [span for span, in_field in zip(spans, inside.tolist()) if not in_field]
         if not spans:
             return None
     pieces, kept = [], 0
