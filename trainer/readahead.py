@@ -35,6 +35,7 @@ ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one be
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
 STALE_BATCHES = 8  # a load is dropped once this many batches past its last use are read, even if some that use it were not
+GAP_BYTES = 512 << 10  # a subset's load skips gaps larger than this: a read's 0.3 ms reads ~450 KB at 1.5 GB/s
 
 
 @dataclasses.dataclass
@@ -78,7 +79,7 @@ class Schedule:
 
 
 def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, file_rows: int) -> Schedule:
-    """The loads of an epoch whose batch ``i`` reads the (sorted) file rows ``batches[i]``.
+    """The loads of an epoch whose batch ``i`` reads the (sorted) rows ``batches[i]`` of ``file_rows``.
 
     Consecutive chunks of one block whose stretches of use overlap are one load; a block cut in two by
     the order (read at two times) is two loads. Linear in the rows: no sort of the epoch.
@@ -112,10 +113,13 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
         reach = max(reach, int(last[c]))
         load_of_chunk[c] = len(starts) - 1
     load_of_row = load_of_chunk[chunk]
-    # Rows of a batch are sorted, so its loads (numbered in file order) come in runs: one pair per run.
+    # Rows of a batch are sorted (not in file order of unsorted indices): its loads come in runs, a pair per run.
     change = np.ones(rows.size, dtype=bool)
     change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
     batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
+    key = pair_batch * len(starts) + batch_loads
+    if key.size > 1 and not (key[1:] > key[:-1]).all():  # a batch's rows out of file order: each of its loads once
+        pair_batch, batch_loads = np.divmod(np.unique(key), len(starts))
     bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
     last_use = np.full(len(starts), -1, dtype=np.int64)
     np.maximum.at(last_use, batch_loads, pair_batch)
@@ -138,11 +142,16 @@ class BlockReader:
 
     Loads are read into the slots of an ``Arena`` (each slot holds the largest load).
 
+    Some of the file's rows (``rows_used``: a split, a shard, ``indices``) are cut in blocks of their own
+    ranks, so loads are planned in those ranks: a load is read as the runs of the file that hold its rows,
+    and its slot keeps only them, so the pool takes the memory it takes on the whole file, however sparse.
+
     Args:
         source: where rows are read from (``take(rows)``); a file mapped in one piece is read with ``preadv``.
         path: the file (for ``preadv``), or None to load through ``source.take``.
         batches_of: ``epoch -> [sorted file rows of batch i, ...]``: what each batch of the epoch reads.
         chunk_rows, block_rows, file_rows: how the file and the order are cut.
+        rows_used: the file rows the batches read, sorted (None: all of them); blocks are cut in its ranks.
         dtype, width: of the rows as ``source.take`` returns them.
         capacity_bytes: the most the arena holds.
         drop_cache: drop the pages read from the page cache (data larger than memory).
@@ -165,14 +174,18 @@ class BlockReader:
         drop_cache: bool,
         direct: bool = False,
         threads: int | None = None,
+        rows_used: np.ndarray | None = None,
     ) -> None:
         self.source = source
         self.batches_of = batches_of
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
         self.dtype, self.width = np.dtype(dtype), int(width)
         self.row_bytes = self.dtype.itemsize * self.width
+        self._used = rows_used
+        self._gap_rows = max(1, GAP_BYTES // max(1, self.row_bytes))
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
-        self.rows_loaded = 0  # rows the thread has read ahead
+        self.rows_loaded = 0  # rows the thread has read ahead (of those the batches use)
+        self.rows_read = 0  # rows the thread has read from the file: a subset's loads read the rows between too
         self.rows_direct = 0  # rows read straight from the source because their load was not held
         self.peak_bytes = 0  # the most the held loads took at once
         mapped = getattr(source, "reader", None)
@@ -201,8 +214,13 @@ class BlockReader:
 
     # -- the consumer -----------------------------------------------------------------------------
 
+    def _ranks(self, rows: np.ndarray) -> np.ndarray:
+        """Where file rows ``rows`` stand among the rows used: the space loads are planned in."""
+        return rows if self._used is None else np.searchsorted(self._used, rows)
+
     def take(self, rows: np.ndarray, *, epoch: int, index: int) -> np.ndarray:
         """The values of file rows ``rows`` (sorted), batch ``index`` of epoch ``epoch``."""
+        ranks = self._ranks(rows)
         with self._cond:
             if self._epoch is None or epoch > self._epoch:  # a new epoch: the threads plan its loads
                 self._epoch, self._schedule = epoch, None
@@ -218,9 +236,9 @@ class BlockReader:
             if not (self._slot_of_load[loads] >= 0).all():  # the usual case is one check for the whole batch
                 for load in loads:
                     self._wait_for(int(load), schedule)
-            load_of_row = schedule.load_of_chunk[rows // self.chunk_rows]
+            load_of_row = schedule.load_of_chunk[ranks // self.chunk_rows]
             slot = self._slot_of_load[load_of_row]
-            where = slot * self._slots.slot_rows + (rows - schedule.starts[load_of_row])
+            where = slot * self._slots.slot_rows + (ranks - schedule.starts[load_of_row])
             direct = slot < 0
             if direct.all():
                 out = None
@@ -298,7 +316,10 @@ class BlockReader:
             if schedule is None:
                 try:
                     planned = plan_loads(
-                        self.batches_of(epoch), chunk_rows=self.chunk_rows, block_rows=self.block_rows, file_rows=self.file_rows
+                        [self._ranks(rows) for rows in self.batches_of(epoch)],
+                        chunk_rows=self.chunk_rows,
+                        block_rows=self.block_rows,
+                        file_rows=self.file_rows if self._used is None else self._used.size,
                     )
                     with self._cond:
                         if self._generation == generation:
@@ -313,9 +334,9 @@ class BlockReader:
                         self._cond.notify_all()
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
-            ahead = [(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
             try:
-                _read_load(self._file, self.source, start, stop, arena[base : base + stop - start], ahead)
+                ahead = [self._file_rows(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
+                read = self._read_load(self._file_rows(start, stop), arena[base : base + stop - start], ahead)
             except Exception:  # the batches that need this load read it directly: a load never read would hang them
                 with self._cond:
                     if self._slots.read_done(slot, arena):
@@ -327,6 +348,7 @@ class BlockReader:
             with self._cond:
                 self.loads_read += 1
                 self.rows_loaded += stop - start
+                self.rows_read += read
                 same_arena = self._slots.read_done(slot, arena)
                 if self._schedule is schedule and schedule.uses[load] > 0:
                     self._slot_of_load[load] = slot
@@ -352,13 +374,23 @@ class BlockReader:
             self._file.close()
             self._file = None
 
+    def _file_rows(self, start: int, stop: int) -> np.ndarray | tuple[int, int]:
+        """The file rows of ranks ``start..stop``: the rows themselves, or ``(first, end)`` when they are all of those."""
+        if self._used is None:
+            return start, stop
+        rows = self._used[start:stop]
+        first, end = int(rows[0]), int(rows[-1]) + 1
+        return (first, end) if end - first == rows.size else rows
 
-def _read_load(file: RowFile | None, source, start: int, stop: int, into: np.ndarray, ahead: list[tuple[int, int]]) -> None:
-    """Rows ``start..stop`` into ``into``: one large read of the file, the next loads (``ahead``) announced
-    first so the kernel fetches them meanwhile; or, for a file not mapped in one piece, through the source."""
-    if file is None:
-        into[:] = source.take(np.arange(start, stop))
-        return
-    for first, end in ahead:
-        file.announce(first, end)
-    file.read(start, stop, into)
+    def _read_load(self, rows: np.ndarray | tuple[int, int], into: np.ndarray, ahead: list) -> int:
+        """File rows ``rows`` (``_file_rows``) into ``into``; returns how many rows of the file were read.
+
+        One large read of the file (a subset's rows: the runs that hold them, in large pieces), the next
+        loads (``ahead``) announced first so the kernel fetches them meanwhile; or, for a file not mapped
+        in one piece, through the source."""
+        if self._file is None:
+            into[:] = self.source.take(np.arange(*rows) if isinstance(rows, tuple) else rows)
+            return into.shape[0]
+        for next_rows in ahead:
+            self._file.announce_rows(next_rows, self._gap_rows)
+        return self._file.gather(rows, into, piece_rows=self._slots.slot_rows, gap_rows=self._gap_rows)

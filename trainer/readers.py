@@ -24,10 +24,19 @@ class ProcessReaders:
     """The row source and the read-ahead reader of one sequence, per process."""
 
     def __init__(
-        self, paths: tuple[str, ...], info: FileInfo, *, plan: BlockPlan | None, batch_size: int, scattered: bool = False
+        self,
+        paths: tuple[str, ...],
+        info: FileInfo,
+        *,
+        plan: BlockPlan | None,
+        batch_size: int,
+        scattered: bool = False,
+        indices: np.ndarray | None = None,
     ) -> None:
-        # scattered: the plan's loads are read at random places (``blocks``), not in file order
+        # scattered: the plan's loads are read at random places (``blocks``), not in file order;
+        # indices: the file rows the sequence uses (None: all), in any order
         self.paths, self.info, self.plan, self.batch_size, self.scattered = paths, info, plan, batch_size, scattered
+        self.indices = indices
         self._lock = threading.Lock()
         self.rows: RowSource | PartsRows | None = None
         self.reader: BlockReader | None = None
@@ -71,6 +80,7 @@ class ProcessReaders:
                     capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
                     drop_cache=True,
                     direct=self.scattered,
+                    rows_used=_sorted(self.indices),
                 )
                 weakref.finalize(owner, self.reader.close)
             return self.reader
@@ -82,9 +92,22 @@ class ProcessReaders:
             "plan": self.plan,
             "batch_size": self.batch_size,
             "scattered": self.scattered,
+            "indices": self.indices,
         }
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(
-            state["paths"], state["info"], plan=state["plan"], batch_size=state["batch_size"], scattered=state["scattered"]
+            state["paths"],
+            state["info"],
+            plan=state["plan"],
+            batch_size=state["batch_size"],
+            scattered=state["scattered"],
+            indices=state["indices"],
         )
+
+
+def _sorted(indices: np.ndarray | None) -> np.ndarray | None:
+    """The rows used in file order, for the reader's ranks (the array itself when it is in order already)."""
+    if indices is None or (indices.size < 2 or bool((indices[1:] >= indices[:-1]).all())):
+        return indices
+    return np.sort(indices)

@@ -49,12 +49,20 @@ class RowFile:
                 self._fd, self.offset + start * self.row_bytes, (stop - start) * self.row_bytes, os.POSIX_FADV_WILLNEED
             )
 
+    def announce_rows(self, rows: np.ndarray | tuple[int, int], gap_rows: int) -> None:
+        """``announce`` what ``gather`` will read for ``rows``."""
+        if isinstance(rows, tuple):
+            self.announce(*rows)
+        elif self._direct_fd is None:
+            for first, end in runs(rows, gap_rows):
+                self.announce(int(rows[first]), int(rows[end - 1]) + 1)
+
     def read(self, start: int, stop: int, into: np.ndarray) -> None:
         view = memoryview(into.view(np.uint8).reshape(-1))
         offset = self.offset + start * self.row_bytes
         if self._direct_fd is not None:
             try:
-                self._read_direct(offset, view, start, stop)
+                view[:] = self._read_direct(offset, len(view), start, stop)
                 return
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
@@ -64,22 +72,64 @@ class RowFile:
         if self.drop_cache:  # data larger than memory: these pages are not read again this epoch
             os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
 
-    def _read_direct(self, offset: int, view: memoryview, start: int, stop: int) -> None:
-        # O_DIRECT reads whole aligned blocks into an aligned buffer: read the aligned span around the
-        # rows, then copy the rows out of it.
-        low = offset - offset % _DIRECT_ALIGN
-        high = -(-(offset + len(view)) // _DIRECT_ALIGN) * _DIRECT_ALIGN
+    def gather(self, rows: np.ndarray | tuple[int, int], into: np.ndarray, *, piece_rows: int, gap_rows: int) -> int:
+        """File rows ``rows`` (sorted), or rows ``start..stop`` (a pair: one ``read``), into ``into``; returns
+        the rows read from the file.
+
+        The runs of the file that hold them are read (a gap of more than ``gap_rows`` rows is skipped: a
+        read of its own costs less), each in large reads of at most ``piece_rows`` rows through a staging
+        buffer, whose used rows are copied out: ``into`` holds only the rows asked for.
+        """
+        if isinstance(rows, tuple):
+            self.read(*rows, into)
+            return rows[1] - rows[0]
+        out = into.view(np.uint8).reshape(rows.size, self.row_bytes)
+        read = 0
+        for first, end in runs(rows, gap_rows):
+            while first < end:
+                start, stop = int(rows[first]), min(int(rows[end - 1]) + 1, int(rows[first]) + piece_rows)
+                last = first + int(np.searchsorted(rows[first:end], stop))
+                span = np.frombuffer(self._read_staged(start, stop), dtype=np.uint8).reshape(stop - start, self.row_bytes)
+                np.take(span, rows[first:last] - start, axis=0, out=out[first:last])
+                read += stop - start
+                first = last
+        return read
+
+    def _read_staged(self, start: int, stop: int) -> memoryview:
+        """Rows ``start..stop`` read into this thread's staging buffer (valid until its next read)."""
+        offset, length = self.offset + start * self.row_bytes, (stop - start) * self.row_bytes
+        if self._direct_fd is not None:
+            try:
+                return self._read_direct(offset, length, start, stop)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self._stop_direct()
+        view = self._staging_buffer(length)[:length]
+        _read_fully(self._fd, view, offset, start, stop)
+        if self.drop_cache:
+            os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)
+        return view
+
+    def _staging_buffer(self, length: int) -> memoryview:
         staging = getattr(self._staging, "buffer", None)
-        if staging is None or len(staging) < high - low:
-            staging = self._staging.buffer = mmap.mmap(-1, high - low)  # anonymous maps are page-aligned
-        span = memoryview(staging)[: high - low]
+        if staging is None or len(staging) < length:
+            staging = self._staging.buffer = mmap.mmap(-1, length)  # anonymous maps are page-aligned
+        return memoryview(staging)
+
+    def _read_direct(self, offset: int, length: int, start: int, stop: int) -> memoryview:
+        # O_DIRECT reads whole aligned blocks into an aligned buffer: read the aligned span around the
+        # rows; they lie in it from offset - low.
+        low = offset - offset % _DIRECT_ALIGN
+        high = -(-(offset + length) // _DIRECT_ALIGN) * _DIRECT_ALIGN
+        span = self._staging_buffer(high - low)[: high - low]
         done = 0
-        while done < offset - low + len(view):
+        while done < offset - low + length:
             got = os.preadv(self._direct_fd, [span[done:]], low + done)
             if got <= 0:  # the file ends inside the last aligned block
-                raise OSError(f"the file ended {len(view) - done} bytes early while reading rows {start}..{stop}")
+                raise OSError(f"the file ended {length - done} bytes early while reading rows {start}..{stop}")
             done += got
-        view[:] = span[offset - low : offset - low + len(view)]
+        return span[offset - low : offset - low + length]
 
     def _stop_direct(self) -> None:
         fd, self._direct_fd = self._direct_fd, None
@@ -89,6 +139,12 @@ class RowFile:
     def close(self) -> None:
         self._stop_direct()
         os.close(self._fd)
+
+
+def runs(rows: np.ndarray, gap_rows: int) -> list[tuple[int, int]]:
+    """Runs of ``rows`` (sorted) that lie within ``gap_rows`` of each other: ``rows[first:end]`` for each."""
+    cuts = (np.flatnonzero(np.diff(rows) > gap_rows) + 1).tolist()
+    return list(zip([0, *cuts], [*cuts, int(rows.size)]))
 
 
 def _read_fully(fd: int, view: memoryview, offset: int, start: int, stop: int) -> None:

@@ -117,7 +117,12 @@ class HDF5Sequence(keras.utils.PyDataset):
             targets=info.target if options.targets else None,
         )
         self._readers = ProcessReaders(
-            self.paths, info, plan=self.block_plan, batch_size=options.batch_size, scattered=self.shuffle == "blocks"
+            self.paths,
+            info,
+            plan=self.block_plan,
+            batch_size=options.batch_size,
+            scattered=self.shuffle == "blocks",
+            indices=rows,
         )
 
     # -- the PyDataset protocol ------------------------------------------------------------------
