@@ -62,6 +62,8 @@ def column_not_found(name: str, columns: Sequence[str], *, option: str) -> Colum
     same_case = [c for c in columns if c.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, list(columns), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
+    if not close and columns and str(columns[0]).startswith("#"):
+        hint = "the header begins with '#': a comment line above the real header? pass --comment '#'; "
     shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
     return ColumnNotFoundError(f"{option} {name!r} is not a column; {hint}the columns are {shown} ({len(columns)} in all)")
 

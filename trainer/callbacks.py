@@ -17,7 +17,7 @@ import numpy as np
 from .errors import NanLossError
 from .fileinfo import FileInfo
 from .modelfile import load, save_model
-from .preprocess import infinite_summary, nan_summary
+from .preprocess import fill_advice, infinite_summary, nan_summary
 from .randomness import generator_states
 from .rundir import RunDir, append_history, write_json
 from .signals import signals_deferred, signals_interrupt
@@ -122,13 +122,13 @@ class NanGuard(keras.callbacks.Callback):
             fix = "replace them in the CSV (cells such as inf or 1e400 read as infinity), or --drop the column"
         elif holes != "no column" and self.missing is None:
             cause = f"missing values (NaN) reach the model: {holes} of {self.info.path}"
-            fix = "train with --normalize standard (it fills them) or convert with --fill VALUE"
+            fix = "train with --normalize standard (it fills them)" + fill_advice(self.info, " or ")
         elif holes != "no column":
             cause = (
                 f"values far outside the training stats, or missing values the model does not fill "
                 f"({holes} of {self.info.path} hold NaN)"
             )
-            fix = "use --normalize standard, a lower --learning-rate, or convert with --fill VALUE"
+            fix = "use --normalize standard or a lower --learning-rate" + fill_advice(self.info, ", or ")
         else:
             cause = "the steps are too large for these values (no column holds NaN)"
             fix = "use --normalize standard or a lower --learning-rate"

@@ -17,6 +17,14 @@ class DataOptionError(TrainerError, ValueError):
     """An option that does not fit the data file (batch size, indices, sample shape, ...)."""
 
 
+class NoWholeBatchError(DataOptionError):
+    """``drop_remainder`` with fewer rows than one batch: the sequence would hand out no batch."""
+
+    def __init__(self, message: str, *, rows: int, batch_size: int, training: bool) -> None:
+        super().__init__(message)
+        self.rows, self.batch_size, self.training = rows, batch_size, training
+
+
 class ModelError(TrainerError, ValueError):
     """A model that cannot be built for, or does not fit, the data file."""
 

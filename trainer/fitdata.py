@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .batches import one_hot_options
 from .distribute import Plan
-from .errors import DataOptionError, ModelError
+from .errors import DataOptionError, ModelError, NoWholeBatchError
 from .fileinfo import FileInfo, open_info
 from .options import FitOptions
 from .predict import check_like_training
@@ -18,6 +18,18 @@ from .sequence import HDF5Sequence
 
 
 def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
+    """The training sequence and the validation one (None without validation) of a run."""
+    try:
+        return _sequences(options, info, plan)
+    except NoWholeBatchError as exc:  # said in the command line's terms: it never set drop_remainder
+        raise DataOptionError(
+            f"the {exc.rows:,} {'training' if exc.training else 'validation'} rows are fewer than one --batch-size"
+            f" of {exc.batch_size}, and training on {plan.devices} devices or workers reads whole batches only;"
+            f" pass a --batch-size of {exc.rows} or less{'' if exc.training else ' (or validate on more rows)'}"
+        ) from None
+
+
+def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Sequence, HDF5Sequence | None]:
     for given, flag in ((options.one_hot, "--one-hot"), (options.class_weight, f"--class-weight {options.class_weight}")):
         if given and info.task != "classification":  # said as the command line's option, not as the sequence's
             raise DataOptionError(f"{flag} needs a classification target; {options.data} has {info.task or 'no target'}")
@@ -48,6 +60,8 @@ def training_sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple
     if options.val_split:
         try:
             train, val = train.split(options.val_split, seed=options.seed)
+        except NoWholeBatchError:
+            raise
         except DataOptionError as exc:  # said as the option the command line gave, not as the Python call
             raise DataOptionError(str(exc).replace(f"split({options.val_split})", f"--val-split {options.val_split}")) from None
         val = HDF5Sequence(options.data, shuffle=False, indices=val.indices, **common)

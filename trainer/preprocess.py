@@ -110,8 +110,8 @@ def plan_columns(info: FileInfo, *, missing: str = "mean") -> ColumnPlan:
     if missing == "error" and nan_columns:
         raise DataOptionError(
             f"{info.named}: {nan_summary(info)} hold{'s' if len(nan_columns) == 1 else ''} missing values (NaN),"
-            " and missing='error' refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence), or "
-            "convert with --fill VALUE"
+            " and missing='error' refuses them; pass --missing mean (h5train) / missing='mean' (HDF5Sequence)"
+            + fill_advice(info, ", or ")
         )
     infinite = infinite_summary(info)
     if infinite is not None:  # (inf - mean) / std is NaN for every row: the model would learn nothing
@@ -136,6 +136,18 @@ def nan_summary(info: FileInfo, *, limit: int = 8) -> str:
     counts = np.asarray(info.stats.get("nan_count", np.zeros(info.num_features)))
     found = [f"{_column_name(info, i)} ({int(counts[i]):,} NaN)" for i in np.flatnonzero(counts > 0)]
     return _columns(found, limit) if found else "no column"
+
+
+def fill_advice(info: FileInfo, lead: str) -> str:
+    """``lead + "convert with --fill VALUE"`` when that fills every column holding NaN, else "".
+
+    ``--fill`` fills number columns only: a missing category, boolean or date stays NaN, so it is
+    no advice for a file whose NaN lie in such a column.
+    """
+    counts = np.asarray(info.stats.get("nan_count", np.zeros(info.num_features)))
+    others = set(info.vocabularies) | set(info.boolean_columns) | set(info.datetime_columns)
+    holes = [_column_name(info, i) for i in np.flatnonzero(counts > 0)]
+    return f"{lead}convert with --fill VALUE" if holes and not others.intersection(holes) else ""
 
 
 def infinite_summary(info: FileInfo, *, limit: int = 8) -> str | None:

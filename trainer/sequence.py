@@ -27,7 +27,7 @@ import numpy as np
 from csv2h5.target import single_class_problem
 
 from .batches import BatchFinisher
-from .errors import DataOptionError
+from .errors import DataOptionError, NoWholeBatchError
 from .fileinfo import FileInfo, expand_paths, infinite_target, read_infos, single_class
 from .orders import SHUFFLE_MODES, EpochOrders, choose_order, epoch_order, split_rows
 from .readers import ProcessReaders
@@ -101,8 +101,11 @@ class HDF5Sequence(keras.utils.PyDataset):
             weighed_rows=None if options.indices is None else np.asarray(options.indices, dtype=np.int64),  # not a shard
         )
         if len(self) == 0 and self.num_rows:
-            raise DataOptionError(
-                f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True"
+            raise NoWholeBatchError(
+                f"batch_size {self.batch_size} is larger than the {self.num_rows} rows with drop_remainder=True",
+                rows=self.num_rows,
+                batch_size=self.batch_size,
+                training=options.training,
             )
         self.epoch = 0
         self._orders = EpochOrders(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadLineError, BadValueError
+from csv2h5.errors import BadLineError, BadValueError, ColumnNotFoundError
 
 ROWS = "".join(f"{i},{i / 4},{i % 3}\n" for i in range(40))
 HALF = ROWS.index("10,")  # rows 0..9 before it
@@ -107,3 +107,15 @@ def test_a_comment_line_read_as_a_row_of_text_is_hinted(tmp_path, text, line, hi
         convert([src], tmp_path / "out.h5", options=ConvertOptions(block_bytes=block_bytes, workers=0, comment="#"))
         with h5py.File(tmp_path / "out.h5", "r") as f:
             np.testing.assert_array_equal(f["features"][()], pd.read_csv(src, comment="#").to_numpy(dtype=np.float64))
+
+
+@pytest.mark.parametrize("text", ["# exported 2026-01-01\na,b,c\n" + ROWS, "#exported\n#by a tool\na,b,c\n" + ROWS])
+def test_a_column_not_found_under_a_comment_line_hints_comment(tmp_path, text):
+    # --target names a column of the real header: the comment line above it was read as the header
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    with pytest.raises(ColumnNotFoundError, match=r"--target 'c' is not a column; the header begins with '#'.*--comment '#'"):
+        convert([src], tmp_path / "out.h5", options=ConvertOptions(target=("c",), workers=0))
+    convert([src], tmp_path / "out.h5", options=ConvertOptions(target=("c",), workers=0, comment="#"))
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert list(f["features"].attrs["columns"]) == list(pd.read_csv(src, comment="#").columns[:2])

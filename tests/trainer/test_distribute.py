@@ -340,3 +340,24 @@ def test_worker_flags_fall_back_on_keras_distribution_variables():
     assert WorkerSpec.resolve("h:1", 3, 2, environ) == WorkerSpec("h:1", 3, 2)  # flags win
     with pytest.raises(DataOptionError, match="KERAS_DISTRIBUTION_PROCESS_ID='x' is not an integer"):
         WorkerSpec.resolve(None, None, None, {**environ, "KERAS_DISTRIBUTION_PROCESS_ID": "x"})
+
+
+@pytest.mark.parametrize("rows, val_split, part", [(200, 0.1, "validation"), (20, 0.0, "training")])
+def test_rows_fewer_than_a_global_batch_are_said_in_the_options_terms(tmp_path, make_data, rows, val_split, part):
+    # several workers read whole global batches only: the rows that hold none are named, with the fix
+    from csv2h5.trainer import HDF5Sequence
+    from csv2h5.trainer.distribute import Plan
+    from csv2h5.trainer.fileinfo import open_info
+    from csv2h5.trainer.fitdata import training_sequences
+    from csv2h5.trainer.options import FitOptions
+    from csv2h5.trainer.workers import WorkerSpec
+
+    path, _, _ = make_data(tmp_path, rows=rows)
+    options = FitOptions(data=str(path), batch_size=32, val_split=val_split).resolved(rows)
+    plan = Plan("multi-worker", worker=WorkerSpec("127.0.0.1:1", 2, 0), devices=2)
+    with pytest.raises(DataOptionError) as refused:
+        training_sequences(options, open_info(path), plan)
+    message = str(refused.value)
+    held = HDF5Sequence(path).split(val_split)[1].num_rows if val_split else rows
+    assert message.startswith(f"the {held} {part} rows are fewer than one --batch-size of 32"), message
+    assert f"pass a --batch-size of {held} or less" in message and "drop_remainder" not in message

@@ -287,3 +287,26 @@ def test_the_cnns_sample_shape_advice_works_when_pasted(features, advice):
     if "pass" in got:  # the shape it gives holds the features, with sides the cnn takes
         shape = [int(d) for d in got.split()[2].split(",")]
         assert np.prod(shape) == features and min(shape[:2]) >= CNN_MIN_SIDE
+
+
+@pytest.mark.parametrize("holes, fill_fixes", [({"city"}, False), ({"age", "city"}, False), ({"age"}, True)])
+def test_nan_errors_advise_fill_only_when_it_fills_every_column_with_nan(tmp_path, holes, fill_fixes):
+    # --fill fills number columns only: a missing category stays NaN, so it is no fix for one
+    from csv2h5.trainer.callbacks import NanGuard
+    from csv2h5.trainer.preprocess import plan_columns
+
+    frame = pd.DataFrame({"age": [30, 41, 52, 63] * 10, "city": ["a", "b", "b", "c"] * 10, "label": ["x", "y"] * 20})
+    frame = frame.astype(object)
+    for column in holes:
+        frame.loc[[1, 5, 9], column] = ""
+    frame.to_csv(tmp_path / "holes.csv", index=False)
+    options = ConvertOptions(target=("label",), categorical=("city",))
+    convert([tmp_path / "holes.csv"], tmp_path / "holes.h5", options=options)
+    info = open_info(tmp_path / "holes.h5")
+    with pytest.raises(DataOptionError) as refused:
+        plan_columns(info, missing="error")
+    messages = [str(refused.value), NanGuard(info, None).message("epoch 1, batch 1"), NanGuard(info, "mean").message("x")]
+    for column in holes:
+        assert f"{column} (3 NaN)" in messages[0]  # the three cells emptied above
+    for message in messages:
+        assert ("--fill VALUE" in message) is fill_fixes, message
