@@ -75,19 +75,26 @@ def plan_blocks(
     return BlockPlan(block_rows=block_rows, pool_blocks=min(pool, MAX_POOL_BLOCKS), chunk_rows=chunk_rows)
 
 
-def auto_shuffle(*, data_bytes: int, mapped: bool, memory: Memory) -> tuple[str, str]:
+def auto_shuffle(*, data_bytes: int, mapped: bool, memory: Memory, spread: bool = False) -> tuple[str, str]:
     """The order ``shuffle="auto"`` picks, and why (one line for the user).
 
-    ``global`` when the file can be memory-mapped and its rows fit comfortably (FIT_SHARE) in the
+    ``global`` when the file can be memory-mapped and its rows (``spread``: the chunks holding a
+    subset's rows) fit comfortably (FIT_SHARE) in the
     memory this process may use; ``blocks`` otherwise (compressed chunks decode whole, so a
     per-row random order would decode a chunk per row even when cached).
     """
     where = f"{format_bytes(memory.bytes)} this process may use ({memory.source})"
     if not mapped:
         return "blocks", "compressed rows are read in whole chunks, so blocks of chunks are shuffled"
+    # spread: a subset whose rows lie across data_bytes of the file (their chunks), which the reads keep in memory
+    rows = (
+        f"the {format_bytes(data_bytes)} of file chunks holding the rows used"
+        if spread
+        else f"the {format_bytes(data_bytes)} of rows"
+    )
     if data_bytes <= FIT_SHARE * memory.bytes:
-        return "global", f"the {format_bytes(data_bytes)} of rows fit in the {where}"
-    return "blocks", f"the {format_bytes(data_bytes)} of rows do not fit in half the {where}"
+        return "global", f"{rows} fit in the {where}"
+    return "blocks", f"{rows} do not fit in half the {where}"
 
 
 def block_members(num_rows: int, block_rows: int, ranks: np.ndarray | None = None, *, min_rows: int = 1) -> list[np.ndarray]:

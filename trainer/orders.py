@@ -79,7 +79,14 @@ class OrderChoice(NamedTuple):
 
 
 def choose_order(
-    shuffle: str, *, info: FileInfo, num_rows: int, batch_size: int, memory_budget: int | None, block_bytes: int
+    shuffle: str,
+    *,
+    info: FileInfo,
+    num_rows: int,
+    batch_size: int,
+    memory_budget: int | None,
+    block_bytes: int,
+    rows: np.ndarray | None = None,
 ) -> OrderChoice:
     """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
     depends on it, so copies, splits and pickled workers keep the figure rather than look again).
@@ -91,12 +98,13 @@ def choose_order(
         return OrderChoice(shuffle, "asked for", None, memory_budget)
     memory = available_memory() if memory_budget is None else Memory(bytes=memory_budget, source="memory_budget")
     row_bytes = info.num_features * info.dtype.itemsize
-    data_bytes = num_rows * row_bytes
+    data_bytes = _mapped_bytes(rows, num_rows, info.chunk_rows, row_bytes)
     if shuffle == "none" and data_bytes <= FIT_SHARE * memory.bytes:
         return OrderChoice(shuffle, "asked for", None, memory_budget)  # fits: the memory map serves file order as it is
     reason = "asked for"
     if shuffle == "auto":
-        shuffle, reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory)
+        spread = data_bytes > num_rows * row_bytes
+        shuffle, reason = auto_shuffle(data_bytes=data_bytes, mapped=mapped, memory=memory, spread=spread)
     plan = None
     if shuffle in ("blocks", "none"):
         plan = plan_blocks(
@@ -109,6 +117,21 @@ def choose_order(
         if shuffle == "none":  # in file order a batch reads one or two blocks
             plan = dataclasses.replace(plan, pool_blocks=2)
     return OrderChoice(shuffle, reason, plan, memory.bytes)
+
+
+def _mapped_bytes(rows: np.ndarray | None, num_rows: int, chunk_rows: int, row_bytes: int) -> int:
+    """The bytes of the file that reading ``rows`` (None: all ``num_rows``) through the memory map keeps in memory.
+
+    Those of every chunk holding one of them: a subset spread over the file (a shard takes every
+    n-th row, a sample is scattered) faults in pages, and the kernel reads around each fault, all
+    over it. Counted by its rows alone, a shard of a file 4x the memory "fits", and a global order
+    over it reads a few hundred rows a second as the pages it needs push each other out.
+    """
+    if rows is None or rows.size == 0:
+        return num_rows * row_bytes
+    chunk_rows = max(1, int(chunk_rows))
+    chunks = np.unique(np.asarray(rows) // chunk_rows).size
+    return max(int(rows.size), min(chunks * chunk_rows, int(rows.max()) + 1)) * row_bytes
 
 
 class EpochBatches(NamedTuple):

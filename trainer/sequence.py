@@ -76,6 +76,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             batch_size=options.batch_size,
             memory_budget=options.memory_budget,
             block_bytes=options.block_bytes,
+            rows=rows,
         )
         if options.targets and info.target is None:
             raise DataOptionError(

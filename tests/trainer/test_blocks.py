@@ -185,6 +185,20 @@ def test_auto_picks_blocks_when_the_rows_do_not_fit(sorted_file, tmp_path, make_
     assert HDF5Sequence(lzf).shuffle == "blocks"
 
 
+def test_auto_counts_a_subset_by_the_file_chunks_its_rows_lie_in(sorted_file):
+    # A shard takes every n-th row: its rows are a quarter of the data, but reading them through the
+    # memory map keeps every chunk of the file in memory. A run of consecutive rows keeps only its own.
+    data_bytes = LABELS * PER_LABEL * FEATURES
+    budget = data_bytes  # half of it holds a quarter of the rows, not the whole file
+    shard = HDF5Sequence(sorted_file, memory_budget=budget, shard=(1, 4))
+    assert shard.num_rows * FEATURES <= 0.5 * budget
+    assert shard.shuffle == "blocks" and "of file chunks holding the rows used do not fit" in shard.shuffle_reason
+    scattered = HDF5Sequence(sorted_file, memory_budget=budget, indices=np.arange(0, LABELS * PER_LABEL, 97))
+    assert scattered.shuffle == "blocks"
+    run = HDF5Sequence(sorted_file, memory_budget=budget, indices=np.arange(LABELS * PER_LABEL // 4))
+    assert run.shuffle == "global" and "fit in the" in run.shuffle_reason
+
+
 class _CountingSource:
     """Rows of an array, recording every read the reader makes (start row, rows)."""
 
