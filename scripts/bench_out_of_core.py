@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchutil import MemoryCgroup, digits_h5, drop_cache, machine, read_into_cache  # noqa: E402
+from benchutil import MemoryCgroup, digits_h5, drop_cache, machine, merged_copies, read_into_cache  # noqa: E402
 
 BATCH = 256
 SEED_ROWS, COPIES = 100_000, 80
@@ -66,7 +66,7 @@ def ensure_data(workdir: Path, *, big: bool = True) -> tuple[Path | None, Path]:
     whole = workdir / "ooc_sorted.h5"
     if not whole.exists():
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "csv2h5", "merge", *[str(part)] * COPIES, "-o", str(whole), "--quiet"], check=True)
+        merged_copies(part, COPIES, whole)
         print(f"made {whole} ({whole.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - started:.0f} s", flush=True)
     return whole, small
 

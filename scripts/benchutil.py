@@ -167,6 +167,28 @@ def digits_h5(
     return out
 
 
+def merged_copies(part: Path, copies: int, out: Path) -> Path:
+    """``copies`` copies of ``part`` merged into ``out`` (made once): a large file from a small one.
+
+    ``csv2h5 merge`` refuses one file given twice (its rows would be stored twice by mistake), so each
+    copy is a file of its own, removed once merged.
+    """
+    import shutil
+
+    if out.exists():
+        return out
+    names = [out.with_name(f"{out.stem}.copy{i}.h5") for i in range(copies)]
+    try:
+        for name in names:
+            shutil.copyfile(part, name)
+        command = [python(), "-m", "csv2h5", "merge", *map(str, names), "-o", str(out), "--quiet"]
+        subprocess.run(command, check=True, stderr=subprocess.DEVNULL)  # its note that the parts hold the same rows
+    finally:
+        for name in names:
+            name.unlink(missing_ok=True)
+    return out
+
+
 def drop_cache(path: Path) -> None:
     """Drop ``path``'s pages from the page cache (``posix_fadvise(POSIX_FADV_DONTNEED)``): the next read is cold."""
     fd = os.open(path, os.O_RDONLY)
