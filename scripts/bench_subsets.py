@@ -122,7 +122,8 @@ def main() -> int:
     row_bytes = size / rows
     print(f"disk, sequential 16 MiB reads: {disk_rate / 1e6:.0f} MB/s = {disk_rate / row_bytes:,.0f} rows/s")
     print(
-        "| subset | order | rows | rows/s | vs disk sequential (rows used) | read one at a time | file rows read per row used | cgroup peak |"
+        "| subset | order | rows | rows/s | vs disk sequential (rows used) | read one at a time"
+        " | file rows read per row used | cgroup peak |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in CASES:
