@@ -57,13 +57,24 @@ class NotCsv2H5FileError(Csv2H5Error):
     """An HDF5 file that was not written by csv2h5, or by a newer version."""
 
 
+# Hints for lines that may be comments, when no --comment was given. Only ``#``: --comment ends a
+# line at its character wherever it is, and ``%`` or ``/`` in cells (50%, 1/2/2026) would be cut.
+COMMENT_LINE_HINT = "a comment line? pass --comment '#'"
+COMMENTED_HEADER_HINT = "the header begins with '#': a comment line above the real header? pass --comment '#'"
+
+
+def begins_comment(text: str | bytes) -> bool:
+    """Whether a line (or header name) begins with ``#``, after spaces and tabs."""
+    return text.lstrip(" \t" if isinstance(text, str) else b" \t")[:1] in ("#", b"#")
+
+
 def column_not_found(name: str, columns: Sequence[str], *, option: str) -> ColumnNotFoundError:
     """Build the error for an unknown column, suggesting the closest header name."""
     same_case = [c for c in columns if c.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, list(columns), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     if not close and columns and str(columns[0]).startswith("#"):
-        hint = "the header begins with '#': a comment line above the real header? pass --comment '#'; "
+        hint = f"{COMMENTED_HEADER_HINT}; "
     shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
     return ColumnNotFoundError(f"{option} {name!r} is not a column; {hint}the columns are {shown} ({len(columns)} in all)")
 

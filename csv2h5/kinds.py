@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import BadValueError, SchemaError, excerpt
+from .errors import COMMENT_LINE_HINT, COMMENTED_HEADER_HINT, BadValueError, SchemaError, begins_comment, excerpt
 from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
 from .shared import received
 
@@ -157,13 +157,13 @@ class KindAdvice:
         if plan.dialect.comment is not None:
             return ""
         order, _, line, cell = found[j]
-        if self.kinds.positions[j] == 0 and cell.lstrip(" \t").startswith("#"):
-            return " (a comment line? pass --comment '#')"
+        if self.kinds.positions[j] == 0 and begins_comment(cell):
+            return f" ({COMMENT_LINE_HINT})"
         first_block, first_parsed = blocks[0]
         first_row = order == 0 and first_block.after_header and line == first_parsed.first_row_line
         all_text = all(k in found and found[k][0] == 0 and found[k][2] == line for k in range(len(self.kinds.names)))
-        if first_row and all_text and plan.names and plan.names[0].lstrip(" \t").startswith("#"):
-            return " (the header begins with '#': a comment line above the real header? pass --comment '#')"
+        if first_row and all_text and plan.names and begins_comment(plan.names[0]):
+            return f" ({COMMENTED_HEADER_HINT})"
         return ""
 
     def _text_advice(self, columns: list[int], mixed: set[int], blocks: Sequence[Held]) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import BadLineError
+from ..errors import COMMENT_LINE_HINT, COMMENTED_HEADER_HINT, BadLineError, begins_comment
 from .header import Dialect, blank_bytes, long_fields
 from .plan import ParsePlan
 from .quotes import quoted_fields
@@ -97,18 +97,16 @@ def comment_hint(block: TextBlock, data: bytes, line: int, plan: ParsePlan) -> s
     (blocks are MiBs: the lines at the top are in it): the header then is likely a
     comment line above the real one (``# exported 2026-01-01``), not a commented
     header (``# a,b,c``, as numpy.savetxt writes) whose rows are read on.
-    Only ``#``: ``--comment`` ends a line at that character wherever it is, and
-    ``%`` or ``/`` in cells (50%, 1/2/2026) would be cut.
     """
     if plan.dialect.comment is not None:
         return ""
     physical = data.split(b"\n", line - block.first_line + 1)[: line - block.first_line + 1]
     refused, before = physical[-1], physical[:-1]
-    if refused.lstrip(b" \t").startswith(b"#"):
-        return " (a comment line? pass --comment '#')"
-    if block.after_header and plan.names and plan.names[0].lstrip(" \t").startswith("#"):
-        if all(not b.strip(b" \t\r") or b.lstrip(b" \t").startswith(b"#") for b in before):
-            return " (the header begins with '#': a comment line above the real header? pass --comment '#')"
+    if begins_comment(refused):
+        return f" ({COMMENT_LINE_HINT})"
+    if block.after_header and plan.names and begins_comment(plan.names[0]):
+        if all(not b.strip(b" \t\r") or begins_comment(b) for b in before):
+            return f" ({COMMENTED_HEADER_HINT})"
     return ""
 
 
