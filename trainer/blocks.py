@@ -35,9 +35,16 @@ import numpy as np
 from .memory import Memory, format_bytes
 
 BLOCK_BYTES = 8 << 20  # a block: at least this many bytes of rows, so reads are large and sequential
-POOL_SHARE = 0.4  # at most this share of the memory budget holds the pool of blocks (the rest: model, batches)
+POOL_SHARE = 0.6  # at most this share of the memory for the data holds the pool of blocks
+HELD_BLOCKS = 14  # held beside the pool (readahead): 4 read ahead, 2 threads' staging; a validation side's 2 + 4 and 2
 MAX_POOL_BLOCKS = 1024  # beyond this a pool mixes like a full shuffle already; more only costs time
-FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of the memory found
+FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of the memory for the data
+# What a training process holds beside the rows, kept out of the memory it finds (not out of a
+# memory_budget, which is the data's own): Python, Keras and JAX, a small model and its batches
+# (measured: ~470 MB before the first read for h5train fit of the seed MLP; TensorFlow ~60 MB more),
+# plus the per-row arrays (row lists of the split, epoch orders, the target: 20-40 bytes a row measured).
+RUNTIME_BYTES = 512 << 20
+RUNTIME_ROW_BYTES = 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,20 +64,29 @@ class BlockPlan:
             raise ValueError(f"a block plan needs block_rows >= 1 and pool_blocks >= 2, got {self}")
 
 
+def data_memory(found: Memory, num_rows: int) -> Memory:
+    """The memory for the data (``memory_budget``) out of the memory this process may use: what Python,
+    Keras and the model hold beside it taken off first, so the pool and a cached file fit beside them."""
+    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * max(0, int(num_rows))
+    return Memory(bytes=max(1, found.bytes - kept), source=found.source, found=found.bytes, kept=kept)  # 1: a budget is positive
+
+
 def plan_blocks(
     *, row_bytes: int, chunk_rows: int, batch_size: int, memory_budget: int, block_bytes: int = BLOCK_BYTES
 ) -> BlockPlan:
-    """Block size and pool size for rows of ``row_bytes`` under ``memory_budget`` bytes.
+    """Block size and pool size for rows of ``row_bytes`` under ``memory_budget`` bytes for the data.
 
     A block is a whole number of chunks of at least ``block_bytes`` (and at least a batch of rows, which
-    the order needs to keep at most K blocks in use). K is rounded down to a multiple of 8, so that
-    small changes in the memory found (MemAvailable moves) seldom change the order.
+    the order needs to keep at most K blocks in use). The pool takes at most POOL_SHARE of the budget
+    and what HELD_BLOCKS more leave of it. K is rounded down to a multiple of 8, so that small changes in
+    the memory found (MemAvailable moves) seldom change the order.
     """
     row_bytes = max(1, int(row_bytes))
     chunk_rows = max(1, int(chunk_rows))
     chunks = max(1, math.ceil(block_bytes / (chunk_rows * row_bytes)))
     block_rows = max(chunks * chunk_rows, math.ceil(batch_size / chunk_rows) * chunk_rows)
-    fitting = int(memory_budget * POOL_SHARE) // (block_rows * row_bytes)
+    block = block_rows * row_bytes
+    fitting = max(0, min(int(memory_budget * POOL_SHARE), memory_budget - HELD_BLOCKS * block)) // block
     pool = max(2, fitting if fitting < 8 else fitting - fitting % 8)
     return BlockPlan(block_rows=block_rows, pool_blocks=min(pool, MAX_POOL_BLOCKS), chunk_rows=chunk_rows)
 
@@ -79,11 +95,10 @@ def auto_shuffle(*, data_bytes: int, mapped: bool, memory: Memory, spread: bool 
     """The order ``shuffle="auto"`` picks, and why (one line for the user).
 
     ``global`` when the file can be memory-mapped and its rows (``spread``: the chunks holding a
-    subset's rows) fit comfortably (FIT_SHARE) in the
-    memory this process may use; ``blocks`` otherwise (compressed chunks decode whole, so a
-    per-row random order would decode a chunk per row even when cached).
+    subset's rows) fit comfortably (FIT_SHARE) in the memory for the data; ``blocks`` otherwise
+    (compressed chunks decode whole, so a per-row random order would decode a chunk per row even when
+    cached).
     """
-    where = f"{format_bytes(memory.bytes)} this process may use ({memory.source})"
     if not mapped:
         return "blocks", "compressed rows are read in whole chunks, so blocks of chunks are shuffled"
     # spread: a subset whose rows lie across data_bytes of the file (their chunks), which the reads keep in memory
@@ -93,8 +108,8 @@ def auto_shuffle(*, data_bytes: int, mapped: bool, memory: Memory, spread: bool 
         else f"the {format_bytes(data_bytes)} of rows"
     )
     if data_bytes <= FIT_SHARE * memory.bytes:
-        return "global", f"{rows} fit in the {where}"
-    return "blocks", f"{rows} do not fit in half the {where}"
+        return "global", f"{rows} fit in half the {memory.describe()}"
+    return "blocks", f"{rows} do not fit in half the {memory.describe()}"
 
 
 def block_members(num_rows: int, block_rows: int, ranks: np.ndarray | None = None, *, min_rows: int = 1) -> list[np.ndarray]:

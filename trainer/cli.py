@@ -121,7 +121,8 @@ def fit(
         typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none."),
     ] = "auto",
     memory_budget: Annotated[
-        str | None, typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable).")
+        str | None,
+        typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable, less 0.5 GB)."),
     ] = None,
     loaders: Annotated[int | None, typer.Option(help="Batch-loading threads (processes with --processes; default 1).")] = None,
     processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .blocks import FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, plan_blocks
+from .blocks import FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, data_memory, plan_blocks
 from .errors import DataOptionError
 from .fileinfo import FileInfo
 from .memory import Memory, available_memory
@@ -96,7 +96,10 @@ def choose_order(
     mapped = not info.compressed
     if shuffle not in ("auto", "blocks", "none") or (shuffle == "none" and not mapped):
         return OrderChoice(shuffle, "asked for", None, memory_budget)
-    memory = available_memory() if memory_budget is None else Memory(bytes=memory_budget, source="memory_budget")
+    if memory_budget is None:  # found: what Python, Keras and the model hold is not the data's
+        memory = data_memory(available_memory(), num_rows)
+    else:
+        memory = Memory(bytes=memory_budget, source="memory_budget")
     row_bytes = info.num_features * info.dtype.itemsize
     # What stays in memory decides "none" and "auto" only: "blocks" asked for needs no look at the rows.
     data_bytes = 0 if shuffle == "blocks" else _mapped_bytes(rows, num_rows, info.chunk_rows, row_bytes)

@@ -12,8 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from csv2h5.trainer import HDF5Sequence
-from csv2h5.trainer.blocks import POOL_SHARE, BlockPlan, blocks_order
-from csv2h5.trainer.readahead import AHEAD_BLOCKS, BlockReader
+from csv2h5.trainer.blocks import (
+    HELD_BLOCKS,
+    POOL_SHARE,
+    RUNTIME_BYTES,
+    RUNTIME_ROW_BYTES,
+    BlockPlan,
+    blocks_order,
+    data_memory,
+    plan_blocks,
+)
+from csv2h5.trainer.memory import Memory
+from csv2h5.trainer.readahead import AHEAD_BLOCKS, READ_THREADS, BlockReader
 from csv2h5.trainer.rowfile import RowFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,7 +189,7 @@ def test_auto_picks_blocks_when_the_rows_do_not_fit(sorted_file, tmp_path, make_
     small = HDF5Sequence(sorted_file, memory_budget=data_bytes)  # the rows would take all of it
     assert small.shuffle == "blocks" and "do not fit" in small.shuffle_reason
     large = HDF5Sequence(sorted_file, memory_budget=4 * data_bytes)
-    assert large.shuffle == "global" and "fit in the" in large.shuffle_reason and large.block_plan is None
+    assert large.shuffle == "global" and "fit in half the" in large.shuffle_reason and large.block_plan is None
     assert HDF5Sequence(sorted_file, shuffle=True, memory_budget=data_bytes).shuffle == "blocks"
     lzf, _, _ = make_data(tmp_path, compression="lzf")  # compressed chunks decode whole: blocks even when small
     assert HDF5Sequence(lzf).shuffle == "blocks"
@@ -196,7 +206,7 @@ def test_auto_counts_a_subset_by_the_file_chunks_its_rows_lie_in(sorted_file):
     scattered = HDF5Sequence(sorted_file, memory_budget=budget, indices=np.arange(0, LABELS * PER_LABEL, 97))
     assert scattered.shuffle == "blocks"
     run = HDF5Sequence(sorted_file, memory_budget=budget, indices=np.arange(LABELS * PER_LABEL // 4))
-    assert run.shuffle == "global" and "fit in the" in run.shuffle_reason
+    assert run.shuffle == "global" and "fit in half the" in run.shuffle_reason
 
 
 class _CountingSource:
@@ -437,7 +447,7 @@ def test_blocks_read_past_the_page_cache_and_file_order_through_it(tmp_path):
     header = ",".join([f"f{i}" for i in range(16)] + ["label"])
     np.savetxt(csv, np.column_stack([x, labels]), fmt="%d", delimiter=",", header=header, comments="")
     convert([csv], tmp_path / "rows.h5", options=ConvertOptions(target=("label",), chunk_rows=500))
-    common = dict(scale=None, batch_size=256, dtype="uint8", memory_budget=200_000, block_bytes=16_000)
+    common = dict(scale=None, batch_size=256, dtype="uint8", memory_budget=304_000, block_bytes=16_000)  # a pool of 5
     scattered = HDF5Sequence(tmp_path / "rows.h5", shuffle="blocks", seed=4, **common)
     ordered = HDF5Sequence(tmp_path / "rows.h5", shuffle=False, indices=np.arange(0, labels.size, 3), **common)
     assert scattered.block_plan is not None and ordered.block_plan is not None
@@ -453,3 +463,52 @@ def test_blocks_read_past_the_page_cache_and_file_order_through_it(tmp_path):
     assert scattered._readers.reader._file.direct == allowed
     assert ordered._readers.reader._file is not None and not ordered._readers.reader._file.direct
     assert scattered._readers.reader.rows_direct == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    found_mib=st.integers(300, 64_000),
+    rows=st.integers(1, 50_000_000),
+    row_bytes=st.sampled_from([12, 115, 785, 3073, 60_000]),
+    chunk_rows=st.sampled_from([1, 64, 1337, 50_000]),
+)
+def test_memory_found_leaves_room_for_the_process_and_the_pool_fits_in_the_rest(found_mib, rows, row_bytes, chunk_rows):
+    """What a process holds beside the data (Python, Keras, the model: RUNTIME_BYTES, and its per-row
+    arrays) comes off the memory found; the pool and the blocks held beside it fit in what is left."""
+    found = Memory(bytes=found_mib << 20, source="cgroup v2 memory.max of /job")
+    data = data_memory(found, rows)
+    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * rows
+    assert data.bytes == max(1, found.bytes - kept)
+    plan = plan_blocks(row_bytes=row_bytes, chunk_rows=chunk_rows, batch_size=256, memory_budget=data.bytes)
+    block = plan.block_rows * row_bytes
+    if plan.pool_blocks > 2:  # more than the least pool: it was sized to fit
+        assert kept + (plan.pool_blocks + HELD_BLOCKS) * block <= found.bytes
+        assert plan.pool_blocks * block <= POOL_SHARE * data.bytes
+    assert ("too little" in data.describe()) == (found.bytes <= kept)
+
+
+def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file, monkeypatch):
+    import csv2h5.trainer.orders as orders
+
+    found = 900 << 20
+    monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=found, source="cgroup v1 memory.limit_in_bytes of /job"))
+    seq = HDF5Sequence(sorted_file, shuffle="auto")
+    left = found - (512 << 20) - 24 * LABELS * PER_LABEL  # the figures as documented, not the constants
+    assert seq.memory_budget == left
+    assert seq.shuffle == "global"  # 960 kB of rows in half of ~370 MB
+    assert f"{left / 1e6:.1f} MB left to the data of the {found / 1e6:.1f} MB this process may use" in seq.shuffle_reason
+    assert "kept for Python, Keras and the model" in seq.shuffle_reason
+    copy = HDF5Sequence(sorted_file, shuffle="auto", memory_budget=seq.memory_budget)  # as a resume passes it again
+    assert copy.memory_budget == seq.memory_budget and "of memory_budget" in copy.shuffle_reason
+    monkeypatch.setattr(
+        orders, "available_memory", lambda: Memory(bytes=400 << 20, source="cgroup v1 memory.limit_in_bytes of /job")
+    )
+    small = HDF5Sequence(sorted_file, shuffle="auto")
+    assert small.shuffle == "blocks" and small.block_plan.pool_blocks == 2
+    assert "too little, the process may run out of memory; give it 1 GB or more" in small.shuffle_reason
+
+
+def test_the_blocks_held_beside_the_pool_are_what_the_readers_hold():
+    # Training reads ahead AHEAD_BLOCKS with READ_THREADS staging buffers; a validation side in file order
+    # holds a pool of 2, its AHEAD_BLOCKS and its own staging: the plan leaves room for all of them.
+    assert HELD_BLOCKS == AHEAD_BLOCKS + READ_THREADS + (2 + AHEAD_BLOCKS) + READ_THREADS

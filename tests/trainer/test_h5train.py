@@ -549,7 +549,7 @@ def _ctrl_c(backend: str, data: Path, run: Path, same: list[str]) -> int:
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
     assert lines == [f"run directory: {run}", lines[1], lines[-1]] and lines[-1].startswith("error: interrupted; ")
-    assert lines[1].startswith("note: data order: shuffle=global (the 1.2 MB of rows fit in the ")
+    assert lines[1].startswith("note: data order: shuffle=global (the 1.2 MB of rows fit in half the ")
     assert f"h5train fit --resume {run}" in lines[-1]
     assert (run / "checkpoints" / "last.keras").exists() and not list(run.rglob("*.tmp*"))
     return json.loads((run / "state.json").read_text())["epochs_done"]
@@ -652,8 +652,8 @@ def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(fi
     code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "a", "--epochs", "3", *same)
     assert code == 0, err
     assert (
-        "note: data order: shuffle=blocks (the 1.2 MB of rows do not fit in half the 100.0 kB this process "
-        "may use (memory_budget)); a pool of 2 blocks of"
+        "note: data order: shuffle=blocks (the 1.2 MB of rows do not fit in half the 100.0 kB of memory_budget); "
+        "a pool of 2 blocks of"
     ) in err
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["data_order"]["shuffle"] == "blocks" and config["options"]["memory_budget"] == 100_000
@@ -663,9 +663,11 @@ def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(fi
     assert code == 0, err
     for wa, wc in zip(_weights(tmp_path / "a" / "model.keras"), _weights(tmp_path / "c" / "model.keras"), strict=True):
         assert np.array_equal(wa, wc)
-    # Without a budget the memory found is recorded, and a file this small is shuffled globally.
+    # Without a budget the memory found is recorded, less what Python, Keras and the model hold, and a file
+    # this small is shuffled globally.
     code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "d", "--epochs", "1", *same[:4], *same[6:])
     assert code == 0, err
     config = json.loads((tmp_path / "d" / "config.json").read_text())
     assert config["data_order"]["shuffle"] == "global" and config["options"]["memory_budget"] > 100_000_000
-    assert "note: data order: shuffle=global (the 1.2 MB of rows fit in the" in err
+    assert "note: data order: shuffle=global (the 1.2 MB of rows fit in half the " in err
+    assert " left to the data of the " in err and " kept for Python, Keras and the model)" in err
