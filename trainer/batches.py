@@ -30,7 +30,7 @@ class BatchFinisher:
         scale: str | None,
         missing: str | None,
         sample_shape: Sequence[int] | None,
-        class_weight: str | Mapping[int, float] | None,
+        class_weight: str | Mapping[object, float] | None,
         transform: Callable | None,
         weighed_rows: np.ndarray | None = None,
     ) -> None:
@@ -85,7 +85,7 @@ def one_hot_options(one_hot: bool, info: FileInfo, width: int | None) -> dict[st
 
 
 def class_weights(
-    class_weight: str | Mapping[int, float] | None, info: FileInfo, rows: np.ndarray | None = None
+    class_weight: str | Mapping[object, float] | None, info: FileInfo, rows: np.ndarray | None = None
 ) -> np.ndarray | None:
     """A weight per class code for ``class_weight`` (``"balanced"``: from the class counts of ``rows``, None: every row)."""
     if class_weight is None:
@@ -101,8 +101,8 @@ def class_weights(
         return balanced_weights(counts)
     if isinstance(class_weight, Mapping):
         weights = np.ones(k, dtype=np.float32)
-        for code, weight in class_weight.items():
-            weights[_class_code(code, info.classes)] = _weight(code, weight)
+        for key, code in _class_codes(list(class_weight), info.classes, named=info.named).items():
+            weights[code] = _weight(key, class_weight[key])
         return weights
     raise DataOptionError(f"class_weight must be 'balanced' or a dict, got {class_weight!r}")
 
@@ -117,13 +117,72 @@ def balanced_weights(counts: np.ndarray) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def _class_code(code: object, classes: list[object]) -> int:
-    """A key of a ``class_weight`` dict as the class code it must be (an integer 0..K-1; labels are refused by name)."""
-    whole = isinstance(code, (int, np.integer)) or (isinstance(code, (float, np.floating)) and float(code).is_integer())
-    if whole and not isinstance(code, bool) and 0 <= code < len(classes):
-        return int(code)  # np.unique of the codes gives numpy integers (or floats): taken as ints
-    shown = ", ".join(f"{c}: {label!r}" for c, label in enumerate(classes[:10])) + (", ..." if len(classes) > 10 else "")
-    raise DataOptionError(f"class_weight has class {code!r}, but its keys are class codes 0..{len(classes) - 1} ({shown})")
+def _class_codes(keys: list[object], classes: list[object], *, named: str) -> dict[object, int]:
+    """The class code each key of a ``class_weight`` dict names: a class label (as in ``info.classes``, or a
+    number label written as text, ``"1"``) or a class code 0..K-1.
+
+    A key that is a label and the code of another class (labels 1, 2, 3 are codes 0, 1, 2: key 1) is read as
+    the other keys are: as a label if some key is a label only, as a code if some key is a code only; a dict
+    that does not tell is refused, as is a key that is neither, or two keys of one class.
+    """
+    readings = {key: (_label_code(key, classes), _code(key, len(classes))) for key in keys}
+    labels_only = any(code is None for label, code in readings.values() if label is not None)
+    codes_only = any(label is None for label, code in readings.values() if code is not None)
+    found: dict[object, int] = {}
+    for key, (label, code) in readings.items():
+        if label is None and code is None:
+            raise DataOptionError(
+                f"class_weight has class {key!r}, which is neither a class label nor a class code of {named} ({_shown(classes)})"
+            )
+        if label is not None and code is not None and label != code and labels_only == codes_only:
+            others = "the other keys mix labels and codes" if labels_only else "no other key says which"
+            permuted = set(map(_code_of_label, classes)) == set(range(len(classes)))  # no code is free of labels
+            raise DataOptionError(
+                f"class_weight key {key!r} may be the label {classes[label]!r} (code {label}) or the code {code}"
+                f" (label {classes[code]!r}), and {others}; write the label as text ({str(classes[label])!r}: ...)"
+                f"{'' if permuted else ', or give every class a weight by code'} ({_shown(classes)})"
+            )
+        found[key] = label if label is not None and (code is None or labels_only) else code
+    for key, code in found.items():
+        other = next((k for k, c in found.items() if c == code and k is not key), None)
+        if other is not None:
+            raise DataOptionError(f"class_weight gives class {classes[code]!r} (code {code}) two weights: {key!r} and {other!r}")
+    return found
+
+
+def _label_code(key: object, classes: list[object]) -> int | None:
+    """The code of the class whose label ``key`` is (a number label also as text), None if none."""
+    for code, label in enumerate(classes):
+        if isinstance(key, (bool, np.bool_)) != isinstance(label, (bool, np.bool_)):
+            continue  # True is 1 to Python, not to a user
+        if _same(key, label) or (isinstance(key, str) and not isinstance(label, str) and key == str(label)):
+            return code
+    return None
+
+
+def _same(key: object, label: object) -> bool:
+    try:
+        return bool(key == label)
+    except (TypeError, ValueError):  # an array as a key
+        return False
+
+
+def _code(key: object, count: int) -> int | None:
+    """``key`` as a class code 0..count-1 (an integer, or a whole float: np.unique of codes gives those), else None."""
+    whole = isinstance(key, (int, np.integer)) or (isinstance(key, (float, np.floating)) and float(key).is_integer())
+    return int(key) if whole and not isinstance(key, (bool, np.bool_)) and 0 <= key < count else None
+
+
+def _code_of_label(label: object) -> object:
+    return label if isinstance(label, str) else _code(label, 1 << 62)
+
+
+def _shown(classes: list[object]) -> str:
+    return (
+        "classes: "
+        + ", ".join(f"code {c} is {label!r}" for c, label in enumerate(classes[:10]))
+        + (", ..." if len(classes) > 10 else "")
+    )
 
 
 def _weight(code: object, weight: object) -> float:

@@ -97,10 +97,32 @@ def _units(model: keras.Model) -> int | None:
     return shape[-1] if isinstance(shape, tuple) else None
 
 
-def _one_hot(model: keras.Model) -> bool:
+def _loss_name(model: keras.Model) -> str:
     loss = getattr(model, "loss", None)
-    name = loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__
-    return "categorical" in str(name).lower() and "sparse" not in str(name).lower()
+    return str(loss if isinstance(loss, str) else getattr(loss, "name", "") or type(loss).__name__).lower()
+
+
+def _one_hot(model: keras.Model) -> bool:
+    name = _loss_name(model)
+    return "categorical" in name and "sparse" not in name
+
+
+def _check_classes(model: keras.Model, info: FileInfo) -> None:
+    """Refuse to score more classes than the model's output has: a one-hot target would not fit its shape,
+    and a class code past its last unit would be scored without a word (sparse cross-entropy takes it)."""
+    units = _units(model)
+    if info.task != "classification" or units is None:
+        return
+    scored = units if units > 1 else 2 if "binary" in _loss_name(model) else None  # one sigmoid unit: two classes
+    if scored is None or len(info.classes) <= scored:
+        return
+    extra = ", ".join(map(repr, json_labels(info.classes[scored : scored + 5])))
+    more = ", ..." if len(info.classes) > scored + 5 else ""
+    raise ModelError(
+        f"{info.named} has {len(info.classes)} classes, but the model scores only {scored}: those past the first {scored}"
+        f" ({extra}{more}) are not the model's; leave their rows out of the data, or evaluate a model trained on data"
+        " that holds them"
+    )
 
 
 def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *, batch_size: int = 256) -> dict[str, float]:
@@ -115,6 +137,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         )
     _check_fits(model, info)
     check_like_training(run_config(path), info, labels=True)
+    _check_classes(model, info)  # a bare .keras file says only its output's width
     seq = HDF5Sequence(
         data,
         batch_size=batch_size,

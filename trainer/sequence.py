@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -218,10 +218,15 @@ class HDF5Sequence(keras.utils.PyDataset):
 
     # -- subsets ----------------------------------------------------------------------------------
 
-    def _with_indices(self, indices: np.ndarray, *, training: bool) -> HDF5Sequence:
+    def _with_indices(self, indices: np.ndarray, *, training: bool, **changes: object) -> HDF5Sequence:
         # The same options on other rows, in the order chosen for the whole (with the memory it was chosen for).
         options = dataclasses.replace(
-            self.options, indices=indices, shard=None, training=training, shuffle=self.shuffle, memory_budget=self.memory_budget
+            self.options,
+            **{"shuffle": self.shuffle, **changes},
+            indices=indices,
+            shard=None,
+            training=training,
+            memory_budget=self.memory_budget,
         )
         subset = HDF5Sequence(
             list(self.paths),
@@ -230,13 +235,35 @@ class HDF5Sequence(keras.utils.PyDataset):
             use_multiprocessing=self.use_multiprocessing,
             max_queue_size=self.max_queue_size,
         )
-        subset.shuffle_reason = self.shuffle_reason  # the order was chosen for the whole: say why, not "asked for"
+        if "shuffle" not in changes:
+            subset.shuffle_reason = self.shuffle_reason  # the order was chosen for the whole: say why, not "asked for"
         return subset
 
-    def split(self, fraction: float, *, seed: int = 0, stratify: bool = True) -> tuple[HDF5Sequence, HDF5Sequence]:
-        """Split the rows into (train, validation) sequences; ``fraction`` goes to validation."""
+    def split(
+        self, fraction: float, *, seed: int = 0, stratify: bool = True, val_transform: Callable | None | str = "same"
+    ) -> tuple[HDF5Sequence, HDF5Sequence]:
+        """Split the rows into (train, validation) sequences; ``fraction`` goes to validation.
+
+        The training side keeps every option. The validation side reads each of its rows once a pass, in
+        file order, as Keras evaluates: ``shuffle="none"``, every batch (no ``batches_per_epoch``), and no
+        ``class_weight`` (Keras weighs the training loss only). It keeps ``transform``, which may be
+        preprocessing the model needs (a reshape, a one-hot coding); ``val_transform`` replaces it there:
+        ``None`` for a transform that augments the training rows only, or another callable.
+        """
         train, val = split_rows(self.indices, self._info, fraction, seed=seed, stratify=stratify)
-        return self._with_indices(train, training=self.training), self._with_indices(val, training=False)
+        if isinstance(val_transform, str) and val_transform == "same":
+            transform = self.transform
+        elif val_transform is None or callable(val_transform):
+            transform = val_transform
+        else:
+            raise DataOptionError(
+                f"val_transform takes 'same' (the default: transform), None or a callable taking (x, y), got {val_transform!r}"
+            )
+        held_out = {"shuffle": "none", "batches_per_epoch": None, "class_weight": None, "transform": transform}
+        training = self._with_indices(train, training=self.training)
+        validation = self._with_indices(val, training=False, **held_out)
+        validation.shuffle_reason = "validation reads its rows once a pass, in file order"
+        return training, validation
 
 
 def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarray | None:

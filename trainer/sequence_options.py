@@ -45,9 +45,11 @@ class SequenceOptions:
             standardised; a categorical code K, one past its vocabulary), ``"zero"`` (0 before
             scaling), ``"error"`` (refuse a file whose stats count NaN), None (NaN as stored).
         sample_shape: shape of one row (e.g. (28, 28, 1)); default from the file.
-        class_weight: ``"balanced"`` or ``{class code: weight}``: adds per-sample weights. Balanced weights
-            are scikit-learn's, from the classes of the rows used (``indices``, before ``shard``); a class
-            without rows there weighs 1.
+        class_weight: ``"balanced"`` or ``{class: weight}``: adds per-sample weights. A class is named by its
+            label as ``info.classes`` holds it (a number label also as text, ``"1"``) or by its code 0..K-1;
+            a key that could be either (labels 1, 2, 3: key 1) is read as the other keys tell, else refused;
+            a class not named weighs 1. Balanced weights are scikit-learn's, from the classes of the rows
+            used (``indices``, before ``shard``); a class without rows there weighs 1.
         transform: picklable callable ``(x, y) -> (x, y)`` applied to every batch.
         shard: ``(index, count)``: this worker's share of the rows (every count-th row).
         batch_slice: ``(index, count)``: data-parallel training over ``count`` workers, where
@@ -76,7 +78,7 @@ class SequenceOptions:
     scale: str | None = "standard"
     missing: str | None = "mean"
     sample_shape: Sequence[int] | None = None
-    class_weight: str | Mapping[int, float] | None = None
+    class_weight: str | Mapping[object, float] | None = None
     transform: Callable | None = None
     shard: tuple[int, int] | None = None
     batch_slice: tuple[int, int] | None = None

@@ -244,3 +244,35 @@ def test_classification_options_on_a_regression_file_are_named_as_given(trained,
     line = _one_line_error(_h5train("fit", data, *flags, "--run-dir", run, "--epochs", "1"))
     assert line == f"error: {' '.join(flags)} needs a classification target; {data} has regression"
     assert not run.exists()
+
+
+@pytest.mark.parametrize(
+    "units, activation, loss",
+    [
+        (2, "softmax", "categorical_crossentropy"),  # one-hot targets of 3 classes would not fit its output
+        (2, "softmax", "sparse_categorical_crossentropy"),  # code 2 would be scored without a word
+        (1, "sigmoid", "binary_crossentropy"),
+    ],
+)
+def test_a_bare_model_file_refuses_data_of_more_classes_than_its_output_in_one_line(trained, tmp_path, units, activation, loss):
+    """Without its run directory nothing records the model's classes: its output's width still bounds them."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    bare = tmp_path / "bare.keras"
+    model.save(bare)
+    frame = trained["frame"]
+    bird = frame.copy()
+    bird.loc[:9, "label"] = "bird"
+    bird = _write(bird, tmp_path / "bird.h5", ConvertOptions(like=str(trained["train"])))  # cat, dog, then bird
+    line = _one_line_error(_h5train("evaluate", bare, bird))
+    assert line == (
+        f"error: {bird} has 3 classes, but the model scores only 2: those past the first 2 ('bird') are not the"
+        " model's; leave their rows out of the data, or evaluate a model trained on data that holds them"
+    )
+    first = frame[frame["label"] == sorted(set(frame["label"]))[0]]  # one class: fewer than the model scores
+    for data in (trained["train"], _write(first, tmp_path / "first.h5", ConvertOptions(like=str(trained["train"])))):
+        result = _h5train("evaluate", bare, data, "--json")
+        assert result.exit_code == 0, result.stderr
+        assert 0 <= json.loads(result.stdout)["accuracy"] <= 1

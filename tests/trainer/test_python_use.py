@@ -173,13 +173,18 @@ def test_as_dataset_refuses_a_number_of_epochs_that_is_not_positive(make_data, t
         HDF5Sequence(path, batch_size=16).as_dataset(epochs=epochs)
 
 
-def test_class_weight_keys_and_weights_that_are_not_codes_and_numbers_are_named(tmp_path):
-    """A class label as key (not its code) or a weight that is not a number: one DataOptionError, no traceback."""
+def test_class_weight_keys_and_weights_that_are_not_classes_and_numbers_are_named(tmp_path):
+    """A key that is no class (neither label nor code) or a weight that is not a number: one DataOptionError."""
     csv = tmp_path / "t.csv"
     csv.write_text("x,label\n" + "".join(f"{i},{'cat' if i % 3 else 'dog'}\n" for i in range(30)))
     convert([csv], tmp_path / "t.h5", options=ConvertOptions(target=("label",)))
     for weights, message in (
-        ({"dog": 2.0}, r"class 'dog', but its keys are class codes 0..1 \(0: 'cat', 1: 'dog'\)"),
+        (
+            {"bird": 2.0},
+            r"class 'bird', which is neither a class label nor a class code of .*t.h5"
+            r" \(classes: code 0 is 'cat', code 1 is 'dog'\)$",
+        ),
+        ({2: 2.0}, r"class 2, which is neither a class label nor a class code"),
         ({1: "heavy"}, r"class_weight of class 1 must be a number 0 or more, got 'heavy'"),
         ({0: -1.0}, r"must be a number 0 or more, got -1.0"),
     ):
@@ -188,3 +193,42 @@ def test_class_weight_keys_and_weights_that_are_not_codes_and_numbers_are_named(
     seq = HDF5Sequence(tmp_path / "t.h5", batch_size=30, shuffle="none", class_weight={np.int64(1): 2.0, 0.0: 0.5})
     _, y, w = seq[0]
     np.testing.assert_array_equal(w, np.where(y == 1, 2.0, 0.5))
+
+
+def test_class_weight_keys_may_be_labels_or_codes_and_a_key_that_could_be_either_is_refused(tmp_path):
+    """Labels as the CSV wrote them; codes 0..K-1 as the batches hold them. The oracle: each row's label in the CSV."""
+    csv = tmp_path / "t.csv"
+    labels = [(1, 2, 2, 3, 3, 3)[i % 6] for i in range(30)]  # numbers 1..3: stored as codes 0..2
+    csv.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    convert([csv], tmp_path / "n.h5", options=ConvertOptions(target=("label",)))
+    words = tmp_path / "w.csv"  # the same rows with words for labels: 'one' < 'three' < 'two' as codes
+    words.write_text("x,label\n" + "".join(f"{i},{('one', 'two', 'three')[label - 1]}\n" for i, label in enumerate(labels)))
+    convert([words], tmp_path / "w.h5", options=ConvertOptions(target=("label",)))
+
+    def row_weights(path, weights):
+        return HDF5Sequence(path, batch_size=30, shuffle="none", class_weight=weights)[0][2]
+
+    by_label = {1: 5.0, 2: 1.0, 3: 0.5}
+    expected = [by_label[label] for label in labels]
+    for path, weights in (
+        ("n.h5", by_label),  # 3 is a label only: so are 1 and 2
+        ("n.h5", {"1": 5.0, 3: 0.5}),  # a number label written as text is that label
+        ("n.h5", {0: 5.0, 1: 1.0, 2: 0.5}),  # 0 is a code only: so are 1 and 2
+        ("w.h5", {"one": 5.0, "three": 0.5}),
+        ("w.h5", {0: 5.0, 1: 0.5}),  # codes of text labels: sorted, 'one', 'three', 'two'
+    ):
+        np.testing.assert_array_equal(row_weights(tmp_path / path, weights), expected, err_msg=f"{path} {weights}")
+    for path, weights, message in (
+        (
+            "n.h5",
+            {1: 5.0},
+            r"key 1 may be the label 1 \(code 0\) or the code 1 \(label 2\), and no other key says which;"
+            r" write the label as text \('1': \.\.\.\), or give every class a weight by code \(classes: code 0 is 1,",
+        ),
+        ("n.h5", {1: 5.0, 0: 1.0, "3": 2.0}, r"key 1 may be .* and the other keys mix labels and codes"),
+        ("n.h5", {4: 5.0}, r"class 4, which is neither a class label nor a class code"),
+        ("w.h5", {"one": 5.0, 0: 1.0}, r"gives class 'one' \(code 0\) two weights: 'one' and 0"),
+        ("w.h5", {"four": 5.0}, r"class 'four', which is neither"),
+    ):
+        with pytest.raises(DataOptionError, match=message):
+            row_weights(tmp_path / path, weights)

@@ -223,7 +223,7 @@ def test_split_is_disjoint_stratified_and_reproducible(data):
         assert abs(share) < 0.05
 
 
-def test_a_split_keeps_every_option_but_its_rows(data):
+def test_a_split_keeps_every_option_but_its_rows_and_validation_reads_each_row_once(data):
     path, _, _ = data
     # Every keyword the constructor shows is an option of SequenceOptions, in its order.
     keywords = [p.name for p in inspect.signature(HDF5Sequence).parameters.values() if p.kind is p.KEYWORD_ONLY]
@@ -248,12 +248,41 @@ def test_a_split_keeps_every_option_but_its_rows(data):
     )
     seq = HDF5Sequence(path, **asked, workers=2, max_queue_size=3)
     train, val = seq.split(0.3, seed=2)
-    for side, training in ((train, True), (val, False)):
-        assert {name: getattr(side, name) for name in asked} == {**asked, "training": training}
-        assert side.options.seed == 7 and (side.workers, side.max_queue_size) == (2, 3)
-        assert side.shuffle_reason == seq.shuffle_reason and side.info.rows == ROWS
+    # validation as Keras evaluates: every row once, in file order, with the loss unweighted; transform kept
+    held_out = {"shuffle": "none", "batches_per_epoch": None, "class_weight": None, "training": False}
+    for side, options in ((train, asked), (val, {**asked, **held_out})):
+        assert {name: getattr(side, name) for name in asked} == options
+        assert side.options.seed == 7 and (side.workers, side.max_queue_size) == (2, 3) and side.info.rows == ROWS
+    assert train.shuffle_reason == seq.shuffle_reason and "file order" in val.shuffle_reason
     with pytest.raises(TypeError, match="batchsize"):
         HDF5Sequence(path, batchsize=3)  # a misspelt keyword is refused, as by any Python function
+
+
+@pytest.mark.parametrize("shuffle", ["global", "blocks"])
+def test_the_validation_side_of_a_split_reads_every_held_out_row_once_in_file_order(data, shuffle):
+    path, x, y = data
+    seq = HDF5Sequence(
+        path, batch_size=8, shuffle=shuffle, scale=None, batches_per_epoch=2, class_weight="balanced", transform=_double
+    )
+    train, val = seq.split(0.3, seed=2)
+    held_out = sorted(set(range(ROWS)) - set(train.indices.tolist()))  # what the training side leaves
+    assert abs(len(held_out) - 0.3 * ROWS) <= CLASSES and len(train) == 2  # rounded per class
+    for _ in range(3):  # the same rows, in the same order, each pass; Keras calls on_epoch_end between
+        batches = [val[i] for i in range(len(val))]
+        assert all(len(batch) == 2 for batch in batches)  # (x, y): no class weights
+        xs, ys = (np.concatenate(side) for side in zip(*batches))
+        assert _row_ids(xs / 2, x) == held_out and np.array_equal(ys, y[held_out])  # transform kept: doubled
+        val.on_epoch_end()
+    plain = seq.split(0.3, seed=2, val_transform=None)[1]  # a transform that augments: training rows only
+    assert plain.transform is None and _row_ids(_epoch(plain)[0], x) == held_out
+    other = seq.split(0.3, seed=2, val_transform=_triple)[1]
+    assert np.array_equal(_epoch(other)[0], 3.0 * x[held_out])
+    with pytest.raises(DataOptionError, match="val_transform takes 'same'"):
+        seq.split(0.3, val_transform="none")
+
+
+def _triple(xb, yb):
+    return xb * 3, yb
 
 
 def test_pickling_drops_the_handle_and_keeps_the_epoch(data):

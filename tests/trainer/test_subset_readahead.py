@@ -48,8 +48,8 @@ def _numbers(x: np.ndarray) -> np.ndarray:
 def _subset(path: Path, subset: str, shuffle: str) -> HDF5Sequence:
     common = dict(scale=None, batch_size=BATCH, seed=3, dtype="uint8", memory_budget=BUDGET, block_bytes=1000 * FEATURES)
     if subset.startswith("split"):  # as h5train fit splits off its validation rows: at random
-        train, val = HDF5Sequence(path, shuffle=shuffle, **common).split(0.1, seed=5)
-        return train if subset == "split 90%" else val
+        train, val = HDF5Sequence(path, shuffle=shuffle, **common).split(0.1, seed=5)  # val: shuffle none
+        return train if subset == "split 90%" else HDF5Sequence(path, shuffle=shuffle, indices=val.indices, **common)
     kwargs = {
         "whole": {},
         "shard (1,4)": {"shard": (1, 4)},
