@@ -15,7 +15,7 @@ import datetime
 import numpy as np
 
 from ..errors import BadValueError, excerpt
-from ..schema import smallest_dtype, unrepresentable, value_range
+from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS
@@ -95,7 +95,24 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         cells=parsed.cells,
         refusal=parsed.refusal,
         filled=filled,
+        whole_if_filled=_whole_if_filled(features, vr, categories, parsed.int_columns_with_empty, plan),
     )
+
+
+def _whole_if_filled(
+    features: np.ndarray, vr: ValueRange, categories: dict[int, list[str]], int_columns_with_empty: list[str], plan: ParsePlan
+) -> bool:
+    """Whether every value of the block is an integer once --fill goes into the empty cells of ``int_columns_with_empty``."""
+    if features.dtype.kind in "iu":
+        return True
+    if not int_columns_with_empty:  # the number columns' range says; a missing category is NaN among codes
+        return vr.integral and not (categories and np.isnan(features[:, list(categories)]).any())
+    names = set(int_columns_with_empty)
+    fillable = np.array([plan.names[col] in names for col in plan.features])
+    empty_fillable = np.isnan(features) & fillable
+    with np.errstate(invalid="ignore"):
+        whole = (features == np.rint(features)) & (np.abs(features) <= FLOAT64_MAX_EXACT_INT)  # NaN: not whole
+    return bool((whole | empty_fillable).all())
 
 
 def _filled(
