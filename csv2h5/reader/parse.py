@@ -14,7 +14,7 @@ import datetime
 
 import numpy as np
 
-from ..errors import BadValueError, excerpt
+from ..errors import BadValueError, excerpt, number_text
 from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
 from .blocks import TextBlock
@@ -172,6 +172,6 @@ def _check_forced_dtype(
 
 
 def _format_number(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(float(value)) < 2**53:
-        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return number_text(value)
     return str(value.item() if hasattr(value, "item") else value)

@@ -1,4 +1,4 @@
-"""--dtype: every dtype --dtype auto may choose can be asked for by name."""
+"""--dtype: every dtype --dtype auto may choose can be asked for by name; numbers in its messages, short."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from csv2h5 import ConvertOptions, convert
-from csv2h5.errors import BadValueError, OptionError
+from csv2h5.errors import BadValueError, OptionError, number_text
 
 LARGE = 5_000_000_000  # beyond int32: auto stores these features as int64
 
@@ -60,5 +60,19 @@ def test_dtype_int64_fills_with_integers_a_float_holds(tmp_path, fill):
 
 
 def test_a_fill_beyond_2_to_the_53_is_refused_for_int64_as_the_fill(tmp_path):
-    with pytest.raises(OptionError, match=r"--fill -9223372036854775808 is beyond 2\*\*53, .*or --dtype float64$"):
+    with pytest.raises(OptionError, match=r"--fill -9.223372036854776e\+18 is beyond 2\*\*53, .*or --dtype float64$"):
         ConvertOptions(dtype="int64", fill=-(2**63))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float16"])
+def test_a_huge_fill_is_shown_as_a_float_not_its_hundreds_of_digits(dtype):
+    with pytest.raises(OptionError, match=r"^--fill 1e\+300 (does not fit|is beyond)"):
+        ConvertOptions(dtype=dtype, fill=1e300)
+
+
+@pytest.mark.parametrize(
+    "value, text", [(0.0, "0"), (-0.0, "0"), (-3.0, "-3"), (0.5, "0.5"), (2.0**53, "9007199254740992"), (1e300, "1e+300")]
+)
+def test_number_text(value, text):
+    assert number_text(value) == text
+    assert float(text) == value  # reads back as the value
