@@ -95,24 +95,29 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         cells=parsed.cells,
         refusal=parsed.refusal,
         filled=filled,
-        whole_if_filled=_whole_if_filled(features, vr, categories, parsed.int_columns_with_empty, plan),
+        whole_if_filled=_whole_if_filled(features, vr, stats, parsed.int_columns_with_empty, plan),
     )
 
 
 def _whole_if_filled(
-    features: np.ndarray, vr: ValueRange, categories: dict[int, list[str]], int_columns_with_empty: list[str], plan: ParsePlan
+    features: np.ndarray, vr: ValueRange, stats: ColumnStats, int_columns_with_empty: list[str], plan: ParsePlan
 ) -> bool:
-    """Whether every value of the block is an integer once --fill goes into the empty cells of ``int_columns_with_empty``."""
+    """Whether every value of the block is an integer once --fill goes into the empty cells of ``int_columns_with_empty``.
+
+    From the block's figures, but for a pass over the columns not listed where some are.
+    """
     if features.dtype.kind in "iu":
         return True
     if not int_columns_with_empty:  # the number columns' range says; a missing category is NaN among codes
-        return vr.integral and not (categories and np.isnan(features[:, list(categories)]).any())
+        return vr.integral and not stats.nan_count.any()
     names = set(int_columns_with_empty)
-    fillable = np.array([plan.names[col] in names for col in plan.features])
-    empty_fillable = np.isnan(features) & fillable
-    with np.errstate(invalid="ignore"):
-        whole = (features == np.rint(features)) & (np.abs(features) <= FLOAT64_MAX_EXACT_INT)  # NaN: not whole
-    return bool((whole | empty_fillable).all())
+    others = np.array([plan.names[col] not in names for col in plan.features])
+    if stats.nan_count[others].any():  # empty cells a fill leaves empty, or beside decimals
+        return False
+    has = stats.count > 0
+    if (np.maximum(np.abs(stats.min[has]), np.abs(stats.max[has])) > FLOAT64_MAX_EXACT_INT).any():
+        return False
+    return all(bool((column == np.rint(column)).all()) for column in features[:, others].T)
 
 
 def _filled(
