@@ -76,3 +76,32 @@ def test_a_huge_fill_is_shown_as_a_float_not_its_hundreds_of_digits(dtype):
 def test_number_text(value, text):
     assert number_text(value) == text
     assert float(text) == value  # reads back as the value
+
+
+@pytest.mark.parametrize(
+    "text, dtype, words",
+    [
+        ("a,c\n1,x\n2,\n", "int16", "--dtype int16 cannot hold a missing category (NaN: no code stands for it); pass a float"),
+        (
+            "a,c\n" + "".join(f"{i % 9},v{i}\n" for i in range(300)),
+            "int8",
+            "--dtype int8 cannot hold the codes of the categorical columns (up to 299); pass a wider",
+        ),
+    ],
+)
+def test_an_integer_dtype_refuses_the_codes_it_cannot_hold_saying_so(tmp_path, text, dtype, words):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError, match=re.escape(f"f.csv: {words}")):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype, categorical=("c",)))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_an_integer_dtype_refuses_to_append_to_a_file_of_decimals_saying_so(tmp_path, dtype):
+    (tmp_path / "old.csv").write_text("a,b\n1,0.5\n")
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    convert([tmp_path / "old.csv"], tmp_path / "f.h5")
+    words = f"new.csv: --dtype {dtype} cannot hold every value the file appended to holds already; pass --dtype auto"
+    with pytest.raises(BadValueError, match=re.escape(words)):
+        convert([tmp_path / "new.csv"], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype, append=True))
+    assert _features(tmp_path / "f.h5").tolist() == [[1.0, 0.5]]  # left as it was
