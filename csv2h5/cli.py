@@ -83,7 +83,9 @@ def convert(
     skip_rows: Annotated[int, typer.Option(help="Lines to skip before the header.")] = 0,
     comment: Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
-    dtype: Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|float16|float32|float64.")] = "auto",
+    dtype: Annotated[
+        str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|int64|float16|float32|float64.")
+    ] = "auto",
     fill: Annotated[float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).")] = None,
     na_values: Annotated[
         list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")

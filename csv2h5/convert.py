@@ -294,7 +294,7 @@ class _Conversion:
             seconds=seconds,
             **t.bad_line_fields(),
             widened=self.dtype.widened,
-            empty_cell_columns=t.empty_cell_columns,
+            **t.empty_cell_fields(self.options),
             appended=self.options.append,
             warnings=tuple(self.warnings),
             categorical_columns=tuple(self.kinds.names_of(CATEGORY)),

@@ -34,7 +34,7 @@ class FeatureDtype:
         self.value_range = written.merge(block_range)
         if self.value_range == self._settled:  # most blocks: nothing new, the dtype already holds them
             return
-        needed = self._needed(source)
+        needed = self._needed(source, block_range)
         exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
         auto = self.requested == "auto"
         if needed != writer.dtype and (auto and np.can_cast(writer.dtype, needed, "safe") or not auto):
@@ -48,10 +48,26 @@ class FeatureDtype:
             writer.widen(wider, float32_exact=exact)
         self._settled = self.value_range
 
-    def _needed(self, source: str) -> np.dtype:
+    def _needed(self, source: str, block_range: ValueRange) -> np.dtype:
         needed = np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)
         if holds(needed, self.value_range):
             return needed
+        if self.requested not in ("auto", "float32", "float64"):
+            # The number cells were checked against it as they were read: what it does not hold are
+            # category codes (a missing category is NaN), or the rows of the file appended to.
+            if not holds(needed, block_range):
+                what, wider = (
+                    (f"the codes of the categorical columns (up to {block_range.high:,})", "a wider")
+                    if block_range.integral
+                    else ("a missing category (NaN: no code stands for it)", "a float")
+                )
+                raise BadValueError(
+                    f"{source}: --dtype {self.requested} cannot hold {what}; pass {wider} --dtype, or --dtype auto"
+                )
+            raise BadValueError(
+                f"{source}: --dtype {self.requested} cannot hold every value the file appended to holds already;"
+                " pass --dtype auto, which keeps its dtype (or widens it), or convert all the data again"
+            )
         if needed == np.float32:
             raise BadValueError(
                 "--dtype float32 cannot give back every value of these features read one way: there are"

@@ -85,6 +85,12 @@ def excerpt(text: object, limit: int = 40) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def number_text(value: float) -> str:
+    """A number as messages show it: a whole one without ``.0`` (``--fill 0``), a huge or fractional one as Python prints it."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) <= 2**53 else repr(value)  # 1e+300, not its 301 digits
+
+
 def counted(count: int, noun: str) -> str:
     """``1 row``, ``1,234 rows``: a count and its noun, for messages and summaries (nouns that take an s)."""
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

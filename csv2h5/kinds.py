@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import COMMENT_LINE_HINT, COMMENTED_HEADER_HINT, BadValueError, SchemaError, begins_comment, excerpt
+from .errors import COMMENT_LINE_HINT, COMMENTED_HEADER_HINT, BadValueError, SchemaError, begins_comment, excerpt, number_text
 from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
 from .shared import received
 
@@ -286,7 +286,7 @@ class KindAdvice:
         boolean = self.kinds.kind[j] == BOOLEAN
         _, source, line, cell = self._evidence([(block, parsed)], {j: BOOLEANS if boolean else TEXT})[j]
         name, fill = self.kinds.names[j], float(self.kinds.plan.fill)
-        shown, missing = (int(fill) if fill.is_integer() else fill), ("boolean" if boolean else "category")
+        shown, missing = number_text(fill), ("boolean" if boolean else "category")
         advice = (
             f"convert without --fill (h5train fills NaN: --missing), or --drop {name}"
             if boolean

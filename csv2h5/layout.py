@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import InputError, NotCsv2H5FileError
+from .errors import InputError, NotCsv2H5FileError, number_text
 from .lists import first_difference
 from .vocabulary import count_codes, parts_differ
 
@@ -280,7 +280,7 @@ def fill_text(fill: float | None) -> str:
     """How a file stores empty cells, for messages: ``--fill 0``, or ``NaN (no --fill)``."""
     if fill is None:
         return "NaN (no --fill)"
-    return f"--fill {int(fill) if fill.is_integer() else fill}"
+    return f"--fill {number_text(fill)}"
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:

@@ -8,9 +8,9 @@ import numbers
 import os
 from collections.abc import Iterable, Mapping
 
-from .errors import OptionError
+from .errors import OptionError, number_text
 
-FEATURE_DTYPES = ("auto", "uint8", "int8", "int16", "int32", "float16", "float32", "float64")
+FEATURE_DTYPES = ("auto", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 TASKS = ("auto", "classification", "regression")
 BAD_LINE_POLICIES = ("error", "skip", "warn")
 MAX_AUTO_CLASSES = 1000  # --task auto: at most this many distinct labels is classification
@@ -105,10 +105,17 @@ class ConvertOptions:
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
         if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
             raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
+        # A fill is a float: beyond 2**53 it is a float's value (no exact integer), which int64 would take in
+        # but the features of its empty cells could not: refused here, rather than as a type that holds both.
+        if self.fill is not None and self.dtype == "int64" and abs(self.fill) > 2**53:
+            raise OptionError(
+                f"--fill {number_text(self.fill)} is beyond 2**53, where a --fill (read as a float) is no exact integer;"
+                " pass a --fill between -2**53 and 2**53 for --dtype int64, or --dtype float64"
+            )
         # Else the first empty cell is refused as if the CSV held that value.
         if self.fill is not None and self.dtype != "auto" and not dtype_holds(self.dtype, self.fill):
             raise OptionError(
-                f"--fill {int(self.fill) if float(self.fill).is_integer() else self.fill} does not fit --dtype {self.dtype};"
+                f"--fill {number_text(self.fill)} does not fit --dtype {self.dtype};"
                 f" pass a --fill that {self.dtype} holds, or a wider --dtype"
             )
         if any(not value or "\n" in value or "\r" in value for value in self.na_values):

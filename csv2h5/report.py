@@ -35,13 +35,16 @@ class ConversionReport:
     bad_lines: int
     bad_line_numbers: list[int]
     widened: list[str]  # dtype changes made on the way, e.g. "uint8 -> float32 at row 4096"
-    empty_cell_columns: list[str]  # integer columns stored as float because of empty cells
+    empty_cell_columns: list[str]  # integer columns whose empty cells are NaN, so stored as float
     appended: bool = False
     warnings: tuple[str, ...] = ()  # one line each: things that converted but deserve a look
     categorical_columns: tuple[str, ...] = ()  # stored as codes (named, or found by --categorical auto)
     boolean_columns: tuple[str, ...] = ()  # true/false, stored as 1/0
     datetime_columns: tuple[str, ...] = ()  # stored as seconds since 1970-01-01 UTC
     bad_line_places: list[str] = dataclasses.field(default_factory=list)  # "12", or "day-2.csv:12" from several inputs
+    # Whether --fill VALUE would have kept the features integer: they are float because of those empty cells alone
+    # (not of decimals elsewhere, an explicit --dtype, or the file --append or --like took its dtype and fill from).
+    fill_keeps_integer: bool = False
 
     @property
     def first_bad_lines(self) -> str:
@@ -79,11 +82,13 @@ class ConversionReport:
             lines.append(f"skipped {counted(self.bad_lines, 'bad line')} (first: {self.first_bad_lines})")
         if self.widened:
             lines.append("dtype widened: " + "; ".join(self.widened))
-        if self.empty_cell_columns:
+        if self.fill_keeps_integer:
             lines.append(
                 f"integer columns stored as float because of empty cells (NaN): {_names(self.empty_cell_columns)};"
                 " --fill VALUE keeps them integer"
             )
+        elif self.empty_cell_columns:
+            lines.append(f"integer columns with empty cells, stored as NaN: {_names(self.empty_cell_columns)}")
         for what, names in (
             ("text stored as codes", self.categorical_columns),
             ("booleans stored as 1/0", self.boolean_columns),

@@ -320,7 +320,8 @@ def unrepresentable(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        return ~np.isfinite(v) | (v != np.rint(v)) | (v < info.min) | (v > info.max)
+        # float(info.max) + 1: int64's top, 2**63 - 1, reads as 2**63 in float64, so "> max" would let 2**63 in
+        return ~np.isfinite(v) | (v != np.rint(v)) | (v < info.min) | (v >= float(info.max) + 1.0)
     if dtype == np.float64:
         return np.zeros(v.shape, dtype=bool)
     with np.errstate(over="ignore"):

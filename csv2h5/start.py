@@ -17,7 +17,7 @@ import numpy as np
 from .categories import Vocabularies
 from .columnkinds import ColumnKinds
 from .dtypes import FeatureDtype, range_of_dtype
-from .errors import HeaderMismatchError, OptionError
+from .errors import HeaderMismatchError, OptionError, number_text
 from .kinds import StoredKinds
 from .layout import (
     FEATURES,
@@ -219,7 +219,7 @@ def _same_fill(given: float | None, stored: float | None, path: Path, *, how: st
 def _check_taken_fill(fill: float | None, dtype: str, how: str, path: Path) -> None:
     """Refuse a fill taken from ``path`` that an explicit ``--dtype`` cannot hold, naming the file, not a --fill."""
     if fill is not None and dtype != "auto" and not dtype_holds(dtype, fill):
-        shown = int(fill) if fill.is_integer() else fill
+        shown = number_text(fill)
         raise OptionError(
             f"{path} stores empty cells as {shown} (it was converted with --fill {shown}), and {how} keeps that,"
             f" but --dtype {dtype} cannot hold {shown}; pass a --dtype that holds it, or --dtype auto"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .options import ConvertOptions
 from .reader import ParsedBlock, Source, TextBlock
 from .reader.source import is_stdin, source_name
 from .report import Progress
@@ -29,6 +30,7 @@ class Tally:
         self.bad_line_sources: list[str] = []  # the source of each of bad_line_numbers
         self.several = len(sources) > 1
         self.empty_cell_columns: list[str] = []  # integer columns stored as float because of empty cells
+        self.whole_if_filled = True  # every value an integer once a --fill goes into those columns' empty cells
         self.bytes_done = 0  # of the sources read to their end
         self.bytes_done_current = 0  # of the source being read
 
@@ -54,6 +56,7 @@ class Tally:
             kept = parsed.bad_lines[: max(room, 0)]
             self.bad_line_numbers.extend(line for line, _ in kept)
             self.bad_line_sources.extend(parsed.source for _ in kept)
+        self.whole_if_filled = self.whole_if_filled and parsed.whole_if_filled
         for name in parsed.int_columns_with_empty:
             if name not in self.empty_cell_columns:
                 self.empty_cell_columns.append(name)
@@ -65,6 +68,14 @@ class Tally:
             else:
                 done = min(self.bytes_done + self.bytes_done_current, self.total_bytes)
                 self.on_progress(Progress(done, self.total_bytes, self.rows))
+
+    def empty_cell_fields(self, options: ConvertOptions) -> dict[str, object]:
+        """The report's integer columns with empty cells, and whether a --fill would have kept the features integer.
+
+        Not with decimals elsewhere, an explicit --dtype, or the dtype and fill of an existing file (--like, --append).
+        """
+        keeps = self.whole_if_filled and options.dtype == "auto" and not options.append and options.like is None
+        return {"empty_cell_columns": self.empty_cell_columns, "fill_keeps_integer": bool(self.empty_cell_columns) and keeps}
 
     def bad_line_fields(self) -> dict[str, object]:
         """The report's counts of bad lines; where they are says the file too when there were several."""

@@ -26,7 +26,7 @@ def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
     """
     data = block.text()
     if plan.dialect.comment:
-        data = strip_comments(data, plan.dialect)
+        data = strip_comments(data, plan.dialect, source=block.source, first_line=block.first_line, names=plan.names)
     if b"\r" in data and plan.dialect.quotechar.encode() not in data:
         # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
         # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.

@@ -14,8 +14,8 @@ import datetime
 
 import numpy as np
 
-from ..errors import BadValueError, excerpt
-from ..schema import smallest_dtype, unrepresentable, value_range
+from ..errors import BadValueError, excerpt, number_text
+from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS
@@ -95,7 +95,29 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         cells=parsed.cells,
         refusal=parsed.refusal,
         filled=filled,
+        whole_if_filled=_whole_if_filled(features, vr, stats, parsed.int_columns_with_empty, plan),
     )
+
+
+def _whole_if_filled(
+    features: np.ndarray, vr: ValueRange, stats: ColumnStats, int_columns_with_empty: list[str], plan: ParsePlan
+) -> bool:
+    """Whether every value of the block is an integer once --fill goes into the empty cells of ``int_columns_with_empty``.
+
+    From the block's figures, but for a pass over the columns not listed where some are.
+    """
+    if features.dtype.kind in "iu":
+        return True
+    if not int_columns_with_empty:  # the number columns' range says; a missing category is NaN among codes
+        return vr.integral and not stats.nan_count.any()
+    names = set(int_columns_with_empty)
+    others = np.array([plan.names[col] not in names for col in plan.features])
+    if stats.nan_count[others].any():  # empty cells a fill leaves empty, or beside decimals
+        return False
+    has = stats.count > 0
+    if (np.maximum(np.abs(stats.min[has]), np.abs(stats.max[has])) > FLOAT64_MAX_EXACT_INT).any():
+        return False
+    return all(bool((column == np.rint(column)).all()) for column in features[:, others].T)
 
 
 def _filled(
@@ -155,6 +177,6 @@ def _check_forced_dtype(
 
 
 def _format_number(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(float(value)) < 2**53:
-        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return number_text(value)
     return str(value.item() if hasattr(value, "item") else value)

@@ -60,6 +60,18 @@ class Quoted:
         inside[found] = self.closes[k[found]] > positions[found]
         return inside
 
+    def comment_after_quote(self) -> int:
+        """Where the first comment that starts right after a closing quote (``"abc"#x``) starts, or -1.
+
+        pandas' C parser reads such a comment character as the cell's text (``abc#x``), its Python
+        parser refuses the line, and a person may have meant a comment: the caller refuses it.
+        """
+        if not self.comments.size or not self.closes.size:
+            return -1
+        starts = self.comments[:, 0]
+        after = starts[np.isin(starts - 1, self.closes)]
+        return int(after[0]) if after.size else -1
+
     @property
     def ends_inside(self) -> bool:
         """Whether the data ends inside a quoted field (its last line end is a cell's text)."""

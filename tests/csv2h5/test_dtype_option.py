@@ -1,0 +1,107 @@
+"""--dtype: every dtype --dtype auto may choose can be asked for by name; numbers in its messages, short."""
+
+from __future__ import annotations
+
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.errors import BadValueError, OptionError, number_text
+
+LARGE = 5_000_000_000  # beyond int32: auto stores these features as int64
+
+
+def _features(path):
+    with h5py.File(path, "r") as f:
+        return f["features"][()]
+
+
+@pytest.mark.parametrize("text", ["a,b\n1,2\n3,4\n", f"a,b\n1,{LARGE}\n-3,4\n"], ids=["small", "beyond int32"])
+def test_dtype_int64_is_taken_as_auto_chooses_it(tmp_path, text):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+    x = _features(tmp_path / "f.h5")
+    expected = [[int(v) for v in line.split(",")] for line in text.splitlines()[1:]]
+    assert x.dtype == np.int64 and x.tolist() == expected
+
+
+def test_dtype_int64_holds_its_whole_range(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a\n{2**63 - 1}\n{-(2**63)}\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+    assert _features(tmp_path / "f.h5").ravel().tolist() == [2**63 - 1, -(2**63)]
+
+
+def test_dtype_int64_refuses_2_to_the_63_as_a_cell(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a\n1\n{2**63}\n")  # read as a float, 2**63 compares equal to int64's top, 2**63 - 1
+    with pytest.raises(BadValueError, match=r"f\.csv:3: column 'a' has .*, which int64 cannot hold exactly"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+
+
+@pytest.mark.parametrize("text, words", [("a,b\n1,\n", "an empty cell"), ("a,b\n1,2.5\n", "'2.5'")])
+def test_dtype_int64_refuses_what_it_cannot_hold_naming_the_cell(tmp_path, text, words):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError, match=rf"f\.csv:2: column 'b' has {re.escape(words)}, which int64 cannot hold"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+
+
+@pytest.mark.parametrize("fill", [-5_000_000_000, 2**53])
+def test_dtype_int64_fills_with_integers_a_float_holds(tmp_path, fill):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64", fill=fill))
+    assert _features(tmp_path / "f.h5").tolist() == [[1, fill], [2, 3]]
+
+
+def test_a_fill_beyond_2_to_the_53_is_refused_for_int64_as_the_fill(tmp_path):
+    with pytest.raises(OptionError, match=r"--fill -9.223372036854776e\+18 is beyond 2\*\*53, .*or --dtype float64$"):
+        ConvertOptions(dtype="int64", fill=-(2**63))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float16"])
+def test_a_huge_fill_is_shown_as_a_float_not_its_hundreds_of_digits(dtype):
+    with pytest.raises(OptionError, match=r"^--fill 1e\+300 (does not fit|is beyond)"):
+        ConvertOptions(dtype=dtype, fill=1e300)
+
+
+@pytest.mark.parametrize(
+    "value, text", [(0.0, "0"), (-0.0, "0"), (-3.0, "-3"), (0.5, "0.5"), (2.0**53, "9007199254740992"), (1e300, "1e+300")]
+)
+def test_number_text(value, text):
+    assert number_text(value) == text
+    assert float(text) == value  # reads back as the value
+
+
+@pytest.mark.parametrize(
+    "text, dtype, words",
+    [
+        ("a,c\n1,x\n2,\n", "int16", "--dtype int16 cannot hold a missing category (NaN: no code stands for it); pass a float"),
+        (
+            "a,c\n" + "".join(f"{i % 9},v{i}\n" for i in range(300)),
+            "int8",
+            "--dtype int8 cannot hold the codes of the categorical columns (up to 299); pass a wider",
+        ),
+    ],
+)
+def test_an_integer_dtype_refuses_the_codes_it_cannot_hold_saying_so(tmp_path, text, dtype, words):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError, match=re.escape(f"f.csv: {words}")):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype, categorical=("c",)))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_an_integer_dtype_refuses_to_append_to_a_file_of_decimals_saying_so(tmp_path, dtype):
+    (tmp_path / "old.csv").write_text("a,b\n1,0.5\n")
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    convert([tmp_path / "old.csv"], tmp_path / "f.h5")
+    words = f"new.csv: --dtype {dtype} cannot hold every value the file appended to holds already; pass --dtype auto"
+    with pytest.raises(BadValueError, match=re.escape(words)):
+        convert([tmp_path / "new.csv"], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype, append=True))
+    assert _features(tmp_path / "f.h5").tolist() == [[1.0, 0.5]]  # left as it was
