@@ -233,10 +233,18 @@ class MemoryCgroup:
 
     def run(self, command: Sequence[str], *, cold: Path, **kwargs: object) -> subprocess.CompletedProcess:
         """``subprocess.run(command)`` in this cgroup, ``cold``'s pages dropped from the page cache first, the peak reset."""
+        self._reset(cold)
+        return subprocess.run(list(command), preexec_fn=self._enter, **kwargs)
+
+    def start(self, command: Sequence[str], *, cold: Path, **kwargs: object) -> subprocess.Popen:
+        """As ``run``, but returns the running process (to sample its memory while it runs)."""
+        self._reset(cold)
+        return subprocess.Popen(list(command), preexec_fn=self._enter, **kwargs)
+
+    def _reset(self, cold: Path) -> None:
         drop_cache(cold)
         if self.version == 1:
             (self.path / "memory.max_usage_in_bytes").write_text("0")
-        return subprocess.run(list(command), preexec_fn=self._enter, **kwargs)
 
     def _enter(self) -> None:
         """In the child before exec: move it into the cgroup."""

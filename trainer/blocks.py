@@ -35,7 +35,7 @@ import numpy as np
 from .memory import Memory, format_bytes
 
 BLOCK_BYTES = 8 << 20  # a block: at least this many bytes of rows, so reads are large and sequential
-POOL_SHARE = 0.6  # at most this share of the memory for the data holds the pool of blocks
+POOL_SHARE = 0.7  # at most this share of the memory for the data holds the pool of blocks
 HELD_BLOCKS = 14  # held beside the pool (readahead): 4 read ahead, 2 threads' staging; a validation side's 2 + 4 and 2
 MAX_POOL_BLOCKS = 1024  # beyond this a pool mixes like a full shuffle already; more only costs time
 FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of the memory for the data
@@ -68,7 +68,9 @@ def data_memory(found: Memory, num_rows: int) -> Memory:
     """The memory for the data (``memory_budget``) out of the memory this process may use: what Python,
     Keras and the model hold beside it taken off first, so the pool and a cached file fit beside them."""
     kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * max(0, int(num_rows))
-    return Memory(bytes=max(1, found.bytes - kept), source=found.source, found=found.bytes, kept=kept)  # 1: a budget is positive
+    left = found.bytes - kept
+    enough = left >= (2 + HELD_BLOCKS) * BLOCK_BYTES  # the least pool and the blocks held beside it
+    return Memory(bytes=max(1, left), source=found.source, found=found.bytes, kept=kept, enough=enough)  # 1: budgets are > 0
 
 
 def plan_blocks(
