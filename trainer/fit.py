@@ -29,7 +29,7 @@ from .distribute import DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec,
 from .distribute import plan as make_plan
 from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
 from .fileinfo import FileInfo, open_info
-from .fitdata import data_order, fewer_steps, left_out, order_note, training_sequences
+from .fitdata import data_order, fewer_steps, left_out, order_changed, order_note, training_sequences
 from .fitresult import FitResult
 from .modelfile import load, save_model
 from .models import OutputSpec, build_model, choose_model, compile_model
@@ -336,6 +336,7 @@ def fit(
     nothing, begun = (_nothing_to_train(state, options, monitor) if resume else None), state["epochs_done"]  # before this fit
     _agree(plan, options, order, info, state, model)
     if plan.chief:
+        started_as = run.read_json(run.config).get("data_order") if resume else None
         if resume:
             keep_history(run.history, state["epochs_done"])
             _record_resume(run, options, info)
@@ -344,7 +345,9 @@ def fit(
         if on_start is not None:
             on_start(run)
         if on_note is not None:  # after every check: a refused run prints its one error line only
-            on_note(order_note(order))
+            for note in (order_note(order), order_changed(started_as, order)):
+                if note:
+                    on_note(note)
     callbacks, early, interruption = _callbacks(run, options, info, output, monitor, plan, state, val is not None)
     trained = dataclasses.replace(options, epochs=state["epochs_done"]) if nothing else options  # none, when nothing
     _train(model, trained, train, val, callbacks, interruption, run, plan, state, verbose)

@@ -125,6 +125,25 @@ def data_order(train: HDF5Sequence) -> dict[str, object]:
     }
 
 
+def order_changed(recorded: dict[str, object] | None, order: dict[str, object]) -> str | None:
+    """On resume: the order planned now, said when it is not the one the run started with (a run an
+    older version planned): the epochs from here read in the new one, not as the run would have."""
+    keys = ("shuffle", "block_rows", "pool_blocks")
+    if recorded is None or all(recorded.get(key) == order[key] for key in keys):
+        return None
+    return (
+        f"the run started reading its data as {_order_text(recorded)}; this version plans {_order_text(order)} "
+        "from the same memory figure, so the epochs from here are shuffled in that order"
+    )
+
+
+def _order_text(order: dict[str, object]) -> str:
+    pool = (
+        f", a pool of {order.get('pool_blocks')} blocks of {order.get('block_rows'):,} rows" if order.get("pool_blocks") else ""
+    )
+    return f"shuffle={order.get('shuffle')}{pool}"
+
+
 def order_note(order: dict[str, object]) -> str:
     pool = f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows" if order["shuffle"] == "blocks" else ""
     return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"

@@ -659,8 +659,14 @@ def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(fi
     assert config["data_order"]["shuffle"] == "blocks" and config["options"]["memory_budget"] == 100_000
     code, _, err = _run(backend, "fit", files["train"], "--run-dir", tmp_path / "c", "--epochs", "1", *same)
     assert code == 0, err
+    # A run an older version planned with another pool: resuming says the order now differs from it.
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    config["data_order"]["pool_blocks"] = 40
+    (tmp_path / "c" / "config.json").write_text(json.dumps(config))
     code, _, err = _run(backend, "fit", "--resume", tmp_path / "c", "--epochs", "3", "--progress", "none")
     assert code == 0, err
+    assert "note: the run started reading its data as shuffle=blocks, a pool of 40 blocks of " in err
+    assert "this version plans shuffle=blocks, a pool of 2 blocks of " in err
     for wa, wc in zip(_weights(tmp_path / "a" / "model.keras"), _weights(tmp_path / "c" / "model.keras"), strict=True):
         assert np.array_equal(wa, wc)
     # Without a budget the memory found is recorded, less what Python, Keras and the model hold, and a file
