@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._version import __version__
-from .errors import BadValueError, HeaderMismatchError, SchemaError
+from .errors import BadValueError, SchemaError
 from .featurerows import widen_values
 from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
-from .lists import header_difference
 from .options import ConvertOptions, worker_count
 from .output import AtomicOutput, check_output
 from .reader import (
@@ -36,7 +35,7 @@ from .reader import (
     iter_blocks,
     iter_blocks_at_offsets,
     parse_block,
-    read_header,
+    read_headers,
     row_lines,
 )
 from .reader.source import default_delimiter, is_stdin
@@ -73,25 +72,19 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
-    """Each input opened with its header read (closed when the next one opens); every header must be the first's."""
+    """Each input opened with its header read, in the dialect the options give (``read_headers``)."""
     o = options
     delimiter = o.delimiter or default_delimiter(sources[0], o.decimal)
     dialect = Dialect(delimiter=delimiter, comment=o.comment, decimal=o.decimal, na_values=o.na_values)
-    first_names: list[str] | None = None
-    for path in sources:
-        source = Source(path, encoding=o.encoding)
-        try:
-            header = read_header(
-                source, dialect=dialect, header=o.header, names=o.names, skip_rows=o.skip_rows, block_bytes=o.block_bytes
-            )
-            if first_names is None:
-                first_names = header.names
-                dialect = header.dialect  # a sniffed delimiter is kept for every file
-            elif header.names != first_names:
-                raise HeaderMismatchError(header_difference(sources[0], first_names, source.name, header.names))
-            yield source, header
-        finally:
-            source.close()
+    return read_headers(
+        sources,
+        dialect=dialect,
+        encoding=o.encoding,
+        header=o.header,
+        names=o.names,
+        skip_rows=o.skip_rows,
+        block_bytes=o.block_bytes,
+    )
 
 
 def _roles(names: list[str], options: ConvertOptions, template: Template | None, source: str, warnings: list[str]) -> ColumnRoles:
