@@ -7,7 +7,6 @@ through a callback, problems leave as Csv2H5Error subclasses.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import os
@@ -24,7 +23,7 @@ from .featurerows import widen_values
 from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
-from .options import ConvertOptions, worker_count
+from .options import ConvertOptions, options_record, worker_count
 from .output import AtomicOutput, check_output
 from .reader import (
     Dialect,
@@ -262,7 +261,7 @@ class _Conversion:
         extra = {
             BAD_LINES: previous_bad + self.tally.bad_lines,
             BAD_LINE_NUMBERS: json.dumps(self.tally.bad_line_numbers),
-            OPTIONS: json.dumps(_options_record(self.options)),
+            OPTIONS: json.dumps(options_record(self.options)),
         }
         writer.finish(
             created_by=f"csv2h5 {__version__}",
@@ -346,13 +345,6 @@ def _worker_pool(workers: int) -> contextlib.AbstractContextManager[ParserProces
     from .pool import worker_pool
 
     return worker_pool(workers)
-
-
-def _options_record(options: ConvertOptions) -> dict[str, object]:
-    record = dataclasses.asdict(options)
-    record.pop("workers")
-    record.pop("block_bytes")
-    return record
 
 
 def convert(
