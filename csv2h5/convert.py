@@ -22,7 +22,7 @@ from .errors import BadValueError, SchemaError
 from .featurerows import widen_values
 from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
-from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
+from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, OPTIONS, SOURCES, stats_path
 from .options import ConvertOptions, options_record, worker_count
 from .output import AtomicOutput, check_output
 from .reader import (
@@ -251,10 +251,7 @@ class _Conversion:
         kinds, names = self.kinds, self.roles.feature_names
         self.warnings.extend(code_warnings(kinds.dates_as_codes(), names, self.vocabularies.counts, self.stats))
         self.final_dtype = writer.dtype
-        if writer.dtype == np.float32:
-            writer.set_attrs(FEATURES, {FLOAT32_VALUES: self.dtype.float32_readings()})
-        elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
-            del writer.features.attrs[FLOAT32_VALUES]
+        self.dtype.write(writer)
         appended = self.options.append
         previous_sources = json.loads(writer.file.attrs.get(SOURCES, "[]")) if appended else []
         previous_bad = int(writer.file.attrs.get(BAD_LINES, 0)) if appended else 0
