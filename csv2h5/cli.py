@@ -8,11 +8,41 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
+from .cli_options import (
+    AppendOption,
+    CategoricalOption,
+    ChunkRowsOption,
+    CommentOption,
+    CompressionOption,
+    DatetimeOption,
+    DecimalOption,
+    DelimiterOption,
+    DropOption,
+    DtypeOption,
+    EncodingOption,
+    FeaturesOption,
+    FillOption,
+    HeaderOption,
+    InputsArgument,
+    LikeOption,
+    MaxCategoriesOption,
+    NamesOption,
+    NaValuesOption,
+    OnBadLinesOption,
+    OutputOption,
+    OverwriteOption,
+    QuietOption,
+    SampleShapeOption,
+    SkipRowsOption,
+    TargetOption,
+    TaskOption,
+)
 from .errors import Csv2H5Error
 from .options import MAX_CATEGORIES, ConvertOptions
 
@@ -41,103 +71,41 @@ def _note(line: str) -> None:
 
 @app.command()
 def convert(
-    # readable=False here and below: typer would refuse an unreadable input with a usage box of
-    # several lines; the engine says it in one.
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="CSV files (plain, .gz, .bz2, .xz, .zst) sharing one header, or glob patterns for them; - reads standard input.",
-            show_default=False,
-            readable=False,
-        ),
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
-    target: Annotated[list[str], typer.Option(help="Column to store as /target (repeatable; index with --no-header).")] = [],
-    features: Annotated[
-        list[str], typer.Option(help="Feature columns: names, indices or globs like 'pixel*' (default: all others).")
-    ] = [],
-    drop: Annotated[list[str], typer.Option(help="Columns to leave out (names, indices or globs).")] = [],
-    categorical: Annotated[
-        list[str],
-        typer.Option(help="Text feature column stored as codes, vocabulary in /categories; 'auto': every column of text."),
-    ] = [],
-    datetime: Annotated[
-        list[str], typer.Option(help="Column of ISO-8601 dates, stored as seconds since 1970-01-01 UTC (names or globs).")
-    ] = [],
-    max_categories: Annotated[
-        int, typer.Option(help="--categorical auto refuses a column with more distinct values (identifiers, free text).")
-    ] = MAX_CATEGORIES,
-    header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns.")] = True,
-    names: Annotated[str | None, typer.Option(help="Column names for --no-header input: a,b,c.")] = None,
-    delimiter: Annotated[
-        str | None,
-        typer.Option(
-            help="Field delimiter: one character, 'tab' (or '\\t'), or 'auto' to guess."
-            " Default: tab for .tsv/.tab files, ';' with --decimal ',', else ','.",
-            show_default=False,
-        ),
-    ] = None,
-    decimal: Annotated[
-        str, typer.Option(help="Decimal mark of the numbers: '.' or ',' (70,5 is 70.5), as pandas' decimal=.")
-    ] = ".",
-    skip_rows: Annotated[int, typer.Option(help="Lines to skip before the header.")] = 0,
-    comment: Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")] = None,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
-    dtype: Annotated[
-        str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|int64|float16|float32|float64.")
-    ] = "auto",
-    fill: Annotated[float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).")] = None,
-    na_values: Annotated[
-        list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")
-    ] = [],
-    task: Annotated[str, typer.Option(help="Target task: auto|classification|regression.")] = "auto",
-    sample_shape: Annotated[str | None, typer.Option(help="Shape of one row for image models, e.g. 28,28,1.")] = None,
-    chunk_rows: Annotated[int | None, typer.Option(help="Rows per HDF5 chunk (default: about 1 MiB).")] = None,
-    compression: Annotated[str, typer.Option(help="none|lzf|gzip[:1-9] (none keeps the fast memory-map reader).")] = "none",
-    on_bad_lines: Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")] = "error",
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
-    append: Annotated[bool, typer.Option(help="Add the rows to an existing OUTPUT of the same schema.")] = False,
-    like: Annotated[
-        Path | None,
-        typer.Option(
-            help="Follow this converted file: its column roles, dtype, task, classes and vocabularies"
-            " (known values keep their codes).",
-            show_default=False,
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    inputs: InputsArgument,
+    output: OutputOption,
+    target: TargetOption = [],
+    features: FeaturesOption = [],
+    drop: DropOption = [],
+    categorical: CategoricalOption = [],
+    datetime: DatetimeOption = [],
+    max_categories: MaxCategoriesOption = MAX_CATEGORIES,
+    header: HeaderOption = True,
+    names: NamesOption = None,
+    delimiter: DelimiterOption = None,
+    decimal: DecimalOption = ".",
+    skip_rows: SkipRowsOption = 0,
+    comment: CommentOption = None,
+    encoding: EncodingOption = "utf-8",
+    dtype: DtypeOption = "auto",
+    fill: FillOption = None,
+    na_values: NaValuesOption = [],
+    task: TaskOption = "auto",
+    sample_shape: SampleShapeOption = None,
+    chunk_rows: ChunkRowsOption = None,
+    compression: CompressionOption = "none",
+    on_bad_lines: OnBadLinesOption = "error",
+    overwrite: OverwriteOption = False,
+    append: AppendOption = False,
+    like: LikeOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Convert CSV files into one chunked HDF5 file."""
+    given = SimpleNamespace(**locals())  # every command-line option, by name, for _convert_options
     from .convert import convert as run_convert
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        options = ConvertOptions(
-            target=_split(target),
-            features=_split(features),
-            drop=_split(drop),
-            categorical=_split(categorical),
-            datetime=_split(datetime),
-            max_categories=max_categories,
-            header=header,
-            names=tuple(names.split(",")) if names else (),  # an empty name is kept, to be refused
-            delimiter=delimiter,
-            decimal=decimal,
-            skip_rows=skip_rows,
-            comment=comment,
-            encoding=encoding,
-            dtype=dtype,
-            fill=fill,
-            na_values=tuple(na_values),  # not split at commas: a spelling is taken whole
-            task=task,
-            sample_shape=parse_ints(sample_shape, "--sample-shape"),
-            chunk_rows=chunk_rows,
-            compression=compression,
-            on_bad_lines=on_bad_lines,
-            overwrite=overwrite,
-            append=append,
-            like=like,
-        )
+        options = _convert_options(given)
         with _progress(quiet) as on_progress:
             report = run_convert(inputs, output, options=options, on_progress=on_progress, on_notice=_note)
     except Csv2H5Error as exc:
@@ -154,6 +122,40 @@ def convert(
         typer.echo(f"warning: {warning}", err=True)
     if not quiet:
         typer.echo(report.summary())
+
+
+def _convert_options(given: SimpleNamespace) -> ConvertOptions:
+    """The engine's options from convert's command line: comma lists split, numbers parsed.
+
+    Raises:
+        Csv2H5Error: an option the engine cannot take (ConvertOptions checks them).
+    """
+    return ConvertOptions(
+        target=_split(given.target),
+        features=_split(given.features),
+        drop=_split(given.drop),
+        categorical=_split(given.categorical),
+        datetime=_split(given.datetime),
+        max_categories=given.max_categories,
+        header=given.header,
+        names=tuple(given.names.split(",")) if given.names else (),  # an empty name is kept, to be refused
+        delimiter=given.delimiter,
+        decimal=given.decimal,
+        skip_rows=given.skip_rows,
+        comment=given.comment,
+        encoding=given.encoding,
+        dtype=given.dtype,
+        fill=given.fill,
+        na_values=tuple(given.na_values),  # not split at commas: a spelling is taken whole
+        task=given.task,
+        sample_shape=parse_ints(given.sample_shape, "--sample-shape"),
+        chunk_rows=given.chunk_rows,
+        compression=given.compression,
+        on_bad_lines=given.on_bad_lines,
+        overwrite=given.overwrite,
+        append=given.append,
+        like=given.like,
+    )
 
 
 def _may_draw_bar() -> bool:
@@ -253,8 +255,8 @@ def merge(
             readable=False,
         ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)],
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    output: OutputOption,
+    overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")] = False,
 ) -> None:
     """Join converted files of one schema into one file (rows copied; stats merged exactly)."""

@@ -7,7 +7,6 @@ through a callback, problems leave as Csv2H5Error subclasses.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import os
@@ -19,13 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._version import __version__
-from .errors import BadValueError, HeaderMismatchError, SchemaError
+from .errors import BadValueError, SchemaError
 from .featurerows import widen_values
 from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
-from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, FEATURES, FLOAT32_VALUES, OPTIONS, SOURCES, stats_path
-from .lists import header_difference
-from .options import ConvertOptions, worker_count
+from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, OPTIONS, SOURCES, stats_path
+from .options import ConvertOptions, options_record, worker_count
 from .output import AtomicOutput, check_output
 from .reader import (
     Dialect,
@@ -36,7 +34,7 @@ from .reader import (
     iter_blocks,
     iter_blocks_at_offsets,
     parse_block,
-    read_header,
+    read_headers,
     row_lines,
 )
 from .reader.source import default_delimiter, is_stdin
@@ -73,25 +71,19 @@ def _check_paths(sources: Sequence[Path], output: Path, options: ConvertOptions)
 
 
 def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
-    """Each input opened with its header read (closed when the next one opens); every header must be the first's."""
+    """Each input opened with its header read, in the dialect the options give (``read_headers``)."""
     o = options
     delimiter = o.delimiter or default_delimiter(sources[0], o.decimal)
     dialect = Dialect(delimiter=delimiter, comment=o.comment, decimal=o.decimal, na_values=o.na_values)
-    first_names: list[str] | None = None
-    for path in sources:
-        source = Source(path, encoding=o.encoding)
-        try:
-            header = read_header(
-                source, dialect=dialect, header=o.header, names=o.names, skip_rows=o.skip_rows, block_bytes=o.block_bytes
-            )
-            if first_names is None:
-                first_names = header.names
-                dialect = header.dialect  # a sniffed delimiter is kept for every file
-            elif header.names != first_names:
-                raise HeaderMismatchError(header_difference(sources[0], first_names, source.name, header.names))
-            yield source, header
-        finally:
-            source.close()
+    return read_headers(
+        sources,
+        dialect=dialect,
+        encoding=o.encoding,
+        header=o.header,
+        names=o.names,
+        skip_rows=o.skip_rows,
+        block_bytes=o.block_bytes,
+    )
 
 
 def _roles(names: list[str], options: ConvertOptions, template: Template | None, source: str, warnings: list[str]) -> ColumnRoles:
@@ -259,17 +251,14 @@ class _Conversion:
         kinds, names = self.kinds, self.roles.feature_names
         self.warnings.extend(code_warnings(kinds.dates_as_codes(), names, self.vocabularies.counts, self.stats))
         self.final_dtype = writer.dtype
-        if writer.dtype == np.float32:
-            writer.set_attrs(FEATURES, {FLOAT32_VALUES: self.dtype.float32_readings()})
-        elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
-            del writer.features.attrs[FLOAT32_VALUES]
+        self.dtype.write(writer)
         appended = self.options.append
         previous_sources = json.loads(writer.file.attrs.get(SOURCES, "[]")) if appended else []
         previous_bad = int(writer.file.attrs.get(BAD_LINES, 0)) if appended else 0
         extra = {
             BAD_LINES: previous_bad + self.tally.bad_lines,
             BAD_LINE_NUMBERS: json.dumps(self.tally.bad_line_numbers),
-            OPTIONS: json.dumps(_options_record(self.options)),
+            OPTIONS: json.dumps(options_record(self.options)),
         }
         writer.finish(
             created_by=f"csv2h5 {__version__}",
@@ -353,13 +342,6 @@ def _worker_pool(workers: int) -> contextlib.AbstractContextManager[ParserProces
     from .pool import worker_pool
 
     return worker_pool(workers)
-
-
-def _options_record(options: ConvertOptions) -> dict[str, object]:
-    record = dataclasses.asdict(options)
-    record.pop("workers")
-    record.pop("block_bytes")
-    return record
 
 
 def convert(

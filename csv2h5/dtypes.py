@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import BadValueError
+from .layout import FEATURES, FLOAT32_VALUES
 from .schema import FLOAT64_MAX_EXACT_INT, ValueRange, float32_range, float32_readings, holds, smallest_dtype, value_range
 from .stats import ColumnStats
 from .writer import H5Writer
@@ -85,9 +86,12 @@ class FeatureDtype:
             " pass --dtype float64, or drop the columns that differ"
         )
 
-    def float32_readings(self) -> object:
-        """How the stored float32 values read back (the features' attribute)."""
-        return float32_readings(self.value_range)
+    def write(self, writer: H5Writer) -> None:
+        """Record how the stored float32 values read back (the features' attribute); none for another dtype."""
+        if writer.dtype == np.float32:
+            writer.set_attrs(FEATURES, {FLOAT32_VALUES: float32_readings(self.value_range)})
+        elif FLOAT32_VALUES in writer.features.attrs:  # a float32 file appended to and widened
+            del writer.features.attrs[FLOAT32_VALUES]
 
 
 def range_of_dtype(dtype: np.dtype, stats: ColumnStats, float32_values: object = None) -> ValueRange:

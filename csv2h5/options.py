@@ -247,6 +247,18 @@ def worker_count(options: ConvertOptions, total_bytes: int) -> int:
         return os.cpu_count() or 1
 
 
+def options_record(options: ConvertOptions) -> dict[str, object]:
+    """The options as a converted file records them (``/`` attribute ``options``).
+
+    All but ``workers`` and ``block_bytes``: they set how a conversion runs, and the file written
+    does not depend on them.
+    """
+    record = dataclasses.asdict(options)
+    record.pop("workers")
+    record.pop("block_bytes")
+    return record
+
+
 def _one_item(value: object) -> bool:
     """A column name or index, or a spelling: a string, or an integer (numpy's too) that is not a bool."""
     return isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool))

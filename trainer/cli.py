@@ -25,6 +25,43 @@ from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, ver
 from csv2h5.errors import OptionError
 
 from .backend import choose_backend, use_backend
+from .cli_options import (
+    ActivationOption,
+    BackendOption,
+    BatchSizeOption,
+    ClassWeightOption,
+    CoordinatorOption,
+    DataArgument,
+    DropoutOption,
+    EarlyStoppingOption,
+    EpochsOption,
+    HiddenOption,
+    JoinTimeoutOption,
+    LearningRateOption,
+    LoadersOption,
+    MemoryBudgetOption,
+    MissingOption,
+    ModelOption,
+    NormalizeOption,
+    NumWorkersOption,
+    OneHotOption,
+    OptimizerOption,
+    ProcessesOption,
+    ProgressOption,
+    ResumeOption,
+    RunDirOption,
+    SampleShapeOption,
+    SeedOption,
+    ShuffleOption,
+    StepsPerEpochOption,
+    StrategyOption,
+    TieToleranceOption,
+    ValOption,
+    ValSplitOption,
+    VerboseOption,
+    WorkerIndexOption,
+    WorkersOption,
+)
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
 from .nativelog import quiet_native_logs, restore_stderr
@@ -42,12 +79,6 @@ app = typer.Typer(
 
 PROGRESS = {"bar": 1, "epoch": 2, "none": 0}  # Keras's verbose levels
 _console_argv: list[str] | None = None  # the arguments h5train was started with (None when called in-process)
-
-BackendOption = Annotated[
-    str,
-    typer.Option(help="Keras backend: auto (KERAS_BACKEND if set, else jax if installed, else tensorflow), jax or tensorflow."),
-]
-VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show TensorFlow/XLA start-up logs too.")]
 
 
 def _progress(choice: str) -> int:
@@ -75,93 +106,40 @@ def _load_backend(requested: str, *, trained_with: str | None = None) -> str:
 @app.command()
 def fit(
     ctx: typer.Context,
-    data: Annotated[Path | None, typer.Argument(help="Training file from csv2h5 convert.", show_default=False)] = None,
-    val: Annotated[Path | None, typer.Option(help="Validation file (converted like DATA).")] = None,
-    val_split: Annotated[
-        float | None,
-        typer.Option(
-            help="Hold out this fraction of DATA for validation (stratified; default 0.1 without --val; 0: no validation)."
-        ),
-    ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            help="auto (mlp for image-shaped files, tabular otherwise), tabular, mlp, cnn, "
-            "or package.module:function (runs your own code; see README)."
-        ),
-    ] = "auto",
-    hidden: Annotated[list[int], typer.Option(help="Hidden layer width (repeatable; default: tabular 128, 64; mlp 50).")] = [],
-    dropout: Annotated[float | None, typer.Option(help="Dropout after each hidden layer (default: tabular 0.1, else 0).")] = None,
-    activation: Annotated[str, typer.Option(help="Hidden activation.")] = "relu",
-    sample_shape: Annotated[str | None, typer.Option(help="Row shape for cnn, e.g. 28,28,1 (default: from the file).")] = None,
-    normalize: Annotated[
-        str,
-        typer.Option(
-            help="standard (stored mean/std, missing values filled, categories encoded), "
-            "unit (over the stored largest magnitude) or none: a layer of the model."
-        ),
-    ] = "standard",
-    missing: Annotated[
-        str,
-        typer.Option(
-            help="What a missing value (NaN) becomes: mean (the training mean, with a "
-            "missing indicator), zero, or error (refuse NaN)."
-        ),
-    ] = "mean",
-    one_hot: Annotated[bool, typer.Option(help="One-hot targets and categorical cross-entropy.")] = False,
-    epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 10; with --resume, to train longer).")] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(help="Rows per batch: the global batch, over all devices and workers (default 256; less for small tables)."),
-    ] = None,
-    optimizer: Annotated[str, typer.Option(help="Keras optimizer name.")] = "adam",
-    learning_rate: Annotated[float | None, typer.Option(help="Learning rate (default: the optimizer's).")] = None,
-    shuffle: Annotated[
-        str,
-        typer.Option(help="auto (global when the data fits in memory, blocks otherwise), global, blocks, window, batch or none."),
-    ] = "auto",
-    memory_budget: Annotated[
-        str | None,
-        typer.Option(help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable, less 0.5 GB)."),
-    ] = None,
-    loaders: Annotated[int | None, typer.Option(help="Batch-loading threads (processes with --processes; default 1).")] = None,
-    processes: Annotated[bool, typer.Option(help="Load batches in processes rather than threads.")] = False,
-    workers: Annotated[int | None, typer.Option(hidden=True, help="Deprecated name of --loaders.")] = None,
-    seed: Annotated[int, typer.Option(help="Seeds weights, data order and dropout.")] = 0,
-    class_weight: Annotated[str | None, typer.Option(help="balanced: by class counts in the training rows.")] = None,
-    early_stopping: Annotated[
-        int | None,
-        typer.Option(
-            help="Stop after this many epochs without improvement of the "
-            "validation metric, then keep the best epoch's weights "
-            "(default 10 with validation; 0: off)."
-        ),
-    ] = None,
-    tie_tolerance: Annotated[
-        float,
-        typer.Option(
-            help="Validation values within this fraction of the best count as ties and the latest is kept "
-            "(best.keras, early stopping's count and the weights restored); 0: the first best."
-        ),
-    ] = 0.0,
-    steps_per_epoch: Annotated[int | None, typer.Option(help="Batches per epoch (default: all rows).")] = None,
+    data: DataArgument = None,
+    val: ValOption = None,
+    val_split: ValSplitOption = None,
+    model: ModelOption = "auto",
+    hidden: HiddenOption = [],
+    dropout: DropoutOption = None,
+    activation: ActivationOption = "relu",
+    sample_shape: SampleShapeOption = None,
+    normalize: NormalizeOption = "standard",
+    missing: MissingOption = "mean",
+    one_hot: OneHotOption = False,
+    epochs: EpochsOption = None,
+    batch_size: BatchSizeOption = None,
+    optimizer: OptimizerOption = "adam",
+    learning_rate: LearningRateOption = None,
+    shuffle: ShuffleOption = "auto",
+    memory_budget: MemoryBudgetOption = None,
+    loaders: LoadersOption = None,
+    processes: ProcessesOption = False,
+    workers: WorkersOption = None,
+    seed: SeedOption = 0,
+    class_weight: ClassWeightOption = None,
+    early_stopping: EarlyStoppingOption = None,
+    tie_tolerance: TieToleranceOption = 0.0,
+    steps_per_epoch: StepsPerEpochOption = None,
     backend: BackendOption = "auto",
-    strategy: Annotated[
-        str, typer.Option(help="default; mirrored (every local device); multi-worker (JAX, several processes or machines).")
-    ] = "default",
-    coordinator: Annotated[str | None, typer.Option(help="multi-worker: HOST:PORT where worker 0 listens.")] = None,
-    num_workers: Annotated[int | None, typer.Option(help="multi-worker: how many workers in all.")] = None,
-    worker_index: Annotated[
-        int | None, typer.Option(help="multi-worker: this worker's number, 0..N-1 (0 writes the run directory).")
-    ] = None,
-    join_timeout: Annotated[
-        float, typer.Option(help="multi-worker: seconds to wait for every worker to start.")
-    ] = DEFAULT_JOIN_SECONDS,
-    run_dir: Annotated[Path | None, typer.Option(help="Run directory (default runs/<UTC time>).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")] = None,
-    progress: Annotated[
-        str, typer.Option(help="Keras progress: bar, epoch (a line per epoch), none; auto: bar in a terminal.")
-    ] = "auto",
+    strategy: StrategyOption = "default",
+    coordinator: CoordinatorOption = None,
+    num_workers: NumWorkersOption = None,
+    worker_index: WorkerIndexOption = None,
+    join_timeout: JoinTimeoutOption = DEFAULT_JOIN_SECONDS,
+    run_dir: RunDirOption = None,
+    resume: ResumeOption = None,
+    progress: ProgressOption = "auto",
     verbose: VerboseOption = False,
 ) -> None:
     """Train a model on DATA and write a run directory."""

@@ -20,7 +20,7 @@ from .arrow import NA_VALUES
 from .blocks import TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets
 from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT
 from .evidence import cell_kind, first_cells, row_lines
-from .header import BOM, Dialect, Header, read_header, sniff_delimiter
+from .header import BOM, Dialect, Header, read_header, read_headers, sniff_delimiter
 from .limits import MAX_LINE_BYTES, max_line_bytes
 from .parse import parse_block
 from .plan import ParsedBlock, ParsePlan
@@ -52,6 +52,7 @@ __all__ = [
     "parse_block",
     "quoted_fields",
     "read_header",
+    "read_headers",
     "row_lines",
     "sniff_delimiter",
 ]

@@ -1,4 +1,5 @@
-"""Reading a CSV's header: its dialect (delimiter, quoting, decimal mark), its column names, where data starts.
+"""Reading a CSV's header: its dialect (delimiter, quoting, decimal mark), its column names, where data starts;
+and every input's header, checked to be the first's.
 
 Also the two helpers the header shares with the rest of the reader: comments stripped from bytes, and
 Python's csv module let read cells as long as a line may be.
@@ -12,10 +13,12 @@ import dataclasses
 import io
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadLineError, InputError, OptionError, SchemaError, excerpt
+from ..errors import BadLineError, HeaderMismatchError, InputError, OptionError, SchemaError, excerpt
+from ..lists import header_difference
 from .limits import max_line_bytes
 from .quotes import Quoted, quoted_fields
 from .source import Source
@@ -188,6 +191,36 @@ def read_header(
             )
         return Header(list(names), lines, data, dialect)
     return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
+
+
+def read_headers(
+    paths: Sequence[Path],
+    *,
+    dialect: Dialect,
+    encoding: str,
+    header: bool,
+    names: tuple[str, ...],
+    skip_rows: int,
+    block_bytes: int,
+) -> Iterator[tuple[Source, Header]]:
+    """Each input opened with its header read (closed when the next one opens); every header must be the first's.
+
+    Raises:
+        HeaderMismatchError: an input's column names are not the first input's.
+    """
+    first_names: list[str] | None = None
+    for path in paths:
+        source = Source(path, encoding=encoding)
+        try:
+            found = read_header(source, dialect=dialect, header=header, names=names, skip_rows=skip_rows, block_bytes=block_bytes)
+            if first_names is None:
+                first_names = found.names
+                dialect = found.dialect  # a sniffed delimiter is kept for every file
+            elif found.names != first_names:
+                raise HeaderMismatchError(header_difference(paths[0], first_names, source.name, found.names))
+            yield source, found
+        finally:
+            source.close()
 
 
 def blank_bytes(dialect: Dialect) -> bytes:
