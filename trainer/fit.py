@@ -86,9 +86,12 @@ def _nothing_to_train(state: dict, options: FitOptions, monitor: str) -> str | N
     return None
 
 
-def _record_resume(run: RunDir, options: FitOptions, info: FileInfo) -> None:
+def _record_resume(run: RunDir, options: FitOptions, info: FileInfo, state: dict) -> dict | None:
     """A resume's --epochs and its files' places become the run's, so that a later --resume without them
-    (after Ctrl-C) goes on to those epochs, reading those files."""
+    (after Ctrl-C) goes on to those epochs, reading those files; the history keeps the checkpoint's epochs.
+
+    Returns the data order the run recorded when it started."""
+    keep_history(run.history, state["epochs_done"])
     config = run.read_json(run.config)
     given = {"epochs": options.epochs, "data": options.data, "val": options.val}
     if any(config["options"].get(name) != value for name, value in given.items()):
@@ -96,6 +99,7 @@ def _record_resume(run: RunDir, options: FitOptions, info: FileInfo) -> None:
         record = data_record(info)
         config["data"].update(path=record["path"], parts=record["parts"])
         write_json(run.config, config)
+    return config.get("data_order")
 
 
 def _start_run(
@@ -336,11 +340,8 @@ def fit(
     nothing, begun = (_nothing_to_train(state, options, monitor) if resume else None), state["epochs_done"]  # before this fit
     _agree(plan, options, order, info, state, model)
     if plan.chief:
-        started_as = run.read_json(run.config).get("data_order") if resume else None
-        if resume:
-            keep_history(run.history, state["epochs_done"])
-            _record_resume(run, options, info)
-        else:
+        started_as = _record_resume(run, options, info, state) if resume else None
+        if not resume:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:
             on_start(run)
