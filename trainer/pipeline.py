@@ -39,6 +39,7 @@ import numpy as np
 
 from .backend import import_tensorflow_quietly
 from .errors import DataOptionError, LoaderError
+from .workers import watch_parent
 
 if TYPE_CHECKING:  # a sequence imports this module when asked for a dataset
     from .sequence import HDF5Sequence
@@ -142,6 +143,9 @@ _adopted: list[HDF5Sequence] = []  # in a reading process: the sequence it reads
 
 def _adopt(sequence: HDF5Sequence) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the training process's to handle; it ends the pool
+    # A training process killed outright (out of memory, SIGKILL) cannot end the pool: without this, its
+    # reading processes would go on holding their pools, and a memory limit's room, for nobody.
+    watch_parent()
     _adopted[:] = [sequence]
 
 

@@ -103,10 +103,11 @@ WRITE_LOCK = threading.Lock()  # held while the chief writes the run directory; 
 
 
 def watch_parent(poll_seconds: float = 0.5) -> None:
-    """End this process if its watcher goes away (a supervised worker only).
+    """End this process if its parent goes away: a supervised worker, or a reading process.
 
     A worker killed outright must stop training at once, so that the others
-    notice within a step; a file being written is finished first.
+    notice within a step; a file being written is finished first. A reading
+    process whose training process was killed has no one left to read for.
     """
     parent = os.getppid()
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from csv2h5.trainer import HDF5Sequence, epoch_order
@@ -77,3 +84,43 @@ def test_an_os_error_from_submit_is_a_dead_worker_only_on_a_process_pool(data, m
     with pytest.raises(expected) as raised:
         next(iter(stream))
     assert (LoaderError.MARK in str(raised.value)) == processes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:")]
+    except OSError:
+        return False
+    return not state or "Z" not in state[0].split()[1]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
+def test_reading_processes_end_when_their_training_process_is_killed(tmp_path, make_data):
+    # A training process killed outright (by a memory limit, or SIGKILL) cannot shut its pool down: the
+    # reading processes must notice on their own rather than hold their memory for nobody.
+    path, _, _ = make_data(tmp_path)
+    script = f"""
+import os, time
+from csv2h5.trainer import HDF5Sequence
+from csv2h5.trainer.pipeline import training_input
+seq = HDF5Sequence({str(path)!r}, batch_size=8, seed=1)
+stream = training_input(seq, first_epoch=0, epochs=1000, tf_data=False, workers=2, processes=True).data
+next(stream)
+me = os.getpid()
+print(open(f"/proc/{{me}}/task/{{me}}/children").read(), flush=True)
+time.sleep(300)
+"""
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            children = [int(pid) for pid in proc.stdout.readline().split()]
+            assert len(children) >= 2 and all(_alive(pid) for pid in children)  # the two readers (and a resource tracker)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "reading processes outlived their training process"
