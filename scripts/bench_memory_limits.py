@@ -1,6 +1,7 @@
 """``h5train fit`` with its defaults under a memory limit: does it finish, and what does it hold?
 
     sudo python scripts/bench_memory_limits.py [--workdir bench_data] [--limits-mib 512,640,768,1024,1536]
+    sudo python scripts/bench_memory_limits.py --limits-mib 1024,1536,2048 --fit-args="--processes --loaders 2"
 
 A container's memory limit counts everything the process holds: Python, Keras
 and its backend, the model, the row lists and orders, the pool of blocks and
@@ -13,7 +14,8 @@ label, merged), in a fresh process inside a memory cgroup limited to each of
 (-9: killed at the limit), the order and pool h5train chose (its note line),
 wall seconds, the process tree's peak RssAnon (sampled every 20 ms: what the
 limit cannot reclaim) and the cgroup's peak (page cache included: at the limit
-the kernel reclaims page cache, which is not a failure). Needs root (the cgroup).
+the kernel reclaims page cache, which is not a failure). ``--fit-args`` adds
+options to every run (reading processes, another backend). Needs root (the cgroup).
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ def _h5train() -> list[str]:
     return [sys.executable, "-c", "from csv2h5.trainer.cli import main; main()"]
 
 
-def _fit(path: Path, limit_mib: int, steps: int) -> dict:
+def _fit(path: Path, limit_mib: int, steps: int, extra: list[str]) -> dict:
     """One ``h5train fit`` in a cgroup of ``limit_mib``; its figures."""
     cgroup = MemoryCgroup(limit_mib << 20)
     try:
         with tempfile.TemporaryDirectory() as runs:
             command = [*_h5train(), "fit", str(path), "--epochs", "2", "--steps-per-epoch", str(steps)]
-            command += ["--run-dir", str(Path(runs) / "run"), "--progress", "none"]
+            command += ["--run-dir", str(Path(runs) / "run"), "--progress", "none", *extra]
             started = time.perf_counter()
             proc = cgroup.start(command, cold=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             with MemorySampler(proc.pid) as memory:
@@ -69,6 +71,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("bench_data"))
     parser.add_argument("--limits-mib", default="512,640,768,1024,1536")
     parser.add_argument("--steps", type=int, default=600, help="steps per epoch (2 epochs)")
+    parser.add_argument("--fit-args", default="", help="more h5train fit options, e.g. '--processes --loaders 2'")
     args = parser.parse_args()
     import make_digits_csv
 
@@ -80,11 +83,12 @@ def main() -> int:
         convert_args=["--sample-shape", "28,28,1"],
     )
     path = merged_copies(part, 3, args.workdir / "ooc_subsets.h5")
-    print(f"{machine()}\nfile {path.name}: {path.stat().st_size / 1e6:.0f} MB; h5train fit, 2 epochs of {args.steps} steps")
+    size = path.stat().st_size / 1e6
+    print(f"{machine()}\nfile {path.name}: {size:.0f} MB; h5train fit, 2 epochs of {args.steps} steps {args.fit_args}")
     print("| limit (MiB) | exit | order, pool | seconds | peak RssAnon (MiB) | cgroup peak (MiB) |")
     print("|---:|---|---|---:|---:|---:|")
     for limit in [int(x) for x in args.limits_mib.split(",")]:
-        got = _fit(path, limit, args.steps)
+        got = _fit(path, limit, args.steps, args.fit_args.split())
         status = {0: "finished", -9: "killed (-9)"}.get(got["exit"], f"exit {got['exit']}: {got['error']}")
         pool = f"{got['order']}, {got['pool']} blocks" if got["pool"] else got["order"]
         pool += ", noted too little" if got["too little"] else ""

@@ -45,6 +45,9 @@ FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of th
 # plus the per-row arrays (row lists of the split, epoch orders, the target: 20-40 bytes a row measured).
 RUNTIME_BYTES = 512 << 20
 RUNTIME_ROW_BYTES = 24
+# Each reading process (Keras's use_multiprocessing workers, h5train --processes) starts its own Python,
+# Keras and backend (measured: ~195 MB before its first read, spawned) and holds a pool of its own.
+READER_PROCESS_BYTES = 256 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,12 +67,15 @@ class BlockPlan:
             raise ValueError(f"a block plan needs block_rows >= 1 and pool_blocks >= 2, got {self}")
 
 
-def data_memory(found: Memory, num_rows: int) -> Memory:
+def data_memory(found: Memory, num_rows: int, reading_processes: int = 0) -> Memory:
     """The memory for the data (``memory_budget``) out of the memory this process may use: what Python,
-    Keras and the model hold beside it taken off first, so the pool and a cached file fit beside them."""
-    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * max(0, int(num_rows))
+    Keras and the model hold beside it taken off first, so the pool and a cached file fit beside them.
+
+    ``reading_processes``: processes that read the batches (0: this one), each with its own Python and
+    its own pool, which share what is left."""
+    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * max(0, int(num_rows)) + READER_PROCESS_BYTES * reading_processes
     left = found.bytes - kept
-    enough = left >= (2 + HELD_BLOCKS) * BLOCK_BYTES  # the least pool and the blocks held beside it
+    enough = left // max(1, reading_processes) >= (2 + HELD_BLOCKS) * BLOCK_BYTES  # the least pool and what is beside it
     return Memory(bytes=max(1, left), source=found.source, found=found.bytes, kept=kept, enough=enough)  # 1: budgets are > 0
 
 

@@ -55,6 +55,7 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
         class_weight=options.class_weight,
         batches_per_epoch=options.steps_per_epoch,
         training=True,
+        use_multiprocessing=options.processes,  # read by the pipeline's processes: each holds a pool of its own
         **common,
     )
     if options.val_split:

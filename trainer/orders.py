@@ -87,9 +87,13 @@ def choose_order(
     memory_budget: int | None,
     block_bytes: int,
     rows: np.ndarray | None = None,
+    reading_processes: int = 0,
 ) -> OrderChoice:
     """Resolve ``auto`` and plan ``blocks`` from the memory budget (found once, then kept: the order
     depends on it, so copies, splits and pickled workers keep the figure rather than look again).
+
+    ``reading_processes`` (0: batches are read in this process) each hold a pool of their own: the budget
+    is shared among them.
 
     File order (``none``: validation, evaluate, predict) on data that does not fit is read ahead
     too, block by block, so it costs large sequential reads rather than a page fault per row."""
@@ -97,7 +101,7 @@ def choose_order(
     if shuffle not in ("auto", "blocks", "none") or (shuffle == "none" and not mapped):
         return OrderChoice(shuffle, "asked for", None, memory_budget)
     if memory_budget is None:  # found: what Python, Keras and the model hold is not the data's
-        memory = data_memory(available_memory(), num_rows)
+        memory = data_memory(available_memory(), num_rows, reading_processes)
     else:
         memory = Memory(bytes=memory_budget, source="memory_budget")
     row_bytes = info.num_features * info.dtype.itemsize
@@ -115,11 +119,13 @@ def choose_order(
             row_bytes=row_bytes,
             chunk_rows=info.chunk_rows,
             batch_size=batch_size,
-            memory_budget=memory.bytes,
+            memory_budget=memory.bytes // max(1, reading_processes),
             block_bytes=block_bytes,
         )
         if shuffle == "none":  # in file order a batch reads one or two blocks
             plan = dataclasses.replace(plan, pool_blocks=2)
+        elif reading_processes > 1:
+            reason += f"; each of the {reading_processes} reading processes holds a pool of its own"
     return OrderChoice(shuffle, reason, plan, memory.bytes)
 
 

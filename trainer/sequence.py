@@ -77,6 +77,7 @@ class HDF5Sequence(keras.utils.PyDataset):
             memory_budget=options.memory_budget,
             block_bytes=options.block_bytes,
             rows=rows,
+            reading_processes=max(1, int(self.workers or 1)) if self.use_multiprocessing else 0,  # each: its own pool
         )
         if options.targets and info.target is None:
             raise DataOptionError(

@@ -15,6 +15,7 @@ from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.blocks import (
     HELD_BLOCKS,
     POOL_SHARE,
+    READER_PROCESS_BYTES,
     RUNTIME_BYTES,
     RUNTIME_ROW_BYTES,
     BlockPlan,
@@ -471,21 +472,26 @@ def test_blocks_read_past_the_page_cache_and_file_order_through_it(tmp_path):
     rows=st.integers(1, 50_000_000),
     row_bytes=st.sampled_from([12, 115, 785, 3073, 60_000]),
     chunk_rows=st.sampled_from([1, 64, 1337, 50_000]),
+    processes=st.sampled_from([0, 1, 2, 4]),
 )
-def test_memory_found_leaves_room_for_the_process_and_the_pool_fits_in_the_rest(found_mib, rows, row_bytes, chunk_rows):
-    """What a process holds beside the data (Python, Keras, the model: RUNTIME_BYTES, and its per-row
-    arrays) comes off the memory found; the pool and the blocks held beside it fit in what is left."""
+def test_memory_found_leaves_room_for_the_process_and_the_pool_fits_in_the_rest(
+    found_mib, rows, row_bytes, chunk_rows, processes
+):
+    """What a process holds beside the data (Python, Keras, the model: RUNTIME_BYTES, its per-row arrays,
+    and each reading process's own Python) comes off the memory found; every reading process's pool and
+    the blocks held beside it fit in what is left."""
     found = Memory(bytes=found_mib << 20, source="cgroup v2 memory.max of /job")
-    data = data_memory(found, rows)
-    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * rows
+    data = data_memory(found, rows, processes)
+    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * rows + READER_PROCESS_BYTES * processes
     assert data.bytes == max(1, found.bytes - kept)
-    plan = plan_blocks(row_bytes=row_bytes, chunk_rows=chunk_rows, batch_size=256, memory_budget=data.bytes)
+    share = data.bytes // max(1, processes)  # as choose_order gives each reading process its part
+    plan = plan_blocks(row_bytes=row_bytes, chunk_rows=chunk_rows, batch_size=256, memory_budget=share)
     block = plan.block_rows * row_bytes
     if plan.pool_blocks > 2:  # more than the least pool: it was sized to fit
-        assert kept + (plan.pool_blocks + HELD_BLOCKS) * block <= found.bytes
-        assert plan.pool_blocks * block <= POOL_SHARE * data.bytes
+        assert kept + max(1, processes) * (plan.pool_blocks + HELD_BLOCKS) * block <= found.bytes
+        assert plan.pool_blocks * block <= POOL_SHARE * share
     least = (2 + HELD_BLOCKS) * (8 << 20)  # the least pool and the blocks beside it, of 8 MiB blocks
-    assert ("too little" in data.describe()) == (found.bytes - kept < least)
+    assert ("too little" in data.describe()) == ((found.bytes - kept) // max(1, processes) < least)
 
 
 def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file, monkeypatch):
@@ -513,3 +519,21 @@ def test_the_blocks_held_beside_the_pool_are_what_the_readers_hold():
     # Training reads ahead AHEAD_BLOCKS with READ_THREADS staging buffers; a validation side in file order
     # holds a pool of 2, its AHEAD_BLOCKS and its own staging: the plan leaves room for all of them.
     assert HELD_BLOCKS == AHEAD_BLOCKS + READ_THREADS + (2 + AHEAD_BLOCKS) + READ_THREADS
+
+
+def test_reading_processes_share_the_memory_each_with_a_pool_of_its_own(sorted_file, monkeypatch):
+    import csv2h5.trainer.orders as orders
+
+    found = 3 << 30
+    monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=found, source="MemAvailable"))
+    common = dict(shuffle="blocks")  # blocks of 8 MiB: pools of a few hundred in ~2.5 GB
+    alone = HDF5Sequence(sorted_file, **common)
+    spread = HDF5Sequence(sorted_file, workers=2, use_multiprocessing=True, **common)
+    rows = LABELS * PER_LABEL
+    assert alone.memory_budget == found - (512 << 20) - 24 * rows  # the figures as documented
+    assert spread.memory_budget == found - (512 << 20) - 24 * rows - 2 * (256 << 20)  # and each process's own Python
+    expected = plan_blocks(row_bytes=FEATURES, chunk_rows=CHUNK, batch_size=256, memory_budget=spread.memory_budget // 2)
+    assert spread.block_plan == expected and spread.block_plan.pool_blocks < alone.block_plan.pool_blocks
+    assert "each of the 2 reading processes holds a pool of its own" in spread.shuffle_reason
+    threads = HDF5Sequence(sorted_file, workers=2, **common)  # threads share this process's pool
+    assert threads.block_plan == alone.block_plan and threads.memory_budget == alone.memory_budget
