@@ -13,8 +13,9 @@ label, merged), in a fresh process inside a memory cgroup limited to each of
 ``--limits-mib``, the file's pages dropped first. Per limit: the exit status
 (-9: killed at the limit), the order and pool h5train chose (its note line),
 wall seconds, the process tree's peak RssAnon (sampled every 20 ms: what the
-limit cannot reclaim) and the cgroup's peak (page cache included: at the limit
-the kernel reclaims page cache, which is not a failure). ``--fit-args`` adds
+limit cannot reclaim), the cgroup's peak (page cache included: at the limit
+the kernel reclaims page cache, which is not a failure), and how many of its
+processes were still running 5 s after it ended (killed then). ``--fit-args`` adds
 options to every run (reading processes, another backend). Needs root (the cgroup).
 """
 
@@ -45,10 +46,14 @@ def _fit(path: Path, limit_mib: int, steps: int, extra: list[str]) -> dict:
             command = [*_h5train(), "fit", str(path), "--epochs", "2", "--steps-per-epoch", str(steps)]
             command += ["--run-dir", str(Path(runs) / "run"), "--progress", "none", *extra]
             started = time.perf_counter()
-            proc = cgroup.start(command, cold=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            with MemorySampler(proc.pid) as memory:
-                _, err = proc.communicate()
-            seconds = time.perf_counter() - started
+            with open(Path(runs) / "stderr", "w+") as stderr:  # a file, not a pipe: a child left behind cannot hold it
+                proc = cgroup.start(command, cold=path, stdout=subprocess.DEVNULL, stderr=stderr)
+                with MemorySampler(proc.pid) as memory:
+                    proc.wait()
+                seconds = time.perf_counter() - started
+                left = cgroup.kill_left()  # reading processes that outlived their training process
+                stderr.seek(0)
+                err = stderr.read()
         note = re.search(r"note: data order: shuffle=(\w+)", err)
         pool = re.search(r"; a pool of (\d+) blocks", err)
         return {
@@ -61,6 +66,7 @@ def _fit(path: Path, limit_mib: int, steps: int, extra: list[str]) -> dict:
             "anon": memory.peak_anon_tree_kb >> 10,
             "peak": cgroup.peak() >> 20,
             "error": err.strip().splitlines()[-1] if proc.returncode not in (0, -9) and err.strip() else "",
+            "left": left,
         }
     finally:
         cgroup.remove()
@@ -85,14 +91,17 @@ def main() -> int:
     path = merged_copies(part, 3, args.workdir / "ooc_subsets.h5")
     size = path.stat().st_size / 1e6
     print(f"{machine()}\nfile {path.name}: {size:.0f} MB; h5train fit, 2 epochs of {args.steps} steps {args.fit_args}")
-    print("| limit (MiB) | exit | order, pool | seconds | peak RssAnon (MiB) | cgroup peak (MiB) |")
-    print("|---:|---|---|---:|---:|---:|")
+    print("| limit (MiB) | exit | order, pool | seconds | peak RssAnon (MiB) | cgroup peak (MiB) | processes left behind |")
+    print("|---:|---|---|---:|---:|---:|---:|")
     for limit in [int(x) for x in args.limits_mib.split(",")]:
         got = _fit(path, limit, args.steps, args.fit_args.split())
         status = {0: "finished", -9: "killed (-9)"}.get(got["exit"], f"exit {got['exit']}: {got['error']}")
         pool = f"{got['order']}, {got['pool']} blocks" if got["pool"] else got["order"]
         pool += ", noted too little" if got["too little"] else ""
-        print(f"| {limit:,} | {status} | {pool} | {got['seconds']:.1f} | {got['anon']:,} | {got['peak']:,} |", flush=True)
+        print(
+            f"| {limit:,} | {status} | {pool} | {got['seconds']:.1f} | {got['anon']:,} | {got['peak']:,} | {got['left']} |",
+            flush=True,
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -263,6 +264,23 @@ class MemoryCgroup:
             if line.startswith("max "):
                 return int(line.split()[1])
         return 0
+
+    def kill_left(self, grace: float = 5.0) -> int:
+        """Kill every process still in the cgroup ``grace`` seconds after the run ended (children that
+        outlived it); how many there were."""
+        deadline = time.monotonic() + grace
+        while (self.path / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while (self.path / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(pids)
 
     def remove(self) -> None:
         try:
