@@ -73,10 +73,25 @@ def data_memory(found: Memory, num_rows: int, reading_processes: int = 0) -> Mem
 
     ``reading_processes``: processes that read the batches (0: this one), each with its own Python and
     its own pool, which share what is left."""
-    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * max(0, int(num_rows)) + READER_PROCESS_BYTES * reading_processes
-    left = found.bytes - kept
-    enough = left // max(1, reading_processes) >= (2 + HELD_BLOCKS) * BLOCK_BYTES  # the least pool and what is beside it
-    return Memory(bytes=max(1, left), source=found.source, found=found.bytes, kept=kept, enough=enough)  # 1: budgets are > 0
+    # each reading process also holds the sequence's row lists and its own epoch orders
+    kept = (RUNTIME_BYTES + READER_PROCESS_BYTES * reading_processes) + RUNTIME_ROW_BYTES * max(0, int(num_rows)) * (
+        1 + reading_processes
+    )
+    return Memory(bytes=max(1, found.bytes - kept), source=found.source, found=found.bytes, kept=kept)  # 1: budgets are > 0
+
+
+def too_little(memory: Memory, plan: BlockPlan, row_bytes: int, reading_processes: int = 0) -> str | None:
+    """Said when the memory found cannot hold what the process keeps and, in each reading process, the
+    least pool of ``plan``'s blocks and the blocks held beside it; None when it can, or was given."""
+    if not memory.found:
+        return None
+    need = memory.kept + max(1, reading_processes) * (2 + HELD_BLOCKS) * plan.block_rows * row_bytes
+    if memory.found >= need:
+        return None
+    return (
+        f"the {format_bytes(memory.found)} this process may use is too little for Python, Keras and the least pool "
+        f"of blocks: it may run out of memory; give it {format_bytes(need)} or more"
+    )
 
 
 def plan_blocks(

@@ -188,7 +188,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         _check_resume_flags(given)
         options = resume_options(given.resume, epochs=given.epochs, data=given.data, val=given.val)
         backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
-        return dataclasses.replace(options, backend=backend), given.resume
+        return dataclasses.replace(options, backend=backend, **_reading_given(given, options)), given.resume
     if given.data is None:
         fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
     val = given.val
@@ -232,10 +232,25 @@ _RESUME_TAKES = frozenset(
 )
 
 
+def _reading_given(given: SimpleNamespace, options: FitOptions) -> dict[str, object]:
+    """How a resume reads its batches, where the command line says (after an out-of-memory kill, fewer
+    loaders or threads rather than processes); otherwise as the run did."""
+    said = {name for name in ("loaders", "workers", "processes") if _on_command_line(given, name)}
+    changes: dict[str, object] = {"processes": given.processes} if "processes" in said else {}
+    if said & {"loaders", "workers"}:
+        changes["loaders"] = _loaders(given.loaders, given.workers)
+    return changes
+
+
+def _on_command_line(given: SimpleNamespace, name: str) -> bool:
+    return getattr(given.ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
 def _check_resume_flags(given: SimpleNamespace) -> None:
     """Refuse settings given with --resume that it would otherwise leave unused without a word."""
-    sources = {name: given.ctx.get_parameter_source(name) for name in vars(given) if name not in _RESUME_TAKES}
-    changed = ["--" + name.replace("_", "-") for name, source in sources.items() if getattr(source, "name", "") == "COMMANDLINE"]
+    changed = [
+        "--" + name.replace("_", "-") for name in vars(given) if name not in _RESUME_TAKES and _on_command_line(given, name)
+    ]
     if changed:
         raise OptionError(
             f"{' and '.join(changed)} cannot change on --resume: the run goes on with the settings it started with"

@@ -172,7 +172,8 @@ def agree(plan: Plan, facts: Mapping[str, object]) -> None:
 # What to do when a fact differs though the options and the data are the same.
 _FIXES = {
     "data order": "the order of the rows comes from the memory each worker found (it picks global or blocks and "
-    "the pool of blocks); pass every worker the same --memory-budget, e.g. --memory-budget 8GB"
+    "the pool of blocks, shared by its reading processes with --processes); pass every worker the same "
+    "--memory-budget, e.g. --memory-budget 8GB, and the same --processes and --loaders"
 }
 
 

@@ -86,20 +86,23 @@ def _nothing_to_train(state: dict, options: FitOptions, monitor: str) -> str | N
     return None
 
 
-def _record_resume(run: RunDir, options: FitOptions, info: FileInfo, state: dict) -> dict | None:
-    """A resume's --epochs and its files' places become the run's, so that a later --resume without them
-    (after Ctrl-C) goes on to those epochs, reading those files; the history keeps the checkpoint's epochs.
+def _record_resume(run: RunDir, options: FitOptions, info: FileInfo, state: dict, order: dict) -> dict | None:
+    """A resume's --epochs, its files' places, its reading and the order they give become the run's, so
+    that a later --resume without them (after Ctrl-C) goes on the same way; the history keeps the
+    checkpoint's epochs.
 
-    Returns the data order the run recorded when it started."""
+    Returns the data order the run recorded before."""
     keep_history(run.history, state["epochs_done"])
     config = run.read_json(run.config)
-    given = {"epochs": options.epochs, "data": options.data, "val": options.val}
-    if any(config["options"].get(name) != value for name, value in given.items()):
+    recorded = config.get("data_order")
+    given = {name: getattr(options, name) for name in ("epochs", "data", "val", "loaders", "processes", "memory_budget")}
+    if any(config["options"].get(name) != value for name, value in given.items()) or recorded != order:
         config["options"].update(given)
         record = data_record(info)
         config["data"].update(path=record["path"], parts=record["parts"])
+        config["data_order"] = order
         write_json(run.config, config)
-    return config.get("data_order")
+    return recorded
 
 
 def _start_run(
@@ -340,7 +343,7 @@ def fit(
     nothing, begun = (_nothing_to_train(state, options, monitor) if resume else None), state["epochs_done"]  # before this fit
     _agree(plan, options, order, info, state, model)
     if plan.chief:
-        started_as = _record_resume(run, options, info, state) if resume else None
+        started_as = _record_resume(run, options, info, state, order) if resume else None
         if not resume:
             _start_run(run, options, info, monitor, plan, state, model, order, columns)
         if on_start is not None:

@@ -121,6 +121,7 @@ def data_order(train: HDF5Sequence) -> dict[str, object]:
         "shuffle": train.shuffle,
         "why": train.shuffle_reason,
         "memory_budget": train.memory_budget,
+        "budget_for": "data",  # the memory left to the data (runs recorded before held all the memory found)
         "block_rows": plan.block_rows if plan else None,
         "pool_blocks": plan.pool_blocks if plan else None,
     }

@@ -28,15 +28,13 @@ class Memory:
     """Bytes this process may use, and where that figure came from (for messages).
 
     The memory left to the data (``blocks.data_memory``) also says what it was taken from: ``found``
-    bytes, of which ``kept`` are kept for what the process holds beside the data; ``enough``: whether
-    what is left holds the least pool of blocks and the blocks read beside it.
+    bytes, of which ``kept`` are kept for what the process holds beside the data.
     """
 
     bytes: int
     source: str
     found: int = 0
     kept: int = 0
-    enough: bool = True
 
     def describe(self) -> str:
         """What the figure is, for a message: ``1.1 GB this process may use (cgroup v1 ...)``."""
@@ -44,15 +42,10 @@ class Memory:
             return f"{format_bytes(self.bytes)} of memory_budget"
         if not self.found:
             return f"{format_bytes(self.bytes)} this process may use ({self.source})"
-        text = (
+        return (
             f"{format_bytes(max(0, self.found - self.kept))} left to the data of the {format_bytes(self.found)} this "
-            f"process may use ({self.source}; {format_bytes(self.kept)} kept for Python, Keras and the model"
+            f"process may use ({self.source}; {format_bytes(self.kept)} kept for Python, Keras and the model)"
         )
-        if not self.enough:
-            text += (
-                ": too little for the least pool of blocks beside them; the process may run out of memory, give it 1 GB or more"
-            )
-        return text + ")"
 
 
 def available_memory(*, proc: str | Path = "/proc", cgroup_root: str | Path = "/sys/fs/cgroup") -> Memory:

@@ -150,6 +150,10 @@ def resume_options(
     run = RunDir(run_dir)
     saved = run.read_json(run.config)
     options = FitOptions.from_json(saved["options"])
+    if "budget_for" not in saved.get("data_order", {}):
+        # Recorded before the memory kept for Python and Keras: the figure is all the memory the process had,
+        # which taken as the data's own would plan a pool too large for it. Found again instead.
+        options = dataclasses.replace(options, memory_budget=None)
     if epochs is not None:
         options = dataclasses.replace(options, epochs=epochs)
     if data is not None:

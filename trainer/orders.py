@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .blocks import FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, data_memory, plan_blocks
+from .blocks import FIT_SHARE, BlockPlan, auto_shuffle, blocks_order, data_memory, plan_blocks, too_little
 from .errors import DataOptionError
 from .fileinfo import FileInfo
 from .memory import Memory, available_memory
@@ -126,6 +126,8 @@ def choose_order(
             plan = dataclasses.replace(plan, pool_blocks=2)
         elif reading_processes > 1:
             reason += f"; each of the {reading_processes} reading processes holds a pool of its own"
+        warning = too_little(memory, plan, row_bytes, reading_processes)
+        reason += f"; {warning}" if warning else ""
     return OrderChoice(shuffle, reason, plan, memory.bytes)
 
 

@@ -30,6 +30,7 @@ import concurrent.futures.process
 import dataclasses
 import functools
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -94,7 +95,10 @@ def _read_ahead(
     if processes:  # each process gets the sequence once (it reopens the file itself), then batch numbers
         # spawn, not fork: forking a process that runs JAX or TensorFlow threads can deadlock the child.
         pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt, initargs=(sequence,)
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_adopt,
+            initargs=(sequence, os.getpid()),
         )
         read = _read_adopted
     else:
@@ -141,11 +145,11 @@ def _read(sequence: HDF5Sequence, epoch: int, index: int) -> tuple[np.ndarray, .
 _adopted: list[HDF5Sequence] = []  # in a reading process: the sequence it reads from
 
 
-def _adopt(sequence: HDF5Sequence) -> None:
+def _adopt(sequence: HDF5Sequence, trainer: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the training process's to handle; it ends the pool
     # A training process killed outright (out of memory, SIGKILL) cannot end the pool: without this, its
     # reading processes would go on holding their pools, and a memory limit's room, for nobody.
-    watch_parent()
+    watch_parent(parent=trainer)
     _adopted[:] = [sequence]
 
 

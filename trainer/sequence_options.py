@@ -64,7 +64,8 @@ class SequenceOptions:
             them. None (the default): a shuffled sequence trains, an unshuffled one evaluates.
         memory_budget: bytes this process may use for the data: picks ``auto``'s order and the pool of
             ``blocks``. Default: the smallest of the cgroup memory limit (v2 or v1) and MemAvailable, less
-            what Python, Keras and the model hold beside the data (``blocks.data_memory``).
+            what Python, Keras and the model hold beside the data (``blocks.data_memory``). With
+            ``use_multiprocessing``, the ``workers`` reading processes share it, each with a pool of its own.
         block_bytes: bytes of rows in a block of ``blocks`` (whole chunks; at least a batch).
     """
 

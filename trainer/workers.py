@@ -102,14 +102,17 @@ def _env_int(environ: Mapping[str, str], name: str) -> int | None:
 WRITE_LOCK = threading.Lock()  # held while the chief writes the run directory; an exit waits for it
 
 
-def watch_parent(poll_seconds: float = 0.5) -> None:
-    """End this process if its parent goes away: a supervised worker, or a reading process.
+def watch_parent(poll_seconds: float = 0.5, parent: int | None = None) -> None:
+    """End this process if its parent (``parent``: that process id, when known before this one started)
+    goes away: a supervised worker, or a reading process.
 
     A worker killed outright must stop training at once, so that the others
     notice within a step; a file being written is finished first. A reading
-    process whose training process was killed has no one left to read for.
+    process whose training process was killed has no one left to read for; it
+    may learn so only after its slow start (a parent that died meanwhile left it
+    to init, which ``getppid`` would then name as its parent).
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -22,6 +22,7 @@ from csv2h5.trainer.blocks import (
     blocks_order,
     data_memory,
     plan_blocks,
+    too_little,
 )
 from csv2h5.trainer.memory import Memory
 from csv2h5.trainer.readahead import AHEAD_BLOCKS, READ_THREADS, BlockReader
@@ -482,7 +483,7 @@ def test_memory_found_leaves_room_for_the_process_and_the_pool_fits_in_the_rest(
     the blocks held beside it fit in what is left."""
     found = Memory(bytes=found_mib << 20, source="cgroup v2 memory.max of /job")
     data = data_memory(found, rows, processes)
-    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * rows + READER_PROCESS_BYTES * processes
+    kept = RUNTIME_BYTES + RUNTIME_ROW_BYTES * rows * (1 + processes) + READER_PROCESS_BYTES * processes
     assert data.bytes == max(1, found.bytes - kept)
     share = data.bytes // max(1, processes)  # as choose_order gives each reading process its part
     plan = plan_blocks(row_bytes=row_bytes, chunk_rows=chunk_rows, batch_size=256, memory_budget=share)
@@ -490,8 +491,8 @@ def test_memory_found_leaves_room_for_the_process_and_the_pool_fits_in_the_rest(
     if plan.pool_blocks > 2:  # more than the least pool: it was sized to fit
         assert kept + max(1, processes) * (plan.pool_blocks + HELD_BLOCKS) * block <= found.bytes
         assert plan.pool_blocks * block <= POOL_SHARE * share
-    least = (2 + HELD_BLOCKS) * (8 << 20)  # the least pool and the blocks beside it, of 8 MiB blocks
-    assert ("too little" in data.describe()) == ((found.bytes - kept) // max(1, processes) < least)
+    least = kept + max(1, processes) * (2 + HELD_BLOCKS) * block  # the least pool and the blocks beside it, each
+    assert (too_little(data, plan, row_bytes, processes) is not None) == (found.bytes < least)
 
 
 def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file, monkeypatch):
@@ -512,7 +513,14 @@ def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file,
     )
     small = HDF5Sequence(sorted_file, shuffle="auto")
     assert small.shuffle == "blocks" and small.block_plan.pool_blocks == 2
-    assert "too little for the least pool of blocks beside them; the process may run out of memory" in small.shuffle_reason
+    assert "is too little for Python, Keras and the least pool of blocks: it may run out of memory" in small.shuffle_reason
+    asked = HDF5Sequence(sorted_file, shuffle="blocks")  # said whatever chose the order
+    assert asked.shuffle_reason.startswith("asked for; ") and "too little" in asked.shuffle_reason
+    # Blocks of whole large chunks need more than 8 MiB blocks would: the warning counts the blocks planned.
+    monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=(512 + 300) << 20, source="MemAvailable"))
+    assert "too little" not in HDF5Sequence(sorted_file, shuffle="blocks").shuffle_reason
+    big = HDF5Sequence(sorted_file, shuffle="blocks", block_bytes=64 << 20)
+    assert "too little" in big.shuffle_reason and "give it " in big.shuffle_reason  # with the figure that would do
 
 
 def test_the_blocks_held_beside_the_pool_are_what_the_readers_hold():
@@ -531,7 +539,7 @@ def test_reading_processes_share_the_memory_each_with_a_pool_of_its_own(sorted_f
     spread = HDF5Sequence(sorted_file, workers=2, use_multiprocessing=True, **common)
     rows = LABELS * PER_LABEL
     assert alone.memory_budget == found - (512 << 20) - 24 * rows  # the figures as documented
-    assert spread.memory_budget == found - (512 << 20) - 24 * rows - 2 * (256 << 20)  # and each process's own Python
+    assert spread.memory_budget == found - (512 << 20) - 3 * 24 * rows - 2 * (256 << 20)  # and each process's own
     expected = plan_blocks(row_bytes=FEATURES, chunk_rows=CHUNK, batch_size=256, memory_budget=spread.memory_budget // 2)
     assert spread.block_plan == expected and spread.block_plan.pool_blocks < alone.block_plan.pool_blocks
     assert "each of the 2 reading processes holds a pool of its own" in spread.shuffle_reason

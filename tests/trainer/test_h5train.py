@@ -677,3 +677,23 @@ def test_data_larger_than_memory_trains_in_blocks_says_so_and_resumes_exactly(fi
     assert config["data_order"]["shuffle"] == "global" and config["options"]["memory_budget"] > 100_000_000
     assert "note: data order: shuffle=global (the 1.2 MB of rows fit in half the " in err
     assert " left to the data of the " in err and " kept for Python, Keras and the model)" in err
+
+
+def test_a_resume_finds_memory_again_for_runs_that_recorded_all_of_it_and_takes_its_reading_flags(files, tmp_path):
+    backend = "jax"
+    run = tmp_path / "run"
+    _fit(backend, files, run, "--epochs", "1", "--seed", "3")
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_order"]["budget_for"] == "data" and config["options"]["loaders"] == 1
+    # As a run recorded before the memory kept for Python and Keras: its figure was all the process had.
+    # Taken as the data's own it would plan a pool too large; the resume finds the memory again instead.
+    del config["data_order"]["budget_for"]
+    config["options"]["memory_budget"] = 100_000
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = _run(backend, "fit", "--resume", run, "--epochs", "2", "--loaders", "2", "--progress", "none")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_order"]["budget_for"] == "data" and config["options"]["memory_budget"] > 100_000_000
+    assert config["options"]["loaders"] == 2  # given with --resume: read so, and recorded for the next resume
+    code, _, err = _run(backend, "fit", "--resume", run, "--epochs", "2", "--hidden", "8")  # still refused
+    assert code == 2 and "--hidden cannot change on --resume" in err

@@ -95,19 +95,27 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
-def test_reading_processes_end_when_their_training_process_is_killed(tmp_path, make_data):
+@pytest.mark.parametrize("when", ["after a batch", "while the readers start"])
+def test_reading_processes_end_when_their_training_process_is_killed(tmp_path, make_data, when):
     # A training process killed outright (by a memory limit, or SIGKILL) cannot shut its pool down: the
-    # reading processes must notice on their own rather than hold their memory for nobody.
+    # reading processes must notice on their own rather than hold their memory for nobody, also those
+    # still importing Keras when it died (they are then init's children already).
     path, _, _ = make_data(tmp_path)
+    first = "next(stream)" if when == "after a batch" else "threading.Thread(target=next, args=(stream,), daemon=True).start()"
     script = f"""
-import os, time
+import os, threading, time
 from csv2h5.trainer import HDF5Sequence
 from csv2h5.trainer.pipeline import training_input
 seq = HDF5Sequence({str(path)!r}, batch_size=8, seed=1)
 stream = training_input(seq, first_epoch=0, epochs=1000, tf_data=False, workers=2, processes=True).data
-next(stream)
+{first}
 me = os.getpid()
-print(open(f"/proc/{{me}}/task/{{me}}/children").read(), flush=True)
+children = ""
+while len(children.split()) < 2:
+    time.sleep(0.05)
+    children = open(f"/proc/{{me}}/task/{{me}}/children").read()
+time.sleep({0.5 if when != "after a batch" else 0})  # they have their start-up data and are importing Keras
+print(children, flush=True)
 time.sleep(300)
 """
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as proc:
@@ -117,7 +125,7 @@ time.sleep(300)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     left = [pid for pid in children if _alive(pid)]
