@@ -54,7 +54,9 @@ DecimalOption = Annotated[str, typer.Option(help="Decimal mark of the numbers: '
 SkipRowsOption = Annotated[int, typer.Option(help="Lines to skip before the header.")]
 CommentOption = Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of the input.")]
-OnBadLinesOption = Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")]
+OnBadLinesOption = Annotated[
+    str, typer.Option(help="Rows with the wrong number of fields (or a --comment right after a closing quote): error|skip|warn.")
+]
 
 # What the values become.
 DtypeOption = Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|int64|float16|float32|float64.")]

@@ -59,7 +59,8 @@ def _fast_paths(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
-    parsed, data = _parse_columns(block, block_data(block, plan), plan)
+    commented: list[tuple[int, int]] = []  # records skipped for a comment right after a closing quote
+    parsed, data = _parse_columns(block, block_data(block, plan, commented), plan)
     features, categories = parsed.features, parsed.categories
     filled = None
     if plan.fill is not None:
@@ -89,7 +90,8 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         stats=stats,
         target=parsed.target,
         categories=categories,
-        bad_lines=parsed.bad_lines,
+        bad_lines=sorted(parsed.bad_lines + commented) if commented else parsed.bad_lines,
+        commented_lines=len(commented),
         int_columns_with_empty=parsed.int_columns_with_empty,
         first_row_line=parsed.first_row_line,
         cells=parsed.cells,
