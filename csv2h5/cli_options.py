@@ -60,7 +60,23 @@ OnBadLinesOption = Annotated[
 
 # What the values become.
 DtypeOption = Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|int64|float16|float32|float64.")]
-FillOption = Annotated[float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).")]
+
+
+def _number(text: str) -> float:
+    """A --fill as written: an integer stays exact (2**53 + 1 is no float), for ConvertOptions to judge; else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+
+
+FillOption = Annotated[
+    float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).", parser=_number, metavar="<float>")
+]
 NaValuesOption = Annotated[
     list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")
 ]

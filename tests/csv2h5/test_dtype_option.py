@@ -60,8 +60,34 @@ def test_dtype_int64_fills_with_integers_a_float_holds(tmp_path, fill):
 
 
 def test_a_fill_beyond_2_to_the_53_is_refused_for_int64_as_the_fill(tmp_path):
-    with pytest.raises(OptionError, match=r"--fill -9.223372036854776e\+18 is beyond 2\*\*53, .*or --dtype float64$"):
+    with pytest.raises(OptionError, match=r"--fill -9223372036854775808 is beyond 2\*\*53, .*or --dtype float64$"):
         ConvertOptions(dtype="int64", fill=-(2**63))
+
+
+@pytest.mark.parametrize("fill", [2**53 + 1, -(2**53) - 1, np.int64(2**53 + 1)])
+def test_a_fill_one_past_2_to_the_53_is_refused_as_given_not_as_the_float_it_rounds_to(fill):
+    assert float(fill) == np.sign(fill) * 2.0**53  # as a float it would pass for 2**53
+    with pytest.raises(OptionError, match=rf"^--fill {int(fill)} is beyond 2\*\*53, .*for --dtype int64, or --dtype float64$"):
+        ConvertOptions(dtype="int64", fill=fill)
+    with pytest.raises(OptionError, match=rf"^--fill {int(fill)} is beyond 2\*\*53, .*: it would be {int(float(fill))};"):
+        ConvertOptions(fill=fill)  # --dtype auto would store 2**53, not the fill given
+
+
+def test_the_command_line_judges_a_fill_as_written(tmp_path):
+    from typer.testing import CliRunner
+
+    from csv2h5.cli import app
+
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    args = ["convert", str(src), "-o", str(tmp_path / "f.h5"), "--dtype", "int64", "--fill"]
+    result = CliRunner().invoke(app, [*args, str(2**53 + 1)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: --fill {2**53 + 1} is beyond 2**53")
+    assert not (tmp_path / "f.h5").exists()
+    assert CliRunner().invoke(app, [*args, str(2**53)]).exit_code == 0
+    assert _features(tmp_path / "f.h5").tolist() == [[1, 2**53], [2, 3]]
+    result = CliRunner().invoke(app, [*args, "one", "--overwrite"])
+    assert result.exit_code == 2 and "'one' is not a number" in result.stderr
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64", "float16"])
