@@ -89,3 +89,14 @@ def first_cells(block: TextBlock, plan: ParsePlan, wanted: dict[int, int]) -> di
                 found[col] = (int(lines[row]), cell.strip())
                 break
     return found
+
+
+def cell_text(data: bytes, plan: ParsePlan, row: int, col: int) -> str:
+    """The text of CSV column ``col`` in row ``row`` (of the rows kept) of a block's bytes as ``block_data`` gives them.
+
+    Without the spaces around it, as the cell was judged.
+    """
+    import pyarrow as pa
+
+    table = read_table(data, plan, {col: pa.string()}, on_invalid_row=lambda row: "skip")
+    return (table.column(0)[row].as_py() or "").strip()

@@ -36,11 +36,32 @@ def test_dtype_int64_holds_its_whole_range(tmp_path):
     assert _features(tmp_path / "f.h5").ravel().tolist() == [2**63 - 1, -(2**63)]
 
 
-def test_dtype_int64_refuses_2_to_the_63_as_a_cell(tmp_path):
+@pytest.mark.parametrize("cell", [str(2**63), f" {2**63}", "9.3e18", "-9.3e18", "1e30"])
+@pytest.mark.parametrize("block_bytes", [8, 1 << 20])
+def test_dtype_int64_refuses_2_to_the_63_as_a_cell(tmp_path, cell, block_bytes):
     src = tmp_path / "f.csv"
-    src.write_text(f"a\n1\n{2**63}\n")  # read as a float, 2**63 compares equal to int64's top, 2**63 - 1
-    with pytest.raises(BadValueError, match=r"f\.csv:3: column 'a' has .*, which int64 cannot hold exactly"):
-        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+    src.write_text(f"a,b\n1,2\n{cell},3\n")  # read as a float, 2**63 compares equal to int64's top, 2**63 - 1
+    # The cell as written (not the float it reads as), and no wider --dtype: there is none
+    shown = re.escape(repr(cell.strip() if len(cell) <= 40 else cell[:37] + "..."))
+    advice = re.escape("pass --dtype float64 (its values rounded), --drop a, or --categorical a to store it as codes")
+    with pytest.raises(BadValueError, match=rf"f\.csv:3: column 'a' has {shown}, which int64 cannot hold exactly; {advice}$"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64", block_bytes=block_bytes))
+
+
+@pytest.mark.parametrize(
+    "dtype, cell, advice",
+    [
+        ("int64", "1.5", "pass a float --dtype, or --dtype auto"),
+        ("int8", "2.50", "pass a float --dtype, or --dtype auto"),
+        ("int8", "3e2", "pass a wider --dtype, or --dtype auto"),
+        ("float16", "70000", "pass a wider --dtype, or --dtype auto"),
+    ],
+)
+def test_a_cell_a_dtype_cannot_hold_is_shown_as_written_with_the_dtype_that_would(tmp_path, dtype, cell, advice):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n1,2\n3,{cell}\n")
+    with pytest.raises(BadValueError, match=rf"f\.csv:3: column 'b' has '{cell}', which {dtype} cannot hold exactly; {advice}$"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype))
 
 
 @pytest.mark.parametrize("text, words", [("a,b\n1,\n", "an empty cell"), ("a,b\n1,2.5\n", "'2.5'")])
