@@ -46,7 +46,6 @@ class ParsedBlock:
     categories: dict[int, list[str]]  # feature position -> block-local vocabulary
     bad_lines: list[tuple[int, int]]  # (line, fields found)
     int_columns_with_empty: list[str]
-    commented_lines: int = 0  # of bad_lines, those with a comment right after a closing quote (``"abc"#x``)
     first_row_line: int = 0  # physical line of the first row, for messages about the block's target
     cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
     refusal: str | None = None  # raised by the main process after the kinds check (BlockColumns.refusal)
@@ -55,6 +54,7 @@ class ParsedBlock:
     # Whether every value is an integer once a --fill goes into the empty cells of int_columns_with_empty
     # (false with decimals, or with empty cells a fill leaves empty: a category's, a boolean's, a date's).
     whole_if_filled: bool = True
+    commented_lines: int = 0  # of bad_lines, those with a comment right after a closing quote (``"abc"#x``)
 
 
 @dataclasses.dataclass(slots=True)
