@@ -54,11 +54,29 @@ DecimalOption = Annotated[str, typer.Option(help="Decimal mark of the numbers: '
 SkipRowsOption = Annotated[int, typer.Option(help="Lines to skip before the header.")]
 CommentOption = Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of the input.")]
-OnBadLinesOption = Annotated[str, typer.Option(help="Rows with the wrong number of fields: error|skip|warn.")]
+OnBadLinesOption = Annotated[
+    str, typer.Option(help="Rows with the wrong number of fields (or a --comment right after a closing quote): error|skip|warn.")
+]
 
 # What the values become.
 DtypeOption = Annotated[str, typer.Option(help="Feature dtype: auto|uint8|int8|int16|int32|int64|float16|float32|float64.")]
-FillOption = Annotated[float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).")]
+
+
+def _number(text: str) -> float:
+    """A --fill as written: an integer stays exact (2**53 + 1 is no float), for ConvertOptions to judge; else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+
+
+FillOption = Annotated[
+    float | None, typer.Option(help="Value for empty cells of number columns (default: NaN).", parser=_number, metavar="<float>")
+]
 NaValuesOption = Annotated[
     list[str], typer.Option(help="More spellings of a missing cell, besides pandas' (NA, null, ...): '?', '-'.")
 ]

@@ -72,6 +72,7 @@ class ConvertOptions:
     infer_bytes: int = 4 << 20
 
     def __post_init__(self) -> None:
+        given_fill = self.fill  # as given: an integer's exact value, before it becomes a float
         self._settle_types()
         if self.dtype not in FEATURE_DTYPES:
             raise OptionError(f"--dtype {self.dtype!r} is not one of {', '.join(FEATURE_DTYPES)}")
@@ -105,13 +106,8 @@ class ConvertOptions:
             raise OptionError("--fill must be a number, not NaN (empty cells are NaN already)")
         if self.fill is not None and math.isinf(self.fill):  # no model learns from it: training refuses such columns
             raise OptionError(f"--fill must be a finite number, not {self.fill}; pick a value such as 0 or the column's mean")
-        # A fill is a float: beyond 2**53 it is a float's value (no exact integer), which int64 would take in
-        # but the features of its empty cells could not: refused here, rather than as a type that holds both.
-        if self.fill is not None and self.dtype == "int64" and abs(self.fill) > 2**53:
-            raise OptionError(
-                f"--fill {number_text(self.fill)} is beyond 2**53, where a --fill (read as a float) is no exact integer;"
-                " pass a --fill between -2**53 and 2**53 for --dtype int64, or --dtype float64"
-            )
+        if self.fill is not None:
+            _check_fill_beyond_2_to_53(given_fill, self.dtype)
         # Else the first empty cell is refused as if the CSV held that value.
         if self.fill is not None and self.dtype != "auto" and not dtype_holds(self.dtype, self.fill):
             raise OptionError(
@@ -267,6 +263,27 @@ def _one_item(value: object) -> bool:
 def _is_flag(value: object) -> bool:
     """True, False, or numpy's bools: not 0, 1 or "no", whose truth is not what a caller may have meant."""
     return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # numpy's, without importing numpy
+
+
+def _check_fill_beyond_2_to_53(given: float, dtype: str) -> None:
+    """Refuse a --fill that would not be stored as given: a fill is a float, which beyond 2**53 is no exact integer.
+
+    Judged on the value as given, as an integer is exact (2**53 + 1 would read as 2**53). int64 would
+    take in such a float but the features of its empty cells could not: refused here, rather than as a
+    type that holds both; --dtype auto would store the float's value, not the integer given.
+    """
+    exact = int(given) if isinstance(given, numbers.Integral) else float(given)
+    shown = str(exact) if isinstance(exact, int) else number_text(exact)
+    if dtype == "int64" and abs(exact) > 2**53:
+        raise OptionError(
+            f"--fill {shown} is beyond 2**53, where a --fill (read as a float) is no exact integer;"
+            " pass a --fill between -2**53 and 2**53 for --dtype int64, or --dtype float64"
+        )
+    if dtype == "auto" and isinstance(exact, int) and float(exact) != exact:
+        raise OptionError(
+            f"--fill {shown} is beyond 2**53, where a --fill (read as a float) is no exact integer: it would be"
+            f" {number_text(float(exact))}; pass a --fill a float holds exactly, such as any integer between -2**53 and 2**53"
+        )
 
 
 def dtype_holds(dtype: str, value: float) -> bool:

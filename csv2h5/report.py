@@ -45,6 +45,7 @@ class ConversionReport:
     # Whether --fill VALUE would have kept the features integer: they are float because of those empty cells alone
     # (not of decimals elsewhere, an explicit --dtype, or the file --append or --like took its dtype and fill from).
     fill_keeps_integer: bool = False
+    commented_lines: int = 0  # of bad_lines, those with a --comment character right after a closing quote ("abc"#x)
 
     @property
     def first_bad_lines(self) -> str:
@@ -54,7 +55,11 @@ class ConversionReport:
     @property
     def bad_lines_skipped(self) -> str:
         """The warning of --on-bad-lines warn: how many lines were skipped, and the first of them."""
-        return f"skipped {counted(self.bad_lines, 'line')} with the wrong number of fields (first: {self.first_bad_lines})"
+        why = [
+            *(["the wrong number of fields"] if self.bad_lines > self.commented_lines else []),
+            *(["a --comment character right after a closing quote"] if self.commented_lines else []),
+        ]
+        return f"skipped {counted(self.bad_lines, 'line')} with {' or '.join(why)} (first: {self.first_bad_lines})"
 
     @property
     def mb_per_s(self) -> float:

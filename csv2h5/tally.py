@@ -26,6 +26,7 @@ class Tally:
         self.rows = 0
         self.rows_by_source: dict[str, int] = {}
         self.bad_lines = 0
+        self.commented_lines = 0  # of bad_lines, those with a comment right after a closing quote
         self.bad_line_numbers: list[int] = []
         self.bad_line_sources: list[str] = []  # the source of each of bad_line_numbers
         self.several = len(sources) > 1
@@ -52,6 +53,7 @@ class Tally:
         """Count a block that was written, and tell the caller."""
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
+            self.commented_lines += parsed.commented_lines
             room = MAX_BAD_LINE_NUMBERS - len(self.bad_line_numbers)
             kept = parsed.bad_lines[: max(room, 0)]
             self.bad_line_numbers.extend(line for line, _ in kept)
@@ -83,7 +85,12 @@ class Tally:
             f"{source}:{line}" if self.several else str(line)
             for source, line in zip(self.bad_line_sources, self.bad_line_numbers)
         ]
-        return {"bad_lines": self.bad_lines, "bad_line_numbers": self.bad_line_numbers, "bad_line_places": places}
+        return {
+            "bad_lines": self.bad_lines,
+            "bad_line_numbers": self.bad_line_numbers,
+            "bad_line_places": places,
+            "commented_lines": self.commented_lines,
+        }
 
     def sources_record(self, sources: Sequence[Path]) -> list[dict[str, object]]:
         """Each source's name, size and rows, as the file records them."""

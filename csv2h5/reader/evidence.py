@@ -12,13 +12,16 @@ import numpy as np
 from .arrow import read_table
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS, TEXT
-from .header import strip_comments
+from .comments import strip_comments
 from .lines import blank_whitespace_lines, record_lines
 from .plan import ParsePlan
 
 
-def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
+def block_data(block: TextBlock, plan: ParsePlan, skipped: list[tuple[int, int]] | None = None) -> bytes:
     """A block's bytes as the parse paths read them: comments stripped, line ends made \\n outside quotes.
+
+    With --on-bad-lines skip or warn, a record with a comment right after a closing quote is
+    emptied (``strip_comments``), and its (line, fields) appended to ``skipped`` if given.
 
     In a one-column file, lines of only spaces and tabs are emptied too. In others the
     parse empties them where it finds some (parse._parse_columns); read again here,
@@ -26,7 +29,11 @@ def block_data(block: TextBlock, plan: ParsePlan) -> bytes:
     """
     data = block.text()
     if plan.dialect.comment:
-        data = strip_comments(data, plan.dialect, source=block.source, first_line=block.first_line, names=plan.names)
+        # Under skip or warn such records are emptied, asked for their lines or not: the rows are those the parse keeps.
+        found = None if plan.on_bad_lines == "error" else [] if skipped is None else skipped
+        data = strip_comments(
+            data, plan.dialect, source=block.source, first_line=block.first_line, names=plan.names, skipped=found
+        )
     if b"\r" in data and plan.dialect.quotechar.encode() not in data:
         # No quoted cells to keep byte for byte: line ends become \n for the fast paths. Elsewhere
         # the parsers take \r\n as a line end themselves and keep a quoted \r\n as written.
@@ -82,3 +89,14 @@ def first_cells(block: TextBlock, plan: ParsePlan, wanted: dict[int, int]) -> di
                 found[col] = (int(lines[row]), cell.strip())
                 break
     return found
+
+
+def cell_text(data: bytes, plan: ParsePlan, row: int, col: int) -> str:
+    """The text of CSV column ``col`` in row ``row`` (of the rows kept) of a block's bytes as ``block_data`` gives them.
+
+    Without the spaces around it, as the cell was judged.
+    """
+    import pyarrow as pa
+
+    table = read_table(data, plan, {col: pa.string()}, on_invalid_row=lambda row: "skip")
+    return (table.column(0)[row].as_py() or "").strip()

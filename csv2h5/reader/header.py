@@ -1,8 +1,8 @@
 """Reading a CSV's header: its dialect (delimiter, quoting, decimal mark), its column names, where data starts;
 and every input's header, checked to be the first's.
 
-Also the two helpers the header shares with the rest of the reader: comments stripped from bytes, and
-Python's csv module let read cells as long as a line may be.
+Also a helper the header shares with the rest of the reader: Python's csv module let read cells as
+long as a line may be. Comments are stripped by ``comments``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from ..errors import BadLineError, HeaderMismatchError, InputError, OptionError, SchemaError, excerpt
+from ..errors import BadLineError, HeaderMismatchError, InputError, OptionError, SchemaError
 from ..lists import header_difference
+from .comments import strip_comments
 from .limits import max_line_bytes
-from .quotes import Quoted, quoted_fields
+from .quotes import quoted_fields
 from .source import Source
 
 BOM = b"\xef\xbb\xbf"
@@ -77,7 +76,7 @@ def _split_first_record(
             ) from None
         if end >= len(data) or not quoted_fields(chunk, dialect).ends_inside:  # its last line end is outside quotes
             if dialect.comment:  # the header's comment is cut too, as pandas cuts it
-                text = strip_comments(chunk, dialect, source=name, first_line=first_line).decode("utf-8")
+                text = strip_comments(chunk, dialect, source=name, first_line=first_line, first_record=True).decode("utf-8")
             try:
                 with long_fields():
                     rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
@@ -109,6 +108,17 @@ def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
         raise OptionError(
             f"{name}: could not guess the delimiter from the first lines; pass --delimiter ',' (or ';', tab, '|')"
         ) from None
+
+
+def _guessed(data: bytes, dialect: Dialect, name: str, first_line: int) -> Dialect:
+    """``dialect`` with the delimiter guessed from ``data``, the first lines from line ``first_line`` of ``name`` on.
+
+    A record with a comment right after a closing quote is left out of the guess (the header's is refused):
+    the data's are refused or skipped as --on-bad-lines says once their blocks are read.
+    """
+    if dialect.comment:
+        data = strip_comments(data, dialect, source=name, first_line=first_line, skipped=[], first_record=True)
+    return dataclasses.replace(dialect, delimiter=sniff_delimiter(data, name, dialect.decimal))
 
 
 def read_header(
@@ -143,8 +153,7 @@ def read_header(
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
-        sample = strip_comments(data, dialect, source=source.name, first_line=lines + 1) if dialect.comment else data
-        dialect = dataclasses.replace(dialect, delimiter=sniff_delimiter(sample, source.name, dialect.decimal))
+        dialect = _guessed(data, dialect, source.name, lines + 1)
     # Skip blank lines (empty, or spaces and tabs only) and comment lines before the header, as pandas does.
     while True:
         while b"\n" not in data and not at_eof:
@@ -252,63 +261,6 @@ def _check_one_column(fields: list[str], dialect: Dialect, name: str, line: int)
             f"{name}:{line}: the first line is one column holding {words}: is the file"
             f" {spelled}-separated? pass --delimiter {shlex.quote(spelled)} (or --delimiter auto to guess)"
         )
-
-
-def strip_comments(data: bytes, dialect: Dialect, *, source: str, first_line: int, names: Sequence[str] = ()) -> bytes:
-    """``data`` with each comment cut, from the comment character to the line end (kept), as pandas cuts them.
-
-    A comment character inside a quoted cell is the cell's text, as in pandas'
-    C parser (``"#5"``); a quote inside a comment, or inside an unquoted cell
-    (``27" monitor # note``), opens nothing (``quotes``). ``data`` starts outside
-    quotes (a block, or the file), at line ``first_line`` of ``source``; ``names``
-    name its columns in a message.
-
-    Raises:
-        BadLineError: a comment character right after a closing quote (``"abc"#x``), which
-            pandas reads as the cell's text and others as a comment.
-    """
-    mark = dialect.comment.encode()
-    if dialect.quotechar.encode() not in data:
-        return re.sub(re.escape(mark) + rb"[^\n]*", b"", data)
-    quoted = quoted_fields(data, dialect)
-    after_quote = quoted.comment_after_quote()
-    if after_quote >= 0:
-        raise _comment_after_quote_error(data, quoted, after_quote, dialect, source, first_line, names)
-    pieces, pos = [], 0
-    for start, end in quoted.comments.tolist():
-        pieces.append(data[pos:start])
-        pos = end
-    pieces.append(data[pos:])
-    return b"".join(pieces)
-
-
-def _comment_after_quote_error(
-    data: bytes, quoted: Quoted, at: int, dialect: Dialect, source: str, first_line: int, names: Sequence[str]
-) -> BadLineError:
-    """The refusal of a comment character at ``at``, right after the quote that closes a field."""
-    k = int(np.searchsorted(quoted.closes, at - 1))
-    while k > 0 and quoted.opens[k] - 1 == quoted.closes[k - 1]:  # "a""b": the quote doubled, not a field's start
-        k -= 1
-    opened = int(quoted.opens[k])
-    line_start = data.rfind(b"\n", 0, opened) + 1
-    guessing = dialect.delimiter == "auto"  # the delimiter is not known yet: nor is the column
-    where = " a cell is"  # also in a quoted field that began on a line before: where its record starts is not known
-    if not guessing and (not line_start or not quoted.inside(np.array([line_start - 1]))[0]):
-        found = re.compile(re.escape(dialect.delimiter.encode())).finditer(data, line_start, opened)
-        before = np.array([m.start() for m in found], dtype=np.int64)
-        field = int(np.count_nonzero(~quoted.inside(before)))  # the delimiters before it, outside quotes
-        where = f" column {names[field]!r} has" if field < len(names) else f" field {field + 1} is"
-    line_end = data.find(b"\n", at)
-    cell_end = len(data) if line_end < 0 else line_end
-    ends = [data.find(d.encode(), at, cell_end) for d in (_SNIFFED if guessing else dialect.delimiter)]
-    cell_end = min([cell_end, *(p for p in ends if p >= 0)])
-    cell = excerpt(data[opened:cell_end].decode(errors="replace").rstrip("\r"))
-    line = first_line + data.count(b"\n", 0, opened)
-    return BadLineError(
-        f"{source}:{line}:{where} {cell!r}, a --comment {dialect.comment!r} right after a closing quote, which pandas"
-        " reads as the cell's text and other readers as a comment; put it inside the quotes if it is the cell's,"
-        " or the comment on a line of its own"
-    )
 
 
 @contextlib.contextmanager

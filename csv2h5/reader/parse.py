@@ -20,7 +20,7 @@ from ..stats import ColumnStats
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS
 from .digits import as_slice, parse_digits
-from .evidence import block_data
+from .evidence import block_data, cell_text
 from .lines import blank_whitespace_lines, record_lines
 from .plan import BlockColumns, ParsedBlock, ParsePlan
 from .text import parse_text
@@ -59,7 +59,8 @@ def _fast_paths(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     """Turn one block of CSV lines into arrays, checking every cell."""
-    parsed, data = _parse_columns(block, block_data(block, plan), plan)
+    commented: list[tuple[int, int]] = []  # records skipped for a comment right after a closing quote
+    parsed, data = _parse_columns(block, block_data(block, plan, commented), plan)
     features, categories = parsed.features, parsed.categories
     filled = None
     if plan.fill is not None:
@@ -89,7 +90,8 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         stats=stats,
         target=parsed.target,
         categories=categories,
-        bad_lines=parsed.bad_lines,
+        bad_lines=sorted(parsed.bad_lines + commented) if commented else parsed.bad_lines,
+        commented_lines=len(commented),
         int_columns_with_empty=parsed.int_columns_with_empty,
         first_row_line=parsed.first_row_line,
         cells=parsed.cells,
@@ -163,17 +165,33 @@ def _check_forced_dtype(
     position = plan.features[numeric_cols[col]]
     name = plan.names[position]
     value = values[row, col]
-    shown = "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(excerpt(_format_number(value)))
-    if position in plan.datetime and shown != "an empty cell":  # the cell is a date: say which, not only its seconds
+    empty = isinstance(value, float) and np.isnan(value)
+    shown = "an empty cell" if empty else repr(excerpt(_format_number(value)))
+    if position in plan.datetime and not empty:  # the cell is a date: say which, not only its seconds
         when = datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
         shown = f"{when.isoformat(sep=' ').replace('+00:00', ' UTC')} ({shown.strip(chr(39))} seconds since 1970)"
-    if shown != "an empty cell":
-        advice = "pass a wider --dtype, or --dtype auto"
+    elif not empty:  # as written: 9223372036854775808, not the float it reads as
+        shown = repr(excerpt(cell_text(data, plan, row, position)))
+    if not empty:
+        advice = _wider_dtype(value, dtype, name)
     elif position in plan.datetime or position in plan.boolean or parsed.cells[numeric_cols[col]] & BOOLEANS:
         advice = "pass a float --dtype (--fill fills number columns only: a missing boolean or date stays NaN)"
     else:
         advice = "pass --fill VALUE or a float --dtype"
     raise BadValueError(f"{block.source}:{line}: column {name!r} has {shown}, which {dtype.name} cannot hold exactly; {advice}")
+
+
+def _wider_dtype(value: object, dtype: np.dtype, name: str) -> str:
+    """What to pass for a cell ``dtype`` cannot hold: a wider --dtype; a float one for a decimal in an integer dtype.
+
+    Beyond int64 no --dtype holds a whole number exactly: float64 rounds it, or the column is left out or stored as codes.
+    """
+    whole = bool(np.isfinite(value) and value == np.rint(value))
+    if dtype.kind not in "iu" or (whole and dtype != np.int64):
+        return "pass a wider --dtype, or --dtype auto"
+    if not whole:
+        return "pass a float --dtype, or --dtype auto"
+    return f"pass --dtype float64 (its values rounded), --drop {name}, or --categorical {name} to store it as codes"
 
 
 def _format_number(value: object) -> str:

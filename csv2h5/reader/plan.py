@@ -54,6 +54,7 @@ class ParsedBlock:
     # Whether every value is an integer once a --fill goes into the empty cells of int_columns_with_empty
     # (false with decimals, or with empty cells a fill leaves empty: a category's, a boolean's, a date's).
     whole_if_filled: bool = True
+    commented_lines: int = 0  # of bad_lines, those with a comment right after a closing quote (``"abc"#x``)
 
 
 @dataclasses.dataclass(slots=True)

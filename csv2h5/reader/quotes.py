@@ -5,7 +5,7 @@ delimiter or a line end); anywhere else it is a character of its cell
 (``27" monitor``), as pandas and pyarrow read it. Inside a quoted field ``""`` is
 a quote and a lone quote closes the field. With ``--comment``, a comment
 character outside quotes cuts its line from there, quotes and all (as
-``header.strip_comments`` cuts it). A block starts outside quotes, at a line start
+``comments.strip_comments`` cuts it). A block starts outside quotes, at a line start
 (or, asked for, inside a quoted field that began before it).
 
 Most blocks hold no quotes, or only quotes that open and close quoted fields.
@@ -60,17 +60,16 @@ class Quoted:
         inside[found] = self.closes[k[found]] > positions[found]
         return inside
 
-    def comment_after_quote(self) -> int:
-        """Where the first comment that starts right after a closing quote (``"abc"#x``) starts, or -1.
+    def comments_after_quote(self) -> np.ndarray:
+        """Where each comment that starts right after a closing quote (``"abc"#x``) starts.
 
         pandas' C parser reads such a comment character as the cell's text (``abc#x``), its Python
-        parser refuses the line, and a person may have meant a comment: the caller refuses it.
+        parser refuses the line, and a person may have meant a comment: the caller refuses it, or skips its line.
         """
         if not self.comments.size or not self.closes.size:
-            return -1
+            return _NONE
         starts = self.comments[:, 0]
-        after = starts[np.isin(starts - 1, self.closes)]
-        return int(after[0]) if after.size else -1
+        return starts[np.isin(starts - 1, self.closes)]
 
     @property
     def ends_inside(self) -> bool:

@@ -16,8 +16,8 @@ import dataclasses
 import numpy as np
 
 from ..errors import BadValueError, excerpt
-from ..schema import FLOAT64_MAX_EXACT_INT
 from .arrow import arrow_failure, read_table
+from .big_integers import integers_beside_floats
 from .blocks import TextBlock
 from .buffers import arrow_array, string_bytes, to_bools, to_numpy
 from .cells import (
@@ -338,7 +338,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             else np.zeros((0, len(plan.features)), np.int64)
         )
     elif int_parts:
-        refusal = _integers_beside_floats(block, table, lines, plan, int_parts, categories)
+        refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened)
     target = _target(block, table, lines, plan) if plan.target else None
     first_row_line = int(lines[0]) if lines.size else block.first_line
     return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal)
@@ -363,35 +363,3 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
                 " true/false labels; make every label true or false, or none of them"
             ) from None
     return parts[0] if len(parts) == 1 else np.column_stack(parts)
-
-
-def _integers_beside_floats(
-    block: TextBlock,
-    table,
-    lines: np.ndarray,
-    plan: ParsePlan,
-    int_parts: dict[int, np.ndarray],
-    categories: dict[int, list[str]],
-) -> str | None:
-    """The refusal for integers beyond 2**53 in a block whose other columns need floats, or None.
-
-    Features share one dtype, and the others' decimals, empty cells or codes make it a float,
-    which holds no such integer exactly. Said after the column kinds are checked: a text cell
-    in a column that takes none is the cause to fix first.
-    """
-    for j, values in int_parts.items():
-        beyond = np.flatnonzero((values > FLOAT64_MAX_EXACT_INT) | (values < -FLOAT64_MAX_EXACT_INT))
-        if not beyond.size:
-            continue
-        name = plan.names[plan.features[j]]
-        other = next(k for k in range(len(plan.features)) if k not in int_parts)
-        other_name = plan.names[plan.features[other]]
-        holds = "text" if other in categories else "dates" if plan.features[other] in plan.datetime else "decimals or empty cells"
-        row = int(beyond[0])
-        cell = table.column(name)[row].as_py()
-        return (
-            f"{block.source}:{int(lines[row])}: column {name!r} has {excerpt(str(cell))!r}, an integer beyond"
-            f" 2**53, while column {other_name!r} holds {holds}; features share one dtype and no float holds"
-            f" that integer exactly: --drop {name}, or --drop {other_name}"
-        )
-    return None

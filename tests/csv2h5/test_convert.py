@@ -243,6 +243,32 @@ def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, option
     assert list(tmp_path.iterdir()) == [src]
 
 
+@pytest.mark.parametrize(
+    "text, other, filled",
+    [
+        (f"a,b\n{BEYOND_FLOAT64},1\n5,\n", "'b' holds empty cells", [[int(BEYOND_FLOAT64), 1], [5, -1]]),
+        (f"a,b\n{BEYOND_FLOAT64},\n5,\n", "'b' holds empty cells", [[int(BEYOND_FLOAT64), -1], [5, -1]]),  # empty alone
+        (f"a,b,c\n{BEYOND_FLOAT64},1,\n5,,3\n", "'b' holds empty cells", [[int(BEYOND_FLOAT64), 1, -1], [5, -1, 3]]),
+        (f"a,b\n{BEYOND_FLOAT64},1.5\n5,\n", "'b' holds decimals or empty cells", None),
+        (f"a,b,c\n{BEYOND_FLOAT64},1,2.5\n5,,3\n", "'c' holds decimals or empty cells", None),  # the column a fill leaves float
+    ],
+    ids=["integers and empty cells", "empty cells alone", "two such columns", "decimals", "one with decimals"],
+)
+def test_an_integer_beyond_2_to_the_53_beside_empty_cells_names_the_fill_that_would_store_it(tmp_path, text, other, filled):
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "f.h5")
+    drops = f"--drop a, or --drop {other[1]}"
+    assert f"f.csv:2: column 'a' has '{BEYOND_FLOAT64}', an integer beyond 2**53, while column {other};" in str(caught.value)
+    assert str(caught.value).endswith(f"exactly: --fill VALUE, {drops}" if filled else f"exactly: {drops}")
+    if filled:  # the advice holds: filled, every feature is an integer, the large one exact
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=-1))
+        x, _, f = _read(tmp_path / "f.h5")
+        f.close()
+        assert x.dtype == np.int64 and x.tolist() == filled
+
+
 @pytest.mark.parametrize("block_bytes", [16, 1 << 20])
 def test_large_integers_stay_exact_among_integers_and_filled_cells(tmp_path, block_bytes):
     src = tmp_path / "f.csv"

@@ -36,11 +36,32 @@ def test_dtype_int64_holds_its_whole_range(tmp_path):
     assert _features(tmp_path / "f.h5").ravel().tolist() == [2**63 - 1, -(2**63)]
 
 
-def test_dtype_int64_refuses_2_to_the_63_as_a_cell(tmp_path):
+@pytest.mark.parametrize("cell", [str(2**63), f" {2**63}", "9.3e18", "-9.3e18", "1e30"])
+@pytest.mark.parametrize("block_bytes", [8, 1 << 20])
+def test_dtype_int64_refuses_2_to_the_63_as_a_cell(tmp_path, cell, block_bytes):
     src = tmp_path / "f.csv"
-    src.write_text(f"a\n1\n{2**63}\n")  # read as a float, 2**63 compares equal to int64's top, 2**63 - 1
-    with pytest.raises(BadValueError, match=r"f\.csv:3: column 'a' has .*, which int64 cannot hold exactly"):
-        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64"))
+    src.write_text(f"a,b\n1,2\n{cell},3\n")  # read as a float, 2**63 compares equal to int64's top, 2**63 - 1
+    # The cell as written (not the float it reads as), and no wider --dtype: there is none
+    shown = re.escape(repr(cell.strip() if len(cell) <= 40 else cell[:37] + "..."))
+    advice = re.escape("pass --dtype float64 (its values rounded), --drop a, or --categorical a to store it as codes")
+    with pytest.raises(BadValueError, match=rf"f\.csv:3: column 'a' has {shown}, which int64 cannot hold exactly; {advice}$"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype="int64", block_bytes=block_bytes))
+
+
+@pytest.mark.parametrize(
+    "dtype, cell, advice",
+    [
+        ("int64", "1.5", "pass a float --dtype, or --dtype auto"),
+        ("int8", "2.50", "pass a float --dtype, or --dtype auto"),
+        ("int8", "3e2", "pass a wider --dtype, or --dtype auto"),
+        ("float16", "70000", "pass a wider --dtype, or --dtype auto"),
+    ],
+)
+def test_a_cell_a_dtype_cannot_hold_is_shown_as_written_with_the_dtype_that_would(tmp_path, dtype, cell, advice):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n1,2\n3,{cell}\n")
+    with pytest.raises(BadValueError, match=rf"f\.csv:3: column 'b' has '{cell}', which {dtype} cannot hold exactly; {advice}$"):
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype))
 
 
 @pytest.mark.parametrize("text, words", [("a,b\n1,\n", "an empty cell"), ("a,b\n1,2.5\n", "'2.5'")])
@@ -60,8 +81,34 @@ def test_dtype_int64_fills_with_integers_a_float_holds(tmp_path, fill):
 
 
 def test_a_fill_beyond_2_to_the_53_is_refused_for_int64_as_the_fill(tmp_path):
-    with pytest.raises(OptionError, match=r"--fill -9.223372036854776e\+18 is beyond 2\*\*53, .*or --dtype float64$"):
+    with pytest.raises(OptionError, match=r"--fill -9223372036854775808 is beyond 2\*\*53, .*or --dtype float64$"):
         ConvertOptions(dtype="int64", fill=-(2**63))
+
+
+@pytest.mark.parametrize("fill", [2**53 + 1, -(2**53) - 1, np.int64(2**53 + 1)])
+def test_a_fill_one_past_2_to_the_53_is_refused_as_given_not_as_the_float_it_rounds_to(fill):
+    assert float(fill) == np.sign(fill) * 2.0**53  # as a float it would pass for 2**53
+    with pytest.raises(OptionError, match=rf"^--fill {int(fill)} is beyond 2\*\*53, .*for --dtype int64, or --dtype float64$"):
+        ConvertOptions(dtype="int64", fill=fill)
+    with pytest.raises(OptionError, match=rf"^--fill {int(fill)} is beyond 2\*\*53, .*: it would be {int(float(fill))};"):
+        ConvertOptions(fill=fill)  # --dtype auto would store 2**53, not the fill given
+
+
+def test_the_command_line_judges_a_fill_as_written(tmp_path):
+    from typer.testing import CliRunner
+
+    from csv2h5.cli import app
+
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n1,\n2,3\n")
+    args = ["convert", str(src), "-o", str(tmp_path / "f.h5"), "--dtype", "int64", "--fill"]
+    result = CliRunner().invoke(app, [*args, str(2**53 + 1)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: --fill {2**53 + 1} is beyond 2**53")
+    assert not (tmp_path / "f.h5").exists()
+    assert CliRunner().invoke(app, [*args, str(2**53)]).exit_code == 0
+    assert _features(tmp_path / "f.h5").tolist() == [[1, 2**53], [2, 3]]
+    result = CliRunner().invoke(app, [*args, "one", "--overwrite"])
+    assert result.exit_code == 2 and "'one' is not a number" in result.stderr
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64", "float16"])
