@@ -41,9 +41,12 @@ MAX_POOL_BLOCKS = 1024  # beyond this a pool mixes like a full shuffle already; 
 FIT_SHARE = 0.5  # auto picks global when the rows take at most this share of the memory for the data
 # What a training process holds beside the rows, kept out of the memory it finds (not out of a
 # memory_budget, which is the data's own): Python, Keras and JAX, a small model and its batches
-# (measured: ~470 MB before the first read for h5train fit of the seed MLP; TensorFlow ~60 MB more),
-# plus the per-row arrays (row lists of the split, epoch orders, the target: 20-40 bytes a row measured).
-RUNTIME_BYTES = 512 << 20
+# (measured: ~470 MB of anonymous memory before the first read for h5train fit of the seed MLP;
+# TensorFlow ~60 MB more) and the pages of their code, which count against a cgroup's limit too and,
+# squeezed below ~100 MB, are read back from disk again and again (512 MiB kept ran 17x slower at
+# 768 MiB with other work beside it), plus the per-row arrays (row lists of the split, epoch orders,
+# the target: 20-40 bytes a row measured).
+RUNTIME_BYTES = 640 << 20
 RUNTIME_ROW_BYTES = 24
 # Each reading process (Keras's use_multiprocessing workers, h5train --processes) starts its own Python,
 # Keras and backend (measured: ~195 MB before its first read, spawned) and holds a pool of its own.

@@ -61,7 +61,7 @@ MemoryBudgetOption = Annotated[
     str | None,
     typer.Option(
         help="Memory the data may use, e.g. 8GB (default: the container's limit or MemAvailable, less what Python, "
-        "Keras and the model hold: 0.5 GB and more; shared by --processes)."
+        "Keras and the model hold: 0.7 GB and more; shared by --processes)."
     ),
 ]
 LoadersOption = Annotated[int | None, typer.Option(help="Batch-loading threads (processes with --processes; default 1).")]

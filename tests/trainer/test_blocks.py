@@ -501,9 +501,9 @@ def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file,
     found = 900 << 20
     monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=found, source="cgroup v1 memory.limit_in_bytes of /job"))
     seq = HDF5Sequence(sorted_file, shuffle="auto")
-    left = found - (512 << 20) - 24 * LABELS * PER_LABEL  # the figures as documented, not the constants
+    left = found - (640 << 20) - 24 * LABELS * PER_LABEL  # the figures as documented, not the constants
     assert seq.memory_budget == left
-    assert seq.shuffle == "global"  # 960 kB of rows in half of ~370 MB
+    assert seq.shuffle == "global"  # 960 kB of rows in half of ~270 MB
     assert f"{left / 1e6:.1f} MB left to the data of the {found / 1e6:.1f} MB this process may use" in seq.shuffle_reason
     assert "kept for Python, Keras and the model" in seq.shuffle_reason
     copy = HDF5Sequence(sorted_file, shuffle="auto", memory_budget=seq.memory_budget)  # as a resume passes it again
@@ -517,7 +517,7 @@ def test_a_sequence_records_the_memory_left_to_the_data_and_says_so(sorted_file,
     asked = HDF5Sequence(sorted_file, shuffle="blocks")  # said whatever chose the order
     assert asked.shuffle_reason.startswith("asked for; ") and "too little" in asked.shuffle_reason
     # Blocks of whole large chunks need more than 8 MiB blocks would: the warning counts the blocks planned.
-    monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=(512 + 300) << 20, source="MemAvailable"))
+    monkeypatch.setattr(orders, "available_memory", lambda: Memory(bytes=(640 + 300) << 20, source="MemAvailable"))
     assert "too little" not in HDF5Sequence(sorted_file, shuffle="blocks").shuffle_reason
     big = HDF5Sequence(sorted_file, shuffle="blocks", block_bytes=64 << 20)
     assert "too little" in big.shuffle_reason and "give it " in big.shuffle_reason  # with the figure that would do
@@ -538,8 +538,8 @@ def test_reading_processes_share_the_memory_each_with_a_pool_of_its_own(sorted_f
     alone = HDF5Sequence(sorted_file, **common)
     spread = HDF5Sequence(sorted_file, workers=2, use_multiprocessing=True, **common)
     rows = LABELS * PER_LABEL
-    assert alone.memory_budget == found - (512 << 20) - 24 * rows  # the figures as documented
-    assert spread.memory_budget == found - (512 << 20) - 3 * 24 * rows - 2 * (256 << 20)  # and each process's own
+    assert alone.memory_budget == found - (640 << 20) - 24 * rows  # the figures as documented
+    assert spread.memory_budget == found - (640 << 20) - 3 * 24 * rows - 2 * (256 << 20)  # and each process's own
     expected = plan_blocks(row_bytes=FEATURES, chunk_rows=CHUNK, batch_size=256, memory_budget=spread.memory_budget // 2)
     assert spread.block_plan == expected and spread.block_plan.pool_blocks < alone.block_plan.pool_blocks
     assert "each of the 2 reading processes holds a pool of its own" in spread.shuffle_reason
