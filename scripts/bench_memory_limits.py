@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from benchutil import MemoryCgroup, MemorySampler, digits_h5, machine, merged_copies  # noqa: E402
+from benchutil import MemoryCgroup, MemorySampler, machine, sorted_copies_file  # noqa: E402
 
 
 def _h5train() -> list[str]:
@@ -79,16 +79,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=600, help="steps per epoch (2 epochs)")
     parser.add_argument("--fit-args", default="", help="more h5train fit options, e.g. '--processes --loaders 2'")
     args = parser.parse_args()
-    import make_digits_csv
-
-    args.workdir.mkdir(exist_ok=True)
-    part = digits_h5(
-        args.workdir / "ooc_small.h5",
-        [make_digits_csv.make_rows(500_000, seed=11)],
-        sort_by_label=True,
-        convert_args=["--sample-shape", "28,28,1"],
-    )
-    path = merged_copies(part, 3, args.workdir / "ooc_subsets.h5")
+    path = sorted_copies_file(args.workdir)  # larger than the limits measured
     size = path.stat().st_size / 1e6
     print(f"{machine()}\nfile {path.name}: {size:.0f} MB; h5train fit, 2 epochs of {args.steps} steps {args.fit_args}")
     print("| limit (MiB) | exit | order, pool | seconds | peak RssAnon (MiB) | cgroup peak (MiB) | processes left behind |")

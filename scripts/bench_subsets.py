@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from benchutil import MemoryCgroup, digits_h5, machine, median, merged_copies  # noqa: E402
+from benchutil import MemoryCgroup, machine, median, sorted_copies_file  # noqa: E402
 
 BATCH = 256
 CASES = ("whole file", "split 90% (training side)", "split 10% (validation side)", "shard 1 of 4", "random 1%")
@@ -90,16 +90,9 @@ def main() -> int:
     if args.sequential:
         _sequential(args.sequential)
         return 0
-    import make_digits_csv
-
-    args.workdir.mkdir(exist_ok=True)
-    part = digits_h5(
-        args.workdir / "ooc_small.h5",
-        [make_digits_csv.make_rows(500_000, seed=11)],
-        sort_by_label=True,
-        convert_args=["--sample-shape", "28,28,1"],
-    )
-    path = merged_copies(part, 3, args.workdir / "ooc_subsets.h5")  # larger than the limit, with room for Keras
+    path = sorted_copies_file(
+        args.workdir
+    )  # larger than the limit, with room for Keras  # larger than the limit, with room for Keras
     size = path.stat().st_size
     print(f"{machine()}\nfile {path.name}: {size / 1e6:.0f} MB; memory limit {args.limit_mb} MB (a memory cgroup)")
     cgroup = MemoryCgroup(args.limit_mb << 20)

@@ -168,6 +168,21 @@ def digits_h5(
     return out
 
 
+def sorted_copies_file(workdir: Path) -> Path:
+    """A 1,500,000-row MNIST-shaped file (1.18 GB) sorted by label in runs: three copies of a 500,000-row
+    file, merged (each made once; the rows are generated only when the small file is missing)."""
+    import make_digits_csv  # beside this module, as the scripts import it
+
+    workdir.mkdir(exist_ok=True)
+    part = digits_h5(
+        workdir / "ooc_small.h5",
+        (make_digits_csv.make_rows(500_000, seed=11) for _ in range(1)),
+        sort_by_label=True,
+        convert_args=["--sample-shape", "28,28,1"],
+    )
+    return merged_copies(part, 3, workdir / "ooc_subsets.h5")
+
+
 def merged_copies(part: Path, copies: int, out: Path) -> Path:
     """``copies`` copies of ``part`` merged into ``out`` (made once): a large file from a small one.
 
