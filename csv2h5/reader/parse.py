@@ -10,6 +10,7 @@ follow are the same, so the result does not depend on the path.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import numpy as np
@@ -62,14 +63,17 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     commented: list[tuple[int, int]] = []  # records skipped for a comment right after a closing quote
     parsed, data = _parse_columns(block, block_data(block, plan, commented), plan)
     features, categories = parsed.features, parsed.categories
+    numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
+    rounded = _read_past_exact(features, numeric_cols)  # before a --fill goes in: cells as read only
     filled = None
     if plan.fill is not None:
         features, filled = _filled(features, plan, categories, parsed.cells)
-    numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
     numeric = features if not categories else features[:, numeric_cols]
     if plan.dtype != "auto":
-        _check_forced_dtype(numeric, np.dtype(plan.dtype), block, data, plan, parsed, numeric_cols)
+        _check_forced_dtype(numeric, np.dtype(plan.dtype), block, data, plan, parsed, numeric_cols, rounded)
     vr = value_range(numeric)
+    if rounded is not None and vr.integral:  # 9007199254740993.0 reads as 2**53: no integer to store exactly
+        vr = dataclasses.replace(vr, integral=False, low=0, high=0)
     if not categories and vr.integral:
         if features.dtype.kind == "f":
             # Whole numbers are judged as integers however the text spelled them ("7", "7.0", "7e0").
@@ -145,6 +149,16 @@ def _filled(
     return features, took
 
 
+def _read_past_exact(features: np.ndarray, numeric_cols: list[int]) -> np.ndarray | None:
+    """Number cells read as floats of 2**53 or more in magnitude (None: none): whole, but perhaps the
+    rounding of the integer written (9007199254740993.0 reads as 2**53), so no exact integer."""
+    if features.dtype.kind != "f" or not features.size or not numeric_cols:
+        return None
+    numbers = features[:, numeric_cols]
+    past = np.isfinite(numbers) & (np.abs(numbers) >= FLOAT64_MAX_EXACT_INT)
+    return past if past.any() else None
+
+
 def _check_forced_dtype(
     values: np.ndarray,
     dtype: np.dtype,
@@ -153,8 +167,11 @@ def _check_forced_dtype(
     plan: ParsePlan,
     parsed: BlockColumns,
     numeric_cols: list[int],
+    rounded: np.ndarray | None = None,
 ) -> None:
     bad = unrepresentable(values, dtype)
+    if rounded is not None and dtype.kind in "iu":  # an integer dtype would store a rounding as exact
+        bad = bad | rounded
     if not bad.any():
         return
     row, col = (int(i) for i in np.argwhere(bad)[0])

@@ -152,3 +152,31 @@ def test_an_integer_dtype_refuses_to_append_to_a_file_of_decimals_saying_so(tmp_
     with pytest.raises(BadValueError, match=re.escape(words)):
         convert([tmp_path / "new.csv"], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype, append=True))
     assert _features(tmp_path / "f.h5").tolist() == [[1.0, 0.5]]  # left as it was
+
+
+WRITTEN_PAST_2_TO_THE_53 = ["9007199254740993.0", "9.007199254740993e15", "-9007199254740993.0", "9007199254740995.0"]
+
+
+@pytest.mark.parametrize("cell", WRITTEN_PAST_2_TO_THE_53)
+@pytest.mark.parametrize("block_bytes", [8, 1 << 20])
+def test_a_whole_number_past_2_to_the_53_written_as_a_decimal_is_not_stored_as_a_rounded_integer(tmp_path, cell, block_bytes):
+    # Read as a float, 2**53 + 1 written as a decimal is 2**53: stored as an integer it would be wrong
+    # without a word. Auto keeps it the float it reads as; int64 refuses the cell, shown as written.
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n{cell},1\n5,2\n")
+    convert([src], tmp_path / "auto.h5", options=ConvertOptions(block_bytes=block_bytes))
+    x = _features(tmp_path / "auto.h5")
+    assert x.dtype.kind == "f" and x[0, 0] == float(cell)
+    with pytest.raises(
+        BadValueError, match=rf"f\.csv:2: column 'a' has {re.escape(repr(cell))}, which int64 cannot hold exactly"
+    ):
+        convert([src], tmp_path / "int64.h5", options=ConvertOptions(dtype="int64", block_bytes=block_bytes))
+
+
+def test_whole_numbers_below_2_to_the_53_written_as_decimals_stay_exact_integers(tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n{2**53 - 1}.0,1\n-5.0,2\n")
+    for dtype in ("auto", "int64"):
+        convert([src], tmp_path / f"{dtype}.h5", options=ConvertOptions(dtype=dtype))
+        x = _features(tmp_path / f"{dtype}.h5")
+        assert x.dtype == np.int64 and x[:, 0].tolist() == [2**53 - 1, -5]
