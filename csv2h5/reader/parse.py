@@ -16,7 +16,7 @@ import datetime
 import numpy as np
 
 from ..errors import BadValueError, excerpt, number_text
-from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, smallest_dtype, unrepresentable, value_range
+from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, past_exact, smallest_dtype, unrepresentable, value_range
 from ..stats import ColumnStats
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS
@@ -64,7 +64,9 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
     parsed, data = _parse_columns(block, block_data(block, plan, commented), plan)
     features, categories = parsed.features, parsed.categories
     numeric_cols = [j for j in range(features.shape[1]) if j not in categories]
-    rounded = _read_past_exact(features, numeric_cols)  # before a --fill goes in: cells as read only
+    # Number cells read as floats of 2**53 or more: whole, but perhaps the rounding of the integer written,
+    # so no exact integer. Found before a --fill goes in: cells as read only.
+    rounded = past_exact(features[:, numeric_cols]) if features.dtype.kind == "f" and numeric_cols else None
     filled = None
     if plan.fill is not None:
         features, filled = _filled(features, plan, categories, parsed.cells)
@@ -147,16 +149,6 @@ def _filled(
         features = np.where(empty, plan.fill, features)
         took |= empty.any(axis=0)
     return features, took
-
-
-def _read_past_exact(features: np.ndarray, numeric_cols: list[int]) -> np.ndarray | None:
-    """Number cells read as floats of 2**53 or more in magnitude (None: none): whole, but perhaps the
-    rounding of the integer written (9007199254740993.0 reads as 2**53), so no exact integer."""
-    if features.dtype.kind != "f" or not features.size or not numeric_cols:
-        return None
-    numbers = features[:, numeric_cols]
-    past = np.isfinite(numbers) & (np.abs(numbers) >= FLOAT64_MAX_EXACT_INT)
-    return past if past.any() else None
 
 
 def _check_forced_dtype(

@@ -27,7 +27,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from ..schema import FLOAT64_MAX_EXACT_INT
+from ..schema import past_exact
 from .arrow import missing_spellings, read_table
 from .blocks import TextBlock
 from .buffers import to_numpy
@@ -47,17 +47,6 @@ def _column_types(plan: ParsePlan) -> dict[int, object]:
     for i in (*plan.categorical, *plan.datetime, *plan.target):
         types[i] = pa.string()
     return types
-
-
-def _beyond_exact_integers(features: np.ndarray) -> bool:
-    """Whether any finite value is 2**53 or more in magnitude (a float64 parse may have rounded it)."""
-    if features.size == 0:
-        return False
-    low, high = features.min(), features.max()  # NaN in either: check value by value below
-    if -FLOAT64_MAX_EXACT_INT < low and high < FLOAT64_MAX_EXACT_INT:
-        return False
-    magnitude = np.abs(features)
-    return bool(np.any((magnitude >= FLOAT64_MAX_EXACT_INT) & (magnitude < np.inf)))
 
 
 def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns | None:
@@ -131,7 +120,7 @@ def typed_columns(
                 found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
             except RoundedInteger:  # the text path says where
                 return None
-            if found.values.dtype.kind == "i" and _beyond_exact_integers(found.values):
+            if found.values.dtype.kind == "i" and past_exact(found.values) is not None:
                 return None  # integers a float64 would round: the text path keeps them exact or says why not
             features[:, j], cells[j] = found.values, found.cells
             if found.vocabulary is not None:
@@ -139,7 +128,7 @@ def typed_columns(
             if found.whole_with_empty and col not in boolean:  # as a column read as float64 would say
                 widened.append(int(j))
     number_values = features if numeric.size == len(plan.features) else features[:, numeric]
-    if _beyond_exact_integers(number_values):
+    if past_exact(number_values) is not None:
         return None
     empty = np.isnan(number_values)
     if rows:
