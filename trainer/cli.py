@@ -188,7 +188,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         _check_resume_flags(given)
         options = resume_options(given.resume, epochs=given.epochs, data=given.data, val=given.val)
         backend = _load_backend(given.backend, trained_with=RunDir(given.resume).backend())
-        return dataclasses.replace(options, backend=backend, **_reading_given(given, options)), given.resume
+        return dataclasses.replace(options, backend=backend, **_reading_given(given)), given.resume
     if given.data is None:
         fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
     val = given.val
@@ -232,7 +232,7 @@ _RESUME_TAKES = frozenset(
 )
 
 
-def _reading_given(given: SimpleNamespace, options: FitOptions) -> dict[str, object]:
+def _reading_given(given: SimpleNamespace) -> dict[str, object]:
     """How a resume reads its batches, where the command line says (after an out-of-memory kill, fewer
     loaders or threads rather than processes); otherwise as the run did."""
     said = {name for name in ("loaders", "workers", "processes") if _on_command_line(given, name)}

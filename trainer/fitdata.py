@@ -140,12 +140,13 @@ def order_changed(recorded: dict[str, object] | None, order: dict[str, object]) 
 
 
 def _order_text(order: dict[str, object]) -> str:
-    pool = (
-        f", a pool of {order.get('pool_blocks')} blocks of {order.get('block_rows'):,} rows" if order.get("pool_blocks") else ""
-    )
-    return f"shuffle={order.get('shuffle')}{pool}"
+    return f"shuffle={order.get('shuffle')}" + (f", {_pool_text(order)}" if order.get("pool_blocks") else "")
 
 
 def order_note(order: dict[str, object]) -> str:
-    pool = f"; a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows" if order["shuffle"] == "blocks" else ""
+    pool = f"; {_pool_text(order)}" if order["shuffle"] == "blocks" else ""
     return f"data order: shuffle={order['shuffle']} ({order['why']}){pool}"
+
+
+def _pool_text(order: dict[str, object]) -> str:
+    return f"a pool of {order['pool_blocks']} blocks of {order['block_rows']:,} rows"
