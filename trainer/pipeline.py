@@ -184,6 +184,8 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise DataOptionError(f"as_dataset(epochs=) takes a positive number of epochs per pass, got {epochs!r}")
     epochs = int(epochs)
+    if epochs == 1:
+        return _one_epoch_passes(tf, sequence)
     batches = len(sequence)
     lock = threading.Lock()
 
@@ -196,7 +198,7 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
             sequence.set_epoch(int(k) // batches + 1)
         return np.int64(0)
 
-    load = _loader(sequence, batches)
+    load = _loader(sequence, functools.partial(_in_stream, batches=batches))
 
     def hand_out(k):  # the epoch's last batch: read when the consumer asks for it, then the epoch moves
         tensors = _as_tuple(load(k))
@@ -221,6 +223,39 @@ def epochs_dataset(sequence: HDF5Sequence, epochs: int = 1) -> object:
     return passes.apply(tf.data.experimental.assert_cardinality(epochs * batches)).with_options(options)
 
 
+def _one_epoch_passes(tf, sequence: HDF5Sequence) -> object:
+    """``epochs_dataset`` for passes of one epoch, which ``fit(dataset, epochs=E)`` starts afresh for every epoch.
+
+    Each batch reads the epoch ``sequence.epoch`` holds when it is read, rather than a
+    pass taking it once at its start through a ``flat_map``: a ``flat_map`` starts its
+    inner pipeline (parallel calls, prefetch) anew with every pass, which cost 20-80 ms
+    before the first batch of each epoch against 5-10 ms here (BENCHMARKS.md). It reads
+    the same batches: a pass's batches but the last are all read before its last batch
+    is taken (the concatenation), and only taking the last one moves the epoch.
+    """
+    batches = len(sequence)
+    lock = threading.Lock()
+
+    def now(index: int) -> tuple[int, int]:
+        with lock:
+            return sequence.epoch, index
+
+    def last(index: int) -> tuple[np.ndarray, ...]:  # read as the consumer takes it, then the next pass starts after it
+        with lock:
+            epoch = sequence.epoch
+            batch = _read(sequence, epoch, index)
+            sequence.set_epoch(epoch + 1)
+        return batch
+
+    ahead = _prefetched(
+        tf.data.Dataset.range(batches - 1).map(_loader(sequence, now, stateful=True), num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    passes = ahead.concatenate(tf.data.Dataset.range(batches - 1, batches).map(_loader(sequence, read=last, stateful=True)))
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False  # as in epochs_dataset: the last batch is not read early
+    return passes.apply(tf.data.experimental.assert_cardinality(batches)).with_options(options)
+
+
 def _as_tuple(tensors) -> tuple:
     return tensors if isinstance(tensors, tuple) else (tensors,)
 
@@ -228,7 +263,11 @@ def _as_tuple(tensors) -> tuple:
 def _dataset(sequence: HDF5Sequence, start: int, stop: int, batches: int) -> object:
     import tensorflow as tf
 
-    return _prefetched(tf.data.Dataset.range(start, stop).map(_loader(sequence, batches), num_parallel_calls=tf.data.AUTOTUNE))
+    return _prefetched(
+        tf.data.Dataset.range(start, stop).map(
+            _loader(sequence, functools.partial(_in_stream, batches=batches)), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    )
 
 
 def _prefetched(dataset):
@@ -239,21 +278,35 @@ def _prefetched(dataset):
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _loader(sequence: HDF5Sequence, batches: int) -> Callable:
-    """A tf.data map function: stream position ``k`` -> the tensors of batch ``k % batches`` of epoch ``k // batches``."""
+def _in_stream(k: int, *, batches: int) -> tuple[int, int]:
+    """Stream position ``k`` -> (epoch, batch index): batch ``k % batches`` of epoch ``k // batches``."""
+    return divmod(k, batches)
+
+
+def _loader(
+    sequence: HDF5Sequence,
+    position: Callable[[int], tuple[int, int]] | None = None,
+    *,
+    read: Callable[[int], tuple[np.ndarray, ...]] | None = None,
+    stateful: bool = False,
+) -> Callable:
+    """A tf.data map function: element ``k`` -> the tensors of the batch at ``position(k)`` (epoch, index), or of ``read(k)``.
+
+    ``stateful``: the batch depends on more than ``k`` (the sequence's epoch), or reading it changes something.
+    """
     import tensorflow as tf
 
     sample = sequence.read_batch(0, epoch=0)
     parts = sample if isinstance(sample, tuple) else (sample,)
     dtypes = tuple(tf.as_dtype(np.asarray(p).dtype) for p in parts)
     shapes = tuple((None, *np.asarray(p).shape[1:]) for p in parts)
+    read = read or (lambda k: _read(sequence, *position(k)))
 
-    def read(k: np.int64) -> tuple[np.ndarray, ...]:
-        batch = _read(sequence, *divmod(int(k), batches))
-        return batch if isinstance(batch, tuple) else (batch,)
+    def call(k: np.int64) -> tuple[np.ndarray, ...]:
+        return _as_tuple(read(int(k)))
 
     def load(k):  # a graph function: numpy_function calls back into Python for the rows
-        tensors = tf.numpy_function(read, [k], dtypes, stateful=False)
+        tensors = tf.numpy_function(call, [k], dtypes, stateful=stateful)
         tensors = tuple(tf.ensure_shape(t, s) for t, s in zip(tensors, shapes))
         return tensors if len(tensors) > 1 else tensors[0]
 
