@@ -338,7 +338,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             else np.zeros((0, len(plan.features)), np.int64)
         )
     elif int_parts:
-        refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened)
+        refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened, cells)
     target = _target(block, table, lines, plan) if plan.target else None
     first_row_line = int(lines[0]) if lines.size else block.first_line
     return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal)

@@ -269,6 +269,18 @@ def test_an_integer_beyond_2_to_the_53_beside_empty_cells_names_the_fill_that_wo
         assert x.dtype == np.int64 and x.tolist() == filled
 
 
+@pytest.mark.parametrize("fill", [None, -1.0])
+@pytest.mark.parametrize("cells", [("true", "", "false"), ("true", "false", "FALSE")], ids=["with empty cells", "without"])
+def test_an_integer_beyond_2_to_the_53_beside_booleans_says_they_are_booleans(tmp_path, cells, fill):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n{BEYOND_FLOAT64},{cells[0]}\n1,{cells[1]}\n2,{cells[2]}\n")
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill))
+    message = str(caught.value)
+    assert "while column 'b' holds true/false values" in message and "decimals" not in message
+    assert message.endswith("exactly: --drop a, or --drop b")  # a fill leaves a boolean's empty cells empty
+
+
 @pytest.mark.parametrize("block_bytes", [16, 1 << 20])
 def test_large_integers_stay_exact_among_integers_and_filled_cells(tmp_path, block_bytes):
     src = tmp_path / "f.csv"
