@@ -244,6 +244,29 @@ def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, option
 
 
 @pytest.mark.parametrize(
+    "cell",
+    [2**63 + 1, -(2**63) - 1, 10**30 + 1, int("9" * 400), -int("9" * 400)],
+    ids=["2**63 + 1", "-2**63 - 1", "31 digits", "400 nines", "-400 nines"],
+)
+@pytest.mark.parametrize("dtype", ["auto", "int64", "float64"])
+@pytest.mark.parametrize("rows", [1, 3000])  # a tiny file, and one whose blocks the fast paths read
+def test_an_integer_past_int64_that_float64_rounds_gets_one_refusal_whatever_its_sign_or_length(tmp_path, cell, dtype, rows):
+    try:
+        assert float(cell) != cell  # the oracle: float64 rounds it (or overflows), and int64 cannot hold it
+    except OverflowError:
+        pass
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n" + "".join(f"{i % 200},{i % 7}\n" for i in range(rows)) + f"{cell},3\n")
+    with pytest.raises(BadValueError) as caught:  # 400 nines were stored as inf
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype))
+    shown = str(cell) if len(str(cell)) <= 40 else str(cell)[:37] + "..."
+    assert str(caught.value) == (
+        f"{src}:{rows + 2}: column 'a' has {shown!r}, an integer beyond int64 (2**63) that no dtype holds exactly;"
+        " pass --drop a, or --categorical a to store it as codes"
+    )
+
+
+@pytest.mark.parametrize(
     "text, other, filled",
     [
         (f"a,b\n{BEYOND_FLOAT64},1\n5,\n", "'b' holds empty cells", [[int(BEYOND_FLOAT64), 1], [5, -1]]),
