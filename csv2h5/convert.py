@@ -83,6 +83,7 @@ def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
         names=o.names,
         skip_rows=o.skip_rows,
         block_bytes=o.block_bytes,
+        skip_bad=o.on_bad_lines != "error",
     )
 
 
