@@ -315,7 +315,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
             beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
-                "beyond int64 (2**63) that no dtype holds exactly"
+                "outside int64 (-2**63 to 2**63 - 1), which float64 would round: no dtype holds it exactly"
                 if not -(2**63) <= int(big.cell) < 2**63
                 else "beyond 2**53 that no float holds exactly, among empty cells or decimals"
             )

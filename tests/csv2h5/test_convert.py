@@ -229,7 +229,8 @@ BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
         (  # beyond int64, with no empty cell or decimal anywhere: so the message says
             "a,b\n1,2\n18446744073709551615,3\n",
             ConvertOptions(),
-            "f.csv:3: column 'a' has '18446744073709551615', an integer beyond int64 (2**63) that no dtype holds exactly;",
+            "f.csv:3: column 'a' has '18446744073709551615', an integer outside int64 (-2**63 to 2**63 - 1), which float64"
+            " would round: no dtype holds it exactly;",
         ),
     ],
     ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes", "beyond int64"],
@@ -261,8 +262,8 @@ def test_an_integer_past_int64_that_float64_rounds_gets_one_refusal_whatever_its
         convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype))
     shown = str(cell) if len(str(cell)) <= 40 else str(cell)[:37] + "..."
     assert str(caught.value) == (
-        f"{src}:{rows + 2}: column 'a' has {shown!r}, an integer beyond int64 (2**63) that no dtype holds exactly;"
-        " pass --drop a, or --categorical a to store it as codes"
+        f"{src}:{rows + 2}: column 'a' has {shown!r}, an integer outside int64 (-2**63 to 2**63 - 1), which float64 would"
+        " round: no dtype holds it exactly; pass --drop a, or --categorical a to store it as codes"  # so no --dtype float64
     )
 
 
