@@ -83,6 +83,7 @@ def _headers(sources: Sequence[Path], options: ConvertOptions) -> Headers:
         names=o.names,
         skip_rows=o.skip_rows,
         block_bytes=o.block_bytes,
+        skip_bad=o.on_bad_lines != "error",
     )
 
 
@@ -203,7 +204,7 @@ class _Conversion:
         stats = parsed.stats
         if parsed.categories:
             features, vr, stats = self.vocabularies.global_codes(parsed, block, self.kinds)
-        self.dtype.admit(vr, self.writer, parsed.source)
+        self.dtype.admit(vr, self.writer, parsed.source, fill=self.options.fill if parsed.took_fill else None)
         if isinstance(features, SharedArray):  # rows a parser copies into the file, if the file takes them as they are
             if self.writer.place(features.name, features.shape[0], np.dtype(features.dtype)):
                 features = None

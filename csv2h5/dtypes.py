@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import BadValueError
+from .errors import BadValueError, number_text
 from .layout import FEATURES, FLOAT32_VALUES
-from .schema import FLOAT64_MAX_EXACT_INT, ValueRange, float32_range, float32_readings, holds, smallest_dtype, value_range
+from .schema import (
+    FLOAT64_MAX_EXACT_INT,
+    ValueRange,
+    float32_range,
+    float32_readings,
+    holds,
+    smallest_dtype,
+    unrepresentable,
+    value_range,
+)
 from .stats import ColumnStats
 from .writer import H5Writer
 
@@ -29,25 +38,38 @@ class FeatureDtype:
         """The dtype of a new file's features."""
         return np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)
 
-    def admit(self, block_range: ValueRange, writer: H5Writer, source: str) -> None:
-        """Take a block's value range; widen the rows written so far if it needs it, or refuse it."""
+    def admit(self, block_range: ValueRange, writer: H5Writer, source: str, *, fill: float | None = None) -> None:
+        """Take a block's value range; widen the rows written so far if it needs it, or refuse it.
+
+        ``fill``: the --fill value, when it went into some of the block's empty cells.
+        """
         written = self.value_range  # of the rows before this block: how stored float32 values read back
         self.value_range = written.merge(block_range)
         if self.value_range == self._settled:  # most blocks: nothing new, the dtype already holds them
             return
         needed = self._needed(source, block_range)
-        exact = written.float32_equal  # else the stored float32 values stand for their shortest decimals
         auto = self.requested == "auto"
-        if needed != writer.dtype and (auto and np.can_cast(writer.dtype, needed, "safe") or not auto):
-            if writer.rows:
-                self.widened.append(f"{writer.dtype} -> {needed} at row {writer.rows:,}")
-            writer.widen(needed, float32_exact=exact)
-        elif needed != writer.dtype:
-            # e.g. int16 data then float32-exact decimals: go to a type that holds both
-            wider = np.promote_types(writer.dtype, needed)
-            self.widened.append(f"{writer.dtype} -> {wider} at row {writer.rows:,}")
-            writer.widen(wider, float32_exact=exact)
+        if needed != writer.dtype and not (auto and holds(writer.dtype, self.value_range)):
+            why = f" for --fill {number_text(fill)}" if self._for_fill(fill, written, writer.dtype, needed) else ""
+            # The range holds every row written, so any integer dtype of it holds them (uint8 0..6 -> int8 for -3).
+            if (
+                auto
+                and writer.rows
+                and not (np.can_cast(writer.dtype, needed, "safe") or {writer.dtype.kind, needed.kind} <= {"i", "u"})
+            ):
+                needed = np.promote_types(writer.dtype, needed)  # e.g. int16 data then float32-exact decimals: one for both
+            if writer.rows or why:  # before the first row nothing was stored: only a change for the fill is told
+                at = f" at row {writer.rows:,}" if writer.rows else ""
+                self.widened.append(f"{writer.dtype} -> {needed}{at}{why}")
+            writer.widen(needed, float32_exact=written.float32_equal)  # else stored float32 values stand for shortest decimals
         self._settled = self.value_range
+
+    @staticmethod
+    def _for_fill(fill: float | None, written: ValueRange, old: np.dtype, new: np.dtype) -> bool:
+        """Whether the --fill that went into a block (None: none did) alone takes the dtype from ``old`` to ``new``."""
+        if fill is None or not unrepresentable(np.array([fill]), old)[0]:
+            return False
+        return smallest_dtype(written.merge(value_range(np.array([fill])))) == new
 
     def _needed(self, source: str, block_range: ValueRange) -> np.dtype:
         needed = np.dtype(self.requested) if self.requested != "auto" else smallest_dtype(self.value_range)

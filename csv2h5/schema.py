@@ -313,15 +313,15 @@ def holds(dtype: np.dtype, vr: ValueRange) -> bool:
 
 
 def past_exact(values: np.ndarray) -> np.ndarray | None:
-    """Mask of the finite values of 2**53 or more in magnitude (None: there are none): read as float64,
-    such a number may be the rounding of the one written (9007199254740993.0 reads as 2**53)."""
+    """Mask of the values of 2**53 or more in magnitude, infinities too (None: there are none): read as float64, such
+    a number may be the rounding of the one written (9007199254740993.0 reads as 2**53; 400 nines overflow to inf)."""
     if values.size == 0:
         return None
     low, high = values.min(), values.max()  # NaN in either: check value by value below
     if -FLOAT64_MAX_EXACT_INT < low and high < FLOAT64_MAX_EXACT_INT:
         return None
     magnitude = np.abs(values)
-    past = (magnitude >= FLOAT64_MAX_EXACT_INT) & (magnitude < np.inf)
+    past = magnitude >= FLOAT64_MAX_EXACT_INT  # NaN compares false
     return past if past.any() else None
 
 

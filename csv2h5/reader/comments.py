@@ -37,8 +37,8 @@ def strip_comments(
     (``"abc"#x``), which pandas reads as the cell's text and others as a comment,
     is refused; given a list ``skipped`` (--on-bad-lines skip or warn), its record
     is emptied instead, its line ends kept, and its (line, fields) appended to the
-    list. ``first_record``: ``data`` starts with the file's first record, the header
-    (or the one that tells how many columns there are), which is refused all the same.
+    list. ``first_record``: ``data`` starts with the file's header, which is refused
+    all the same (with --no-header the first record is data, skipped as the others).
 
     Raises:
         BadLineError: a comment character right after a closing quote, with no ``skipped`` list or in the first record.

@@ -48,9 +48,14 @@ class Header:
 
 
 def _split_first_record(
-    data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "", first_line: int = 1
+    data: bytes, dialect: Dialect, at_eof: bool, *, name: str = "", first_line: int = 1, header: bool = True, skip: bool = False
 ) -> tuple[list[str], int, int] | None:
-    """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete."""
+    """Parse the first CSV record: (fields, bytes used, lines used), or None if incomplete.
+
+    A comment right after a closing quote is refused in a ``header``; in a record of data it is refused as in
+    any other (with the advice of --on-bad-lines skip), or with ``skip`` (--on-bad-lines skip or warn) the
+    record is passed over, as the data blocks skip it, and the next counts the fields.
+    """
     pos = 0
     lines = 0
     while True:
@@ -76,7 +81,11 @@ def _split_first_record(
             ) from None
         if end >= len(data) or not quoted_fields(chunk, dialect).ends_inside:  # its last line end is outside quotes
             if dialect.comment:  # the header's comment is cut too, as pandas cuts it
-                text = strip_comments(chunk, dialect, source=name, first_line=first_line, first_record=True).decode("utf-8")
+                skipped: list[tuple[int, int]] | None = [] if skip and not header else None
+                kept = strip_comments(chunk, dialect, source=name, first_line=first_line, skipped=skipped, first_record=header)
+                if skipped:
+                    return _record_after(data, end + 1, dialect, at_eof, name=name, first_line=first_line + lines_here)
+                text = kept.decode("utf-8")
             try:
                 with long_fields():
                     rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quotechar))
@@ -86,6 +95,25 @@ def _split_first_record(
             return fields, min(end + 1, len(data)), lines_here
         pos = end + 1
         lines = lines_here
+
+
+def _record_after(
+    data: bytes, start: int, dialect: Dialect, at_eof: bool, *, name: str, first_line: int
+) -> tuple[list[str], int, int] | None:
+    """The first record of ``data[start:]`` past blank and comment lines, as ``_split_first_record`` gives it (data first)."""
+    lines = data[start:].split(b"\n")
+    if not at_eof:
+        lines.pop()  # the last may be incomplete: read on if no record starts before it
+    for line in lines:
+        if line.rstrip(b"\r") and not _blank(line, dialect) and not line.startswith(dialect.comment.encode()):
+            return _split_first_record(data[start:], dialect, at_eof, name=name, first_line=first_line, header=False, skip=True)
+        start, first_line = start + len(line) + 1, first_line + 1
+    if not at_eof:
+        return None
+    raise SchemaError(
+        f"{name}: no data rows: the only record was skipped as a bad line (a --comment right after a closing quote);"
+        " nothing to convert: put the comment inside the quotes or on a line of its own"
+    )
 
 
 def _first_record_error(name: str, line: int, reason: str) -> BadLineError:
@@ -110,21 +138,32 @@ def sniff_delimiter(sample: bytes, name: str, decimal: str = ".") -> str:
         ) from None
 
 
-def _guessed(data: bytes, dialect: Dialect, name: str, first_line: int) -> Dialect:
+def _guessed(data: bytes, dialect: Dialect, name: str, first_line: int, header: bool = True) -> Dialect:
     """``dialect`` with the delimiter guessed from ``data``, the first lines from line ``first_line`` of ``name`` on.
 
-    A record with a comment right after a closing quote is left out of the guess (the header's is refused):
+    A record with a comment right after a closing quote is left out of the guess (the ``header``'s is refused):
     the data's are refused or skipped as --on-bad-lines says once their blocks are read.
     """
     if dialect.comment:
-        data = strip_comments(data, dialect, source=name, first_line=first_line, skipped=[], first_record=True)
+        data = strip_comments(data, dialect, source=name, first_line=first_line, skipped=[], first_record=header)
     return dataclasses.replace(dialect, delimiter=sniff_delimiter(data, name, dialect.decimal))
 
 
 def read_header(
-    source: Source, *, dialect: Dialect, header: bool, names: tuple[str, ...], skip_rows: int, block_bytes: int
+    source: Source,
+    *,
+    dialect: Dialect,
+    header: bool,
+    names: tuple[str, ...],
+    skip_rows: int,
+    block_bytes: int,
+    skip_bad: bool = False,
 ) -> Header:
-    """Read past skipped lines and the header; return the names and the leftover bytes."""
+    """Read past skipped lines and the header; return the names and the leftover bytes.
+
+    ``skip_bad``: --on-bad-lines skip or warn, which with --no-header skips a first record that cannot count the
+    columns (a comment right after a closing quote) as it skips any other; a header's is refused.
+    """
     data = b""
     at_eof = False
     lines = 0
@@ -153,7 +192,7 @@ def read_header(
     if dialect.delimiter == "auto":
         while data.count(b"\n") < 20 and not at_eof and len(data) < (1 << 20):
             more()
-        dialect = _guessed(data, dialect, source.name, lines + 1)
+        dialect = _guessed(data, dialect, source.name, lines + 1, header)
     # Skip blank lines (empty, or spaces and tabs only) and comment lines before the header, as pandas does.
     while True:
         while b"\n" not in data and not at_eof:
@@ -173,7 +212,7 @@ def read_header(
         what = "no header line" if header else "no data"
         raise SchemaError(f"{source.name} is empty ({what}); check the file, or --skip-rows")
     while True:
-        record = _split_first_record(data, dialect, at_eof, name=source.name, first_line=lines + 1)
+        record = _split_first_record(data, dialect, at_eof, name=source.name, first_line=lines + 1, header=header, skip=skip_bad)
         if record is not None:
             break
         if len(data) > max_line_bytes():
@@ -181,13 +220,27 @@ def read_header(
                 f"{source.name}:{lines + 1}: the first record is over {max_line_bytes() >> 20} MiB; check --delimiter and quoting"
             )
         more()
+    return _header_of(record, data, lines, dialect, name=source.name, header=header, names=names)
+
+
+def _header_of(
+    record: tuple[list[str], int, int],
+    data: bytes,
+    lines: int,
+    dialect: Dialect,
+    *,
+    name: str,
+    header: bool,
+    names: tuple[str, ...],
+) -> Header:
+    """The Header of the first record (``_split_first_record``) of ``data``, which starts at line ``lines + 1``."""
     fields, used, used_lines = record
     fields = [f.rstrip("\r") if i == len(fields) - 1 else f for i, f in enumerate(fields)]
     if not names:  # --names says how many columns there are
-        _check_one_column(fields, dialect, source.name, lines + 1)
+        _check_one_column(fields, dialect, name, lines + 1)
     if header and any("\x00" in f for f in fields):
         raise InputError(
-            f"{source.name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
+            f"{name}:{lines + 1}: the header holds a NUL byte, which no column name can;"
             " is the file binary, or UTF-16 text (pass --encoding utf-16)?"
         )
     if header:
@@ -195,9 +248,7 @@ def read_header(
         return Header(columns, lines + used_lines, data[used:], dialect)
     if names:
         if len(names) != len(fields):
-            raise SchemaError(
-                f"{source.name}:{lines + 1}: --names gives {len(names)} names but the first line has {len(fields)} fields"
-            )
+            raise SchemaError(f"{name}:{lines + 1}: --names gives {len(names)} names but the first line has {len(fields)} fields")
         return Header(list(names), lines, data, dialect)
     return Header([f"c{i}" for i in range(len(fields))], lines, data, dialect)
 
@@ -211,6 +262,7 @@ def read_headers(
     names: tuple[str, ...],
     skip_rows: int,
     block_bytes: int,
+    skip_bad: bool = False,
 ) -> Iterator[tuple[Source, Header]]:
     """Each input opened with its header read (closed when the next one opens); every header must be the first's.
 
@@ -221,7 +273,15 @@ def read_headers(
     for path in paths:
         source = Source(path, encoding=encoding)
         try:
-            found = read_header(source, dialect=dialect, header=header, names=names, skip_rows=skip_rows, block_bytes=block_bytes)
+            found = read_header(
+                source,
+                dialect=dialect,
+                header=header,
+                names=names,
+                skip_rows=skip_rows,
+                block_bytes=block_bytes,
+                skip_bad=skip_bad,
+            )
             if first_names is None:
                 first_names = found.names
                 dialect = found.dialect  # a sniffed delimiter is kept for every file

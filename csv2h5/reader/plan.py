@@ -55,6 +55,7 @@ class ParsedBlock:
     # (false with decimals, or with empty cells a fill leaves empty: a category's, a boolean's, a date's).
     whole_if_filled: bool = True
     commented_lines: int = 0  # of bad_lines, those with a comment right after a closing quote (``"abc"#x``)
+    took_fill: bool = False  # whether --fill went into some empty cell (the dtype may have to hold it)
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,3 +73,4 @@ class BlockColumns:
     # An error to raise once the column kinds have had their say (a text cell in a column that
     # takes none is the first thing to fix): the block must not be written.
     refusal: str | None = None
+    filled_integers: bool = False  # whether --fill went into empty cells of integer columns here (a float's: still NaN)

@@ -293,7 +293,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     categories: dict[int, list[str]] = {}
     widened: list[str] = []
     int_parts: dict[int, np.ndarray] = {}
-    refusal = None
+    refusal, filled_integers = None, False
     categorical, datetime, boolean = set(plan.categorical), set(plan.datetime), set(plan.boolean)
     for j, col in enumerate(plan.features):
         name = plan.names[col]
@@ -315,7 +315,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
         except RoundedInteger as big:
             beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
-                "beyond int64 (2**63) that no dtype holds exactly"
+                "outside int64 (-2**63 to 2**63 - 1), which float64 would round: no dtype holds it exactly"
                 if not -(2**63) <= int(big.cell) < 2**63
                 else "beyond 2**53 that no float holds exactly, among empty cells or decimals"
             )
@@ -328,8 +328,8 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             categories[j] = found.vocabulary
         if found.whole_with_empty and col not in boolean:  # as the typed and wide paths say
             widened.append(name)
-        if found.values.dtype.kind == "i":
-            int_parts[j] = found.values
+        if found.values.dtype.kind == "i":  # its empty cells, if any, took --fill as integers (to_numbers)
+            int_parts[j], filled_integers = found.values, filled_integers or column.null_count > 0
         features[:, j] = found.values
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
         features = (
@@ -338,10 +338,10 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
             else np.zeros((0, len(plan.features)), np.int64)
         )
     elif int_parts:
-        refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened)
+        refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened, cells)
     target = _target(block, table, lines, plan) if plan.target else None
     first_row_line = int(lines[0]) if lines.size else block.first_line
-    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal)
+    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal, filled_integers)
 
 
 def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.ndarray:

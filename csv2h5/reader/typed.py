@@ -91,6 +91,7 @@ def typed_columns(
     cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
     widened: list[int] = []  # feature positions of integer columns that empty cells made float
+    filled_integers = False  # --fill in empty cells of integer columns read as strings (classify fills them)
     positions = np.asarray(plan.features, dtype=np.int64)
     special = np.isin(positions, [*plan.categorical, *plan.datetime, *plan.boolean, *classified])
     numeric = np.flatnonzero(~special)
@@ -123,6 +124,7 @@ def typed_columns(
             if found.values.dtype.kind == "i" and past_exact(found.values) is not None:
                 return None  # integers a float64 would round: the text path keeps them exact or says why not
             features[:, j], cells[j] = found.values, found.cells
+            filled_integers |= found.values.dtype.kind == "i" and column.null_count > 0
             if found.vocabulary is not None:
                 categories[j] = found.vocabulary
             if found.whole_with_empty and col not in boolean:  # as a column read as float64 would say
@@ -138,7 +140,7 @@ def typed_columns(
         return None
     widened += whole_numbers_with_empty_columns(number_values, empty, numeric, plan)
     names = [plan.names[plan.features[j]] for j in sorted(widened)]  # in column order, as the text path lists them
-    return BlockColumns(features, target, categories, names, [], None, first_line, cells)
+    return BlockColumns(features, target, categories, names, [], None, first_line, cells, filled_integers=filled_integers)
 
 
 def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray, plan: ParsePlan) -> list[int]:

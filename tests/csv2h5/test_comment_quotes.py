@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app
-from csv2h5.errors import BadLineError
+from csv2h5.errors import BadLineError, SchemaError
 
 ROWS = "".join(f"{i},{i % 3}\n" for i in range(30))  # enough for small blocks to cut the file
 ABOUT = "right after a closing quote, which pandas reads as the cell's text and other readers as a comment"
@@ -149,17 +149,43 @@ def test_on_bad_lines_warn_says_which_kind_of_bad_line_it_skipped(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("header", [True, False])
 @pytest.mark.parametrize("delimiter", [",", "auto"])
-def test_a_comment_right_after_a_closing_quote_in_the_first_record_is_refused_under_skip_too(tmp_path, header, delimiter):
+def test_a_comment_right_after_a_closing_quote_in_the_header_is_refused_under_skip_too(tmp_path, delimiter):
     src = tmp_path / "in.csv"
     src.write_text('"a"#x,b\n1,2\n')
-    for policy in ("error", "skip"):  # the header (or the record that tells the columns) is no line to skip
-        options = ConvertOptions(comment="#", on_bad_lines=policy, header=header, delimiter=delimiter)
+    for policy in ("error", "skip"):  # the header is no line to skip
+        options = ConvertOptions(comment="#", on_bad_lines=policy, delimiter=delimiter)
         with pytest.raises(BadLineError) as caught:
             convert([src], tmp_path / "out.h5", options=options)
         assert f"in.csv:1: {'field 1 is' if delimiter == ',' else 'a cell is'}" in str(caught.value)
         assert str(caught.value).endswith("or the comment on a line of its own")  # --on-bad-lines skip would not help
+
+
+@pytest.mark.parametrize("names", [(), ("p", "q")])
+@pytest.mark.parametrize("delimiter", [",", "auto"])
+@pytest.mark.parametrize("text", ['"a"#x,b\n1,2\n3,4\n', '"a"#x,b\n\n# note\n1,2\n3,4\n'], ids=["next line", "past blank"])
+def test_a_comment_right_after_a_closing_quote_in_the_first_record_of_data_is_skipped_as_other_lines_are(
+    tmp_path, text, delimiter, names
+):
+    # --no-header: the first record is data; pandas' python parser skips it too (its C parser reads "a#x")
+    frame = pd.read_csv(io.StringIO(text), header=None, comment="#", engine="python", on_bad_lines="skip")
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    options = ConvertOptions(comment="#", header=False, names=names, delimiter=delimiter)
+    with pytest.raises(BadLineError) as caught:
+        convert([src], tmp_path / "out.h5", options=options)
+    assert str(caught.value).endswith("or pass --on-bad-lines skip (or warn)")  # as on any other line
+    options = ConvertOptions(comment="#", header=False, names=names, delimiter=delimiter, on_bad_lines="skip")
+    report = convert([src], tmp_path / "out.h5", options=options)
+    assert list(_read(tmp_path / "out.h5").values()) == [frame[c].tolist() for c in frame.columns]
+    assert report.bad_line_numbers == [1]
+
+
+def test_a_file_of_one_record_skipped_for_a_comment_right_after_a_closing_quote_says_so(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('"a"#x,b\n')
+    with pytest.raises(SchemaError, match=r"in\.csv: no data rows: the only record was skipped as a bad line"):
+        convert([src], tmp_path / "out.h5", options=ConvertOptions(comment="#", header=False, on_bad_lines="skip"))
 
 
 def test_the_refusal_of_a_comment_right_after_a_closing_quote_says_skip_would_skip_it(tmp_path):

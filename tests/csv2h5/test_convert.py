@@ -229,7 +229,8 @@ BEYOND_FLOAT64 = "9007199254740993"  # 2**53 + 1: read as a float it is 2**53
         (  # beyond int64, with no empty cell or decimal anywhere: so the message says
             "a,b\n1,2\n18446744073709551615,3\n",
             ConvertOptions(),
-            "f.csv:3: column 'a' has '18446744073709551615', an integer beyond int64 (2**63) that no dtype holds exactly;",
+            "f.csv:3: column 'a' has '18446744073709551615', an integer outside int64 (-2**63 to 2**63 - 1), which float64"
+            " would round: no dtype holds it exactly;",
         ),
     ],
     ids=["among decimals", "among empty cells", "in a later block", "as --dtype float64", "beside codes", "beyond int64"],
@@ -241,6 +242,29 @@ def test_an_integer_no_float_holds_is_refused_not_rounded(tmp_path, text, option
         convert([src], tmp_path / "f.h5", options=options)
     assert words in str(caught.value) and "--drop" in str(caught.value)
     assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [2**63 + 1, -(2**63) - 1, 10**30 + 1, int("9" * 400), -int("9" * 400)],
+    ids=["2**63 + 1", "-2**63 - 1", "31 digits", "400 nines", "-400 nines"],
+)
+@pytest.mark.parametrize("dtype", ["auto", "int64", "float64"])
+@pytest.mark.parametrize("rows", [1, 3000])  # a tiny file, and one whose blocks the fast paths read
+def test_an_integer_past_int64_that_float64_rounds_gets_one_refusal_whatever_its_sign_or_length(tmp_path, cell, dtype, rows):
+    try:
+        assert float(cell) != cell  # the oracle: float64 rounds it (or overflows), and int64 cannot hold it
+    except OverflowError:
+        pass
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n" + "".join(f"{i % 200},{i % 7}\n" for i in range(rows)) + f"{cell},3\n")
+    with pytest.raises(BadValueError) as caught:  # 400 nines were stored as inf
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(dtype=dtype))
+    shown = str(cell) if len(str(cell)) <= 40 else str(cell)[:37] + "..."
+    assert str(caught.value) == (
+        f"{src}:{rows + 2}: column 'a' has {shown!r}, an integer outside int64 (-2**63 to 2**63 - 1), which float64 would"
+        " round: no dtype holds it exactly; pass --drop a, or --categorical a to store it as codes"  # so no --dtype float64
+    )
 
 
 @pytest.mark.parametrize(
@@ -267,6 +291,18 @@ def test_an_integer_beyond_2_to_the_53_beside_empty_cells_names_the_fill_that_wo
         x, _, f = _read(tmp_path / "f.h5")
         f.close()
         assert x.dtype == np.int64 and x.tolist() == filled
+
+
+@pytest.mark.parametrize("fill", [None, -1.0])
+@pytest.mark.parametrize("cells", [("true", "", "false"), ("true", "false", "FALSE")], ids=["with empty cells", "without"])
+def test_an_integer_beyond_2_to_the_53_beside_booleans_says_they_are_booleans(tmp_path, cells, fill):
+    src = tmp_path / "f.csv"
+    src.write_text(f"a,b\n{BEYOND_FLOAT64},{cells[0]}\n1,{cells[1]}\n2,{cells[2]}\n")
+    with pytest.raises(BadValueError) as caught:
+        convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=fill))
+    message = str(caught.value)
+    assert "while column 'b' holds true/false values" in message and "decimals" not in message
+    assert message.endswith("exactly: --drop a, or --drop b")  # a fill leaves a boolean's empty cells empty
 
 
 @pytest.mark.parametrize("block_bytes", [16, 1 << 20])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -173,3 +175,27 @@ def test_like_and_append_of_files_that_differ_in_fill_are_refused_naming_both(da
     assert f"{out} stores empty cells as {shown[appended_fill]} and {template} (--like) as {shown[template_fill]}" in lines[0]
     assert "drop --fill" not in lines[0]  # no --fill was typed
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("text_column", [False, True], ids=["numbers", "beside text"])  # the typed and the text path
+def test_a_negative_fill_of_small_integers_is_told_as_the_fills_and_stores_int8(tmp_path, text_column):
+    text = "a,b,c\n1,2,x\n3,,y\n5,6,x\n" if text_column else "a,b\n1,2\n3,\n5,6\n"
+    src = tmp_path / "f.csv"
+    src.write_text(text)
+    report = convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=-3, categorical=("c",) if text_column else ()))
+    assert report.widened == ["uint8 -> int8 for --fill -3"]  # the fill's doing, not a cell's at row 0
+    expected = pd.read_csv(src).fillna(-3)[["a", "b"]].to_numpy()
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        x = f["features"][()]
+    assert x.dtype == np.int8 and x[:, :2].tolist() == expected.tolist()  # the smallest dtype that holds 1..6 and -3
+
+
+@pytest.mark.parametrize("cell, why", [("", " for --fill -1"), ("-1", "")], ids=["an empty cell", "a cell of -1"])
+def test_a_later_block_widened_for_the_fill_says_so_and_one_widened_for_a_cell_does_not(tmp_path, cell, why):
+    src = tmp_path / "f.csv"
+    src.write_text("a,b\n" + "1,2\n" * 3000 + f"3,{cell}\n" + "100,2\n" * 3000)
+    report = convert([src], tmp_path / "f.h5", options=ConvertOptions(fill=-1, block_bytes=4096))
+    assert len(report.widened) == 1 and re.fullmatch(rf"uint8 -> int8 at row [1-9][\d,]*{why}", report.widened[0])
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        x = f["features"][()]
+    assert x.dtype == np.int8 and x[3000].tolist() == [3, -1]  # int8 holds -1..100: no int16, and no second note
