@@ -111,3 +111,41 @@ def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, f
         by_last_use=np.argsort(last_use, kind="stable"),
         last_use=last_use,
     )
+
+
+class RowsUsed:
+    """The file rows an epoch's batches read, and the space their loads are planned in (*ranks*).
+
+    None: every row of the file, each its own rank. Rows in file order (a split, a shard, ``indices``; or
+    ``blocks``, which cuts blocks in the rows' file order whatever their order given): each row's place among
+    them. Rows in another order and read in it (``indices`` with ``shuffle="none"``): their positions, so a
+    load is a stretch of that order, whose rows are read from the file sorted and put back in their places.
+    """
+
+    def __init__(self, rows: np.ndarray | None, file_rows: int) -> None:
+        self.rows = rows
+        self.size = file_rows if rows is None else int(rows.size)
+        self._position: np.ndarray | None = None  # the positions of the rows in file order (rows out of order)
+        if rows is not None and rows.size > 1 and not bool((rows[1:] >= rows[:-1]).all()):
+            self._position = np.argsort(rows, kind="stable")
+            self._sorted = rows[self._position]
+
+    def ranks(self, rows: np.ndarray) -> np.ndarray:
+        """The ranks of file rows ``rows`` (a row given twice: its first place)."""
+        if self.rows is None:
+            return rows
+        if self._position is None:
+            return np.searchsorted(self.rows, rows)
+        return self._position[np.searchsorted(self._sorted, rows)]
+
+    def file_rows(self, start: int, stop: int) -> tuple[np.ndarray | tuple[int, int], np.ndarray | None]:
+        """The file rows of ranks ``start..stop``, sorted (``(first, end)`` when they are all of those), and
+        where each goes among the load's rows (None: in that order)."""
+        if self.rows is None:
+            return (start, stop), None
+        rows, where = self.rows[start:stop], None
+        if self._position is not None and rows.size > 1 and not bool((rows[1:] >= rows[:-1]).all()):
+            where = np.argsort(rows, kind="stable")
+            rows = rows[where]
+        first, end = int(rows[0]), int(rows[-1]) + 1
+        return ((first, end), None) if end - first == rows.size and where is None else (rows, where)

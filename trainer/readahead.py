@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .arena import Arena
-from .loads import Schedule, plan_loads
+from .loads import RowsUsed, Schedule, plan_loads
 from .rowfile import RowFile
 from .rows import MappedRows, RowSource
 
@@ -51,7 +51,8 @@ class BlockReader:
         path: the file (for ``preadv``), or None to load through ``source.take``.
         batches_of: ``epoch -> [sorted file rows of batch i, ...]``: what each batch of the epoch reads.
         chunk_rows, block_rows, file_rows: how the file and the order are cut.
-        rows_used: the file rows the batches read, sorted (None: all of them); blocks are cut in its ranks.
+        rows_used: the file rows the batches read (None: all of them), sorted, or in the order they are read
+            (loads are then stretches of that order): ``RowsUsed``.
         dtype, width: of the rows as ``source.take`` returns them.
         capacity_bytes: the most the arena holds.
         drop_cache: drop the pages read from the page cache (data larger than memory).
@@ -81,7 +82,7 @@ class BlockReader:
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
         self.dtype, self.width = np.dtype(dtype), int(width)
         self.row_bytes = self.dtype.itemsize * self.width
-        self._used = rows_used
+        self._used = RowsUsed(rows_used, file_rows)
         self._gap_rows = max(1, GAP_BYTES // max(1, self.row_bytes))
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
         self.rows_loaded = 0  # rows the thread has read ahead (of those the batches use)
@@ -114,13 +115,9 @@ class BlockReader:
 
     # -- the consumer -----------------------------------------------------------------------------
 
-    def _ranks(self, rows: np.ndarray) -> np.ndarray:
-        """Where file rows ``rows`` stand among the rows used: the space loads are planned in."""
-        return rows if self._used is None else np.searchsorted(self._used, rows)
-
     def take(self, rows: np.ndarray, *, epoch: int, index: int) -> np.ndarray:
-        """The values of file rows ``rows`` (sorted), batch ``index`` of epoch ``epoch``."""
-        ranks = self._ranks(rows)
+        """The values of file rows ``rows`` (sorted, or in the order ``rows_used`` gives), batch ``index`` of epoch ``epoch``."""
+        ranks = self._used.ranks(rows)
         with self._cond:
             if self._epoch is None or epoch > self._epoch:  # a new epoch: the threads plan its loads
                 self._epoch, self._schedule = epoch, None
@@ -216,10 +213,10 @@ class BlockReader:
             if schedule is None:
                 try:
                     planned = plan_loads(
-                        [self._ranks(rows) for rows in self.batches_of(epoch)],
+                        [self._used.ranks(rows) for rows in self.batches_of(epoch)],
                         chunk_rows=self.chunk_rows,
                         block_rows=self.block_rows,
-                        file_rows=self.file_rows if self._used is None else self._used.size,
+                        file_rows=self._used.size,
                     )
                     with self._cond:
                         if self._generation == generation:
@@ -235,8 +232,8 @@ class BlockReader:
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
             try:
-                ahead = [self._file_rows(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
-                read = self._read_load(self._file_rows(start, stop), arena[base : base + stop - start], ahead)
+                ahead = [self._used.file_rows(int(schedule.starts[a]), int(schedule.stops[a]))[0] for a in advise]
+                read = self._read_load(*self._used.file_rows(start, stop), arena[base : base + stop - start], ahead)
             except Exception:  # the batches that need this load read it directly: a load never read would hang them
                 with self._cond:
                     if self._slots.read_done(slot, arena):
@@ -274,23 +271,20 @@ class BlockReader:
             self._file.close()
             self._file = None
 
-    def _file_rows(self, start: int, stop: int) -> np.ndarray | tuple[int, int]:
-        """The file rows of ranks ``start..stop``: the rows themselves, or ``(first, end)`` when they are all of those."""
-        if self._used is None:
-            return start, stop
-        rows = self._used[start:stop]
-        first, end = int(rows[0]), int(rows[-1]) + 1
-        return (first, end) if end - first == rows.size else rows
-
-    def _read_load(self, rows: np.ndarray | tuple[int, int], into: np.ndarray, ahead: list) -> int:
-        """File rows ``rows`` (``_file_rows``) into ``into``; returns how many rows of the file were read.
+    def _read_load(self, rows: np.ndarray | tuple[int, int], where: np.ndarray | None, into: np.ndarray, ahead: list) -> int:
+        """File rows ``rows`` (``RowsUsed.file_rows``: sorted) into ``into``, row k at ``where[k]`` if given;
+        returns how many rows of the file were read.
 
         One large read of the file (a subset's rows: the runs that hold them, in large pieces), the next
         loads (``ahead``) announced first so the kernel fetches them meanwhile; or, for a file not mapped
         in one piece, through the source."""
         if self._file is None:
-            into[:] = self.source.take(np.arange(*rows) if isinstance(rows, tuple) else rows)
+            values = self.source.take(np.arange(*rows) if isinstance(rows, tuple) else rows)
+            if where is None:
+                into[:] = values
+            else:
+                into[where] = values
             return into.shape[0]
         for next_rows in ahead:
             self._file.announce_rows(next_rows, self._gap_rows)
-        return self._file.gather(rows, into, piece_rows=self._slots.slot_rows, gap_rows=self._gap_rows)
+        return self._file.gather(rows, into, piece_rows=self._slots.slot_rows, gap_rows=self._gap_rows, where=where)
