@@ -336,6 +336,19 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
 
 
+def test_a_resumed_sequence_reads_its_first_epoch_ahead(sorted_file):
+    """A resumed run's first batches are of a later epoch: read ahead from there as from epoch 0, the next one too."""
+    seq = _blocks(sorted_file)
+    seq.set_epoch(3)
+    for epoch in (3, 4):
+        order = seq.order(epoch)
+        for i in range(len(seq)):
+            x, _ = seq.read_batch(i, epoch=epoch)
+            assert np.array_equal(_row_numbers(x), np.sort(order[i * 256 : (i + 1) * 256]))
+        reader = seq._readers.reader
+        assert reader.rows_direct == 0 and reader.rows_loaded == (epoch - 2) * LABELS * PER_LABEL
+
+
 @pytest.mark.parametrize("every", [2, 3])
 def test_a_worker_process_given_some_of_the_batches_reads_them_ahead_too(sorted_file, every):
     """Keras's worker processes each read the batches handed to them (about every other one, with two): the
