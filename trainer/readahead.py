@@ -13,9 +13,11 @@ page cache counts against a container's memory limit and this epoch will not
 read them again.
 
 Batches may be read in any order and from several threads: a batch whose
-loads are not held (read again, read out of turn, from another epoch, or
-whose read ahead failed) is read straight from the file, which is slower but
-gives the same rows (or raises the read's error in the caller).
+loads are not held (read again, read out of turn, from an epoch left behind,
+or whose read ahead failed) is read straight from the file, which is slower but
+gives the same rows (or raises the read's error in the caller). A pass that
+starts at batch 0 once every batch of the last one was read is read ahead anew,
+whichever epoch it reads.
 """
 
 from __future__ import annotations
@@ -119,7 +121,11 @@ class BlockReader:
         """The values of file rows ``rows`` (sorted, or in the order ``rows_used`` gives), batch ``index`` of epoch ``epoch``."""
         ranks = self._used.ranks(rows)
         with self._cond:
-            if self._epoch is None or epoch > self._epoch:  # a new epoch: the threads plan its loads
+            schedule = self._schedule
+            # A new epoch, or a new pass once every batch of the last was read (evaluation reads one epoch again
+            # and again; a run may look at a later epoch first): the threads plan its loads.
+            again = index == 0 and schedule is not None and bool(schedule.batches_done.all())
+            if self._epoch is None or epoch > self._epoch or again:
                 self._epoch, self._schedule = epoch, None
                 self._generation += 1
                 self._cond.notify_all()
