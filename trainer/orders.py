@@ -40,7 +40,7 @@ def epoch_order(
     ``global``: a uniform permutation. ``blocks``: blocks of ``plan.block_rows`` positions, a pool of
     ``plan.pool_blocks`` of them at a time (see :mod:`.blocks`). ``window``: chunk order shuffled, rows shuffled
     within windows of WINDOW_CHUNKS chunks (reads stay within a few chunks at a time).
-    ``batch``: contiguous batches in shuffled order. ``none``: identity.
+    ``batch``: contiguous batches in shuffled order, the short one (``num_rows % batch_size``) last. ``none``: identity.
     """
     dtype = np.int32 if num_rows < 2**31 else np.int64  # half the memory of int64 for the usual sizes
     if mode == "none" or num_rows == 0:
@@ -54,9 +54,11 @@ def epoch_order(
         if plan is None:
             raise DataOptionError("shuffle='blocks' needs a block plan (block_rows, pool_blocks)")
         return blocks_order(num_rows, seed=seed, epoch=epoch, plan=plan, batch_size=batch_size)
-    if mode == "batch":
-        starts = rng.permutation(math.ceil(num_rows / batch_size)) * batch_size
-        return np.concatenate([np.arange(s, min(s + batch_size, num_rows)) for s in starts]).astype(dtype)
+    if mode == "batch":  # the whole batches in a random order, then the short one: every batch but the last is full
+        whole = num_rows // batch_size
+        starts = rng.permutation(whole).astype(dtype) * batch_size
+        rows = (starts[:, None] + np.arange(batch_size, dtype=dtype)).reshape(-1)
+        return np.concatenate([rows, np.arange(whole * batch_size, num_rows, dtype=dtype)])
     if mode == "window":
         chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
         pieces = []

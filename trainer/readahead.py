@@ -13,20 +13,22 @@ page cache counts against a container's memory limit and this epoch will not
 read them again.
 
 Batches may be read in any order and from several threads: a batch whose
-loads are not held (read again, read out of turn, from another epoch, or
-whose read ahead failed) is read straight from the file, which is slower but
-gives the same rows (or raises the read's error in the caller).
+loads are not held (read again, read out of turn, from an epoch left behind,
+or whose read ahead failed) is read straight from the file, which is slower but
+gives the same rows (or raises the read's error in the caller). A pass that
+starts at batch 0 once every batch of the last one was read is read ahead anew,
+whichever epoch it reads.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from .arena import Arena
+from .loads import RowsUsed, Schedule, plan_loads
 from .rowfile import RowFile
 from .rows import MappedRows, RowSource
 
@@ -34,107 +36,7 @@ AHEAD_BLOCKS = 4  # loads held beyond the pool: the reads in flight before they 
 ADVISE_LOADS = 8  # loads announced to the kernel (WILLNEED) ahead of the one being read: a deeper disk queue
 DIRECT_READS = True  # scattered loads read past the page cache where the file system allows (RowFile)
 READ_THREADS = 2  # loads read at once: a disk reads blocks at random places faster with more than one in flight
-STALE_BATCHES = 8  # a load is dropped once this many batches past its last use are read, even if some that use it were not
 GAP_BYTES = 512 << 10  # a subset's load skips gaps larger than this: a read's 0.3 ms reads ~450 KB at 1.5 GB/s
-
-
-@dataclasses.dataclass
-class Schedule:
-    """One epoch's loads (runs of whole chunks, in file order) and which batches read them."""
-
-    starts: np.ndarray  # first file row of each load
-    stops: np.ndarray  # one past its last row
-    load_of_chunk: np.ndarray  # chunk -> its load (-1: no batch reads it)
-    by_need: np.ndarray  # loads in the order batches first need them: the order the thread reads them
-    uses: np.ndarray  # batches still to read each load
-    batch_loads: np.ndarray  # the loads of batch i: batch_loads[batch_bounds[i]:batch_bounds[i + 1]]
-    batch_bounds: np.ndarray
-    batches_done: np.ndarray  # batches read once already (a batch read again does not count twice)
-    by_last_use: np.ndarray  # loads in the order of the last batch that reads each
-    last_use: np.ndarray  # the last batch that reads each load
-    stale: int = 0  # by_last_use[:stale] are dropped: STALE_BATCHES batches past their last use were read
-    cursor: int = -1  # the last use of by_last_use[stale] (as far as counted)
-    after: int = 0  # batches read past the cursor
-
-    def done(self, index: int) -> np.ndarray:
-        """Batch ``index`` is read: the loads that STALE_BATCHES read batches now lie past, not given before.
-
-        A process given some of the batches (one of Keras's worker processes) never counts the others' uses
-        of a load down; a look at a batch far ahead is one batch, and drops nothing."""
-        self.batches_done[index] = True
-        self.after += index > self.cursor
-        start = self.stale
-        while self.stale < self.by_last_use.size:
-            last = int(self.last_use[self.by_last_use[self.stale]])
-            if last > self.cursor:  # the cursor moves on: batches read up to it are no longer past it
-                self.after -= int(np.count_nonzero(self.batches_done[self.cursor + 1 : last + 1]))
-                self.cursor = last
-            if self.after < STALE_BATCHES:
-                break
-            self.stale += 1
-        return self.by_last_use[start : self.stale]
-
-    def loads_of(self, index: int) -> np.ndarray:
-        return self.batch_loads[self.batch_bounds[index] : self.batch_bounds[index + 1]]
-
-
-def plan_loads(batches: list[np.ndarray], *, chunk_rows: int, block_rows: int, file_rows: int) -> Schedule:
-    """The loads of an epoch whose batch ``i`` reads the (sorted) rows ``batches[i]`` of ``file_rows``.
-
-    Consecutive chunks of one block whose stretches of use overlap are one load; a block cut in two by
-    the order (read at two times) is two loads. Linear in the rows: no sort of the epoch.
-    """
-    sizes = np.array([b.size for b in batches], dtype=np.int64)
-    rows = np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
-    batch_of_row = np.repeat(np.arange(len(batches), dtype=np.int64), sizes)
-    chunk = rows // chunk_rows
-    chunks = -(-file_rows // chunk_rows)
-    first = np.full(chunks, -1, dtype=np.int64)
-    last = np.full(chunks, -1, dtype=np.int64)
-    first[chunk[::-1]] = batch_of_row[::-1]  # repeated indices: the last assignment stays, so the earliest batch
-    last[chunk] = batch_of_row
-    load_of_chunk = np.full(chunks, -1, dtype=np.int64)
-    starts, stops, begins = [], [], []
-    reach = -1
-    for c in np.flatnonzero(first >= 0):  # a few thousand chunks per epoch
-        joins = (
-            starts
-            and stops[-1] == c * chunk_rows
-            and c * chunk_rows // block_rows == (c - 1) * chunk_rows // block_rows
-            and first[c] <= reach
-        )
-        if not joins:
-            starts.append(c * chunk_rows)
-            begins.append(first[c])
-            stops.append(0)
-            reach = -1
-        stops[-1] = min((c + 1) * chunk_rows, file_rows)
-        begins[-1] = min(begins[-1], first[c])
-        reach = max(reach, int(last[c]))
-        load_of_chunk[c] = len(starts) - 1
-    load_of_row = load_of_chunk[chunk]
-    # Rows of a batch are sorted (not in file order of unsorted indices): its loads come in runs, a pair per run.
-    change = np.ones(rows.size, dtype=bool)
-    change[1:] = (load_of_row[1:] != load_of_row[:-1]) | (batch_of_row[1:] != batch_of_row[:-1])
-    batch_loads, pair_batch = load_of_row[change], batch_of_row[change]
-    key = pair_batch * len(starts) + batch_loads
-    if key.size > 1 and not (key[1:] > key[:-1]).all():  # a batch's rows out of file order: each of its loads once
-        pair_batch, batch_loads = np.divmod(np.unique(key), len(starts))
-    bounds = np.searchsorted(pair_batch, np.arange(len(batches) + 1))
-    last_use = np.full(len(starts), -1, dtype=np.int64)
-    np.maximum.at(last_use, batch_loads, pair_batch)
-    return Schedule(
-        starts=np.array(starts, dtype=np.int64),
-        stops=np.array(stops, dtype=np.int64),
-        load_of_chunk=load_of_chunk,
-        by_need=np.argsort(np.array(begins, dtype=np.int64), kind="stable"),
-        uses=np.bincount(batch_loads, minlength=len(starts)).astype(np.int64),
-        batch_loads=batch_loads,
-        batch_bounds=bounds,
-        batches_done=np.zeros(len(batches), dtype=bool),
-        by_last_use=np.argsort(last_use, kind="stable"),
-        last_use=last_use,
-    )
 
 
 class BlockReader:
@@ -151,7 +53,8 @@ class BlockReader:
         path: the file (for ``preadv``), or None to load through ``source.take``.
         batches_of: ``epoch -> [sorted file rows of batch i, ...]``: what each batch of the epoch reads.
         chunk_rows, block_rows, file_rows: how the file and the order are cut.
-        rows_used: the file rows the batches read, sorted (None: all of them); blocks are cut in its ranks.
+        rows_used: the file rows the batches read (None: all of them), sorted, or in the order they are read
+            (loads are then stretches of that order): ``RowsUsed``.
         dtype, width: of the rows as ``source.take`` returns them.
         capacity_bytes: the most the arena holds.
         drop_cache: drop the pages read from the page cache (data larger than memory).
@@ -181,7 +84,7 @@ class BlockReader:
         self.chunk_rows, self.block_rows, self.file_rows = chunk_rows, block_rows, file_rows
         self.dtype, self.width = np.dtype(dtype), int(width)
         self.row_bytes = self.dtype.itemsize * self.width
-        self._used = rows_used
+        self._used = RowsUsed(rows_used, file_rows)
         self._gap_rows = max(1, GAP_BYTES // max(1, self.row_bytes))
         self.loads_read = 0  # how many loads the thread has read (for tests and benchmarks)
         self.rows_loaded = 0  # rows the thread has read ahead (of those the batches use)
@@ -214,15 +117,15 @@ class BlockReader:
 
     # -- the consumer -----------------------------------------------------------------------------
 
-    def _ranks(self, rows: np.ndarray) -> np.ndarray:
-        """Where file rows ``rows`` stand among the rows used: the space loads are planned in."""
-        return rows if self._used is None else np.searchsorted(self._used, rows)
-
     def take(self, rows: np.ndarray, *, epoch: int, index: int) -> np.ndarray:
-        """The values of file rows ``rows`` (sorted), batch ``index`` of epoch ``epoch``."""
-        ranks = self._ranks(rows)
+        """The values of file rows ``rows`` (sorted, or in the order ``rows_used`` gives), batch ``index`` of epoch ``epoch``."""
+        ranks = self._used.ranks(rows)
         with self._cond:
-            if self._epoch is None or epoch > self._epoch:  # a new epoch: the threads plan its loads
+            schedule = self._schedule
+            # A new epoch, or a new pass once every batch of the last was read (evaluation reads one epoch again
+            # and again; a run may look at a later epoch first): the threads plan its loads.
+            again = index == 0 and schedule is not None and bool(schedule.batches_done.all())
+            if self._epoch is None or epoch > self._epoch or again:
                 self._epoch, self._schedule = epoch, None
                 self._generation += 1
                 self._cond.notify_all()
@@ -316,10 +219,10 @@ class BlockReader:
             if schedule is None:
                 try:
                     planned = plan_loads(
-                        [self._ranks(rows) for rows in self.batches_of(epoch)],
+                        [self._used.ranks(rows) for rows in self.batches_of(epoch)],
                         chunk_rows=self.chunk_rows,
                         block_rows=self.block_rows,
-                        file_rows=self.file_rows if self._used is None else self._used.size,
+                        file_rows=self._used.size,
                     )
                     with self._cond:
                         if self._generation == generation:
@@ -335,8 +238,8 @@ class BlockReader:
                 continue
             start, stop = int(schedule.starts[load]), int(schedule.stops[load])
             try:
-                ahead = [self._file_rows(int(schedule.starts[a]), int(schedule.stops[a])) for a in advise]
-                read = self._read_load(self._file_rows(start, stop), arena[base : base + stop - start], ahead)
+                ahead = [self._used.file_rows(int(schedule.starts[a]), int(schedule.stops[a]))[0] for a in advise]
+                read = self._read_load(*self._used.file_rows(start, stop), arena[base : base + stop - start], ahead)
             except Exception:  # the batches that need this load read it directly: a load never read would hang them
                 with self._cond:
                     if self._slots.read_done(slot, arena):
@@ -374,23 +277,20 @@ class BlockReader:
             self._file.close()
             self._file = None
 
-    def _file_rows(self, start: int, stop: int) -> np.ndarray | tuple[int, int]:
-        """The file rows of ranks ``start..stop``: the rows themselves, or ``(first, end)`` when they are all of those."""
-        if self._used is None:
-            return start, stop
-        rows = self._used[start:stop]
-        first, end = int(rows[0]), int(rows[-1]) + 1
-        return (first, end) if end - first == rows.size else rows
-
-    def _read_load(self, rows: np.ndarray | tuple[int, int], into: np.ndarray, ahead: list) -> int:
-        """File rows ``rows`` (``_file_rows``) into ``into``; returns how many rows of the file were read.
+    def _read_load(self, rows: np.ndarray | tuple[int, int], where: np.ndarray | None, into: np.ndarray, ahead: list) -> int:
+        """File rows ``rows`` (``RowsUsed.file_rows``: sorted) into ``into``, row k at ``where[k]`` if given;
+        returns how many rows of the file were read.
 
         One large read of the file (a subset's rows: the runs that hold them, in large pieces), the next
         loads (``ahead``) announced first so the kernel fetches them meanwhile; or, for a file not mapped
         in one piece, through the source."""
         if self._file is None:
-            into[:] = self.source.take(np.arange(*rows) if isinstance(rows, tuple) else rows)
+            values = self.source.take(np.arange(*rows) if isinstance(rows, tuple) else rows)
+            if where is None:
+                into[:] = values
+            else:
+                into[where] = values
             return into.shape[0]
         for next_rows in ahead:
             self._file.announce_rows(next_rows, self._gap_rows)
-        return self._file.gather(rows, into, piece_rows=self._slots.slot_rows, gap_rows=self._gap_rows)
+        return self._file.gather(rows, into, piece_rows=self._slots.slot_rows, gap_rows=self._gap_rows, where=where)

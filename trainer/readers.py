@@ -80,7 +80,7 @@ class ProcessReaders:
                     capacity_bytes=(plan.pool_blocks + AHEAD_BLOCKS) * (plan.block_rows + self.batch_size) * row_bytes,
                     drop_cache=True,
                     direct=self.scattered,
-                    rows_used=_sorted(self.indices),
+                    rows_used=_sorted(self.indices) if self.scattered else self.indices,  # file order: read as given
                 )
                 weakref.finalize(owner, self.reader.close)
             return self.reader

@@ -72,13 +72,22 @@ class RowFile:
         if self.drop_cache:  # data larger than memory: these pages are not read again this epoch
             os.posix_fadvise(self._fd, offset, len(view), os.POSIX_FADV_DONTNEED)
 
-    def gather(self, rows: np.ndarray | tuple[int, int], into: np.ndarray, *, piece_rows: int, gap_rows: int) -> int:
+    def gather(
+        self,
+        rows: np.ndarray | tuple[int, int],
+        into: np.ndarray,
+        *,
+        piece_rows: int,
+        gap_rows: int,
+        where: np.ndarray | None = None,
+    ) -> int:
         """File rows ``rows`` (sorted), or rows ``start..stop`` (a pair: one ``read``), into ``into``; returns
         the rows read from the file.
 
         The runs of the file that hold them are read (a gap of more than ``gap_rows`` rows is skipped: a
         read of its own costs less), each in large reads of at most ``piece_rows`` rows through a staging
-        buffer, whose used rows are copied out: ``into`` holds only the rows asked for.
+        buffer, whose used rows are copied out: ``into`` holds only the rows asked for, row k of ``rows`` at
+        ``into[where[k]]`` when ``where`` is given (rows wanted in another order, read in file order).
         """
         if isinstance(rows, tuple):
             self.read(*rows, into)
@@ -90,7 +99,10 @@ class RowFile:
                 start, stop = int(rows[first]), min(int(rows[end - 1]) + 1, int(rows[first]) + piece_rows)
                 last = first + int(np.searchsorted(rows[first:end], stop))
                 span = np.frombuffer(self._read_staged(start, stop), dtype=np.uint8).reshape(stop - start, self.row_bytes)
-                np.take(span, rows[first:last] - start, axis=0, out=out[first:last])
+                if where is None:
+                    np.take(span, rows[first:last] - start, axis=0, out=out[first:last])
+                else:
+                    out[where[first:last]] = span[rows[first:last] - start]
                 read += stop - start
                 first = last
         return read

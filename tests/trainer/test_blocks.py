@@ -109,14 +109,13 @@ def sorted_file(tmp_path_factory) -> Path:
 def _blocks(path: Path, **kwargs) -> HDF5Sequence:
     return HDF5Sequence(
         path,
+        **{"shuffle": "blocks", **kwargs},
         scale=None,
         batch_size=256,
-        shuffle="blocks",
         seed=7,
         memory_budget=BUDGET,
         block_bytes=BLOCK_BYTES,
         dtype="uint8",
-        **kwargs,
     )
 
 
@@ -334,6 +333,35 @@ def test_a_sequence_reads_ahead_once_per_epoch_within_its_budget(sorted_file):
         reader = seq._readers.reader
         assert reader.rows_direct == 0 and reader.rows_loaded == (epoch + 1) * LABELS * PER_LABEL
         assert reader.peak_bytes <= (POOL + AHEAD_BLOCKS) * (BLOCK_ROWS + 256) * FEATURES
+
+
+def test_a_resumed_sequence_reads_its_first_epoch_ahead(sorted_file):
+    """A resumed run's first batches are of a later epoch: read ahead from there as from epoch 0, the next one too."""
+    seq = _blocks(sorted_file)
+    seq.set_epoch(3)
+    for epoch in (3, 4):
+        order = seq.order(epoch)
+        for i in range(len(seq)):
+            x, _ = seq.read_batch(i, epoch=epoch)
+            assert np.array_equal(_row_numbers(x), np.sort(order[i * 256 : (i + 1) * 256]))
+        reader = seq._readers.reader
+        assert reader.rows_direct == 0 and reader.rows_loaded == (epoch - 2) * LABELS * PER_LABEL
+
+
+@pytest.mark.parametrize("shuffle", ["blocks", "none"])
+def test_each_pass_is_read_ahead_whichever_epoch_it_reads(sorted_file, shuffle):
+    """Evaluation reads one epoch each time (a tf.data validation pass reads epoch 0), and a run may look at a
+    later epoch before an earlier one: a pass that starts once the last one was read is read ahead anew."""
+    seq = _blocks(sorted_file, shuffle=shuffle)
+    assert seq.block_plan is not None
+    for passes, epoch in enumerate((0, 0, 5, 2), start=1):
+        order = seq.order(epoch)
+        for i in range(len(seq)):
+            x, _ = seq.read_batch(i, epoch=epoch)
+            wanted = order[i * 256 : (i + 1) * 256]
+            assert np.array_equal(_row_numbers(x), wanted if shuffle == "none" else np.sort(wanted))
+        reader = seq._readers.reader
+        assert reader.rows_direct == 0 and reader.rows_loaded == passes * LABELS * PER_LABEL
 
 
 @pytest.mark.parametrize("every", [2, 3])

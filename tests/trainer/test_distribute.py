@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -105,6 +106,21 @@ def test_strategies_that_cannot_run_are_refused_at_once(tmp_path, make_data, bac
 
 
 def _free_port() -> int:
+    """A port free now, below the range the system hands out to outgoing connections and ``bind(0)``.
+
+    Worker 0 listens on it seconds later, once JAX is imported. A port of that range could be taken
+    meanwhile by any process's connection or listener, or by the other worker's own attempts to reach
+    worker 0 before it listens (a TCP connection from the port to itself): worker 0 could not listen.
+    """
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    for port in random.Random().sample(range(10000, low), 50) if low > 10050 else ():
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # in use
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -59,6 +59,29 @@ def test_orders_change_between_epochs_and_modes_behave():
         assert len(chunks) == 4
 
 
+@given(n=st.integers(0, 300), batch=st.integers(1, 40), seed=st.integers(0, 2**32 - 1), epoch=st.integers(0, 99))
+def test_batch_order_cuts_into_whole_contiguous_batches_and_the_short_one_last(n, batch, seed, epoch):
+    """As tf.data and Keras batch: every batch but the epoch's last is full, each one run of the file."""
+    order = epoch_order(n, seed=seed, epoch=epoch, mode="batch", batch_size=batch)
+    pieces = [order[i : i + batch] for i in range(0, n, batch)]
+    whole = n // batch
+    starts = sorted(int(p[0]) for p in pieces[:whole])
+    assert starts == list(range(0, whole * batch, batch))  # the whole batches, each once
+    assert all(np.array_equal(p, np.arange(p[0], p[0] + batch)) for p in pieces[:whole])
+    if n % batch:
+        assert np.array_equal(pieces[-1], np.arange(whole * batch, n))  # the rows left over, last
+
+
+def test_a_batch_ordered_sequence_reads_the_short_batch_last(data):
+    path, x, _ = data  # 103 rows: ten batches of 10, then 3
+    seq = HDF5Sequence(path, batch_size=10, shuffle="batch", seed=0, scale=None)
+    for epoch in range(4):
+        ids = [_row_ids(seq.read_batch(i, epoch=epoch)[0], x) for i in range(len(seq))]
+        assert [len(b) for b in ids] == [10] * 10 + [3]
+        assert ids[-1] == [100, 101, 102]
+        assert all(b == list(range(b[0], b[0] + 10)) and b[0] % 10 == 0 for b in ids[:-1])
+
+
 @pytest.mark.parametrize("mode", ["global", "window", "batch", "none"])
 def test_each_epoch_visits_every_row_once_with_the_right_values(data, mode):
     path, x, y = data

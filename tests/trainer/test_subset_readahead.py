@@ -56,19 +56,24 @@ def _subset(path: Path, subset: str, shuffle: str) -> HDF5Sequence:
         "every 8th": {"indices": np.arange(0, ROWS, 8)},
         "random 20%": {"indices": np.sort(np.random.default_rng(2).choice(ROWS, ROWS // 5, replace=False))},
         "reversed": {"indices": np.arange(ROWS)[::-1].copy()},
+        "permuted": {"indices": np.random.default_rng(4).permutation(ROWS)},  # with "none": read in this order
     }[subset]
     return HDF5Sequence(path, shuffle=shuffle, **common, **kwargs)
 
 
 @pytest.mark.parametrize("shuffle", ["blocks", "none"])
-@pytest.mark.parametrize("subset", ["whole", "split 90%", "split 10%", "shard (1,4)", "every 8th", "random 20%", "reversed"])
+@pytest.mark.parametrize(
+    "subset", ["whole", "split 90%", "split 10%", "shard (1,4)", "every 8th", "random 20%", "reversed", "permuted"]
+)
 def test_subsets_are_read_ahead_like_the_whole_file_within_the_budget(numbered_file, subset, shuffle):
     """The blocks of a subset are cut in its own rows, which lie far apart in the file: each block is still
     read ahead once, and held in the memory a block of the whole file takes."""
     _read_ahead_like_the_whole_file(_subset(numbered_file, subset, shuffle), shuffle, preadv=True)
 
 
-@pytest.mark.parametrize(("subset", "shuffle"), [("split 10%", "none"), ("every 8th", "blocks"), ("random 20%", "blocks")])
+@pytest.mark.parametrize(
+    ("subset", "shuffle"), [("split 10%", "none"), ("every 8th", "blocks"), ("random 20%", "blocks"), ("permuted", "none")]
+)
 def test_subsets_of_a_file_read_through_its_memory_map_are_read_ahead_too(small_chunks_file, subset, shuffle):
     _read_ahead_like_the_whole_file(_subset(small_chunks_file, subset, shuffle), shuffle, preadv=False)
 
