@@ -250,7 +250,9 @@ class _Conversion:
         self.vocabularies.write(writer, self.roles.feature_names)
         writer.set_column_kinds(boolean=self.kinds.names_of(BOOLEAN), datetime=self.kinds.names_of(DATETIME))
         kinds, names = self.kinds, self.roles.feature_names
-        self.warnings.extend(code_warnings(kinds.dates_as_codes(), names, self.vocabularies.counts, self.stats))
+        self.warnings.extend(
+            code_warnings(kinds.dates_as_codes(), names, self.vocabularies.counts, self.stats, like=self.options.like)
+        )
         self.final_dtype = writer.dtype
         self.dtype.write(writer)
         appended = self.options.append

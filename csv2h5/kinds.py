@@ -59,28 +59,40 @@ def identifiers_as_codes(names: Sequence[str], category_counts: dict[int, np.nda
 
 
 def code_warnings(
-    dates: Sequence[str], names: Sequence[str], category_counts: dict[int, np.ndarray], stats: ColumnStats | None = None
+    dates: Sequence[str],
+    names: Sequence[str],
+    category_counts: dict[int, np.ndarray],
+    stats: ColumnStats | None = None,
+    *,
+    like: str | None = None,
 ) -> list[str]:
     """Warnings for columns stored as codes that look like dates (``dates``) or identifiers, for columns named like
-    identifiers stored as numbers, and for empty columns."""
+    identifiers stored as numbers, and for empty columns. ``like``: the file this one takes its column roles from
+    (``--like``), which refuses the options the advice names: they go to that file's conversion."""
+
+    def advise(option: str) -> str:
+        return option if like is None else f"{option} when converting {like}, whose columns this file takes (--like)"
+
     empty = [] if stats is None else [n for n, c, nan in zip(names, stats.count, stats.nan_count) if c == 0 < nan]
+    # Under --like a part may hold no values where the reference does: the column keeps its role, nothing to drop.
     found = [
-        f"column {name!r} is empty in every row (stored as NaN, which also makes the file's type a float one); --drop {name}"
+        f"column {name!r} is empty in every row (stored as NaN, which also makes the file's type a float one); "
+        + (f"--drop {name}" if like is None else f"it keeps the role it has in {like} (--like)")
         for name in empty
     ]
     found += [
         f"column {name!r} looks like dates and is stored as categorical codes;"
-        f" pass --datetime {name} for seconds since 1970 instead"
+        f" pass {advise(f'--datetime {name}')} for seconds since 1970 instead"
         for name in dates
     ]
     for name in [n for n in identifiers_as_codes(names, category_counts) if n not in dates]:
         found.append(
             f"column {name!r} looks like an identifier (a distinct value in almost every row)"
-            f" and is stored as categorical codes, which mean nothing to a model; --drop {name}"
+            f" and is stored as categorical codes, which mean nothing to a model; {advise(f'--drop {name}')}"
         )
     found += [
         f"column {name!r} is named like an identifier and stored as numbers, which a model reads as a quantity;"
-        f" --drop {name} if it is one"
+        f" {advise(f'--drop {name}')} if it is one"
         for j, name in enumerate(names)
         if j not in category_counts and named_like_identifier(name)
     ]

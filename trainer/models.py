@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import keras
+import numpy as np
 
 from .errors import ModelError
 from .fileinfo import FileInfo
@@ -219,7 +220,27 @@ def build_model(
     _check_body(kind, body, body_shape, output)
     if body_shape != (int(x.shape[-1]),):
         x = keras.layers.Reshape(shape, name="sample_shape")(x)
-    return keras.Model(inputs, body(x), name=f"{body.name}_on_rows")
+    outputs = body(x)
+    if kind in BUILDERS and output.task == "regression":
+        outputs = target_scale(info)(outputs)
+    return keras.Model(inputs, outputs, name=f"{body.name}_on_rows")
+
+
+def target_scale(info: FileInfo) -> keras.layers.Layer:
+    """Regression: the body's outputs times the training targets' standard deviation, plus their mean.
+
+    The body then learns values near 0 with a spread near 1 whatever the target's units: prices
+    of millions from an output layer that starts near 0 would take Adam (steps of about its
+    learning rate) millions of steps to reach, and the model would predict ~0 after any
+    sensible training. Predictions, the loss and the metrics stay in the target's own units.
+    """
+    target = np.asarray(info.target, dtype=np.float64).reshape(len(info.target), -1)
+    mean, std = np.zeros(target.shape[1]), np.ones(target.shape[1])
+    for j, column in enumerate(target.T):
+        column = column[np.isfinite(column)]  # infinite targets are refused before training; NaN has no value
+        if column.size:
+            mean[j], std[j] = column.mean(), column.std() or 1.0
+    return keras.layers.Rescaling(scale=std.astype(np.float32), offset=mean.astype(np.float32), name="target_scale")
 
 
 def _check_activation(activation: str) -> None:

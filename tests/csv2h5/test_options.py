@@ -340,6 +340,20 @@ def test_a_column_empty_in_every_row_is_named_as_empty_with_drop_as_the_advice(t
     assert x.dtype == np.uint8 and x[:, 0].tolist() == list(range(50))
 
 
+def test_warnings_under_like_never_advise_an_option_like_refuses(tmp_path):
+    ref, part = tmp_path / "ref.csv", tmp_path / "part.csv"
+    ref.write_text("user_id,city,y\n" + "".join(f"{i},c{i % 3},{i % 2}\n" for i in range(40)))
+    part.write_text("user_id,city,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
+    convert([ref], tmp_path / "ref.h5", options=ConvertOptions(target=("y",), categorical=("city",)))
+    report = convert([part], tmp_path / "part.h5", options=ConvertOptions(like=str(tmp_path / "ref.h5")))
+    empty = [w for w in report.warnings if "empty in every row" in w]
+    named = [w for w in report.warnings if "named like an identifier" in w]
+    assert len(empty) == 1 and "city" in empty[0] and "--drop" not in empty[0], report.warnings
+    assert len(named) == 1 and "--drop user_id when converting" in named[0], report.warnings
+    with pytest.raises(OptionError, match="--like takes the column roles"):  # why the advice names the other file
+        ConvertOptions(like=str(tmp_path / "ref.h5"), drop=("user_id",))
+
+
 def test_a_sample_shape_one_short_without_a_target_says_to_pass_it(tmp_path):
     src = tmp_path / "img.csv"
     src.write_text("label," + ",".join(f"p{i}" for i in range(4)) + "\n3,0,1,2,3\n")

@@ -384,7 +384,8 @@ def test_regression_trains_a_linear_head_on_mse(backend, files, tmp_path):
         backend, files, run, "--epochs", "30", "--optimizer", "adam", "--learning-rate", "0.05", "--val-split", "0", data="level"
     )
     model = load(run / "model.keras")
-    assert model.loss == "mse" and model.layers[-1].layers[-1].activation.__name__ == "linear"
+    assert model.loss == "mse" and model.layers[-2].layers[-1].activation.__name__ == "linear"
+    assert model.layers[-1].name == "target_scale"  # the body's outputs put on the target's scale
     history = _rows(run / "history.csv")
     assert set(history[0]) == {"epoch", "loss", "mae"}
     header, rows = _csv_table(files["level"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,34 @@ def test_nan_errors_advise_fill_only_when_it_fills_every_column_with_nan(tmp_pat
         assert f"{column} (3 NaN)" in messages[0]  # the three cells emptied above
     for message in messages:
         assert ("--fill VALUE" in message) is fill_fixes, message
+
+
+def test_a_regression_target_far_from_zero_trains_in_its_own_units(tmp_path):
+    # Prices of millions: an output layer that starts near 0 would need millions of steps to reach them.
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=2000), rng.normal(size=2000)
+    price = (5e6 + 3e5 * x1 - 1e5 * x2 + rng.normal(scale=2e4, size=2000)).round(2)
+    pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "price": price}).to_csv(tmp_path / "reg.csv", index=False)
+    convert([tmp_path / "reg.csv"], tmp_path / "reg.h5", options=ConvertOptions(target=("price",)))
+    run = tmp_path / "run"
+    code, out, err = _h5train("fit", tmp_path / "reg.h5", "--run-dir", run, "--epochs", "5", "--progress", "none")
+    assert code == 0, err
+    stored = open_info(tmp_path / "reg.h5").target.astype(np.float64)  # the targets as float32 stores them
+    with zipfile.ZipFile(run / "model.keras") as saved:  # the saved model's own config, read without Keras
+        layers = json.loads(saved.read("config.json"))["config"]["layers"]
+    scale = next(layer["config"] for layer in layers if layer["config"].get("name") == "target_scale")
+    np.testing.assert_allclose(np.ravel(_values(scale["offset"])), stored.mean(), rtol=1e-6)
+    np.testing.assert_allclose(np.ravel(_values(scale["scale"])), stored.std(), rtol=1e-5)
+    best_mae = min(float(row["val_mae"]) for row in _history(run))
+    assert best_mae < 0.2 * np.mean(np.abs(price - price.mean()))  # far better than predicting the mean (numpy)
+    code, out, err = _h5train("predict", run, tmp_path / "reg.h5", "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    predicted = pd.read_csv(tmp_path / "p.csv")["price"].to_numpy()
+    assert np.mean(np.abs(predicted - price)) < 0.2 * np.mean(np.abs(price - price.mean()))  # in the target's units
+
+
+def _values(saved: object) -> np.ndarray:
+    """A number or array as a .keras config holds it: plain, or Keras's serialised numpy array."""
+    if isinstance(saved, dict):
+        saved = saved.get("config", {}).get("value", saved)
+    return np.asarray(saved, dtype=np.float64)
