@@ -31,6 +31,7 @@ from .cells import (
     booleans,
     comma_number_flags,
     looks_like_dates,
+    placeholder_flags,
     seconds_since_epoch,
 )
 from .kernels import (
@@ -264,7 +265,7 @@ def classify(column, *, fill: float | None, decimal: str = ".", missing: np.ndar
     if truth is not None:
         return FeatureColumn(truth, BOOLEANS)
     codes, vocabulary = category_codes(column)
-    found = TEXT | (DATELIKE if looks_like_dates(column) else 0)
+    found = TEXT | (DATELIKE if looks_like_dates(column) else 0) | placeholder_flags(column, decimal)
     if decimal == ".":
         found |= comma_number_flags(column)
     return FeatureColumn(codes, found, vocabulary)

@@ -25,6 +25,7 @@ import numpy as np
 from .arrow import NA_VALUES
 from .blocks import TextBlock
 from .buffers import arrow_array, to_bools, to_numpy
+from .cells import NUMBER_TEXT
 from .kernels import is_valid, match_substring_regex, take
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
@@ -98,11 +99,9 @@ def _cells(data: bytes, ncol: int, delimiter: int) -> tuple[np.ndarray, np.ndarr
     return text, lengths, rows
 
 
-# A decimal number as pyarrow's float parser reads one, spaces around allowed: a cell that does not
-# match is looked at as text. Only speed rides on it: a column wrongly kept among the numbers makes
-# the float64 parse fail (the block goes to the column paths); one wrongly taken out is still
-# read as numbers, by text.classify.
-_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:inf|infinity|nan)\s*$"
+# A cell that does not match NUMBER_TEXT is looked at as text. Only speed rides on it: a column wrongly
+# kept among the numbers makes the float64 parse fail (the block goes to the column paths); one wrongly
+# taken out is still read as numbers, by text.classify.
 
 
 def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
@@ -110,7 +109,7 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     if cells is None:
         return set(columns)
     # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
-    numbers = to_bools(match_substring_regex(cells, _NUMBER)) | ~to_bools(is_valid(cells))
+    numbers = to_bools(match_substring_regex(cells, NUMBER_TEXT)) | ~to_bools(is_valid(cells))
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 
