@@ -99,7 +99,7 @@ def to_numbers(
         if hex_like:
             break
         try:
-            converted = cast(column, target_type)
+            converted = cast(column, target_type) if target_type != pa.int64() else _integers(column, text)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         integral_fill = fill is not None and float(fill).is_integer()
@@ -145,6 +145,18 @@ def _scalar(values):
 # a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits
 # (and where it holds no sign either, its cells are integers unless one is empty text).
 _INTEGER_BYTES = b"+-0123456789"
+
+
+def _integers(column, text: bytes | None):
+    """A column of integer cells (``_all_int_like``) as int64: pyarrow refuses a leading + (+1), which pandas reads."""
+    import pyarrow as pa
+
+    try:
+        return cast(column, pa.int64())
+    except pa.ArrowInvalid:
+        if text is not None and b"+" not in text:
+            raise
+    return cast(replace_substring(column, "+", ""), pa.int64())  # a + is only ever a sign here
 
 
 def _some_hex_like(column, text: bytes | None) -> bool:
