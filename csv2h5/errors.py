@@ -92,5 +92,5 @@ def number_text(value: float) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """``1 row``, ``1,234 rows``: a count and its noun, for messages and summaries (nouns that take an s)."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+    """``1 row``, ``1,234 rows``, ``2 classes``: a count and its noun, for messages and summaries (regular plurals)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
