@@ -62,7 +62,7 @@ class MergeReport:
     seconds: float
 
     def summary(self) -> str:
-        labels = f", {counted(len(self.classes), 'class')}" if self.classes else ""
+        labels = f", {counted(len(self.classes), 'class', 'classes')}" if self.classes else ""
         return f"merged {self.parts} files, {counted(self.rows, 'row')}{labels}, into {self.output} in {self.seconds:.1f} s"
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from csv2h5 import ConvertOptions, convert
 from csv2h5.cli import app
-from csv2h5.errors import OutputError
+from csv2h5.errors import OutputError, counted
 from csv2h5.merge import merge
 
 runner = CliRunner()
@@ -59,3 +59,7 @@ def test_summaries_say_one_in_the_singular(tmp_path):
     convert(tmp_path / "two.csv", tmp_path / "two.h5", options=ConvertOptions(target=("y",)))
     merged = merge([out, tmp_path / "two.h5"], tmp_path / "m.h5")
     assert merged.summary().startswith("merged 2 files, 2 rows, 1 class, into")
+
+
+def test_counted_plurals():
+    assert [counted(1, "epoch"), counted(2, "epoch"), counted(2, "class", "classes")] == ["1 epoch", "2 epochs", "2 classes"]
