@@ -55,7 +55,7 @@ def missing_spellings(data: bytes, plan: ParsePlan) -> tuple[str, ...]:
     return EMPTY_ONLY
 
 
-def _every_spelling(plan: ParsePlan) -> tuple[str, ...]:
+def every_spelling(plan: ParsePlan) -> tuple[str, ...]:
     """pandas' spellings and the user's, each whole number of theirs written both ways (-999 and -999.0), as pandas does."""
     return NA_VALUES + with_both_spellings(plan.dialect.na_values)
 
@@ -94,7 +94,7 @@ def read_table(
         convert_options=pacsv.ConvertOptions(
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
-            null_values=list(_every_spelling(plan) if null_values is None else null_values),
+            null_values=list(every_spelling(plan) if null_values is None else null_values),
             decimal_point=plan.dialect.decimal,
             **_boolean_spellings(column_types),
             strings_can_be_null=True,

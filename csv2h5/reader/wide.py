@@ -22,7 +22,7 @@ import io
 
 import numpy as np
 
-from .arrow import NA_VALUES
+from .arrow import NA_VALUES, every_spelling
 from .blocks import TextBlock
 from .buffers import arrow_array, to_bools, to_numpy
 from .cells import NUMBER_TEXT
@@ -45,27 +45,27 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
         or plan.dialect.quotechar.encode() in data
         or b"\r" in data
         or plan.dialect.decimal != "."
-        or plan.dialect.na_values
-    ):  # decimal commas, spellings of missing cells of the user's own: the column paths read them
+    ):  # decimal commas: the column paths read them
         return None
+    spellings = every_spelling(plan)  # pandas' and the user's (--na-values)
     cells = _cells(data, ncol, delimiter[0])
     if cells is None:
         return None
     text, lengths, rows = cells
     special = {*plan.categorical, *plan.datetime, *plan.boolean}
     number_columns = [col for col in plan.features if col not in special]
-    numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+    numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64", spellings)
     classified: set[int] = set()
     if numbers is None:  # cells that are not numbers: their columns are read as the text path reads them
         classified = _columns_not_numbers(
-            _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string"), number_columns, rows
+            _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string", spellings), number_columns, rows
         )
         number_columns = [col for col in number_columns if col not in classified]
-        numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+        numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64", spellings)
         if numbers is None:
             return None
     other_columns = sorted(special | classified | set(plan.target))
-    others = _stream(text, lengths, other_columns, ncol, rows, delimiter[0], "string")
+    others = _stream(text, lengths, other_columns, ncol, rows, delimiter[0], "string", spellings)
     if others is None:
         return None
     values = to_numpy(numbers).reshape(rows, len(number_columns))
@@ -114,8 +114,19 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     return {columns[k] for k in np.flatnonzero(odd)}
 
 
-def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int, rows: int, delimiter: int, kind: str):
+def _stream(
+    text: np.ndarray,
+    lengths: np.ndarray,
+    columns: list[int],
+    ncol: int,
+    rows: int,
+    delimiter: int,
+    kind: str,
+    spellings: tuple[str, ...] = NA_VALUES,
+):
     """The cells of ``columns`` (CSV positions), row by row, parsed by pyarrow as one column of ``kind``.
+
+    ``spellings``: the cells read as missing.
 
     None when a cell is not of that kind.
     """
@@ -139,7 +150,7 @@ def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int
             parse_options=pacsv.ParseOptions(delimiter=chr(delimiter), quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={"cell": pa.float64() if kind == "float64" else pa.string()},
-                null_values=list(NA_VALUES),
+                null_values=list(spellings),
                 strings_can_be_null=True,
             ),
         )

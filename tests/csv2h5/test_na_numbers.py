@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from unittest import mock
 
 import h5py
@@ -26,16 +25,12 @@ PATHS = {
 }
 
 
-def _convert(tmp_path, text: str, *, typed: bool = True, wide: bool = False, **options) -> dict[str, np.ndarray]:
+def _convert(tmp_path, text: str, *, typed: bool = True, **options) -> dict[str, np.ndarray]:
     src, out = tmp_path / "in.csv", tmp_path / "out.h5"
     src.write_text(text)
     options.setdefault("workers", 0)
-    patches = [mock.patch.object(wide_module, "WIDE_COLUMNS", 1)] if wide else []
-    if not typed:
-        patches.append(mock.patch.object(parse_module, "parse_typed", lambda *args: None))
-    with contextlib.ExitStack() as stack:
-        for patch in patches:
-            stack.enter_context(patch)
+    typed_path = parse_module.parse_typed if typed else lambda *args: None
+    with mock.patch.object(parse_module, "parse_typed", typed_path):
         convert([src], out, options=ConvertOptions(overwrite=True, **options))
     with h5py.File(out, "r") as f:
         found = {name: f[name][()] for name in ("features", "stats/nan_count")}
@@ -82,14 +77,23 @@ def test_fill_goes_into_them_as_into_empty_cells(tmp_path, path, fill):
         assert found["features"].dtype.kind in "iu"
 
 
-def test_wide_files(tmp_path):
+def test_wide_files_are_read_row_major_with_them(tmp_path):
     names = [f"c{i}" for i in range(2100)]
-    rows = [",".join(["-999.0" if (r + i) % 7 == 0 else str(r + i) for i in range(2100)]) for r in range(5)]
+    marks = ["-999.0", "-9.99e2", "?", "-999"]
+    rows = [",".join([marks[(r + i) % 4] if (r + i) % 7 == 0 else str(r + i) for i in range(2100)]) for r in range(5)]
     text = "\n".join([",".join(names), *rows]) + "\n"
-    for wide in (True, False):
-        found = _convert(tmp_path, text, wide=wide, na_values=("-999",))
-        expected = _pandas(tmp_path, ["-999"])
-        np.testing.assert_array_equal(found["features"].astype(np.float64), expected.to_numpy(dtype=np.float64))
+    read = []
+
+    def spy(*args):
+        read.append(wide_module.parse_wide(*args))
+        return read[-1]
+
+    with mock.patch.object(parse_module, "parse_wide", spy):
+        found = _convert(tmp_path, text, na_values=("-999", "?"))
+    assert read and all(parsed is not None for parsed in read)  # the wide path read every block
+    expected = _pandas(tmp_path, ["-999", "?"])
+    np.testing.assert_array_equal(found["features"].astype(np.float64), expected.to_numpy(dtype=np.float64))
+    np.testing.assert_array_equal(found["stats/nan_count"], expected.isna().sum().to_numpy())
 
 
 def test_text_columns_match_the_spellings_only(tmp_path):
