@@ -216,22 +216,26 @@ class KindAdvice:
         return f"; pass {' '.join(options)} ({'; '.join(why)})"
 
     def _marks(self, columns: Sequence[int], blocks: Sequence[Held]) -> list[str]:
-        """The placeholder (``missing_mark``) each column of numbers shows first, each once."""
-        found = self._evidence(blocks, {k: TEXT for k in columns})
-        return list(dict.fromkeys(missing_mark(found[k][3]) or found[k][3] for k in columns))
+        """The placeholders (``missing_mark``) of these columns of numbers, each once: the cells of their
+        blocks' vocabularies that are not numbers."""
+        decimal = self.kinds.plan.dialect.decimal
+        cells = (cell for k in columns for _, parsed in blocks for cell in parsed.categories.get(k, ()))
+        return list(dict.fromkeys(missing_mark(cell) or cell for cell in cells if cell_kind(cell, decimal) == TEXT))
 
     def placeholder_error(self, columns: np.ndarray, blocks: Sequence[Held]) -> BadValueError:
         """Columns of numbers but for placeholders (``?``) that --categorical auto would store as codes."""
         found = self._evidence(blocks, {int(j): TEXT for j in columns})
         j = min(found, key=lambda k: (found[k][0], found[k][2], k))
         _, source, line, cell = found[j]
-        names = [self.kinds.names[int(k)] for k in columns]
-        marks = " ".join(f"--na-values {_shell_list([mark])}" for mark in self._marks([int(k) for k in columns], blocks))
+        others = [int(k) for k in columns if k != j]
+        marks = self._marks([int(k) for k in columns], blocks)
+        if_marks = "if they mark missing cells" if len(marks) > 1 else "if it marks a missing cell"
+        na_values = " ".join(f"--na-values {_shell_list([mark])}" for mark in marks)
         return BadValueError(
-            f"{source}:{line}: column {names[0]!r} holds numbers and {excerpt(cell)!r}, which --categorical auto"
-            f" would store as codes{f' (so would {self._names(columns[1:])})' if len(names) > 1 else ''};"
-            f" if it marks a missing cell: {marks}; to store {'them' if len(names) > 1 else 'it'} as codes:"
-            f" --categorical {self._categorical_list(columns)}; or --drop {self._list(columns)}"
+            f"{source}:{line}: column {self.kinds.names[j]!r} holds numbers and {excerpt(cell)!r}, which --categorical"
+            f" auto would store as codes{f' (so would {self._names(others)})' if others else ''}; {if_marks}: {na_values};"
+            f" to store {'them' if others else 'it'} as codes: --categorical {self._categorical_list(columns)};"
+            f" or --drop {self._list(columns)}"
         )
 
     def _identifier(self, column: int, blocks: Sequence[Held]) -> bool:

@@ -71,3 +71,23 @@ def test_the_refusal_of_text_keeps_the_placeholder_hint_for_a_column_of_numbers(
     assert "pass --categorical cat --na-values '?' (" in said, said
     assert "a: numbers, with '?' for a missing cell" in said
     assert "--categorical a" not in said
+
+
+def test_every_placeholder_of_the_columns_is_named(tmp_path):
+    src = tmp_path / "q.csv"
+    src.write_text("a,b,cat\n1,2,u\n?,3,v\n4,N.A.,u\n-,5,u\n6,7,w\n")
+    with pytest.raises(BadValueError) as refused:
+        convert([src], tmp_path / "q.h5", options=ConvertOptions(categorical=("auto",)))
+    said = str(refused.value)
+    assert "(so would b)" in said and "if they mark missing cells: --na-values '?' --na-values - --na-values N.A.;" in said, said
+    convert([src], tmp_path / "q.h5", options=ConvertOptions(categorical=("auto",), na_values=("?", "-", "N.A.")))
+    with h5py.File(tmp_path / "q.h5", "r") as f:
+        expected = pd.read_csv(src, na_values=["?", "-", "N.A."])[["a", "b"]].to_numpy(dtype=np.float32)
+        np.testing.assert_array_equal(f["features"][:, :2], expected)
+
+
+def test_the_column_named_first_is_the_one_whose_cell_comes_first(tmp_path):
+    src = tmp_path / "q.csv"
+    src.write_text("a,b,cat\n1,2,u\n3,?,v\n?,5,u\n")
+    with pytest.raises(BadValueError, match=r"q\.csv:3: column 'b' holds numbers and '\?', .* \(so would a\);"):
+        convert([src], tmp_path / "q.h5", options=ConvertOptions(categorical=("auto",)))
