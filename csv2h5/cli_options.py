@@ -20,7 +20,8 @@ InputsArgument = Annotated[
         readable=False,
     ),
 ]
-OutputOption = Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)]
+# Text, not a Path: Path("new/") drops the separator that says the user named a directory.
+OutputOption = Annotated[str, typer.Option("--output", "-o", help="HDF5 file to write.", show_default=False)]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 
 # Which columns are read, and what each becomes.

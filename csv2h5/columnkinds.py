@@ -26,7 +26,19 @@ import numpy as np
 
 from .errors import OptionError
 from .kinds import BOOLEAN, CATEGORY, DATETIME, NUMBER, UNDECIDED, Held, KindAdvice, StoredKinds, kind_name
-from .reader import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT, ParsedBlock, ParsePlan, TextBlock, parse_block
+from .reader import (
+    BOOLEANS,
+    DATELIKE,
+    DECIMAL_COMMA,
+    GROUPED,
+    NUMBERS,
+    PLACEHOLDERS,
+    TEXT,
+    ParsedBlock,
+    ParsePlan,
+    TextBlock,
+    parse_block,
+)
 from .schema import ColumnRoles, check_category_name
 from .shared import discard
 
@@ -75,6 +87,7 @@ class ColumnKinds:
         self.not_dates = np.zeros(count, dtype=bool)  # a text cell that is not an ISO date was found
         self.not_commas = np.zeros(count, dtype=bool)  # a text cell that is not a number with a decimal comma
         self.not_grouped = np.zeros(count, dtype=bool)  # a comma that does not group digits by three (70,5)
+        self.not_placeholders = np.zeros(count, dtype=bool)  # text cells beside no numbers, or not all placeholders
         self._window: list[Held] | None = [] if stored is None else None
         self._checked: bytes | None = None  # cells of a block checked that brought nothing new (see ``_check``)
         self._held_bytes = 0
@@ -148,6 +161,7 @@ class ColumnKinds:
         self.not_dates |= ((cells & TEXT) != 0) & ((cells & DATELIKE) == 0)
         self.not_commas |= ((cells & TEXT) != 0) & ((cells & DECIMAL_COMMA) == 0)
         self.not_grouped |= ((cells & DECIMAL_COMMA) != 0) & ((cells & GROUPED) == 0)
+        self.not_placeholders |= ((cells & TEXT) != 0) & ((cells & PLACEHOLDERS) == 0)
 
     def _readable(self, block: TextBlock, parsed: ParsedBlock) -> Held:
         """The block as the current plan reads it: parsed again if it lacks codes of a categorical column,
@@ -170,6 +184,9 @@ class ColumnKinds:
             raise self.advice.text_error(np.flatnonzero(text), np.flatnonzero(mixed), blocks)
         if mixed.any():
             raise self.advice.mixed_error(int(np.flatnonzero(mixed)[0]), blocks)
+        numbers = [j for j in np.flatnonzero(text) if self.placeholders(j)]
+        if numbers:  # auto codes text; a column of numbers with "?" for missing cells is not text
+            raise self.advice.placeholder_error(np.array(numbers), blocks)
         before = self.kind.copy()
         self.kind[text] = CATEGORY
         self.kind[undecided & (cells == BOOLEANS)] = BOOLEAN
@@ -202,6 +219,10 @@ class ColumnKinds:
         late = np.flatnonzero(new & ((self.kind == BOOLEAN) | (self.kind == CATEGORY)))
         if self.plan.fill is not None and late.size:
             raise self.advice.late_fill_error(int(late[0]), block, parsed)
+
+    def placeholders(self, column: int) -> bool:
+        """Whether a column's text cells are all placeholders for a missing value (?, -, n/a) among numbers."""
+        return bool(self.seen[column] & PLACEHOLDERS) and not self.not_placeholders[column]
 
     def auto_columns(self) -> list[int]:
         """Positions of the columns --categorical auto made categorical."""

@@ -24,7 +24,7 @@ from .inputs import expand_patterns, given_twice
 from .kinds import BOOLEAN, CATEGORY, DATETIME, code_warnings
 from .layout import BAD_LINE_NUMBERS, BAD_LINES, CLASS_COUNTS, OPTIONS, SOURCES, stats_path
 from .options import ConvertOptions, options_record, worker_count
-from .output import AtomicOutput, check_output
+from .output import AtomicOutput, check_output, output_path
 from .reader import (
     Dialect,
     ParsedBlock,
@@ -374,7 +374,7 @@ def convert(
     """
     options = options or ConvertOptions()
     paths = expand_patterns([sources] if isinstance(sources, (str, os.PathLike)) else sources)
-    out = Path(output)
+    out = output_path(output)
     _check_paths(paths, out, options)
     output_file = AtomicOutput(out, on_notice=on_notice)
     template = None

@@ -91,6 +91,6 @@ def number_text(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) <= 2**53 else repr(value)  # 1e+300, not its 301 digits
 
 
-def counted(count: int, noun: str) -> str:
-    """``1 row``, ``1,234 rows``: a count and its noun, for messages and summaries (nouns that take an s)."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 row``, ``1,234 rows``: a count and its noun, for messages and summaries (``plural``: when not noun + s)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {plural or noun + 's'}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import COMMENT_LINE_HINT, COMMENTED_HEADER_HINT, BadValueError, SchemaError, begins_comment, excerpt, number_text
-from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, row_lines
+from .reader import BOOLEANS, NUMBERS, TEXT, ParsedBlock, TextBlock, cell_kind, first_cells, missing_mark, row_lines
 from .shared import received
 
 if TYPE_CHECKING:
@@ -189,11 +189,15 @@ class KindAdvice:
             # separator, which --decimal , would read as 1.234: no such advice for them.
             return dialect.delimiter != "," or bool(self.kinds.not_grouped[k])
 
-        commas = [k for k in columns if decimal_commas(k)]
-        dates = [k for k in columns if k not in mixed and k not in commas and not self.kinds.not_dates[k]]
-        identifiers = [k for k in columns if k not in commas and k not in dates and self._identifier(k, blocks)]
-        codes = [k for k in columns if k not in commas and k not in dates and k not in identifiers]
-        if not (commas or dates or identifiers):
+        numbers = [k for k in columns if k not in mixed and self.kinds.placeholders(k)]
+        if numbers == columns:  # the cell named says --na-values; codes are the other way
+            numbers = []
+        commas = [k for k in columns if decimal_commas(k) and k not in numbers]
+        dates = [k for k in columns if k not in mixed and k not in commas + numbers and not self.kinds.not_dates[k]]
+        rest = [k for k in columns if k not in commas + dates + numbers]
+        identifiers = [k for k in rest if self._identifier(k, blocks)]
+        codes = [k for k in rest if k not in identifiers]
+        if not (commas or dates or identifiers or numbers):
             them = "them" if len(codes) > 1 else "text"
             return (
                 f"; pass --categorical {self._categorical_list(codes)} to store {them} as codes"
@@ -212,12 +216,39 @@ class KindAdvice:
         if dates:
             options.append(f"--datetime {self._list(dates)}")
             why.append(f"{self._names(dates)}: ISO dates, stored as seconds since 1970")
+        if numbers:
+            marks = self._marks(numbers, blocks)
+            options.append(" ".join(f"--na-values {_shell_list([mark])}" for mark in marks))
+            why.append(f"{self._names(numbers)}: numbers, with {' '.join(map(repr, marks))} for a missing cell")
         if commas:
             # Comma-separated, the decimal commas were quoted; --decimal , alone would assume ';'.
             options.append("--decimal , --delimiter ," if dialect.delimiter == "," else "--decimal ,")
             cell = next(iter(self._evidence(blocks, {commas[0]: TEXT}).values()))[3]
             why.append(f"{self._names(commas)}: numbers written with a decimal comma, such as {excerpt(cell)!r}")
         return f"; pass {' '.join(options)} ({'; '.join(why)})"
+
+    def _marks(self, columns: Sequence[int], blocks: Sequence[Held]) -> list[str]:
+        """The placeholders (``missing_mark``) of these columns of numbers, each once: the cells of their
+        blocks' vocabularies that are not numbers."""
+        decimal = self.kinds.plan.dialect.decimal
+        cells = (cell for k in columns for _, parsed in blocks for cell in parsed.categories.get(k, ()))
+        return list(dict.fromkeys(missing_mark(cell) or cell for cell in cells if cell_kind(cell, decimal) == TEXT))
+
+    def placeholder_error(self, columns: np.ndarray, blocks: Sequence[Held]) -> BadValueError:
+        """Columns of numbers but for placeholders (``?``) that --categorical auto would store as codes."""
+        found = self._evidence(blocks, {int(j): TEXT for j in columns})
+        j = min(found, key=lambda k: (found[k][0], found[k][2], k))
+        _, source, line, cell = found[j]
+        others = [int(k) for k in columns if k != j]
+        marks = self._marks([int(k) for k in columns], blocks)
+        if_marks = "if they mark missing cells" if len(marks) > 1 else "if it marks a missing cell"
+        na_values = " ".join(f"--na-values {_shell_list([mark])}" for mark in marks)
+        return BadValueError(
+            f"{source}:{line}: column {self.kinds.names[j]!r} holds numbers and {excerpt(cell)!r}, which --categorical"
+            f" auto would store as codes{f' (so would {self._names(others)})' if others else ''}; {if_marks}: {na_values};"
+            f" to store {'them' if others else 'it'} as codes: --categorical {self._categorical_list(columns)};"
+            f" or --drop {self._list(columns)}"
+        )
 
     def _identifier(self, column: int, blocks: Sequence[Held]) -> bool:
         """Whether a text column looks like an identifier: named so, or about one distinct value per row here."""
@@ -340,11 +371,9 @@ def kind_name(kind: int) -> str:
 
 
 def _missing_mark(cell: str) -> str:
-    """For a cell of a few punctuation marks ("?" in UCI's tables, "-"): the option that reads it as a missing cell."""
-    mark = cell.strip()
-    if not mark or len(mark) > 3 or any(c.isalnum() for c in mark):
-        return ""
-    return f" (if {mark!r} marks a missing cell: --na-values {_shell_list([mark])})"
+    """For a cell written for a missing value ("?" in UCI's tables, "-", "n/a"): the option that reads it as one."""
+    mark = missing_mark(cell)
+    return "" if mark is None else f" (if {mark!r} marks a missing cell: --na-values {_shell_list([mark])})"
 
 
 def _shell_list(names: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import InputError, NotCsv2H5FileError, number_text
+from .errors import InputError, NotCsv2H5FileError, counted, number_text
 from .lists import first_difference
 from .vocabulary import count_codes, parts_differ
 
@@ -304,7 +304,7 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
             where = (
                 f"column {i + 1} is {part.columns[i]!r} there but {first.columns[i]!r} in {first.path}"
                 if i < min(len(first.columns), len(part.columns))
-                else f"it has {len(part.columns)} columns, {first.path} has {len(first.columns)}"
+                else f"it has {counted(len(part.columns), 'column')}, {first.path} has {len(first.columns)}"
             )
             return f"{part.path} has other feature columns: {where}; {advice} converted alike"
         for what, mine, theirs in (("booleans", part.booleans, first.booleans), ("dates", part.datetimes, first.datetimes)):

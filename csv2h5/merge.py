@@ -44,7 +44,7 @@ from .layout import (
     read_stats,
     stats_path,
 )
-from .output import AtomicOutput, check_output
+from .output import AtomicOutput, check_output, output_path
 from .schema import ValueRange, class_code_dtype, float32_range, float32_readings
 from .stats import merge_stored
 from .vocabulary import code_table, count_codes, remap_columns, set_code_stats, unite, unite_vocabularies
@@ -62,8 +62,8 @@ class MergeReport:
     seconds: float
 
     def summary(self) -> str:
-        labels = f", {len(self.classes)} classes" if self.classes else ""
-        return f"merged {self.parts} files, {self.rows:,} rows{labels}, into {self.output} in {self.seconds:.1f} s"
+        labels = f", {counted(len(self.classes), 'class', 'classes')}" if self.classes else ""
+        return f"merged {self.parts} files, {counted(self.rows, 'row')}{labels}, into {self.output} in {self.seconds:.1f} s"
 
 
 def merge(
@@ -82,7 +82,7 @@ def merge(
     """
     started = time.perf_counter()
     paths = expand_patterns([parts] if isinstance(parts, (str, os.PathLike)) else parts)
-    out = Path(output)
+    out = output_path(output, example="merged.h5")
     if len(paths) < 2:
         raise InputError("merge needs two or more files; pass the parts to join")
     check_output(out, inputs=paths, overwrite=overwrite, example="merged.h5")

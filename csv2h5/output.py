@@ -21,6 +21,14 @@ from .errors import Csv2H5Error, OutputError, OutputExistsError
 from .scratch import sweep_stale, temporary_path
 
 
+def output_path(output: str | os.PathLike[str], *, example: str = "data.h5") -> Path:
+    """The output as a Path, refused when it ends in a separator (``new/``): a directory, not a file to write."""
+    text = os.fspath(output)
+    if text.endswith(tuple(filter(None, (os.sep, os.altsep)))):
+        raise OutputError(f"{text} names a directory (it ends in {text[-1]}); pass a file name such as {text}{example}")
+    return Path(text)
+
+
 def check_output(
     output: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False, append: bool | None = None, example: str = "data.h5"
 ) -> None:

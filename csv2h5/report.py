@@ -78,7 +78,8 @@ class ConversionReport:
             count = len(self.classes)
             target += f", {count} class{'es' if count != 1 else ''})" if self.task == "classification" else ")"
         lines = [
-            f"{'appended' if self.appended else 'wrote'} {self.rows:,} rows x {cols:,} features ({self.dtype}){target}"
+            f"{'appended' if self.appended else 'wrote'} {counted(self.rows, 'row')} x {counted(cols, 'feature')}"
+            f" ({self.dtype}){target}"
             f" to {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
             f"read {self.input_bytes / 1e6:,.1f} MB in {self.seconds:.1f} s:"
             f" {self.mb_per_s:,.1f} MB/s, {self.rows_per_s:,.0f} rows/s",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .arrow import NA_VALUES
 from .blocks import TextBlock, count_byte, iter_blocks, iter_blocks_at_offsets
-from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, TEXT
+from .cells import BOOLEANS, DATELIKE, DECIMAL_COMMA, GROUPED, NUMBERS, PLACEHOLDERS, TEXT, missing_mark
 from .evidence import cell_kind, first_cells, row_lines
 from .header import BOM, Dialect, Header, read_header, read_headers, sniff_delimiter
 from .limits import MAX_LINE_BYTES, max_line_bytes
@@ -36,6 +36,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "NA_VALUES",
     "NUMBERS",
+    "PLACEHOLDERS",
     "TEXT",
     "Dialect",
     "Header",
@@ -49,6 +50,7 @@ __all__ = [
     "iter_blocks",
     "iter_blocks_at_offsets",
     "max_line_bytes",
+    "missing_mark",
     "parse_block",
     "quoted_fields",
     "read_header",

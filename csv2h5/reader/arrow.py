@@ -14,6 +14,7 @@ from ..errors import BadLineError, InputError, excerpt
 from .blocks import TextBlock
 from .cells import FALSE_SPELLINGS, TRUE_SPELLINGS
 from .header import BOM
+from .missing import with_both_spellings
 from .plan import ParsePlan
 
 # pandas' default spellings of a missing value, so both read the same cells as NaN.
@@ -48,13 +49,15 @@ def missing_spellings(data: bytes, plan: ParsePlan) -> tuple[str, ...]:
 
     Both give the same table for such a block; reading it with one spelling is faster (BENCHMARKS.md).
     """
-    if b"N" in data or b"n" in data or any(value.encode() in data for value in plan.dialect.na_values):
-        return _every_spelling(plan)
+    own = with_both_spellings(plan.dialect.na_values)
+    if b"N" in data or b"n" in data or any(value.encode() in data for value in own):
+        return NA_VALUES + own
     return EMPTY_ONLY
 
 
-def _every_spelling(plan: ParsePlan) -> tuple[str, ...]:
-    return NA_VALUES + plan.dialect.na_values
+def every_spelling(plan: ParsePlan) -> tuple[str, ...]:
+    """pandas' spellings and the user's, each whole number of theirs written both ways (-999 and -999.0), as pandas does."""
+    return NA_VALUES + with_both_spellings(plan.dialect.na_values)
 
 
 def read_table(
@@ -91,7 +94,7 @@ def read_table(
         convert_options=pacsv.ConvertOptions(
             column_types={names[i]: kind for i, kind in column_types.items()},
             include_columns=[names[i] for i in sorted(column_types)],
-            null_values=list(_every_spelling(plan) if null_values is None else null_values),
+            null_values=list(every_spelling(plan) if null_values is None else null_values),
             decimal_point=plan.dialect.decimal,
             **_boolean_spellings(column_types),
             strings_can_be_null=True,

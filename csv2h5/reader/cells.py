@@ -21,6 +21,7 @@ from .kernels import (
     all_true,
     any_true,
     cast,
+    dictionary_encode,
     drop_null,
     filtered,
     is_in,
@@ -36,6 +37,9 @@ NUMBERS, BOOLEANS, TEXT = 1, 2, 4  # kinds of non-empty cell found in a column, 
 DATELIKE = 8  # beside TEXT: every text cell is an ISO-8601 date or date-time (worth suggesting --datetime)
 DECIMAL_COMMA = 16  # beside TEXT: every cell is a number, some written with a decimal comma (70,5: --decimal ,)
 GROUPED = 32  # beside DECIMAL_COMMA: every comma groups digits by three (1,234), as a thousands separator would
+# Beside TEXT: every text cell is a placeholder for a missing value (``missing_mark``: ?, -, n/a) and some
+# other cell a number: a column of numbers whose missing cells want --na-values, not codes.
+PLACEHOLDERS = 64
 
 
 def _spellings(word: str) -> list[str]:
@@ -142,6 +146,37 @@ def comma_number_flags(column) -> int:
     with_comma = filtered(cells, match_substring(cells, ","))
     grouped = bool(all_true(match_substring_regex(with_comma, _GROUPED_NUMBER)).as_py())
     return DECIMAL_COMMA | (GROUPED if grouped else 0)
+
+
+# A number as pyarrow's float parser reads one, spaces around allowed (a decimal point; a comma for --decimal ,).
+NUMBER_TEXT = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:inf|infinity|nan)\s*$"
+_COMMA_NUMBER_TEXT = NUMBER_TEXT.replace(r"\.", ",")
+# Words written for a missing value beside pandas' own spellings (which are missing already): any letter case.
+_MISSING_WORDS = {"na", "n/a", "n.a.", "n.a", "nan", "null", "none", "nil", "missing", "unknown", "undefined"}
+_MAX_PLACEHOLDERS = 3  # distinct placeholder spellings a column of numbers may hold
+
+
+def missing_mark(cell: str) -> str | None:
+    """The cell without spaces around it if it looks written for a missing value, else None.
+
+    A few punctuation marks ("?" in UCI's tables, "-", "--") or a word such as n/a or unknown.
+    """
+    mark = cell.strip()
+    if mark.lower() in _MISSING_WORDS or (mark and len(mark) <= 3 and not any(c.isalnum() for c in mark)):
+        return mark
+    return None
+
+
+def placeholder_flags(column, decimal: str = ".") -> int:
+    """``PLACEHOLDERS`` for a text column whose every cell is a number or a placeholder (``missing_mark``), else 0."""
+    cells = drop_null(utf8_trim_whitespace(column))
+    number = to_bools(match_substring_regex(cells, NUMBER_TEXT if decimal == "." else _COMMA_NUMBER_TEXT))
+    if number.all() or not number.any():  # no text, or no numbers
+        return 0
+    odd = dictionary_encode(filtered(cells, arrow_array(~number))).combine_chunks().dictionary
+    if len(odd) > _MAX_PLACEHOLDERS:
+        return 0
+    return PLACEHOLDERS if all(missing_mark(cell) is not None for cell in odd.to_pylist()) else 0
 
 
 def seconds_since_epoch(column) -> np.ndarray:

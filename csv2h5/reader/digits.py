@@ -6,6 +6,7 @@ import numpy as np
 
 _DIGITS = b"0123456789"
 _DIGITS_MAX = 3  # fast path: fields of 1..3 digits (values 0..999: pixels, counts, labels)
+DIGITS_MAX_VALUE = 10**_DIGITS_MAX - 1
 
 
 def parse_digits(data: bytes, ncol: int, delimiter: int) -> np.ndarray | None:

@@ -20,9 +20,10 @@ from ..schema import FLOAT64_MAX_EXACT_INT, ValueRange, past_exact, smallest_dty
 from ..stats import ColumnStats
 from .blocks import TextBlock
 from .cells import BOOLEANS, NUMBERS
-from .digits import as_slice, parse_digits
+from .digits import DIGITS_MAX_VALUE, as_slice, parse_digits
 from .evidence import block_data, cell_text
 from .lines import blank_whitespace_lines, record_lines
+from .missing import missing_numbers, small_integers
 from .plan import BlockColumns, ParsedBlock, ParsePlan
 from .text import parse_text
 from .typed import parse_typed
@@ -49,6 +50,8 @@ def _parse_columns(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[Bloc
 def _fast_paths(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns | None:
     if not plan.fixed and len(plan.dialect.delimiter.encode()) == 1:
         table = parse_digits(data, len(plan.names), plan.dialect.delimiter.encode()[0])
+        if table is not None and _holds_missing_number(table, plan):  # the typed path makes them missing
+            table = None
         if table is not None:
             target = table[:, list(plan.target)] if plan.target else None
             if target is not None and target.shape[1] == 1:
@@ -56,6 +59,14 @@ def _fast_paths(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
             cells = np.full(len(plan.features), NUMBERS if table.shape[0] else 0, dtype=np.uint8)
             return BlockColumns(table[:, as_slice(plan.features)], target, {}, [], [], None, block.first_line, cells)
     return parse_wide(block, data, plan) or parse_typed(block, data, plan)
+
+
+def _holds_missing_number(table: np.ndarray, plan: ParsePlan) -> bool:
+    """Whether a table of digits holds the value of a --na-values spelling (999 for 999.0): looked at only given one."""
+    if not plan.dialect.na_values:
+        return False
+    small = small_integers(missing_numbers(plan.dialect.na_values), DIGITS_MAX_VALUE)
+    return bool(small.size) and bool(np.isin(table, small).any())
 
 
 def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:

@@ -31,6 +31,7 @@ from .cells import (
     booleans,
     comma_number_flags,
     looks_like_dates,
+    placeholder_flags,
     seconds_since_epoch,
 )
 from .kernels import (
@@ -52,7 +53,11 @@ from .kernels import (
     utf8_trim_whitespace,
 )
 from .lines import bad_line_error, record_lines
+from .missing import missing_labels, missing_number_cells, missing_numbers
 from .plan import BlockColumns, ParsePlan
+
+_NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
+_NONE_MISSING = np.zeros(0)  # no --na-values number
 
 
 class NotANumber(Exception):
@@ -64,12 +69,15 @@ class NotANumber(Exception):
         self.cell = cell
 
 
-def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tuple[np.ndarray, bool]:
-    """Convert a pyarrow string column to int64 or float64: (values, had empty cells).
+def to_numbers(
+    column, *, fill: float | None = None, decimal: str = ".", missing: np.ndarray = _NONE_MISSING
+) -> tuple[np.ndarray, int]:
+    """Convert a pyarrow string column to int64 or float64: (values, how many cells are empty).
 
     An integer column with empty cells comes back as float64 with NaN, unless ``fill``
     is a whole number: then it is filled as integers (a float would round beyond 2**53).
     With ``decimal`` ",", 70,5 is 70.5 and 70.5 is not a number (as pandas' ``decimal=","``).
+    A cell whose value is one of ``missing`` (--na-values numbers: reader.missing) is empty.
 
     Raises:
         NotANumber: for the first cell that is neither empty nor a decimal number.
@@ -91,16 +99,22 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
         if hex_like:
             break
         try:
-            converted = cast(column, target_type)
+            converted = cast(column, target_type) if target_type != pa.int64() else _integers(column, text)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        if target_type == pa.int64() and has_null and fill is not None and float(fill).is_integer():
+        integral_fill = fill is not None and float(fill).is_integer()
+        if target_type == pa.int64() and has_null and integral_fill:
             converted = fill_null(converted, _scalar(np.array([int(fill)])))
         # int64 with empty cells comes back as float64 with NaN; float64 as is
         values = to_numpy(converted)
+        empty = column.null_count
+        if missing.size and (hit := missing_number_cells(values, missing)).any():
+            values = values.copy() if values.dtype.kind == "i" and integral_fill else values.astype(np.float64)
+            values[hit] = int(fill) if values.dtype.kind == "i" else np.nan
+            empty += int(np.count_nonzero(hit))
         if values.dtype.kind == "f":
             refuse_rounded_integers(column, values)
-        return values, has_null
+        return values, empty
     for row, cell in enumerate(column.to_pylist()):  # noqa: B007 - the row is named after the loop
         if cell is None:
             continue
@@ -117,9 +131,6 @@ def to_numbers(column, *, fill: float | None = None, decimal: str = ".") -> tupl
     raise NotANumber(row, original[row].as_py())
 
 
-_NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
-
-
 def _scalar(values):
     """The arrow scalar of the one value of a list of str or a numpy array.
 
@@ -134,6 +145,18 @@ def _scalar(values):
 # a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits
 # (and where it holds no sign either, its cells are integers unless one is empty text).
 _INTEGER_BYTES = b"+-0123456789"
+
+
+def _integers(column, text: bytes | None):
+    """A column of integer cells (``_all_int_like``) as int64: pyarrow refuses a leading + (+1), which pandas reads."""
+    import pyarrow as pa
+
+    try:
+        return cast(column, pa.int64())
+    except pa.ArrowInvalid:
+        if text is not None and b"+" not in text:
+            raise
+    return cast(replace_substring(column, "+", ""), pa.int64())  # a + is only ever a sign here
 
 
 def _some_hex_like(column, text: bytes | None) -> bool:
@@ -220,9 +243,10 @@ class FeatureColumn:
     cells: int  # cells.NUMBERS | BOOLEANS | TEXT | DATELIKE found among the non-empty cells
     vocabulary: list[str] | None = None  # when ``values`` are codes
     whole_with_empty: bool = False  # integers that empty cells made float
+    empty_cells: int = 0  # of a column of numbers: its empty cells, those missing by --na-values too
 
 
-def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn:
+def classify(column, *, fill: float | None, decimal: str = ".", missing: np.ndarray = _NONE_MISSING) -> FeatureColumn:
     """Read a string column whose kind is not fixed: numbers, else booleans, else text codes.
 
     A column with booleans beside other cells gives NaN values and both flags;
@@ -232,13 +256,13 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
         RoundedInteger: an integer beyond 2**53 among empty cells or decimals.
     """
     try:
-        values, had_empty = to_numbers(column, fill=fill, decimal=decimal)
+        values, empty = to_numbers(column, fill=fill, decimal=decimal, missing=missing)
     except NotANumber:
         pass
     else:
-        found = NUMBERS if len(column) > column.null_count else 0
-        whole = had_empty and values.dtype.kind == "f" and fill is None and whole_numbers_with_empty(values)
-        return FeatureColumn(values, found, whole_with_empty=whole)
+        found = NUMBERS if len(column) > empty else 0
+        whole = bool(empty) and values.dtype.kind == "f" and fill is None and whole_numbers_with_empty(values)
+        return FeatureColumn(values, found, whole_with_empty=whole, empty_cells=empty)
     try:
         truth = booleans(column)
     except MixedBooleans:  # which kind the other cells are: numbers, or text
@@ -253,7 +277,7 @@ def classify(column, *, fill: float | None, decimal: str = ".") -> FeatureColumn
     if truth is not None:
         return FeatureColumn(truth, BOOLEANS)
     codes, vocabulary = category_codes(column)
-    found = TEXT | (DATELIKE if looks_like_dates(column) else 0)
+    found = TEXT | (DATELIKE if looks_like_dates(column) else 0) | placeholder_flags(column, decimal)
     if decimal == ".":
         found |= comma_number_flags(column)
     return FeatureColumn(codes, found, vocabulary)
@@ -295,6 +319,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     int_parts: dict[int, np.ndarray] = {}
     refusal, filled_integers = None, False
     categorical, datetime, boolean = set(plan.categorical), set(plan.datetime), set(plan.boolean)
+    missing = missing_numbers(plan.dialect.na_values)
     for j, col in enumerate(plan.features):
         name = plan.names[col]
         column = table.column(name)
@@ -312,7 +337,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
                 ) from None
             continue
         try:
-            found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
+            found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal, missing=missing)
         except RoundedInteger as big:
             beyond = (  # int64 holds the others exactly: they are read as floats only beside empty cells or decimals
                 "outside int64 (-2**63 to 2**63 - 1), which float64 would round: no dtype holds it exactly"
@@ -329,7 +354,7 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         if found.whole_with_empty and col not in boolean:  # as the typed and wide paths say
             widened.append(name)
         if found.values.dtype.kind == "i":  # its empty cells, if any, took --fill as integers (to_numbers)
-            int_parts[j], filled_integers = found.values, filled_integers or column.null_count > 0
+            int_parts[j], filled_integers = found.values, filled_integers or found.empty_cells > 0
         features[:, j] = found.values
     if int_parts and all(j in int_parts for j in range(len(plan.features))):
         features = (
@@ -362,4 +387,9 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
                 f"{block.source}:{int(lines[mixed.row])}: target column {name!r} has {excerpt(mixed.cell)!r} among"
                 " true/false labels; make every label true or false, or none of them"
             ) from None
+        if (rows := missing_labels(parts[-1], plan.dialect.na_values)).size:
+            raise BadValueError(
+                f"{block.source}:{int(lines[rows[0]])}: target column {name!r} has {excerpt(column[int(rows[0])].as_py())!r},"
+                " a missing value by --na-values; drop or fill the rows with no target"
+            )
     return parts[0] if len(parts) == 1 else np.column_stack(parts)

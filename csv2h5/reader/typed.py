@@ -33,6 +33,7 @@ from .blocks import TextBlock
 from .buffers import to_numpy
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
 from .kernels import cast
+from .missing import missing_labels, missing_number_cells, missing_numbers
 from .plan import BlockColumns, ParsePlan
 from .text import RoundedInteger, category_codes, classify, target_values
 
@@ -102,6 +103,9 @@ def typed_columns(
         features = numbers if numbers.flags.writeable else numbers.copy()  # a view of arrow's buffer is read-only
     else:
         features[:, numeric] = numbers
+    missing = missing_numbers(plan.dialect.na_values)
+    if missing.size and numeric.size:  # -9.99e2 and -999.0 are missing by --na-values -999, as -999 is
+        _make_missing(features, numeric, missing)
     categorical, datetime, boolean = set(plan.categorical), set(plan.datetime), set(plan.boolean)
     for j in np.flatnonzero(special):
         col = int(positions[j])
@@ -118,13 +122,15 @@ def typed_columns(
             cells[j] = BOOLEANS if column.null_count < len(column) else 0
         else:  # strings (the wide path): booleans expected, or cells of any kind
             try:
-                found = classify(column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal)
+                found = classify(
+                    column, fill=None if col in boolean else plan.fill, decimal=plan.dialect.decimal, missing=missing
+                )
             except RoundedInteger:  # the text path says where
                 return None
             if found.values.dtype.kind == "i" and past_exact(found.values) is not None:
                 return None  # integers a float64 would round: the text path keeps them exact or says why not
             features[:, j], cells[j] = found.values, found.cells
-            filled_integers |= found.values.dtype.kind == "i" and column.null_count > 0
+            filled_integers |= found.values.dtype.kind == "i" and found.empty_cells > 0
             if found.vocabulary is not None:
                 categories[j] = found.vocabulary
             if found.whole_with_empty and col not in boolean:  # as a column read as float64 would say
@@ -141,6 +147,15 @@ def typed_columns(
     widened += whole_numbers_with_empty_columns(number_values, empty, numeric, plan)
     names = [plan.names[plan.features[j]] for j in sorted(widened)]  # in column order, as the text path lists them
     return BlockColumns(features, target, categories, names, [], None, first_line, cells, filled_integers=filled_integers)
+
+
+def _make_missing(features: np.ndarray, numeric: np.ndarray, missing: np.ndarray) -> None:
+    """Empty (NaN) the cells of the ``numeric`` feature positions whose value is one of ``missing``, in place."""
+    part = features[:, numeric]
+    hit = missing_number_cells(part, missing)
+    if hit.any():
+        part[hit] = np.nan
+        features[:, numeric] = part
 
 
 def whole_numbers_with_empty_columns(numbers: np.ndarray, empty: np.ndarray, numeric: np.ndarray, plan: ParsePlan) -> list[int]:
@@ -164,5 +179,7 @@ def typed_target(plan: ParsePlan, column_of) -> np.ndarray | None | bool:
     try:
         parts = [target_values(column, plan.dialect.decimal) for column in columns]
     except MixedBooleans:
+        return False
+    if any(missing_labels(part, plan.dialect.na_values).size for part in parts):  # the text path refuses them
         return False
     return parts[0] if len(parts) == 1 else np.column_stack(parts)

@@ -22,9 +22,10 @@ import io
 
 import numpy as np
 
-from .arrow import NA_VALUES
+from .arrow import NA_VALUES, every_spelling
 from .blocks import TextBlock
 from .buffers import arrow_array, to_bools, to_numpy
+from .cells import NUMBER_TEXT
 from .kernels import is_valid, match_substring_regex, take
 from .plan import BlockColumns, ParsePlan
 from .typed import first_row_line, typed_columns
@@ -44,27 +45,27 @@ def parse_wide(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns |
         or plan.dialect.quotechar.encode() in data
         or b"\r" in data
         or plan.dialect.decimal != "."
-        or plan.dialect.na_values
-    ):  # decimal commas, spellings of missing cells of the user's own: the column paths read them
+    ):  # decimal commas: the column paths read them
         return None
+    spellings = every_spelling(plan)  # pandas' and the user's (--na-values)
     cells = _cells(data, ncol, delimiter[0])
     if cells is None:
         return None
     text, lengths, rows = cells
     special = {*plan.categorical, *plan.datetime, *plan.boolean}
     number_columns = [col for col in plan.features if col not in special]
-    numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+    numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64", spellings)
     classified: set[int] = set()
     if numbers is None:  # cells that are not numbers: their columns are read as the text path reads them
         classified = _columns_not_numbers(
-            _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string"), number_columns, rows
+            _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "string", spellings), number_columns, rows
         )
         number_columns = [col for col in number_columns if col not in classified]
-        numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64")
+        numbers = _stream(text, lengths, number_columns, ncol, rows, delimiter[0], "float64", spellings)
         if numbers is None:
             return None
     other_columns = sorted(special | classified | set(plan.target))
-    others = _stream(text, lengths, other_columns, ncol, rows, delimiter[0], "string")
+    others = _stream(text, lengths, other_columns, ncol, rows, delimiter[0], "string", spellings)
     if others is None:
         return None
     values = to_numpy(numbers).reshape(rows, len(number_columns))
@@ -98,11 +99,9 @@ def _cells(data: bytes, ncol: int, delimiter: int) -> tuple[np.ndarray, np.ndarr
     return text, lengths, rows
 
 
-# A decimal number as pyarrow's float parser reads one, spaces around allowed: a cell that does not
-# match is looked at as text. Only speed rides on it: a column wrongly kept among the numbers makes
-# the float64 parse fail (the block goes to the column paths); one wrongly taken out is still
-# read as numbers, by text.classify.
-_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:inf|infinity|nan)\s*$"
+# A cell that does not match NUMBER_TEXT is looked at as text. Only speed rides on it: a column wrongly
+# kept among the numbers makes the float64 parse fail (the block goes to the column paths); one wrongly
+# taken out is still read as numbers, by text.classify.
 
 
 def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
@@ -110,13 +109,24 @@ def _columns_not_numbers(cells, columns: list[int], rows: int) -> set[int]:
     if cells is None:
         return set(columns)
     # Empty cells (nulls) count as numbers; not fill_null(.., True): a Python scalar makes pyarrow import pandas.
-    numbers = to_bools(match_substring_regex(cells, _NUMBER)) | ~to_bools(is_valid(cells))
+    numbers = to_bools(match_substring_regex(cells, NUMBER_TEXT)) | ~to_bools(is_valid(cells))
     odd = ~numbers.reshape(rows, len(columns)).all(axis=0)
     return {columns[k] for k in np.flatnonzero(odd)}
 
 
-def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int, rows: int, delimiter: int, kind: str):
+def _stream(
+    text: np.ndarray,
+    lengths: np.ndarray,
+    columns: list[int],
+    ncol: int,
+    rows: int,
+    delimiter: int,
+    kind: str,
+    spellings: tuple[str, ...] = NA_VALUES,
+):
     """The cells of ``columns`` (CSV positions), row by row, parsed by pyarrow as one column of ``kind``.
+
+    ``spellings``: the cells read as missing.
 
     None when a cell is not of that kind.
     """
@@ -140,7 +150,7 @@ def _stream(text: np.ndarray, lengths: np.ndarray, columns: list[int], ncol: int
             parse_options=pacsv.ParseOptions(delimiter=chr(delimiter), quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={"cell": pa.float64() if kind == "float64" else pa.string()},
-                null_values=list(NA_VALUES),
+                null_values=list(spellings),
                 strings_can_be_null=True,
             ),
         )
