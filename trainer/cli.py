@@ -181,7 +181,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
     A new run: the options as FitOptions (which checks them). ``--resume``: the settings the run was
     started with (``--epochs`` may train longer), on the backend it trained on.
     """
-    from .options import FitOptions, resume_options
+    from .options import FitOptions, check_missing_used, resume_options
     from .rundir import RunDir
 
     if given.resume is not None:
@@ -191,6 +191,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         return dataclasses.replace(options, backend=backend, **_reading_given(given)), given.resume
     if given.data is None:
         fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
+    check_missing_used(given.normalize, given.missing, given=_on_command_line(given, "missing"))
     val = given.val
     options = FitOptions(
         data=str(given.data.resolve()),
