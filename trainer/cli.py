@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from csv2h5 import jsontext
-from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
+from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, version_callback
 from csv2h5.errors import OptionError
 
 from .backend import choose_backend, use_backend
@@ -65,6 +64,7 @@ from .cli_options import (
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
 from .nativelog import quiet_native_logs, restore_stderr
+from .signals import signals_interrupt
 from .workers import DEFAULT_JOIN_SECONDS, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
@@ -144,8 +144,7 @@ def fit(
 ) -> None:
     """Train a model on DATA and write a run directory."""
     given = SimpleNamespace(**locals())  # every command-line option, by name, for _fit_options
-    signal.signal(signal.SIGTERM, terminate)
-    with quiet_native_logs(not verbose):
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             options, target_dir = _fit_options(given)
             verbosity = _progress(progress)
@@ -329,8 +328,7 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Predict every row of DATA into a CSV, batch by batch."""
-    signal.signal(signal.SIGTERM, terminate)
-    with quiet_native_logs(not verbose):
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             _load_backend(backend)
             from .predict import predict as run_predict

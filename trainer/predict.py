@@ -23,6 +23,7 @@ from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
 from .sequence import HDF5Sequence
+from .signals import stop_if_interrupted
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:
@@ -241,6 +242,7 @@ def predict(
                 else:
                     writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
                 row += scores.shape[0]
+                stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
         os.replace(tmp, out)
     except TrainerError:
         raise
