@@ -320,7 +320,7 @@ def evaluate(
 def predict(
     model: Annotated[Path, typer.Argument(help="A run directory or a .keras file.", show_default=False)],
     data: Annotated[Path, typer.Argument(help="A file from csv2h5 convert (a target is not needed).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write; - for standard output.", show_default=False)],
     probabilities: Annotated[bool, typer.Option(help="One probability column per class instead of the label.")] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 1024,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
@@ -328,6 +328,7 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Predict every row of DATA into a CSV, batch by batch."""
+    stdout = str(output) == "-"  # then the CSV alone goes there, h5train's own lines to stderr
     with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             _load_backend(backend)
@@ -335,10 +336,15 @@ def predict(
 
             rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size, overwrite=overwrite)
         except KeyboardInterrupt:
-            fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+            fail(
+                "interrupted; " + ("the CSV on standard output may stop short" if stdout else "nothing was written"),
+                EXIT_INTERRUPTED,
+            )
         except TrainerError as exc:
             fail(str(exc))
-    typer.echo(f"wrote {rows:,} predictions to {output}")
+        except BrokenPipeError:  # -o - | head: the reader has what it wanted (typer would exit 1)
+            _exit_now(0)
+    typer.echo(f"wrote {rows:,} predictions to {'standard output' if stdout else output}", err=stdout)
 
 
 @app.callback()

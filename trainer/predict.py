@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 import keras
 import numpy as np
@@ -24,6 +26,8 @@ from .modelfile import load, model_path, run_config
 from .rundir import json_labels
 from .sequence import HDF5Sequence
 from .signals import stop_if_interrupted
+
+STDOUT = "-"  # -o -: the CSV goes to standard output (h5train's own lines to stderr)
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:
@@ -188,6 +192,28 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
     return {k: float(v) for k, v in result.items()}
 
 
+def _write_csv(
+    fh: TextIO, header: list[str], model: keras.Model, seq: HDF5Sequence, classes: list | None, probabilities: bool
+) -> int:
+    """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count."""
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    labels = None if classes is None else np.asarray(classes, dtype=object)
+    row = 0
+    for i in range(len(seq)):
+        scores = np.asarray(model.predict_on_batch(seq[i]))
+        if labels is not None and scores.shape[1] == 1:  # one sigmoid unit: the second class's probability
+            scores = np.concatenate([1 - scores, scores], axis=1)
+        numbers = np.arange(row, row + scores.shape[0])
+        if labels is not None and not probabilities:
+            writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
+        else:
+            writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
+        row += scores.shape[0]
+        stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
+    return row
+
+
 def predict(
     model_or_run: str | os.PathLike[str],
     data: str | os.PathLike[str],
@@ -197,7 +223,7 @@ def predict(
     batch_size: int = 1024,
     overwrite: bool = False,
 ) -> int:
-    """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
+    """Write predictions for every row of ``data`` to CSV (``-``: standard output), batch by batch; returns the row count."""
     path = model_path(model_or_run)
     model = load(path)
     info = open_info(data)
@@ -205,44 +231,34 @@ def predict(
     config = run_config(path) or {}
     check_like_training(config, info, labels=False)
     out = Path(output)
-    if out.is_dir():  # --overwrite would not help: a directory is not replaced by a file
+    to_stdout = str(output) == STDOUT
+    if out.is_dir() and not to_stdout:  # --overwrite would not help: a directory is not replaced by a file
         raise RunError(f"{out} is a directory; name the file to write, e.g. -o {out / 'predictions.csv'}")
-    if out.exists() and not overwrite:
+    if out.exists() and not overwrite and not to_stdout:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     target = config.get("target")
     classes = _labels(model, info, target, path)
-    classification = classes is not None
     units = model.output_shape[-1]
     columns = (target or {}).get("columns") or info.target_columns or ["prediction"]
-    if probabilities and not classification:  # else the values would come out under a name that promised otherwise
+    if probabilities and classes is None:  # else the values would come out under a name that promised otherwise
         raise RunError("--probabilities is for classification, but the model predicts a number (regression); leave it out")
-    if classification:
+    if classes is not None:
         header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
     else:
         header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
     seq = HDF5Sequence(
         data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
     )  # the model takes raw rows
+    if to_stdout:  # streamed as it comes: a pipe has no temporary name to write under
+        rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities)
+        sys.stdout.flush()
+        return rows
     if not out.parent.is_dir():
         raise RunError(f"cannot write {out}: the directory {out.parent} does not exist; create it first")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    row = 0
     try:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            labels = np.asarray(classes, dtype=object)
-            for i in range(len(seq)):
-                scores = np.asarray(model.predict_on_batch(seq[i]))
-                if classification and units == 1:  # one sigmoid unit: the second class's probability
-                    scores = np.concatenate([1 - scores, scores], axis=1)
-                numbers = np.arange(row, row + scores.shape[0])
-                if classification and not probabilities:
-                    writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
-                else:
-                    writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
-                row += scores.shape[0]
-                stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
+            rows = _write_csv(fh, header, model, seq, classes, probabilities)
         os.replace(tmp, out)
     except TrainerError:
         raise
@@ -250,4 +266,4 @@ def predict(
         raise RunError(write_failure(out, exc)) from None
     finally:
         tmp.unlink(missing_ok=True)
-    return row
+    return rows

@@ -319,3 +319,16 @@ def test_predict_with_a_bare_model_file_writes_labels_only_where_it_knows_them(t
         out = tmp_path / f"predicted_{data.stem}.csv"
         line = _one_line_error(_h5train("predict", bare, data, "-o", out))
         assert says in line and line.endswith(run) and not out.exists(), line
+
+
+def test_predict_to_dash_writes_the_csv_alone_to_standard_output(trained, tmp_path, monkeypatch):
+    """-o - is standard output, as csv2h5 reads - as standard input: the CSV there, h5train's own line on stderr."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    assert _h5train("predict", trained["run"], trained["train"], "-o", out).exit_code == 0
+    result = _h5train("predict", trained["run"], trained["train"], "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == out.read_text()  # the same CSV, byte for byte, and nothing else
+    assert len(_predicted(out)) == len(trained["frame"])
+    assert result.stderr == f"wrote {len(trained['frame'])} predictions to standard output\n"
+    assert list(tmp_path.iterdir()) == [out]  # no file named -
