@@ -302,12 +302,14 @@ def evaluate(
     verbose: VerboseOption = False,
 ) -> None:
     """Loss and metrics of a trained model on DATA."""
-    with quiet_native_logs(not verbose):
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             _load_backend(backend)
             from .predict import evaluate as run_evaluate
 
             metrics = run_evaluate(model, data, batch_size=batch_size)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was evaluated", EXIT_INTERRUPTED)
         except TrainerError as exc:
             fail(str(exc))
     if as_json:

@@ -189,6 +189,7 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         missing=None,
     )  # the model takes raw rows
     result = model.evaluate(seq, verbose=0, return_dict=True)
+    stop_if_interrupted()  # a Ctrl-C a library swallowed: no metrics of part of the data
     return {k: float(v) for k, v in result.items()}
 
 

@@ -89,23 +89,20 @@ def test_ctrl_c_swallowed_after_training_reports_no_finished_run(table, tmp_path
     assert "trained" not in result.stdout and "Exception ignored" not in result.stderr
 
 
-def test_ctrl_c_swallowed_while_predicting_writes_nothing(table, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_ctrl_c_swallowed_while_predicting_or_evaluating_writes_and_reports_nothing(table, tmp_path, monkeypatch, command):
     import csv2h5.trainer.predict as predict_module
     import keras
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.save(tmp_path / "m.keras")
 
-    class Sequence(predict_module.HDF5Sequence):
-        def __getitem__(self, index):
-            if index == 0:
-                _swallowed_ctrl_c()
-            return super().__getitem__(index)
-
-    monkeypatch.setattr(predict_module, "HDF5Sequence", Sequence)
+    monkeypatch.setattr(predict_module, "open_info", _swallowing(predict_module.open_info))  # then every batch goes
     out = tmp_path / "p.csv"
-    result = _h5train("predict", tmp_path / "m.keras", table, "-o", out, "--batch-size", "100")
+    args = ["-o", out] if command == "predict" else []
+    result = _h5train(command, tmp_path / "m.keras", table, *args, "--batch-size", "100")
     assert result.exit_code == 130, result.stderr
-    assert result.stderr.strip().splitlines() == ["error: interrupted; nothing was written"]
+    said = "nothing was written" if command == "predict" else "nothing was evaluated"
+    assert result.stderr.strip().splitlines() == [f"error: interrupted; {said}"] and result.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
