@@ -20,7 +20,7 @@ from .modelfile import load, save_model
 from .preprocess import fill_advice, infinite_summary, nan_summary
 from .randomness import generator_states
 from .rundir import RunDir, append_history, write_json
-from .signals import signals_deferred, signals_interrupt
+from .signals import signals_deferred, signals_interrupt, stop_if_interrupted
 
 
 def keeps(value: float, record: float | None, *, mode: str, tolerance: float = 0.0) -> bool:
@@ -181,22 +181,15 @@ class Interruption(keras.callbacks.Callback):
     """Ctrl-C and SIGTERM stop training at once, and surely.
 
     Their handler raises KeyboardInterrupt as usual, but Keras 3.15 can swallow
-    it (``pythonify_logs`` converts each step's logs under a bare ``except``), so
-    the signal is also remembered and raised again after the next batch.
+    it (``pythonify_logs`` converts each step's logs under a bare ``except``), and
+    so can a garbage-collection callback before training starts, so the signal is
+    also recorded and raised again when training begins and after every batch.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.caught: int | None = None
-
     def installed(self) -> AbstractContextManager[None]:
-        return signals_interrupt(self._note)
-
-    def _note(self, signum: int) -> None:
-        self.caught = signum
+        return signals_interrupt()
 
     def _check(self, *args: object, **kwargs: object) -> None:
-        if self.caught is not None:
-            raise KeyboardInterrupt
+        stop_if_interrupted()
 
-    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+    on_train_begin = on_train_batch_end = on_test_batch_end = on_epoch_end = _check

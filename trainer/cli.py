@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from csv2h5 import jsontext
-from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, terminate, version_callback
+from csv2h5.cli_common import EXIT_INTERRUPTED, fail, parse_ints, version_callback
 from csv2h5.errors import OptionError
 
 from .backend import choose_backend, use_backend
@@ -65,6 +64,7 @@ from .cli_options import (
 from .errors import Interrupted, TrainerError
 from .memory import parse_bytes
 from .nativelog import quiet_native_logs, restore_stderr
+from .signals import signals_interrupt
 from .workers import DEFAULT_JOIN_SECONDS, SUPERVISED, WorkerSpec, supervise, watch_parent
 
 if TYPE_CHECKING:
@@ -144,8 +144,7 @@ def fit(
 ) -> None:
     """Train a model on DATA and write a run directory."""
     given = SimpleNamespace(**locals())  # every command-line option, by name, for _fit_options
-    signal.signal(signal.SIGTERM, terminate)
-    with quiet_native_logs(not verbose):
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             options, target_dir = _fit_options(given)
             verbosity = _progress(progress)
@@ -181,7 +180,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
     A new run: the options as FitOptions (which checks them). ``--resume``: the settings the run was
     started with (``--epochs`` may train longer), on the backend it trained on.
     """
-    from .options import FitOptions, resume_options
+    from .options import FitOptions, check_missing_used, resume_options
     from .rundir import RunDir
 
     if given.resume is not None:
@@ -191,6 +190,7 @@ def _fit_options(given: SimpleNamespace) -> tuple[FitOptions, Path | None]:
         return dataclasses.replace(options, backend=backend, **_reading_given(given)), given.resume
     if given.data is None:
         fail("pass the training file: h5train fit DATA.h5 (or --resume RUN_DIR)")
+    check_missing_used(given.normalize, given.missing, given=_on_command_line(given, "missing"))
     val = given.val
     options = FitOptions(
         data=str(given.data.resolve()),
@@ -302,12 +302,14 @@ def evaluate(
     verbose: VerboseOption = False,
 ) -> None:
     """Loss and metrics of a trained model on DATA."""
-    with quiet_native_logs(not verbose):
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             _load_backend(backend)
             from .predict import evaluate as run_evaluate
 
             metrics = run_evaluate(model, data, batch_size=batch_size)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was evaluated", EXIT_INTERRUPTED)
         except TrainerError as exc:
             fail(str(exc))
     if as_json:
@@ -320,7 +322,7 @@ def evaluate(
 def predict(
     model: Annotated[Path, typer.Argument(help="A run directory or a .keras file.", show_default=False)],
     data: Annotated[Path, typer.Argument(help="A file from csv2h5 convert (a target is not needed).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write; - for standard output.", show_default=False)],
     probabilities: Annotated[bool, typer.Option(help="One probability column per class instead of the label.")] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 1024,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
@@ -328,18 +330,23 @@ def predict(
     verbose: VerboseOption = False,
 ) -> None:
     """Predict every row of DATA into a CSV, batch by batch."""
-    signal.signal(signal.SIGTERM, terminate)
-    with quiet_native_logs(not verbose):
+    stdout = str(output) == "-"  # then the CSV alone goes there, h5train's own lines to stderr
+    with signals_interrupt(), quiet_native_logs(not verbose):
         try:
             _load_backend(backend)
             from .predict import predict as run_predict
 
             rows = run_predict(model, data, output, probabilities=probabilities, batch_size=batch_size, overwrite=overwrite)
         except KeyboardInterrupt:
-            fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+            fail(
+                "interrupted; " + ("the CSV on standard output may stop short" if stdout else "nothing was written"),
+                EXIT_INTERRUPTED,
+            )
         except TrainerError as exc:
             fail(str(exc))
-    typer.echo(f"wrote {rows:,} predictions to {output}")
+        except BrokenPipeError:  # -o - | head: the reader has what it wanted (typer would exit 1)
+            _exit_now(0)
+    typer.echo(f"wrote {rows:,} predictions to {'standard output' if stdout else output}", err=stdout)
 
 
 @app.callback()

@@ -39,7 +39,7 @@ from .preprocess import ColumnPlan, plan_columns
 from .randomness import restore_generator_states, seed_everything
 from .rundir import FRESH_STATE, RunDir, data_record, keep_history, read_history, write_json
 from .sequence import HDF5Sequence
-from .signals import signals_deferred
+from .signals import signals_deferred, stop_if_interrupted
 
 
 def _resume_model(run: RunDir, info: FileInfo, options: FitOptions, plan: Plan) -> tuple[keras.Model, dict]:
@@ -141,6 +141,18 @@ def _start_run(
 def _finish_run(
     run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float, restored: int | None, begun: int
 ) -> None:
+    """The chief's final files; no run is reported finished after a Ctrl-C, even one a library swallowed."""
+    try:
+        if plan.chief:
+            _write_final(run, model, plan, state, monitor, seconds, restored, begun)
+        stop_if_interrupted()
+    except KeyboardInterrupt:
+        raise Interrupted(run.path, state["epochs_done"]) from None
+
+
+def _write_final(
+    run: RunDir, model: keras.Model, plan: Plan, state: dict, monitor: str, seconds: float, restored: int | None, begun: int
+) -> None:
     with signals_deferred(), plan.saving():
         save_model(model, run.model)
     final = read_history(run.history)[-1] if run.history.exists() else {}
@@ -162,6 +174,7 @@ def _finish_run(
 
 def _settled(options: FitOptions, worker: WorkerSpec | None, join_seconds: float) -> tuple[FitOptions, FileInfo, Plan]:
     """The options made concrete for the backend Keras runs on and the data; where and how this process trains."""
+    stop_if_interrupted()  # swallowed while Keras loaded: nothing is written yet
     backend = keras.backend.backend()
     if options.backend not in ("auto", backend):
         raise DataOptionError(
@@ -269,6 +282,7 @@ def _train(
                     callbacks=callbacks,
                     verbose=verbose,
                 )
+                stop_if_interrupted()  # an interruption a library swallowed in the last steps
     except KeyboardInterrupt:
         interrupted = True
     except NanLossError as exc:
@@ -342,6 +356,7 @@ def fit(
     model, state = _resume_model(run, info, options, plan) if resume else _new_model(options, info, output, plan)
     nothing, begun = (_nothing_to_train(state, options, monitor) if resume else None), state["epochs_done"]  # before this fit
     _agree(plan, options, order, info, state, model)
+    stop_if_interrupted()  # swallowed while the data opened and the model was built: still nothing written
     if plan.chief:
         started_as = _record_resume(run, options, info, state, order) if resume else None
         if not resume:
@@ -358,8 +373,7 @@ def fit(
     if early is not None:
         early.restore(model)
     seconds = time.perf_counter() - started
-    if plan.chief:
-        _finish_run(run, model, plan, state, monitor, seconds, early.restored_epoch if early else None, begun)
+    _finish_run(run, model, plan, state, monitor, seconds, early.restored_epoch if early else None, begun)
     digest = weights_digest(model)
     finish(plan)
     return FitResult(

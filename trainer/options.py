@@ -80,6 +80,7 @@ class FitOptions:
             raise DataOptionError(f"--tie-tolerance takes a fraction of the best value in [0, 1), got {self.tie_tolerance}")
         if self.missing not in ("mean", "zero", "error"):
             raise DataOptionError(f"--missing takes mean, zero or error, got {self.missing!r}")
+        check_missing_used(self.normalize, self.missing, given=self.missing != "mean")
         if self.class_weight not in (None, "balanced"):
             raise DataOptionError(f"--class-weight takes 'balanced', got {self.class_weight!r}")
         if self.strategy not in STRATEGIES:
@@ -106,6 +107,8 @@ class FitOptions:
                 dropout=values.get("dropout", 0.0),
                 batch_size=values.get("batch_size", 256),
             )
+        if values.get("normalize", "standard") != "standard":
+            values["missing"] = "mean"  # recorded before it was refused: --normalize unit or none left it unused
         if not (values.get("val") or values.get("val_split")) and values.get("early_stopping"):
             values["early_stopping"] = 0  # recorded before it was refused: without validation it never stopped a run
         values.setdefault("tie_tolerance", 0.0)  # a run from before ties: the first best epoch was kept
@@ -171,3 +174,16 @@ def resume_options(
 def _found(path: str) -> bool:
     """Whether a recorded data path (a file, or a glob pattern of parts) names something that is there."""
     return os.path.lexists(path) or (not _PATTERN.isdisjoint(path) and bool(glob.glob(path)))
+
+
+def check_missing_used(normalize: str, missing: str, *, given: bool) -> None:
+    """Refuse a ``--missing`` (``given``: not left at its default) that ``--normalize`` would leave unused.
+
+    Only ``standard``'s first layer fills missing values; ``unit`` and ``none`` pass NaN
+    to the model, whose loss then becomes NaN in the first batch that holds one.
+    """
+    if given and normalize in ("unit", "none"):
+        raise DataOptionError(
+            f"--missing {missing} does nothing with --normalize {normalize}, which fills no missing value (NaN);"
+            " pass --normalize standard to fill them, or leave --missing out"
+        )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 import keras
 import numpy as np
@@ -23,6 +25,9 @@ from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
 from .sequence import HDF5Sequence
+from .signals import stop_if_interrupted
+
+STDOUT = "-"  # -o -: the CSV goes to standard output (h5train's own lines to stderr)
 
 
 def _check_fits(model: keras.Model, info: FileInfo) -> None:
@@ -107,22 +112,58 @@ def _one_hot(model: keras.Model) -> bool:
     return "categorical" in name and "sparse" not in name
 
 
-def _check_classes(model: keras.Model, info: FileInfo) -> None:
-    """Refuse to score more classes than the model's output has: a one-hot target would not fit its shape,
-    and a class code past its last unit would be scored without a word (sparse cross-entropy takes it)."""
+def _scored(model: keras.Model) -> int | None:
+    """How many classes the model's output scores: its width, or two for one unit on binary cross-entropy."""
     units = _units(model)
-    if info.task != "classification" or units is None:
-        return
-    scored = units if units > 1 else 2 if "binary" in _loss_name(model) else None  # one sigmoid unit: two classes
-    if scored is None or len(info.classes) <= scored:
+    if units is None:
+        return None
+    return units if units > 1 else 2 if "binary" in _loss_name(model) else None
+
+
+_EVALUATE_OTHERS = "leave their rows out of the data, or evaluate a model trained on data that holds them"
+
+
+def _check_classes(model: keras.Model, info: FileInfo, fix: str = _EVALUATE_OTHERS) -> None:
+    """Refuse a file of more classes than the model's output scores: a one-hot target would not fit its shape,
+    a class code past its last unit would be scored without a word (sparse cross-entropy takes it), and the
+    file's labels are not the model's."""
+    scored = _scored(model)
+    if info.task != "classification" or scored is None or len(info.classes) <= scored:
         return
     extra = ", ".join(map(repr, json_labels(info.classes[scored : scored + 5])))
     more = ", ..." if len(info.classes) > scored + 5 else ""
     raise ModelError(
         f"{info.named} has {len(info.classes)} classes, but the model scores only {scored}: those past the first {scored}"
-        f" ({extra}{more}) are not the model's; leave their rows out of the data, or evaluate a model trained on data"
-        " that holds them"
+        f" ({extra}{more}) are not the model's; {fix}"
     )
+
+
+def _labels(model: keras.Model, info: FileInfo, target: dict | None, path: Path) -> list[object] | None:
+    """The labels of the classes the model scores, in code order; None for a model that predicts numbers.
+
+    A run records them (config.json). A bare .keras file records none: the file's
+    classes are taken only when they are as many as the model scores (a file of
+    more is refused as by ``evaluate``); otherwise the labels are not known, and
+    class codes under the target's name would be wrong answers that look right.
+    """
+    units = model.output_shape[-1]
+    task = target.get("task") if target else info.task
+    scored = _scored(model)
+    if task != "classification" and (task is not None or scored is None):  # no target: the model says
+        return None
+    scored = scored or units
+    run = "pass the run directory the model was trained in instead (its config.json records the model's labels)"
+    if target:
+        classes = list(target.get("classes") or [])
+        if len(classes) != scored:
+            raise ModelError(f"the run of {path} records {len(classes)} classes, but the model scores {scored}; {run}")
+        return classes
+    _check_classes(model, info, run)
+    classes = list(info.classes) if info.task == "classification" else []
+    if len(classes) != scored:
+        held = f"{info.named} holds {len(classes)} of them" if classes else f"{info.named} has no target to take them from"
+        raise ModelError(f"{path} alone does not record the labels of the {scored} classes it scores, and {held}; {run}")
+    return classes
 
 
 def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *, batch_size: int = 256) -> dict[str, float]:
@@ -148,7 +189,30 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         missing=None,
     )  # the model takes raw rows
     result = model.evaluate(seq, verbose=0, return_dict=True)
+    stop_if_interrupted()  # a Ctrl-C a library swallowed: no metrics of part of the data
     return {k: float(v) for k, v in result.items()}
+
+
+def _write_csv(
+    fh: TextIO, header: list[str], model: keras.Model, seq: HDF5Sequence, classes: list | None, probabilities: bool
+) -> int:
+    """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count."""
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    labels = None if classes is None else np.asarray(classes, dtype=object)
+    row = 0
+    for i in range(len(seq)):
+        scores = np.asarray(model.predict_on_batch(seq[i]))
+        if labels is not None and scores.shape[1] == 1:  # one sigmoid unit: the second class's probability
+            scores = np.concatenate([1 - scores, scores], axis=1)
+        numbers = np.arange(row, row + scores.shape[0])
+        if labels is not None and not probabilities:
+            writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
+        else:
+            writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
+        row += scores.shape[0]
+        stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
+    return row
 
 
 def predict(
@@ -160,7 +224,7 @@ def predict(
     batch_size: int = 1024,
     overwrite: bool = False,
 ) -> int:
-    """Write predictions for every row of ``data`` to CSV, batch by batch; returns the row count."""
+    """Write predictions for every row of ``data`` to CSV (``-``: standard output), batch by batch; returns the row count."""
     path = model_path(model_or_run)
     model = load(path)
     info = open_info(data)
@@ -168,43 +232,34 @@ def predict(
     config = run_config(path) or {}
     check_like_training(config, info, labels=False)
     out = Path(output)
-    if out.is_dir():  # --overwrite would not help: a directory is not replaced by a file
+    to_stdout = str(output) == STDOUT
+    if out.is_dir() and not to_stdout:  # --overwrite would not help: a directory is not replaced by a file
         raise RunError(f"{out} is a directory; name the file to write, e.g. -o {out / 'predictions.csv'}")
-    if out.exists() and not overwrite:
+    if out.exists() and not overwrite and not to_stdout:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
-    target = config.get("target") or {"task": info.task, "classes": info.classes, "columns": info.target_columns}
-    classes = target.get("classes") or []
-    seq = HDF5Sequence(
-        data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
-    )  # the model takes raw rows
+    target = config.get("target")
+    classes = _labels(model, info, target, path)
     units = model.output_shape[-1]
-    classification = target.get("task") == "classification" or (target.get("task") is None and units > 1)
-    if classification and len(classes) != units:
-        classes = list(range(units))  # no record of the labels: report class codes
-    columns = target.get("columns") or ["prediction"]
-    if probabilities and not classification:  # else the values would come out under a name that promised otherwise
+    columns = (target or {}).get("columns") or info.target_columns or ["prediction"]
+    if probabilities and classes is None:  # else the values would come out under a name that promised otherwise
         raise RunError("--probabilities is for classification, but the model predicts a number (regression); leave it out")
-    if classification:
+    if classes is not None:
         header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
     else:
         header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
+    seq = HDF5Sequence(
+        data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
+    )  # the model takes raw rows
+    if to_stdout:  # streamed as it comes: a pipe has no temporary name to write under
+        rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities)
+        sys.stdout.flush()
+        return rows
     if not out.parent.is_dir():
         raise RunError(f"cannot write {out}: the directory {out.parent} does not exist; create it first")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    row = 0
     try:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            labels = np.asarray(classes, dtype=object)
-            for i in range(len(seq)):
-                scores = np.asarray(model.predict_on_batch(seq[i]))
-                numbers = np.arange(row, row + scores.shape[0])
-                if classification and not probabilities:
-                    writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
-                else:
-                    writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
-                row += scores.shape[0]
+            rows = _write_csv(fh, header, model, seq, classes, probabilities)
         os.replace(tmp, out)
     except TrainerError:
         raise
@@ -212,4 +267,4 @@ def predict(
         raise RunError(write_failure(out, exc)) from None
     finally:
         tmp.unlink(missing_ok=True)
-    return row
+    return rows

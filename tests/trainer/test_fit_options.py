@@ -98,6 +98,33 @@ def test_early_stopping_without_validation_is_refused_rather_than_left_unused(tm
     assert saved.early_stopping == 0
 
 
+@pytest.mark.parametrize("normalize", ["unit", "none"])
+@pytest.mark.parametrize("missing", ["zero", "error", "mean"])
+def test_missing_with_a_normalize_that_fills_nothing_is_refused_rather_than_left_unused(tmp_path, normalize, missing):
+    """Only --normalize standard fills missing values: given beside unit or none, --missing would do nothing."""
+    from csv2h5.trainer.cli import app
+    from typer.testing import CliRunner
+
+    line = (
+        f"--missing {missing} does nothing with --normalize {normalize}, which fills no missing value (NaN);"
+        " pass --normalize standard to fill them, or leave --missing out"
+    )
+    if missing != "mean":  # mean is the default: from Python, FitOptions cannot tell it was asked for
+        with pytest.raises(DataOptionError) as caught:
+            FitOptions(data="train.h5", normalize=normalize, missing=missing)
+        assert str(caught.value) == line
+    (tmp_path / "train.h5").write_bytes(b"")  # refused before the file is read
+    run = tmp_path / "run"
+    args = ["fit", str(tmp_path / "train.h5"), "--normalize", normalize, "--missing", missing, "--run-dir", str(run)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and result.stderr == f"error: {line}\n" and not run.exists()
+    assert FitOptions(data="train.h5", normalize=normalize).missing == "mean"  # left at its default: fine
+    assert FitOptions(data="train.h5", normalize="standard", missing=missing).missing == missing
+    # A run recorded before the refusal trained without filling, and resumes so.
+    saved = FitOptions.from_json({"data": "train.h5", "missing": missing, "normalize": normalize})
+    assert saved.missing == "mean" and saved.normalize == normalize
+
+
 @pytest.mark.parametrize(
     "done, before, nothing, start",
     [

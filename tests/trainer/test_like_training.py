@@ -276,3 +276,59 @@ def test_a_bare_model_file_refuses_data_of_more_classes_than_its_output_in_one_l
         result = _h5train("evaluate", bare, data, "--json")
         assert result.exit_code == 0, result.stderr
         assert 0 <= json.loads(result.stdout)["accuracy"] <= 1
+
+
+@pytest.mark.parametrize(
+    "units, activation, loss", [(2, "softmax", "sparse_categorical_crossentropy"), (1, "sigmoid", "binary_crossentropy")]
+)
+def test_predict_with_a_bare_model_file_writes_labels_only_where_it_knows_them(trained, tmp_path, units, activation, loss):
+    """A bare .keras file records no labels: the file's are taken when they are as many as the model scores,
+    else predict refuses in one line and names the run directory; it never writes class codes as labels."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
+    model.compile(optimizer="sgd", loss=loss)
+    kernel = np.zeros((3, units), dtype=np.float32)
+    kernel[0] = [-5.0, 5.0] if units == 2 else [10.0]  # p(dog) = sigmoid(10 * x1) either way
+    model.layers[-1].set_weights([kernel, np.zeros(units, dtype=np.float32)])
+    bare = tmp_path / "bare.keras"
+    model.save(bare)
+    frame = trained["frame"]
+    out = tmp_path / "p.csv"
+    result = _h5train("predict", bare, trained["train"], "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert _predicted(out) == np.where(frame["x1"] > 0, "dog", "cat").tolist()
+    result = _h5train("predict", bare, trained["train"], "-o", tmp_path / "probs.csv", "--probabilities")
+    assert result.exit_code == 0, result.stderr
+    probs = pd.read_csv(tmp_path / "probs.csv")
+    dog = 1 / (1 + np.exp(-10.0 * frame["x1"].to_numpy(np.float32).astype(np.float64)))
+    assert list(probs) == ["row", "p_cat", "p_dog"]
+    np.testing.assert_allclose(probs[["p_cat", "p_dog"]].to_numpy(), np.stack([1 - dog, dog], axis=1), atol=1e-5)
+
+    like = ConvertOptions(like=str(trained["train"]))
+    bird = frame.copy()
+    bird.loc[:9, "label"] = "bird"
+    first = frame[frame["label"] == "cat"]
+    unlabelled = _write(frame.drop(columns="label"), tmp_path / "unlabelled.h5", ConvertOptions(categorical=("color",)))
+    run = "pass the run directory the model was trained in instead (its config.json records the model's labels)"
+    for data, says in (
+        (_write(bird, tmp_path / "bird.h5", like), "has 3 classes, but the model scores only 2: those past the first 2 ('bird')"),
+        (_write(first, tmp_path / "first.h5"), "holds 1 of them"),  # converted alone: cat is all it knows
+        (unlabelled, "has no target to take them from"),
+    ):
+        out = tmp_path / f"predicted_{data.stem}.csv"
+        line = _one_line_error(_h5train("predict", bare, data, "-o", out))
+        assert says in line and line.endswith(run) and not out.exists(), line
+
+
+def test_predict_to_dash_writes_the_csv_alone_to_standard_output(trained, tmp_path, monkeypatch):
+    """-o - is standard output, as csv2h5 reads - as standard input: the CSV there, h5train's own line on stderr."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    assert _h5train("predict", trained["run"], trained["train"], "-o", out).exit_code == 0
+    result = _h5train("predict", trained["run"], trained["train"], "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == out.read_text()  # the same CSV, byte for byte, and nothing else
+    assert len(_predicted(out)) == len(trained["frame"])
+    assert result.stderr == f"wrote {len(trained['frame'])} predictions to standard output\n"
+    assert list(tmp_path.iterdir()) == [out]  # no file named -
