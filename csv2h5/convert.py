@@ -222,6 +222,7 @@ class _Conversion:
                 first_line=parsed.first_row_line,
                 lines=lambda: row_lines(block, self.kinds.plan),  # found again only for an error
                 distinct=parsed.target_distinct,
+                rounded=parsed.target_rounded,
             )
         self.tally.add(parsed)
 
@@ -238,8 +239,7 @@ class _Conversion:
         if self.targets is not None:
             self.summary = self.targets.finish(writer, chunk_rows=writer.features.chunks[0])
             self.targets.close()
-            if self.summary.warning:
-                self.warnings.append(self.summary.warning)
+            self.warnings.extend(self.summary.warnings)
         self._merge_stats()
         for name, values in self.stats.finish().items():
             writer.write_array(stats_path(name), values)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from .errors import BadLineError, Csv2H5Error
 from .processes import ParserProcesses
 from .reader import ParsedBlock, ParsePlan, TextBlock, count_byte, kernels, max_line_bytes, parse_block, quoted_fields
+from .regression import rounded_in
 from .rowcopies import Job, RowCopies, copy_rows
 from .shared import new_owner, remove_left_over, share
 from .target import distinct_labels, target_numbers
@@ -122,6 +123,8 @@ def _parse_in_worker(
         parsed.target = target_numbers(parsed.target)
         if parsed.target.ndim == 1 and parsed.target.dtype.kind in "iuf":  # numbers: tallied here, not in the main process
             parsed.target_distinct = distinct_labels(parsed.target)
+        if parsed.target.dtype.kind == "f":  # numbers: what float32 would round, found here too
+            parsed.target_rounded = rounded_in(parsed.target)
         parsed.target = share(parsed.target, owner)
     return newlines, open_quote, parsed
 

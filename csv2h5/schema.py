@@ -182,7 +182,7 @@ def _decimal_digits_fit(values: np.ndarray, digits: int, limit: float, tiny: flo
     return ok
 
 
-def _shortest_decimal_of_float32(values: np.ndarray) -> np.ndarray:
+def shortest_decimal_of_float32(values: np.ndarray) -> np.ndarray:
     """True where a value is the shortest decimal of its float32: at most 6 significant digits,
     or a whole number up to 2**24 (float32 prints those back in full)."""
     ok = _decimal_digits_fit(values, 6, 3.4e38, 1.18e-38)
@@ -249,7 +249,7 @@ def value_range(values: np.ndarray) -> ValueRange:
     integral = finite and max(-low, high) <= FLOAT64_MAX_EXACT_INT and _all_of(_whole, values)
     float32_equal = _all_of(_float32_equal, values)
     # Both tests below pass NaN and infinities: only finite values decide.
-    float32_shortest = _all_of(_shortest_decimal_of_float32, values)
+    float32_shortest = _all_of(shortest_decimal_of_float32, values)
     # float16 holds a subset of what float32 holds
     float16_exact = (float32_equal or float32_shortest) and _all_of(_in_float16, values)
     return ValueRange(

@@ -21,6 +21,7 @@ import numpy as np
 from .errors import BadValueError, SchemaError, excerpt
 from .layout import CLASSES, COLUMNS, TASK
 from .options import MAX_AUTO_CLASSES
+from .regression import Rounded, RoundedTargets, rounded_in, write_numbers
 from .schema import FLOAT64_MAX_EXACT_INT, check_storable_text, class_code_dtype
 from .shared import SharedArray
 from .vocabulary import label_kind, unite
@@ -36,7 +37,7 @@ class TargetSummary:
     task: str
     classes: list[object]  # original labels; index = stored code
     class_counts: np.ndarray | None
-    warning: str | None = None  # e.g. every row holds one class
+    warnings: tuple[str, ...] = ()  # e.g. every row holds one class, or float32 rounded some values
 
 
 def single_class_problem(name: str, label: object, rows: str) -> str:
@@ -80,6 +81,7 @@ class TargetCollector:
         # Where a parser process left a block's float64 values in shared memory, one of them copies
         # them into the scratch file (``rowcopies``) and this process never maps them; None: mapped here.
         self.copies: RowCopies | None = None
+        self.rounded = RoundedTargets(names)  # the values float32 rounds, for a regression target's warnings
 
     def add(
         self,
@@ -89,16 +91,18 @@ class TargetCollector:
         first_line: int,
         lines: np.ndarray | Callable[[], np.ndarray] | None,
         distinct: np.ndarray | None = None,
+        rounded: Rounded | None = None,
     ) -> None:
         """Append one block's target values (numbers, bool for true/false labels, or object array of text).
 
         ``lines``: the line of each row, or a function that finds them (only an error needs them);
         None: the block's rows are not in a CSV (``first_line`` stands for them all).
-        ``distinct``: the block's ``distinct_labels``, when a parser process tallied them already.
+        ``distinct``, ``rounded``: the block's ``distinct_labels`` and ``rounded_in``, when a parser process found them.
         ``values`` may be a ``SharedArray`` a parser process left (see ``copies``).
         """
         if isinstance(values, SharedArray):
-            if self._copied(values, distinct):
+            if rounded is not None and self._copied(values, distinct):
+                self.rounded.add(rounded, source=source, line=lambda row: _line(lines, first_line, row))
                 return
             values = values.open()
         if values.dtype == bool and (values.ndim > 1 or self.task == "regression"):
@@ -148,6 +152,8 @@ class TargetCollector:
                 )
             as_float = values.astype(np.float64, copy=False)  # float64 already when a parser process read it
             self._tally(as_float, distinct)
+            found = rounded if rounded is not None else rounded_in(as_float)
+            self.rounded.add(found, source=source, line=lambda row: _line(lines, first_line, row))
             self._write(np.ascontiguousarray(as_float))
         self.rows += len(values)
 
@@ -221,8 +227,8 @@ class TargetCollector:
         if task == "classification" and width > 1:
             raise SchemaError("classification takes one target column; pass one --target, or --task regression")
         if task == "regression":
-            _write_numbers(writer, self.scratch, self._bytes, self.names, rows=self.rows)
-            return TargetSummary(task, [], None)
+            write_numbers(writer, _scratch_passes(self.scratch, self._bytes, np.float64, width), self.names, rows=self.rows)
+            return TargetSummary(task, [], None, self.rounded.warnings(self.rows))
         self._check_known_kind()
         if self._labels_are_text:
             classes, convert = _text_codes(self._vocabulary, self._known)
@@ -248,7 +254,7 @@ class TargetCollector:
                 f"target {self.names[0]!r} holds {len(classes):,} classes, one per distinct number;"
                 " pass --task regression if it is a quantity"
             )
-        return TargetSummary(task, classes, counts, warning)
+        return TargetSummary(task, classes, counts, (warning,) if warning else ())
 
     def close(self) -> None:
         """Remove the scratch file."""
@@ -262,26 +268,6 @@ def _first_text_row(labels: np.ndarray, decimal: str) -> int:
     from .reader import NUMBERS, cell_kind  # the parsers' reading of a cell; loaded only for this error
 
     return next((i for i, label in enumerate(labels) if label is not None and cell_kind(label, decimal) != NUMBERS), 0)
-
-
-def _write_numbers(writer, scratch: Path, size: int, names: list[str], *, rows: int) -> None:
-    """Write a regression target from the scratch file as float32, refusing a value float32 turns into infinity."""
-    width = len(names)
-    tail = () if width == 1 else (width,)
-    writer.create_target(tail, np.dtype("float32"), attrs={COLUMNS: names, TASK: "regression"}, rows=rows)
-    done = 0
-    for block in _scratch_passes(scratch, size, np.float64, width):
-        with np.errstate(over="ignore"):  # refused below, not warned of
-            stored = block.astype(np.float32)
-        over = np.flatnonzero(np.isinf(stored) & np.isfinite(block))
-        if over.size:
-            at = done + int(over[0])
-            raise BadValueError(
-                f"target {names[at % width]!r} has {block[over[0]]:g} in data row {at // width + 1:,}, beyond"
-                " the range of float32 (3.4e38) in which a regression target is stored; scale the target in the CSV"
-            )
-        writer.append_target(stored.reshape((-1,) + tail))
-        done += block.size
 
 
 def _line(lines: np.ndarray | Callable[[], np.ndarray] | None, first_line: int, row: int) -> int:

@@ -50,6 +50,7 @@ class ParsedBlock:
     cells: np.ndarray | None = None  # per feature position: kinds of cell found (reader.cells flags)
     refusal: str | None = None  # raised by the main process after the kinds check (BlockColumns.refusal)
     target_distinct: np.ndarray | None = None  # a parser's tally of a numeric target (target.distinct_labels)
+    target_rounded: tuple | None = None  # what float32 rounds of a numeric target, found by a parser (regression.rounded_in)
     filled: np.ndarray | None = None  # per feature position: whether --fill went into empty cells (None: into none)
     # Whether every value is an integer once a --fill goes into the empty cells of int_columns_with_empty
     # (false with decimals, or with empty cells a fill leaves empty: a category's, a boolean's, a date's).
