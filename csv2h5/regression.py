@@ -93,7 +93,7 @@ class RoundedTargets:
         for name, count, first in zip(self.names, self.counts, self._first):
             if count:
                 where, value = first
-                stored = np.format_float_positional(np.float32(value), trim="0")
+                stored = repr(float(np.float32(value)))  # the float32's own value: its shortest text is often the input's
                 found.append(
                     f"target {name!r}: float32 rounded {count:,} of {rows:,} values, the first at {where}:"
                     f" {value!r} stored as {stored}; a regression target is stored as float32,"
