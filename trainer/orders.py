@@ -55,10 +55,14 @@ def epoch_order(
             raise DataOptionError("shuffle='blocks' needs a block plan (block_rows, pool_blocks)")
         return blocks_order(num_rows, seed=seed, epoch=epoch, plan=plan, batch_size=batch_size)
     if mode == "batch":  # the whole batches in a random order, then the short one: every batch but the last is full
-        whole = num_rows // batch_size
-        starts = rng.permutation(whole).astype(dtype) * batch_size
+        whole, short = divmod(num_rows, batch_size)
+        # The whole batches start at a random offset, so the short batch's rows (before and after them) differ
+        # from epoch to epoch: one that a run drops (drop_remainder) leaves out other rows each epoch.
+        offset = int(rng.integers(short + 1))
+        starts = offset + rng.permutation(whole).astype(dtype) * batch_size
         rows = (starts[:, None] + np.arange(batch_size, dtype=dtype)).reshape(-1)
-        return np.concatenate([rows, np.arange(whole * batch_size, num_rows, dtype=dtype)])
+        rest = np.concatenate([np.arange(offset, dtype=dtype), np.arange(offset + whole * batch_size, num_rows, dtype=dtype)])
+        return np.concatenate([rows, rest])
     if mode == "window":
         chunks = rng.permutation(math.ceil(num_rows / chunk_rows))
         pieces = []
