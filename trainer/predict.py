@@ -113,11 +113,13 @@ def _one_hot(model: keras.Model) -> bool:
 
 
 def _scored(model: keras.Model) -> int | None:
-    """How many classes the model's output scores: its width, or two for one unit on binary cross-entropy."""
+    """How many classes the model's output scores: its width, or two for one unit on binary cross-entropy;
+    None for a model that predicts numbers (compiled on another loss, e.g. mse, whatever its width)."""
     units = _units(model)
-    if units is None:
+    loss = _loss_name(model)
+    if units is None or (getattr(model, "loss", None) is not None and "crossentropy" not in loss):
         return None
-    return units if units > 1 else 2 if "binary" in _loss_name(model) else None
+    return units if units > 1 else 2 if "binary" in loss else None
 
 
 _EVALUATE_OTHERS = "leave their rows out of the data, or evaluate a model trained on data that holds them"
@@ -138,32 +140,31 @@ def _check_classes(model: keras.Model, info: FileInfo, fix: str = _EVALUATE_OTHE
     )
 
 
-def _labels(model: keras.Model, info: FileInfo, target: dict | None, path: Path) -> list[object] | None:
-    """The labels of the classes the model scores, in code order; None for a model that predicts numbers.
+def _labels(model: keras.Model, info: FileInfo, target: dict | None, path: Path) -> tuple[list[object] | None, bool]:
+    """The labels of the classes the model scores, in code order (None for a model that predicts numbers), and
+    whether they are only the class codes.
 
-    A run records them (config.json). A bare .keras file records none: the file's
-    classes are taken only when they are as many as the model scores (a file of
-    more is refused as by ``evaluate``); otherwise the labels are not known, and
-    class codes under the target's name would be wrong answers that look right.
+    A run records them (config.json). A bare .keras file records none, and nothing
+    says the data file's classes are the model's, in its order (a file converted on
+    its own may hold other classes, or the same in another order): its predictions are
+    the class codes, under a name that says so, never a label that may be another's.
     """
     units = model.output_shape[-1]
     task = target.get("task") if target else info.task
     scored = _scored(model)
-    if task != "classification" and (task is not None or scored is None):  # no target: the model says
-        return None
+    numbers = scored is None and getattr(model, "loss", None) is not None  # compiled on mse or the like
+    if numbers or task != "classification" and (task is not None or scored is None):  # no target: the model says
+        return None, False
     scored = scored or units
-    run = "pass the run directory the model was trained in instead (its config.json records the model's labels)"
     if target:
         classes = list(target.get("classes") or [])
         if len(classes) != scored:
-            raise ModelError(f"the run of {path} records {len(classes)} classes, but the model scores {scored}; {run}")
-        return classes
-    _check_classes(model, info, run)
-    classes = list(info.classes) if info.task == "classification" else []
-    if len(classes) != scored:
-        held = f"{info.named} holds {len(classes)} of them" if classes else f"{info.named} has no target to take them from"
-        raise ModelError(f"{path} alone does not record the labels of the {scored} classes it scores, and {held}; {run}")
-    return classes
+            raise ModelError(
+                f"the run of {path} records {len(classes)} classes, but the model scores {scored}; pass the run"
+                " directory the model was trained in (its config.json records the model's labels)"
+            )
+        return classes, False
+    return list(range(scored)), True
 
 
 def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str], *, batch_size: int = 256) -> dict[str, float]:
@@ -238,12 +239,14 @@ def predict(
     if out.exists() and not overwrite and not to_stdout:
         raise RunError(f"{out} already exists; pass --overwrite to replace it")
     target = config.get("target")
-    classes = _labels(model, info, target, path)
+    classes, codes = _labels(model, info, target, path)
     units = model.output_shape[-1]
     columns = (target or {}).get("columns") or info.target_columns or ["prediction"]
     if probabilities and classes is None:  # else the values would come out under a name that promised otherwise
         raise RunError("--probabilities is for classification, but the model predicts a number (regression); leave it out")
-    if classes is not None:
+    if codes:  # a bare .keras file: its class codes, named as codes (the run directory gives labels)
+        header = ["row", *(f"p_code_{c}" for c in classes)] if probabilities else ["row", f"{columns[0]}_code"]
+    elif classes is not None:
         header = ["row", *(f"p_{c}" for c in classes)] if probabilities else ["row", columns[0]]
     else:
         header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
