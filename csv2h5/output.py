@@ -24,8 +24,10 @@ from .scratch import sweep_stale, temporary_path
 def output_path(output: str | os.PathLike[str], *, example: str = "data.h5") -> Path:
     """The output as a Path, refused when it ends in a separator (``new/``): a directory, not a file to write."""
     text = os.fspath(output)
-    if text.endswith(tuple(filter(None, (os.sep, os.altsep)))):
-        raise OutputError(f"{text} names a directory (it ends in {text[-1]}); pass a file name such as {text}{example}")
+    last = text.rstrip("".join(filter(None, (os.sep, os.altsep)))).rsplit(os.sep, 1)[-1]
+    if text.endswith(tuple(filter(None, (os.sep, os.altsep)))) or last in (".", ".."):  # Path("new/.") would be new
+        folder = text if text.endswith(os.sep) else text + os.sep
+        raise OutputError(f"{text} names a directory; pass a file name such as {folder}{example}")
     return Path(text)
 
 

@@ -15,9 +15,10 @@ from csv2h5.merge import merge
 runner = CliRunner()
 
 
+@pytest.mark.parametrize("ending", [os.sep, os.sep + "."])  # Path("newdir/.") would be newdir
 @pytest.mark.parametrize("command", ["convert", "merge"])
 @pytest.mark.parametrize("exists", [False, True])
-def test_an_output_ending_in_a_separator_is_refused_and_nothing_is_written(tmp_path, command, exists):
+def test_an_output_ending_in_a_separator_is_refused_and_nothing_is_written(tmp_path, command, exists, ending):
     src = tmp_path / "m1.csv"
     src.write_text("a,b\n1,2\n3,4\n")
     parts = []
@@ -28,13 +29,13 @@ def test_an_output_ending_in_a_separator_is_refused_and_nothing_is_written(tmp_p
     if exists:
         (tmp_path / "newdir").mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
-    out = str(tmp_path / "newdir") + os.sep
+    out = str(tmp_path / "newdir") + ending
     args = ["convert", str(src)] if command == "convert" else ["merge", *parts]
     result = runner.invoke(app, [*args, "-o", out])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {out} names a directory"), result.output
-    assert f"such as {out}" in lines[0]
+    assert f"such as {out if out.endswith(os.sep) else out + os.sep}data.h5" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no file named newdir
     with pytest.raises(OutputError, match="names a directory"):
         if command == "convert":
