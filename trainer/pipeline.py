@@ -247,10 +247,15 @@ def _one_epoch_passes(tf, sequence: HDF5Sequence) -> object:
             sequence.set_epoch(epoch + 1)
         return batch
 
+    spec = _batch_spec(sequence)  # one batch read for both loaders
     ahead = _prefetched(
-        tf.data.Dataset.range(batches - 1).map(_loader(sequence, now, stateful=True), num_parallel_calls=tf.data.AUTOTUNE)
+        tf.data.Dataset.range(batches - 1).map(
+            _loader(sequence, now, stateful=True, spec=spec), num_parallel_calls=tf.data.AUTOTUNE
+        )
     )
-    passes = ahead.concatenate(tf.data.Dataset.range(batches - 1, batches).map(_loader(sequence, read=last, stateful=True)))
+    passes = ahead.concatenate(
+        tf.data.Dataset.range(batches - 1, batches).map(_loader(sequence, read=last, stateful=True, spec=spec))
+    )
     options = tf.data.Options()
     options.experimental_optimization.inject_prefetch = False  # as in epochs_dataset: the last batch is not read early
     return passes.apply(tf.data.experimental.assert_cardinality(batches)).with_options(options)
@@ -289,17 +294,16 @@ def _loader(
     *,
     read: Callable[[int], tuple[np.ndarray, ...]] | None = None,
     stateful: bool = False,
+    spec: tuple[tuple, tuple] | None = None,
 ) -> Callable:
     """A tf.data map function: element ``k`` -> the tensors of the batch at ``position(k)`` (epoch, index), or of ``read(k)``.
 
     ``stateful``: the batch depends on more than ``k`` (the sequence's epoch), or reading it changes something.
+    ``spec``: the batches' dtypes and shapes (``_batch_spec``), when the caller has them already.
     """
     import tensorflow as tf
 
-    sample = sequence.read_batch(0, epoch=0)
-    parts = sample if isinstance(sample, tuple) else (sample,)
-    dtypes = tuple(tf.as_dtype(np.asarray(p).dtype) for p in parts)
-    shapes = tuple((None, *np.asarray(p).shape[1:]) for p in parts)
+    dtypes, shapes = spec or _batch_spec(sequence)
     read = read or (lambda k: _read(sequence, *position(k)))
 
     def call(k: np.int64) -> tuple[np.ndarray, ...]:
@@ -311,3 +315,12 @@ def _loader(
         return tensors if len(tensors) > 1 else tensors[0]
 
     return load
+
+
+def _batch_spec(sequence: HDF5Sequence) -> tuple[tuple, tuple]:
+    """The dtypes and shapes (any number of rows) of a batch's parts, from one batch read (its first, of epoch 0)."""
+    import tensorflow as tf
+
+    sample = sequence.read_batch(0, epoch=0)
+    parts = sample if isinstance(sample, tuple) else (sample,)
+    return tuple(tf.as_dtype(np.asarray(p).dtype) for p in parts), tuple((None, *np.asarray(p).shape[1:]) for p in parts)
