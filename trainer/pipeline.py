@@ -228,8 +228,8 @@ def _one_epoch_passes(tf, sequence: HDF5Sequence) -> object:
 
     Each batch reads the epoch ``sequence.epoch`` holds when it is read, rather than a
     pass taking it once at its start through a ``flat_map``: a ``flat_map`` starts its
-    inner pipeline (parallel calls, prefetch) anew with every pass, which cost 20-80 ms
-    before the first batch of each epoch against 5-10 ms here (BENCHMARKS.md). It reads
+    inner pipeline (parallel calls, prefetch) anew with every pass, which cost ~40 ms
+    before the first batch of each epoch against ~13 ms here (BENCHMARKS.md). It reads
     the same batches: a pass's batches but the last are all read before its last batch
     is taken (the concatenation), and only taking the last one moves the epoch.
     """
