@@ -40,12 +40,12 @@ class Dialect:
         """Refuse one character given two meanings: which one a reader takes is a guess."""
         if self.comment is not None and self.comment == self.delimiter:
             raise OptionError(
-                f"--comment {self.comment!r} is also the delimiter (--delimiter {self.delimiter!r}): each line would"
+                f"--comment {self.comment!r} is also the delimiter: each line would"
                 " end at its first field; pass another --comment or --delimiter"
             )
         if self.comment is not None and self.comment == self.decimal:
             raise OptionError(
-                f"--comment {self.comment!r} is also the decimal mark (--decimal {self.decimal!r}): a number such as"
+                f"--comment {self.comment!r} is also the decimal mark: a number such as"
                 f" 3{self.comment}5 would end at it as a comment; pass another --comment"
             )
         if self.comment is not None and self.comment == self.quotechar:
@@ -55,8 +55,7 @@ class Dialect:
             )
         if self.decimal == self.delimiter == ".":  # a decimal comma beside --delimiter , is read in quotes ("70,5")
             raise OptionError(
-                "--decimal '.' is also the delimiter (--delimiter '.'): 3.5 would be two cells;"
-                " pass another --delimiter, or --decimal ,"
+                "--decimal '.' is also the delimiter: 3.5 would be two cells; pass another --delimiter, or --decimal ,"
             )
 
 

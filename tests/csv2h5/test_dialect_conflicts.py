@@ -16,11 +16,11 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     ("options", "said"),
     [
-        (["--comment", ","], "--comment ',' is also the delimiter (--delimiter ',')"),  # the default delimiter
-        (["--comment", ";", "--delimiter", ";"], "--comment ';' is also the delimiter (--delimiter ';')"),
-        (["--delimiter", ".", "--decimal", "."], "--decimal '.' is also the delimiter (--delimiter '.')"),
-        (["--comment", ".", "--decimal", "."], "--comment '.' is also the decimal mark (--decimal '.')"),
-        (["--comment", ",", "--decimal", ",", "--delimiter", ";"], "--comment ',' is also the decimal mark (--decimal ',')"),
+        (["--comment", ","], "--comment ',' is also the delimiter:"),  # the default delimiter
+        (["--comment", ";", "--delimiter", ";"], "--comment ';' is also the delimiter:"),
+        (["--delimiter", ".", "--decimal", "."], "--decimal '.' is also the delimiter:"),
+        (["--comment", ".", "--decimal", "."], "--comment '.' is also the decimal mark:"),
+        (["--comment", ",", "--decimal", ",", "--delimiter", ";"], "--comment ',' is also the decimal mark:"),
         (["--comment", '"'], "--comment '\"' is also the quote character"),
     ],
 )
