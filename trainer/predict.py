@@ -122,10 +122,7 @@ def _scored(model: keras.Model) -> int | None:
     return units if units > 1 else 2 if "binary" in loss else None
 
 
-_EVALUATE_OTHERS = "leave their rows out of the data, or evaluate a model trained on data that holds them"
-
-
-def _check_classes(model: keras.Model, info: FileInfo, fix: str = _EVALUATE_OTHERS) -> None:
+def _check_classes(model: keras.Model, info: FileInfo) -> None:
     """Refuse a file of more classes than the model's output scores: a one-hot target would not fit its shape,
     a class code past its last unit would be scored without a word (sparse cross-entropy takes it), and the
     file's labels are not the model's."""
@@ -136,7 +133,8 @@ def _check_classes(model: keras.Model, info: FileInfo, fix: str = _EVALUATE_OTHE
     more = ", ..." if len(info.classes) > scored + 5 else ""
     raise ModelError(
         f"{info.named} has {len(info.classes)} classes, but the model scores only {scored}: those past the first {scored}"
-        f" ({extra}{more}) are not the model's; {fix}"
+        f" ({extra}{more}) are not the model's; leave their rows out of the data, or evaluate a model trained on data"
+        " that holds them"
     )
 
 
