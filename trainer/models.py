@@ -67,7 +67,7 @@ def preprocessing(info: FileInfo, normalize: str, *, missing: str = "mean", keep
     ``standard``: the rule of ``preprocess`` (with ``keep_width`` the row keeps its width,
     codes passing as they are, for bodies that reshape it; else categories are one-hot or
     embedded and columns that held NaN get missing indicators). ``unit`` and ``none``
-    scale by each column's largest stored magnitude or not at all, and fill nothing.
+    scale by each column's largest stored magnitude (codes as they are) or not at all, and fill nothing.
     """
     if normalize not in NORMALIZE:
         raise ModelError(f"--normalize {normalize!r} is not one of {', '.join(NORMALIZE)}")

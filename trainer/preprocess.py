@@ -175,20 +175,22 @@ def _columns(found: list[str], limit: int) -> str:
 
 def unit_factor(info: FileInfo) -> np.ndarray:
     """What ``unit`` scales each column by: 1 over its largest stored magnitude (of its min and max, so a
-    column of negative numbers lands in -1..1 too); 1 for a column of zeros or of NaN alone."""
+    column of negative numbers lands in -1..1 too); 1 for a column of zeros or of NaN alone, and for
+    categorical codes, which stay codes (a code over its largest is no longer one an embedding can take)."""
     stats = info.stats
     top = np.fmax(
         np.abs(np.asarray(stats["max"], dtype=np.float64)), np.abs(np.asarray(stats.get("min", np.nan), dtype=np.float64))
     )
     top = np.nan_to_num(top, nan=1.0)
-    return (1.0 / np.where(top == 0, 1.0, top)).astype(np.float32)
+    codes = np.array([i < len(info.columns) and info.columns[i] in info.vocabularies for i in range(top.size)], dtype=bool)
+    return (1.0 / np.where((top == 0) | codes, 1.0, top)).astype(np.float32)
 
 
 class BatchPreprocessor:
     """The rule in numpy, width kept (for ``HDF5Sequence``): fill NaN, standardise numbers and dates.
 
-    ``scale`` is ``"standard"`` (the rule), ``"unit"`` (every column over its
-    stored largest magnitude, as before) or None (no scaling); ``missing`` None
+    ``scale`` is ``"standard"`` (the rule), ``"unit"`` (every column but codes over
+    its stored largest magnitude) or None (no scaling); ``missing`` None
     leaves NaN as it is.
     """
 

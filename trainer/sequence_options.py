@@ -40,7 +40,7 @@ class SequenceOptions:
         dtype: dtype of ``x``.
         scale: ``"standard"`` (the default: numbers and dates minus the stored mean, over the stored
             std; booleans and categorical codes as they are, see ``preprocess``), ``"unit"`` (every
-            column over its stored largest magnitude), None (the stored values).
+            column over its stored largest magnitude, categorical codes as they are), None (the stored values).
         missing: what a NaN becomes: ``"mean"`` (the default: the column's training mean, so 0 once
             standardised; a categorical code K, one past its vocabulary), ``"zero"`` (0 before
             scaling), ``"error"`` (refuse a file whose stats count NaN), None (NaN as stored).

@@ -447,6 +447,32 @@ def test_unit_scales_every_column_into_minus_one_to_one_by_its_largest_magnitude
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x.astype(np.float32))), expected, rtol=1e-6)
 
 
+def test_unit_leaves_categorical_codes_as_codes(tmp_path):
+    """A code over the largest code is no code at all: ``unit`` divides the numbers (numpy on the CSV's values)
+    and passes a text column's codes as the file stores them (read with h5py), in HDF5Sequence and the layer."""
+    import h5py
+    from csv2h5.trainer.models import preprocessing
+
+    from csv2h5 import ConvertOptions, convert
+
+    cities = ["oslo", "rome", "lima", "oslo", "kyiv", "rome"]
+    amounts = np.array([4.0, -8.0, 2.0, 1.0, 0.5, 6.0])
+    csv = tmp_path / "cities.csv"
+    csv.write_text("city,amount,label\n" + "".join(f"{c},{a},{i % 2}\n" for i, (c, a) in enumerate(zip(cities, amounts))))
+    path = tmp_path / "cities.h5"
+    convert([csv], path, options=ConvertOptions(target=("label",), categorical=("city",)))
+    with h5py.File(path, "r") as f:
+        codes = f["features"][:, 0].astype(np.float32)
+    assert codes.max() == 3  # four cities: codes 0..3, not scaled into 0..1
+    seq = HDF5Sequence(path, batch_size=6, shuffle="none", scale="unit")
+    x = seq[0][0]
+    np.testing.assert_array_equal(x[:, 0], codes)
+    np.testing.assert_allclose(x[:, 1], amounts / 8.0, rtol=1e-6)
+    layer = preprocessing(seq.info, "unit")
+    raw = np.stack([codes, amounts.astype(np.float32)], axis=1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(raw)), x, rtol=1e-6)
+
+
 def _tiny_model() -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
