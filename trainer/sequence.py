@@ -173,6 +173,22 @@ class HDF5Sequence(keras.utils.PyDataset):
             raise DataOptionError(f"set_epoch takes an epoch number of 0 or more, got {epoch!r}")
         self.epoch = int(epoch)
 
+    def on_epoch_begin(self) -> None:
+        """Refuses what Keras would train wrongly: read-ahead workers under its JAX trainer (see below)."""
+        reads_ahead = self.workers > 1 or (self.workers > 0 and self.use_multiprocessing)
+        if reads_ahead and self.training and keras.backend.backend() == "jax":
+            # Keras 3.15's JAX fit takes one batch to build the model, then resets its loader: the batches
+            # the workers had read ahead stay queued and open the first epoch, and each epoch after takes
+            # the last ones of the pass before (read in that epoch's order): some rows twice, others never.
+            given = f"workers={self.workers}" + (", use_multiprocessing=True" if self.use_multiprocessing else "")
+            raise DataOptionError(
+                f"HDF5Sequence({given}) does not train right under JAX: Keras's JAX trainer feeds batches its"
+                " workers read ahead into the wrong epoch, so each epoch repeats some rows and skips others;"
+                " pass workers=1 (a batch is a gather from the memory map, or from blocks the sequence reads"
+                " ahead in its own threads), or train with h5train, which reads ahead in epoch order itself"
+            )
+        super().on_epoch_begin()
+
     def on_epoch_end(self) -> None:
         self.epoch += 1
 

@@ -160,3 +160,67 @@ def test_fit_on_the_sequence_equals_training_on_the_batches_by_hand(data, backen
     fitted, by_hand = on_backend(backend, "test_keras_contract:fit_and_replay", str(path), x, codes)
     for a, b in zip(fitted, by_hand, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def rows_trained_per_epoch(path: str, epochs: int, **pool: object) -> list[list[int]] | str:
+    """JAX only: the rows each epoch's training steps took, as the steps saw them (a callback inside the
+    compiled step, so the count is what Keras fed, not what the sequence was asked for); or the refusal."""
+    import jax
+    from csv2h5.trainer import DataOptionError
+
+    seen: list = []
+
+    class Recording(keras.Model):
+        def train_step(self, state, data):
+            jax.debug.callback(lambda x: seen.append(np.asarray(x)[:, 0].astype(int).tolist()), data[0], ordered=True)
+            return super().train_step(state, data)
+
+    class EpochMark(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            jax.effects_barrier()
+            seen.append(None)
+
+    seq = HDF5Sequence(path, batch_size=8, shuffle="global", seed=3, scale=None, missing=None, **pool)
+    inputs = keras.Input((seq.info.num_features,))
+    model = Recording(inputs, keras.layers.Dense(CLASSES, activation="softmax")(inputs))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    try:
+        model.fit(seq, epochs=epochs, verbose=0, callbacks=[EpochMark()])
+    except DataOptionError as error:
+        return str(error)
+    per_epoch, rows = [], []
+    for step in seen:
+        if step is None:
+            per_epoch.append(rows)
+            rows = []
+        else:
+            rows.extend(step)
+    return per_epoch
+
+
+def _numbered_rows(tmp_path) -> str:
+    """400 rows whose first feature is the row's number: 50 batches of 8, well past Keras's queue of 10."""
+    from csv2h5 import ConvertOptions, convert
+
+    csv = tmp_path / "numbered.csv"
+    csv.write_text("row,noise,label\n" + "".join(f"{i},{(i * 7) % 5},{i % CLASSES}\n" for i in range(400)))
+    convert([csv], tmp_path / "numbered.h5", options=ConvertOptions(target=("label",)))
+    return str(tmp_path / "numbered.h5")
+
+
+def test_jax_fit_trains_every_row_once_an_epoch_with_one_worker(tmp_path):
+    """Over many more batches than Keras queues, on JAX: each epoch's steps took rows 0..399 once each."""
+    per_epoch = on_backend("jax", "test_keras_contract:rows_trained_per_epoch", _numbered_rows(tmp_path), 3)
+    assert len(per_epoch) == 3
+    for rows in per_epoch:
+        assert sorted(rows) == list(range(400))
+
+
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_jax_fit_refuses_workers_that_would_repeat_and_skip_rows(tmp_path, pool):
+    """Keras 3.15's JAX fit feeds batches its workers read ahead into the wrong epoch (rows twice, others
+    never): a training sequence with workers is refused before any step, with the way out named."""
+    result = on_backend("jax", "test_keras_contract:rows_trained_per_epoch", _numbered_rows(tmp_path), 2, **POOLS[pool])
+    if not isinstance(result, str):  # trained: then every epoch must still have taken every row once
+        assert [sorted(rows) for rows in result] == [list(range(400))] * 2
+    assert isinstance(result, str) and "workers=1" in result and "JAX" in result
