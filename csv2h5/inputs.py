@@ -58,3 +58,15 @@ def given_twice(sources: Sequence[str | os.PathLike[str]]) -> str | None:
             return f"{source} is given twice" + ("" if first == source else f" (as {first} too)")
         seen[(found.st_dev, found.st_ino)] = source
     return None
+
+
+def input_key(source: dict[str, object]) -> tuple[str, int, int] | None:
+    """An input's name, bytes and rows as a file's ``sources`` records them; None when they cannot tell it (a pipe, no rows).
+
+    Two files that record one key hold, all but surely, the rows of one CSV (as a merged file
+    and its parts do); two CSVs of one base name may still agree on size and rows.
+    """
+    size, rows = source.get("bytes"), source.get("rows")
+    if not isinstance(size, int) or not isinstance(rows, int) or size <= 0 or rows <= 0:
+        return None
+    return str(source.get("name")), size, rows

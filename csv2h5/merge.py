@@ -25,7 +25,7 @@ import numpy as np
 from ._version import __version__
 from .errors import HeaderMismatchError, InputError, counted
 from .featurerows import requested_chunk_rows, widen_values
-from .inputs import expand_patterns, given_twice
+from .inputs import expand_patterns, given_twice, input_key
 from .layout import (
     CLASS_COUNTS,
     CLASSES,
@@ -117,7 +117,7 @@ def _repeated_inputs(parts: Sequence[FileHeader]) -> list[str]:
     """
     holders: dict[tuple[str, int, int], dict[str, int]] = {}  # input -> the parts holding it, and how often each
     for part in parts:
-        for key in filter(None, map(_input_key, part.sources)):
+        for key in filter(None, map(input_key, part.sources)):
             held = holders.setdefault(key, {})
             held[str(part.path)] = held.get(str(part.path), 0) + 1
     shared: dict[tuple[tuple[str, ...], int], list[tuple[str, int, int]]] = {}
@@ -125,14 +125,6 @@ def _repeated_inputs(parts: Sequence[FileHeader]) -> list[str]:
         if len(held) > 1:
             shared.setdefault((tuple(held), sum(held.values())), []).append(key)
     return [_repeated(holding, times, inputs) for (holding, times), inputs in shared.items()]
-
-
-def _input_key(source: dict[str, object]) -> tuple[str, int, int] | None:
-    """An input's name, bytes and rows as its record holds them; None for one that cannot be told (a pipe, no rows)."""
-    size, rows = source.get("bytes"), source.get("rows")
-    if not isinstance(size, int) or not isinstance(rows, int) or size <= 0 or rows <= 0:
-        return None
-    return str(source.get("name")), size, rows
 
 
 def _repeated(holding: tuple[str, ...], times: int, inputs: list[tuple[str, int, int]], shown: int = 3) -> str:

@@ -36,6 +36,7 @@ from csv2h5.stats import merge_stored
 from csv2h5.vocabulary import code_table, set_code_stats, unite, unite_vocabularies, united_counts
 
 from .errors import DataFileError
+from .overlap import shared_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +156,14 @@ def read_infos(paths: Sequence[str]) -> FileInfo:
     first = infos[0]
     if len(infos) == 1:
         return first
+    shared = shared_rows(infos)
+    if shared:  # a merged file beside its parts, a part copied: split() would put its rows on both sides too
+        raise DataFileError(
+            f"{shared.first} and {shared.second} hold the same content, whose rows would be read twice: leave one of them out"
+            if shared.input is None
+            else f"{shared.first} and {shared.second} both hold {shared.what}, which would be read twice: leave one of them"
+            " out (a merged file beside its parts: leave it out of the pattern, or write merges outside the parts' folder)"
+        )
     problem = parts_disagree([i.header for i in infos], advice="files read as one must be")
     if problem:
         raise DataFileError(problem)

@@ -7,11 +7,14 @@ line), and for the rows a multi-worker run leaves out (said before it starts, ne
 
 from __future__ import annotations
 
+import os
+
 from .batches import one_hot_options
 from .distribute import Plan
 from .errors import DataOptionError, ModelError, NoWholeBatchError
-from .fileinfo import FileInfo, open_info
+from .fileinfo import FileInfo, open_info, read_info
 from .options import FitOptions
+from .overlap import shared_rows
 from .predict import check_like_training
 from .rundir import data_record
 from .sequence import HDF5Sequence
@@ -74,6 +77,7 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
                 f"--val {options.val} has {val_info.num_features} features ({val_info.task}); "
                 f"{options.data} has {info.num_features} ({info.task}); convert both the same way"
             )
+        _check_apart(options, info, val_info)
         # The same columns, codes that mean the same values and classes that are the training data's
         # (or the first of them), as evaluate checks: else validation scores (and the epoch kept for
         # them) would come from rows the model reads as other rows.
@@ -84,6 +88,30 @@ def _sequences(options: FitOptions, info: FileInfo, plan: Plan) -> tuple[HDF5Seq
         one_hot = one_hot_options(options.one_hot, val_info, len(info.classes))
         return train, HDF5Sequence(options.val, shuffle=False, **{**common, **one_hot})
     return train, None
+
+
+def _check_apart(options: FitOptions, info: FileInfo, val_info: FileInfo) -> None:
+    """Refuse a --val that holds rows of the data (the same file, a copy, one of its parts or their merge):
+    its scores, and the epoch kept for them, would come from rows the model trains on."""
+    files = [_each_file(i) for i in (info, val_info)]
+    shared = shared_rows(*files)
+    if shared is None:
+        return
+    if shared.input is not None:
+        found = f"{shared.second} and {shared.first} both hold {shared.what}"
+    elif os.path.samefile(shared.first, shared.second):
+        found = f"{shared.second} is the training data"
+    else:
+        found = f"{shared.second} holds the same content as {shared.first}"
+    raise DataOptionError(
+        f"--val {options.val} holds rows the model trains on ({found}): validate on other rows"
+        " (--val-split, or a file converted from rows kept out of training)"
+    )
+
+
+def _each_file(info: FileInfo) -> list[FileInfo]:
+    """The files of ``info`` one by one: itself, or its parts read again."""
+    return [info] if len(info.parts) < 2 else [read_info(p) for p in info.parts]
 
 
 def left_out(train: HDF5Sequence, val: HDF5Sequence | None, plan: Plan) -> str | None:

@@ -174,9 +174,11 @@ def test_one_part_given_twice_is_refused_by_merge_and_by_reading_parts_as_one(wh
         with pytest.raises(DataFileError, match="is given twice.*its rows would be read twice: pass each file once"):
             HDF5Sequence([parts[0], parts[1], second])
     copy = tmp_path / "copy.h5"
-    copy.write_bytes(parts[0].read_bytes())  # the same bytes in another file: two parts, every row kept
-    assert len(HDF5Sequence([parts[0], copy], batch_size=1, shuffle=False)) == 2 * 31
-    assert CliRunner().invoke(csv2h5_app, ["merge", str(parts[0]), str(copy), "-o", str(out)]).exit_code == 0
+    copy.write_bytes(parts[0].read_bytes())  # the same bytes in another file: read as one, its rows would be read twice
+    with pytest.raises(DataFileError, match="hold the same content, whose rows would be read twice: leave one of them out"):
+        HDF5Sequence([parts[0], copy], batch_size=1, shuffle=False)
+    merged = CliRunner().invoke(csv2h5_app, ["merge", str(parts[0]), str(copy), "-o", str(out)])  # keeps every row, and says so
+    assert merged.exit_code == 0 and "both hold the input part0.csv" in merged.stderr
     with h5py.File(out) as merged:
         assert merged["features"].shape[0] == 2 * 31
 
