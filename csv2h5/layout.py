@@ -171,10 +171,12 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         if _holds_csv(path):  # a CSV given where its converted file belongs: nothing is damaged
             from .reader.source import without_compression_suffix
 
-            stem = without_compression_suffix(path)
+            converted = without_compression_suffix(path).with_suffix(".h5")
+            if converted.name == path.name:  # data.h5 holding a CSV: convert refuses an output that is its input
+                converted = path.with_name(f"{path.stem}-converted.h5")
             raise NotCsv2H5FileError(
                 f"{path} is not a readable HDF5 file: it holds text (a CSV?); convert it first:"
-                f" csv2h5 convert {path} -o {stem.with_suffix('.h5')}"
+                f" csv2h5 convert {path} -o {converted}"
             ) from None
         raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
     version = f.attrs.get(FORMAT)
