@@ -22,6 +22,10 @@ class InputError(Csv2H5Error, OSError):
     """An input that cannot be read: missing, a directory, unreadable, truncated."""
 
 
+class DamagedFileError(InputError):
+    """A csv2h5 file whose header or rows cannot be read back: damaged since it was written."""
+
+
 class OutputExistsError(Csv2H5Error, FileExistsError):
     """The output file exists and neither --overwrite nor --append was given."""
 

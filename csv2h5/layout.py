@@ -18,7 +18,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import InputError, NotCsv2H5FileError, counted, number_text
+from .damage import damaged, read_rows
+from .errors import DamagedFileError, InputError, NotCsv2H5FileError, counted, number_text
 from .lists import first_difference
 from .vocabulary import count_codes, parts_differ
 
@@ -171,10 +172,12 @@ def open_csv2h5(path: str | Path) -> h5py.File:
         if _holds_csv(path):  # a CSV given where its converted file belongs: nothing is damaged
             from .reader.source import without_compression_suffix
 
-            stem = without_compression_suffix(path)
+            converted = without_compression_suffix(path).with_suffix(".h5")
+            if converted.name == path.name:  # data.h5 holding a CSV: convert refuses an output that is its input
+                converted = path.with_name(f"{path.stem}-converted.h5")
             raise NotCsv2H5FileError(
                 f"{path} is not a readable HDF5 file: it holds text (a CSV?); convert it first:"
-                f" csv2h5 convert {path} -o {stem.with_suffix('.h5')}"
+                f" csv2h5 convert {path} -o {converted}"
             ) from None
         raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
     version = f.attrs.get(FORMAT)
@@ -194,13 +197,33 @@ def open_csv2h5(path: str | Path) -> h5py.File:
     return f
 
 
+def _object(f: h5py.File, name: str, path: str | Path) -> h5py.Dataset:
+    try:
+        return f[name]
+    except (KeyError, OSError) as exc:  # h5py says a damaged object header is missing (KeyError)
+        raise damaged(path, f"/{name}", exc) from None
+
+
 def read_file_header(f: h5py.File, path: str | Path) -> FileHeader:
-    """The header of the open csv2h5 file ``f`` (``path``: how messages name it)."""
-    features = f[FEATURES]
+    """The header of the open csv2h5 file ``f`` (``path``: how messages name it).
+
+    Raises:
+        DamagedFileError: a part of the header cannot be read back.
+    """
+    try:
+        return _read_header(f, path)
+    except DamagedFileError:
+        raise
+    except (KeyError, OSError) as exc:  # an attribute or a category list that HDF5 cannot read back
+        raise damaged(path, "the header", exc) from None
+
+
+def _read_header(f: h5py.File, path: str | Path) -> FileHeader:
+    features = _object(f, FEATURES, path)
     attrs, root = features.attrs, f.attrs
     target = None
     if TARGET in f:
-        t = f[TARGET]
+        t = _object(f, TARGET, path)
         target = TargetHeader(
             columns=_names(t.attrs.get(COLUMNS)),
             task=str(attr_value(t.attrs.get(TASK, "regression"))),
@@ -271,7 +294,8 @@ def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
         else:
             column, counts = columns.index(name), np.zeros(len(values), dtype=np.float64)
             for start in range(0, features.shape[0], _COUNT_ROWS):
-                counts += count_codes(features[start : start + _COUNT_ROWS, column], len(values))
+                rows = read_rows(features, start, start + _COUNT_ROWS, f.filename, column=column)
+                counts += count_codes(rows, len(values))
         found[name] = (values, counts)
     return found
 

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from ._version import __version__
+from .damage import read_rows
 from .errors import HeaderMismatchError, InputError, counted
 from .featurerows import requested_chunk_rows, widen_values
 from .inputs import expand_patterns, given_twice, input_key
@@ -188,7 +189,8 @@ def _copy(
             exact = part.dtype != np.float32 or float32_range(part.float32_values).float32_equal
             for start in range(0, part.rows, step):
                 # float32 values that stand for their shortest decimal widen through it (0.1 stays 0.1)
-                block = remap_columns(widen_values(ds[start : start + step], writer.dtype, exact=exact), tables, writer.dtype)
+                rows = read_rows(ds, start, start + step, part.path)
+                block = remap_columns(widen_values(rows, writer.dtype, exact=exact), tables, writer.dtype)
                 for name, column in columns.items():  # stats of codes are recounted from the united codes
                     counts[name] += count_codes(block[:, column], len(vocabularies[name]))
                 writer.append(block)
@@ -196,7 +198,7 @@ def _copy(
                 if on_progress is not None:
                     on_progress(done, total)
             if part.target is not None:
-                codes = f[TARGET][()]
+                codes = read_rows(f[TARGET], 0, part.rows, part.path)
                 if classes:
                     codes = code_table(part.classes, classes)[codes.astype(np.int64)]
                 targets.append(codes)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -11,6 +14,12 @@ class TrainerError(Exception):
 
 class DataFileError(TrainerError, OSError):
     """The data file is missing, damaged, not a csv2h5 file, or of a newer format."""
+
+
+class DamagedDataError(DataFileError):
+    """Rows of a data file that cannot be read back while training or scoring: the file is damaged."""
+
+    MARK = "cannot be read (the file is damaged"  # also found in the text of errors tf.data and Keras wrap it in
 
 
 class DataOptionError(TrainerError, ValueError):
@@ -57,3 +66,33 @@ def how_to_go_on(run_dir: Path, epochs_done: int) -> str:
     if epochs_done == 0:
         return f"no epoch was finished, so {run_dir} has nothing to resume; start the run again"
     return f"checkpoints/last.keras holds epoch {epochs_done}; continue with: h5train fit --resume {run_dir}"
+
+
+def damage_in(exc: BaseException) -> DamagedDataError | None:
+    """The damaged-rows error that ``exc`` is or carries: raised in a reading thread or process, it may reach the
+    caller as itself, as the cause of another error, or only as text in one (tf.data, Keras's loaders)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DamagedDataError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    found = re.search(rf"([^\n]*{re.escape(DamagedDataError.MARK)}[^\n]*)", str(exc))
+    if found is None:
+        return None
+    line = found.group(1)
+    named = line.find(f"{DamagedDataError.__name__}: ")  # a traceback's last line: the error's name, then its message
+    return DamagedDataError(line[named + len(DamagedDataError.__name__) + 2 :] if named >= 0 else line.strip())
+
+
+@contextlib.contextmanager
+def reading_data() -> Iterator[None]:
+    """Inside: rows of a damaged file come out as one DamagedDataError, whatever thread or process read them."""
+    try:
+        yield
+    except DamagedDataError:
+        raise
+    except Exception as exc:
+        found = damage_in(exc)
+        if found is None:
+            raise
+        raise found from None

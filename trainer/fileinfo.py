@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from csv2h5.damage import read_rows
 from csv2h5.errors import Csv2H5Error
 from csv2h5.featurerows import requested_chunk_rows
 from csv2h5.inputs import expand_patterns, given_twice
@@ -82,7 +83,10 @@ def read_info(path: str | Path) -> FileInfo:
     except Csv2H5Error as exc:  # the same checks as csv2h5 info, as the trainer's error
         raise DataFileError(str(exc)) from None
     with f:
-        header = read_file_header(f, path)
+        try:
+            header = read_file_header(f, path)
+        except Csv2H5Error as exc:  # a damaged header
+            raise DataFileError(str(exc)) from None
         if len(header.shape) != 2:
             raise DataFileError(f"{path}: /{FEATURES} has shape {header.shape}; csv2h5 files have (rows, features)")
         rows = header.rows
@@ -94,7 +98,10 @@ def read_info(path: str | Path) -> FileInfo:
                 raise DataFileError(
                     f"{path}: /{TARGET} has {header.target.shape[0]} rows but /{FEATURES} has {rows}; convert it again"
                 )
-            target = f[TARGET][()]
+            try:
+                target = read_rows(f[TARGET], 0, rows, path)
+            except Csv2H5Error as exc:  # a damaged chunk of the target
+                raise DataFileError(str(exc)) from None
         stats = read_stats(f)
         fingerprint = _fingerprint(path, f, target, stats)
     return _file_info(header, target, stats, fingerprint)
@@ -224,7 +231,10 @@ def _categories(path: str) -> dict[str, tuple[list[str], np.ndarray]]:
     except Csv2H5Error as exc:
         raise DataFileError(str(exc)) from None
     with f:
-        return read_categories(f)
+        try:
+            return read_categories(f)
+        except Csv2H5Error as exc:  # a damaged chunk of an older file, whose codes are counted here
+            raise DataFileError(str(exc)) from None
 
 
 def single_class(info: FileInfo, rows: np.ndarray | None) -> object | None:

@@ -27,7 +27,7 @@ from .callbacks import BestWeights, Interruption, NanGuard, RunRecorder
 from .curves import plot_curves
 from .distribute import DEFAULT_JOIN_SECONDS, Plan, WorkerLostError, WorkerSpec, agree, finish, peer_failure, weights_digest
 from .distribute import plan as make_plan
-from .errors import DataOptionError, Interrupted, LoaderError, NanLossError, RunError, how_to_go_on
+from .errors import DamagedDataError, DataOptionError, Interrupted, LoaderError, NanLossError, RunError, damage_in, how_to_go_on
 from .fileinfo import FileInfo, open_info
 from .fitdata import data_order, fewer_steps, left_out, order_changed, order_note, training_sequences
 from .fitresult import FitResult
@@ -260,16 +260,16 @@ def _train(
     """``model.fit`` from the run's next epoch; its failures become the trainer's errors, each saying how to go on."""
     tf_data = options.backend == "tensorflow" and not options.processes
     start_epoch = state["epochs_done"]
-    fit_input = training_input(
-        train,
-        first_epoch=start_epoch,
-        epochs=options.epochs,
-        tf_data=tf_data,
-        workers=options.loaders,
-        processes=options.processes,
-    )
     interrupted = False
     try:
+        fit_input = training_input(  # tf.data reads a batch here, to learn the batches' shapes
+            train,
+            first_epoch=start_epoch,
+            epochs=options.epochs,
+            tf_data=tf_data,
+            workers=options.loaders,
+            processes=options.processes,
+        )
         if start_epoch < options.epochs:
             with interruption.installed():
                 model.fit(
@@ -292,6 +292,9 @@ def _train(
     except RunError as exc:  # a checkpoint or state.json could not be written (a full disk)
         raise RunError(f"{exc}; {how_to_go_on(run.path, state['epochs_done'])}") from None
     except Exception as exc:
+        damage = damage_in(exc)  # rows of a damaged file, read by whichever thread or process
+        if damage is not None:
+            raise DamagedDataError(f"{damage}; {how_to_go_on(run.path, state['epochs_done'])}") from None
         if LoaderError.MARK in str(exc):  # raised in the input pipeline; tf.data wraps it in its own error
             raise LoaderError(
                 f"{LoaderError.MARK} (killed by the system, out of memory?); {how_to_go_on(run.path, state['epochs_done'])}"

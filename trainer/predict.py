@@ -20,7 +20,7 @@ from csv2h5.lists import first_difference
 from csv2h5.output import write_failure
 
 from .batches import one_hot_options
-from .errors import ModelError, RunError, TrainerError
+from .errors import ModelError, RunError, TrainerError, reading_data
 from .fileinfo import FileInfo, open_info
 from .modelfile import load, model_path, run_config
 from .rundir import json_labels
@@ -187,7 +187,8 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         scale=None,
         missing=None,
     )  # the model takes raw rows
-    result = model.evaluate(seq, verbose=0, return_dict=True)
+    with reading_data():  # a damaged file's rows, read in Keras's loader, as one error
+        result = model.evaluate(seq, verbose=0, return_dict=True)
     stop_if_interrupted()  # a Ctrl-C a library swallowed: no metrics of part of the data
     return {k: float(v) for k, v in result.items()}
 

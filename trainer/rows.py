@@ -17,8 +17,12 @@ from collections.abc import Sequence
 import h5py
 import numpy as np
 
+from csv2h5.damage import read_rows
+from csv2h5.errors import Csv2H5Error
 from csv2h5.layout import FEATURES, is_filtered
 from csv2h5.vocabulary import remap_columns
+
+from .errors import DamagedDataError
 
 _CHUNK_CACHE = 16  # decoded chunks kept by the compressed-file reader (~16 MiB)
 
@@ -105,8 +109,8 @@ class MappedRows:
 class ChunkRows:
     """Rows of a compressed /features: whole chunks decoded through h5py, a few cached."""
 
-    def __init__(self, ds: h5py.Dataset) -> None:
-        self.ds = ds
+    def __init__(self, ds: h5py.Dataset, path: str) -> None:
+        self.ds, self.path = ds, path
         # An unchunked dataset (contiguous, or virtual) is read in ~1 MiB slices, never whole.
         row_bytes = max(1, ds.shape[1] * ds.dtype.itemsize)
         self.chunk_rows = ds.chunks[0] if ds.chunks else max(1, (1 << 20) // row_bytes)
@@ -120,7 +124,10 @@ class ChunkRows:
                 self.cache.move_to_end(index)
                 return block
         start = index * self.chunk_rows
-        block = self.ds[start : start + self.chunk_rows]  # a slice: one whole-chunk read (h5py locks itself)
+        try:  # a slice: one whole-chunk read (h5py locks itself)
+            block = read_rows(self.ds, start, start + self.chunk_rows, self.path)
+        except Csv2H5Error as exc:  # a damaged chunk: said as the trainer's error, from whichever thread reads it
+            raise DamagedDataError(str(exc)) from None
         with self.lock:
             self.cache[index] = block
             if len(self.cache) > _CHUNK_CACHE:
@@ -203,7 +210,7 @@ class RowSource:
                 return
             except ValueError:
                 pass
-        self.reader = ChunkRows(ds)
+        self.reader = ChunkRows(ds, path)
 
     @property
     def mapped(self) -> bool:

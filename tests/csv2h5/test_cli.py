@@ -77,22 +77,24 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(digits_csv, tmp_path)
         assert [p.name for p in tmp_path.iterdir()] == [digits_csv.name]
 
 
-@pytest.mark.parametrize("name", ["days.csv", "days.csv.gz"])
-def test_a_csv_given_for_a_converted_file_is_named_as_text_with_the_command_to_convert_it(tmp_path, name):
+@pytest.mark.parametrize(
+    "name,converted", [("days.csv", "days.h5"), ("days.csv.gz", "days.h5"), ("days.h5", "days-converted.h5")]
+)
+def test_a_csv_given_for_a_converted_file_is_named_as_text_with_the_command_to_convert_it(tmp_path, name, converted):
     import gzip
 
     text = "a,b,label\n1,2,0\n3,4,1\n"
     src = tmp_path / name
     src.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
-    done = _run("info", str(src))
-    advice = f"convert it first: csv2h5 convert {src} -o {tmp_path / 'days.h5'}"
+    done = _run("info", str(src))  # a CSV named .h5 is converted to another name: convert refuses its own input
+    advice = f"convert it first: csv2h5 convert {src} -o {tmp_path / converted}"
     assert done.returncode == 2 and done.stderr.strip() == (
         f"error: {src} is not a readable HDF5 file: it holds text (a CSV?); {advice}"
     ), done.stderr
     assert "damaged" not in done.stderr
     pasted = _run(*advice.removeprefix("convert it first: csv2h5 ").split())  # the advice, followed
     assert pasted.returncode == 0, pasted.stderr
-    assert json.loads(_run("info", str(tmp_path / "days.h5"), "--json").stdout)["rows"] == 2  # the CSV's rows
+    assert json.loads(_run("info", str(tmp_path / converted), "--json").stdout)["rows"] == 2  # the CSV's rows
 
 
 def _cli(*args: str):

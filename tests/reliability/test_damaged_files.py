@@ -1,0 +1,156 @@
+"""csv2h5 files damaged after they were written: every command that reads one ends in one line, exit 2.
+
+The damage is done as it happens to files on disk or in a copy: bytes of an
+object header overwritten (h5py then says the object is missing), or a
+compressed chunk overwritten (its rows fail to decompress, found only when read).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+from csv2h5.trainer import DataFileError, HDF5Sequence
+from typer.testing import CliRunner
+
+from csv2h5 import ConvertOptions, convert
+from csv2h5.cli import app
+
+ROWS, CHUNK_ROWS, BAD_CHUNK = 1000, 100, 3  # the damaged chunk holds rows 300-399
+BAD_ROWS = f"rows {BAD_CHUNK * CHUNK_ROWS}-{(BAD_CHUNK + 1) * CHUNK_ROWS - 1}"
+
+
+def _csv(path: Path) -> Path:
+    path.write_text("a,b,y\n" + "".join(f"{i % 17},{(i * 7) % 23},{'xy'[i % 2]}\n" for i in range(ROWS)))
+    return path
+
+
+def _copy_with(good: Path, name: str, offset: int, data: bytes) -> Path:
+    raw = bytearray(good.read_bytes())
+    raw[offset : offset + len(data)] = data
+    bad = good.with_name(name)
+    bad.write_bytes(bytes(raw))
+    return bad
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """good.h5 (gzip, chunks of 100 rows), a copy with /features' object header damaged, one with a chunk damaged."""
+    d = tmp_path_factory.mktemp("damaged")
+    good = d / "good.h5"
+    options = ConvertOptions(target=("y",), compression="gzip", chunk_rows=CHUNK_ROWS, workers=0)
+    convert([_csv(d / "in.csv")], good, options=options)
+    with h5py.File(good, "r") as f:
+        header = h5py.h5o.get_info(f["features"].id).addr
+        chunk = f["features"].id.get_chunk_info(BAD_CHUNK)
+    assert chunk.chunk_offset[0] == BAD_CHUNK * CHUNK_ROWS
+    return {
+        "dir": d,
+        "csv": d / "in.csv",
+        "good": good,
+        "header": _copy_with(good, "bad_header.h5", header, b"\xff" * 4),
+        "chunk": _copy_with(good, "bad_chunk.h5", chunk.byte_offset + 10, b"\0" * (chunk.size - 20)),
+    }
+
+
+def _one_line(result_code: int, stderr: str) -> str:
+    """The error line of a failed command, the only one but its notes (``note: ``, ``run directory: ``)."""
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith(("note: ", "run directory: "))]
+    assert result_code == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+def _header_line(path: Path) -> str:
+    return (
+        f"error: {path}: /features cannot be read (the file is damaged: bad object header version number); convert the CSV again"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["info", "{bad}"],
+        ["merge", "{good}", "{bad}", "-o", "{d}/merged.h5"],
+        ["convert", "{csv}", "-o", "{bad}", "--target", "y", "--append"],
+        ["convert", "{csv}", "-o", "{d}/like.h5", "--like", "{bad}"],
+    ],
+    ids=["info", "merge", "append", "like"],
+)
+def test_a_damaged_object_header_is_one_line_for_csv2h5(files, args):
+    before = sorted(p.name for p in files["dir"].iterdir())
+    names = {"bad": files["header"], "good": files["good"], "csv": files["csv"], "d": files["dir"]}
+    result = CliRunner().invoke(app, [a.format(**names) for a in args])
+    assert _one_line(result.exit_code, result.stderr) == _header_line(files["header"])
+    assert sorted(p.name for p in files["dir"].iterdir()) == before  # nothing written
+
+
+def test_a_damaged_object_header_is_one_line_for_the_trainer(files, tmp_path):
+    with pytest.raises(DataFileError) as caught:
+        HDF5Sequence(files["header"])
+    assert f"error: {caught.value}" == _header_line(files["header"])
+    from csv2h5.trainer.cli import app as h5train
+
+    run = tmp_path / "run"
+    result = CliRunner().invoke(h5train, ["fit", str(files["header"]), "--run-dir", str(run), "--progress", "none"])
+    assert _one_line(result.exit_code, result.stderr) == _header_line(files["header"].resolve())
+    assert not run.exists()
+
+
+def _is_rows_line(line: str, path: Path, then: str = "") -> bool:
+    """Whether ``line`` is the message for the damaged chunk (what HDF5 found is in its own words), then ``then``."""
+    start = f"error: {path}: {BAD_ROWS} cannot be read (the file is damaged: "
+    return re.fullmatch(f"{re.escape(start)}[^;()]+\\); convert the CSV again{re.escape(then)}", line) is not None
+
+
+def test_a_damaged_chunk_is_one_line_for_merge(files):
+    out = files["dir"] / "merged.h5"
+    result = CliRunner().invoke(app, ["merge", str(files["good"]), str(files["chunk"]), "-o", str(out)])
+    line = _one_line(result.exit_code, result.stderr)  # after a note: both parts hold in.csv
+    assert _is_rows_line(line, files["chunk"]), line
+    assert not out.exists() and not list(files["dir"].glob(".merged.h5*"))
+
+
+def test_a_damaged_chunk_names_its_rows_when_a_sequence_reads_them(files):
+    seq = HDF5Sequence(files["chunk"], batch_size=250, shuffle=False)
+    seq[0]  # rows 0-249: whole chunks that read well
+    with pytest.raises(DataFileError) as caught:
+        seq[1]
+    assert _is_rows_line(f"error: {caught.value}", files["chunk"]), caught.value
+
+
+def _h5train(*args: object) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "csv2h5.trainer", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "reading",
+    [["--backend", "jax"], ["--backend", "jax", "--loaders", "2", "--processes"], ["--backend", "tensorflow", "--loaders", "2"]],
+    ids=["jax", "jax-processes", "tensorflow-tf.data"],
+)
+def test_fit_on_a_damaged_chunk_is_one_line_whatever_reads_the_rows(files, tmp_path, reading):
+    run = tmp_path / "run"
+    done = _h5train("fit", files["chunk"], "--run-dir", run, "--epochs", "1", "--hidden", "8", "--progress", "none", *reading)
+    line = _one_line(done.returncode, done.stderr)
+    # as any failure during training: the run directory is left, and said to hold nothing to resume
+    then = f"; no epoch was finished, so {run} has nothing to resume; start the run again"
+    assert _is_rows_line(line, files["chunk"].resolve(), then), line
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_on_a_damaged_chunk_blame_the_data_file(files, tmp_path):
+    run = tmp_path / "run"
+    fit = _h5train("fit", files["good"], "--run-dir", run, "--epochs", "1", "--hidden", "8", "--progress", "none")
+    assert fit.returncode == 0, fit.stderr
+    out = tmp_path / "p.csv"
+    for command in (["evaluate", run, files["chunk"]], ["predict", run, files["chunk"], "-o", out]):
+        done = _h5train(*command)
+        line = _one_line(done.returncode, done.stderr)
+        assert _is_rows_line(line, files["chunk"]), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
