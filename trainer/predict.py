@@ -25,6 +25,7 @@ from .errors import ModelError, RunError, TrainerError
 from .fileinfo import FileInfo, expand_paths, open_info
 from .modelfile import load, model_path, run_config
 from .predictfile import check_output, not_finite, spelt
+from .recode import Recoded, training_codes, warn_unseen
 from .rundir import RunDir, json_labels
 from .sequence import HDF5Sequence
 from .signals import stop_if_interrupted
@@ -74,8 +75,10 @@ def like_advice(trained: dict) -> str:
     return f"convert it with --like {trained.get('path', 'the training file')}"
 
 
-def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
+def check_like_training(config: dict | None, info: FileInfo, *, labels: bool, recoded: bool = False) -> None:
     """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
+
+    With ``recoded`` the category codes may differ: the caller recodes them by label (:mod:`.recode`).
 
     The same number of columns is not enough: a file converted on its own codes its
     text columns and classes by what it saw, so code 2 may be another island or
@@ -102,7 +105,7 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
                 kind = "text (categorical)" if found is not None else "numbers"
                 raise ModelError(f"{info.named} holds column {name!r} as {kind}, unlike the training data; {again}")
             # Values new to training may follow the known ones (as --like codes them); known codes must agree.
-            code = first_difference(known[: len(found)], found[: len(known)])
+            code = None if recoded else first_difference(known[: len(found)], found[: len(known)])
             if code is not None:
                 raise ModelError(
                     f"{info.named} codes column {name!r} otherwise than the training data"
@@ -212,7 +215,9 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         )
     config = run_config(path)
     _check_fits(model, info, config)
-    check_like_training(config, info, labels=True)
+    check_like_training(config, info, labels=True, recoded=True)
+    tables, unseen = training_codes(config, info)
+    warn_unseen(unseen, info)
     _check_classes(model, info)  # a bare .keras file says only its output's width
     seq = HDF5Sequence(
         data,
@@ -223,13 +228,13 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         scale=None,
         missing=None,
     )  # the model takes raw rows
-    result = model.evaluate(seq, verbose=0, return_dict=True)
+    result = model.evaluate(Recoded(seq, tables) if tables else seq, verbose=0, return_dict=True)
     stop_if_interrupted()  # a Ctrl-C a library swallowed: no metrics of part of the data
     return {k: float(v) for k, v in result.items()}
 
 
 def _write_csv(
-    fh: TextIO, header: list[str], model: keras.Model, seq: HDF5Sequence, classes: list | None, probabilities: bool
+    fh: TextIO, header: list[str], model: keras.Model, seq: keras.utils.PyDataset, classes: list | None, probabilities: bool
 ) -> int:
     """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count.
 
@@ -285,7 +290,9 @@ def predict(
     info = open_info(data)
     config = run_config(path) or {}
     _check_fits(model, info, config)
-    check_like_training(config, info, labels=False)
+    check_like_training(config, info, labels=False, recoded=True)
+    tables, unseen = training_codes(config, info)
+    warn_unseen(unseen, info)
     target = config.get("target")
     classes, codes = _labels(model, info, target, path)
     units = model.output_shape[-1]
@@ -300,7 +307,8 @@ def predict(
         header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
     seq = HDF5Sequence(
         data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
-    )  # the model takes raw rows
+    )  # the model takes raw rows (recoded as in training)
+    seq = Recoded(seq, tables) if tables else seq
     if to_stdout:  # streamed as it comes: a pipe has no temporary name to write under
         rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities)
         sys.stdout.flush()

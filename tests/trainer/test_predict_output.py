@@ -168,19 +168,40 @@ def test_a_width_mismatch_names_the_columns_and_the_file_to_convert_like(regress
 # -- a run trained on parts read as one -------------------------------------------------------------------------
 
 
-def test_the_advice_for_a_run_trained_on_parts_is_followed_to_the_end(tmp_path, monkeypatch):
-    """The first part does not hold the codes united over the parts: the advice is their merge, and it works."""
+def _parts_run(tmp_path):
+    """A run on three parts read as one; the third part codes its cities in another order and holds one class, b."""
     parts = tmp_path / "parts"
     parts.mkdir()
     cities = [["A", "B"] * 3, ["C", "C", "A", "C", "A", "C"], ["D", "B"] * 3]
-    for k, city in enumerate(cities):
-        frame = pd.DataFrame({"city": city, "x": range(6), "y": list("abaabb")})
-        _convert(frame, parts / f"p{k + 1}.h5", target=("y",), categorical=("city",))
+    labels = ["abaabb", "ababab", "bbbbbb"]  # the united classes: a, b; the third part's own: b alone
+    for k, (city, y) in enumerate(zip(cities, labels)):
+        _convert(
+            pd.DataFrame({"city": city, "x": range(6), "y": list(y)}),
+            parts / f"p{k + 1}.h5",
+            target=("y",),
+            categorical=("city",),
+        )
     run = tmp_path / "run"
     _fit(parts / "*.h5", run)
+    assert h5train("predict", run, parts / "*.h5", "-o", tmp_path / "all.csv", "--probabilities")[0] == 0
+    return parts, run, pd.read_csv(tmp_path / "all.csv").drop(columns="row")
+
+
+def test_a_part_of_the_training_files_is_recoded_to_the_codes_united_over_them(tmp_path):
+    """The third part codes D as 0, the parts read as one as 3: predict recodes it by label."""
+    parts, run, together = _parts_run(tmp_path)
+    code, _, err = h5train("predict", run, parts / "p3.h5", "-o", tmp_path / "p3.csv", "--probabilities")
+    assert code == 0 and "warning" not in err, err
+    alone = pd.read_csv(tmp_path / "p3.csv").drop(columns="row")
+    pd.testing.assert_frame_equal(alone, together.iloc[12:].reset_index(drop=True))  # the same rows, the same answers
+
+
+def test_the_advice_for_a_run_trained_on_parts_is_followed_to_the_end(tmp_path, monkeypatch):
+    """The first part does not hold the codes united over the parts: the advice is their merge, and it works."""
+    parts, run, together = _parts_run(tmp_path)
     monkeypatch.chdir(tmp_path)  # the advice names merged.h5 in the working directory
     line = _one_line_error(*h5train("evaluate", run, parts / "p3.h5")[::2])
-    assert "codes column 'city' otherwise than the training data" in line
+    assert "codes its classes otherwise than the training data (class 0 is 'b' here, 'a' in training)" in line
     merge = line.split("(csv2h5 merge ")[1].split(")")[0]
     assert merge.endswith("-o merged.h5") and "--like merged.h5" in line
     result = _invoke_csv2h5(["merge", *shlex.split(merge), "--quiet"])
@@ -189,11 +210,8 @@ def test_the_advice_for_a_run_trained_on_parts_is_followed_to_the_end(tmp_path, 
     convert([parts / "p3.csv"], like, options=ConvertOptions(like=str(tmp_path / "merged.h5")))
     code, out, err = h5train("evaluate", run, like, "--json")
     assert code == 0, err
-    # The same rows get the same answers as through the glob the run was trained on (its last 6 rows).
-    assert h5train("predict", run, parts / "*.h5", "-o", tmp_path / "all.csv", "--probabilities")[0] == 0
     assert h5train("predict", run, like, "-o", tmp_path / "p3.csv", "--probabilities")[0] == 0
-    together = pd.read_csv(tmp_path / "all.csv").drop(columns="row").iloc[12:].reset_index(drop=True)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p3.csv").drop(columns="row"), together)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p3.csv").drop(columns="row"), together.iloc[12:].reset_index(drop=True))
 
 
 def _invoke_csv2h5(args):
