@@ -67,7 +67,7 @@ def like_advice(trained: dict) -> str:
     """How to convert data so its codes are the training data's: --like its file, or, for several files read
     as one (whose united codes no single part holds), --like their merge."""
     parts = list(trained.get("parts") or [])
-    if len(parts) > 1:
+    if len(parts) > 1 and (trained.get("vocabularies") or trained.get("classes")):  # else any part codes alike
         return (
             f"the model was trained on {len(parts)} files read as one, whose united codes none of them holds alone:"
             f" merge them (csv2h5 merge {_listed(parts)} -o merged.h5) and convert it with --like merged.h5"

@@ -218,3 +218,13 @@ def _invoke_csv2h5(args):
     from typer.testing import CliRunner
 
     return CliRunner().invoke(csv2h5_app, [str(a) for a in args])
+
+
+def test_the_advice_names_the_merge_only_when_the_parts_hold_codes():
+    from csv2h5.trainer.predict import like_advice
+
+    parts = {"path": "/d/p1.h5", "parts": ["/d/p1.h5", "/d/p2.h5"]}
+    assert like_advice({**parts, "vocabularies": {}, "classes": []}) == "convert it with --like /d/p1.h5"
+    coded = like_advice({**parts, "vocabularies": {"city": ["A"]}, "classes": []})
+    assert "csv2h5 merge /d/p1.h5 /d/p2.h5 -o merged.h5" in coded and coded.endswith("--like merged.h5")
+    assert like_advice({"path": "/d/t.h5", "parts": [], "vocabularies": {"city": ["A"]}}) == "convert it with --like /d/t.h5"
