@@ -17,28 +17,33 @@ from typing import Any
 import numpy as np
 
 
-def finite(value: object) -> object:
+def finite(value: object, *, infinities: bool = False) -> object:
     """``value`` with every NaN or infinity (Python or numpy, at any depth) replaced by None.
 
+    With ``infinities`` an infinity becomes the string ``"inf"`` or ``"-inf"`` instead
+    (NaN stays None), for output where a diverged number must not pass for a missing one.
     numpy scalars and arrays become plain Python numbers and lists, so they are
     written as numbers rather than by a ``default=`` fallback.
     """
     if isinstance(value, (float, np.floating)):
         number = float(value)
+        if math.isinf(number) and infinities:
+            return "inf" if number > 0 else "-inf"
         return number if math.isfinite(number) else None
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.ndarray):
-        return finite(value.tolist())
+        return finite(value.tolist(), infinities=infinities)
     if isinstance(value, Mapping):
-        return {key: finite(item) for key, item in value.items()}
+        return {key: finite(item, infinities=infinities) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [finite(item) for item in value]
+        return [finite(item, infinities=infinities) for item in value]
     return value
 
 
-def dumps(value: object, **kwargs: Any) -> str:
-    """``json.dumps`` of ``value`` with non-finite numbers as ``null`` (strict JSON, never ``NaN``)."""
-    return json.dumps(finite(value), allow_nan=False, **kwargs)
+def dumps(value: object, *, infinities: bool = False, **kwargs: Any) -> str:
+    """``json.dumps`` of ``value`` with non-finite numbers as ``null`` (strict JSON, never ``NaN``); with
+    ``infinities``, infinities as the strings ``"inf"`` and ``"-inf"`` (see ``finite``)."""
+    return json.dumps(finite(value, infinities=infinities), allow_nan=False, **kwargs)

@@ -313,7 +313,7 @@ def evaluate(
         except TrainerError as exc:
             fail(str(exc))
     if as_json:
-        typer.echo(jsontext.dumps(metrics, indent=2))
+        typer.echo(jsontext.dumps(metrics, indent=2, infinities=True))  # "inf": a diverged metric, null: NaN
     else:
         typer.echo("  ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
 

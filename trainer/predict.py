@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -21,26 +22,63 @@ from csv2h5.output import write_failure
 
 from .batches import one_hot_options
 from .errors import ModelError, RunError, TrainerError, reading_data
-from .fileinfo import FileInfo, open_info
+from .fileinfo import FileInfo, expand_paths, open_info
 from .modelfile import load, model_path, run_config
-from .rundir import json_labels
+from .predictfile import check_output, not_finite, spelt
+from .recode import Recoded, training_codes, warn_unseen
+from .rundir import RunDir, json_labels
 from .sequence import HDF5Sequence
 from .signals import stop_if_interrupted
 
 STDOUT = "-"  # -o -: the CSV goes to standard output (h5train's own lines to stderr)
 
 
-def _check_fits(model: keras.Model, info: FileInfo) -> None:
+def _check_fits(model: keras.Model, info: FileInfo, config: dict | None) -> None:
     expected = model.input_shape[-1] if isinstance(model.input_shape, tuple) else None
-    if expected is not None and expected != info.num_features:
-        raise ModelError(
-            f"the model takes rows of {expected} features but {info.named} has {info.num_features}; "
-            "use data converted like the training file"
+    if expected is None or expected == info.num_features:
+        return
+    trained = (config or {}).get("data") or {}
+    columns = trained.get("columns")
+    named = ""
+    if columns is not None:  # the run records the training columns: say which are missing, which extra
+        missing = [c for c in columns if c not in info.columns]
+        extra = [c for c in info.columns if c not in columns]
+        said = [
+            f"{what} {', '.join(map(repr, names[:5]))}{', ...' if len(names) > 5 else ''}"
+            for what, names in (("missing", missing), ("not in training", extra))
+            if names
+        ]
+        named = f" ({'; '.join(said)})" if said else ""
+    advice = like_advice(trained) if trained.get("path") else "use data converted like the training file"
+    raise ModelError(f"the model takes rows of {expected} features but {info.named} has {info.num_features}{named}; {advice}")
+
+
+def _listed(paths: list[str]) -> str:
+    """The parts as a shell argument list: one quoted glob pattern when it matches them, in order, else each."""
+    folders, suffixes = {str(Path(p).parent) for p in paths}, {Path(p).suffix for p in paths}
+    if len(folders) == 1 and len(suffixes) == 1:
+        pattern = str(Path(folders.pop()) / f"*{suffixes.pop()}")
+        if sorted(str(p) for p in Path(pattern).parent.glob(Path(pattern).name)) == list(paths):
+            return shlex.quote(pattern)
+    return " ".join(map(shlex.quote, paths))
+
+
+def like_advice(trained: dict) -> str:
+    """How to convert data so its codes are the training data's: --like its file, or, for several files read
+    as one (whose united codes no single part holds), --like their merge."""
+    parts = list(trained.get("parts") or [])
+    if len(parts) > 1 and (trained.get("vocabularies") or trained.get("classes")):  # else any part codes alike
+        return (
+            f"the model was trained on {len(parts)} files read as one, whose united codes none of them holds alone:"
+            f" merge them (csv2h5 merge {_listed(parts)} -o merged.h5) and convert it with --like merged.h5"
         )
+    return f"convert it with --like {trained.get('path', 'the training file')}"
 
 
-def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) -> None:
+def check_like_training(config: dict | None, info: FileInfo, *, labels: bool, recoded: bool = False) -> None:
     """Refuse data whose columns, category codes or (for ``labels``) class codes mean other things than in training.
+
+    With ``recoded`` the category codes may differ: the caller recodes them by label (:mod:`.recode`).
 
     The same number of columns is not enough: a file converted on its own codes its
     text columns and classes by what it saw, so code 2 may be another island or
@@ -49,7 +87,7 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
     a bare .keras file without its run directory cannot be checked beyond its width.
     """
     trained = (config or {}).get("data") or {}
-    again = f"convert it with --like {trained.get('path', 'the training file')}"
+    again = like_advice(trained)
     columns = trained.get("columns")
     diff = None if columns is None else first_difference(list(columns), list(info.columns))
     if diff is not None:
@@ -67,7 +105,7 @@ def check_like_training(config: dict | None, info: FileInfo, *, labels: bool) ->
                 kind = "text (categorical)" if found is not None else "numbers"
                 raise ModelError(f"{info.named} holds column {name!r} as {kind}, unlike the training data; {again}")
             # Values new to training may follow the known ones (as --like codes them); known codes must agree.
-            code = first_difference(known[: len(found)], found[: len(known)])
+            code = None if recoded else first_difference(known[: len(found)], found[: len(known)])
             if code is not None:
                 raise ModelError(
                     f"{info.named} codes column {name!r} otherwise than the training data"
@@ -175,8 +213,11 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
             f"{info.named} has no /target to score the model against; convert a CSV that holds the target column"
             " (--like the training file), or use h5train predict for predictions without one"
         )
-    _check_fits(model, info)
-    check_like_training(run_config(path), info, labels=True)
+    config = run_config(path)
+    _check_fits(model, info, config)
+    check_like_training(config, info, labels=True, recoded=True)
+    tables, unseen = training_codes(config, info)
+    warn_unseen(unseen, info)
     _check_classes(model, info)  # a bare .keras file says only its output's width
     seq = HDF5Sequence(
         data,
@@ -188,30 +229,41 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
         missing=None,
     )  # the model takes raw rows
     with reading_data():  # a damaged file's rows, read in Keras's loader, as one error
-        result = model.evaluate(seq, verbose=0, return_dict=True)
+        result = model.evaluate(Recoded(seq, tables) if tables else seq, verbose=0, return_dict=True)
     stop_if_interrupted()  # a Ctrl-C a library swallowed: no metrics of part of the data
     return {k: float(v) for k, v in result.items()}
 
 
 def _write_csv(
-    fh: TextIO, header: list[str], model: keras.Model, seq: HDF5Sequence, classes: list | None, probabilities: bool
+    fh: TextIO, header: list[str], model: keras.Model, seq: keras.utils.PyDataset, classes: list | None, probabilities: bool
 ) -> int:
-    """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count."""
+    """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count.
+
+    Scores that are not finite (inf, NaN) are written as they are, and counted in one warning on stderr."""
     writer = csv.writer(fh)
     writer.writerow(header)
     labels = None if classes is None else np.asarray(classes, dtype=object)
-    row = 0
+    row, bad, first = 0, 0, None
     for i in range(len(seq)):
         scores = np.asarray(model.predict_on_batch(seq[i]))
         if labels is not None and scores.shape[1] == 1:  # one sigmoid unit: the second class's probability
             scores = np.concatenate([1 - scores, scores], axis=1)
         numbers = np.arange(row, row + scores.shape[0])
+        found = not_finite(scores)
+        if found.size:
+            bad, first = bad + found.size, first if first is not None else row + int(found[0])
         if labels is not None and not probabilities:
             writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
         else:
-            writer.writerows([n, *map(repr, s)] for n, s in zip(numbers, scores.astype(np.float64).tolist()))
+            writer.writerows([n, *s] for n, s in zip(numbers.tolist(), spelt(scores)))
         row += scores.shape[0]
         stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
+    if bad:
+        print(
+            f"warning: the predictions of {bad:,} of {row:,} rows are not finite (inf or NaN), the first in row {first};"
+            " their features may lie far outside the training data's",
+            file=sys.stderr,
+        )
     return row
 
 
@@ -224,19 +276,24 @@ def predict(
     batch_size: int = 1024,
     overwrite: bool = False,
 ) -> int:
-    """Write predictions for every row of ``data`` to CSV (``-``: standard output), batch by batch; returns the row count."""
+    """Write predictions for every row of ``data`` to CSV (``-``: standard output), batch by batch; returns the row count.
+
+    Rows whose predictions are not finite are written as they are (``inf``, ``nan``), with a warning on stderr.
+    """
     path = model_path(model_or_run)
-    model = load(path)
-    info = open_info(data)
-    _check_fits(model, info)
-    config = run_config(path) or {}
-    check_like_training(config, info, labels=False)
     out = Path(output)
     to_stdout = str(output) == STDOUT
-    if out.is_dir() and not to_stdout:  # --overwrite would not help: a directory is not replaced by a file
-        raise RunError(f"{out} is a directory; name the file to write, e.g. -o {out / 'predictions.csv'}")
-    if out.exists() and not overwrite and not to_stdout:
-        raise RunError(f"{out} already exists; pass --overwrite to replace it")
+    if not to_stdout:  # before anything is loaded: an output that would replace what predict reads is refused
+        run = RunDir.holding(path)
+        run_files = [] if run is None else [run.config, run.model, run.last, run.best]
+        check_output(out, overwrite=overwrite, data=expand_paths(data), model=path, run_files=run_files)
+    model = load(path)
+    info = open_info(data)
+    config = run_config(path) or {}
+    _check_fits(model, info, config)
+    check_like_training(config, info, labels=False, recoded=True)
+    tables, unseen = training_codes(config, info)
+    warn_unseen(unseen, info)
     target = config.get("target")
     classes, codes = _labels(model, info, target, path)
     units = model.output_shape[-1]
@@ -251,7 +308,8 @@ def predict(
         header = ["row", *(columns if len(columns) == units else [f"prediction_{i}" for i in range(units)])]
     seq = HDF5Sequence(
         data, batch_size=batch_size, shuffle=False, targets=False, sample_shape=(info.num_features,), scale=None, missing=None
-    )  # the model takes raw rows
+    )  # the model takes raw rows (recoded as in training)
+    seq = Recoded(seq, tables) if tables else seq
     if to_stdout:  # streamed as it comes: a pipe has no temporary name to write under
         rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities)
         sys.stdout.flush()

@@ -1,8 +1,9 @@
-"""evaluate and predict refuse data whose codes mean other things than in training.
+"""evaluate and predict refuse data whose columns or classes mean other things than in training,
+and recode its categorical columns by their values.
 
 A file converted on its own codes its text columns and its classes in the order
 it first saw them, so the same CSV rows in another order give other codes, and
-a model fed them would answer without complaint, wrongly. The oracles here are
+a model fed them as they are would answer without complaint, wrongly. The oracles here are
 pandas' first-seen order of the CSV text and the model's own predictions on the
 same rows as the training file coded them.
 """
@@ -83,22 +84,40 @@ def _one_line_error(result) -> str:
     return lines[0]
 
 
-def test_rows_coded_otherwise_are_refused_and_like_codes_them_as_in_training(trained, tmp_path):
+def test_rows_coded_otherwise_are_recoded_by_label_as_like_codes_them(trained, tmp_path):
     alone = _write(trained["reversed"], tmp_path / "alone.h5")
-    for command in (["evaluate", trained["run"], alone], ["predict", trained["run"], alone, "-o", tmp_path / "p.csv"]):
-        line = _one_line_error(_h5train(*command))
-        assert "codes column 'color' otherwise than the training data" in line
-        assert f"--like {trained['train'].resolve()}" in line
-    assert not (tmp_path / "p.csv").exists()
-
     like = _write(trained["reversed"], tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
-    result = _h5train("evaluate", trained["run"], like, "--json")
-    assert result.exit_code == 0, result.stderr
-    for name, data in (("train", trained["train"]), ("like", like)):
+    for name, data in (("train", trained["train"]), ("like", like), ("alone", alone)):
         result = _h5train("predict", trained["run"], data, "-o", tmp_path / f"predicted_{name}.csv")
-        assert result.exit_code == 0, result.stderr
-    # The same rows, coded as in training, get the same answers (in reverse row order).
+        assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr
+    # The same rows get the same answers (in reverse row order), coded by --like or recoded on read.
     assert _predicted(tmp_path / "predicted_like.csv") == _predicted(tmp_path / "predicted_train.csv")[::-1]
+    assert _predicted(tmp_path / "predicted_alone.csv") == _predicted(tmp_path / "predicted_like.csv")
+    metrics = {}
+    for name, data in (("like", like), ("alone", alone)):
+        result = _h5train("evaluate", trained["run"], data, "--json")
+        assert result.exit_code == 0, result.stderr
+        metrics[name] = json.loads(result.stdout)
+    assert metrics["alone"] == pytest.approx(metrics["like"])
+
+
+def test_values_new_to_training_are_recoded_after_the_known_ones_with_a_warning(trained, tmp_path):
+    frame = trained["reversed"].copy()
+    frame.loc[::50, "color"] = "purple"
+    frame.loc[1, "color"] = "teal"
+    alone = _write(frame, tmp_path / "alone.h5")
+    like = _write(frame, tmp_path / "like.h5", ConvertOptions(like=str(trained["train"])))
+    for name, data in (("like", like), ("alone", alone)):
+        result = _h5train("predict", trained["run"], data, "-o", tmp_path / f"predicted_{name}.csv", "--probabilities")
+        assert result.exit_code == 0, result.stderr
+        warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        unseen = ", ".join(map(repr, pd.unique(frame["color"][~frame["color"].isin(["red", "green", "blue"])])))
+        assert warning == [
+            f"warning: {data} holds 2 categorical values the training data did not ('color': {unseen});"
+            " the model knows nothing of them"
+        ]
+    alone_p, like_p = (pd.read_csv(tmp_path / f"predicted_{name}.csv") for name in ("alone", "like"))
+    pd.testing.assert_frame_equal(alone_p, like_p)
 
 
 def test_classes_coded_otherwise_are_refused_for_evaluation_only(trained, tmp_path):

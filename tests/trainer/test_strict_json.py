@@ -11,6 +11,8 @@ import pytest
 from backends import h5train
 from csv2h5.trainer.rundir import write_json
 
+from csv2h5 import ConvertOptions, convert
+
 
 def strict_loads(text: str) -> object:
     """json.loads as strict parsers (jq, JSON.parse) read it: NaN, Infinity and -Infinity are errors."""
@@ -37,6 +39,20 @@ def test_evaluate_json_of_a_model_that_outputs_nan_is_strict(make_data, tmp_path
     assert code == 0, err
     metrics = strict_loads(out)
     assert metrics["loss"] is None
+
+
+def test_evaluate_json_spells_an_infinite_metric_apart_from_nan(tmp_path):
+    """A model that overflows gives an infinite loss: "inf", a string, where NaN gives null."""
+    (tmp_path / "x.csv").write_text("x,y\n1,0\n3e38,0\n")
+    convert([tmp_path / "x.csv"], tmp_path / "x.h5", options=ConvertOptions(target=("y",), dtype="float32"))
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.set_weights([np.full((1, 1), 10.0, np.float32), np.zeros(1, np.float32)])  # 10 * 3e38 overflows
+    model.save(tmp_path / "ten.keras")
+    data = tmp_path / "x.h5"
+    code, out, err = h5train("evaluate", tmp_path / "ten.keras", data, "--json")
+    assert code == 0, err
+    assert strict_loads(out) == {"loss": "inf"}
 
 
 @pytest.mark.slow
