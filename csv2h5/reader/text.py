@@ -49,12 +49,12 @@ from .kernels import (
     match_substring_regex,
     replace_substring,
     smallest,
-    take,
     utf8_trim_whitespace,
 )
 from .lines import bad_line_error, record_lines
 from .missing import missing_labels, missing_number_cells, missing_numbers
 from .plan import BlockColumns, ParsePlan
+from .rounding import RoundedInteger, refuse_rounded_integers
 
 _NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
 _NONE_MISSING = np.zeros(0)  # no --na-values number
@@ -185,31 +185,6 @@ def _with_decimal_point(column, decimal: str):
     """
     dotted = match_substring(column, ".")
     return if_else(dotted, _scalar([_NOT_A_NUMBER]), replace_substring(column, decimal, "."))
-
-
-class RoundedInteger(Exception):
-    """An integer cell beyond 2**53 that a float64 column would round: its row and text."""
-
-    def __init__(self, row: int, cell: str) -> None:
-        super().__init__(row, cell)
-        self.row = row
-        self.cell = cell
-
-
-def refuse_rounded_integers(column, values: np.ndarray) -> None:
-    """Raise RoundedInteger for an integer cell the float64 ``values`` round (9007199254740993 -> ...992).
-
-    A column with empty cells or decimals is read as float64, and no float type holds
-    every integer beyond 2**53.
-    """
-    suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
-    if not suspects.size:
-        return
-    texts = take(column, arrow_array(suspects))
-    integers = to_bools(match_substring_regex(texts, r"^[+-]?[0-9]+$"))
-    for row, text in zip(suspects[integers], filtered(texts, arrow_array(integers)).to_pylist()):
-        if int(text) != float(values[row]):
-            raise RoundedInteger(int(row), text)
 
 
 def category_codes(column) -> tuple[np.ndarray, list[str]]:
