@@ -56,7 +56,10 @@ SkipRowsOption = Annotated[int, typer.Option(help="Lines to skip before the head
 CommentOption = Annotated[str | None, typer.Option(help="Comment character: the rest of the line is ignored.")]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of the input.")]
 OnBadLinesOption = Annotated[
-    str, typer.Option(help="Rows with the wrong number of fields (or a --comment right after a closing quote): error|skip|warn.")
+    str,
+    typer.Option(
+        help="Rows with the wrong number of fields, an empty target, or a --comment right after a closing quote: error|skip|warn."
+    ),
 ]
 
 # What the values become.

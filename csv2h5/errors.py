@@ -77,6 +77,10 @@ def column_not_found(name: str, columns: Sequence[str], *, option: str) -> Colum
     same_case = [c for c in columns if c.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, list(columns), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
+    split = [i for i, c in enumerate(columns) if "," in str(c) and name in str(c).split(",")]
+    if split:  # a list option cut the name at its comma
+        shown = columns[split[0]]
+        hint = f"column {shown!r} holds a comma, which separates names in {option}: give its index ({option} {split[0]}); "
     if not close and columns and str(columns[0]).startswith("#"):
         hint = f"{COMMENTED_HEADER_HINT}; "
     shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")

@@ -334,9 +334,10 @@ def parts_disagree(parts: Sequence[FileHeader], *, advice: str) -> str | None:
         for what, mine, theirs in (("booleans", part.booleans, first.booleans), ("dates", part.datetimes, first.datetimes)):
             if set(mine) != set(theirs):
                 column = sorted(set(mine) ^ set(theirs))[0]
+                holder, other = (part.path, first.path) if column in mine else (first.path, part.path)
                 return (
-                    f"column {column!r} holds {what} in {part.path if column in mine else first.path} but not in the"
-                    f" other; {advice} converted alike (csv2h5 convert --like {first.path})"
+                    f"column {column!r} holds {what} in {holder} but not in {other};"
+                    f" {advice} converted alike (csv2h5 convert --like {first.path})"
                 )
         if part.task != first.task:
             return (

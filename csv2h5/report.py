@@ -46,6 +46,7 @@ class ConversionReport:
     # (not of decimals elsewhere, an explicit --dtype, or the file --append or --like took its dtype and fill from).
     fill_keeps_integer: bool = False
     commented_lines: int = 0  # of bad_lines, those with a --comment character right after a closing quote ("abc"#x)
+    no_target_lines: int = 0  # of bad_lines, rows whose target is empty (or missing by --na-values)
 
     @property
     def first_bad_lines(self) -> str:
@@ -56,8 +57,9 @@ class ConversionReport:
     def bad_lines_skipped(self) -> str:
         """The warning of --on-bad-lines warn: how many lines were skipped, and the first of them."""
         why = [
-            *(["the wrong number of fields"] if self.bad_lines > self.commented_lines else []),
+            *(["the wrong number of fields"] if self.bad_lines > self.commented_lines + self.no_target_lines else []),
             *(["a --comment character right after a closing quote"] if self.commented_lines else []),
+            *(["no target"] if self.no_target_lines else []),
         ]
         return f"skipped {counted(self.bad_lines, 'line')} with {' or '.join(why)} (first: {self.first_bad_lines})"
 

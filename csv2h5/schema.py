@@ -105,9 +105,9 @@ def resolve_columns(
     cat_idx = _select([c for c in categorical if c != "auto"], names, option="--categorical", header=header)
     date_idx = _select(datetime, names, option="--datetime", header=header)
     for option, chosen in (("--categorical", cat_idx), ("--datetime", date_idx)):
-        not_features = [names[i] for i in chosen if i not in feature_idx]
-        if not_features:
-            raise OptionError(f"{option} {not_features[0]!r} is not a feature column (it is a target or dropped)")
+        for i in (i for i in chosen if i not in feature_idx):
+            why = "it is --target" if i in target_idx else "--drop leaves it out" if i in drop_idx else "--features leaves it out"
+            raise OptionError(f"{option} {names[i]!r} is not a feature column ({why})")
     both = [names[i] for i in date_idx if i in cat_idx]
     if both:
         raise OptionError(f"column {both[0]!r} is both --categorical and --datetime; pick one")

@@ -27,6 +27,7 @@ class Tally:
         self.rows_by_source: dict[str, int] = {}
         self.bad_lines = 0
         self.commented_lines = 0  # of bad_lines, those with a comment right after a closing quote
+        self.no_target_lines = 0  # of bad_lines, rows with no target
         self.bad_line_numbers: list[int] = []
         self.bad_line_sources: list[str] = []  # the source of each of bad_line_numbers
         self.several = len(sources) > 1
@@ -54,6 +55,7 @@ class Tally:
         if parsed.bad_lines:
             self.bad_lines += len(parsed.bad_lines)
             self.commented_lines += parsed.commented_lines
+            self.no_target_lines += parsed.no_target_lines
             room = MAX_BAD_LINE_NUMBERS - len(self.bad_line_numbers)
             kept = parsed.bad_lines[: max(room, 0)]
             self.bad_line_numbers.extend(line for line, _ in kept)
@@ -90,6 +92,7 @@ class Tally:
             "bad_line_numbers": self.bad_line_numbers,
             "bad_line_places": places,
             "commented_lines": self.commented_lines,
+            "no_target_lines": self.no_target_lines,
         }
 
     def sources_record(self, sources: Sequence[Path]) -> list[dict[str, object]]:

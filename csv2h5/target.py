@@ -100,6 +100,8 @@ class TargetCollector:
         ``distinct``, ``rounded``: the block's ``distinct_labels`` and ``rounded_in``, when a parser process found them.
         ``values`` may be a ``SharedArray`` a parser process left (see ``copies``).
         """
+        if not values.shape[0]:  # every row of the block skipped: no labels, and no kind to hold the others to
+            return
         if isinstance(values, SharedArray):
             if rounded is not None and self._copied(values, distinct):
                 self.rounded.add(rounded, source=source, line=lambda row: _line(lines, first_line, row))

@@ -67,8 +67,9 @@ def parts_differ(paths: Sequence[object], classes: Sequence[Sequence[object]], c
         if differ:
             text, numbers = (path, paths[0]) if differ[0] in names else (paths[0], path)
             return (
-                f"{text} stores column {differ[0]!r} as text codes (--categorical) but {numbers} as numbers; "
-                f"convert the parts alike (csv2h5 convert --like {text})"
+                f"{text} stores column {differ[0]!r} as text codes (--categorical) but {numbers} as numbers;"
+                f" convert the parts alike: {text}'s CSV again with --like {numbers} to store it as numbers,"
+                f" or {numbers}'s with --like {text} to store it as codes"
             )
     return None
 

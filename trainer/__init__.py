@@ -5,8 +5,10 @@
     train, val = seq.split(0.1)
     model.fit(train, validation_data=val, epochs=10, shuffle=False)
 
-Keras loads on first use of ``HDF5Sequence`` or ``epoch_order``, not at package
-import: ``h5train`` chooses the Keras backend before that happens. Imported from
+Keras loads on first use of ``HDF5Sequence`` or ``epoch_order``, or with the first
+module of the package that uses it (``preprocess``, ``models``, ...; each imports it
+through ``_keras``), not at package import: ``h5train`` chooses the Keras backend
+before that happens. Imported from
 Python, Keras loads on the backend h5train would choose (``backend.library_backend``:
 the one of a Keras already imported, else ``KERAS_BACKEND``, else tensorflow when
 the program imported TensorFlow, else jax when installed, else tensorflow), and

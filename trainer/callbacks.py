@@ -11,9 +11,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from ._keras import keras
 from .errors import NanLossError
 from .fileinfo import FileInfo
 from .modelfile import load, save_model

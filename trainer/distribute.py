@@ -23,9 +23,9 @@ import hashlib
 import inspect
 from collections.abc import Iterator, Mapping
 
-import keras
 import numpy as np
 
+from ._keras import keras
 from .errors import DataOptionError
 from .nativelog import native_stdout_silenced
 from .workers import DEFAULT_JOIN_SECONDS, STRATEGIES, WRITE_LOCK, WorkerLostError, WorkerSpec

@@ -18,10 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import keras
-
 from csv2h5.errors import counted
 
+from ._keras import keras
 from .backend import versions
 from .callbacks import BestWeights, Interruption, NanGuard, RunRecorder
 from .curves import plot_curves

@@ -12,11 +12,10 @@ import os
 import warnings
 from pathlib import Path
 
-import keras
-
 from csv2h5.output import write_reason
 
 from . import preprocess  # noqa: F401 - registers the models' first layer (TabularEncoding) for loading
+from ._keras import keras
 from .errors import RunError
 from .rundir import RunDir
 

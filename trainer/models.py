@@ -14,9 +14,9 @@ import importlib
 import math
 from collections.abc import Callable, Sequence
 
-import keras
 import numpy as np
 
+from ._keras import keras
 from .errors import ModelError
 from .fileinfo import FileInfo
 from .preprocess import encoding_layer, unit_factor

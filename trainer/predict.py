@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-import keras
 import numpy as np
 
 from csv2h5.lists import first_difference
 from csv2h5.output import write_failure
 
+from ._keras import keras
 from .batches import one_hot_options
 from .errors import ModelError, RunError, TrainerError, reading_data
 from .fileinfo import FileInfo, expand_paths, open_info

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
+from ._keras import keras
 from .errors import DataOptionError
 from .fileinfo import FileInfo
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import random
 
-import keras
 import numpy as np
 
+from ._keras import keras
 from .errors import RunError
 
 _STATE = "seed_generator_state"

@@ -21,11 +21,11 @@ import math
 import os
 from collections.abc import Callable, Sequence
 
-import keras
 import numpy as np
 
 from csv2h5.target import single_class_problem
 
+from ._keras import keras
 from .batches import BatchFinisher
 from .errors import DataOptionError, NoWholeBatchError
 from .fileinfo import FileInfo, expand_paths, infinite_target, read_infos, single_class

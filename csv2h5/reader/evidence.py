@@ -15,6 +15,7 @@ from .cells import BOOLEANS, NUMBERS, TEXT
 from .comments import strip_comments
 from .lines import blank_whitespace_lines, record_lines
 from .plan import ParsePlan
+from .text import rows_without_target
 
 
 def block_data(block: TextBlock, plan: ParsePlan, skipped: list[tuple[int, int]] | None = None) -> bytes:
@@ -44,10 +45,28 @@ def block_data(block: TextBlock, plan: ParsePlan, skipped: list[tuple[int, int]]
 
 
 def row_lines(block: TextBlock, plan: ParsePlan, data: bytes | None = None) -> np.ndarray:
-    """The physical line of each row of a block (the rows kept: bad lines skipped are left out)."""
+    """The physical line of each row of a block (the rows kept: bad lines and rows with no target skipped are left out)."""
     data = block_data(block, plan) if data is None else data
+    lines = _record_lines(block, plan, data)
+    none = _without_target(data, plan)
+    return lines if none is None else lines[~none]
+
+
+def _record_lines(block: TextBlock, plan: ParsePlan, data: bytes) -> np.ndarray:
+    """The physical line of each record of a block with the right number of fields."""
     lines, _, bad_pos = record_lines(data, block.first_line, plan, block.source)
     return np.delete(lines, bad_pos) if bad_pos else lines
+
+
+def _without_target(data: bytes, plan: ParsePlan) -> np.ndarray | None:
+    """Which of those records have no target, skipped by --on-bad-lines skip or warn (text.parse_text); None: no such row."""
+    import pyarrow as pa
+
+    if not plan.target or plan.on_bad_lines == "error":
+        return None
+    table = read_table(data, plan, {col: pa.string() for col in plan.target}, on_invalid_row=lambda row: "skip")
+    none = rows_without_target(table, plan)
+    return none if none.any() else None
 
 
 def cell_kind(cell: str, decimal: str = ".") -> int:
@@ -79,12 +98,15 @@ def first_cells(block: TextBlock, plan: ParsePlan, wanted: dict[int, int]) -> di
     if not wanted:
         return {}
     data = block_data(block, plan)
-    lines = row_lines(block, plan, data)
+    lines = _record_lines(block, plan, data)
+    none = _without_target(data, plan)
     columns = sorted(wanted)
     table = read_table(data, plan, {i: pa.string() for i in columns}, on_invalid_row=lambda row: "skip")
     found: dict[int, tuple[int, str]] = {}
     for position, col in enumerate(columns):
         for row, cell in enumerate(table.column(position).to_pylist()):
+            if none is not None and none[row]:  # skipped: its cells are not the file's
+                continue
             if cell is not None and cell_kind(cell, plan.dialect.decimal) & wanted[col]:
                 found[col] = (int(lines[row]), cell.strip())
                 break
@@ -99,4 +121,7 @@ def cell_text(data: bytes, plan: ParsePlan, row: int, col: int) -> str:
     import pyarrow as pa
 
     table = read_table(data, plan, {col: pa.string()}, on_invalid_row=lambda row: "skip")
+    none = _without_target(data, plan)
+    if none is not None:  # the row among the records read, rows with no target among them
+        row = int(np.flatnonzero(~none)[row])
     return (table.column(0)[row].as_py() or "").strip()

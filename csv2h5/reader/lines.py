@@ -75,6 +75,24 @@ def record_lines(
     return np.asarray(lines_list, dtype=np.int64), bad_rows, bad_pos
 
 
+def row_lines_unquoted(data: bytes, first_line: int) -> np.ndarray:
+    """The line of each non-blank line of ``data``, a block with no quote whose lines all have the header's fields.
+
+    ``record_lines`` gives the same numbers, and counts fields too: this is its cost without that.
+    """
+    b = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(b == 10)
+    if data and data[-1:] != b"\n":
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
+    length = ends - starts
+    if length.size:
+        cr = length > 0
+        cr[cr] = b[ends[cr] - 1] == 13
+        length = length - cr
+    return np.arange(first_line, first_line + ends.size)[length > 0]
+
+
 def bad_line_error(block: TextBlock, data: bytes, line: int, fields: int, plan: ParsePlan) -> BadLineError:
     """A line of ``block`` (its text ``data``) with another number of fields than the header."""
     ncol = len(plan.names)

@@ -109,6 +109,7 @@ def parse_block(block: TextBlock, plan: ParsePlan) -> ParsedBlock:
         categories=categories,
         bad_lines=sorted(parsed.bad_lines + commented) if commented else parsed.bad_lines,
         commented_lines=len(commented),
+        no_target_lines=parsed.no_target_lines,
         took_fill=parsed.filled_integers or bool(filled is not None and filled.any()),
         int_columns_with_empty=parsed.int_columns_with_empty,
         first_row_line=parsed.first_row_line,

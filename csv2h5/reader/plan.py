@@ -57,6 +57,7 @@ class ParsedBlock:
     whole_if_filled: bool = True
     commented_lines: int = 0  # of bad_lines, those with a comment right after a closing quote (``"abc"#x``)
     took_fill: bool = False  # whether --fill went into some empty cell (the dtype may have to hold it)
+    no_target_lines: int = 0  # of bad_lines, rows whose target is empty (or missing by --na-values)
 
 
 @dataclasses.dataclass(slots=True)
@@ -75,3 +76,4 @@ class BlockColumns:
     # takes none is the first thing to fix): the block must not be written.
     refusal: str | None = None
     filled_integers: bool = False  # whether --fill went into empty cells of integer columns here (a float's: still NaN)
+    no_target_lines: int = 0  # of bad_lines, rows with no target (--on-bad-lines skip or warn)

@@ -19,7 +19,7 @@ from ..errors import BadValueError, excerpt
 from .arrow import arrow_failure, read_table
 from .big_integers import integers_beside_floats
 from .blocks import TextBlock
-from .buffers import arrow_array, string_bytes, to_bools, to_numpy
+from .buffers import arrow_array, to_bools, to_numpy
 from .cells import (
     BOOLEANS,
     DATELIKE,
@@ -34,182 +34,14 @@ from .cells import (
     placeholder_flags,
     seconds_since_epoch,
 )
-from .kernels import (
-    all_true,
-    any_true,
-    binary_length,
-    cast,
-    dictionary_encode,
-    fill_null,
-    filtered,
-    if_else,
-    is_null,
-    is_valid,
-    match_substring,
-    match_substring_regex,
-    replace_substring,
-    smallest,
-    take,
-    utf8_trim_whitespace,
-)
+from .kernels import dictionary_encode, filtered, is_null, is_valid
 from .lines import bad_line_error, record_lines
-from .missing import missing_labels, missing_number_cells, missing_numbers
+from .missing import missing_labels, missing_numbers
+from .numbers import NO_MISSING, NotANumber, to_numbers
 from .plan import BlockColumns, ParsePlan
+from .rounding import RoundedInteger
 
-_NOT_A_NUMBER = "\x00"  # stands for a cell that cannot be a number, whatever its text
-_NONE_MISSING = np.zeros(0)  # no --na-values number
-
-
-class NotANumber(Exception):
-    """A cell of a string column that is not a number: its row and text."""
-
-    def __init__(self, row: int, cell: str) -> None:
-        super().__init__(row, cell)
-        self.row = row
-        self.cell = cell
-
-
-def to_numbers(
-    column, *, fill: float | None = None, decimal: str = ".", missing: np.ndarray = _NONE_MISSING
-) -> tuple[np.ndarray, int]:
-    """Convert a pyarrow string column to int64 or float64: (values, how many cells are empty).
-
-    An integer column with empty cells comes back as float64 with NaN, unless ``fill``
-    is a whole number: then it is filled as integers (a float would round beyond 2**53).
-    With ``decimal`` ",", 70,5 is 70.5 and 70.5 is not a number (as pandas' ``decimal=","``).
-    A cell whose value is one of ``missing`` (--na-values numbers: reader.missing) is empty.
-
-    Raises:
-        NotANumber: for the first cell that is neither empty nor a decimal number.
-    """
-    import pyarrow as pa
-
-    column = original = utf8_trim_whitespace(column)  # " 6 " is 6, as pandas reads it
-    if decimal != ".":
-        column = _with_decimal_point(column, decimal)
-    nulls = is_null(column)
-    has_null = bool(any_true(nulls).as_py()) if len(column) else False
-    # pyarrow reads "0x1F" as 31; pandas and Python's float() call it text. Decimal only:
-    # a hex-looking cell is usually an identifier, not a quantity.
-    text = string_bytes(column) if len(column) else None  # the cells' bytes, looked at by both checks
-    hex_like = bool(len(column)) and _some_hex_like(column, text)
-    # A failed cast costs ten times a successful one: try int64 only where every cell looks like one.
-    int_like = not len(column) or _all_int_like(column, text)
-    for target_type in (pa.int64(), pa.float64()) if int_like else (pa.float64(),):
-        if hex_like:
-            break
-        try:
-            converted = cast(column, target_type) if target_type != pa.int64() else _integers(column, text)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        integral_fill = fill is not None and float(fill).is_integer()
-        if target_type == pa.int64() and has_null and integral_fill:
-            converted = fill_null(converted, _scalar(np.array([int(fill)])))
-        # int64 with empty cells comes back as float64 with NaN; float64 as is
-        values = to_numpy(converted)
-        empty = column.null_count
-        if missing.size and (hit := missing_number_cells(values, missing)).any():
-            values = values.copy() if values.dtype.kind == "i" and integral_fill else values.astype(np.float64)
-            values[hit] = int(fill) if values.dtype.kind == "i" else np.nan
-            empty += int(np.count_nonzero(hit))
-        if values.dtype.kind == "f":
-            refuse_rounded_integers(column, values)
-        return values, empty
-    for row, cell in enumerate(column.to_pylist()):  # noqa: B007 - the row is named after the loop
-        if cell is None:
-            continue
-        if cell == _NOT_A_NUMBER:  # a cell with a decimal point where the decimal mark is a comma
-            break
-        if not cell.isascii() or "_" in cell:  # float() reads "1_000" and Arabic-Indic digits; pyarrow does not
-            break
-        try:
-            float(cell)
-        except ValueError:
-            break
-    else:  # pragma: no cover - pyarrow rejected a cell Python accepts (e.g. "1_0")
-        row = 0
-    raise NotANumber(row, original[row].as_py())
-
-
-def _scalar(values):
-    """The arrow scalar of the one value of a list of str or a numpy array.
-
-    Not ``pa.scalar``, nor a Python value handed to a kernel (pyarrow makes it one with
-    ``pa.scalar``): that imports pandas, 0.15-0.3 s of a small file's conversion.
-    """
-    return arrow_array(values)[0]
-
-
-# The regular expressions below cost more than the cast they guard (0.5 ms each per 4 MiB block of
-# HIGGS-shaped labels): the bytes of the cells answer first where they can. Both answers are exact:
-# a hex-looking cell holds an x or X, and a column of integers holds no byte but signs and digits
-# (and where it holds no sign either, its cells are integers unless one is empty text).
-_INTEGER_BYTES = b"+-0123456789"
-
-
-def _integers(column, text: bytes | None):
-    """A column of integer cells (``_all_int_like``) as int64: pyarrow refuses a leading + (+1), which pandas reads."""
-    import pyarrow as pa
-
-    try:
-        return cast(column, pa.int64())
-    except pa.ArrowInvalid:
-        if text is not None and b"+" not in text:
-            raise
-    return cast(replace_substring(column, "+", ""), pa.int64())  # a + is only ever a sign here
-
-
-def _some_hex_like(column, text: bytes | None) -> bool:
-    """Whether some cell starts as a hexadecimal number does (0x1F, -0X2); ``text``: the cells' bytes, or None."""
-    if text is not None and b"x" not in text and b"X" not in text:
-        return False
-    return bool(any_true(match_substring_regex(column, r"^[+-]?0[xX]")).as_py())
-
-
-def _all_int_like(column, text: bytes | None) -> bool:
-    """Whether every non-empty cell is written as an integer (digits, a sign before them); ``text`` as above."""
-    if text is not None:
-        if text[:64].translate(None, _INTEGER_BYTES) or text.translate(None, _INTEGER_BYTES):  # decimals: at once
-            return False
-        if b"+" not in text and b"-" not in text:  # digits alone (no sign misplaced): each cell that has some
-            shortest = smallest(binary_length(column)).as_py()
-            return shortest is None or shortest > 0
-    return all_true(match_substring_regex(column, r"^[+-]?[0-9]+$")).as_py() is not False
-
-
-def _with_decimal_point(column, decimal: str):
-    """Cells with ``decimal`` as their decimal mark, rewritten with a point for pyarrow's cast.
-
-    A cell holding a point is no number then (1.5 where 70,5 is 70.5): it becomes a
-    cell that no cast reads, so it is reported as text, as pandas reads it.
-    """
-    dotted = match_substring(column, ".")
-    return if_else(dotted, _scalar([_NOT_A_NUMBER]), replace_substring(column, decimal, "."))
-
-
-class RoundedInteger(Exception):
-    """An integer cell beyond 2**53 that a float64 column would round: its row and text."""
-
-    def __init__(self, row: int, cell: str) -> None:
-        super().__init__(row, cell)
-        self.row = row
-        self.cell = cell
-
-
-def refuse_rounded_integers(column, values: np.ndarray) -> None:
-    """Raise RoundedInteger for an integer cell the float64 ``values`` round (9007199254740993 -> ...992).
-
-    A column with empty cells or decimals is read as float64, and no float type holds
-    every integer beyond 2**53.
-    """
-    suspects = np.flatnonzero(np.abs(values) >= 2**53)  # 2**53 + 1 rounds to 2**53
-    if not suspects.size:
-        return
-    texts = take(column, arrow_array(suspects))
-    integers = to_bools(match_substring_regex(texts, r"^[+-]?[0-9]+$"))
-    for row, text in zip(suspects[integers], filtered(texts, arrow_array(integers)).to_pylist()):
-        if int(text) != float(values[row]):
-            raise RoundedInteger(int(row), text)
+NO_TARGET_ADVICE = "fill in the missing labels, or pass --on-bad-lines skip (or warn) to leave the rows with no target out"
 
 
 def category_codes(column) -> tuple[np.ndarray, list[str]]:
@@ -246,7 +78,7 @@ class FeatureColumn:
     empty_cells: int = 0  # of a column of numbers: its empty cells, those missing by --na-values too
 
 
-def classify(column, *, fill: float | None, decimal: str = ".", missing: np.ndarray = _NONE_MISSING) -> FeatureColumn:
+def classify(column, *, fill: float | None, decimal: str = ".", missing: np.ndarray = NO_MISSING) -> FeatureColumn:
     """Read a string column whose kind is not fixed: numbers, else booleans, else text codes.
 
     A column with booleans beside other cells gives NaN values and both flags;
@@ -294,24 +126,8 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
     Cells of another kind than their column's are not judged here: they are
     reported in the block's ``cells`` flags for the main process.
     """
-    import pyarrow as pa
-
-    lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
-    if bad and plan.on_bad_lines == "error":
-        line, fields = bad[0]
-        raise bad_line_error(block, data, line, fields, plan)
-    if bad_pos:
-        lines = np.delete(lines, bad_pos)
-    used = sorted(set(plan.features) | set(plan.target))
-    try:
-        table = read_table(
-            data, plan, {i: pa.string() for i in used}, on_invalid_row=lambda row: "skip"
-        )  # counted and reported by record_lines
-    except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
-        raise arrow_failure(block, data, exc) from None
+    table, lines, bad, no_target = _records(block, data, plan)
     rows = table.num_rows
-    if rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
-        raise RuntimeError(f"{block.source}:{block.first_line}: parsed {rows} rows but counted {lines.size} records")
     features = np.empty((rows, len(plan.features)), dtype=np.float64)
     cells = np.zeros(len(plan.features), dtype=np.uint8)
     categories: dict[int, list[str]] = {}
@@ -366,7 +182,59 @@ def parse_text(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns:
         refusal = integers_beside_floats(block, table, lines, plan, int_parts, categories, widened, cells)
     target = _target(block, table, lines, plan) if plan.target else None
     first_row_line = int(lines[0]) if lines.size else block.first_line
-    return BlockColumns(features, target, categories, widened, bad, lines, first_row_line, cells, refusal, filled_integers)
+    return BlockColumns(
+        features, target, categories, widened, bad, lines, first_row_line, cells, refusal, filled_integers, no_target
+    )
+
+
+def _records(block: TextBlock, data: bytes, plan: ParsePlan) -> tuple[object, np.ndarray, list[tuple[int, int]], int]:
+    """The block's used columns as strings, the line of each row, the bad lines skipped, and how many had no target.
+
+    A line with the wrong number of fields is refused, or skipped with --on-bad-lines skip or warn;
+    so is a row with no target (``rows_without_target``) under those, and left out of the table.
+    """
+    import pyarrow as pa
+
+    lines, bad, bad_pos = record_lines(data, block.first_line, plan, block.source)
+    if bad and plan.on_bad_lines == "error":
+        line, fields = bad[0]
+        raise bad_line_error(block, data, line, fields, plan)
+    if bad_pos:
+        lines = np.delete(lines, bad_pos)
+    used = sorted(set(plan.features) | set(plan.target))
+    try:
+        table = read_table(
+            data, plan, {i: pa.string() for i in used}, on_invalid_row=lambda row: "skip"
+        )  # counted and reported by record_lines
+    except Exception as exc:  # pyarrow.ArrowInvalid: the one failure left after our own line checks
+        raise arrow_failure(block, data, exc) from None
+    if table.num_rows != lines.size:  # pragma: no cover - both parsers follow RFC 4180; a mismatch is a bug
+        raise RuntimeError(f"{block.source}:{block.first_line}: parsed {table.num_rows} rows but counted {lines.size} records")
+    no_target = 0
+    if plan.target and plan.on_bad_lines != "error":
+        none = rows_without_target(table, plan)
+        if none.any():
+            no_target = int(np.count_nonzero(none))
+            bad = sorted(bad + [(int(line), len(plan.names)) for line in lines[none]])
+            table, lines = filtered(table, arrow_array(~none)), lines[~none]
+    return table, lines, bad, no_target
+
+
+def rows_without_target(table, plan: ParsePlan) -> np.ndarray:
+    """Which rows of a block's table (target columns as strings) have no target: an empty cell, or a --na-values number."""
+    none = np.zeros(table.num_rows, dtype=bool)
+    numbers = missing_numbers(plan.dialect.na_values).size > 0  # text spellings are empty cells already
+    for col in plan.target:
+        column = table.column(plan.names[col])
+        if column.null_count:
+            none |= to_bools(is_null(column))
+        if numbers:
+            try:
+                values = to_numbers(column, decimal=plan.dialect.decimal)[0]
+            except (NotANumber, RoundedInteger):  # text labels
+                continue
+            none[missing_labels(values, plan.dialect.na_values)] = True
+    return none
 
 
 def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.ndarray:
@@ -377,9 +245,7 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
         column = table.column(name)
         if column.null_count:
             row = int(np.flatnonzero(to_bools(is_null(column)))[0])
-            raise BadValueError(
-                f"{block.source}:{int(lines[row])}: target column {name!r} is empty; drop or fill the rows with no target"
-            )
+            raise BadValueError(f"{block.source}:{int(lines[row])}: target column {name!r} is empty; {NO_TARGET_ADVICE}")
         try:
             parts.append(target_values(column, plan.dialect.decimal))
         except MixedBooleans as mixed:
@@ -390,6 +256,6 @@ def _target(block: TextBlock, table, lines: np.ndarray, plan: ParsePlan) -> np.n
         if (rows := missing_labels(parts[-1], plan.dialect.na_values)).size:
             raise BadValueError(
                 f"{block.source}:{int(lines[rows[0]])}: target column {name!r} has {excerpt(column[int(rows[0])].as_py())!r},"
-                " a missing value by --na-values; drop or fill the rows with no target"
+                f" a missing value by --na-values; {NO_TARGET_ADVICE}"
             )
     return parts[0] if len(parts) == 1 else np.column_stack(parts)

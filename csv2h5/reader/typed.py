@@ -11,8 +11,9 @@ the text path reads it instead, with its exact messages:
 - a ragged line (too many or too few fields);
 - a whole number of magnitude 2**53 or more, which float64 may have rounded
   (the text path keeps such integers exact, or says why it cannot);
-- an empty target cell, a cell of a ``--datetime`` column that is not a date,
-  true/false labels beside other labels.
+- an empty target cell (under ``--on-bad-lines skip`` or ``warn`` its row is left
+  out here instead, as the text path leaves it out), a cell of a ``--datetime``
+  column that is not a date, true/false labels beside other labels.
 
 Text columns (categorical features, dates, targets) are read as strings and
 handled by the text path's helpers, so labels, codes and seconds are the same
@@ -30,12 +31,13 @@ import numpy as np
 from ..schema import past_exact
 from .arrow import missing_spellings, read_table
 from .blocks import TextBlock
-from .buffers import to_numpy
+from .buffers import arrow_array, to_numpy
 from .cells import BOOLEANS, NUMBERS, MixedBooleans, NotADate, seconds_since_epoch
-from .kernels import cast
+from .kernels import cast, filtered
+from .lines import record_lines, row_lines_unquoted
 from .missing import missing_labels, missing_number_cells, missing_numbers
 from .plan import BlockColumns, ParsePlan
-from .text import RoundedInteger, category_codes, classify, target_values
+from .text import RoundedInteger, category_codes, classify, rows_without_target, target_values
 
 
 def _column_types(plan: ParsePlan) -> dict[int, object]:
@@ -60,7 +62,37 @@ def parse_typed(block: TextBlock, data: bytes, plan: ParsePlan) -> BlockColumns 
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number, a ragged line, ...
         return None
     position = {col: i for i, col in enumerate(sorted(types))}  # the table holds the used columns in CSV order
-    return typed_columns(plan, table.num_rows, lambda col: table.column(position[col]), first_row_line(block, data))
+    skipped = _without_target(block, data, plan, table)
+    if skipped is False:
+        return None
+    if skipped is None:
+        return typed_columns(plan, table.num_rows, lambda col: table.column(position[col]), first_row_line(block, data))
+    table, lines, bad = skipped
+    first = int(lines[0]) if lines.size else block.first_line
+    parsed = typed_columns(plan, table.num_rows, lambda col: table.column(position[col]), first)
+    if parsed is not None:
+        parsed.bad_lines, parsed.lines, parsed.no_target_lines = bad, lines, len(bad)
+    return parsed
+
+
+def _without_target(block: TextBlock, data: bytes, plan: ParsePlan, table):
+    """The table without its rows that have no target, the lines of those kept and of those left out (as bad lines).
+
+    Under --on-bad-lines skip or warn only, as the text path leaves them out; None: no such row;
+    False: the text path must read the block.
+    """
+    if not plan.target or plan.on_bad_lines == "error":
+        return None
+    none = rows_without_target(table, plan)
+    if not none.any():
+        return None
+    if plan.dialect.quotechar.encode() in data:
+        lines, bad, _ = record_lines(data, block.first_line, plan, block.source)
+    else:  # pyarrow read no ragged line: a record is a line
+        lines, bad = row_lines_unquoted(data, block.first_line), []
+    if bad or lines.size != table.num_rows:  # pragma: no cover - both parsers follow RFC 4180
+        return False
+    return filtered(table, arrow_array(~none)), lines[~none], [(int(line), len(plan.names)) for line in lines[none]]
 
 
 def first_row_line(block: TextBlock, data: bytes) -> int:

@@ -303,11 +303,11 @@ def test_integer_and_hex_looks_agree_with_the_regular_expressions(cells, skip):
 
     import pyarrow as pa
 
-    from csv2h5.reader import text as text_module
+    from csv2h5.reader import numbers
     from csv2h5.reader.buffers import string_bytes
 
     column = pa.array(cells, type=pa.string()).slice(min(skip, len(cells)))  # a slice: offsets into the buffers
     values = [v for v in column.to_pylist() if v is not None]
     for text in (string_bytes(column), None):  # the bytes' answer where they give one, and the expressions alone
-        assert text_module._all_int_like(column, text) == all(re.fullmatch(r"[+-]?[0-9]+", v) for v in values)
-        assert text_module._some_hex_like(column, text) == any(re.match(r"[+-]?0[xX]", v) for v in values)
+        assert numbers._all_int_like(column, text) == all(re.fullmatch(r"[+-]?[0-9]+", v) for v in values)
+        assert numbers._some_hex_like(column, text) == any(re.match(r"[+-]?0[xX]", v) for v in values)

@@ -69,7 +69,7 @@ def test_merge_keeps_the_kinds_and_refuses_parts_of_other_kinds(tmp_path, first,
     numbers = tmp_path / "numbers.h5"  # the same columns, member as 0/1 numbers and seen as text codes
     (tmp_path / "n.csv").write_text(src.read_text().replace("true", "1").replace("False", "0"))
     convert([tmp_path / "n.csv"], numbers, options=ConvertOptions(target=("label",), categorical=("auto",), workers=0))
-    with pytest.raises(HeaderMismatchError, match=r"column 'member' holds booleans in .*day1\.h5 but not in the other"):
+    with pytest.raises(HeaderMismatchError, match=r"column 'member' holds booleans in .*day1\.h5 but not in .*numbers\.h5"):
         merge([first, numbers], tmp_path / "bad.h5")
 
 
@@ -100,13 +100,13 @@ def test_parts_read_as_one_refuse_parts_of_other_kinds_as_merge_does(tmp_path, f
     )
     with pytest.raises(
         DataFileError,
-        match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+        match=r"column 'member' holds booleans in .*day1\.h5 but not in .*numbers\.h5;"
         r" files read as one must be converted alike \(csv2h5 convert --like",
     ):
         open_info([first, numbers])
     with pytest.raises(
         HeaderMismatchError,
-        match=r"column 'member' holds booleans in .*day1\.h5 but not in the other;"
+        match=r"column 'member' holds booleans in .*day1\.h5 but not in .*numbers\.h5;"
         r" merge files converted alike",
     ):
         merge([first, numbers], tmp_path / "bad.h5")

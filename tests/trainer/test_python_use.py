@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -62,6 +64,30 @@ def test_a_keras_the_program_imported_first_keeps_its_backend():
     done = _python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "tensorflow None\n"  # not switched, not refused, the environment left alone
+
+
+_KERAS_MODULES = sorted(  # the package's modules that load Keras when imported, however they import it
+    path.stem
+    for path in (Path(__file__).parents[2] / "trainer").glob("*.py")
+    if re.search(r"^(import keras|from \S+ import keras)$", path.read_text(encoding="utf-8"), re.M)
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax installed")
+@pytest.mark.parametrize("module", _KERAS_MODULES)
+def test_importing_a_module_of_the_package_first_picks_the_same_backend_silently(module):
+    """``from csv2h5.trainer.preprocess import encoding_layer`` (the README's) loads Keras as HDF5Sequence does."""
+    done = _python(f"import csv2h5.trainer.{module}\n" + REPORT)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == "jax jax\n"
+
+
+def test_importing_a_module_of_the_package_first_keeps_tensorflow_notices_off_stderr():
+    done = _python("from csv2h5.trainer.preprocess import encoding_layer\n" + REPORT, KERAS_BACKEND="tensorflow")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == "tensorflow tensorflow\n"
 
 
 def _oracle_batches(x: np.ndarray, codes: np.ndarray, *, seed: int, epoch: int, batch_size: int):
