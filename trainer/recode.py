@@ -13,11 +13,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-import keras
 import numpy as np
 
 from csv2h5.vocabulary import code_dtype, is_identity, remap_columns
 
+from ._keras import keras
 from .fileinfo import FileInfo
 
 
