@@ -235,13 +235,24 @@ def evaluate(model_or_run: str | os.PathLike[str], data: str | os.PathLike[str],
 
 
 def _write_csv(
-    fh: TextIO, header: list[str], model: keras.Model, seq: keras.utils.PyDataset, classes: list | None, probabilities: bool
+    fh: TextIO,
+    header: list[str],
+    model: keras.Model,
+    seq: keras.utils.PyDataset,
+    classes: list | None,
+    probabilities: bool,
+    info: FileInfo,
 ) -> int:
     """The header, then every batch's rows as the model scores them (labels for ``classes``); the row count.
 
-    Scores that are not finite (inf, NaN) are written as they are, and counted in one warning on stderr."""
+    Several files read as one: a ``file`` column first (the part, as expanded), and ``row`` the row's
+    number in that part, so each prediction leads back to its row. Scores that are not finite (inf,
+    NaN) are written as they are, and counted in one warning on stderr."""
     writer = csv.writer(fh)
-    writer.writerow(header)
+    parts = info.parts if len(info.parts) > 1 else ()
+    writer.writerow(["file", *header] if parts else header)
+    starts = np.asarray(info.part_starts if parts else [0], dtype=np.int64)
+    names = np.asarray(parts or [""], dtype=object)
     labels = None if classes is None else np.asarray(classes, dtype=object)
     row, bad, first = 0, 0, None
     for i in range(len(seq)):
@@ -250,17 +261,22 @@ def _write_csv(
             scores = np.concatenate([1 - scores, scores], axis=1)
         numbers = np.arange(row, row + scores.shape[0])
         found = not_finite(scores)
+        part = np.searchsorted(starts, numbers, side="right") - 1
+        lead = [[n] for n in (numbers - starts[part]).tolist()]
+        if parts:
+            lead = [[name, n] for name, (n,) in zip(names[part].tolist(), lead)]
         if found.size:
-            bad, first = bad + found.size, first if first is not None else row + int(found[0])
+            at = lead[int(found[0])]
+            bad, first = bad + found.size, first or (f"row {at[1]} of {at[0]}" if parts else f"row {at[0]}")
         if labels is not None and not probabilities:
-            writer.writerows(zip(numbers, labels[scores.argmax(axis=1)]))
+            writer.writerows([*a, b] for a, b in zip(lead, labels[scores.argmax(axis=1)]))
         else:
-            writer.writerows([n, *s] for n, s in zip(numbers.tolist(), spelt(scores)))
+            writer.writerows([*a, *s] for a, s in zip(lead, spelt(scores)))
         row += scores.shape[0]
         stop_if_interrupted()  # a Ctrl-C a library swallowed: no file claimed as written
     if bad:
         print(
-            f"warning: the predictions of {bad:,} of {row:,} rows are not finite (inf or NaN), the first in row {first};"
+            f"warning: the predictions of {bad:,} of {row:,} rows are not finite (inf or NaN), the first in {first};"
             " their features may lie far outside the training data's",
             file=sys.stderr,
         )
@@ -311,7 +327,7 @@ def predict(
     )  # the model takes raw rows (recoded as in training)
     seq = Recoded(seq, tables) if tables else seq
     if to_stdout:  # streamed as it comes: a pipe has no temporary name to write under
-        rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities)
+        rows = _write_csv(sys.stdout, header, model, seq, classes, probabilities, info)
         sys.stdout.flush()
         return rows
     if not out.parent.is_dir():
@@ -319,7 +335,7 @@ def predict(
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", newline="") as fh:
-            rows = _write_csv(fh, header, model, seq, classes, probabilities)
+            rows = _write_csv(fh, header, model, seq, classes, probabilities, info)
         os.replace(tmp, out)
     except TrainerError:
         raise

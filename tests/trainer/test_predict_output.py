@@ -126,6 +126,30 @@ def test_probabilities_are_written_in_the_shortest_digits_that_read_back(tmp_pat
         assert np.float32(float(cell)) == value
 
 
+def test_predictions_on_several_files_name_each_row_by_its_file_and_its_row_there(tmp_path):
+    """Parts read as one: a ``file`` column and the row's number in that file, so each prediction leads back to
+    its row (oracle: the parts' own CSVs, read by pandas, times the model's weight set by hand)."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    values = {"a.h5": [1.0, 2.0, 3.0], "b.h5": [4.0, 5.0], "c.h5": [6.0, 7.0, 8.0, 9.0]}
+    for name, xs in values.items():
+        _convert(pd.DataFrame({"x": xs}), parts / name, dtype="float32")
+    model = _bare_linear(tmp_path / "double.keras", 2.0)
+    code, _, err = h5train("predict", model, str(parts / "*.h5"), "-o", tmp_path / "p.csv", "--batch-size", "4")
+    assert code == 0, err
+    got = pd.read_csv(tmp_path / "p.csv")
+    assert list(got.columns) == ["file", "row", "prediction"]
+    for name in values:
+        mine = got[got["file"].map(lambda f, name=name: os.path.basename(f) == name)]
+        source = pd.read_csv((parts / name).with_suffix(".csv"))
+        assert mine["row"].tolist() == list(range(len(source)))
+        assert mine["prediction"].tolist() == (2 * source["x"]).tolist()
+
+    one = _convert(pd.DataFrame({"x": [1.5]}), tmp_path / "one.h5", dtype="float32")
+    code, _, err = h5train("predict", model, one, "-o", tmp_path / "q.csv")
+    assert code == 0 and (tmp_path / "q.csv").read_text().splitlines() == ["row,prediction", "0,3.0"]
+
+
 # -- predictions and metrics that are not finite --------------------------------------------------------------
 
 
