@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -110,6 +111,7 @@ class HDF5Sequence(keras.utils.PyDataset):
                 training=options.training,
             )
         self.epoch = 0
+        self._pass_open = False  # between Keras's on_epoch_begin and on_epoch_end
         self._orders = EpochOrders(
             shuffle=self.shuffle,
             seed=options.seed,
@@ -174,22 +176,25 @@ class HDF5Sequence(keras.utils.PyDataset):
         self.epoch = int(epoch)
 
     def on_epoch_begin(self) -> None:
-        """Refuses what Keras would train wrongly: read-ahead workers under its JAX trainer (see below)."""
-        reads_ahead = self.workers > 1 or (self.workers > 0 and self.use_multiprocessing)
-        if reads_ahead and self.training and keras.backend.backend() == "jax":
-            # Keras 3.15's JAX fit takes one batch to build the model, then resets its loader: the batches
-            # the workers had read ahead stay queued and open the first epoch, and each epoch after takes
-            # the last ones of the pass before (read in that epoch's order): some rows twice, others never.
-            given = f"workers={self.workers}" + (", use_multiprocessing=True" if self.use_multiprocessing else "")
-            raise DataOptionError(
-                f"HDF5Sequence({given}) does not train right under JAX: Keras's JAX trainer feeds batches its"
-                " workers read ahead into the wrong epoch, so each epoch repeats some rows and skips others;"
-                " pass workers=1 (a batch is a gather from the memory map, or from blocks the sequence reads"
-                " ahead in its own threads), or train with h5train, which reads ahead in epoch order itself"
-            )
+        self._pass_open = True
         super().on_epoch_begin()
 
     def on_epoch_end(self) -> None:
+        """The next epoch's order; refuses a pass Keras's JAX trainer would feed wrongly (see below)."""
+        opened, self._pass_open = self._pass_open, False
+        reads_ahead = self.workers > 1 or (self.workers > 0 and self.use_multiprocessing)
+        if opened and reads_ahead and keras.backend.backend() == "jax" and _keras_restart():
+            # Keras 3.15's JAX fit, evaluate and predict take one batch to build a model not built yet,
+            # then restart their loader: the batches the workers read ahead with it stay queued and open
+            # the pass, and each epoch after takes the last ones of the pass before: rows twice, others never.
+            given = f"workers={self.workers}" + (", use_multiprocessing=True" if self.use_multiprocessing else "")
+            raise DataOptionError(
+                f"HDF5Sequence({given}) would be read wrong under JAX: Keras read a batch to build the model,"
+                " and the batches its workers read ahead with it would go into the wrong pass, so rows come"
+                " twice and others not at all; pass workers=1 (a batch is a gather from the memory map, or from"
+                " blocks the sequence reads ahead in its own threads), or train with h5train, which reads ahead"
+                " in epoch order itself"
+            )
         self.epoch += 1
 
     def order(self, epoch: int | None = None) -> np.ndarray:
@@ -319,3 +324,14 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
     if rows is not None:
         rows.flags.writeable = False  # seq.indices: the epochs' orders are made from it, a caller's change must not reach them
     return rows
+
+
+def _keras_restart() -> bool:
+    """Whether this ``on_epoch_end`` is Keras restarting its loader (``EpochIterator.reset``) rather than ending a pass."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "reset" and code.co_filename.replace(os.sep, "/").endswith("keras/src/trainers/epoch_iterator.py"):
+            return True
+        frame = frame.f_back
+    return False

@@ -162,7 +162,7 @@ def test_fit_on_the_sequence_equals_training_on_the_batches_by_hand(data, backen
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def rows_trained_per_epoch(path: str, epochs: int, **pool: object) -> list[list[int]] | str:
+def rows_trained_per_epoch(path: str, epochs: int, shuffle: str = "global", **pool: object) -> list[list[int]] | str:
     """JAX only: the rows each epoch's training steps took, as the steps saw them (a callback inside the
     compiled step, so the count is what Keras fed, not what the sequence was asked for); or the refusal."""
     import jax
@@ -180,7 +180,7 @@ def rows_trained_per_epoch(path: str, epochs: int, **pool: object) -> list[list[
             jax.effects_barrier()
             seen.append(None)
 
-    seq = HDF5Sequence(path, batch_size=8, shuffle="global", seed=3, scale=None, missing=None, **pool)
+    seq = HDF5Sequence(path, batch_size=8, shuffle=shuffle, seed=3, scale=None, missing=None, **pool)
     inputs = keras.Input((seq.info.num_features,))
     model = Recording(inputs, keras.layers.Dense(CLASSES, activation="softmax")(inputs))
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
@@ -216,11 +216,55 @@ def test_jax_fit_trains_every_row_once_an_epoch_with_one_worker(tmp_path):
         assert sorted(rows) == list(range(400))
 
 
+@pytest.mark.parametrize("shuffle", ["global", "none"])
 @pytest.mark.parametrize("pool", ["threads", "processes"])
-def test_jax_fit_refuses_workers_that_would_repeat_and_skip_rows(tmp_path, pool):
+def test_jax_fit_refuses_workers_that_would_repeat_and_skip_rows(tmp_path, pool, shuffle):
     """Keras 3.15's JAX fit feeds batches its workers read ahead into the wrong epoch (rows twice, others
-    never): a training sequence with workers is refused before any step, with the way out named."""
-    result = on_backend("jax", "test_keras_contract:rows_trained_per_epoch", _numbered_rows(tmp_path), 2, **POOLS[pool])
+    never, shuffled or not): a sequence fitted with workers is refused before any step, the way out named."""
+    path = _numbered_rows(tmp_path)
+    result = on_backend("jax", "test_keras_contract:rows_trained_per_epoch", path, 2, shuffle, **POOLS[pool])
     if not isinstance(result, str):  # trained: then every epoch must still have taken every row once
         assert [sorted(rows) for rows in result] == [list(range(400))] * 2
     assert isinstance(result, str) and "workers=1" in result and "JAX" in result
+
+
+def evaluated_with_workers(path: str, **pool: object) -> tuple[str, float, float, int]:
+    """JAX, a sequence read ahead by ``pool``: what ``evaluate`` of a model not built yet says (Keras reads a batch
+    to build it: the refusal), its loss once the model is built against the same rows in RAM (h5py), and the
+    epochs a ``fit`` with that sequence as ``validation_data`` (training data read by one worker) ran."""
+    import h5py
+    from csv2h5.trainer import DataOptionError
+
+    def model() -> keras.Model:
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((2,))
+        built = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(inputs))
+        built.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return built
+
+    with h5py.File(path, "r") as f:
+        x, y = f["features"][:].astype(np.float32), f["target"][:].astype(np.int32)
+    seq = HDF5Sequence(path, batch_size=8, scale=None, missing=None, **pool)  # default shuffle: it would train
+    try:
+        model().evaluate(seq, verbose=0)
+        refusal = ""
+    except DataOptionError as error:
+        refusal = str(error)
+    built = model()
+    in_ram = built.evaluate(x, y, batch_size=8, verbose=0)  # builds the model and its loss
+    from_file = built.evaluate(seq, verbose=0)
+    train = HDF5Sequence(path, batch_size=8, scale=None, missing=None)
+    history = built.fit(train, validation_data=seq, epochs=2, verbose=0)
+    return refusal, float(from_file), float(in_ram), len(history.history["val_loss"])
+
+
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_jax_evaluate_reads_ahead_only_for_a_built_model(tmp_path, pool):
+    """Keras's JAX evaluate reads a batch ahead to build a model not built yet (refused, as in fit); a built
+    model's evaluate, and fit's validation, read each pass whole: kept, scoring what the rows in RAM score."""
+    refusal, from_file, in_ram, validated = on_backend(
+        "jax", "test_keras_contract:evaluated_with_workers", _numbered_rows(tmp_path), **POOLS[pool]
+    )
+    assert "workers=1" in refusal and "JAX" in refusal
+    assert from_file == pytest.approx(in_ram, rel=1e-6)
+    assert validated == 2
