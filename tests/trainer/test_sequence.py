@@ -400,10 +400,10 @@ def test_python_callers_wrong_types_are_named_not_tracebacks_or_silent(data, giv
 
 def test_a_sequence_that_trains_on_nothing_is_refused_and_one_that_only_reads_is_not(data):
     path, _, _ = data
-    for given in ({"indices": []}, {"shard": (ROWS, ROWS + 1)}):
+    for asked in ({"indices": []}, {"shard": (ROWS, ROWS + 1)}):
         with pytest.raises(DataOptionError, match="no rows to train on"):
-            HDF5Sequence(path, shuffle="none", training=True, **given)
-        assert len(HDF5Sequence(path, shuffle="none", training=False, **given)) == 0  # an empty prediction is one
+            HDF5Sequence(path, shuffle="none", training=True, **asked)
+        assert len(HDF5Sequence(path, shuffle="none", training=False, **asked)) == 0  # an empty prediction is one
     assert HDF5Sequence(path, batches_per_epoch=np.int64(2)).batches_per_epoch == 2
 
 
