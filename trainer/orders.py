@@ -269,36 +269,46 @@ def _keep_newest(kept: dict[int, object]) -> None:
 def split_rows(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` split into (train, validation), ``fraction`` of them to validation, each side in file order.
 
-    Stratified: each class of a classification target gives the same fraction of its rows.
+    Stratified: each class of a classification target gives the same fraction of its rows. A row given
+    more than once (oversampling) is drawn once, and its side takes every copy: never on both sides.
     """
     if not 0.0 < fraction < 1.0:
         raise DataOptionError(f"split fraction must be between 0 and 1, got {fraction}")
-    rng = np.random.default_rng([seed, 0x5117])
-    # Positions in rows are drawn rather than the rows themselves (the same draws: a permutation moves
-    # positions whatever they hold), so the training side is a mask, not a set difference: for millions of
-    # rows, np.setdiff1d took seconds and left ~100 MB of freed heap that a memory limit still counts.
-    if stratify and info.task == "classification":
-        labels = info.target[rows]
-        counted = labels.dtype.kind in "iu" and labels.ndim == 1 and (labels.size == 0 or labels.min() >= 0)
-        codes = np.flatnonzero(np.bincount(labels)) if counted else np.unique(labels)  # unique hashes: slow
-        val_parts = []
-        for code in codes:
-            members = np.flatnonzero(labels == code)
-            val_parts.append(rng.permutation(members)[: int(round(fraction * members.size))])
-        del labels
-        picked = np.concatenate(val_parts) if val_parts else np.zeros(0, np.int64)
-    else:
-        picked = rng.permutation(rows.size)[: int(round(fraction * rows.size))]
-    val = np.sort(rows[picked])
-    if rows.size < 2 or bool((rows[1:] > rows[:-1]).all()):  # in file order, no row twice: the usual case
+    in_order = rows.size < 2 or bool((rows[1:] > rows[:-1]).all())  # in file order, no row twice: the usual case
+    distinct = rows if in_order else np.unique(rows)
+    if distinct.size == rows.size:  # rows in another order: drawn in it, as given
+        distinct = rows
+    picked = _drawn(distinct, info, fraction, seed=seed, stratify=stratify)
+    if in_order:
+        val = rows[np.sort(picked)]
         keep = np.ones(rows.size, dtype=bool)
         keep[picked] = False
         train = rows[keep]
-    else:  # indices given in another order, or a row twice: every row not drawn, once, in file order
-        train = np.setdiff1d(rows, val, assume_unique=False)
+    else:  # indices given in another order, or a row twice: each side takes every copy of its rows, in file order
+        to_val = np.isin(rows, distinct[picked])
+        val, train = np.sort(rows[to_val]), np.sort(rows[~to_val])
     if train.size == 0 or val.size == 0:
         side, other = ("validation", "a larger") if val.size == 0 else ("training", "a smaller")
         raise DataOptionError(
             f"split({fraction}) of {rows.size} rows leaves no row for {side}; pass {other} fraction, or use more data"
         )
     return train, val
+
+
+def _drawn(rows: np.ndarray, info: FileInfo, fraction: float, *, seed: int, stratify: bool) -> np.ndarray:
+    """The positions in ``rows`` (no row twice) drawn for validation: ``fraction`` of them, of each class if stratified.
+
+    Positions are drawn rather than the rows themselves (the same draws: a permutation moves positions
+    whatever they hold), so the training side is a mask, not a set difference: for millions of rows,
+    np.setdiff1d took seconds and left ~100 MB of freed heap that a memory limit still counts."""
+    rng = np.random.default_rng([seed, 0x5117])
+    if not (stratify and info.task == "classification"):
+        return rng.permutation(rows.size)[: int(round(fraction * rows.size))]
+    labels = info.target[rows]
+    counted = labels.dtype.kind in "iu" and labels.ndim == 1 and (labels.size == 0 or labels.min() >= 0)
+    codes = np.flatnonzero(np.bincount(labels)) if counted else np.unique(labels)  # unique hashes: slow
+    val_parts = []
+    for code in codes:
+        members = np.flatnonzero(labels == code)
+        val_parts.append(rng.permutation(members)[: int(round(fraction * members.size))])
+    return np.concatenate(val_parts) if val_parts else np.zeros(0, np.int64)

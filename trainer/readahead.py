@@ -121,63 +121,76 @@ class BlockReader:
         """The values of file rows ``rows`` (sorted, or in the order ``rows_used`` gives), batch ``index`` of epoch ``epoch``."""
         ranks = self._used.ranks(rows)
         with self._cond:
-            schedule = self._schedule
-            # A new epoch, or a new pass once every batch of the last was read (evaluation reads one epoch again
-            # and again; a run may look at a later epoch first): the threads plan its loads.
-            again = index == 0 and schedule is not None and bool(schedule.batches_done.all())
-            if self._epoch is None or epoch > self._epoch or again:
-                self._epoch, self._schedule = epoch, None
-                self._generation += 1
-                self._cond.notify_all()
-            while self._schedule is None and self._epoch == epoch and not self._closed and self._unplanned != epoch:
-                self._cond.wait()
-            schedule = self._schedule
-            if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
-                self.rows_direct += rows.size  # a straggler of an epoch already left behind
-                return self.source.take(rows)
-            loads = schedule.loads_of(index)
-            if not (self._slot_of_load[loads] >= 0).all():  # the usual case is one check for the whole batch
-                for load in loads:
-                    self._wait_for(int(load), schedule)
-            load_of_row = schedule.load_of_chunk[ranks // self.chunk_rows]
-            slot = self._slot_of_load[load_of_row]
-            where = slot * self._slots.slot_rows + (ranks - schedule.starts[load_of_row])
-            direct = slot < 0
-            if direct.all():
-                out = None
-            else:
-                out = np.take(self._slots.rows, np.where(direct, 0, where), axis=0)
-            if not schedule.batches_done[index]:
-                schedule.uses[loads] -= 1
-                for load in loads[schedule.uses[loads] == 0]:
-                    self._release(int(load))
-                for load in schedule.done(index):  # left behind by batches this process is not given
-                    schedule.uses[load] = 0
-                    self._release(int(load))
-                self._cond.notify_all()
+            schedule = self._schedule_of(epoch, index)
+            held = None if schedule is None else self._gather(ranks, schedule, index)
+            out, direct = (None, None) if held is None else held
+            self.rows_direct += rows.size if out is None else int(direct.sum())
         if out is None:
-            self.rows_direct += rows.size
             return self.source.take(rows)
         if direct.any():
-            self.rows_direct += int(direct.sum())
             out[direct] = self.source.take(rows[direct])
         return out
 
+    def _schedule_of(self, epoch: int, index: int) -> Schedule | None:
+        """The schedule batch ``index`` of ``epoch`` is read with (None: read it directly), planned first if need be."""
+        schedule = self._schedule
+        # A new epoch, or a new pass once every batch of the last was read (evaluation reads one epoch again
+        # and again; a run may look at a later epoch first): the threads plan its loads.
+        again = index == 0 and schedule is not None and bool(schedule.batches_done.all())
+        if self._epoch is None or epoch > self._epoch or again:
+            self._epoch, self._schedule = epoch, None
+            self._generation += 1
+            self._cond.notify_all()
+        while self._schedule is None and self._epoch == epoch and not self._closed and self._unplanned != epoch:
+            self._cond.wait()
+        schedule = self._schedule
+        if schedule is None or self._epoch != epoch or index >= schedule.batches_done.size:
+            return None  # a straggler of an epoch already left behind
+        return schedule
+
+    def _gather(self, ranks: np.ndarray, schedule: Schedule, index: int) -> tuple[np.ndarray | None, np.ndarray] | None:
+        """The rows of ranks ``ranks`` that ``schedule``'s loads hold (None where ``direct``: read them directly),
+        the batch's uses counted down; None when the schedule was replaced while the batch waited for a load."""
+        loads = schedule.loads_of(index)
+        if not (self._slot_of_load[loads] >= 0).all():  # the usual case is one check for the whole batch
+            for load in loads:
+                self._wait_for(int(load), schedule)
+                if self._schedule is not schedule:
+                    # Another thread began a new pass meanwhile: the slots, and the load ids they are kept
+                    # under, are the new schedule's now. The batch reads its rows directly and counts nothing down.
+                    return None
+        load_of_row = schedule.load_of_chunk[ranks // self.chunk_rows]
+        slot = self._slot_of_load[load_of_row]
+        where = slot * self._slots.slot_rows + (ranks - schedule.starts[load_of_row])
+        direct = slot < 0
+        out = None if direct.all() else np.take(self._slots.rows, np.where(direct, 0, where), axis=0)
+        if not schedule.batches_done[index]:
+            schedule.uses[loads] -= 1
+            for load in loads[schedule.uses[loads] == 0]:
+                self._release(int(load), schedule)
+            for load in schedule.done(index):  # left behind by batches this process is not given
+                schedule.uses[load] = 0
+                self._release(int(load), schedule)
+            self._cond.notify_all()
+        return out, direct
+
     def _wait_for(self, load: int, schedule: Schedule) -> None:
-        """Wait until the thread has read ``load``, unless it will not soon (its rows are then read directly)."""
-        while self._slot_of_load[load] < 0:
-            if self._schedule is not schedule or self._closed or schedule.uses[load] <= 0 or self._failed[load]:
+        """Wait until the thread has read ``load`` of ``schedule``, unless it will not soon (its rows are then read
+        directly) or another schedule replaces this one (the load ids then mean other loads)."""
+        while self._schedule is schedule and self._slot_of_load[load] < 0:
+            if self._closed or schedule.uses[load] <= 0 or self._failed[load]:
                 return
             if not self._slots.free and self._need_position[load] >= self._next:
                 return  # the arena is full of loads that batches not read yet still need
             self._cond.wait()
 
-    def _release(self, load: int) -> None:
+    def _release(self, load: int, schedule: Schedule) -> None:
+        """Free the slot of ``load`` of ``schedule``, the schedule in use."""
         slot = int(self._slot_of_load[load])
         if slot >= 0:
             self._slot_of_load[load] = -1
             self._slots.release(slot)
-            self._held -= int(self._schedule.stops[load] - self._schedule.starts[load]) * self.row_bytes
+            self._held -= int(schedule.stops[load] - schedule.starts[load]) * self.row_bytes
 
     def _install(self, schedule: Schedule) -> None:
         """Use ``schedule`` from now on, every slot of the arena free."""

@@ -321,6 +321,8 @@ def _rows_used(info: FileInfo, options: SequenceOptions, path: str) -> np.ndarra
     if options.shard is not None:
         index, count = options.shard
         rows = (np.arange(info.rows, dtype=np.int64) if rows is None else rows)[index::count]
+    if options.training and (info.rows if rows is None else rows.size) == 0:
+        raise DataOptionError(f"{path}: {_no_rows(info, options)}")
     if rows is not None:
         rows.flags.writeable = False  # seq.indices: the epochs' orders are made from it, a caller's change must not reach them
     return rows
@@ -335,3 +337,16 @@ def _keras_restart() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def _no_rows(info: FileInfo, options: SequenceOptions) -> str:
+    """Why a training sequence has no rows, and what to do (a sequence without batches fails later, unclearly)."""
+    given = info.rows if options.indices is None else len(options.indices)
+    if info.rows == 0:
+        return "the file has no rows to train on; convert a CSV that has some"
+    if given == 0:
+        return "indices is empty, so there are no rows to train on; pass the row numbers to train on"
+    return (
+        f"shard {options.shard} takes none of the {given} rows used (every {options.shard[1]}th from row"
+        f" {options.shard[0]}), so there are no rows to train on; use at most {given} shards"
+    )

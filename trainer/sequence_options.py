@@ -122,7 +122,7 @@ class SequenceOptions:
             raise DataOptionError(f"dtype {self.dtype!r} is not a numpy dtype; pass one such as 'float32'") from None
         batch_slice = _slice(self.batch_slice, int(batch_size))
         per_epoch = self.batches_per_epoch
-        if per_epoch is not None and (isinstance(per_epoch, bool) or int(per_epoch) < 1):
+        if per_epoch is not None and (not _integer(per_epoch) or per_epoch < 1):
             raise DataOptionError(f"batches_per_epoch must be a positive integer, got {per_epoch!r}")
         settled = {
             "batch_size": int(batch_size),

@@ -385,12 +385,26 @@ def test_errors_are_caught_in_init(tmp_path, data, make_data):
         ({"memory_budget": [1]}, "memory_budget must be a positive number of bytes"),
         ({"indices": 5}, "indices takes a flat list of row numbers, got the single number 5"),
         ({"memory_budget": float("inf")}, "memory_budget must be a positive number of bytes"),
+        ({"batches_per_epoch": 1.5}, "batches_per_epoch must be a positive integer, got 1.5"),  # not read as 1
+        ({"batches_per_epoch": "2"}, "batches_per_epoch must be a positive integer, got '2'"),
+        ({"batches_per_epoch": 0}, "batches_per_epoch must be a positive integer, got 0"),
+        ({"indices": []}, "indices is empty, so there are no rows to train on"),  # Keras would fail unclearly
+        ({"shard": (ROWS + 1, ROWS + 2)}, rf"shard \({ROWS + 1}, {ROWS + 2}\) takes none of the {ROWS} rows used"),
     ],
 )
 def test_python_callers_wrong_types_are_named_not_tracebacks_or_silent(data, given, message):
     path, _, _ = data
     with pytest.raises(DataOptionError, match=message):
         HDF5Sequence(path, **given)
+
+
+def test_a_sequence_that_trains_on_nothing_is_refused_and_one_that_only_reads_is_not(data):
+    path, _, _ = data
+    for asked in ({"indices": []}, {"shard": (ROWS, ROWS + 1)}):
+        with pytest.raises(DataOptionError, match="no rows to train on"):
+            HDF5Sequence(path, shuffle="none", training=True, **asked)
+        assert len(HDF5Sequence(path, shuffle="none", training=False, **asked)) == 0  # an empty prediction is one
+    assert HDF5Sequence(path, batches_per_epoch=np.int64(2)).batches_per_epoch == 2
 
 
 def test_a_shard_of_numpy_integers_is_taken(data):
