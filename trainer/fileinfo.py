@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from csv2h5.damage import damaged, read_rows
+from csv2h5.damage import check_codes, damaged, read_rows
 from csv2h5.errors import Csv2H5Error
 from csv2h5.featurerows import requested_chunk_rows
 from csv2h5.inputs import expand_patterns, given_twice
@@ -100,6 +100,8 @@ def read_info(path: str | Path) -> FileInfo:
                 )
             try:
                 target = read_rows(f[TARGET], 0, rows, path)
+                if header.task == "classification" and target.ndim == 1:  # overwritten rows kept without a checksum
+                    check_codes(target, len(header.classes), path, "the target", 0, kind="classes")
             except Csv2H5Error as exc:  # a damaged chunk of the target
                 raise DataFileError(str(exc)) from None
         try:

@@ -162,12 +162,17 @@ def test_a_damaged_stat_root_group_or_json_attribute_is_one_line_for_the_trainer
     assert not (tmp_path / "p.csv").exists()
 
 
-def test_a_code_no_category_has_is_one_line_for_merge(tmp_path):
-    """Rows kept without a checksum (no compression, lzf) read overwritten bytes as values: a code out of range shows it."""
-    good, bad = tmp_path / "good.h5", tmp_path / "bad.h5"
-    csv = tmp_path / "in.csv"
+def _uncompressed(tmp_path: Path) -> Path:
+    """good.h5: 50 rows of a number and a category (p, q, r), a target of two classes, no compression."""
+    good, csv = tmp_path / "good.h5", tmp_path / "in.csv"
     csv.write_text("a,c,y\n" + "".join(f"{i},{'pqr'[i % 3]},{'xy'[i % 2]}\n" for i in range(50)))
     convert([csv], good, options=ConvertOptions(target=("y",), categorical=("c",), workers=0))
+    return good
+
+
+def test_a_code_no_category_has_is_one_line_for_merge(tmp_path):
+    """Rows kept without a checksum (no compression, lzf) read overwritten bytes as values: a code out of range shows it."""
+    good, bad = _uncompressed(tmp_path), tmp_path / "bad.h5"
     raw = bytearray(good.read_bytes())
     with h5py.File(good, "r") as f:
         features = f["features"]
@@ -184,6 +189,23 @@ def test_a_code_no_category_has_is_one_line_for_merge(tmp_path):
     expected = f"error: {bad}: row 7 cannot be read (the file is damaged: column 'c' holds code 40, beyond its 3 categories)"
     assert _one_line(result.exit_code, result.stderr) == f"{expected}; convert the CSV again"
     assert not out.exists()
+
+
+def test_a_class_code_no_class_has_is_one_line_for_the_trainer(tmp_path):
+    good, bad = _uncompressed(tmp_path), tmp_path / "bad.h5"
+    raw = bytearray(good.read_bytes())
+    with h5py.File(good, "r") as f:
+        target = f["target"]
+        assert target.attrs["classes"].tolist() == ["x", "y"] and target.ndim == 1
+        chunk = target.id.get_chunk_info(0)
+        assert chunk.chunk_offset == (0,)
+        cell = chunk.byte_offset + 9 * target.dtype.itemsize  # row 9
+        raw[cell : cell + target.dtype.itemsize] = np.array([5], dtype=target.dtype).tobytes()
+    bad.write_bytes(bytes(raw))
+    line = f"error: {bad}: row 9 cannot be read (the file is damaged: the target holds code 5, beyond its 2 classes)"
+    with pytest.raises(DataFileError) as caught:
+        HDF5Sequence(bad)
+    assert f"error: {caught.value}" == f"{line}; convert the CSV again"
 
 
 def _is_rows_line(line: str, path: Path, then: str = "") -> bool:
