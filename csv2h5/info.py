@@ -15,7 +15,7 @@ def describe(path: str | Path) -> dict[str, object]:
     path = Path(path)
     with open_csv2h5(path) as f:
         header = read_file_header(f, path)
-        stored = read_stats(f)
+        stored = read_stats(f, path)
     info: dict[str, object] = {
         "path": str(path),
         "format": header.format,

@@ -10,7 +10,6 @@ a contract with every file already written: they never change.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .damage import damaged, read_rows
+from .damage import damaged, read_group, read_json, read_object, read_rows
 from .errors import DamagedFileError, InputError, NotCsv2H5FileError, counted, number_text
 from .lists import first_difference
 from .vocabulary import count_codes, parts_differ
@@ -180,7 +179,11 @@ def open_csv2h5(path: str | Path) -> h5py.File:
                 f" csv2h5 convert {path} -o {converted}"
             ) from None
         raise NotCsv2H5FileError(f"{path} is not a readable HDF5 file (truncated or damaged?); convert the CSV again") from None
-    version = f.attrs.get(FORMAT)
+    try:
+        version = f.attrs.get(FORMAT)
+    except (KeyError, OSError) as exc:  # the root group's object header, damaged
+        f.close()
+        raise damaged(path, "the root group", exc) from None
     problem = None
     if version is None:
         problem = (
@@ -197,13 +200,6 @@ def open_csv2h5(path: str | Path) -> h5py.File:
     return f
 
 
-def _object(f: h5py.File, name: str, path: str | Path) -> h5py.Dataset:
-    try:
-        return f[name]
-    except (KeyError, OSError) as exc:  # h5py says a damaged object header is missing (KeyError)
-        raise damaged(path, f"/{name}", exc) from None
-
-
 def read_file_header(f: h5py.File, path: str | Path) -> FileHeader:
     """The header of the open csv2h5 file ``f`` (``path``: how messages name it).
 
@@ -214,16 +210,16 @@ def read_file_header(f: h5py.File, path: str | Path) -> FileHeader:
         return _read_header(f, path)
     except DamagedFileError:
         raise
-    except (KeyError, OSError) as exc:  # an attribute or a category list that HDF5 cannot read back
+    except (KeyError, OSError, ValueError) as exc:  # an attribute or a category list that HDF5 cannot read back
         raise damaged(path, "the header", exc) from None
 
 
 def _read_header(f: h5py.File, path: str | Path) -> FileHeader:
-    features = _object(f, FEATURES, path)
+    features = read_object(f, FEATURES, path)
     attrs, root = features.attrs, f.attrs
     target = None
     if TARGET in f:
-        t = _object(f, TARGET, path)
+        t = read_object(f, TARGET, path)
         target = TargetHeader(
             columns=_names(t.attrs.get(COLUMNS)),
             task=str(attr_value(t.attrs.get(TASK, "regression"))),
@@ -239,7 +235,7 @@ def _read_header(f: h5py.File, path: str | Path) -> FileHeader:
         created_by=attr_value(root.get(CREATED_BY)),
         created_at=attr_value(root.get(CREATED_AT)),
         stated_rows=int(root[ROWS]) if ROWS in root else None,
-        sources=json.loads(str(attr_value(root.get(SOURCES, "[]")))),
+        sources=read_json(root, SOURCES, "[]", path),
         bad_lines=int(root.get(BAD_LINES, 0)),
         shape=tuple(features.shape),
         dtype=features.dtype,
@@ -253,7 +249,7 @@ def _read_header(f: h5py.File, path: str | Path) -> FileHeader:
         # files before 0.3 name neither booleans nor dates
         booleans=_names(attrs.get(BOOLEAN_COLUMNS)),
         datetimes=_names(attrs.get(DATETIME_COLUMNS)),
-        vocabularies=read_vocabularies(f),
+        vocabularies=read_vocabularies(f, path),
         target=target,
         fill=float(attrs[FILL]) if FILL in attrs else None,
     )
@@ -265,21 +261,29 @@ def open_header(path: str | Path) -> FileHeader:
         return read_file_header(f, path)
 
 
-def read_vocabularies(f: h5py.File) -> dict[str, list[str]]:
-    """Each categorical column's values (index = stored code), by column name."""
-    return {name: [str(attr_value(v)) for v in values[()]] for name, values in f.get(CATEGORIES, {}).items()}
+def read_vocabularies(f: h5py.File, path: str | Path | None = None) -> dict[str, list[str]]:
+    """Each categorical column's values (index = stored code), by column name (``path``: how messages name the file).
+
+    Raises:
+        DamagedFileError: a list of values cannot be read back.
+    """
+    return {name: [str(attr_value(v)) for v in values] for name, values in read_group(f, CATEGORIES, path).items()}
 
 
-def read_stats(f: h5py.File) -> dict[str, np.ndarray]:
-    """Every stored stat (``STAT_NAMES``, and ``CLASS_COUNTS`` with classes), by name."""
-    return {name: values[()] for name, values in f.get(STATS, {}).items()}
+def read_stats(f: h5py.File, path: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Every stored stat (``STAT_NAMES``, and ``CLASS_COUNTS`` with classes), by name (``path``: how messages name the file).
+
+    Raises:
+        DamagedFileError: a stat cannot be read back.
+    """
+    return read_group(f, STATS, path)
 
 
 _COUNT_ROWS = 1 << 16  # rows read at once when counting the codes of an older file
 
 
-def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Each categorical column's vocabulary and rows per code, by column name.
+def read_categories(f: h5py.File, path: str | Path | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Each categorical column's vocabulary and rows per code, by column name (``path``: how messages name the file).
 
     Files from csv2h5 0.2 and earlier store no counts: their codes are counted
     here, a column at a time, in bounded memory.
@@ -287,14 +291,16 @@ def read_categories(f: h5py.File) -> dict[str, tuple[list[str], np.ndarray]]:
     found: dict[str, tuple[list[str], np.ndarray]] = {}
     features = f[FEATURES]
     columns = _names(features.attrs.get(COLUMNS))
-    for name, values in read_vocabularies(f).items():
-        stored = f.get(category_counts_path(name))
+    path = f.filename if path is None else path
+    stored_counts = read_group(f, CATEGORY_COUNTS, path)  # read now: a damaged one would fail an append's end
+    for name, values in read_vocabularies(f, path).items():
+        stored = stored_counts.get(name)
         if stored is not None:
-            counts = np.asarray(stored[()], dtype=np.float64)
+            counts = np.asarray(stored, dtype=np.float64)
         else:
             column, counts = columns.index(name), np.zeros(len(values), dtype=np.float64)
             for start in range(0, features.shape[0], _COUNT_ROWS):
-                rows = read_rows(features, start, start + _COUNT_ROWS, f.filename, column=column)
+                rows = read_rows(features, start, start + _COUNT_ROWS, path, column=column)
                 counts += count_codes(rows, len(values))
         found[name] = (values, counts)
     return found

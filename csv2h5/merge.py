@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from ._version import __version__
-from .damage import read_rows
+from .damage import check_codes, read_rows
 from .errors import HeaderMismatchError, InputError, counted
 from .featurerows import requested_chunk_rows, widen_values
 from .inputs import expand_patterns, given_twice, input_key
@@ -190,6 +190,8 @@ def _copy(
             for start in range(0, part.rows, step):
                 # float32 values that stand for their shortest decimal widen through it (0.1 stays 0.1)
                 rows = read_rows(ds, start, start + step, part.path)
+                for name, column in columns.items():
+                    check_codes(rows[:, column], len(part.vocabularies[name]), part.path, f"column {name!r}", start)
                 block = remap_columns(widen_values(rows, writer.dtype, exact=exact), tables, writer.dtype)
                 for name, column in columns.items():  # stats of codes are recounted from the united codes
                     counts[name] += count_codes(block[:, column], len(vocabularies[name]))
@@ -200,9 +202,10 @@ def _copy(
             if part.target is not None:
                 codes = read_rows(f[TARGET], 0, part.rows, part.path)
                 if classes:
+                    check_codes(codes, len(part.classes), part.path, "the target", 0, kind="classes")
                     codes = code_table(part.classes, classes)[codes.astype(np.int64)]
                 targets.append(codes)
-            stats.append((read_stats(f), part.rows))
+            stats.append((read_stats(f, part.path), part.rows))
     writer.end_features()
     if targets:
         _write_target(writer, first.target, np.concatenate(targets), classes)

@@ -95,7 +95,7 @@ def start(
         writer = H5Writer(output_file.temporary, mode="r+", expected_bytes=expected_bytes, **encoders)
         output_file.on_failure(writer.close)
         appended = _adopt(writer, roles, o, output_file.output, source, vocabularies)
-        stats = ColumnStats.from_stored(read_stats(writer.file), appended.header.rows)
+        stats = ColumnStats.from_stored(read_stats(writer.file, output_file.output), appended.header.rows)
         # The stored dtype already holds the old rows; it is where widening starts.
         dtype = FeatureDtype(o.dtype, range_of_dtype(appended.header.dtype, stats, appended.header.float32_values).merge(floor))
     else:
@@ -145,7 +145,7 @@ def _adopt(
             f" {roles.target_names or 'none'}; use the same --target as when it was made"
         )
     writer.adopt_features()
-    stored_vocabularies = read_categories(f)
+    stored_vocabularies = read_categories(f, output)
     for name, (values, counts) in stored_vocabularies.items():
         vocabularies.adopt(roles.feature_names.index(name), values, counts)
     kinds = StoredKinds(str(output), frozenset(stored_vocabularies), frozenset(header.booleans), frozenset(header.datetimes))

@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from csv2h5.damage import read_rows
+from csv2h5.damage import check_codes, damaged, read_rows
 from csv2h5.errors import Csv2H5Error
 from csv2h5.featurerows import requested_chunk_rows
 from csv2h5.inputs import expand_patterns, given_twice
@@ -100,10 +100,18 @@ def read_info(path: str | Path) -> FileInfo:
                 )
             try:
                 target = read_rows(f[TARGET], 0, rows, path)
+                if header.task == "classification" and target.ndim == 1:  # overwritten rows kept without a checksum
+                    check_codes(target, len(header.classes), path, "the target", 0, kind="classes")
             except Csv2H5Error as exc:  # a damaged chunk of the target
                 raise DataFileError(str(exc)) from None
-        stats = read_stats(f)
-        fingerprint = _fingerprint(path, f, target, stats)
+        try:
+            stats = read_stats(f, path)
+        except Csv2H5Error as exc:  # a damaged stat
+            raise DataFileError(str(exc)) from None
+        try:
+            fingerprint = _fingerprint(path, f, target, stats)
+        except (KeyError, OSError, ValueError) as exc:  # a root attribute that HDF5 cannot read back
+            raise DataFileError(str(damaged(path, "the root group's attributes", exc))) from None
     return _file_info(header, target, stats, fingerprint)
 
 

@@ -6,10 +6,13 @@ training file would read rows twice, or score validation on rows the model train
 Two files hold the same rows when they are one content (their fingerprints agree), or
 when both record one input (the ``sources`` attribute: a CSV's base name, bytes and rows,
 see :func:`csv2h5.inputs.input_key`) and that input's rows read alike in both: its
-targets, and a few of its feature rows spread over it, decoded (class labels and
-categories as text, float32 values widened as ``csv2h5 merge`` widens them). The rows are
-compared because two CSVs of one name, size and row count (``day-01/data.csv`` and
-``day-02/data.csv`` of fixed-width lines) may differ.
+targets, the stored stats when each file holds that input alone (mean, extremes and
+NaN count of each column: they cover every value), and about a thousand of its feature
+rows (spread over it, and slices at seeded random places: a few chunk reads whatever the
+file's size), decoded (class labels and categories as text, float32 values widened as
+``csv2h5 merge`` widens them). The rows are compared because two CSVs of one name, size
+and row count (``day-01/data.csv`` and ``day-02/data.csv`` of fixed-width lines) may
+differ, even in a few rows only.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ if TYPE_CHECKING:
     from .fileinfo import FileInfo
 
 
-_SAMPLE_ROWS = 8  # feature rows compared per shared input: a handful of chunk reads, whatever the file's size
+# Feature rows compared per shared input: a few chunk reads, whatever the file's size.
+_SPREAD_ROWS = 8  # evenly spaced over it
+_SLICES, _SLICE_ROWS = 8, 128  # slices of consecutive rows at seeded random places
+_MEAN_TOLERANCE = 1e-9  # of a column's largest magnitude: means merged in another order round apart
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,13 +95,57 @@ def _inputs(info: FileInfo) -> list[tuple[tuple[str, int, int], int]]:
 
 
 def _read_alike(a: FileInfo, a_start: int, b: FileInfo, b_start: int, rows: int) -> bool:
-    """Whether ``rows`` rows from ``a_start`` in ``a`` read as those from ``b_start`` in ``b`` (targets, sampled features)."""
+    """Whether ``rows`` rows from ``a_start`` in ``a`` read as those from ``b_start`` in ``b``: targets, stats, some features."""
     if (a.target is None) != (b.target is None):
         return False
     if a.target is not None and not _same_targets(a.target[a_start : a_start + rows], a, b.target[b_start : b_start + rows], b):
         return False
-    picked = np.unique(np.linspace(0, rows - 1, min(rows, _SAMPLE_ROWS)).astype(np.int64))
-    return _equal(_features(a, a_start + picked), _features(b, b_start + picked))
+    if _holds_one_input(a) and _holds_one_input(b) and not _same_stats(a, b):
+        return False
+    spread, slices = _picked(rows)
+    return _equal(_features(a, a_start, spread, slices), _features(b, b_start, spread, slices))
+
+
+def _holds_one_input(info: FileInfo) -> bool:
+    return info.header is not None and len(info.header.sources) == 1
+
+
+def _same_stats(a: FileInfo, b: FileInfo) -> bool:
+    """Whether the stored stats of two files of one input each agree: NaN counts, and extremes and means of the
+    columns not coded as categories (each file codes them in its own order). A stat either file lacks is not compared."""
+    stats = {
+        name: (np.array(a.stats[name], dtype=np.float64), np.array(b.stats[name], dtype=np.float64))
+        for name in ("nan_count", "min", "max", "mean")
+        if name in a.stats and name in b.stats
+    }
+    if any(x.shape != y.shape for x, y in stats.values()):
+        return False
+    coded = [i for i, name in enumerate(a.columns) if name in a.vocabularies or name in b.vocabularies]
+    for name, (x, y) in stats.items():
+        if name != "nan_count":
+            x[coded] = y[coded] = 0.0
+        if name != "mean" and not np.array_equal(x, y, equal_nan=True):
+            return False
+    if "mean" not in stats:
+        return True
+    x, y = stats["mean"]
+    extremes = [np.abs(stats[name][0]) for name in ("min", "max") if name in stats]
+    scale = np.nan_to_num(np.max(extremes, axis=0), nan=0.0, posinf=0.0) if extremes else np.zeros_like(x)
+    with np.errstate(invalid="ignore"):
+        alike = (x == y) | (np.abs(x - y) <= _MEAN_TOLERANCE * scale) | (np.isnan(x) & np.isnan(y))
+    return bool(alike.all())
+
+
+def _picked(rows: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The rows of an input that are compared: evenly spaced ones, and slices (start, stop) at seeded random places.
+
+    An input of few rows is compared whole.
+    """
+    if rows <= _SPREAD_ROWS + _SLICES * _SLICE_ROWS:
+        return np.zeros(0, dtype=np.int64), [(0, rows)]
+    spread = np.unique(np.linspace(0, rows - 1, _SPREAD_ROWS).astype(np.int64))
+    starts = np.sort(np.random.default_rng(rows).choice(rows - _SLICE_ROWS + 1, _SLICES, replace=False))
+    return spread, [(int(start), int(start) + _SLICE_ROWS) for start in starts]
 
 
 def _same_targets(a: np.ndarray, a_info: FileInfo, b: np.ndarray, b_info: FileInfo) -> bool:
@@ -109,10 +159,15 @@ def _same_targets(a: np.ndarray, a_info: FileInfo, b: np.ndarray, b_info: FileIn
     return np.array_equal(np.asarray(a_codes)[a.astype(np.intp)], np.asarray(b_codes)[b.astype(np.intp)])
 
 
-def _features(info: FileInfo, rows: np.ndarray) -> np.ndarray:
-    """Feature rows as the CSV's values: float64 numbers (float32 widened as merge widens), categories as text."""
+def _features(info: FileInfo, offset: int, spread: np.ndarray, slices: list[tuple[int, int]]) -> np.ndarray:
+    """Feature rows from ``offset`` (the ``slices``, then the ``spread`` rows) as the CSV's values: float64 numbers
+    (float32 widened as merge widens), categories as text."""
     with h5py.File(info.path, "r") as f:
-        stored = f[FEATURES][rows]
+        ds = f[FEATURES]
+        blocks = [ds[offset + start : offset + stop] for start, stop in slices]
+        if spread.size:
+            blocks.append(ds[offset + spread])
+    stored = np.concatenate(blocks)
     exact = stored.dtype != np.float32 or float32_range(info.header.float32_values).float32_equal
     values = widen_values(stored, np.dtype(np.float64), exact=exact).astype(object)
     for name, vocabulary in info.vocabularies.items():

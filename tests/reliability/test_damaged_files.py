@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from csv2h5.trainer import DataFileError, HDF5Sequence
 from typer.testing import CliRunner
@@ -47,13 +48,21 @@ def files(tmp_path_factory) -> dict[str, Path]:
     with h5py.File(good, "r") as f:
         header = h5py.h5o.get_info(f["features"].id).addr
         chunk = f["features"].id.get_chunk_info(BAD_CHUNK)
+        stat = h5py.h5o.get_info(f["stats/mean"].id).addr
+        root = h5py.h5o.get_info(f["/"].id).addr
+        sources = f.attrs["sources"].encode()
     assert chunk.chunk_offset[0] == BAD_CHUNK * CHUNK_ROWS
+    raw = good.read_bytes()
+    assert raw.count(sources) == 1  # the attribute's text, where HDF5 keeps it
     return {
         "dir": d,
         "csv": d / "in.csv",
         "good": good,
         "header": _copy_with(good, "bad_header.h5", header, b"\xff" * 4),
         "chunk": _copy_with(good, "bad_chunk.h5", chunk.byte_offset + 10, b"\0" * (chunk.size - 20)),
+        "stats": _copy_with(good, "bad_stats.h5", stat, b"\xff" * 4),
+        "root": _copy_with(good, "bad_root.h5", root, b"\xff" * 4),
+        "sources": _copy_with(good, "bad_sources.h5", raw.find(sources), b"#"),
     }
 
 
@@ -99,6 +108,104 @@ def test_a_damaged_object_header_is_one_line_for_the_trainer(files, tmp_path):
     result = CliRunner().invoke(h5train, ["fit", str(files["header"]), "--run-dir", str(run), "--progress", "none"])
     assert _one_line(result.exit_code, result.stderr) == _header_line(files["header"].resolve())
     assert not run.exists()
+
+
+# the parts beyond /features, damaged, and the line that names each
+_PARTS = {
+    "stats": "/stats/mean cannot be read (the file is damaged: bad object header version number)",
+    "root": "the root group cannot be read (the file is damaged: bad object header version number)",
+    "sources": "the sources attribute cannot be read (the file is damaged: not JSON: Expecting value at character 0)",
+}
+
+
+def _part_line(path: Path, part: str) -> str:
+    return f"error: {path}: {_PARTS[part]}; convert the CSV again"
+
+
+@pytest.mark.parametrize("part", sorted(_PARTS))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["info", "{bad}"],
+        ["merge", "{good}", "{bad}", "-o", "{d}/merged.h5"],
+        ["convert", "{csv}", "-o", "{bad}", "--target", "y", "--append"],
+        ["convert", "{csv}", "-o", "{d}/like.h5", "--like", "{bad}"],
+    ],
+    ids=["info", "merge", "append", "like"],
+)
+def test_a_damaged_stat_root_group_or_json_attribute_is_one_line_for_csv2h5(files, part, args):
+    if args[-2] == "--like" and part == "stats":
+        pytest.skip("--like takes the header only: the stats are not read")
+    before = {p.name: p.read_bytes() for p in files["dir"].iterdir() if p.is_file()}
+    names = {"bad": files[part], "good": files["good"], "csv": files["csv"], "d": files["dir"]}
+    result = CliRunner().invoke(app, [a.format(**names) for a in args])
+    assert _one_line(result.exit_code, result.stderr) == _part_line(files[part], part)
+    assert {p.name: p.read_bytes() for p in files["dir"].iterdir() if p.is_file()} == before  # nothing written
+
+
+@pytest.mark.parametrize("part", sorted(_PARTS))
+def test_a_damaged_stat_root_group_or_json_attribute_is_one_line_for_the_trainer(files, tmp_path, part):
+    with pytest.raises(DataFileError) as caught:
+        HDF5Sequence(files[part])
+    assert f"error: {caught.value}" == _part_line(files[part], part)
+    from csv2h5.trainer.cli import app as h5train
+
+    run = tmp_path / "run"
+    fit = ["fit", str(files["good"]), "--run-dir", str(run), "--epochs", "1", "--hidden", "8", "--progress", "none"]
+    assert CliRunner().invoke(h5train, fit).exit_code == 0
+    for command in (
+        ["evaluate", str(run), str(files[part])],
+        ["predict", str(run), str(files[part]), "-o", str(tmp_path / "p.csv")],
+    ):
+        result = CliRunner().invoke(h5train, command)
+        assert _one_line(result.exit_code, result.stderr) == _part_line(files[part].resolve(), part), command
+    assert not (tmp_path / "p.csv").exists()
+
+
+def _uncompressed(tmp_path: Path) -> Path:
+    """good.h5: 50 rows of a number and a category (p, q, r), a target of two classes, no compression."""
+    good, csv = tmp_path / "good.h5", tmp_path / "in.csv"
+    csv.write_text("a,c,y\n" + "".join(f"{i},{'pqr'[i % 3]},{'xy'[i % 2]}\n" for i in range(50)))
+    convert([csv], good, options=ConvertOptions(target=("y",), categorical=("c",), workers=0))
+    return good
+
+
+def test_a_code_no_category_has_is_one_line_for_merge(tmp_path):
+    """Rows kept without a checksum (no compression, lzf) read overwritten bytes as values: a code out of range shows it."""
+    good, bad = _uncompressed(tmp_path), tmp_path / "bad.h5"
+    raw = bytearray(good.read_bytes())
+    with h5py.File(good, "r") as f:
+        features = f["features"]
+        assert features.attrs["columns"].tolist() == ["a", "c"] and features.compression is None
+        chunk = features.id.get_chunk_info(0)  # rows from 0, every column
+        assert chunk.chunk_offset == (0, 0) and features.chunks[1] == 2
+        cell = chunk.byte_offset + (7 * 2 + 1) * features.dtype.itemsize  # row 7, column c
+        raw[cell : cell + features.dtype.itemsize] = np.array([40], dtype=features.dtype).tobytes()
+    bad.write_bytes(bytes(raw))
+    with h5py.File(bad, "r") as f:
+        assert f["features"][7, 1] == 40  # the damage reads back as a value
+    out = tmp_path / "merged.h5"
+    result = CliRunner().invoke(app, ["merge", str(good), str(bad), "-o", str(out)])
+    expected = f"error: {bad}: row 7 cannot be read (the file is damaged: column 'c' holds code 40, beyond its 3 categories)"
+    assert _one_line(result.exit_code, result.stderr) == f"{expected}; convert the CSV again"
+    assert not out.exists()
+
+
+def test_a_class_code_no_class_has_is_one_line_for_the_trainer(tmp_path):
+    good, bad = _uncompressed(tmp_path), tmp_path / "bad.h5"
+    raw = bytearray(good.read_bytes())
+    with h5py.File(good, "r") as f:
+        target = f["target"]
+        assert target.attrs["classes"].tolist() == ["x", "y"] and target.ndim == 1
+        chunk = target.id.get_chunk_info(0)
+        assert chunk.chunk_offset == (0,)
+        cell = chunk.byte_offset + 9 * target.dtype.itemsize  # row 9
+        raw[cell : cell + target.dtype.itemsize] = np.array([5], dtype=target.dtype).tobytes()
+    bad.write_bytes(bytes(raw))
+    line = f"error: {bad}: row 9 cannot be read (the file is damaged: the target holds code 5, beyond its 2 classes)"
+    with pytest.raises(DataFileError) as caught:
+        HDF5Sequence(bad)
+    assert f"error: {caught.value}" == f"{line}; convert the CSV again"
 
 
 def _is_rows_line(line: str, path: Path, then: str = "") -> bool:

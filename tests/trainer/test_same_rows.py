@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from csv2h5.trainer import DataFileError, HDF5Sequence
@@ -152,3 +153,27 @@ def test_val_holding_rows_of_the_training_data_is_refused(parts, tmp_path):
     assert result.exit_code == 0, result.stderr
     evaluated = CliRunner().invoke(h5train_app, ["evaluate", str(tmp_path / "apart"), str(d2), "--json"])
     assert evaluated.exit_code == 0, evaluated.stderr  # scoring the training file is a question users ask
+
+
+def test_daily_csvs_that_differ_in_a_few_sparse_rows_are_read(tmp_path):
+    """day-01/data.csv and day-02/data.csv: 1,440 fixed-width rows each, a target alike in both, counts mostly 0.
+
+    The few busy minutes differ from day to day: the files hold other rows, to read as one and to validate on."""
+    rng = np.random.default_rng(5)
+    csvs, files = [], []
+    for day in ("day-01", "day-02"):
+        counts = np.zeros(1440, dtype=int)
+        busy = rng.choice(1440, 60, replace=False)  # a different hour's worth of busy minutes each day
+        counts[busy] = rng.integers(1, 10, 60)
+        (tmp_path / day).mkdir()
+        csvs.append(tmp_path / day / "data.csv")
+        rows = "".join(f"{m:04d},{c},{int(540 <= m < 1020)}\n" for m, c in enumerate(counts))
+        csvs[-1].write_text("minute,count,shift\n" + rows)
+        files.append(tmp_path / day / "data.h5")
+        convert([csvs[-1]], files[-1], options=ConvertOptions(target=("shift",)))
+    first, second = (pd.read_csv(p) for p in csvs)
+    assert csvs[0].stat().st_size == csvs[1].stat().st_size and len(first) == len(second) == 1440
+    assert first["shift"].equals(second["shift"]) and 0 < (first["count"] != second["count"]).sum() < 200
+    assert HDF5Sequence(files, batch_size=64, shuffle="none").info.rows == _rows(csvs) == 2880
+    result = _fit(files[0], files[1], tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
