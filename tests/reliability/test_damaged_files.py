@@ -74,13 +74,8 @@ def _one_line(result_code: int, stderr: str) -> str:
     return lines[0]
 
 
-def _header_line(path: Path) -> str:
-    return (
-        f"error: {path}: /features cannot be read (the file is damaged: bad object header version number); convert the CSV again"
-    )
-
-
-@pytest.mark.parametrize(
+# each csv2h5 command that reads a file given to it: {bad} the damaged one
+_EVERY_COMMAND = pytest.mark.parametrize(
     "args",
     [
         ["info", "{bad}"],
@@ -90,6 +85,15 @@ def _header_line(path: Path) -> str:
     ],
     ids=["info", "merge", "append", "like"],
 )
+
+
+def _header_line(path: Path) -> str:
+    return (
+        f"error: {path}: /features cannot be read (the file is damaged: bad object header version number); convert the CSV again"
+    )
+
+
+@_EVERY_COMMAND
 def test_a_damaged_object_header_is_one_line_for_csv2h5(files, args):
     before = sorted(p.name for p in files["dir"].iterdir())
     names = {"bad": files["header"], "good": files["good"], "csv": files["csv"], "d": files["dir"]}
@@ -123,16 +127,7 @@ def _part_line(path: Path, part: str) -> str:
 
 
 @pytest.mark.parametrize("part", sorted(_PARTS))
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["info", "{bad}"],
-        ["merge", "{good}", "{bad}", "-o", "{d}/merged.h5"],
-        ["convert", "{csv}", "-o", "{bad}", "--target", "y", "--append"],
-        ["convert", "{csv}", "-o", "{d}/like.h5", "--like", "{bad}"],
-    ],
-    ids=["info", "merge", "append", "like"],
-)
+@_EVERY_COMMAND
 def test_a_damaged_stat_root_group_or_json_attribute_is_one_line_for_csv2h5(files, part, args):
     if args[-2] == "--like" and part == "stats":
         pytest.skip("--like takes the header only: the stats are not read")
