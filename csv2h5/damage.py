@@ -109,6 +109,8 @@ def check_codes(codes: np.ndarray, size: int, path: str | Path, what: str, first
     Rows stored without a checksum (lzf, or no compression) read back overwritten
     bytes as values: a code no category has is how that shows in a coded column.
     """
+    if codes.dtype.kind in "iu" and (codes.size == 0 or (codes.min() >= 0 and codes.max() < size)):
+        return  # whole-number codes in range (the usual case): two reductions, not a float copy of the column
     with np.errstate(invalid="ignore"):
         bad = np.flatnonzero(~np.isnan(codes) & ((codes < 0) | (codes >= size) | (codes != np.floor(codes))))
     if bad.size:
